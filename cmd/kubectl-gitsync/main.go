@@ -1,20 +1,23 @@
 // Command kubectl-gitsync is the kubectl plugin that installs and operates
 // gitsync syncs. It only wires the command tree up and maps errors to exit
-// codes; the commands live in pkg/cli.
+// codes (docs/exit-codes.md); the commands live in pkg/cli.
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/gitsync/gitsync/pkg/version"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth plugins for kubeconfigs
+
+	"github.com/gitsync/gitsync/pkg/cli"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		fmt.Println("kubectl-gitsync", version.Get())
-		return
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	cmd := cli.NewRootCommand(streams)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(cli.ExitCode(err))
 	}
-	fmt.Fprintln(os.Stderr, "usage: kubectl gitsync version")
-	os.Exit(2)
 }

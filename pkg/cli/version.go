@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/version"
+)
+
+// VersionOptions are the options of `kubectl gitsync version`.
+type VersionOptions struct {
+	// Output is "" (one line), "json" or "yaml".
+	Output string
+
+	genericiooptions.IOStreams
+}
+
+// NewVersionCommand returns the `version` command.
+func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &VersionOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the plugin's version",
+		Example: `  kubectl gitsync version
+  kubectl gitsync version -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *VersionOptions) Validate() error {
+	switch o.Output {
+	case "", "json", "yaml":
+		return nil
+	}
+	return fmt.Errorf("--output: must be json or yaml, not %q", o.Output)
+}
+
+// Run prints the version.
+func (o *VersionOptions) Run() error {
+	info := version.Get()
+	switch o.Output {
+	case "json":
+		data, err := json.MarshalIndent(map[string]any{"plugin": info}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(o.Out, string(data))
+		return err
+	case "yaml":
+		data, err := yaml.Marshal(map[string]any{"plugin": info})
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(data)
+		return err
+	}
+	_, err := fmt.Fprintf(o.Out, "kubectl-gitsync %s\n", info)
+	return err
+}
