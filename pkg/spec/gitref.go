@@ -1,0 +1,87 @@
+package spec
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Describe returns the ref in words for status tables: "branch main",
+// "tag v1.2.0", "semver >=1.0.0 <2", "ref refs/pull/1/head", or
+// "commit 0123456789ab" (the first 12 hex digits) with " on branch main"
+// when a branch is also set. An empty ref describes the default branch. When
+// an invalid spec sets several fields, the one Flux would use is described.
+func (r GitRef) Describe() string {
+	switch {
+	case r.Commit != "":
+		s := "commit " + r.Commit[:min(len(r.Commit), 12)]
+		if r.Branch != "" {
+			s += " on branch " + r.Branch
+		}
+		return s
+	case r.Name != "":
+		return "ref " + r.Name
+	case r.SemVer != "":
+		return "semver " + r.SemVer
+	case r.Tag != "":
+		return "tag " + r.Tag
+	case r.Branch != "":
+		return "branch " + r.Branch
+	default:
+		return "branch " + DefaultBranch
+	}
+}
+
+// The ways of reaching a Git repository that GitSource.Scheme reports.
+const (
+	// SchemeHTTPS is HTTP over TLS.
+	SchemeHTTPS = "https"
+	// SchemeHTTP is plain HTTP, allowed only with insecure: true.
+	SchemeHTTP = "http"
+	// SchemeSSH is SSH, from an ssh:// or an scp-like URL.
+	SchemeSSH = "ssh"
+)
+
+// Scheme returns how the repository is reached: SchemeHTTPS, SchemeHTTP or
+// SchemeSSH (also for scp-like URLs such as git@host:org/repo), or "" when
+// the URL is not one gitsync accepts.
+func (g *GitSource) Scheme() string {
+	scheme, _ := gitURLScheme(g.URL)
+	return scheme
+}
+
+// scpLike matches git's scp-like syntax [user@]host:path, where host is a
+// name or a bracketed IPv6 address and path does not start with "//" (which
+// would make it a URL).
+var scpLike = regexp.MustCompile(`^(?:[^@/:\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^@/:\[\]\s]+):(?:[^/\s]|/[^/\s])\S*$`)
+
+// gitURLScheme classifies a Git URL. It returns the scheme, or "" and why
+// the URL is not accepted.
+func gitURLScheme(raw string) (scheme, problem string) {
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return "", "must not contain white space"
+	}
+	if !strings.Contains(raw, "://") {
+		if scpLike.MatchString(raw) {
+			return SchemeSSH, ""
+		}
+		return "", "must be an https://, ssh://, scp-like ([user@]host:path) or, with insecure: true, http:// URL"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "not a URL: " + strings.TrimPrefix(err.Error(), "parse "+`"`+raw+`": `)
+	}
+	s := strings.ToLower(u.Scheme)
+	switch s {
+	case SchemeHTTPS, SchemeHTTP, SchemeSSH:
+	default:
+		return "", "scheme " + u.Scheme + " is not supported: use https://, ssh:// or scp-like [user@]host:path"
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", "must name a host"
+	}
+	if _, ok := u.User.Password(); ok {
+		return "", "must not contain a password: the spec is stored in a ConfigMap; put credentials in the Secret named by secretRef"
+	}
+	return s, ""
+}
