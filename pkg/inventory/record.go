@@ -1,0 +1,117 @@
+package inventory
+
+import (
+	"time"
+	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Result is the outcome of a run.
+type Result string
+
+// The results a run can end with.
+const (
+	ResultSucceeded Result = "Succeeded"
+	ResultFailed    Result = "Failed"
+)
+
+// Record is the status of a sync as its last run left it. Store.Save writes
+// it as JSON under the key "record.json" of the inventory ConfigMap, for
+// example:
+//
+//	{
+//	  "lastAppliedRevision": "main@sha1:3f2a…",
+//	  "lastAppliedSpecDigest": "sha256:9e8d…",
+//	  "lastAppliedSetDigest": "sha256:1c2b…",
+//	  "lastAppliedTime": "2026-01-02T03:04:05Z",
+//	  "lastAttemptedRevision": "main@sha1:3f2a…",
+//	  "lastRun": {
+//	    "revision": "main@sha1:3f2a…", "specDigest": "sha256:9e8d…", "setDigest": "sha256:1c2b…",
+//	    "start": "2026-01-02T03:04:00Z", "end": "2026-01-02T03:04:05Z", "duration": "5s",
+//	    "result": "Succeeded", "message": "applied 12 objects",
+//	    "counts": {"created": 2, "configured": 1, "unchanged": 9}
+//	  }
+//	}
+//
+// The LastApplied fields change only when a run succeeds; they are what the
+// next run compares against to skip fetch and render when neither the
+// source revision nor the Sync spec changed.
+type Record struct {
+	// LastAppliedRevision is the source revision of the last run that
+	// succeeded.
+	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+	// LastAppliedSpecDigest is the digest of the Sync spec of that run.
+	LastAppliedSpecDigest string `json:"lastAppliedSpecDigest,omitempty"`
+	// LastAppliedSetDigest is the digest of the rendered set of that run.
+	LastAppliedSetDigest string `json:"lastAppliedSetDigest,omitempty"`
+	// LastAppliedTime is when that run ended.
+	LastAppliedTime time.Time `json:"lastAppliedTime,omitzero"`
+	// LastAttemptedRevision is the source revision of the last run, whatever
+	// its result.
+	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
+	// LastRun describes the last run; it is zero before the first one ends.
+	LastRun Run `json:"lastRun,omitzero"`
+}
+
+// Run describes one run of the sync job.
+type Run struct {
+	// Revision is the source revision the run worked on.
+	Revision string `json:"revision,omitempty"`
+	// SpecDigest is the digest of the Sync spec the run read.
+	SpecDigest string `json:"specDigest,omitempty"`
+	// SetDigest is the digest of the rendered set; empty when the run failed
+	// before rendering or skipped rendering.
+	SetDigest string `json:"setDigest,omitempty"`
+	// Start and End bound the run.
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
+	// Duration is End minus Start, kept for readers of the ConfigMap.
+	Duration metav1.Duration `json:"duration,omitzero"`
+	// Result is Succeeded or Failed.
+	Result Result `json:"result,omitempty"`
+	// Message says what happened, or why the run failed. Store truncates
+	// it to MaxMessage bytes.
+	Message string `json:"message,omitempty"`
+	// Counts holds the number of objects per apply or prune action
+	// (created, configured, unchanged, deleted, skipped, failed).
+	Counts map[string]int `json:"counts,omitempty"`
+}
+
+// Succeed records run as the last run and, because it succeeded, as the
+// last applied state.
+func (r *Record) Succeed(run Run) {
+	run.Result = ResultSucceeded
+	r.LastRun = run
+	r.LastAttemptedRevision = run.Revision
+	r.LastAppliedRevision = run.Revision
+	r.LastAppliedSpecDigest = run.SpecDigest
+	r.LastAppliedSetDigest = run.SetDigest
+	r.LastAppliedTime = run.End
+}
+
+// Fail records run as the last run; the last applied state stays as it was.
+func (r *Record) Fail(run Run) {
+	run.Result = ResultFailed
+	r.LastRun = run
+	r.LastAttemptedRevision = run.Revision
+}
+
+// MaxMessage is the length in bytes above which Store cuts run and history
+// messages: a failed run over thousands of objects can produce an error text
+// that would otherwise crowd the inventory out of its ConfigMap.
+const MaxMessage = 16 << 10
+
+const truncatedMark = "… (truncated)"
+
+// truncate cuts s to at most max bytes on a rune boundary, marking the cut.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len(truncatedMark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + truncatedMark
+}
