@@ -29,7 +29,7 @@ TESTBIN_LINK  := $(CURDIR)/.cache/testbin/$(KUBE_VERSION)
 KUBE_LDFLAGS  := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
                  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
                  -X k8s.io/component-base/version.gitTreeState=clean
-KUBE_CMDS     := kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
+KUBE_CMDS     := kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
 
 # Debian packages the tests need: the Git server runs real git; node mode runs containerd, runc, CNI, iptables.
 DEB_PACKAGES  := git ca-certificates containerd runc containernetworking-plugins iptables conntrack iproute2
