@@ -1,0 +1,494 @@
+// Package render turns a fetched source directory into the validated list of
+// Kubernetes objects a sync applies, with the semantics Flux's
+// kustomize-controller gives a Kustomization: a generated kustomization for a
+// plain directory, targetNamespace/namePrefix/nameSuffix/patches/images/
+// components merged into the kustomization, postBuild substitution, then
+// commonMetadata.
+//
+// Everything sits behind Render. It reads only below Options.Root (no ".."
+// escapes, no symlinks leading out, no remote bases or URLs, no exec,
+// container or Helm plugins), never writes to the checkout, turns kustomize
+// panics into errors, and rejects instead of dropping: invalid YAML, objects
+// without apiVersion, kind or name, and the same object twice are errors
+// that name the file.
+//
+// Trees that are plain lists of files (a directory without kustomization, or
+// kustomizations that only list resources) with no option that needs
+// kustomize's transformers are read directly, because kustomize's cost grows
+// with the square of the object count; everything else is built by kustomize
+// itself. Both paths produce the same objects (TestDirectMatchesKustomize).
+//
+// Choices where Flux leaves room, or where gitsync differs on purpose:
+//   - A plain directory lists *.yaml and *.yml files (not JSON) and
+//     subdirectories holding a kustomization, like Flux's generator; hidden
+//     directories and the CI/tooling files source-controller ignores by
+//     default are skipped. .sourceignore is the fetch stage's business.
+//   - Loads are not restricted to a kustomization's own directory
+//     (kustomize's LoadRestrictionsNone, as Flux uses): ../base and
+//     ../patches/x.yaml work as long as they stay inside Root, which the
+//     filesystem enforces.
+//   - Substitution is always strict (Flux's StrictPostBuildSubstitutions):
+//     an undefined variable without a default is an error. ${var:?x} and
+//     ${var:+x}, which Flux documents as unsupported, are errors.
+//   - Output is sorted by group, kind, namespace and name rather than left
+//     in kustomize's order; the apply stage orders by kind itself.
+//   - kustomize is asked for origin annotations so errors and
+//     Result.Sources name files; Render removes them again unless the
+//     kustomization asked for them.
+package render
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// ErrDuplicate is wrapped by the error Render returns when two rendered
+// objects have the same group, kind, namespace and name.
+var ErrDuplicate = errors.New("duplicate object")
+
+// Substitution opt-out: an object labelled or annotated with either key set
+// to "disabled" is left as rendered. The first is Flux's own key.
+const (
+	FluxSubstituteKey    = "kustomize.toolkit.fluxcd.io/substitute"
+	GitsyncSubstituteKey = "gitsync.io/substitute"
+	SubstituteDisabled   = "disabled"
+)
+
+// Options says what to render and how. The zero value of every field except
+// Root means "not set".
+type Options struct {
+	// Root is the source checkout. Nothing outside it is read. Required.
+	Root string
+	// Path is the directory to build, relative to Root; "" or "." is Root.
+	// It must stay inside Root.
+	Path string
+
+	// TargetNamespace, when set, becomes the kustomization's namespace:
+	// every namespaced object moves to it, Namespace objects are renamed
+	// to it, RoleBinding subjects and webhook service references follow
+	// (kustomize's namespace transformer, as in Flux).
+	TargetNamespace string
+	// NamePrefix and NameSuffix, when set, replace the kustomization's own
+	// and are added to every object name, with references updated.
+	NamePrefix, NameSuffix string
+	// CommonMetadata labels and annotations are set on every object after
+	// substitution, overriding existing keys; selectors and templates are
+	// not touched (Flux's commonMetadata).
+	CommonMetadata *CommonMetadata
+	// Patches are appended to the kustomization's patches: strategic merge
+	// or JSON 6902, each with an optional Target.
+	Patches []Patch
+	// Images are merged into the kustomization's images by name.
+	Images []Image
+	// Components are appended to the kustomization's components; each must
+	// be a local path relative to Path.
+	Components []string
+
+	// Substitute holds postBuild variables, gathered by the caller.
+	// Substitution runs only when Substitute is non-nil; an empty non-nil
+	// map still runs it, so defaults apply and undefined variables fail
+	// (Flux runs substitution when postBuild is set and there are variables,
+	// or when its strategy says always; a caller that wants Flux's default
+	// passes nil when it gathered no variables). Newlines in values are
+	// removed, as Flux does. Undefined variables without a default are an
+	// error (Flux's strict mode).
+	Substitute map[string]string
+
+	// Logger receives debug records about the chosen build path; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// CommonMetadata holds the labels and annotations set on every object.
+type CommonMetadata struct {
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// Patch is an inline strategic merge or JSON 6902 patch. Without Target a
+// strategic merge patch selects its object by its own kind and name.
+type Patch struct {
+	Patch  string
+	Target *Selector
+}
+
+// Selector picks the objects a patch applies to. Empty fields match
+// anything; Name and Namespace are regular expressions; LabelSelector and
+// AnnotationSelector use the Kubernetes label selector syntax.
+type Selector struct {
+	Group, Version, Kind string
+	Name, Namespace      string
+	LabelSelector        string
+	AnnotationSelector   string
+}
+
+// Image overrides a container image: Name is the image to match, NewName
+// replaces it, NewTag or Digest replace its version (Digest wins).
+type Image struct {
+	Name, NewName, NewTag, Digest string
+}
+
+// Result is the rendered set.
+type Result struct {
+	// Objects in canonical order: by group, kind, namespace, name.
+	Objects []*unstructured.Unstructured
+	// Sources[i] is the file, relative to Root, that Objects[i] came
+	// from; for generated objects the kustomization that generated them;
+	// "" when kustomize did not say.
+	Sources []string
+	// Digest is "sha256:" and the hex SHA-256 of the objects' canonical
+	// JSON (sorted keys), each followed by a newline, in the order above.
+	Digest string
+}
+
+// Render builds opts.Path inside opts.Root and returns the validated objects.
+func Render(ctx context.Context, opts Options) (*Result, error) {
+	return render(ctx, opts, false)
+}
+
+// render is Render; forceKustomize lets tests build plain trees with
+// kustomize to prove both paths agree.
+func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result, err error) {
+	defer func() {
+		// kustomize and YAML libraries panic on some malformed input;
+		// a bad commit must fail the run, not crash the job.
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("%s: render panicked: %v", cmp.Or(opts.Path, "."), r)
+		}
+	}()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	c, dir, err := open(opts.Root, opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateOptions(&opts); err != nil {
+		return nil, err
+	}
+	if err := c.checkSymlinks(dir); err != nil {
+		return nil, err
+	}
+	kfile, n := c.kustomizationIn(dir)
+	if n > 1 {
+		return nil, fmt.Errorf("%s: more than one kustomization file", c.rel(dir))
+	}
+	var entries []entry
+	if kfile == "" {
+		if entries, err = c.scan(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+
+	var objs []object
+	direct := false
+	if !forceKustomize && !needsKustomize(&opts) {
+		files, ok, err := c.collectSimple(ctx, dir, kfile, entries)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			direct = true
+			if objs, err = c.readAll(ctx, files); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !direct {
+		if kfile == "" {
+			if len(entries) == 0 && len(opts.Components) == 0 {
+				return finish(ctx, nil, &opts)
+			}
+			// Read the files first so a broken one is reported with
+			// its name, document and line rather than kustomize's words.
+			files := make([]string, 0, len(entries))
+			for _, e := range entries {
+				if !e.isDir {
+					files = append(files, e.path)
+				}
+			}
+			if _, err := c.readAll(ctx, files); err != nil {
+				return nil, err
+			}
+		}
+		data, added, err := kustomization(c, dir, kfile, entries, &opts)
+		if err != nil {
+			return nil, err
+		}
+		target := kfile
+		if target == "" {
+			target = filepath.Join(dir, "kustomization.yaml")
+		}
+		real, err := c.resolve(target)
+		if err != nil {
+			return nil, err
+		}
+		c.overlay[real] = data
+		if objs, err = kustomize(c, dir, added); err != nil {
+			return nil, err
+		}
+		for i := range objs {
+			if err := checkObject(objs[i].obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
+			}
+		}
+	}
+	res, err = finish(ctx, objs, &opts)
+	if err != nil {
+		return nil, err
+	}
+	log.DebugContext(ctx, "rendered", "path", c.rel(dir), "objects", len(res.Objects),
+		"kustomize", !direct, "duration", time.Since(start))
+	return res, nil
+}
+
+// needsKustomize reports whether an option can only be honoured by
+// kustomize's transformers (cross-object name references, namespace rules,
+// patch targeting).
+func needsKustomize(o *Options) bool {
+	return o.TargetNamespace != "" || o.NamePrefix != "" || o.NameSuffix != "" ||
+		len(o.Patches) > 0 || len(o.Images) > 0 || len(o.Components) > 0
+}
+
+// open checks Root and Path and returns the confined filesystem and the
+// absolute directory to build.
+func open(root, path string) (*confinedFS, string, error) {
+	if root == "" {
+		return nil, "", errors.New("render: Root is required")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", root, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", root, err)
+	}
+	c := newConfinedFS(real)
+	if filepath.IsAbs(path) {
+		return nil, "", fmt.Errorf("%s: path must be relative to the source root: %w", path, ErrOutsideRoot)
+	}
+	dir := filepath.Join(real, path)
+	if !within(real, dir) {
+		return nil, "", fmt.Errorf("%s: %w", path, ErrOutsideRoot)
+	}
+	rdir, err := c.resolve(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	info, err := os.Stat(rdir)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", cmp.Or(path, "."), err)
+	}
+	if !info.IsDir() {
+		return nil, "", fmt.Errorf("%s: not a directory", path)
+	}
+	return c, rdir, nil
+}
+
+func validateOptions(o *Options) error {
+	for name := range o.Substitute {
+		if !varNameRE.MatchString(name) {
+			return fmt.Errorf("substitute: variable name %q is invalid, it must match %s", name, varNameRE)
+		}
+	}
+	for _, comp := range o.Components {
+		if comp == "" || filepath.IsAbs(comp) || isRemote(comp) ||
+			strings.HasPrefix(strings.ToLower(comp), "file://") {
+			return fmt.Errorf("components: %q must be a local relative path", comp)
+		}
+	}
+	for i, p := range o.Patches {
+		if strings.TrimSpace(p.Patch) == "" {
+			return fmt.Errorf("patches[%d]: empty patch", i)
+		}
+	}
+	return nil
+}
+
+// readAll parses files in order.
+func (c *confinedFS) readAll(ctx context.Context, files []string) ([]object, error) {
+	var objs []object
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := c.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.rel(f), err)
+		}
+		o, err := parseManifests(data, c.rel(f))
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
+}
+
+// finish runs the steps Flux runs after the build, in Flux's order
+// (substitution, then commonMetadata), rejects duplicates, sorts and
+// digests.
+func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) {
+	if opts.Substitute != nil {
+		vars := make(map[string]string, len(opts.Substitute))
+		for k, v := range opts.Substitute {
+			vars[k] = strings.ReplaceAll(v, "\n", "")
+		}
+		for i := range objs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := substitute(&objs[i], vars); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cm := opts.CommonMetadata; cm != nil {
+		for i := range objs {
+			setCommonMetadata(objs[i].obj, cm)
+		}
+	}
+	type keyed struct {
+		key [4]string
+		o   *object
+	}
+	ks := make([]keyed, len(objs))
+	for i := range objs {
+		g, k, ns, n := identity(objs[i].obj)
+		ks[i] = keyed{key: [4]string{g, k, ns, n}, o: &objs[i]}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return slices.Compare(a.key[:], b.key[:]) })
+	res := &Result{
+		Objects: make([]*unstructured.Unstructured, len(ks)),
+		Sources: make([]string, len(ks)),
+	}
+	h := sha256.New()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for i, k := range ks {
+		if i > 0 && k.key == ks[i-1].key {
+			return nil, fmt.Errorf("%s: %w: also rendered from %s", k.o.where(), ErrDuplicate, whereFile(ks[i-1].o))
+		}
+		buf.Reset()
+		if err := enc.Encode(k.o.obj); err != nil {
+			return nil, fmt.Errorf("%s: %w", k.o.where(), err)
+		}
+		h.Write(buf.Bytes())
+		res.Objects[i] = &unstructured.Unstructured{Object: k.o.obj}
+		res.Sources[i] = k.o.source
+	}
+	res.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return res, nil
+}
+
+func whereFile(o *object) string {
+	switch {
+	case o.source != "" && o.line > 0:
+		return fmt.Sprintf("%s:%d", o.source, o.line)
+	case o.source != "":
+		return o.source
+	}
+	return "another source"
+}
+
+// substitute runs postBuild substitution over the YAML form of one object,
+// as Flux does, so a variable may change a value's type (replicas: ${n}).
+func substitute(o *object, vars map[string]string) error {
+	md, _ := o.obj["metadata"].(map[string]any)
+	for _, field := range []string{"labels", "annotations"} {
+		m, _ := md[field].(map[string]any)
+		if m[FluxSubstituteKey] == SubstituteDisabled || m[GitsyncSubstituteKey] == SubstituteDisabled {
+			return nil
+		}
+	}
+	if !hasDollar(o.obj) {
+		return nil
+	}
+	y, err := kyaml.Marshal(o.obj)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.where(), err)
+	}
+	out, err := expand(string(y), vars)
+	if err != nil {
+		return fmt.Errorf("%s: substitution: %w", o.where(), err)
+	}
+	j, err := sigsyaml.YAMLToJSON([]byte(out))
+	if err != nil {
+		return fmt.Errorf("%s: after substitution: %w: %w", o.where(), ErrInvalidObject, err)
+	}
+	var m map[string]any
+	if err := utiljson.Unmarshal(j, &m); err != nil {
+		return fmt.Errorf("%s: after substitution: %w: %w", o.where(), ErrInvalidObject, err)
+	}
+	if err := checkObject(m); err != nil {
+		return fmt.Errorf("%s: after substitution: %w", o.where(), err)
+	}
+	o.obj = m
+	return nil
+}
+
+// hasDollar reports whether any key or string value contains "$": only then
+// can substitution change the object.
+func hasDollar(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.IndexByte(t, '$') >= 0
+	case map[string]any:
+		for k, e := range t {
+			if strings.IndexByte(k, '$') >= 0 || hasDollar(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if hasDollar(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// setCommonMetadata sets labels and annotations on the object's metadata,
+// overriding existing keys.
+func setCommonMetadata(m map[string]any, cm *CommonMetadata) {
+	md, _ := m["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+		m["metadata"] = md
+	}
+	for field, values := range map[string]map[string]string{"labels": cm.Labels, "annotations": cm.Annotations} {
+		if len(values) == 0 {
+			continue
+		}
+		cur, _ := md[field].(map[string]any)
+		if cur == nil {
+			cur = make(map[string]any, len(values))
+			md[field] = cur
+		}
+		for k, v := range values {
+			cur[k] = v
+		}
+	}
+}
