@@ -1,30 +1,184 @@
 // Command sync-job is the container of a gitsync CronJob: each run fetches a
 // sync's source, renders it, applies it, prunes what was removed, records the
-// result in ConfigMaps and exits. See docs/exit-codes.md for its exit codes.
+// result in ConfigMaps and exits. It runs in a Pod (in-cluster config) or
+// outside with --kubeconfig. Exit codes are in docs/exit-codes.md.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/gitsync/gitsync/pkg/sync"
 	"github.com/gitsync/gitsync/pkg/version"
+)
+
+// Exit codes, documented in docs/exit-codes.md.
+const (
+	exitOK          = 0 // the run succeeded, or there was nothing to do (suspended, another run in progress)
+	exitFailed      = 1 // the run failed: fetch, render, apply, prune or health; recorded in the inventory
+	exitUsage       = 2 // bad flags or arguments
+	exitSpec        = 3 // the Sync spec is missing or invalid
+	exitInterrupted = 4 // SIGTERM or SIGINT stopped the run; a Failed result was recorded
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string) int {
-	_ = ctx
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Println("sync-job", version.Get())
-		return 0
+type options struct {
+	flags       *genericclioptions.ConfigFlags
+	sync        string
+	logFormat   string
+	logLevel    string
+	concurrency int
+	revision    string
+	workDir     string
+	exitCode    int
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := &options{flags: genericclioptions.NewConfigFlags(false)}
+	root := &cobra.Command{
+		Use:   "sync-job --sync NAME [-n NAMESPACE]",
+		Short: "Run one pass of a gitsync sync: fetch, render, apply, prune, record",
+		Long: `sync-job runs one pass of the sync NAME: it reads the spec from ConfigMap gitsync-NAME, resolves and
+fetches the source, renders it with kustomize, server-side applies it, prunes what was removed, records the result
+in ConfigMap gitsync-NAME-inventory and exits. In a Pod it uses the Pod's ServiceAccount and namespace.
+
+Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the spec is missing or invalid,
+4 interrupted by a signal.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), stderr)
+		},
 	}
-	fmt.Fprintln(os.Stderr, "sync-job: usage: sync-job version")
-	return 2
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	fs := root.Flags()
+	o.flags.AddFlags(fs)
+	fs.StringVar(&o.sync, "sync", "", "name of the sync to run (required)")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "API requests in flight within an apply stage (0: the default)")
+	fs.StringVar(&o.revision, "revision", "", "apply this recorded revision ([ref@]sha1:<commit>) instead of following the spec's ref (rollback)")
+	fs.StringVar(&o.workDir, "work-dir", "", "directory for the fetched source (default: the system temp dir)")
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(stdout, "sync-job", version.Get())
+			return err
+		},
+	})
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "sync-job:", err)
+		if o.exitCode != exitOK {
+			return o.exitCode
+		}
+		return exitUsage
+	}
+	return o.exitCode
+}
+
+func (o *options) run(ctx context.Context, stderr io.Writer) error {
+	if o.sync == "" {
+		return errors.New("--sync is required")
+	}
+	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		o.exitCode = exitFailed
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	ns, _, err := o.flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		o.exitCode = exitFailed
+		return fmt.Errorf("namespace: %w", err)
+	}
+	var requests atomic.Int64
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			return rt.RoundTrip(req)
+		})
+	})
+	cfg.UserAgent = "gitsync-sync-job/" + version.Version
+
+	start := time.Now()
+	logger.Info("run starting", "sync", ns+"/"+o.sync, "version", version.Version)
+	res, err := sync.Run(ctx, sync.Options{
+		Name: o.sync, Namespace: ns, Config: cfg, Logger: logger,
+		Concurrency: o.concurrency, Revision: o.revision, WorkDir: o.workDir,
+	})
+	if err != nil {
+		var se *sync.SpecError
+		switch {
+		case errors.As(err, &se):
+			o.exitCode = exitSpec
+		case ctx.Err() != nil:
+			o.exitCode = exitInterrupted
+		default:
+			o.exitCode = exitFailed
+		}
+		logger.Error("run could not start", "error", err.Error(), "requests", requests.Load(), "duration", time.Since(start).String())
+		return err
+	}
+	attrs := []any{
+		"result", string(res.Outcome), "revision", res.Revision, "objects", res.Objects,
+		"rendered", res.Rendered, "drifted", len(res.Drifted), "requests", requests.Load(),
+		"duration", res.End.Sub(res.Start).String(),
+	}
+	switch res.Outcome {
+	case sync.Failed:
+		o.exitCode = exitFailed
+		if ctx.Err() != nil {
+			o.exitCode = exitInterrupted
+		}
+		logger.Error("run failed", append(attrs, "error", res.Err.Error())...)
+		return res.Err
+	default:
+		logger.Info(res.Message, attrs...)
+	}
+	return nil
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: must be json or text, not %q", format)
 }

@@ -1,0 +1,393 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
+)
+
+// gitOptions maps the spec's Git source, and the Secret it names, onto the
+// source stage's options.
+func (r *runner) gitOptions(ctx context.Context) (source.GitOptions, error) {
+	g := r.sync.Spec.Source.Git
+	if g == nil {
+		return source.GitOptions{}, errors.New("spec.source: only git sources are supported by this version")
+	}
+	opts := source.GitOptions{
+		URL:      g.URL,
+		Insecure: g.Insecure,
+		Ref: source.GitRef{
+			Branch: g.Ref.Branch, Tag: g.Ref.Tag, SemVer: g.Ref.SemVer, Name: g.Ref.Name, Commit: g.Ref.Commit,
+		},
+	}
+	if g.Timeout != nil {
+		opts.Timeout = g.Timeout.Duration
+	}
+	if r.opts.Revision != "" {
+		commit, err := commitOf(r.opts.Revision)
+		if err != nil {
+			return opts, err
+		}
+		opts.Ref = source.GitRef{Commit: commit}
+	}
+	if g.SecretRef != nil {
+		sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, g.SecretRef.Name, metav1.GetOptions{})
+		if err != nil {
+			return opts, fmt.Errorf("Secret/%s/%s (spec.source.git.secretRef): %w", r.opts.Namespace, g.SecretRef.Name, err)
+		}
+		opts.Auth = source.AuthFromSecret(sec.Data)
+	}
+	return opts, nil
+}
+
+// commitOf returns the commit of a recorded revision such as
+// "main@sha1:<hex>" or "sha1:<hex>".
+func commitOf(revision string) (string, error) {
+	i := len(revision) - 40
+	if i < 5 || revision[i-5:i] != "sha1:" {
+		return "", fmt.Errorf("revision %q: not of the form [ref@]sha1:<40 hex>", revision)
+	}
+	return revision[i:], nil
+}
+
+// substitutions gathers the postBuild variables: substituteFrom in order
+// (later entries win), then substitute (wins over all), as Flux does. The
+// digest covers the values read from the cluster, so that a changed
+// ConfigMap or Secret makes the next run render again.
+func (r *runner) substitutions(ctx context.Context) (map[string]string, string, error) {
+	pb := r.sync.Spec.PostBuild
+	if pb == nil {
+		return nil, "", nil
+	}
+	vars := map[string]string{}
+	for i, ref := range pb.SubstituteFrom {
+		path := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
+		var data map[string]string
+		switch ref.Kind {
+		case "ConfigMap":
+			cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && ref.Optional {
+				continue
+			}
+			if err != nil {
+				return nil, "", fmt.Errorf("ConfigMap/%s/%s (%s): %w", r.opts.Namespace, ref.Name, path, err)
+			}
+			data = cm.Data
+		case "Secret":
+			sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && ref.Optional {
+				continue
+			}
+			if err != nil {
+				return nil, "", fmt.Errorf("Secret/%s/%s (%s): %w", r.opts.Namespace, ref.Name, path, err)
+			}
+			data = make(map[string]string, len(sec.Data))
+			for k, v := range sec.Data {
+				data[k] = string(v)
+			}
+		}
+		for k, v := range data {
+			vars[k] = v
+		}
+	}
+	fromCluster := len(vars) > 0
+	for k, v := range pb.Substitute {
+		vars[k] = v
+	}
+	if !fromCluster {
+		// Inline values are part of the spec digest already.
+		return vars, "", nil
+	}
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(vars[k]), vars[k])
+	}
+	return vars, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fetchAndRender fetches the source at rev into a private temp dir, renders
+// it and removes the dir.
+func (r *runner) fetchAndRender(ctx context.Context, g source.GitOptions, rev source.Revision, vars map[string]string) ([]*unstructured.Unstructured, string, error) {
+	dir, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(dir)
+	start := time.Now()
+	// Fetch exactly what Resolve saw, even if the branch moved since.
+	// The branch narrows the fetch only when it is the ref in effect.
+	if r.opts.Revision == "" {
+		branch := ""
+		if g.Ref.Tag == "" && g.Ref.SemVer == "" && g.Ref.Name == "" {
+			branch = g.Ref.Branch
+		}
+		g.Ref = source.GitRef{Commit: rev.Commit(), Branch: branch}
+	}
+	art, err := source.Fetch(ctx, g, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	r.log.Info("fetched", "revision", string(art.Revision), "duration", time.Since(start).String())
+
+	s := &r.sync.Spec
+	ropts := render.Options{
+		Root:            art.Dir,
+		Path:            s.Path,
+		TargetNamespace: s.TargetNamespace,
+		NamePrefix:      s.NamePrefix,
+		NameSuffix:      s.NameSuffix,
+		Components:      s.Components,
+		Substitute:      vars,
+	}
+	if s.CommonMetadata != nil {
+		ropts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
+	}
+	for _, p := range s.Patches {
+		rp := render.Patch{Patch: p.Patch}
+		if p.Target != nil {
+			t := render.Selector(*p.Target)
+			rp.Target = &t
+		}
+		ropts.Patches = append(ropts.Patches, rp)
+	}
+	for _, im := range s.Images {
+		ropts.Images = append(ropts.Images, render.Image(im))
+	}
+	start = time.Now()
+	out, err := render.Render(ctx, ropts)
+	if err != nil {
+		return nil, "", err
+	}
+	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
+	return out.Objects, out.Digest, nil
+}
+
+// health waits for what the spec asks: every applied object with wait, the
+// named objects with healthChecks.
+func (r *runner) health(ctx context.Context, current []inventory.Entry) error {
+	s := &r.sync.Spec
+	var want []apply.Target
+	switch {
+	case s.Wait:
+		want = targets(current)
+	case len(s.HealthChecks) > 0:
+		byID := make(map[object.ID]inventory.Entry, len(current))
+		for _, e := range current {
+			byID[e.ID] = e
+		}
+		for i, hc := range s.HealthChecks {
+			group, _ := splitAPIVersion(hc.APIVersion)
+			ns := hc.Namespace
+			id := object.ID{Group: group, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
+			e, ok := byID[id]
+			if !ok && ns == "" {
+				id.Namespace = s.TargetNamespace
+				if id.Namespace == "" {
+					id.Namespace = r.opts.Namespace
+				}
+				e, ok = byID[id]
+			}
+			if !ok {
+				return fmt.Errorf("spec.healthChecks[%d]: %s is not in the rendered set", i, id)
+			}
+			want = append(want, target(e))
+		}
+	default:
+		return nil
+	}
+	return r.engine.Wait(ctx, want, apply.WaitOptions{Timeout: s.Timeout.Duration, Selector: r.objectLabels()})
+}
+
+func splitAPIVersion(apiVersion string) (group, version string) {
+	for i := len(apiVersion) - 1; i >= 0; i-- {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i], apiVersion[i+1:]
+		}
+	}
+	return "", apiVersion
+}
+
+// record writes the run's result: the narrowed inventory and record, a
+// history entry for runs that applied, and an Event on the spec ConfigMap.
+// It runs even when ctx was cancelled (SIGTERM), on a short detached
+// deadline, so a terminated run still says why it stopped.
+func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Result) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	run := inventory.Run{
+		Revision:   res.Revision,
+		SpecDigest: res.specDigest,
+		SetDigest:  res.setDigest,
+		Start:      res.Start,
+		End:        res.End,
+		Duration:   metav1.Duration{Duration: res.End.Sub(res.Start)},
+		Message:    res.Message,
+		Counts:     counts(res),
+	}
+	if res.Outcome == Succeeded {
+		if run.SetDigest == "" {
+			run.SetDigest = inv.Record.LastAppliedSetDigest
+		}
+		inv.Record.Succeed(run)
+	} else {
+		inv.Record.Fail(run)
+	}
+	if err := r.store.Save(ctx, inv); err != nil {
+		r.log.Error("recording the result failed", "error", err)
+		if res.Err == nil {
+			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", err)
+		}
+	}
+	if res.Rendered || res.Outcome == Failed {
+		h := inventory.History{
+			Revision: res.Revision, Time: res.End, Result: run.Result, Message: res.Message,
+			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
+			Duration: run.Duration, Counts: run.Counts,
+		}
+		if _, err := r.store.AppendHistory(ctx, h); err != nil {
+			r.log.Warn("writing history failed", "error", err)
+		}
+	}
+	r.event(ctx, res)
+}
+
+func counts(res *Result) map[string]int {
+	out := map[string]int{}
+	for _, cs := range []*apply.ChangeSet{res.Applied, res.Pruned} {
+		if cs == nil {
+			continue
+		}
+		for a, n := range cs.Counts() {
+			out[lower(string(a))] += n
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// defaultNamespace puts namespaced objects rendered without a namespace
+// into the sync's own namespace, as `kubectl apply -n` would (targetNamespace
+// sets one for all of them), and refuses the set if that makes two objects
+// the same.
+func defaultNamespace(objs []*unstructured.Unstructured, resolved []apply.Target, namespace string) error {
+	seen := make(map[object.ID]bool, len(resolved))
+	for i := range resolved {
+		if resolved[i].Namespaced && resolved[i].Namespace == "" {
+			resolved[i].Namespace = namespace
+			objs[i].SetNamespace(namespace)
+		}
+		if seen[resolved[i].ID] {
+			return fmt.Errorf("%s: rendered twice (once without a namespace, which defaults to the sync's namespace %s)", resolved[i].ID, namespace)
+		}
+		seen[resolved[i].ID] = true
+	}
+	return nil
+}
+
+// entriesOf returns inventory entries for resolved targets, keeping the
+// fingerprints the previous run recorded until apply replaces them.
+func entriesOf(resolved []apply.Target, previous []inventory.Entry) []inventory.Entry {
+	prev := make(map[object.ID]string, len(previous))
+	for _, e := range previous {
+		prev[e.ID] = e.Fingerprint
+	}
+	out := make([]inventory.Entry, 0, len(resolved))
+	for _, t := range resolved {
+		out = append(out, inventory.Entry{
+			ID: t.ID, Version: t.Version, Resource: t.Resource, Namespaced: t.Namespaced, Fingerprint: prev[t.ID],
+		})
+	}
+	inventory.Sort(out)
+	return out
+}
+
+// mergeFingerprints records what apply left: the new fingerprint of every
+// object it applied, and none for objects it skipped or failed on, which
+// the drift check must then not trust.
+func mergeFingerprints(entries []inventory.Entry, cs *apply.ChangeSet) []inventory.Entry {
+	if cs == nil {
+		return entries
+	}
+	byID := make(map[object.ID]apply.Change, len(cs.Changes))
+	for _, c := range cs.Changes {
+		byID[c.ID] = c
+	}
+	for i, e := range entries {
+		c, ok := byID[e.ID]
+		if !ok {
+			continue
+		}
+		switch c.Action {
+		case apply.Created, apply.Configured, apply.Unchanged, apply.Replaced:
+			if c.Resource != "" {
+				entries[i].Version, entries[i].Resource, entries[i].Namespaced = c.Version, c.Resource, c.Namespaced
+			}
+			entries[i].Fingerprint = c.Fingerprint
+		default:
+			entries[i].Fingerprint = ""
+		}
+	}
+	return entries
+}
+
+func target(e inventory.Entry) apply.Target {
+	return apply.Target{ID: e.ID, Version: e.Version, Resource: e.Resource, Namespaced: e.Namespaced, Fingerprint: e.Fingerprint}
+}
+
+func targets(entries []inventory.Entry) []apply.Target {
+	out := make([]apply.Target, len(entries))
+	for i, e := range entries {
+		out[i] = target(e)
+	}
+	return out
+}
+
+// deletedIDs returns the objects prune is done with: deleted, gone, or
+// left alone on purpose (not ours, opted out) — none of them is tracked any
+// more. Failed deletions stay in the inventory to be retried.
+func deletedIDs(cs *apply.ChangeSet) []object.ID {
+	if cs == nil {
+		return nil
+	}
+	var ids []object.ID
+	for _, c := range cs.Changes {
+		if c.Action == apply.Deleted || c.Action == apply.Skipped && c.Err == nil {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+
