@@ -389,5 +389,3 @@ func deletedIDs(cs *apply.ChangeSet) []object.ID {
 	}
 	return ids
 }
-
-

@@ -397,7 +397,6 @@ func (r *runner) objectLabels() map[string]string {
 	}
 }
 
-
 // specDigest combines the spec's digest with the digest of the substitution
 // inputs read from ConfigMaps and Secrets: a changed variable must trigger a
 // render just as a changed spec does.
@@ -408,7 +407,6 @@ func (r *runner) specDigest(varsDigest string) string {
 	sum := sha256.Sum256([]byte(r.sync.Digest() + "\n" + varsDigest))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
-
 
 func summary(res *Result) string {
 	var parts []string
