@@ -1,0 +1,151 @@
+package apply
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitsync/gitsync/pkg/object"
+)
+
+func TestDrift(t *testing.T) {
+	ns := env.NewNamespace(t)
+	e, requests := newEngine(t, nil)
+	labels := testLabels(ns)
+	var manifests strings.Builder
+	manifests.WriteString(configMaps(ns, 15, "v"))
+	for i := range 5 {
+		fmt.Fprintf(&manifests, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s-%d\nstringData:\n  k: v\n---\n", i)
+	}
+	applied := mustApply(t, e, objs(t, ns, manifests.String()), Options{Labels: labels})
+	recorded := applied.Targets()
+	if len(recorded) != 20 {
+		t.Fatalf("%d targets, want 20", len(recorded))
+	}
+	const resources = 2 // configmaps, secrets
+	drift := func(t *testing.T) []object.ID {
+		t.Helper()
+		requests.reset()
+		got, err := e.Drift(t.Context(), recorded, DriftOptions{Selector: labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reqs := requests.requests(); len(reqs) > resources {
+			t.Errorf("%d requests for %d resources: %v", len(reqs), resources, reqs)
+		}
+		return got
+	}
+
+	if got := drift(t); len(got) != 0 {
+		t.Fatalf("drift right after apply: %v", got)
+	}
+
+	// Changes that are not drift: a label gitsync does not own, and a
+	// status-like write by another manager to a field it does not own.
+	cm := getCM(t, ns, "cm-01")
+	cm.SetLabels(mergeMaps(cm.GetLabels(), map[string]string{"team": "blue"}))
+	if err := update(t.Context(), cmGVR, cm, "kubectl-label"); err != nil {
+		t.Fatal(err)
+	}
+	if got := drift(t); len(got) != 0 {
+		t.Fatalf("drift after an unrelated label: %v", got)
+	}
+
+	// kubectl edit of a field gitsync owns.
+	cm = getCM(t, ns, "cm-03")
+	if err := unstructured.SetNestedField(cm.Object, "edited", "data", "key"); err != nil {
+		t.Fatal(err)
+	}
+	if err := update(t.Context(), cmGVR, cm, "kubectl-edit"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]object.ID{cmID(ns, "cm-03")}, drift(t)); diff != "" {
+		t.Errorf("after kubectl edit (-want +got):\n%s", diff)
+	}
+
+	// A deleted object, and one deleted and recreated by someone else with
+	// our labels and the same content.
+	if err := env.Client().CoreV1().Secrets(ns).Delete(t.Context(), "s-2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client().CoreV1().ConfigMaps(ns).Delete(t.Context(), "cm-07", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, e, objs(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-07\ndata:\n  key: \"v\"\n"), Options{Labels: labels})
+	want := []object.ID{cmID(ns, "cm-03"), cmID(ns, "cm-07"), {Kind: "Secret", Namespace: ns, Name: "s-2"}}
+	if diff := cmp.Diff(want, drift(t)); diff != "" {
+		t.Errorf("after deletes (-want +got):\n%s", diff)
+	}
+
+	// Re-applying corrects the drift; the new fingerprints match again.
+	again := mustApply(t, e, objs(t, ns, manifests.String()), Options{Labels: labels})
+	if got, _, _ := unstructured.NestedString(getCM(t, ns, "cm-03").Object, "data", "key"); got != "v" {
+		t.Errorf("drift not corrected: data.key = %q", got)
+	}
+	recorded = again.Targets()
+	if got := drift(t); len(got) != 0 {
+		t.Errorf("drift after re-apply: %v", got)
+	}
+
+	// Targets without a fingerprint are not checked.
+	unchecked := Target{ID: cmID(ns, "never-applied"), Version: "v1", Resource: "configmaps", Namespaced: true}
+	got, err := e.Drift(t.Context(), append(recorded, unchecked), DriftOptions{Selector: labels})
+	if err != nil || len(got) != 0 {
+		t.Errorf("Drift with an unfingerprinted target: %v %v", got, err)
+	}
+}
+
+func TestWait(t *testing.T) {
+	ns := env.NewNamespace(t)
+	e, _ := newEngine(t, nil)
+	deployment := func(name string, replicas int) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: %s}
+  template:
+    metadata:
+      labels: {app: %s}
+    spec:
+      containers:
+      - name: c
+        image: example.invalid/x:1
+`, name, replicas, name, name)
+	}
+	opts := Options{Labels: testLabels(ns)}
+	cs := mustApply(t, e, objs(t, ns, deployment("idle", 0)+"---\n"+configMaps(ns, 2, "x")), opts)
+	if err := e.Wait(t.Context(), cs.Targets(), WaitOptions{Timeout: 30 * time.Second, Selector: testLabels(ns)}); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+
+	// Without a node, one replica never becomes available.
+	cs = mustApply(t, e, objs(t, ns, deployment("stuck", 1)), opts)
+	begin := time.Now()
+	err := e.Wait(t.Context(), append(cs.Targets(), Target{ID: cmID(ns, "cm-00"), Version: "v1", Resource: "configmaps", Namespaced: true}),
+		WaitOptions{Timeout: 2 * time.Second})
+	if err == nil {
+		t.Fatal("Wait succeeded for a Deployment that cannot become available")
+	}
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("Wait took %s with a 2s timeout", took)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "Deployment.apps/"+ns+"/stuck: not Current after 2s: InProgress:") || strings.Contains(msg, "cm-00") {
+		t.Errorf("error %q: want only the Deployment, with its status", msg)
+	}
+
+	// A missing object is not Current either.
+	missing := Target{ID: cmID(ns, "missing"), Version: "v1", Resource: "configmaps", Namespaced: true}
+	if err := e.Wait(t.Context(), []Target{missing}, WaitOptions{Timeout: time.Second}); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("Wait for a missing object: %v", err)
+	}
+}
