@@ -72,8 +72,9 @@ unit: ## Run the tests of the packages that need no cluster.
 e2e: deps testbin ## Run the end-to-end tests on a real node.
 	go test -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/...
 
-bench: deps testbin ## Run the benchmarks and print figures with their workloads.
-	go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/...
+bench: deps testbin ## Run the benchmarks and print figures with their workloads (docs/benchmarks.md).
+	go run ./tests/bench $(BENCH_FLAGS)
+	go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/ ./pkg/apply/ ./pkg/inventory/
 
 lint: ## gofmt, go vet, and golangci-lint when it installs here.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

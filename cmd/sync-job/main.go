@@ -48,7 +48,9 @@ type options struct {
 	concurrency int
 	revision    string
 	workDir     string
+	scope       string
 	exitCode    int
+	logged      bool // the error is in the JSON log already
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -79,6 +81,7 @@ Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the s
 	fs.IntVar(&o.concurrency, "concurrency", 0, "API requests in flight within an apply stage (0: the default)")
 	fs.StringVar(&o.revision, "revision", "", "apply this recorded revision ([ref@]sha1:<commit>) instead of following the spec's ref (rollback)")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for the fetched source (default: the system temp dir)")
+	fs.StringVar(&o.scope, "scope", "cluster", "cluster, or namespace: only namespaced objects in the sync's namespace and targetNamespace may be applied")
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -90,7 +93,9 @@ Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the s
 	})
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "sync-job:", err)
+		if !o.logged {
+			fmt.Fprintln(stderr, "sync-job:", err)
+		}
 		if o.exitCode != exitOK {
 			return o.exitCode
 		}
@@ -102,6 +107,9 @@ Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the s
 func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	if o.sync == "" {
 		return errors.New("--sync is required")
+	}
+	if o.scope != "cluster" && o.scope != "namespace" {
+		return fmt.Errorf("--scope: must be cluster or namespace, not %q", o.scope)
 	}
 	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
@@ -131,6 +139,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	res, err := sync.Run(ctx, sync.Options{
 		Name: o.sync, Namespace: ns, Config: cfg, Logger: logger,
 		Concurrency: o.concurrency, Revision: o.revision, WorkDir: o.workDir,
+		NamespaceScoped: o.scope == "namespace",
 	})
 	if err != nil {
 		var se *sync.SpecError
@@ -143,6 +152,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 			o.exitCode = exitFailed
 		}
 		logger.Error("run could not start", "error", err.Error(), "requests", requests.Load(), "duration", time.Since(start).String())
+		o.logged = true
 		return err
 	}
 	attrs := []any{
@@ -150,6 +160,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 		"rendered", res.Rendered, "drifted", len(res.Drifted), "requests", requests.Load(),
 		"duration", res.End.Sub(res.Start).String(),
 	}
+	attrs = append(attrs, memoryAttrs()...)
 	switch res.Outcome {
 	case sync.Failed:
 		o.exitCode = exitFailed
@@ -157,11 +168,36 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 			o.exitCode = exitInterrupted
 		}
 		logger.Error("run failed", append(attrs, "error", res.Err.Error())...)
+		o.logged = true
 		return res.Err
 	default:
 		logger.Info(res.Message, attrs...)
 	}
 	return nil
+}
+
+// memoryAttrs reports the process's peak resident memory and its current
+// anonymous and file-backed parts, from /proc (Linux only): the figures
+// that size the CronJob's memory request and limit.
+func memoryAttrs() []any {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	var out []any
+	for _, line := range strings.Split(string(data), "\n") {
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "VmHWM", "RssAnon", "RssFile":
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(value), "%d", &kb)
+			out = append(out, map[string]string{"VmHWM": "peakRSSKiB", "RssAnon": "anonRSSKiB", "RssFile": "fileRSSKiB"}[key], kb)
+		}
+	}
+	return out
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -316,6 +317,31 @@ func defaultNamespace(objs []*unstructured.Unstructured, resolved []apply.Target
 	return nil
 }
 
+// checkScope enforces a namespaced install: a sync whose ServiceAccount only
+// has rights in its own namespace (and targetNamespace) must not try to
+// apply cluster-scoped objects or objects elsewhere. Checking before apply
+// fails the run with one clear message instead of a Forbidden error per
+// object after half of them were applied.
+func checkScope(resolved []apply.Target, allowed []string) error {
+	ok := make(map[string]bool, len(allowed))
+	for _, ns := range allowed {
+		ok[ns] = true
+	}
+	var errs []error
+	for _, t := range resolved {
+		switch {
+		case !t.Namespaced:
+			errs = append(errs, fmt.Errorf("%s: cluster-scoped objects are not allowed in a namespaced sync", t.ID))
+		case !ok[t.Namespace]:
+			errs = append(errs, fmt.Errorf("%s: namespace %s is outside this namespaced sync (allowed: %s)", t.ID, t.Namespace, strings.Join(allowed, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("the render leaves the sync's scope; nothing was applied:\n%w", errors.Join(errs...))
+	}
+	return nil
+}
+
 // entriesOf returns inventory entries for resolved targets, keeping the
 // fingerprints the previous run recorded until apply replaces them.
 func entriesOf(resolved []apply.Target, previous []inventory.Entry) []inventory.Entry {
@@ -355,6 +381,14 @@ func mergeFingerprints(entries []inventory.Entry, cs *apply.ChangeSet) []invento
 				entries[i].Version, entries[i].Resource, entries[i].Namespaced = c.Version, c.Resource, c.Namespaced
 			}
 			entries[i].Fingerprint = c.Fingerprint
+		case apply.Skipped:
+			// An IfNotPresent object that exists and is ours keeps a
+			// fingerprint, so the drift check notices its deletion; other
+			// skipped objects have none and are not checked.
+			entries[i].Fingerprint = ""
+			if c.Err == nil {
+				entries[i].Fingerprint = c.Fingerprint
+			}
 		default:
 			entries[i].Fingerprint = ""
 		}

@@ -58,6 +58,11 @@ type Options struct {
 	// fetched at that commit instead of the spec's ref. Default: follow the
 	// spec's ref.
 	Revision string
+	// NamespaceScoped restricts the run to namespaced objects in the sync's
+	// namespace and its targetNamespace, for syncs installed with
+	// namespaced RBAC: a render with anything else fails before anything
+	// is applied. Default false (cluster scope).
+	NamespaceScoped bool
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -282,6 +287,16 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	if err := defaultNamespace(objs, resolved, r.opts.Namespace); err != nil {
 		fail("render", err)
 		return
+	}
+	if r.opts.NamespaceScoped {
+		allowed := []string{r.opts.Namespace}
+		if s.TargetNamespace != "" && s.TargetNamespace != r.opts.Namespace {
+			allowed = append(allowed, s.TargetNamespace)
+		}
+		if err := checkScope(resolved, allowed); err != nil {
+			fail("render", err)
+			return
+		}
 	}
 	current := entriesOf(resolved, inv.Entries)
 	stale := inventory.Diff(inv.Entries, current)

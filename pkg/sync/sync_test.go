@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -590,3 +591,72 @@ func holdLease(t *testing.T, f *fixture, d time.Duration) *lease.Lease {
 	}
 	return l
 }
+
+func TestNamespaceScope(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	f.commit(map[string]string{
+		"deploy/a.yaml":  cm("a", "1"),
+		"deploy/cr.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: " + f.ns + "-reader\nrules: []\n",
+		"deploy/b.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: kube-system\n",
+	})
+	f.install(f.git.HTTPURL("app"), "", "")
+	res := f.runWith(Options{NamespaceScoped: true})
+	if res.Outcome != Failed {
+		t.Fatalf("outcome %s, want Failed", res.Outcome)
+	}
+	for _, want := range []string{"ClusterRole.rbac.authorization.k8s.io/" + f.ns + "-reader: cluster-scoped", "ConfigMap/kube-system/b: namespace kube-system is outside"} {
+		if !strings.Contains(res.Err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, res.Err)
+		}
+	}
+	f.mustNotHave("a")
+	f.remove("deploy/cr.yaml", "deploy/b.yaml")
+	f.mustSucceed(f.runWith(Options{NamespaceScoped: true}))
+	f.mustHave("a")
+}
+
+// TestInterruptedRunRecordsFailure cancels the run's context (what SIGTERM
+// does in sync-job) as soon as the first object is applied: the run must
+// stop, record Failed and release the Lease, so the next run starts at once.
+func TestInterruptedRunRecordsFailure(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	files := map[string]string{}
+	for i := range 50 {
+		files[fmt.Sprintf("deploy/cm-%02d.yaml", i)] = cm(fmt.Sprintf("cm-%02d", i), "1")
+	}
+	f.commit(files)
+	f.install(f.git.HTTPURL("app"), "", "")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cfg := env.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodPatch && strings.Contains(req.Header.Get("Content-Type"), "apply-patch") {
+				cancel()
+			}
+			return rt.RoundTrip(req)
+		})
+	})
+	start := time.Now()
+	res, err := Run(ctx, Options{Name: f.name, Namespace: f.ns, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Failed || !errors.Is(res.Err, context.Canceled) {
+		t.Fatalf("outcome %s, err %v; want Failed with context.Canceled", res.Outcome, res.Err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("interrupted run took %s to stop", d)
+	}
+	if got := f.inventory().Record.LastRun.Result; got != inventory.ResultFailed {
+		t.Errorf("recorded result %q, want Failed", got)
+	}
+	// The Lease was released: the next run is not Busy.
+	f.mustSucceed(f.run())
+	f.mustHave("cm-00", "cm-49")
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/spec"
+	"github.com/gitsync/gitsync/tests/cluster"
+	"github.com/gitsync/gitsync/tests/gitserver"
+)
+
+var env *cluster.Cluster
+
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m, cluster.Options{}, &env)) }
+
+func TestExitCodes(t *testing.T) {
+	ctx := t.Context()
+	git, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.Close()
+	repo, err := git.CreateRepo(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(ctx, "init", map[string]string{
+		"good/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+		"bad/a.yaml":  "apiVersion: v1\nmetadata:\n  name: a\n",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	install := func(name, path string) {
+		doc := "apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: " + name + "\nspec:\n  source:\n    git:\n      url: " +
+			git.HTTPURL("app") + "\n      insecure: true\n      ref: {branch: main}\n  path: " + path + "\n"
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(name), Namespace: ns}, Data: map[string]string{spec.ConfigMapKey: doc}}
+		if _, err := env.Client().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install("good", "./good")
+	install("bad", "./bad")
+	invalid := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName("invalid"), Namespace: ns},
+		Data: map[string]string{spec.ConfigMapKey: "apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: invalid}\nspec: {}\n"}}
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Create(ctx, invalid, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	kc := []string{"--kubeconfig", env.KubeconfigPath(), "-n", ns}
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+		wantResult string
+	}{
+		{"success", append([]string{"--sync", "good"}, kc...), exitOK, "", "Succeeded"},
+		{"nothing changed", append([]string{"--sync", "good"}, kc...), exitOK, "", "Succeeded"},
+		{"render fails", append([]string{"--sync", "bad"}, kc...), exitFailed, "a.yaml", "Failed"},
+		{"no such sync", append([]string{"--sync", "missing"}, kc...), exitSpec, "no such sync", ""},
+		{"invalid spec", append([]string{"--sync", "invalid"}, kc...), exitSpec, "spec.source", ""},
+		{"no --sync", kc, exitUsage, "--sync is required", ""},
+		{"bad --log-format", append([]string{"--sync", "good", "--log-format", "xml"}, kc...), exitUsage, "--log-format", ""},
+		{"bad --scope", append([]string{"--sync", "good", "--scope", "world"}, kc...), exitUsage, "--scope", ""},
+		{"unknown flag", []string{"--frobnicate"}, exitUsage, "unknown flag", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(ctx, tt.args, &stdout, &stderr)
+			if got != tt.want {
+				t.Fatalf("exit %d, want %d\n%s", got, tt.want, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.wantStderr, stderr.String())
+			}
+			if tt.wantResult == "" {
+				return
+			}
+			// The log is JSON lines; the last one carries the result.
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			var last map[string]any
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+				t.Fatalf("last log line is not JSON: %v\n%s", err, lines[len(lines)-1])
+			}
+			if last["result"] != tt.wantResult || last["sync"] == nil && last["result"] == nil {
+				t.Errorf("last log line %v, want result %s", last, tt.wantResult)
+			}
+			if _, ok := last["requests"]; !ok {
+				t.Errorf("last log line has no request count: %v", last)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if got := run(t.Context(), []string{"version"}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("exit %d: %s", got, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "sync-job v") {
+		t.Errorf("version output %q", stdout.String())
+	}
+}

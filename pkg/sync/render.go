@@ -1,0 +1,235 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// RenderOptions say which sync Render renders, and from where. The zero
+// values of optional fields select their defaults.
+type RenderOptions struct {
+	// Name and Namespace name the sync. Required.
+	Name, Namespace string
+	// Config reaches the cluster, which holds the spec, the substitution
+	// inputs, the inventory and the discovery information that decides
+	// which objects are namespaced. Required.
+	Config *rest.Config
+	// LocalDir, when set, is a directory on this machine rendered in place
+	// of the sync's source, with the spec's render options (target
+	// namespace, patches, images, substitution, ...). The spec's source and
+	// path are not used. Default: resolve and fetch the source as a run
+	// does.
+	LocalDir string
+	// LocalRoot bounds what the render of LocalDir may read (a
+	// kustomization's ../base must stay inside it); it must contain
+	// LocalDir. Default LocalDir itself.
+	LocalRoot string
+	// Revision pins the render to a recorded revision, as Options.Revision
+	// does for a run. Ignored with LocalDir. Default: follow the spec's ref.
+	Revision string
+	// WorkDir is where the source is fetched, in a private temp dir removed
+	// before Render returns. Default os.TempDir().
+	WorkDir string
+	// Logger receives what the stages log. Default: discard.
+	Logger *slog.Logger
+}
+
+// Rendered is a sync's rendered set as a run would apply it, computed
+// without writing anything: no Lease, no inventory write, no apply.
+type Rendered struct {
+	// Sync is the spec as read from ConfigMap gitsync-NAME.
+	Sync *spec.Sync
+	// Revision is the source revision rendered; "" for a LocalDir.
+	Revision string
+	// Objects are the rendered objects in render order, with the sync's
+	// namespace set on namespaced objects rendered without one, as a run
+	// does. The labels a run adds (Labels) are not set; WithLabels sets
+	// them.
+	Objects []*unstructured.Unstructured
+	// Targets[i] is Objects[i] resolved against the cluster's discovery.
+	Targets []apply.Target
+	// Digest is the digest of the rendered set, as history records it.
+	Digest string
+	// Labels are the labels a run sets on every object it applies: the
+	// ApplySet part-of label and the sync's own.
+	Labels map[string]string
+	// Inventory lists the objects the sync's inventory holds now.
+	Inventory []inventory.Entry
+	// Stale are the inventory's objects that are not in Objects: what a run
+	// would prune when the spec's prune is enabled, if they still carry
+	// Labels and do not opt out.
+	Stale []apply.Target
+}
+
+// WithLabels returns copies of Objects with Labels set, overriding rendered
+// labels of the same key: the objects exactly as a run sends them.
+func (r *Rendered) WithLabels() []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(r.Objects))
+	for i, o := range r.Objects {
+		c := o.DeepCopy()
+		l := c.GetLabels()
+		if l == nil {
+			l = make(map[string]string, len(r.Labels))
+		}
+		maps.Copy(l, r.Labels)
+		c.SetLabels(l)
+		out[i] = c
+	}
+	return out
+}
+
+// Render reads the sync's spec, gathers its substitution variables,
+// resolves and fetches its source (or reads opts.LocalDir), renders it and
+// resolves every object against the cluster, exactly as a run's first
+// stages do, and returns the result without applying anything. It fails
+// where a run would fail before applying: a missing or invalid spec (a
+// *SpecError), an unreachable source, a render error, an unknown kind, or
+// an empty render that would prune everything while the spec does not
+// allow it. Errors start with the stage, as a run's do.
+func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
+	if opts.Name == "" || opts.Namespace == "" || opts.Config == nil {
+		return nil, errors.New("sync: Name, Namespace and Config are required")
+	}
+	r := &runner{
+		opts: Options{Name: opts.Name, Namespace: opts.Namespace, Config: opts.Config, Logger: opts.Logger,
+			Revision: opts.Revision, WorkDir: opts.WorkDir},
+		log: opts.Logger,
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	r.log = r.log.With("sync", opts.Namespace+"/"+opts.Name)
+	cfg := rest.CopyConfig(opts.Config)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	var err error
+	if r.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if r.engine, err = apply.New(cfg, r.log); err != nil {
+		return nil, err
+	}
+	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
+	if err := r.loadSpec(ctx); err != nil {
+		return nil, err
+	}
+	s := &r.sync.Spec
+	out := &Rendered{Sync: r.sync, Labels: r.objectLabels()}
+
+	vars, _, err := r.substitutions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postBuild: %w", err)
+	}
+	if opts.LocalDir != "" {
+		root, path, err := localRootAndPath(opts.LocalRoot, opts.LocalDir)
+		if err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		ropts := renderOptions(s, root, path, vars)
+		ropts.Logger = r.log
+		res, err := render.Render(ctx, ropts)
+		if err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+		out.Objects, out.Digest = res.Objects, res.Digest
+	} else {
+		gitOpts, err := r.gitOptions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		rev, err := source.Resolve(ctx, gitOpts)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		out.Revision = string(rev)
+		if out.Objects, out.Digest, err = r.fetchAndRender(ctx, gitOpts, rev, vars); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+	}
+
+	inv, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Inventory = inv.Entries
+	if len(out.Objects) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
+		return nil, fmt.Errorf("render: the render is empty but the sync applied %d objects before; a run refuses to prune them all (set allowEmpty: true to allow it)", len(inv.Entries))
+	}
+	resolved, err := r.engine.Targets(out.Objects)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	if err := defaultNamespace(out.Objects, resolved, opts.Namespace); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	out.Targets = resolved
+	out.Stale = targets(inventory.Diff(inv.Entries, entriesOf(resolved, nil)))
+	return out, nil
+}
+
+// localRootAndPath returns the render root and the path of dir inside it.
+func localRootAndPath(root, dir string) (string, string, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", err
+	}
+	if root == "" {
+		return absDir, "", nil
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return "", "", err
+	}
+	rel, err := filepath.Rel(absRoot, absDir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("%s: not inside %s", dir, root)
+	}
+	return absRoot, rel, nil
+}
+
+// renderOptions maps the spec's render settings onto the render stage's
+// options for the tree at root, building path inside it.
+//
+// It repeats the mapping inside fetchAndRender, which cannot call it
+// without a change to stages.go; the two must stay equal (pkg/cli's
+// TestBuildLocalMatchesSource renders one tree both ways).
+func renderOptions(s *spec.SyncSpec, root, path string, vars map[string]string) render.Options {
+	ropts := render.Options{
+		Root:            root,
+		Path:            path,
+		TargetNamespace: s.TargetNamespace,
+		NamePrefix:      s.NamePrefix,
+		NameSuffix:      s.NameSuffix,
+		Components:      s.Components,
+		Substitute:      vars,
+	}
+	if s.CommonMetadata != nil {
+		ropts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
+	}
+	for _, p := range s.Patches {
+		rp := render.Patch{Patch: p.Patch}
+		if p.Target != nil {
+			t := render.Selector(*p.Target)
+			rp.Target = &t
+		}
+		ropts.Patches = append(ropts.Patches, rp)
+	}
+	for _, im := range s.Images {
+		ropts.Images = append(ropts.Images, render.Image(im))
+	}
+	return ropts
+}

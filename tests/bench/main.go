@@ -1,0 +1,443 @@
+// Command bench measures gitsync on the local test cluster and prints each
+// figure with its workload. `make bench` runs it. It times whole sync-job
+// processes, from exec to exit, as a CronJob would run them:
+//
+//   - cold sync of N objects of mixed kinds (ConfigMaps, Secrets, Services,
+//     ServiceAccounts, Roles, RoleBindings, Deployments with 0 replicas);
+//   - a run with nothing changed, with its API requests counted;
+//   - drift correction (one object edited, one deleted);
+//   - prune of N objects;
+//   - render of 4,000 documents (in-process);
+//   - peak RSS of a run;
+//   - kubectl apply --server-side --prune --applyset on the same objects.
+//
+// Flags choose the sizes; -large adds the 10,000-object cold sync.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/spec"
+	"github.com/gitsync/gitsync/tests/cluster"
+	"github.com/gitsync/gitsync/tests/gitserver"
+)
+
+func main() {
+	n := flag.Int("objects", 1000, "objects in the main workload")
+	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
+	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *large, *kubectl); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	figure, value, target, workload string
+}
+
+type bench struct {
+	env        *cluster.Cluster
+	git        *gitserver.Server
+	syncJobBin string
+	rows       []row
+	tmp        string
+}
+
+func run(ctx context.Context, n int, large, withKubectl bool) error {
+	tmp, err := os.MkdirTemp("", "gitsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	fmt.Fprintln(os.Stderr, "building sync-job ...")
+	b := &bench{tmp: tmp, syncJobBin: filepath.Join(tmp, "sync-job")}
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.syncJobBin, "./cmd/sync-job")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/sync-job: %w", err)
+	}
+
+	start := time.Now()
+	b.env, err = cluster.Start(ctx, cluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer b.env.Stop()
+	b.add("test cluster start (control plane)", time.Since(start), "< 10 s", "etcd + kube-apiserver + kube-controller-manager")
+	b.git, err = gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		return err
+	}
+	defer b.git.Close()
+
+	if err := b.renderBench(ctx); err != nil {
+		return err
+	}
+	if err := b.main(ctx, n); err != nil {
+		return err
+	}
+	if large {
+		if err := b.cold(ctx, 10000, 45*time.Second); err != nil {
+			return err
+		}
+	}
+	if withKubectl {
+		if err := b.kubectl(ctx, n); err != nil {
+			return err
+		}
+	}
+	b.print()
+	return nil
+}
+
+func (b *bench) add(figure string, d time.Duration, target, workload string) {
+	b.rows = append(b.rows, row{figure, fmt.Sprintf("%.2f s", d.Seconds()), target, workload})
+}
+
+func (b *bench) print() {
+	fmt.Println()
+	fmt.Println("gitsync benchmark — every sync-job figure is a whole process, exec to exit, on this machine")
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "FIGURE\tVALUE\tTARGET\tWORKLOAD")
+	for _, r := range b.rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.figure, r.value, r.target, r.workload)
+	}
+	w.Flush()
+}
+
+// manifests returns n objects of mixed kinds, 50 to a file.
+func manifests(n int, prefix string) map[string]string {
+	files := map[string]string{}
+	var buf strings.Builder
+	flush := func(i int) {
+		if buf.Len() > 0 {
+			files[fmt.Sprintf("deploy/%s-%05d.yaml", prefix, i)] = buf.String()
+			buf.Reset()
+		}
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("%s-%05d", prefix, i)
+		buf.WriteString("---\n")
+		switch i % 7 {
+		case 0:
+			fmt.Fprintf(&buf, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  labels: {app: bench}\ndata:\n  key: value-%d\n  other: |\n    some longer text for object %d\n", name, i, i)
+		case 1:
+			fmt.Fprintf(&buf, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\ntype: Opaque\nstringData:\n  password: secret-%d\n", name, i)
+		case 2:
+			fmt.Fprintf(&buf, "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\nspec:\n  selector: {app: %s}\n  ports:\n  - port: 80\n    targetPort: 8080\n", name, name)
+		case 3:
+			fmt.Fprintf(&buf, "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: %s\n", name)
+		case 4:
+			fmt.Fprintf(&buf, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: %s\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get, list]\n", name)
+		case 5:
+			fmt.Fprintf(&buf, "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: %s\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: %s\nsubjects:\n- kind: ServiceAccount\n  name: %s\n", name, name, name)
+		case 6:
+			fmt.Fprintf(&buf, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  replicas: 0\n  selector:\n    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n      containers:\n      - name: app\n        image: registry.example/app:1.0\n        ports:\n        - containerPort: 8080\n", name, name, name)
+		}
+		if i%50 == 49 {
+			flush(i)
+		}
+	}
+	flush(n)
+	return files
+}
+
+// syncFixture is a sync in its own namespace with its own repository.
+type syncFixture struct {
+	ns, name string
+	repo     *gitserver.Repo
+}
+
+func (b *bench) newSync(ctx context.Context, name string, files map[string]string, extra string) (*syncFixture, error) {
+	ns := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano()%100000)
+	if _, err := b.env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	repo, err := b.git.CreateRepo(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.Commit(ctx, "objects", files); err != nil {
+		return nil, err
+	}
+	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref:\n        branch: main\n  path: ./deploy\n  timeout: 10m\n%s",
+		name, ns, b.git.HTTPURL(ns), extra)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(name), Namespace: ns}, Data: map[string]string{spec.ConfigMapKey: doc}}
+	if _, err := b.env.Client().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	return &syncFixture{ns: ns, name: name, repo: repo}, nil
+}
+
+// result is what one sync-job process did, from its last log line and rusage.
+type result struct {
+	wall     time.Duration
+	maxRSS   int64 // KiB
+	requests int
+	outcome  string
+	objects  int
+	drifted  int
+	anonKiB  int64 // anonymous resident memory at exit (heap, stacks)
+	fileKiB  int64 // file-backed resident memory at exit (the binary's pages)
+}
+
+func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
+	cmd := exec.CommandContext(ctx, b.syncJobBin, "--sync", f.name, "-n", f.ns, "--kubeconfig", b.env.KubeconfigPath())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	res := result{wall: time.Since(start)}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var last struct {
+		Result   string `json:"result"`
+		Requests int    `json:"requests"`
+		Objects  int    `json:"objects"`
+		Drifted  int    `json:"drifted"`
+		Error    string `json:"error"`
+		Peak     int64  `json:"peakRSSKiB"`
+		Anon     int64  `json:"anonRSSKiB"`
+		File     int64  `json:"fileRSSKiB"`
+	}
+	_ = json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	res.requests, res.outcome, res.objects, res.drifted = last.Requests, last.Result, last.Objects, last.Drifted
+	// The process's own high-water mark: wait4's ru_maxrss would report the
+	// parent's size, because the child starts as a clone of this process.
+	res.maxRSS, res.anonKiB, res.fileKiB = last.Peak, last.Anon, last.File
+	if err != nil || last.Result != "Succeeded" {
+		return res, fmt.Errorf("sync-job %s/%s: %v: %s", f.ns, f.name, err, tail(stderr.String(), 2000))
+	}
+	return res, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func (b *bench) main(ctx context.Context, n int) error {
+	workload := fmt.Sprintf("%d objects (7 kinds, 50 per file) in one namespace", n)
+	fmt.Fprintf(os.Stderr, "cold sync of %d objects ...\n", n)
+	f, err := b.newSync(ctx, "main", manifests(n, "obj"), "")
+	if err != nil {
+		return err
+	}
+	cold, err := b.syncJob(ctx, f)
+	if err != nil {
+		return err
+	}
+	b.add(fmt.Sprintf("cold sync, %d objects", n), cold.wall, "≤ 5 s", workload+fmt.Sprintf("; %d API requests", cold.requests))
+	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(cold.maxRSS)/1024), "≤ 64 MiB", workload + memSplit(cold)})
+
+	fmt.Fprintln(os.Stderr, "run with nothing changed ...")
+	same, err := b.syncJob(ctx, f)
+	if err != nil {
+		return err
+	}
+	kinds := 7
+	b.add(fmt.Sprintf("nothing changed, %d objects", n), same.wall, "≤ 0.7 s", workload)
+	b.rows = append(b.rows, row{"API requests, nothing changed", fmt.Sprint(same.requests), fmt.Sprintf("≤ kinds+5 = %d", kinds+5), workload})
+	b.rows = append(b.rows, row{"peak RSS, nothing changed", fmt.Sprintf("%.1f MiB", float64(same.maxRSS)/1024), "≤ 64 MiB", workload + memSplit(same)})
+
+	fmt.Fprintln(os.Stderr, "drift correction ...")
+	cms := b.env.Client().CoreV1().ConfigMaps(f.ns)
+	edited, err := cms.Get(ctx, "obj-00000", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	edited.Data["key"] = "edited by hand"
+	if _, err := cms.Update(ctx, edited, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		return err
+	}
+	if err := cms.Delete(ctx, "obj-00007", metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	drift, err := b.syncJob(ctx, f)
+	if err != nil {
+		return err
+	}
+	if drift.drifted != 2 {
+		return fmt.Errorf("drift run corrected %d objects, want 2", drift.drifted)
+	}
+	b.add("drift correction (1 edited, 1 deleted)", drift.wall, "≤ 1.5 s", workload+fmt.Sprintf("; %d API requests", drift.requests))
+
+	fmt.Fprintf(os.Stderr, "prune of %d objects ...\n", n)
+	var paths []string
+	for p := range manifests(n, "obj") {
+		paths = append(paths, p)
+	}
+	if _, err := f.repo.Commit(ctx, "keep one", map[string]string{"deploy/keep.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n"}); err != nil {
+		return err
+	}
+	if _, err := f.repo.Remove(ctx, "remove all", paths...); err != nil {
+		return err
+	}
+	prune, err := b.syncJob(ctx, f)
+	if err != nil {
+		return err
+	}
+	b.add(fmt.Sprintf("prune of %d objects", n), prune.wall, "≤ 3 s", fmt.Sprintf("the commit removes all %d objects and adds 1", n))
+	return nil
+}
+
+// memSplit says how much of the resident memory at exit was the binary's
+// file-backed pages (shared, reclaimable) and how much was anonymous.
+func memSplit(r result) string {
+	return fmt.Sprintf("; at exit %.1f MiB anonymous + %.1f MiB file-backed", float64(r.anonKiB)/1024, float64(r.fileKiB)/1024)
+}
+
+func (b *bench) cold(ctx context.Context, n int, target time.Duration) error {
+	fmt.Fprintf(os.Stderr, "cold sync of %d objects ...\n", n)
+	f, err := b.newSync(ctx, "large", manifests(n, "big"), "")
+	if err != nil {
+		return err
+	}
+	res, err := b.syncJob(ctx, f)
+	if err != nil {
+		return err
+	}
+	w := fmt.Sprintf("%d objects (7 kinds, 50 per file) in one namespace; %d API requests", n, res.requests)
+	b.add(fmt.Sprintf("cold sync, %d objects", n), res.wall, fmt.Sprintf("≤ %.0f s", target.Seconds()), w)
+	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w})
+	return nil
+}
+
+func (b *bench) renderBench(ctx context.Context) error {
+	fmt.Fprintln(os.Stderr, "render of 4,000 documents ...")
+	dir := filepath.Join(b.tmp, "render")
+	for p, content := range manifests(4000, "r") {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	best := time.Duration(1 << 62)
+	var objs int
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		out, err := render.Render(ctx, render.Options{Root: dir, Path: "deploy"})
+		if err != nil {
+			return err
+		}
+		best, objs = min(best, time.Since(start)), len(out.Objects)
+	}
+	if objs != 4000 {
+		return fmt.Errorf("render gave %d objects, want 4000", objs)
+	}
+	b.add("render of 4,000 documents (best of 3)", best, "≤ 2 s", "a plain directory of 80 files, 7 kinds, generated kustomization, in-process")
+	return nil
+}
+
+// kubectl measures `kubectl apply --server-side --prune --applyset` on the
+// same objects, for a side-by-side ratio.
+func (b *bench) kubectl(ctx context.Context, n int) error {
+	bin, err := cluster.TestbinDir()
+	if err != nil {
+		return err
+	}
+	kubectl := filepath.Join(bin, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		return fmt.Errorf("%s: %w (run make testbin)", kubectl, err)
+	}
+	fmt.Fprintf(os.Stderr, "kubectl apply --server-side --applyset of %d objects ...\n", n)
+	ns := fmt.Sprintf("bench-kubectl-%d", time.Now().UnixNano()%100000)
+	if _, err := b.env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	dir := filepath.Join(b.tmp, "kubectl")
+	write := func(files map[string]string) error {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		for p, content := range files {
+			full := filepath.Join(dir, filepath.Base(p))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	apply := func() (time.Duration, error) {
+		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", b.env.KubeconfigPath(), "-n", ns, "apply", "--server-side",
+			"--prune", "--applyset=configmap/bench-applyset", "-f", dir)
+		cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		err := cmd.Run()
+		if err != nil {
+			return 0, fmt.Errorf("kubectl apply: %v: %s", err, tail(out.String(), 1500))
+		}
+		return time.Since(start), nil
+	}
+	all := manifests(n, "k")
+	if err := write(all); err != nil {
+		return err
+	}
+	d, err := apply()
+	if err != nil {
+		return err
+	}
+	gs := b.find(fmt.Sprintf("cold sync, %d objects", n))
+	b.rows = append(b.rows, row{fmt.Sprintf("kubectl apply --server-side --applyset, %d objects", n), fmt.Sprintf("%.2f s", d.Seconds()), "", fmt.Sprintf("same objects; kubectl/gitsync = %.1f×", d.Seconds()/gs)})
+	// Prune half.
+	half := map[string]string{}
+	i := 0
+	for p, c := range all {
+		if i%2 == 0 {
+			half[p] = c
+		}
+		i++
+	}
+	if err := write(half); err != nil {
+		return err
+	}
+	d, err = apply()
+	if err != nil {
+		return err
+	}
+	gp := b.find(fmt.Sprintf("prune of %d objects", n))
+	b.rows = append(b.rows, row{"kubectl apply --prune --applyset, half removed", fmt.Sprintf("%.2f s", d.Seconds()), "", fmt.Sprintf("prunes ~%d of %d objects; kubectl time / gitsync prune of %d = %.1f×", n/2, n, n, d.Seconds()/gp)})
+	return nil
+}
+
+func (b *bench) find(figure string) float64 {
+	for _, r := range b.rows {
+		if r.figure == figure {
+			var v float64
+			fmt.Sscanf(r.value, "%f", &v)
+			return v
+		}
+	}
+	return 0
+}
