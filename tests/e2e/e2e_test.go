@@ -63,12 +63,12 @@ func buildImage(t *testing.T, pkg, tag string) {
 		t.Fatal(err)
 	}
 	tarball := filepath.Join(dir, name+".tar")
-	if _, err := ociimage.WriteTarball(tarball, ociimage.Options{
-		Files:      []ociimage.File{{Path: "/" + name, Mode: 0o755, Content: content}},
-		Entrypoint: []string{"/" + name},
-		User:       "65532:65532",
-		RepoTag:    tag,
-	}); err != nil {
+	// The same image `make image` builds: CA bundle, non-root user, /tmp.
+	opts, err := ociimage.BinaryImage(content, name, tag, "amd64", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ociimage.WriteTarball(tarball, opts); err != nil {
 		t.Fatal(err)
 	}
 	if err := env.ImportImage(ctx, tarball); err != nil {

@@ -14,8 +14,6 @@ import (
 	"os"
 	"path/filepath"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/gitsync/gitsync/internal/ociimage"
 )
 
@@ -23,7 +21,7 @@ func main() {
 	binary := flag.String("binary", "", "static binary to pack (required)")
 	tag := flag.String("tag", "", "image reference, such as ghcr.io/gitsync/sync-job:v0.1.0 (required)")
 	out := flag.String("o", "", "output tarball (required)")
-	caFile := flag.String("ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to include at /etc/ssl/certs/ca-certificates.crt")
+	caFile := flag.String("ca-bundle", ociimage.DefaultCABundle, "CA bundle to include at /etc/ssl/certs/ca-certificates.crt")
 	arch := flag.String("arch", "amd64", "image architecture")
 	flag.Parse()
 	if *binary == "" || *tag == "" || *out == "" {
@@ -44,23 +42,9 @@ func build(binary, tag, out, caFile, arch string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ca, err := os.ReadFile(caFile)
+	opts, err := ociimage.BinaryImage(bin, filepath.Base(binary), tag, arch, caFile)
 	if err != nil {
-		return "", fmt.Errorf("%s: CA bundle: %w (install the ca-certificates package)", caFile, err)
+		return "", err
 	}
-	name := "/" + filepath.Base(binary)
-	return ociimage.WriteTarball(out, ociimage.Options{
-		Files: []ociimage.File{
-			{Path: name, Mode: 0o755, Content: bin},
-			{Path: "/etc/ssl/certs/ca-certificates.crt", Content: ca},
-			{Path: "/etc/passwd", Content: []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")},
-			{Path: "/etc/group", Content: []byte("root:x:0:\nnonroot:x:65532:\n")},
-		},
-		Dirs:       map[string]int64{"/tmp": 0o1777, "/home/nonroot": 0o755},
-		Entrypoint: []string{name},
-		User:       "65532:65532",
-		Env:        []string{"HOME=/tmp"},
-		RepoTag:    tag,
-		Platform:   &v1.Platform{OS: "linux", Architecture: arch},
-	})
+	return ociimage.WriteTarball(out, opts)
 }
