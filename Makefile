@@ -37,7 +37,7 @@ TEST_TIMEOUT  ?= 45m
 
 export GITSYNC_TESTBIN := $(TESTBIN_DIR)
 
-.PHONY: build test unit e2e bench lint image demo testbin deps clean help
+.PHONY: build test unit e2e bench lint image dist demo testbin deps clean help
 
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ lint: ## gofmt, go vet, and golangci-lint when it installs here.
 image: ## Build the sync-job image tarball (reproducible) into bin/sync-job-image.tar.
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build $(GOFLAGS_BUILD) -o $(BIN)/linux_$(GOARCH)/sync-job ./cmd/sync-job
 	go run ./tools/mkimage -binary $(BIN)/linux_$(GOARCH)/sync-job -tag $(IMAGE_REPO):$(IMAGE_TAG) -arch $(GOARCH) -o $(IMAGE_TAR)
+
+dist: ## Cross-build the plugin archives for krew into dist/ (UPDATE_MANIFEST=1 also rewrites plugin.yaml).
+	go run ./tools/dist -version $(VERSION) -ldflags '$(LDFLAGS)' -out dist $(if $(UPDATE_MANIFEST),-update-manifest)
 
 demo: deps testbin ## Start the local cluster and Git server and show how to use them (Ctrl-C stops).
 	go run ./tests/demo

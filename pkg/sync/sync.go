@@ -58,8 +58,9 @@ type Options struct {
 	// fetched at that commit instead of the spec's ref. Default: follow the
 	// spec's ref.
 	Revision string
-	// NamespaceScoped restricts the run to namespaced objects in the sync's
-	// namespace and its targetNamespace, for syncs installed with
+	// NamespaceScoped restricts the run to namespaced objects in the
+	// targetNamespace (or, without one, the sync's namespace), for syncs
+	// installed with
 	// namespaced RBAC: a render with anything else fails before anything
 	// is applied. Default false (cluster scope).
 	NamespaceScoped bool
@@ -289,9 +290,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		return
 	}
 	if r.opts.NamespaceScoped {
+		// Exactly where a namespaced install grants apply rights.
 		allowed := []string{r.opts.Namespace}
-		if s.TargetNamespace != "" && s.TargetNamespace != r.opts.Namespace {
-			allowed = append(allowed, s.TargetNamespace)
+		if s.TargetNamespace != "" {
+			allowed = []string{s.TargetNamespace}
 		}
 		if err := checkScope(resolved, allowed); err != nil {
 			fail("render", err)

@@ -1,0 +1,615 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+
+	"github.com/gitsync/gitsync/pkg/install"
+	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// DefaultCLIBranch is the branch `install` writes into the spec when no ref
+// flag is given. The spec's own default is Flux's master (so that a spec
+// converted from Flux means the same); a repository created today has main,
+// so the plugin writes main explicitly and says so in its help.
+const DefaultCLIBranch = "main"
+
+// InstallOptions are the options of `kubectl gitsync install`.
+type InstallOptions struct {
+	// Name is the sync's name: the argument, or metadata.name of the
+	// Sync document.
+	Name string
+	// Namespace is the sync's namespace: --namespace, else the Sync
+	// document's, else the kubeconfig context's.
+	Namespace string
+
+	// Filename is a Sync document to install, "-" for stdin. The spec
+	// flags cannot be combined with it. Default none.
+	Filename string
+
+	// URL, Branch, Tag, SemVer, Commit, RefName, Secret, Insecure and
+	// GitTimeout set spec.source.git (--url, --branch ...). Without a ref
+	// flag Branch is DefaultCLIBranch.
+	URL, Branch, Tag, SemVer, Commit, RefName, Secret string
+	// Insecure sets spec.source.git.insecure.
+	Insecure bool
+	// GitTimeout sets spec.source.git.timeout; 0 leaves the default.
+	GitTimeout time.Duration
+	// Path and Schedule set spec.path and spec.schedule.
+	Path, Schedule string
+	// Interval sets spec.schedule through install.ScheduleForInterval.
+	Interval time.Duration
+	// Suspend sets spec.suspend.
+	Suspend bool
+	// TargetNamespace sets spec.targetNamespace.
+	TargetNamespace string
+	// Prune sets spec.prune; default true, as the spec's.
+	Prune bool
+	// AllowEmpty, Force and Wait set spec.allowEmpty, spec.force and
+	// spec.wait.
+	AllowEmpty, Force, Wait bool
+	// Timeout sets spec.timeout; 0 leaves the default.
+	Timeout time.Duration
+
+	// Image is the sync-job image. Default install.DefaultImage().
+	Image string
+	// RBAC is the RBAC mode, "namespace" (default) or "cluster".
+	RBAC string
+	// RBACExtraRules are RESOURCE[.GROUP][:VERB,...] rules added to the
+	// applying Role in namespace mode. Default none.
+	RBACExtraRules []string
+	// Export prints the objects instead of applying them.
+	Export bool
+	// Output is the format of Export: "yaml" (default) or "json".
+	Output string
+	// RunNow (--run) starts a first run at once, as a Job made from the
+	// CronJob.
+	RunNow bool
+
+	configFlags *genericclioptions.ConfigFlags
+	// changed are the spec flags given on the command line.
+	changed []string
+	// namespaceFlag tells whether --namespace was given.
+	namespaceFlag bool
+	// objects are what Validate generated and Run writes.
+	objects *install.Objects
+
+	genericiooptions.IOStreams
+}
+
+// specFlags returns the flags that set spec fields, and the field path each
+// sets, so that a spec error is reported against the flag that caused it.
+// Listed longest path first within a prefix, so the first match is the most
+// specific.
+func specFlags() []struct{ flag, path string } {
+	return []struct{ flag, path string }{
+		{"url", "spec.source.git.url"},
+		{"insecure", "spec.source.git.insecure"},
+		{"branch", "spec.source.git.ref.branch"},
+		{"tag", "spec.source.git.ref.tag"},
+		{"semver", "spec.source.git.ref.semver"},
+		{"commit", "spec.source.git.ref.commit"},
+		{"ref-name", "spec.source.git.ref.name"},
+		{"secret", "spec.source.git.secretRef"},
+		{"git-timeout", "spec.source.git.timeout"},
+		{"path", "spec.path"},
+		{"schedule", "spec.schedule"},
+		{"interval", "spec.schedule"},
+		{"suspend", "spec.suspend"},
+		{"target-namespace", "spec.targetNamespace"},
+		{"prune", "spec.prune"},
+		{"allow-empty", "spec.allowEmpty"},
+		{"force", "spec.force"},
+		{"wait", "spec.wait"},
+		{"timeout", "spec.timeout"},
+	}
+}
+
+// NewInstallCommand returns the `install` command. flags are the root's
+// kubeconfig flags.
+func NewInstallCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InstallOptions{configFlags: flags, IOStreams: streams, Prune: spec.DefaultPrune}
+	cmd := &cobra.Command{
+		Use:   "install NAME --url URL [flags] | install [NAME] -f SYNC.yaml",
+		Short: "Create or update a sync: its spec, ServiceAccount, RBAC and CronJob",
+		Long: `Create or update the sync NAME in the current namespace: the ConfigMap gitsync-NAME holding the Sync spec
+(key sync.yaml), the ServiceAccount gitsync-NAME, its RBAC, and the CronJob gitsync-NAME that runs
+"sync-job --sync NAME" on the sync's schedule. Everything is server-side applied with the field manager
+kubectl-gitsync, so running install again with other flags updates the sync.
+
+The spec comes from flags or from a Sync document (-f); the two cannot be mixed. It is validated before
+anything is written. Without a ref flag the branch is main (not Flux's master, the spec's own default):
+give --branch master, or --ref-name HEAD to follow the remote's default branch.
+
+--interval turns a Flux-style interval into a cron schedule. Only intervals cron can repeat exactly are
+accepted: divisors of an hour (1m 2m 3m 4m 5m 6m 10m 12m 15m 20m 30m) or of a day (1h 2h 3h 4h 6h 8h 12h),
+24h and 168h. The minute (and hour, weekday) within the interval is derived from the sync's namespace and
+name, so that syncs do not all start at the same moment. Without --schedule or --interval: every 5 minutes.
+
+RBAC (--rbac):
+  namespace (default)  The sync applies only namespaced objects, in its target namespace (--target-namespace,
+                       else its own). Role gitsync:NS:NAME there grants get, list, create, update, patch and
+                       delete on configmaps, persistentvolumeclaims, secrets, serviceaccounts, services,
+                       deployments, statefulsets, daemonsets, jobs, cronjobs, horizontalpodautoscalers,
+                       ingresses, networkpolicies, poddisruptionbudgets, roles and rolebindings: no wildcard.
+                       Add more with --rbac-extra-rule. Role gitsync-NAME in the sync's namespace grants what a
+                       run needs for itself: ConfigMaps (spec, inventory, history), its Lease, Events, and get
+                       on the Secrets the spec names. A tenant with admin rights in those namespaces can
+                       install this mode. sync-job runs with --scope=namespace and refuses a render holding
+                       cluster-scoped objects or objects of other namespaces before applying anything.
+  cluster              ClusterRole gitsync:NS:NAME grants every verb on every resource: the sync may apply
+                       anything, CRDs and RBAC included, which makes its ServiceAccount as powerful as
+                       cluster-admin. Only a cluster admin can install it.
+Switching mode or target namespace deletes the RBAC objects the previous install made.
+
+--export prints the objects (YAML, or a JSON List with -o json) instead of applying them; no cluster is
+contacted. --run starts the first run at once (a Job made from the CronJob, as kubectl create job --from).`,
+		Example: `  # Sync ./deploy of a repository's main branch every 5 minutes into the current namespace
+  kubectl gitsync install web --url https://github.com/example/web --path ./deploy
+
+  # Follow release tags, every hour, into namespace apps; start a first run now
+  kubectl gitsync install web -n team-a --url https://github.com/example/web --semver '>=1.0.0 <2' \
+    --interval 1h --target-namespace apps --run
+
+  # Install from a Sync document; print the manifests instead of applying them
+  kubectl gitsync install -f sync.yaml --export > gitsync-web.yaml
+
+  # Also let the sync manage Prometheus ServiceMonitors
+  kubectl gitsync install web --url https://github.com/example/web \
+    --rbac-extra-rule servicemonitors.monitoring.coreos.com`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Filename, "filename", "f", "", "Sync document to install (- for stdin); excludes the spec flags")
+	f.StringVar(&o.URL, "url", "", "Git repository URL: https://..., ssh://... or [user@]host:path (spec.source.git.url)")
+	f.StringVar(&o.Branch, "branch", "", "branch to sync (spec.source.git.ref.branch; default main when no other ref flag is given)")
+	f.StringVar(&o.Tag, "tag", "", "tag to sync (spec.source.git.ref.tag)")
+	f.StringVar(&o.SemVer, "semver", "", "semver range; the highest matching tag is synced (spec.source.git.ref.semver)")
+	f.StringVar(&o.Commit, "commit", "", "full commit SHA-1 to sync, alone or with --branch (spec.source.git.ref.commit)")
+	f.StringVar(&o.RefName, "ref-name", "", "full reference such as refs/pull/1/head, or HEAD for the remote's default branch (spec.source.git.ref.name)")
+	f.StringVar(&o.Secret, "secret", "", "Secret in the sync's namespace with Git credentials (spec.source.git.secretRef.name)")
+	f.BoolVar(&o.Insecure, "insecure", false, "allow a plain http:// URL (spec.source.git.insecure)")
+	f.DurationVar(&o.GitTimeout, "git-timeout", 0, "bound on each Git operation (spec.source.git.timeout; default 60s)")
+	f.StringVar(&o.Path, "path", "", "directory in the repository with a kustomization or plain YAML (spec.path; default the root)")
+	f.StringVar(&o.Schedule, "schedule", "", `cron schedule of the runs (spec.schedule; default "*/5 * * * *")`)
+	f.DurationVar(&o.Interval, "interval", 0, "run every interval, turned into a cron schedule (see above); excludes --schedule")
+	f.BoolVar(&o.Suspend, "suspend", false, "install suspended: no scheduled runs (spec.suspend)")
+	f.StringVar(&o.TargetNamespace, "target-namespace", "", "namespace of every namespaced object applied (spec.targetNamespace); namespace mode grants rights only there, by default in the sync's namespace")
+	f.BoolVar(&o.Prune, "prune", spec.DefaultPrune, "delete objects removed from the repository (spec.prune)")
+	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "let an empty render prune everything (spec.allowEmpty)")
+	f.BoolVar(&o.Force, "force", false, "recreate objects whose immutable fields changed (spec.force)")
+	f.BoolVar(&o.Wait, "wait", false, "wait for every applied object to become ready (spec.wait)")
+	f.DurationVar(&o.Timeout, "timeout", 0, "bound on apply, prune and health checks of a run (spec.timeout; default 5m)")
+	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
+	f.StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode: namespace or cluster (see above)")
+	f.StringArrayVar(&o.RBACExtraRules, "rbac-extra-rule", nil, "RESOURCE[.GROUP][:VERB,...] to grant in namespace mode (repeatable; default verbs get,list,create,update,patch,delete)")
+	f.BoolVar(&o.Export, "export", false, "print the objects instead of applying them")
+	f.StringVarP(&o.Output, "output", "o", "", "format of --export: yaml (default) or json")
+	f.BoolVar(&o.RunNow, "run", false, "start a first run now, as a Job made from the CronJob")
+	return cmd
+}
+
+// Complete reads the argument, which spec flags were given, and the
+// namespace of the kubeconfig context.
+func (o *InstallOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
+	for _, sf := range specFlags() {
+		if cmd.Flags().Changed(sf.flag) {
+			o.changed = append(o.changed, sf.flag)
+		}
+	}
+	if o.configFlags.Namespace != nil && *o.configFlags.Namespace != "" {
+		o.Namespace, o.namespaceFlag = *o.configFlags.Namespace, true
+		return nil
+	}
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		ns = metav1.NamespaceDefault
+	case err != nil:
+		return fmt.Errorf("kubeconfig: namespace: %w", err)
+	}
+	o.Namespace = ns
+	return nil
+}
+
+// Validate checks the flags, builds the spec from the flags or the Sync
+// document, validates it as sync-job will read it, and generates the
+// objects Run writes. Nothing is written; every error names its flag, or
+// the document and the field path.
+func (o *InstallOptions) Validate() error {
+	if err := o.validateInstallFlags(); err != nil {
+		return err
+	}
+	var (
+		s   *spec.Sync
+		err error
+	)
+	if o.Filename != "" {
+		s, err = o.syncFromFile()
+	} else {
+		s, err = o.syncFromFlags()
+	}
+	if err != nil {
+		return err
+	}
+	opts := install.Options{Image: o.Image, RBAC: install.RBACMode(o.RBAC)}
+	for _, r := range o.RBACExtraRules {
+		rule, err := install.ParseRule(r)
+		if err != nil {
+			return fmt.Errorf("--rbac-extra-rule: %w", err)
+		}
+		opts.ExtraRules = append(opts.ExtraRules, rule)
+	}
+	o.objects, err = install.Generate(s, opts)
+	if err != nil {
+		if o.Filename != "" {
+			return specError(err, o.Filename, nil)
+		}
+		return specError(err, "", flagForPath)
+	}
+	return nil
+}
+
+func (o *InstallOptions) validateInstallFlags() error {
+	switch {
+	case o.Output != "" && !o.Export:
+		return errors.New("--output: only with --export")
+	case o.Output != "" && o.Output != install.FormatYAML && o.Output != install.FormatJSON:
+		return fmt.Errorf("--output: must be yaml or json, not %q", o.Output)
+	case o.RunNow && o.Export:
+		return errors.New("--run: cannot be combined with --export, which writes nothing")
+	case !slices.Contains(install.RBACModes(), install.RBACMode(o.RBAC)):
+		return fmt.Errorf("--rbac: must be namespace or cluster, not %q", o.RBAC)
+	case len(o.RBACExtraRules) > 0 && install.RBACMode(o.RBAC) != install.RBACNamespace:
+		return fmt.Errorf("--rbac-extra-rule: only with --rbac=namespace; --rbac=%s grants every verb on every resource already", o.RBAC)
+	}
+	if o.Image != "" {
+		if _, err := install.PullPolicy(o.Image); err != nil {
+			return fmt.Errorf("--image: %w", err)
+		}
+	}
+	return nil
+}
+
+// syncFromFile reads the Sync document; its name and namespace must agree
+// with the argument and --namespace when those are given.
+func (o *InstallOptions) syncFromFile() (*spec.Sync, error) {
+	if len(o.changed) > 0 {
+		return nil, fmt.Errorf("--%s: cannot be combined with --filename: the Sync document is the whole spec",
+			strings.Join(o.changed, ", --"))
+	}
+	var (
+		data []byte
+		err  error
+	)
+	if o.Filename == "-" {
+		data, err = io.ReadAll(o.In)
+	} else {
+		data, err = os.ReadFile(o.Filename)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--filename: %w", err)
+	}
+	s, err := spec.Parse(data)
+	if err != nil {
+		return nil, specError(err, o.Filename, nil)
+	}
+	if o.Name != "" && o.Name != s.Name {
+		return nil, fmt.Errorf("NAME: %q, but %s names the sync %q", o.Name, o.Filename, s.Name)
+	}
+	o.Name = s.Name
+	switch {
+	case s.Namespace == "":
+		s.Namespace = o.Namespace
+	case o.namespaceFlag && s.Namespace != o.Namespace:
+		return nil, fmt.Errorf("--namespace: %q, but %s puts the sync in namespace %q", o.Namespace, o.Filename, s.Namespace)
+	}
+	o.Namespace = s.Namespace
+	return s, nil
+}
+
+// syncFromFlags builds the spec from the spec flags.
+func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
+	switch {
+	case o.Name == "":
+		return nil, errors.New("NAME: required: kubectl gitsync install NAME --url URL, or give a Sync document with -f")
+	case o.URL == "":
+		return nil, errors.New("--url: required (or give a Sync document with -f)")
+	}
+	var refs []string
+	for _, r := range []struct{ flag, value string }{
+		{"branch", o.Branch}, {"tag", o.Tag}, {"semver", o.SemVer}, {"ref-name", o.RefName}, {"commit", o.Commit},
+	} {
+		if r.value != "" {
+			refs = append(refs, "--"+r.flag)
+		}
+	}
+	if len(refs) > 1 && !(len(refs) == 2 && o.Branch != "" && o.Commit != "") {
+		return nil, fmt.Errorf("%s: give one ref flag (only --commit may be combined with --branch)", strings.Join(refs, ", "))
+	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{{"git-timeout", o.GitTimeout}, {"timeout", o.Timeout}} {
+		if slices.Contains(o.changed, d.flag) && d.value <= 0 {
+			return nil, fmt.Errorf("--%s: must be positive, not %s", d.flag, d.value)
+		}
+	}
+	schedule := o.Schedule
+	if slices.Contains(o.changed, "interval") {
+		if slices.Contains(o.changed, "schedule") {
+			return nil, errors.New("--interval: cannot be combined with --schedule")
+		}
+		var err error
+		if schedule, err = install.ScheduleForInterval(o.Interval, o.Namespace+"/"+o.Name); err != nil {
+			return nil, fmt.Errorf("--interval: %w", err)
+		}
+	}
+
+	s := spec.New(o.Name, o.Namespace)
+	git := &spec.GitSource{
+		URL:      o.URL,
+		Insecure: o.Insecure,
+		Ref:      spec.GitRef{Branch: o.Branch, Tag: o.Tag, SemVer: o.SemVer, Name: o.RefName, Commit: o.Commit},
+	}
+	if len(refs) == 0 {
+		git.Ref.Branch = DefaultCLIBranch
+	}
+	if o.Secret != "" {
+		git.SecretRef = &spec.LocalObjectReference{Name: o.Secret}
+	}
+	if o.GitTimeout > 0 {
+		git.Timeout = spec.NewDuration(o.GitTimeout)
+	}
+	s.Spec = spec.SyncSpec{
+		Source:          spec.Source{Git: git},
+		Path:            o.Path,
+		Schedule:        schedule,
+		Suspend:         o.Suspend,
+		TargetNamespace: o.TargetNamespace,
+		Prune:           &o.Prune,
+		AllowEmpty:      o.AllowEmpty,
+		Force:           o.Force,
+		Wait:            o.Wait,
+	}
+	if o.Timeout > 0 {
+		s.Spec.Timeout = spec.NewDuration(o.Timeout)
+	}
+	return s, nil
+}
+
+// flagForPath returns the flag (or argument) that sets the spec field at
+// path, or "".
+func flagForPath(path string) string {
+	switch {
+	case path == "metadata.name":
+		return "NAME"
+	case path == "metadata.namespace":
+		return "--namespace"
+	case path == "spec.source.git.ref":
+		return "--branch/--tag/--semver/--ref-name/--commit"
+	}
+	for _, sf := range specFlags() {
+		if path == sf.path || strings.HasPrefix(path, sf.path+".") || strings.HasPrefix(path, sf.path+"[") {
+			if sf.flag == "interval" {
+				continue // spec.schedule: reported as --schedule, the flag that writes it
+			}
+			return "--" + sf.flag
+		}
+	}
+	return ""
+}
+
+// specError formats a spec validation error: one line per field error,
+// each prefixed by the flag that set the field (when flag finds one) or by
+// the file.
+func specError(err error, file string, flag func(string) string) error {
+	var agg utilerrors.Aggregate
+	if !errors.As(err, &agg) {
+		if file != "" {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		return err
+	}
+	var lines []string
+	for _, e := range agg.Errors() {
+		var fe *field.Error
+		prefix := file
+		if errors.As(e, &fe) && flag != nil {
+			if f := flag(fe.Field); f != "" {
+				prefix = f
+			}
+		}
+		if prefix != "" {
+			lines = append(lines, prefix+": "+e.Error())
+		} else {
+			lines = append(lines, e.Error())
+		}
+	}
+	if len(lines) == 1 {
+		return errors.New(lines[0])
+	}
+	return fmt.Errorf("invalid Sync (%d errors):\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
+
+// Run prints the objects (--export) or applies them, deletes the RBAC
+// objects of an earlier install that are no longer wanted, and starts a
+// first run if asked.
+func (o *InstallOptions) Run(ctx context.Context) error {
+	objs := o.objects.List()
+	if o.Export {
+		format := o.Output
+		if format == "" {
+			format = install.FormatYAML
+		}
+		data, err := install.Marshal(objs, format)
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(data)
+		return err
+	}
+
+	cfg, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	sa := o.objects.ServiceAccount
+	previous, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).
+		Namespace(sa.Namespace).Get(ctx, sa.Name, metav1.GetOptions{})
+	var stale []object.ID
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("ServiceAccount/%s/%s: %w", sa.Namespace, sa.Name, err)
+	default:
+		// Computed before anything is written, so that a hand-edited
+		// annotation stops the install rather than half of it.
+		stale, err = install.StaleRBAC(previous.GetAnnotations()[install.AnnotationRBAC], o.objects)
+		if err != nil {
+			return fmt.Errorf("ServiceAccount/%s/%s: %w", sa.Namespace, sa.Name, err)
+		}
+	}
+
+	var applied *batchv1.CronJob
+	for _, obj := range objs {
+		live, err := applyObject(ctx, dyn, obj)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "%s applied\n", object.IDOf(live))
+		if live.GetKind() == "CronJob" {
+			applied = &batchv1.CronJob{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, applied); err != nil {
+				return fmt.Errorf("%s: %w", object.IDOf(live), err)
+			}
+		}
+	}
+
+	for _, id := range stale {
+		deleted, err := o.deleteStale(ctx, dyn, id)
+		if err != nil {
+			return err
+		}
+		if deleted {
+			fmt.Fprintf(o.Out, "%s deleted (no longer granted)\n", id)
+		}
+	}
+
+	if o.RunNow {
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("kubeconfig: %w", err)
+		}
+		job, err := cs.BatchV1().Jobs(applied.Namespace).Create(ctx, install.JobFromCronJob(applied, ""),
+			metav1.CreateOptions{FieldManager: install.FieldManager})
+		if err != nil {
+			return fmt.Errorf("CronJob/%s/%s: create Job: %w", applied.Namespace, applied.Name, err)
+		}
+		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", job.Namespace, job.Name)
+	}
+	state := fmt.Sprintf("runs on schedule %q", applied.Spec.Schedule)
+	if applied.Spec.Suspend != nil && *applied.Spec.Suspend {
+		state = "suspended"
+	}
+	_, err = fmt.Fprintf(o.Out, "sync %s/%s installed: %s\n", o.Namespace, o.Name, state)
+	return err
+}
+
+// applyObject server-side applies obj with install.FieldManager, taking
+// over fields another manager owns: install is the authority on these
+// objects.
+func applyObject(ctx context.Context, dyn dynamic.Interface, obj runtime.Object) (*unstructured.Unstructured, error) {
+	u, err := install.Unstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	id := object.IDOf(u)
+	gvr, err := install.Resource(u.GroupVersionKind())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	data, err := u.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	live, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: install.FieldManager, Force: ptr.To(true)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: apply: %w", id, err)
+	}
+	return live, nil
+}
+
+// deleteStale deletes an RBAC object an earlier install recorded, if it
+// still carries this sync's labels; it reports whether it deleted it. The
+// delete is conditional on the UID read, so an object recreated meanwhile
+// by someone else survives.
+func (o *InstallOptions) deleteStale(ctx context.Context, dyn dynamic.Interface, id object.ID) (bool, error) {
+	gvr, err := install.Resource(schema.GroupVersionKind{Group: id.Group, Version: rbacv1.SchemeGroupVersion.Version, Kind: id.Kind})
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", id, err)
+	}
+	client := dyn.Resource(gvr).Namespace(id.Namespace)
+	live, err := client.Get(ctx, id.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("%s: left from an earlier install: %w", id, err)
+	}
+	l := live.GetLabels()
+	if l[install.LabelSync] != o.Name || l[install.LabelSyncNamespace] != o.Namespace || l[install.LabelManagedBy] != install.ManagedBy {
+		return false, nil
+	}
+	uid := live.GetUID()
+	err = client.Delete(ctx, id.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("%s: left from an earlier install, still granting its rights: delete: %w", id, err)
+	}
+	return true, nil
+}
