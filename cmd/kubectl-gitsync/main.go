@@ -4,8 +4,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth plugins for kubeconfigs
@@ -14,10 +17,22 @@ import (
 )
 
 func main() {
+	// Commands that wait (run, status --watch, logs --follow) stop cleanly on
+	// Ctrl-C: they see the context end.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	cmd := cli.NewRootCommand(streams)
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(cli.ExitCode(err))
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		code := cli.ExitCode(err)
+		if code == cli.ExitFailed {
+			// Not an error of the command: what it found (diff: changes; run:
+			// a failed run; check: a missing requirement).
+			fmt.Fprintln(os.Stderr, err)
+		} else {
+			fmt.Fprintln(os.Stderr, "error:", err)
+		}
+		stop()
+		os.Exit(code)
 	}
 }

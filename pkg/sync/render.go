@@ -42,6 +42,10 @@ type RenderOptions struct {
 	// Revision pins the render to a recorded revision, as Options.Revision
 	// does for a run. Ignored with LocalDir. Default: follow the spec's ref.
 	Revision string
+	// NamespaceScoped fails the render, as Options.NamespaceScoped fails a
+	// run, when it holds cluster-scoped objects or objects outside the
+	// sync's namespace and targetNamespace. Default false.
+	NamespaceScoped bool
 	// WorkDir is where the source is fetched, in a private temp dir removed
 	// before Render returns. Default os.TempDir().
 	WorkDir string
@@ -98,9 +102,9 @@ func (r *Rendered) WithLabels() []*unstructured.Unstructured {
 // resolves every object against the cluster, exactly as a run's first
 // stages do, and returns the result without applying anything. It fails
 // where a run would fail before applying: a missing or invalid spec (a
-// *SpecError), an unreachable source, a render error, an unknown kind, or
-// an empty render that would prune everything while the spec does not
-// allow it. Errors start with the stage, as a run's do.
+// *SpecError), an unreachable source, a render error, an unknown kind, an
+// object outside a namespaced sync's scope, or an empty render that would
+// prune everything while the spec does not allow it. Errors start with the stage, as a run's do.
 func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if opts.Name == "" || opts.Namespace == "" || opts.Config == nil {
 		return nil, errors.New("sync: Name, Namespace and Config are required")
@@ -176,6 +180,15 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if err := defaultNamespace(out.Objects, resolved, opts.Namespace); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
+	if opts.NamespaceScoped {
+		allowed := []string{opts.Namespace}
+		if s.TargetNamespace != "" && s.TargetNamespace != opts.Namespace {
+			allowed = append(allowed, s.TargetNamespace)
+		}
+		if err := checkScope(resolved, allowed); err != nil {
+			return nil, fmt.Errorf("render: %w", err)
+		}
+	}
 	out.Targets = resolved
 	out.Stale = targets(inventory.Diff(inv.Entries, entriesOf(resolved, nil)))
 	return out, nil
@@ -206,7 +219,7 @@ func localRootAndPath(root, dir string) (string, string, error) {
 //
 // It repeats the mapping inside fetchAndRender, which cannot call it
 // without a change to stages.go; the two must stay equal (pkg/cli's
-// TestBuildLocalMatchesSource renders one tree both ways).
+// TestBuild renders one tree both ways and compares).
 func renderOptions(s *spec.SyncSpec, root, path string, vars map[string]string) render.Options {
 	ropts := render.Options{
 		Root:            root,

@@ -261,7 +261,7 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 	}
 	if res.Rendered || res.Outcome == Failed {
 		h := inventory.History{
-			Revision: res.Revision, Time: res.End, Result: run.Result, Message: res.Message,
+			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
 			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
 			Duration: run.Duration, Counts: run.Counts,
 		}

@@ -84,8 +84,6 @@ const (
 	Failed Outcome = "Failed"
 	// Busy: another run holds the Lease; nothing was done.
 	Busy Outcome = "Busy"
-	// Suspended: the spec says suspend; nothing was done.
-	Suspended Outcome = "Suspended"
 )
 
 // Result is what one run did.
@@ -167,10 +165,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := r.loadSpec(ctx); err != nil {
 		return nil, err
 	}
-	if r.sync.Spec.Suspend {
-		res.Outcome, res.Message, res.End = Suspended, "the sync is suspended (spec.suspend)", r.now()
-		return res, nil
-	}
+	// spec.suspend is not checked here: it suspends the schedule (the
+	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
+	// rollback — is one somebody asked for.
 
 	// The Lease is renewed until leaseCtx ends.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)

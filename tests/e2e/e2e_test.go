@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gitsync/gitsync/internal/ociimage"
 	"github.com/gitsync/gitsync/tests/cluster"
 )
 
@@ -39,39 +36,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// buildImage compiles the main package pkg (relative to the repository root)
-// statically, packs it as /<name> in an image tagged tag, and imports it into
-// the node.
+// buildImage builds the main package pkg into an image tagged tag and
+// imports it into the node (cluster.BuildImage).
 func buildImage(t *testing.T, pkg, tag string) {
 	t.Helper()
-	ctx := t.Context()
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := filepath.Base(pkg)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	content, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarball := filepath.Join(dir, name+".tar")
-	// The same image `make image` builds: CA bundle, non-root user, /tmp.
-	opts, err := ociimage.BinaryImage(content, name, tag, "amd64", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ociimage.WriteTarball(tarball, opts); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.ImportImage(ctx, tarball); err != nil {
+	if err := env.BuildImage(t.Context(), pkg, tag); err != nil {
 		t.Fatal(err)
 	}
 }

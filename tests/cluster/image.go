@@ -1,0 +1,49 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/gitsync/gitsync/internal/ociimage"
+)
+
+// BuildImage compiles the main package pkg (relative to the repository
+// root, such as "./cmd/sync-job") statically for linux/amd64, packs it into
+// the same image `make image` builds (ociimage.BinaryImage: the binary as
+// entrypoint, CA bundle, non-root user, /tmp) tagged tag, and imports it
+// into the node's containerd. Node mode only.
+func (c *Cluster) BuildImage(ctx context.Context, pkg, tag string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(c.dir, "image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Base(pkg)
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	content, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	opts, err := ociimage.BinaryImage(content, name, tag, "amd64", "")
+	if err != nil {
+		return err
+	}
+	tarball := filepath.Join(dir, name+".tar")
+	if _, err := ociimage.WriteTarball(tarball, opts); err != nil {
+		return err
+	}
+	return c.ImportImage(ctx, tarball)
+}
