@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -123,12 +122,9 @@ func run(ctx context.Context, exit bool) error {
 
 	gitsync := func(args ...string) error {
 		fmt.Printf("$ kubectl gitsync %s\n", strings.Join(args, " "))
-		var out bytes.Buffer
-		cmd := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: &out})
+		cmd := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stdout})
 		cmd.SetArgs(append(args, "--kubeconfig", env.KubeconfigPath(), "-n", namespace))
-		err := cmd.ExecuteContext(ctx)
-		os.Stdout.Write(out.Bytes())
-		return err
+		return cmd.ExecuteContext(ctx)
 	}
 	step("installing the sync")
 	if err := gitsync("install", "hello", "--url", git.HTTPURL("hello"), "--insecure", "--branch", "main",
