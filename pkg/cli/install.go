@@ -527,6 +527,17 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		}
 	}
 
+	// Installing again makes the spec authoritative: the CronJob's arguments
+	// were just replaced, so a rollback pin left on it would be a lie.
+	if rev := applied.Annotations[AnnotationPinnedRevision]; rev != "" {
+		patch := []byte(`[{"op":"remove","path":"/metadata/annotations/` + strings.ReplaceAll(AnnotationPinnedRevision, "/", "~1") + `"}]`)
+		if _, err := dyn.Resource(batchv1.SchemeGroupVersion.WithResource("cronjobs")).Namespace(applied.Namespace).
+			Patch(ctx, applied.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: install.FieldManager}); err != nil {
+			return fmt.Errorf("CronJob/%s/%s: clearing the rollback pin: %w", applied.Namespace, applied.Name, err)
+		}
+		fmt.Fprintf(o.Out, "rollback pin to %s cleared: the sync follows Git again\n", rev)
+	}
+
 	for _, id := range stale {
 		deleted, err := o.deleteStale(ctx, dyn, id)
 		if err != nil {

@@ -739,3 +739,44 @@ func waitForbidden(t *testing.T, what string, f func() error) {
 		t.Fatalf("%s: %v (last error: %v)", what, err, last)
 	}
 }
+
+// TestInstallClearsRollbackPin: installing again makes the spec
+// authoritative, so the pin a rollback left on the CronJob goes.
+func TestInstallClearsRollbackPin(t *testing.T) {
+	ctx := t.Context()
+	ns := env.NewNamespace(t)
+	args := []string{"install", "web", "-n", ns, "--kubeconfig", env.KubeconfigPath(),
+		"--url", "https://git.example.com/web.git", "--image", testImage}
+	if out, err := runCLI(ctx, "", args...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cjs := env.Client().BatchV1().CronJobs(ns)
+	cj, err := cjs.Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	if cj.Annotations == nil {
+		cj.Annotations = map[string]string{}
+	}
+	cj.Annotations[AnnotationPinnedRevision] = "main@sha1:0123456789012345678901234567890123456789"
+	c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+	c.Args = append(c.Args, RevisionArg+"main@sha1:0123456789012345678901234567890123456789")
+	_, err = cjs.Update(ctx, cj, metav1.UpdateOptions{FieldManager: "kubectl-gitsync-rollback"})
+	must(t, err)
+
+	out, err := runCLI(ctx, "", args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "rollback pin to main@sha1:0123456789012345678901234567890123456789 cleared") {
+		t.Errorf("install did not say it cleared the pin:\n%s", out)
+	}
+	cj, err = cjs.Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	if _, ok := cj.Annotations[AnnotationPinnedRevision]; ok {
+		t.Error("pin annotation still set")
+	}
+	for _, a := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args {
+		if strings.HasPrefix(a, RevisionArg) {
+			t.Errorf("pinned argument %q still set", a)
+		}
+	}
+}
