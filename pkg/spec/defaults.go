@@ -30,6 +30,7 @@ func (s *SyncSpec) setDefaults() {
 	if s.Timeout == nil {
 		s.Timeout = NewDuration(DefaultTimeout)
 	}
+	s.setHelmDefaults()
 }
 
 // sourcePath returns p in canonical form, "./" or "./dir/sub", and true if

@@ -98,7 +98,7 @@ func documentJSON(data []byte) ([]byte, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml3.MappingNode {
 		return nil, errors.New("a Sync document must be a YAML mapping")
 	}
-	keepScalarsAsText(doc)
+	keepScalarsAsTextOutsideValues(doc)
 	var v map[string]any
 	if err := doc.Decode(&v); err != nil {
 		return nil, fmt.Errorf("parse YAML: %w", err)

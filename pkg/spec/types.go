@@ -141,6 +141,11 @@ type SyncSpec struct {
 	// It will name the ServiceAccount the sync's Job acts as, in place of
 	// the one the plugin creates.
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// Helm renders a Helm chart, as Flux's HelmRelease: the chart of
+	// Source.Helm, or with a Git source the chart directory Path names.
+	// Optional with Source.Helm. See helm.go.
+	Helm *HelmSpec `json:"helm,omitempty"`
 }
 
 // PruneEnabled reports whether pruning is on, applying the default when
@@ -153,11 +158,14 @@ func (s *SyncSpec) PruneEnabled() bool {
 }
 
 // Source says where a sync's manifests come from. It is a union: exactly one
-// member must be set. Later source kinds (helm, oci, bucket) are added as
-// further members.
+// member must be set. Later source kinds (oci, bucket) are added as further
+// members.
 type Source struct {
 	// Git is a Git repository, as Flux's GitRepository.
 	Git *GitSource `json:"git,omitempty"`
+	// Helm is a chart in a Helm repository (HTTP(S) index or OCI
+	// registry), as Flux's HelmRepository and HelmChart.
+	Helm *HelmSource `json:"helm,omitempty"`
 }
 
 // GitSource is a Git repository, as Flux's GitRepository spec.

@@ -139,6 +139,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	if s.ServiceAccountName != "" {
 		errs = append(errs, dns1123Subdomain(p.Child("serviceAccountName"), s.ServiceAccountName)...)
 	}
+	errs = append(errs, s.validateHelm(p)...)
 	return errs
 }
 
@@ -148,6 +149,9 @@ func (s *Source) kinds() []string {
 	if s.Git != nil {
 		set = append(set, "git")
 	}
+	if s.Helm != nil {
+		set = append(set, "helm")
+	}
 	return set
 }
 
@@ -155,13 +159,16 @@ func (s *Source) validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch set := s.kinds(); len(set) {
 	case 0:
-		errs = append(errs, field.Required(p, "set exactly one source kind: git"))
+		errs = append(errs, field.Required(p, "set exactly one source kind: git or helm"))
 	case 1:
 	default:
 		errs = append(errs, field.Forbidden(p, "set exactly one source kind, not "+strings.Join(set, " and ")))
 	}
 	if s.Git != nil {
 		errs = append(errs, s.Git.validate(p.Child("git"))...)
+	}
+	if s.Helm != nil {
+		errs = append(errs, s.Helm.validate(p.Child("helm"))...)
 	}
 	return errs
 }
