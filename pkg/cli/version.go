@@ -8,6 +8,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
@@ -24,7 +25,7 @@ func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &VersionOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the plugin's version",
+		Short: "Print the plugin's version and the sync-job image it installs",
 		Example: `  kubectl gitsync version
   kubectl gitsync version -o json`,
 		Args: cobra.NoArgs,
@@ -51,22 +52,23 @@ func (o *VersionOptions) Validate() error {
 // Run prints the version.
 func (o *VersionOptions) Run() error {
 	info := version.Get()
+	out := map[string]any{"plugin": info, "syncJobImage": install.DefaultImage()}
 	switch o.Output {
 	case "json":
-		data, err := json.MarshalIndent(map[string]any{"plugin": info}, "", "  ")
+		data, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintln(o.Out, string(data))
 		return err
 	case "yaml":
-		data, err := yaml.Marshal(map[string]any{"plugin": info})
+		data, err := yaml.Marshal(out)
 		if err != nil {
 			return err
 		}
 		_, err = o.Out.Write(data)
 		return err
 	}
-	_, err := fmt.Fprintf(o.Out, "kubectl-gitsync %s\n", info)
+	_, err := fmt.Fprintf(o.Out, "kubectl-gitsync %s\nsync-job image (install's default): %s\n", info, install.DefaultImage())
 	return err
 }

@@ -23,11 +23,14 @@ func TestVersion(t *testing.T) {
 			}
 		}},
 		{args: []string{"version", "-o", "json"}, check: func(t *testing.T, out string) {
-			var got struct{ Plugin version.Info }
+			var got struct {
+				Plugin       version.Info
+				SyncJobImage string
+			}
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("not JSON: %v\n%s", err, out)
 			}
-			if got.Plugin.Version != version.Version || got.Plugin.GoVersion == "" {
+			if got.Plugin.Version != version.Version || got.Plugin.GoVersion == "" || !strings.HasSuffix(got.SyncJobImage, ":"+version.Version) {
 				t.Errorf("got %+v", got.Plugin)
 			}
 		}},
