@@ -35,6 +35,14 @@ const (
 	// CRDsSkip leaves the chart's crds/ directories alone.
 	CRDsSkip = "Skip"
 
+	// PostRenderCombined post-renders the chart's objects and hooks in
+	// one stream; it is the default, as in Helm v4 and Flux.
+	PostRenderCombined = "combined"
+	// PostRenderSeparate post-renders objects and hooks in two streams.
+	PostRenderSeparate = "separate"
+	// PostRenderNoHooks post-renders only the objects (Helm 3's way).
+	PostRenderNoHooks = "nohooks"
+
 	// DefaultValuesKey is the data key read by a valuesFrom entry without
 	// valuesKey, as in Flux.
 	DefaultValuesKey = "values.yaml"
@@ -109,6 +117,10 @@ type HelmSpec struct {
 	CRDs string `json:"crds,omitempty"`
 	// PostRenderers change the rendered manifests, in order.
 	PostRenderers []PostRenderer `json:"postRenderers,omitempty"`
+	// PostRenderStrategy says whether hooks are post-rendered:
+	// PostRenderCombined (default), PostRenderSeparate or
+	// PostRenderNoHooks.
+	PostRenderStrategy string `json:"postRenderStrategy,omitempty"`
 	// DisableSchemaValidation skips validating the values against the
 	// chart's values.schema.json.
 	DisableSchemaValidation bool `json:"disableSchemaValidation,omitempty"`
@@ -182,6 +194,9 @@ func (s *SyncSpec) setHelmDefaults() {
 	if h := s.Helm; h != nil {
 		if h.CRDs == "" {
 			h.CRDs = CRDsCreate
+		}
+		if h.PostRenderStrategy == "" {
+			h.PostRenderStrategy = PostRenderCombined
 		}
 		for i := range h.ValuesFrom {
 			if h.ValuesFrom[i].ValuesKey == "" {
@@ -274,7 +289,7 @@ func (h *HelmSource) validate(p *field.Path) field.ErrorList {
 	}
 	if h.Version != "" {
 		if _, err := semver.NewConstraint(h.Version); err != nil {
-			errs = append(errs, field.Invalid(p.Child("version"), h.Version, "not a version or semver range: "+err.Error()))
+			errs = append(errs, field.Invalid(p.Child("version"), h.Version, "not a version or semver range"))
 		}
 	}
 	if h.Insecure && scheme != "http" && scheme != "oci" && scheme != "" {
@@ -356,6 +371,12 @@ func (h *HelmSpec) validate(p *field.Path) field.ErrorList {
 	case "", CRDsCreate, CRDsCreateReplace, CRDsSkip:
 	default:
 		errs = append(errs, field.NotSupported(p.Child("crds"), h.CRDs, []string{CRDsCreate, CRDsCreateReplace, CRDsSkip}))
+	}
+	switch h.PostRenderStrategy {
+	case "", PostRenderCombined, PostRenderSeparate, PostRenderNoHooks:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("postRenderStrategy"), h.PostRenderStrategy,
+			[]string{PostRenderCombined, PostRenderSeparate, PostRenderNoHooks}))
 	}
 	for i, pr := range h.PostRenderers {
 		pp := p.Child("postRenderers").Index(i)

@@ -1,0 +1,40 @@
+// Package helm is gitsync's stage for Helm charts: it finds and downloads a
+// chart (Resolve, Fetch) from an HTTP(S) repository with an index.yaml or
+// from an OCI registry, and renders a chart (Render) with the Helm v4 SDK
+// into the objects, CRDs and hooks the apply stage applies. It knows
+// nothing of the Sync spec or of the cluster: the orchestrator maps the
+// spec onto ChartSource and RenderOptions, reads credentials
+// (AuthFromSecret) and valuesFrom objects (ValuesSource, MergeValues), and
+// asks the cluster for its capabilities (ClusterCapabilities).
+//
+// # Sources and revisions
+//
+// Resolve selects the highest version satisfying a Masterminds/semver/v3
+// constraint (an exact version is a constraint too) without downloading
+// the chart. The revision follows Flux: the chart version for an HTTP
+// repository, "<version>@sha256:<manifest digest>" for OCI. An HTTP index
+// is read once per Resolve as a stream, keeping only the wanted chart's
+// entries (see index.go): a 30 MB index costs a few MB of memory. Nothing
+// is cached between calls, so nothing can go stale.
+//
+// Fetch downloads exactly what Resolve selected, size-capped: for HTTP the
+// URL of the index entry, verified against the index's digest; for OCI the
+// manifest by digest, then its chart layer, verified against the
+// manifest. Credentials go to the index's host only, unless
+// PassCredentials says otherwise; plain HTTP needs Insecure, also for OCI
+// registries on private addresses, where go-containerregistry would
+// otherwise fall back to it silently.
+//
+// # Rendering
+//
+// Render is `helm template` with the cluster's capabilities, and nothing
+// else: no cluster or network access (lookup returns nothing, DNS functions
+// are off, values.schema.json may not refer outside itself), dependencies
+// only from the chart's charts/ directory (each dependency of Chart.yaml
+// must be there in a matching version), panics turned into errors. The
+// result is validated and sorted by pkg/render, which also applies the
+// kustomize post-renderers, so errors name the template file. Hooks are
+// returned separately with their events, weights and delete policies, in
+// the order Helm runs them; docs/helm.md says what the orchestrator does
+// with them.
+package helm

@@ -1,0 +1,34 @@
+package helm
+
+import "errors"
+
+// Errors that callers branch on. Resolve, Fetch and Render wrap them, so
+// test with errors.Is.
+var (
+	// ErrVersionNotFound means the repository has no version of the chart
+	// that satisfies the constraint, or no chart of that name at all. The
+	// message lists the highest versions there are.
+	ErrVersionNotFound = errors.New("no matching chart version")
+
+	// ErrAuthentication means the repository or registry refused the
+	// credentials, or asked for credentials and got none.
+	ErrAuthentication = errors.New("authentication failed")
+
+	// ErrTooLarge means an index or chart exceeded its size limit.
+	ErrTooLarge = errors.New("size limit exceeded")
+
+	// ErrDigestMismatch means a downloaded chart does not have the digest
+	// the index or registry announced for it.
+	ErrDigestMismatch = errors.New("digest mismatch")
+
+	// ErrInvalidOptions means the options cannot be used as given (a URL
+	// scheme that is not supported, a bad constraint, unusable
+	// credentials). Nothing was sent over the network.
+	ErrInvalidOptions = errors.New("invalid options")
+
+	// ErrInvalidChart means a chart cannot be rendered as it is: a missing
+	// or mismatched dependency, values that are not a map, values that
+	// fail the chart's schema, a template that does not render or renders
+	// objects that are not valid.
+	ErrInvalidChart = errors.New("invalid chart")
+)
