@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/render"
-	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -109,85 +108,73 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if opts.Name == "" || opts.Namespace == "" || opts.Config == nil {
 		return nil, errors.New("sync: Name, Namespace and Config are required")
 	}
-	r := &runner{
-		opts: Options{Name: opts.Name, Namespace: opts.Namespace, Config: opts.Config, Logger: opts.Logger,
-			Revision: opts.Revision, WorkDir: opts.WorkDir},
-		log: opts.Logger,
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
-	}
-	r.log = r.log.With("sync", opts.Namespace+"/"+opts.Name)
-	cfg := rest.CopyConfig(opts.Config)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	var err error
-	if r.client, err = kubernetes.NewForConfig(cfg); err != nil {
+	r, err := newRunner(Options{Name: opts.Name, Namespace: opts.Namespace, Config: opts.Config, Logger: opts.Logger,
+		Revision: opts.Revision, WorkDir: opts.WorkDir, NamespaceScoped: opts.NamespaceScoped})
+	if err != nil {
 		return nil, err
 	}
-	if r.engine, err = apply.New(cfg, r.log); err != nil {
-		return nil, err
-	}
-	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
 	if err := r.loadSpec(ctx); err != nil {
 		return nil, err
 	}
 	s := &r.sync.Spec
 	out := &Rendered{Sync: r.sync, Labels: r.objectLabels()}
 
-	vars, _, err := r.substitutions(ctx)
+	in, err := r.gatherInputs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postBuild: %w", err)
+		return nil, err
 	}
+	inv, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	isUpgrade := inv.Record.LastAppliedRevision != ""
 	if opts.LocalDir != "" {
 		root, path, err := localRootAndPath(opts.LocalRoot, opts.LocalDir)
 		if err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
-		ropts := renderOptions(s, root, path, vars)
-		ropts.Logger = r.log
-		res, err := render.Render(ctx, ropts)
-		if err != nil {
-			return nil, fmt.Errorf("render: %w", err)
+		if s.Helm != nil {
+			dir, err := os.MkdirTemp(opts.WorkDir, "gitsync-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			rnd, err := r.renderChart(ctx, filepath.Join(root, path), root, in, isUpgrade, dir)
+			if err != nil {
+				return nil, fmt.Errorf("render: %w", err)
+			}
+			out.Objects, out.Digest = rnd.objects, rnd.digest
+		} else {
+			ropts := renderOptions(s, root, path, in.vars)
+			ropts.Logger = r.log
+			res, err := render.Render(ctx, ropts)
+			if err != nil {
+				return nil, fmt.Errorf("render: %w", err)
+			}
+			out.Objects, out.Digest = res.Objects, res.Digest
 		}
-		out.Objects, out.Digest = res.Objects, res.Digest
 	} else {
-		gitOpts, err := r.gitOptions(ctx)
+		src, err := r.resolve(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
-		rev, err := source.Resolve(ctx, gitOpts)
+		out.Revision = src.revision
+		rnd, err := r.fetchAndRender(ctx, src, in, isUpgrade)
 		if err != nil {
-			return nil, fmt.Errorf("source: %w", err)
-		}
-		out.Revision = string(rev)
-		if out.Objects, out.Digest, err = r.fetchAndRender(ctx, gitOpts, rev, vars); err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
-	}
-
-	inv, err := r.store.Load(ctx)
-	if err != nil {
-		return nil, err
+		out.Objects, out.Digest = rnd.objects, rnd.digest
 	}
 	out.Inventory = inv.Entries
 	if len(out.Objects) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
-		return nil, fmt.Errorf("render: the render is empty but the sync applied %d objects before; a run refuses to prune them all (set allowEmpty: true to allow it)", len(inv.Entries))
+		return nil, fmt.Errorf("render: %w", errEmptyRender(len(inv.Entries)))
 	}
 	resolved, err := r.engine.Targets(out.Objects)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	if err := defaultNamespace(out.Objects, resolved, opts.Namespace); err != nil {
+	if err := r.checkRendered(out.Objects, resolved); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
-	}
-	if opts.NamespaceScoped {
-		allowed := []string{opts.Namespace}
-		if s.TargetNamespace != "" && s.TargetNamespace != opts.Namespace {
-			allowed = append(allowed, s.TargetNamespace)
-		}
-		if err := checkScope(resolved, allowed); err != nil {
-			return nil, fmt.Errorf("render: %w", err)
-		}
 	}
 	out.Targets = resolved
 	out.Stale = targets(inventory.Diff(inv.Entries, entriesOf(resolved, nil)))
@@ -216,10 +203,6 @@ func localRootAndPath(root, dir string) (string, string, error) {
 
 // renderOptions maps the spec's render settings onto the render stage's
 // options for the tree at root, building path inside it.
-//
-// It repeats the mapping inside fetchAndRender, which cannot call it
-// without a change to stages.go; the two must stay equal (pkg/cli's
-// TestBuild renders one tree both ways and compares).
 func renderOptions(s *spec.SyncSpec, root, path string, vars map[string]string) render.Options {
 	ropts := render.Options{
 		Root:            root,

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/source"
 )
 
@@ -124,63 +122,6 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(k), k, len(vars[k]), vars[k])
 	}
 	return vars, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// fetchAndRender fetches the source at rev into a private temp dir, renders
-// it and removes the dir.
-func (r *runner) fetchAndRender(ctx context.Context, g source.GitOptions, rev source.Revision, vars map[string]string) ([]*unstructured.Unstructured, string, error) {
-	dir, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
-	if err != nil {
-		return nil, "", err
-	}
-	defer os.RemoveAll(dir)
-	start := time.Now()
-	// Fetch exactly what Resolve saw, even if the branch moved since.
-	// The branch narrows the fetch only when it is the ref in effect.
-	if r.opts.Revision == "" {
-		branch := ""
-		if g.Ref.Tag == "" && g.Ref.SemVer == "" && g.Ref.Name == "" {
-			branch = g.Ref.Branch
-		}
-		g.Ref = source.GitRef{Commit: rev.Commit(), Branch: branch}
-	}
-	art, err := source.Fetch(ctx, g, dir)
-	if err != nil {
-		return nil, "", err
-	}
-	r.log.Info("fetched", "revision", string(art.Revision), "duration", time.Since(start).String())
-
-	s := &r.sync.Spec
-	ropts := render.Options{
-		Root:            art.Dir,
-		Path:            s.Path,
-		TargetNamespace: s.TargetNamespace,
-		NamePrefix:      s.NamePrefix,
-		NameSuffix:      s.NameSuffix,
-		Components:      s.Components,
-		Substitute:      vars,
-	}
-	if s.CommonMetadata != nil {
-		ropts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
-	}
-	for _, p := range s.Patches {
-		rp := render.Patch{Patch: p.Patch}
-		if p.Target != nil {
-			t := render.Selector(*p.Target)
-			rp.Target = &t
-		}
-		ropts.Patches = append(ropts.Patches, rp)
-	}
-	for _, im := range s.Images {
-		ropts.Images = append(ropts.Images, render.Image(im))
-	}
-	start = time.Now()
-	out, err := render.Render(ctx, ropts)
-	if err != nil {
-		return nil, "", err
-	}
-	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	return out.Objects, out.Digest, nil
 }
 
 // health waits for what the spec asks: every applied object with wait, the

@@ -15,14 +15,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -121,6 +122,7 @@ func (e *SpecError) Unwrap() error { return e.Err }
 // runner holds what one run shares between its stages.
 type runner struct {
 	opts   Options
+	cfg    *rest.Config
 	log    *slog.Logger
 	client kubernetes.Interface
 	engine *apply.Engine
@@ -137,6 +139,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Name == "" || opts.Namespace == "" || opts.Config == nil {
 		return nil, errors.New("sync: Name, Namespace and Config are required")
 	}
+	r, err := newRunner(opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx)
+}
+
+// newRunner builds the clients a run (or a render) needs.
+func newRunner(opts Options) (*runner, error) {
 	r := &runner{opts: opts, log: opts.Logger, now: opts.Now}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -145,17 +156,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		r.now = time.Now
 	}
 	r.log = r.log.With("sync", opts.Namespace+"/"+opts.Name)
-	cfg := rest.CopyConfig(opts.Config)
-	cfg.QPS, cfg.Burst = 1000, 2000
+	r.cfg = rest.CopyConfig(opts.Config)
+	r.cfg.QPS, r.cfg.Burst = 1000, 2000
 	var err error
-	if r.client, err = kubernetes.NewForConfig(cfg); err != nil {
+	if r.client, err = kubernetes.NewForConfig(r.cfg); err != nil {
 		return nil, err
 	}
-	if r.engine, err = apply.New(cfg, r.log); err != nil {
+	if r.engine, err = apply.New(r.cfg, r.log); err != nil {
 		return nil, err
 	}
 	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
-	return r.run(ctx)
+	return r, nil
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -220,23 +231,18 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	vars, varsDigest, err := r.substitutions(ctx)
+	in, err := r.gatherInputs(ctx)
 	if err != nil {
-		fail("postBuild", err)
+		fail("inputs", err)
 		return
 	}
-	gitOpts, err := r.gitOptions(ctx)
-	if err != nil {
-		fail("source", err)
-		return
-	}
-	rev, err := source.Resolve(ctx, gitOpts)
+	src, err := r.resolve(ctx)
 	if err != nil {
 		fail("source", err)
 		return
 	}
-	res.Revision = string(rev)
-	specDigest := r.specDigest(varsDigest)
+	res.Revision = src.revision
+	specDigest := r.specDigest(in.digest + src.digest)
 	res.specDigest = specDigest
 
 	rec := inv.Record
@@ -263,15 +269,18 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		r.log.Info("drift found", "revision", res.Revision, "objects", len(drifted))
 	}
 
-	objs, setDigest, err := r.fetchAndRender(ctx, gitOpts, rev, vars)
+	// A chart renders as an upgrade once a previous apply succeeded.
+	isUpgrade := rec.LastAppliedRevision != ""
+	rnd, err := r.fetchAndRender(ctx, src, in, isUpgrade)
 	res.Rendered = true
 	if err != nil {
 		fail("render", err)
 		return
 	}
+	objs, setDigest := rnd.objects, rnd.digest
 	res.Objects = len(objs)
 	if len(objs) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
-		fail("render", fmt.Errorf("the render of %q is empty but the sync applied %d objects before; refusing to prune them all (set allowEmpty: true to allow it)", s.Path, len(inv.Entries)))
+		fail("render", errEmptyRender(len(inv.Entries)))
 		return
 	}
 	// Resolve every object's resource, then write the union of the old and
@@ -282,20 +291,9 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("render", err)
 		return
 	}
-	if err := defaultNamespace(objs, resolved, r.opts.Namespace); err != nil {
+	if err := r.checkRendered(objs, resolved); err != nil {
 		fail("render", err)
 		return
-	}
-	if r.opts.NamespaceScoped {
-		// Exactly where a namespaced install grants apply rights.
-		allowed := []string{r.opts.Namespace}
-		if s.TargetNamespace != "" {
-			allowed = []string{s.TargetNamespace}
-		}
-		if err := checkScope(resolved, allowed); err != nil {
-			fail("render", err)
-			return
-		}
 	}
 	current := entriesOf(resolved, inv.Entries)
 	stale := inventory.Diff(inv.Entries, current)
@@ -323,6 +321,17 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 			if e.Fingerprint != "" {
 				fingerprints[e.ID] = e.Fingerprint
 			}
+		}
+	}
+	pre, post := helm.HookPreInstall, helm.HookPostInstall
+	if isUpgrade {
+		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
+	}
+	runHooks := rnd.chart != nil && only == nil
+	if runHooks {
+		if err := r.runHooks(ctx, rnd.chart, pre); err != nil {
+			fail("hooks", err)
+			return
 		}
 	}
 	labels := r.objectLabels()
@@ -366,9 +375,33 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("health", err)
 		return
 	}
+	if runHooks {
+		if err := r.runHooks(ctx, rnd.chart, post); err != nil {
+			fail("hooks", err)
+			return
+		}
+	}
 	res.Outcome = Succeeded
 	res.Message = summary(res)
 	res.setDigest = setDigest
+}
+
+func errEmptyRender(applied int) error {
+	return fmt.Errorf("the render is empty but the sync applied %d objects before; refusing to prune them all (set allowEmpty: true to allow it)", applied)
+}
+
+// checkRendered puts namespaced objects without a namespace into the
+// release namespace (targetNamespace, else the sync's), and for a
+// namespaced install refuses anything outside it.
+func (r *runner) checkRendered(objs []*unstructured.Unstructured, resolved []apply.Target) error {
+	if err := defaultNamespace(objs, resolved, r.releaseNamespace()); err != nil {
+		return err
+	}
+	if r.opts.NamespaceScoped {
+		// Exactly where a namespaced install grants apply rights.
+		return checkScope(resolved, []string{r.releaseNamespace()})
+	}
+	return nil
 }
 
 func (r *runner) loadSpec(ctx context.Context) error {

@@ -1,0 +1,277 @@
+package sync
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/spec"
+	"github.com/gitsync/gitsync/tests/helmrepo"
+)
+
+// appChart is a small chart: a ConfigMap from values, an extra ConfigMap
+// only while withExtra, a CRD, and a pre-install/pre-upgrade hook that
+// records the order it ran in.
+func appChart(version string, withExtra bool) helmrepo.Chart {
+	c := helmrepo.Chart{
+		Name:    "app",
+		Version: version,
+		Values:  "value: default\nreplicas: 1\n",
+		Templates: map[string]string{
+			"config.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  value: {{ .Values.value | quote }}
+  version: {{ .Chart.Version | quote }}
+  upgrade: {{ .Release.IsUpgrade | quote }}
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+`,
+			"hook.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-hook
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "-5"
+data:
+  ran: {{ .Release.IsUpgrade | ternary "pre-upgrade" "pre-install" | quote }}
+`,
+		},
+		CRDs: map[string]string{"gadgets.yaml": `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.helm.gitsync.test
+spec:
+  group: helm.gitsync.test
+  names: {kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`},
+	}
+	if withExtra {
+		c.Templates["extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-extra\n"
+	}
+	return c
+}
+
+func (f *fixture) installHelm(doc string) {
+	f.t.Helper()
+	if _, err := spec.Parse([]byte(doc)); err != nil {
+		f.t.Fatalf("test spec does not parse: %v\n%s", err, doc)
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(f.name), Namespace: f.ns},
+		Data:       map[string]string{spec.ConfigMapKey: doc},
+	}
+	cms := env.Client().CoreV1().ConfigMaps(f.ns)
+	if _, err := cms.Create(f.t.Context(), cm, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		if _, err := cms.Update(f.t.Context(), cm, metav1.UpdateOptions{}); err != nil {
+			f.t.Fatal(err)
+		}
+	} else if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestHelmChartFromRepository(t *testing.T) {
+	repo, err := helmrepo.StartRepo(helmrepo.RepoOptions{Username: "charts", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	if _, err := repo.Publish(appChart("1.0.0", true)); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, ns: env.NewNamespace(t), name: "web"}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "charts", Namespace: f.ns},
+		StringData: map[string]string{"username": "charts", "password": "pw", "ca.crt": string(repo.CA().CertPEM)}}
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Create(t.Context(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vals := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web-values", Namespace: f.ns},
+		Data: map[string]string{"values.yaml": "value: from-configmap\n"}}
+	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).Create(t.Context(), vals, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	doc := func(version, extra string) string {
+		return fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: web, namespace: %s}
+spec:
+  source:
+    helm:
+      url: %s
+      chart: app
+      version: %q
+      secretRef: {name: charts}
+  helm:
+    valuesFrom:
+    - kind: ConfigMap
+      name: web-values
+%s`, f.ns, repo.URL(), version, extra)
+	}
+
+	// Install.
+	f.installHelm(doc(">=1.0.0 <2.0.0", ""))
+	res := f.run()
+	f.mustSucceed(res)
+	if res.Revision != "1.0.0" {
+		t.Errorf("revision %q, want 1.0.0", res.Revision)
+	}
+	c, err := f.configMap("web-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data["value"] != "from-configmap" || c.Data["upgrade"] != "false" || !strings.HasPrefix(c.Data["kube"], "v1.37") {
+		t.Errorf("rendered data %v", c.Data)
+	}
+	f.mustHave("web-extra")
+	hook, err := f.configMap("web-hook")
+	if err != nil {
+		t.Fatalf("pre-install hook not applied: %v", err)
+	}
+	if hook.Data["ran"] != "pre-install" || hook.Labels[inventory.LabelApplySetPartOf] != "" {
+		t.Errorf("hook: data %v, labels %v (a hook must not be part of the ApplySet)", hook.Data, hook.Labels)
+	}
+	if !hook.CreationTimestamp.Before(&c.CreationTimestamp) && !hook.CreationTimestamp.Equal(&c.CreationTimestamp) {
+		t.Error("the pre-install hook was created after the chart's objects")
+	}
+	crd, err := env.Dynamic().Resource(crdGVR).Get(t.Context(), "gadgets.helm.gitsync.test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("chart CRD not created: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = env.Dynamic().Resource(crdGVR).Delete(t.Context(), crd.GetName(), metav1.DeleteOptions{})
+	})
+	for _, e := range f.inventory().Entries {
+		if strings.HasSuffix(e.Name, "-hook") {
+			t.Errorf("hook %s is in the inventory", e.ID)
+		}
+	}
+
+	// Nothing changed: no render.
+	res = f.run()
+	f.mustSucceed(res)
+	if res.Rendered {
+		t.Error("an unchanged chart was rendered again")
+	}
+
+	// A new version within the range drops extra.yaml: upgrade and prune.
+	if _, err := repo.Publish(appChart("1.1.0", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Publish(appChart("2.0.0", false)); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run()
+	f.mustSucceed(res)
+	if res.Revision != "1.1.0" {
+		t.Errorf("revision %q, want 1.1.0 (2.0.0 is outside the range)", res.Revision)
+	}
+	c, _ = f.configMap("web-config")
+	if c.Data["version"] != "1.1.0" || c.Data["upgrade"] != "true" {
+		t.Errorf("after upgrade: %v", c.Data)
+	}
+	f.mustNotHave("web-extra")
+	if hook, _ := f.configMap("web-hook"); hook == nil || hook.Data["ran"] != "pre-upgrade" {
+		t.Errorf("pre-upgrade hook did not run: %v", hook)
+	}
+
+	// A changed valuesFrom ConfigMap renders again.
+	vals.Data["values.yaml"] = "value: changed\n"
+	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).Update(t.Context(), vals, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run()
+	f.mustSucceed(res)
+	if c, _ := f.configMap("web-config"); !res.Rendered || c.Data["value"] != "changed" {
+		t.Errorf("valuesFrom change: rendered %v, value %q", res.Rendered, c.Data["value"])
+	}
+
+	// Drift in a chart object is corrected.
+	c, _ = f.configMap("web-config")
+	c.Data["value"] = "edited"
+	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).Update(t.Context(), c, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run()
+	f.mustSucceed(res)
+	if c, _ := f.configMap("web-config"); c.Data["value"] != "changed" || len(res.Drifted) != 1 {
+		t.Errorf("drift: value %q, drifted %v", c.Data["value"], res.Drifted)
+	}
+
+	// No version in range: a clear error, nothing applied or pruned.
+	f.installHelm(doc(">=5.0.0", ""))
+	res = f.run()
+	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "available: 2.0.0, 1.1.0, 1.0.0") {
+		t.Errorf("missing version: %s, %v", res.Outcome, res.Err)
+	}
+	f.mustHave("web-config")
+
+	// Values that are not a map fail, naming the source.
+	vals.Data["values.yaml"] = "- a\n- list\n"
+	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).Update(t.Context(), vals, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.installHelm(doc("1.1.0", ""))
+	res = f.run()
+	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "valuesFrom[0]") {
+		t.Errorf("non-map values: %s, %v", res.Outcome, res.Err)
+	}
+}
+
+func TestHelmChartFromOCIRegistry(t *testing.T) {
+	reg, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{Username: "oci", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if _, err := reg.Push("charts", appChart("0.3.0", true)); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, ns: env.NewNamespace(t), name: "oci"}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "registry", Namespace: f.ns},
+		StringData: map[string]string{"username": "oci", "password": "pw", "ca.crt": string(reg.CA().CertPEM)}}
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Create(t.Context(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: oci, namespace: %s}
+spec:
+  source:
+    helm:
+      url: %s
+      chart: app
+      version: "0.x"
+      secretRef: {name: registry}
+  helm:
+    crds: Skip
+    values: {value: inline}
+`, f.ns, reg.URL("charts")))
+	res := f.run()
+	f.mustSucceed(res)
+	if !strings.HasPrefix(res.Revision, "0.3.0@sha256:") {
+		t.Errorf("revision %q, want 0.3.0@sha256:…", res.Revision)
+	}
+	if c, err := f.configMap("oci-config"); err != nil || c.Data["value"] != "inline" {
+		t.Errorf("oci-config: %v, %v", c, err)
+	}
+	for _, e := range f.inventory().Entries {
+		if e.Kind == "CustomResourceDefinition" {
+			t.Errorf("crds: Skip applied %s", e.ID)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/inventory"
+)
+
+// hookPollInterval is how often a running hook is checked.
+const hookPollInterval = 500 * time.Millisecond
+
+// runHooks runs a chart's hooks of one event, as Helm does, in order
+// (weight, then name):
+//
+//   - before-hook-creation (the policy of hooks that name none): an existing
+//     object of the hook is deleted, and gone, before it is applied again;
+//   - a Job must complete and a Pod must succeed before the next hook runs;
+//     any other kind is done once applied;
+//   - a failed hook fails the event (and the run): with hook-failed it is
+//     deleted; the chart's objects are not applied after a failed pre-hook;
+//   - once all succeeded, those with hook-succeeded are deleted, last first.
+//
+// Hooks are not in the inventory and do not carry the ApplySet label: they
+// are not the release's objects, and `kubectl apply --prune` must not
+// delete them. They carry the sync's label, so `kubectl gitsync trace`
+// still finds them.
+func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.HookEvent) error {
+	hooks := chart.HooksFor(event)
+	if len(hooks) == 0 {
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(r.cfg)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		obj := h.Object.DeepCopy()
+		if obj.GetNamespace() == "" {
+			// Resolve tells namespaced from cluster-scoped; a namespaced hook
+			// without a namespace goes to the release namespace.
+			obj.SetNamespace(r.releaseNamespace())
+		}
+		targets, err := r.engine.Targets([]*unstructured.Unstructured{obj})
+		if err != nil {
+			return fmt.Errorf("%s hook %s: %w", event, h.Source, err)
+		}
+		t := targets[0]
+		if !t.Namespaced {
+			obj.SetNamespace("")
+		}
+		res := dyn.Resource(t.GroupVersionResource()).Namespace(t.Namespace)
+		if h.HasDeletePolicy(helm.HookBeforeHookCreation) {
+			if err := deleteAndWaitGone(ctx, res, t.Name); err != nil {
+				return fmt.Errorf("%s hook %s: deleting the previous one: %w", event, t.ID, err)
+			}
+		}
+		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
+			Concurrency: 1,
+			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, LabelSyncNamespace: r.opts.Namespace},
+		})
+		if err == nil {
+			err = cs.Err()
+		}
+		if err == nil {
+			err = waitHook(ctx, res, t.Name, t.Kind)
+		}
+		if err != nil {
+			if h.HasDeletePolicy(helm.HookFailed) {
+				_ = deleteAndWaitGone(context.WithoutCancel(ctx), res, t.Name)
+			}
+			return fmt.Errorf("%s hook %s (%s): %w", event, t.ID, h.Source, err)
+		}
+		r.log.Info("hook succeeded", "event", string(event), "object", t.ID.String(), "weight", h.Weight)
+	}
+	for i := len(hooks) - 1; i >= 0; i-- {
+		h := hooks[i]
+		if !h.HasDeletePolicy(helm.HookSucceeded) || h.Object.GetKind() == "CustomResourceDefinition" {
+			continue
+		}
+		obj := h.Object.DeepCopy()
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(r.releaseNamespace())
+		}
+		targets, err := r.engine.Targets([]*unstructured.Unstructured{obj})
+		if err != nil {
+			return err
+		}
+		t := targets[0]
+		ns := t.Namespace
+		if !t.Namespaced {
+			ns = ""
+		}
+		if err := deleteAndWaitGone(ctx, dyn.Resource(t.GroupVersionResource()).Namespace(ns), t.Name); err != nil {
+			return fmt.Errorf("%s hook %s: deleting it after success: %w", event, t.ID, err)
+		}
+	}
+	return nil
+}
+
+// waitHook waits until a Job completes or a Pod succeeds; other kinds are
+// done at once.
+func waitHook(ctx context.Context, res dynamic.ResourceInterface, name, kind string) error {
+	if kind != "Job" && kind != "Pod" {
+		return nil
+	}
+	for {
+		u, err := res.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case "Job":
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			for _, c := range conds {
+				m, _ := c.(map[string]any)
+				if m["status"] != "True" {
+					continue
+				}
+				switch m["type"] {
+				case "Complete":
+					return nil
+				case "Failed":
+					return fmt.Errorf("Job failed: %v", m["message"])
+				}
+			}
+		case "Pod":
+			phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+			switch phase {
+			case "Succeeded":
+				return nil
+			case "Failed":
+				return errors.New("Pod failed")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not finish: %w", kind, ctx.Err())
+		case <-time.After(hookPollInterval):
+		}
+	}
+}
+
+// deleteAndWaitGone deletes an object (foreground, so a Job's Pods go
+// first) and waits until it is gone.
+func deleteAndWaitGone(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+	fg := metav1.DeletePropagationForeground
+	err := res.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := res.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(hookPollInterval):
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// resolved is a source resolved to the exact revision a run works on: a
+// Git commit, or a chart version.
+type resolved struct {
+	// revision is what the run records: main@sha1:…, 1.2.3, 1.2.3@sha256:….
+	revision string
+	// digest is more input to "unchanged" detection: the package digest an
+	// HTTP chart repository announces, so a chart republished under the
+	// same version is rendered again.
+	digest string
+
+	git    *source.GitOptions
+	gitRev source.Revision
+	chart  *helm.ChartSource
+	res    *helm.Resolved
+}
+
+// inputs are the values read from the cluster that a render depends on:
+// postBuild variables and Helm values. Their digest joins the spec digest,
+// so a changed ConfigMap or Secret makes the next run render again.
+type inputs struct {
+	vars   map[string]string
+	values map[string]any
+	digest string
+}
+
+// rendering is what the render stage produced.
+type rendering struct {
+	objects []*unstructured.Unstructured
+	digest  string
+	// chart is set for Helm renders: its hooks run around apply.
+	chart *helm.Rendered
+}
+
+// resolve finds the revision of the spec's source without fetching it.
+func (r *runner) resolve(ctx context.Context) (*resolved, error) {
+	s := &r.sync.Spec
+	if hs := s.Source.Helm; hs != nil {
+		src := helm.ChartSource{URL: hs.URL, Chart: hs.Chart, Version: hs.Version, PassCredentials: hs.PassCredentials,
+			Insecure: hs.Insecure, UserAgent: "gitsync"}
+		if hs.Timeout != nil {
+			src.Timeout = hs.Timeout.Duration
+		}
+		if r.opts.Revision != "" {
+			// A rollback pins the chart version (and, for OCI, its digest
+			// is checked again by Fetch through Resolve's answer).
+			src.Version = chartVersionOf(r.opts.Revision)
+		}
+		if hs.SecretRef != nil {
+			data, err := r.secretData(ctx, hs.SecretRef.Name, "spec.source.helm.secretRef")
+			if err != nil {
+				return nil, err
+			}
+			src.Auth = helm.AuthFromSecret(data)
+		}
+		res, err := helm.Resolve(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return &resolved{revision: res.Revision, digest: res.Digest, chart: &src, res: res}, nil
+	}
+	g, err := r.gitOptions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := source.Resolve(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	return &resolved{revision: string(rev), git: &g, gitRev: rev}, nil
+}
+
+// chartVersionOf returns the version of a recorded chart revision
+// ("1.2.3" or "1.2.3@sha256:…").
+func chartVersionOf(revision string) string {
+	for i := 0; i < len(revision); i++ {
+		if revision[i] == '@' {
+			return revision[:i]
+		}
+	}
+	return revision
+}
+
+func (r *runner) secretData(ctx context.Context, name, field string) (map[string][]byte, error) {
+	sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("Secret/%s/%s (%s): %w", r.opts.Namespace, name, field, err)
+	}
+	return sec.Data, nil
+}
+
+// gatherInputs reads the postBuild variables and the Helm values.
+func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
+	vars, varsDigest, err := r.substitutions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postBuild: %w", err)
+	}
+	in := &inputs{vars: vars, digest: varsDigest}
+	h := r.sync.Spec.Helm
+	if h == nil {
+		return in, nil
+	}
+	from := make([]helm.ValuesSource, len(h.ValuesFrom))
+	for i, ref := range h.ValuesFrom {
+		vs := helm.ValuesSource{Kind: ref.Kind, Name: ref.Name, ValuesKey: ref.ValuesKey, TargetPath: ref.TargetPath, Optional: ref.Optional}
+		switch ref.Kind {
+		case "ConfigMap":
+			cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("ConfigMap/%s/%s (spec.helm.valuesFrom[%d]): %w", r.opts.Namespace, ref.Name, i, err)
+			}
+			if err == nil {
+				vs.Found, vs.Data = true, map[string][]byte{}
+				for k, v := range cm.Data {
+					vs.Data[k] = []byte(v)
+				}
+				for k, v := range cm.BinaryData {
+					vs.Data[k] = v
+				}
+			}
+		case "Secret":
+			sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("Secret/%s/%s (spec.helm.valuesFrom[%d]): %w", r.opts.Namespace, ref.Name, i, err)
+			}
+			if err == nil {
+				vs.Found, vs.Data = true, sec.Data
+			}
+		}
+		from[i] = vs
+	}
+	values, err := helm.MergeValues(from, h.Values)
+	if err != nil {
+		return nil, fmt.Errorf("spec.helm: %w", err)
+	}
+	in.values = values
+	if len(h.ValuesFrom) > 0 {
+		// Inline values are in the spec digest already; values read from
+		// the cluster are not.
+		sum := sha256.Sum256([]byte(in.digest + "\n" + helm.ValuesDigest(values)))
+		in.digest = hex.EncodeToString(sum[:])
+	}
+	return in, nil
+}
+
+// fetchAndRender fetches the resolved source into a private temp dir,
+// renders it and removes the dir.
+func (r *runner) fetchAndRender(ctx context.Context, src *resolved, in *inputs, isUpgrade bool) (*rendering, error) {
+	dir, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	start := time.Now()
+	s := &r.sync.Spec
+
+	if src.chart != nil {
+		tgz, err := helm.Fetch(ctx, *src.chart, src.res, filepath.Join(dir))
+		if err != nil {
+			return nil, err
+		}
+		r.log.Info("fetched", "revision", src.revision, "duration", time.Since(start).String())
+		return r.renderChart(ctx, tgz, "", in, isUpgrade, dir)
+	}
+
+	g := *src.git
+	// Fetch exactly what Resolve saw, even if the branch moved since. The
+	// branch narrows the fetch only when it is the ref in effect.
+	if r.opts.Revision == "" {
+		branch := ""
+		if g.Ref.Tag == "" && g.Ref.SemVer == "" && g.Ref.Name == "" {
+			branch = g.Ref.Branch
+		}
+		g.Ref = source.GitRef{Commit: src.gitRev.Commit(), Branch: branch}
+	}
+	checkout := filepath.Join(dir, "src")
+	if err := os.Mkdir(checkout, 0o700); err != nil {
+		return nil, err
+	}
+	art, err := source.Fetch(ctx, g, checkout)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("fetched", "revision", string(art.Revision), "duration", time.Since(start).String())
+	if s.Helm != nil {
+		return r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(s.Path)), art.Dir, in, isUpgrade, dir)
+	}
+
+	start = time.Now()
+	ropts := renderOptions(s, art.Dir, s.Path, in.vars)
+	ropts.Logger = r.log
+	out, err := render.Render(ctx, ropts)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
+	return &rendering{objects: out.Objects, digest: out.Digest}, nil
+}
+
+// renderChart renders a chart (a package, or a directory inside root) with
+// the cluster's version and API list, and returns its CRDs (as the CRD
+// policy says) and objects to apply; its hooks stay in rendering.chart.
+func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *inputs, isUpgrade bool, workDir string) (*rendering, error) {
+	start := time.Now()
+	s := &r.sync.Spec
+	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	kubeVersion, apiVersions, err := helm.ClusterCapabilities(ctx, dc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster capabilities: %w", err)
+	}
+	h := s.Helm
+	if h == nil {
+		h = &spec.HelmSpec{}
+	}
+	opts := helm.RenderOptions{
+		ChartPath:               chartPath,
+		Root:                    root,
+		ReleaseName:             r.sync.HelmReleaseName(),
+		Namespace:               r.releaseNamespace(),
+		Values:                  in.values,
+		ValuesFiles:             h.ValuesFiles,
+		KubeVersion:             kubeVersion,
+		APIVersions:             apiVersions,
+		IsUpgrade:               isUpgrade,
+		CRDs:                    helm.CRDPolicy(h.CRDPolicy()),
+		PostRenderStrategy:      helm.PostRenderStrategy(h.PostRenderStrategy),
+		DisableSchemaValidation: h.DisableSchemaValidation,
+		WorkDir:                 workDir,
+		Logger:                  r.log,
+	}
+	if s.CommonMetadata != nil {
+		opts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
+	}
+	for _, pr := range h.PostRenderers {
+		if pr.Kustomize == nil {
+			continue
+		}
+		var p helm.PostRenderer
+		for _, sp := range pr.Kustomize.Patches {
+			rp := render.Patch{Patch: sp.Patch}
+			if sp.Target != nil {
+				t := render.Selector(*sp.Target)
+				rp.Target = &t
+			}
+			p.Patches = append(p.Patches, rp)
+		}
+		for _, im := range pr.Kustomize.Images {
+			p.Images = append(p.Images, render.Image(im))
+		}
+		opts.PostRenderers = append(opts.PostRenderers, p)
+	}
+	out, err := helm.Render(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]*unstructured.Unstructured, 0, len(out.CRDs)+len(out.Objects))
+	for _, crd := range out.CRDs {
+		// Helm never deletes or (with Create) updates a chart's CRDs:
+		// deleting one deletes every custom resource of its kind.
+		ann := crd.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["gitsync.io/prune"] = "disabled"
+		if opts.CRDs == helm.CRDsCreate {
+			ann["gitsync.io/ssa"] = "IfNotPresent"
+		}
+		crd.SetAnnotations(ann)
+		objs = append(objs, crd)
+	}
+	for _, o := range out.Objects {
+		// helm.sh/resource-policy: keep — Helm leaves such objects behind
+		// on uninstall and upgrade; so does prune.
+		if o.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
+			ann := o.GetAnnotations()
+			ann["gitsync.io/prune"] = "disabled"
+			o.SetAnnotations(ann)
+		}
+		objs = append(objs, o)
+	}
+	r.log.Info("rendered", "chart", out.Chart, "version", out.Version, "objects", len(objs), "hooks", len(out.Hooks),
+		"duration", time.Since(start).String())
+	return &rendering{objects: objs, digest: out.Digest, chart: out}, nil
+}
+
+// releaseNamespace is where a chart's namespaced objects without a
+// namespace go: targetNamespace, else the sync's namespace.
+func (r *runner) releaseNamespace() string {
+	if ns := r.sync.Spec.TargetNamespace; ns != "" {
+		return ns
+	}
+	return r.opts.Namespace
+}
