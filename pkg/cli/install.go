@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v4/pkg/strvals"
 	batchv1 "k8s.io/api/batch/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/object"
@@ -56,6 +58,9 @@ type InstallOptions struct {
 	// GitTimeout set spec.source.git (--url, --branch ...). Without a ref
 	// flag Branch is DefaultCLIBranch.
 	URL, Branch, Tag, SemVer, Commit, RefName, Secret string
+	// Helm chart flags.
+	HelmRepo, Chart, ChartVersion, ChartPath, ReleaseName string
+	ValuesFiles, SetValues                                []string
 	// Insecure sets spec.source.git.insecure.
 	Insecure bool
 	// GitTimeout sets spec.source.git.timeout; 0 leaves the default.
@@ -127,6 +132,13 @@ func specFlags() []struct{ flag, path string } {
 		{"force", "spec.force"},
 		{"wait", "spec.wait"},
 		{"timeout", "spec.timeout"},
+		{"helm-repo", "spec.source.helm.url"},
+		{"chart", "spec.source.helm.chart"},
+		{"chart-version", "spec.source.helm.version"},
+		{"chart-path", "spec.path"},
+		{"release-name", "spec.helm.releaseName"},
+		{"values", "spec.helm.values"},
+		{"set", "spec.helm.values"},
 	}
 }
 
@@ -204,6 +216,13 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.StringVar(&o.Secret, "secret", "", "Secret in the sync's namespace with Git credentials (spec.source.git.secretRef.name)")
 	f.BoolVar(&o.Insecure, "insecure", false, "allow a plain http:// URL (spec.source.git.insecure)")
 	f.DurationVar(&o.GitTimeout, "git-timeout", 0, "bound on each Git operation (spec.source.git.timeout; default 60s)")
+	f.StringVar(&o.HelmRepo, "helm-repo", "", "Helm chart repository: https://... (index.yaml) or oci://... (spec.source.helm.url); instead of --url")
+	f.StringVar(&o.Chart, "chart", "", "chart name in --helm-repo (spec.source.helm.chart)")
+	f.StringVar(&o.ChartVersion, "chart-version", "", `chart version or semver range; the highest match wins (spec.source.helm.version; default "*")`)
+	f.StringVar(&o.ChartPath, "chart-path", "", "directory of a chart in the Git repository of --url (spec.path, with spec.helm)")
+	f.StringVar(&o.ReleaseName, "release-name", "", "Helm release name (spec.helm.releaseName; default NAME)")
+	f.StringArrayVar(&o.ValuesFiles, "values", nil, "YAML file of Helm values, merged in order into spec.helm.values (repeatable)")
+	f.StringArrayVar(&o.SetValues, "set", nil, "Helm value as key=value, helm --set syntax, applied after --values (repeatable)")
 	f.StringVar(&o.Path, "path", "", "directory in the repository with a kustomization or plain YAML (spec.path; default the root)")
 	f.StringVar(&o.Schedule, "schedule", "", `cron schedule of the runs (spec.schedule; default "*/5 * * * *")`)
 	f.DurationVar(&o.Interval, "interval", 0, "run every interval, turned into a cron schedule (see above); excludes --schedule")
@@ -350,8 +369,22 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 	switch {
 	case o.Name == "":
 		return nil, errors.New("NAME: required: kubectl gitsync install NAME --url URL, or give a Sync document with -f")
-	case o.URL == "":
-		return nil, errors.New("--url: required (or give a Sync document with -f)")
+	case o.URL == "" && o.HelmRepo == "":
+		return nil, errors.New("--url or --helm-repo: required (or give a Sync document with -f)")
+	case o.URL != "" && o.HelmRepo != "":
+		return nil, errors.New("--helm-repo: cannot be combined with --url: a sync has one source (a chart in Git: --url with --chart-path)")
+	case o.HelmRepo == "" && (o.Chart != "" || o.ChartVersion != ""):
+		return nil, errors.New("--chart, --chart-version: only with --helm-repo (a chart in Git: --chart-path)")
+	case o.ChartPath != "" && o.Path != "":
+		return nil, errors.New("--chart-path: cannot be combined with --path")
+	}
+	values, err := o.helmValues()
+	if err != nil {
+		return nil, err
+	}
+	helmSync := o.HelmRepo != "" || o.ChartPath != "" || o.ReleaseName != "" || values != nil
+	if helmSync && o.HelmRepo == "" && o.ChartPath == "" {
+		return nil, errors.New("--values, --set, --release-name: only for a chart (--helm-repo, or --url with --chart-path)")
 	}
 	var refs []string
 	for _, r := range []struct{ flag, value string }{
@@ -360,6 +393,9 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 		if r.value != "" {
 			refs = append(refs, "--"+r.flag)
 		}
+	}
+	if o.HelmRepo != "" && len(refs) > 0 {
+		return nil, fmt.Errorf("%s: Git ref flags do not apply to --helm-repo (use --chart-version)", strings.Join(refs, ", "))
 	}
 	if len(refs) > 1 && !(len(refs) == 2 && o.Branch != "" && o.Commit != "") {
 		return nil, fmt.Errorf("%s: give one ref flag (only --commit may be combined with --branch)", strings.Join(refs, ", "))
@@ -398,9 +434,21 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 	if o.GitTimeout > 0 {
 		git.Timeout = spec.NewDuration(o.GitTimeout)
 	}
+	src := spec.Source{Git: git}
+	path := o.Path
+	if o.HelmRepo != "" {
+		hs := &spec.HelmSource{URL: o.HelmRepo, Chart: o.Chart, Version: o.ChartVersion, Insecure: o.Insecure}
+		if o.Secret != "" {
+			hs.SecretRef = &spec.LocalObjectReference{Name: o.Secret}
+		}
+		src = spec.Source{Helm: hs}
+	}
+	if o.ChartPath != "" {
+		path = o.ChartPath
+	}
 	s.Spec = spec.SyncSpec{
-		Source:          spec.Source{Git: git},
-		Path:            o.Path,
+		Source:          src,
+		Path:            path,
 		Schedule:        schedule,
 		Suspend:         o.Suspend,
 		TargetNamespace: o.TargetNamespace,
@@ -412,7 +460,50 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 	if o.Timeout > 0 {
 		s.Spec.Timeout = spec.NewDuration(o.Timeout)
 	}
+	if helmSync {
+		s.Spec.Helm = &spec.HelmSpec{ReleaseName: o.ReleaseName, Values: values}
+	}
 	return s, nil
+}
+
+// helmValues merges the --values files in order, then the --set values, as
+// helm install does; nil when neither flag was given.
+func (o *InstallOptions) helmValues() (map[string]any, error) {
+	if len(o.ValuesFiles) == 0 && len(o.SetValues) == 0 {
+		return nil, nil
+	}
+	values := map[string]any{}
+	for _, file := range o.ValuesFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--values: %w", err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("--values: %s: not a YAML mapping: %w", file, err)
+		}
+		mergeMaps(values, m)
+	}
+	for _, kv := range o.SetValues {
+		if err := strvals.ParseInto(kv, values); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", kv, err)
+		}
+	}
+	return values, nil
+}
+
+// mergeMaps merges src into dst deeply: mappings merge key by key, any
+// other value replaces.
+func mergeMaps(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeMaps(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
 }
 
 // flagForPath returns the flag (or argument) that sets the spec field at

@@ -248,7 +248,7 @@ func TestInstallValidation(t *testing.T) {
 		{"output without export", []string{"-o", "yaml"}, "--output: only with --export"},
 		{"bad output", []string{"--export", "-o", "table"}, `--output: must be yaml or json, not "table"`},
 		{"run with export", []string{"--run", "--export"}, "--run: cannot be combined with --export"},
-		{"no url", nil, "--url: required"},
+		{"no url", nil, "--url or --helm-repo: required"},
 		{"bad name", nil, `NAME: metadata.name: Invalid value: "Web_1"`},
 		{"long name", nil, "NAME: metadata.name: Invalid value"},
 		{"no name", nil, "NAME: required"},
@@ -777,6 +777,56 @@ func TestInstallClearsRollbackPin(t *testing.T) {
 	for _, a := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args {
 		if strings.HasPrefix(a, RevisionArg) {
 			t.Errorf("pinned argument %q still set", a)
+		}
+	}
+}
+
+func TestInstallHelmFlags(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	valuesFile := dir + "/values.yaml"
+	must(t, os.WriteFile(valuesFile, []byte("replicas: 2\nimage:\n  tag: v1\n  repository: example/app\n"), 0o644))
+	base := []string{"install", "web", "-n", "team", "--export", "--image", testImage}
+
+	out, err := runCLI(ctx, "", append(base, "--helm-repo", "oci://registry.example/charts", "--chart", "app",
+		"--chart-version", ">=1.0.0 <2", "--secret", "registry", "--values", valuesFile, "--set", "image.tag=v2,extra=true")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"url: oci://registry.example/charts", "chart: app", "version: '>=1.0.0 <2'",
+		"secretRef:", "replicas: 2", "tag: v2", "repository: example/app", "extra: true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("export does not contain %q", want)
+		}
+	}
+	if !strings.Contains(out, "- registry") {
+		t.Error("the sync's Role does not grant get on the chart registry's Secret")
+	}
+
+	out, err = runCLI(ctx, "", append(base, "--url", "https://git.example/app.git", "--chart-path", "./charts/app", "--release-name", "web-app")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"path: ./charts/app", "releaseName: web-app"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("chart-in-Git export does not contain %q", want)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--helm-repo", "https://charts.example", "--url", "https://git.example/a.git"}, "--helm-repo: cannot be combined with --url"},
+		{[]string{"--url", "https://git.example/a.git", "--chart", "app"}, "--chart, --chart-version: only with --helm-repo"},
+		{[]string{"--helm-repo", "https://charts.example", "--chart", "app", "--tag", "v1"}, "--tag: Git ref flags do not apply"},
+		{[]string{"--url", "https://git.example/a.git", "--set", "a=b"}, "only for a chart"},
+		{[]string{"--helm-repo", "ftp://charts.example", "--chart", "app"}, "--helm-repo: spec.source.helm.url"},
+		{[]string{"--helm-repo", "https://charts.example", "--chart", "app", "--values", dir + "/missing.yaml"}, "--values:"},
+	} {
+		out, err := runCLI(ctx, "", append(base, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q\n%s", tc.args, err, tc.want, out)
 		}
 	}
 }

@@ -95,6 +95,16 @@ func secretNames(s *spec.Sync) []string {
 			}
 		}
 	}
+	if hs := s.Spec.Source.Helm; hs != nil && hs.SecretRef != nil {
+		names = append(names, hs.SecretRef.Name)
+	}
+	if h := s.Spec.Helm; h != nil {
+		for _, ref := range h.ValuesFrom {
+			if ref.Kind == "Secret" {
+				names = append(names, ref.Name)
+			}
+		}
+	}
 	slices.Sort(names)
 	return slices.Compact(names)
 }
