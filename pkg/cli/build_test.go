@@ -133,3 +133,35 @@ func TestBuild(t *testing.T) {
 		wantExit(t, err, ExitError, "no such sync")
 	})
 }
+
+// TestBuildAndDiffHelmChart: build and diff work for charts too (Flux has
+// neither for HelmReleases).
+func TestBuildAndDiffHelmChart(t *testing.T) {
+	f := newPipelineFixture(t)
+	f.commit(map[string]string{
+		"deploy/Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"deploy/values.yaml":           "greeting: hello\n",
+		"deploy/templates/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+	})
+	f.installSpec("  helm:\n    values:\n      greeting: from-spec\n")
+
+	out, _, err := f.cli(t.Context(), "build", "app")
+	wantExit(t, err, ExitOK, "")
+	for _, want := range []string{"name: app-config", "greeting: from-spec", "namespace: " + f.ns} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output does not contain %q:\n%s", want, out)
+		}
+	}
+	out, _, err = f.cli(t.Context(), "diff", "app")
+	wantExit(t, err, ExitFailed, "1 created")
+	if !strings.Contains(out, "+  greeting: from-spec") {
+		t.Errorf("diff does not show the new object:\n%s", out)
+	}
+	_, _, err = f.cli(t.Context(), "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	out, _, err = f.cli(t.Context(), "diff", "app")
+	wantExit(t, err, ExitOK, "")
+	if out != "" {
+		t.Errorf("diff after the run is not empty:\n%s", out)
+	}
+}

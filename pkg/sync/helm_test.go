@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,9 +9,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/spec"
+	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -273,5 +276,79 @@ spec:
 		if e.Kind == "CustomResourceDefinition" {
 			t.Errorf("crds: Skip applied %s", e.ID)
 		}
+	}
+}
+
+// TestHelmChartFromGit renders a chart directory of the Git source, with
+// the CreateReplace CRD policy and a post-install hook.
+func TestHelmChartFromGit(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	files, err := appChart("0.1.0", false).FileMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := map[string]string{"README.md": "not the chart"}
+	for p, content := range files {
+		c := string(content)
+		if p == "crds/gadgets.yaml" {
+			// Another CRD name than the repository test's, with a field the
+			// CreateReplace policy must keep up to date.
+			c = strings.ReplaceAll(c, "gadget", "widget")
+			c = strings.ReplaceAll(c, "Gadget", "Widget")
+			c = strings.ReplaceAll(c, "listKind: WidgetList}", "listKind: WidgetList, shortNames: [wg]}")
+			if !strings.Contains(c, "shortNames: [wg]") {
+				t.Fatalf("test CRD not rewritten:\n%s", c)
+			}
+		}
+		if p == "templates/hook.yaml" {
+			c = strings.ReplaceAll(c, "pre-install,pre-upgrade", "post-install")
+		}
+		commit["charts/app/"+p] = c
+	}
+	f.commit(commit)
+	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: app, namespace: %s}
+spec:
+  source:
+    git:
+      url: %s
+      insecure: true
+      ref: {branch: main}
+  path: ./charts/app
+  helm:
+    releaseName: rel
+    crds: CreateReplace
+    values: {value: from-git}
+`, f.ns, f.git.HTTPURL("app")))
+	res := f.run()
+	f.mustSucceed(res)
+	t.Cleanup(func() {
+		_ = env.Dynamic().Resource(crdGVR).Delete(context.WithoutCancel(t.Context()), "widgets.helm.gitsync.test", metav1.DeleteOptions{})
+	})
+	c, err := f.configMap("rel-config")
+	if err != nil || c.Data["value"] != "from-git" {
+		t.Fatalf("rel-config: %v, %v", c, err)
+	}
+	hook, err := f.configMap("rel-hook")
+	if err != nil {
+		t.Fatalf("post-install hook: %v", err)
+	}
+	if hook.CreationTimestamp.Before(&c.CreationTimestamp) {
+		t.Error("the post-install hook ran before the chart's objects")
+	}
+	crd, err := env.Dynamic().Resource(crdGVR).Get(t.Context(), "widgets.helm.gitsync.test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sn, _, _ := unstructured.NestedStringSlice(crd.Object, "spec", "names", "shortNames"); len(sn) != 1 {
+		t.Errorf("CRD shortNames %v", sn)
+	}
+	// CreateReplace updates the CRD when the chart changes it.
+	f.commit(map[string]string{"charts/app/crds/gadgets.yaml": strings.ReplaceAll(commit["charts/app/crds/gadgets.yaml"], "shortNames: [wg]", "shortNames: [wg, wgt]")})
+	f.mustSucceed(f.run())
+	crd, _ = env.Dynamic().Resource(crdGVR).Get(t.Context(), "widgets.helm.gitsync.test", metav1.GetOptions{})
+	if sn, _, _ := unstructured.NestedStringSlice(crd.Object, "spec", "names", "shortNames"); len(sn) != 2 {
+		t.Errorf("CreateReplace did not update the CRD: shortNames %v", sn)
 	}
 }

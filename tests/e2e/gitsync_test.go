@@ -93,7 +93,7 @@ func scheduledJobs(t *testing.T, ns string) int {
 // from the Git server over the node's bridge.
 func TestGitsyncEndToEnd(t *testing.T) {
 	ctx := t.Context()
-	buildImage(t, "./cmd/sync-job", syncJobImage)
+	syncJobImageBuilt(t)
 	git, err := gitserver.Start(ctx, gitserver.Options{ListenIP: env.HostIP()})
 	if err != nil {
 		t.Fatal(err)
