@@ -75,6 +75,7 @@ e2e: deps testbin ## Run the end-to-end tests on a real node.
 bench: deps testbin ## Run the benchmarks and print figures with their workloads (docs/benchmarks.md).
 	go run ./tests/bench $(BENCH_FLAGS)
 	go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/ ./pkg/apply/ ./pkg/inventory/
+	go test -count=1 -run 'TestBenchmark' -v ./pkg/helm/ | grep -E '^(=== RUN|--- |\s+bench_test)|ok|FAIL' 
 
 lint: ## gofmt, go vet, and golangci-lint when it installs here.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
