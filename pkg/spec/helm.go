@@ -335,14 +335,7 @@ func (h *HelmSpec) validate(p *field.Path) field.ErrorList {
 	seen := map[ValuesReference]bool{}
 	for i, ref := range h.ValuesFrom {
 		rp := p.Child("valuesFrom").Index(i)
-		switch ref.Kind {
-		case "ConfigMap", "Secret":
-		case "":
-			errs = append(errs, field.Required(rp.Child("kind"), "ConfigMap or Secret"))
-		default:
-			errs = append(errs, field.NotSupported(rp.Child("kind"), ref.Kind, []string{"ConfigMap", "Secret"}))
-		}
-		errs = append(errs, validateRefName(rp.Child("name"), ref.Name)...)
+		errs = append(errs, validateDataRef(rp, ref.Kind, ref.Name)...)
 		if ref.ValuesKey != "" && (len(ref.ValuesKey) > 253 || !valuesKey.MatchString(ref.ValuesKey)) {
 			errs = append(errs, field.Invalid(rp.Child("valuesKey"), ref.ValuesKey,
 				"a data key: letters, digits, '-', '_' and '.', at most 253 characters"))

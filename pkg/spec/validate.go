@@ -393,6 +393,20 @@ func validateImages(p *field.Path, images []Image) field.ErrorList {
 	return errs
 }
 
+// validateDataRef checks a reference to a ConfigMap or Secret of the
+// sync's namespace (substituteFrom, valuesFrom).
+func validateDataRef(p *field.Path, kind, name string) field.ErrorList {
+	var errs field.ErrorList
+	switch kind {
+	case "ConfigMap", "Secret":
+	case "":
+		errs = append(errs, field.Required(p.Child("kind"), "ConfigMap or Secret"))
+	default:
+		errs = append(errs, field.NotSupported(p.Child("kind"), kind, []string{"ConfigMap", "Secret"}))
+	}
+	return append(errs, validateRefName(p.Child("name"), name)...)
+}
+
 func (pb *PostBuild) validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range sortedKeys(pb.Substitute) {
@@ -404,14 +418,7 @@ func (pb *PostBuild) validate(p *field.Path) field.ErrorList {
 	seen := map[SubstituteReference]bool{}
 	for i, ref := range pb.SubstituteFrom {
 		rp := p.Child("substituteFrom").Index(i)
-		switch ref.Kind {
-		case "ConfigMap", "Secret":
-		case "":
-			errs = append(errs, field.Required(rp.Child("kind"), "ConfigMap or Secret"))
-		default:
-			errs = append(errs, field.NotSupported(rp.Child("kind"), ref.Kind, []string{"ConfigMap", "Secret"}))
-		}
-		errs = append(errs, validateRefName(rp.Child("name"), ref.Name)...)
+		errs = append(errs, validateDataRef(rp, ref.Kind, ref.Name)...)
 		key := SubstituteReference{Kind: ref.Kind, Name: ref.Name}
 		if seen[key] && ref.Name != "" {
 			errs = append(errs, field.Duplicate(rp, ref.Kind+"/"+ref.Name))
