@@ -352,3 +352,58 @@ spec:
 		t.Errorf("CreateReplace did not update the CRD: shortNames %v", sn)
 	}
 }
+
+// TestHelmFailedPreHookAppliesNothing: a pre-install Job that never
+// completes (the control-plane test cluster has no node) fails the run at
+// the sync's timeout; the chart's objects are not applied, the failed hook
+// is deleted (hook-failed), and so is the earlier hook that succeeded
+// (hook-succeeded).
+func TestHelmFailedPreHookAppliesNothing(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	f.commit(map[string]string{
+		"chart/Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"chart/templates/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n",
+		"chart/templates/first.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: first-hook
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-weight: "-1"
+    helm.sh/hook-delete-policy: hook-succeeded
+`,
+		"chart/templates/job.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: never-done
+  annotations:
+    helm.sh/hook: pre-install
+    helm.sh/hook-delete-policy: hook-failed
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: wait
+        image: example.invalid/never:1
+`,
+	})
+	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: app, namespace: %s}
+spec:
+  source:
+    git: {url: %s, insecure: true, ref: {branch: main}}
+  path: ./chart
+  timeout: 8s
+  helm: {}
+`, f.ns, f.git.HTTPURL("app")))
+	res := f.run()
+	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "pre-install hook Job.batch/"+f.ns+"/never-done") {
+		t.Fatalf("outcome %s, err %v", res.Outcome, res.Err)
+	}
+	f.mustNotHave("app-config", "first-hook")
+	if _, err := env.Client().BatchV1().Jobs(f.ns).Get(t.Context(), "never-done", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("failed hook with hook-failed not deleted: %v", err)
+	}
+}

@@ -43,6 +43,15 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 	if err != nil {
 		return err
 	}
+	var succeeded []hookRef // to delete with hook-succeeded
+	cleanUp := func(ctx context.Context) error {
+		for i := len(succeeded) - 1; i >= 0; i-- {
+			if err := deleteAndWaitGone(ctx, succeeded[i].res, succeeded[i].name); err != nil {
+				return fmt.Errorf("%s hook %s: deleting it after success: %w", event, succeeded[i].id, err)
+			}
+		}
+		return nil
+	}
 	for _, h := range hooks {
 		obj := h.Object.DeepCopy()
 		if obj.GetNamespace() == "" {
@@ -75,36 +84,32 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 			err = waitHook(ctx, res, t.Name, t.Kind)
 		}
 		if err != nil {
+			// Clean up as Helm does, on a detached context: the run's may
+			// be what ended the hook.
+			cctx := context.WithoutCancel(ctx)
 			if h.HasDeletePolicy(helm.HookFailed) {
-				_ = deleteAndWaitGone(context.WithoutCancel(ctx), res, t.Name)
+				if derr := deleteAndWaitGone(cctx, res, t.Name); derr != nil {
+					r.log.Warn("deleting a failed hook failed", "object", t.ID.String(), "error", derr)
+				}
+			}
+			if derr := cleanUp(cctx); derr != nil {
+				r.log.Warn("deleting succeeded hooks failed", "error", derr)
 			}
 			return fmt.Errorf("%s hook %s (%s): %w", event, t.ID, h.Source, err)
 		}
 		r.log.Info("hook succeeded", "event", string(event), "object", t.ID.String(), "weight", h.Weight)
-	}
-	for i := len(hooks) - 1; i >= 0; i-- {
-		h := hooks[i]
-		if !h.HasDeletePolicy(helm.HookSucceeded) || h.Object.GetKind() == "CustomResourceDefinition" {
-			continue
-		}
-		obj := h.Object.DeepCopy()
-		if obj.GetNamespace() == "" {
-			obj.SetNamespace(r.releaseNamespace())
-		}
-		targets, err := r.engine.Targets([]*unstructured.Unstructured{obj})
-		if err != nil {
-			return err
-		}
-		t := targets[0]
-		ns := t.Namespace
-		if !t.Namespaced {
-			ns = ""
-		}
-		if err := deleteAndWaitGone(ctx, dyn.Resource(t.GroupVersionResource()).Namespace(ns), t.Name); err != nil {
-			return fmt.Errorf("%s hook %s: deleting it after success: %w", event, t.ID, err)
+		if h.HasDeletePolicy(helm.HookSucceeded) && t.Kind != "CustomResourceDefinition" {
+			succeeded = append(succeeded, hookRef{res: res, name: t.Name, id: t.ID.String()})
 		}
 	}
-	return nil
+	return cleanUp(ctx)
+}
+
+// hookRef is a hook object to delete later.
+type hookRef struct {
+	res  dynamic.ResourceInterface
+	name string
+	id   string
 }
 
 // waitHook waits until a Job completes or a Pod succeeds; other kinds are
