@@ -193,7 +193,9 @@ func memoryAttrs() []any {
 		switch key {
 		case "VmHWM", "RssAnon", "RssFile":
 			var kb int64
-			fmt.Sscanf(strings.TrimSpace(value), "%d", &kb)
+			if _, err := fmt.Sscanf(strings.TrimSpace(value), "%d", &kb); err != nil {
+				continue // not a number of kB: leave the figure out
+			}
 			out = append(out, map[string]string{"VmHWM": "peakRSSKiB", "RssAnon": "anonRSSKiB", "RssFile": "fileRSSKiB"}[key], kb)
 		}
 	}

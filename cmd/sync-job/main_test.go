@@ -25,7 +25,11 @@ func TestExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer git.Close()
+	t.Cleanup(func() {
+		if err := git.Close(); err != nil {
+			t.Errorf("git.Close: %v", err)
+		}
+	})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)

@@ -104,9 +104,11 @@ func TestTarballContent(t *testing.T) {
 	}
 
 	// The OCI side: index.json names the image and points at the manifest.
-	f, _ := os.Open(p)
-	defer f.Close()
-	tr = tar.NewReader(f)
+	ociTar, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr = tar.NewReader(bytes.NewReader(ociTar))
 	var index struct {
 		Manifests []struct {
 			Digest      string            `json:"digest"`

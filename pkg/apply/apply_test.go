@@ -349,10 +349,10 @@ func TestApplyTakesOverConflictingField(t *testing.T) {
 	}
 	owners := map[string]string{}
 	for _, mf := range cm.GetManagedFields() {
-		if strings.Contains(string(mf.FieldsV1.Raw), `"f:color"`) {
+		if strings.Contains(mf.FieldsV1.GetRawString(), `"f:color"`) {
 			owners["color"] += mf.Manager
 		}
-		if strings.Contains(string(mf.FieldsV1.Raw), `"f:size"`) {
+		if strings.Contains(mf.FieldsV1.GetRawString(), `"f:size"`) {
 			owners["size"] += mf.Manager
 		}
 	}

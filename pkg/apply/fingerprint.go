@@ -42,7 +42,7 @@ func stateOf(m metav1.Object, manager string) string {
 	if _, v, ok := lookup(m.GetAnnotations(), AnnotationSSA); ok && strings.EqualFold(v, string(SSAIfNotPresent)) {
 		h.Write([]byte("if-not-present"))
 	} else if e := applyEntry(m.GetManagedFields(), manager); e != nil && e.FieldsV1 != nil {
-		h.Write(canonicalFields(e.FieldsV1.Raw))
+		h.Write(canonicalFields(e.FieldsV1.GetRawBytes()))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -124,10 +124,7 @@ func mustApply(t testing.TB, e *Engine, in []*unstructured.Unstructured, opts Op
 	return cs
 }
 
-var (
-	cmGVR     = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	secretGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-)
+var cmGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 func getCM(t testing.TB, ns, name string) *unstructured.Unstructured {
 	t.Helper()
@@ -164,18 +161,4 @@ func configMaps(ns string, n int, value string) string {
 func update(ctx context.Context, gvr schema.GroupVersionResource, u *unstructured.Unstructured, manager string) error {
 	_, err := env.Dynamic().Resource(gvr).Namespace(u.GetNamespace()).Update(ctx, u, metav1.UpdateOptions{FieldManager: manager})
 	return err
-}
-
-func waitGone(t testing.TB, gvr schema.GroupVersionResource, ns, name string) {
-	t.Helper()
-	err := env.WaitFor(t.Context(), func(ctx context.Context) (bool, error) {
-		_, err := env.Dynamic().Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, err
-	})
-	if err != nil {
-		t.Fatalf("%s %s/%s still there: %v", gvr.Resource, ns, name, err)
-	}
 }

@@ -123,7 +123,7 @@ func TestStageOf(t *testing.T) {
 func entry(manager string, op metav1.ManagedFieldsOperationType, fields string, at time.Time) metav1.ManagedFieldsEntry {
 	t := metav1.NewTime(at)
 	return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1",
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}, Time: &t}
+		FieldsV1: metav1.NewFieldsV1(fields), Time: &t}
 }
 
 func liveMeta(uid string, annotations map[string]string, entries ...metav1.ManagedFieldsEntry) *metav1.PartialObjectMetadata {

@@ -23,8 +23,6 @@ import (
 
 // ---- the unified diff, without a cluster ----
 
-func lines(s string) []string { return splitLines(s) }
-
 func TestUnifiedDiffExamples(t *testing.T) {
 	// Expected outputs are GNU diff -u's for the same inputs (headers aside).
 	nums := func(from, to int) []string {

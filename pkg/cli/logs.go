@@ -20,6 +20,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -132,11 +133,11 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		Follow:    o.Follow,
 	}).Stream(ctx)
 	if err != nil {
-		return fmt.Errorf("Pod/%s/%s: log: %w", o.Namespace, pod.Name, err)
+		return fmt.Errorf("%s: log: %w", object.ID{Kind: "Pod", Namespace: o.Namespace, Name: pod.Name}, err)
 	}
 	defer stream.Close()
 	if _, err := io.Copy(o.Out, stream); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("Pod/%s/%s: log: %w", o.Namespace, pod.Name, err)
+		return fmt.Errorf("%s: log: %w", object.ID{Kind: "Pod", Namespace: o.Namespace, Name: pod.Name}, err)
 	}
 	return nil
 }
@@ -188,7 +189,7 @@ func (o *LogsOptions) waitForPod(ctx context.Context, job *batchv1.Job) (*corev1
 			return pod, nil
 		}
 		if !o.Follow {
-			return nil, fmt.Errorf("Job/%s/%s: %s (use --follow to wait)", o.Namespace, job.Name, why)
+			return nil, fmt.Errorf("%s: %s (use --follow to wait)", object.ID{Kind: "Job", Namespace: o.Namespace, Name: job.Name}, why)
 		}
 		if why != said {
 			fmt.Fprintf(o.ErrOut, "waiting: %s\n", why)
@@ -207,7 +208,7 @@ func (o *LogsOptions) newestPod(ctx context.Context, job *batchv1.Job) (*corev1.
 	sel := labels.SelectorFromSet(labels.Set{batchv1.JobNameLabel: job.Name}).String()
 	list, err := o.client.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, "", fmt.Errorf("Pods of Job/%s/%s: list: %w", o.Namespace, job.Name, err)
+		return nil, "", fmt.Errorf("%s: list Pods: %w", object.ID{Kind: "Job", Namespace: o.Namespace, Name: job.Name}, err)
 	}
 	var pods []*corev1.Pod
 	for i := range list.Items {

@@ -31,6 +31,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/sync"
 )
@@ -515,14 +516,14 @@ func (w *jobWatch) poll(ctx context.Context) (*jobResult, error) {
 	ns := w.job.Namespace
 	job, err := w.client.BatchV1().Jobs(ns).Get(ctx, w.job.Name, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("Job.batch/%s/%s: %w", ns, w.job.Name, err)
+		return nil, fmt.Errorf("%s: %w", object.ID{Group: "batch", Kind: "Job", Namespace: ns, Name: w.job.Name}, err)
 	}
 	w.job = job
 	pods, err := w.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: batchv1.ControllerUidLabel + "=" + string(job.UID),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("Pods of Job.batch/%s/%s: %w", ns, job.Name, err)
+		return nil, fmt.Errorf("%s: list Pods: %w", object.ID{Group: "batch", Kind: "Job", Namespace: ns, Name: job.Name}, err)
 	}
 	if len(pods.Items) == 0 {
 		w.prog.status("waiting for the Job's Pod")

@@ -43,7 +43,11 @@ func newPipelineFixture(t *testing.T) *pipelineFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { git.Close() })
+	t.Cleanup(func() {
+		if err := git.Close(); err != nil {
+			t.Errorf("git.Close: %v", err)
+		}
+	})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
@@ -312,8 +316,10 @@ func TestManualJobName(t *testing.T) {
 	if got := manualJobName(long); len(got) > 63 || !strings.HasPrefix(got, long+"-m-") {
 		t.Errorf("name %q (%d characters) for the longest CronJob name", got, len(got))
 	}
-	if manualJobName("a") == manualJobName("a") {
-		t.Error("two names are equal")
+	// The suffix is random: two runs started for the same CronJob get
+	// different names.
+	if a, b := manualJobName("a"), manualJobName("a"); a == b {
+		t.Errorf("two names are equal: %q", a)
 	}
 }
 
@@ -555,7 +561,7 @@ func TestRollbackLocal(t *testing.T) {
 	f.configMap("b")
 	cj := f.installCronJob(s)
 	cj.Spec.Suspend = ptr.To(false)
-	cj, err = env.Client().BatchV1().CronJobs(f.ns).Update(t.Context(), cj, metav1.UpdateOptions{})
+	_, err = env.Client().BatchV1().CronJobs(f.ns).Update(t.Context(), cj, metav1.UpdateOptions{})
 	must(t, err)
 
 	checkPinned := func(t *testing.T, revision string) {

@@ -512,7 +512,7 @@ func ownedJobs(ctx context.Context, client kubernetes.Interface, s *SyncInfo) ([
 	}
 	list, err := client.BatchV1().Jobs(s.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("Jobs in namespace %s: list: %w", s.Namespace, err)
+		return nil, fmt.Errorf("namespace %s: list Jobs: %w", s.Namespace, err)
 	}
 	var out []*batchv1.Job
 	for i := range list.Items {

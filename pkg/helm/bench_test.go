@@ -271,7 +271,11 @@ func TestBenchmarkLargeIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("r.Close: %v", err)
+		}
+	})
 	r.SetIndexFile(p)
 	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Version: "~1.20", Auth: Auth{Username: "u", Password: "p", CAPEM: r.CA().CertPEM}}
 	runtime.GC()
@@ -302,7 +306,11 @@ func BenchmarkResolveLargeIndex(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Close()
+	b.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			b.Errorf("r.Close: %v", err)
+		}
+	})
 	r.SetIndexFile(p)
 	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Auth: Auth{CAPEM: r.CA().CertPEM}}
 	b.ReportAllocs()

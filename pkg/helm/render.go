@@ -300,7 +300,7 @@ func (o *RenderOptions) capabilities() (*common.Capabilities, error) {
 	if o.KubeVersion != "" {
 		kv, err := common.ParseKubeVersion(o.KubeVersion)
 		if err != nil {
-			return nil, fmt.Errorf("Kubernetes version %q: %v: %w", o.KubeVersion, err, ErrInvalidOptions)
+			return nil, fmt.Errorf("KubeVersion %q: %v: %w", o.KubeVersion, err, ErrInvalidOptions)
 		}
 		caps.KubeVersion = *kv
 	}
@@ -505,7 +505,12 @@ func assemble(ctx context.Context, ch *chart.Chart, files map[string]string, opt
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		// A leftover directory does not make the rendering wrong; say so.
+		if err := os.RemoveAll(work); err != nil && opts.Logger != nil {
+			opts.Logger.WarnContext(ctx, "removing the render directory failed", "dir", work, "error", err)
+		}
+	}()
 
 	var all []*unstructured.Unstructured
 	var allSrcs []string

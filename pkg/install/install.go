@@ -193,7 +193,7 @@ func Labels(namespace, sync string) map[string]string {
 // reachable with errors.As) means nothing must be written.
 func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	if s.Name == "" || s.Namespace == "" {
-		return nil, fmt.Errorf("Sync %s/%s: metadata.name and metadata.namespace are required", s.Namespace, s.Name)
+		return nil, fmt.Errorf("%s: metadata.name and metadata.namespace are required", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name})
 	}
 	data, err := s.Marshal()
 	if err != nil {
@@ -201,7 +201,7 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	}
 	parsed, err := spec.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("Sync %s/%s: %w", s.Namespace, s.Name, err)
+		return nil, fmt.Errorf("%s: %w", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name}, err)
 	}
 	opts, err = opts.withDefaults()
 	if err != nil {

@@ -238,9 +238,11 @@ func decompress(data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer zr.Close()
 	out, err := io.ReadAll(io.LimitReader(zr, maxDecompressed+1))
 	if err != nil {
+		return nil, err
+	}
+	if err := zr.Close(); err != nil {
 		return nil, err
 	}
 	if len(out) > maxDecompressed {

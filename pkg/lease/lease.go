@@ -33,6 +33,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // DefaultDuration is the default Options.Duration: long enough that a busy
@@ -152,7 +154,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 	// released it); then try again, a bounded number of times.
 	for attempt := 0; taken == nil; attempt++ {
 		if attempt == 3 {
-			return nil, fmt.Errorf("Lease/%s: created and deleted concurrently %d times; giving up", ref, attempt)
+			return nil, fmt.Errorf("%s: created and deleted concurrently %d times; giving up", leaseID(namespace, name), attempt)
 		}
 		now := metav1.NewMicroTime(time.Now())
 		desired := &coordinationv1.Lease{
@@ -174,14 +176,14 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 			break
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("Lease/%s: create: %w", ref, err)
+			return nil, fmt.Errorf("%s: create: %w", leaseID(namespace, name), err)
 		}
 		existing, err := leases.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("Lease/%s: get: %w", ref, err)
+			return nil, fmt.Errorf("%s: get: %w", leaseID(namespace, name), err)
 		}
 		if expires, ok := Expiry(existing); !ok || time.Now().Before(expires) {
 			return nil, heldError(ref, existing)
@@ -206,7 +208,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 			}
 			return nil, &HeldError{Lease: ref}
 		case err != nil:
-			return nil, fmt.Errorf("Lease/%s: take over expired lease of %q: %w", ref, holderOf(existing), err)
+			return nil, fmt.Errorf("%s: take over expired lease of %q: %w", leaseID(namespace, name), holderOf(existing), err)
 		}
 		opts.Logger.InfoContext(ctx, "took over expired lease", "lease", ref, "previousHolder", holderOf(existing))
 		taken = updated
@@ -303,20 +305,20 @@ func (l *Lease) Renew(ctx context.Context) error {
 		return l.lostErr
 	}
 	if l.released {
-		return fmt.Errorf("Lease/%s/%s: already released", l.namespace, l.name)
+		return fmt.Errorf("%s: already released", leaseID(l.namespace, l.name))
 	}
 	next := l.current.DeepCopy()
 	now := metav1.NewMicroTime(time.Now())
 	next.Spec.RenewTime = &now
 	updated, err := l.client.CoordinationV1().Leases(l.namespace).Update(ctx, next, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		lost := fmt.Errorf("Lease/%s/%s: %w: %w", l.namespace, l.name, ErrLost, err)
+		lost := fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err)
 		l.lostErr = lost
 		l.lostOnce.Do(func() { close(l.lost) })
 		return lost
 	}
 	if err != nil {
-		return fmt.Errorf("Lease/%s/%s: renew: %w", l.namespace, l.name, err)
+		return fmt.Errorf("%s: renew: %w", leaseID(l.namespace, l.name), err)
 	}
 	l.current = updated
 	return nil
@@ -349,12 +351,17 @@ func (l *Lease) Release(ctx context.Context) error {
 	case err == nil:
 		return nil
 	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-		l.lostErr = fmt.Errorf("Lease/%s/%s: %w: %w", l.namespace, l.name, ErrLost, err)
+		l.lostErr = fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err)
 		l.lostOnce.Do(func() { close(l.lost) })
 		return l.lostErr
 	default:
 		// Not released; the lease expires on its own after its duration.
 		l.released = false
-		return fmt.Errorf("Lease/%s/%s: release: %w", l.namespace, l.name, err)
+		return fmt.Errorf("%s: release: %w", leaseID(l.namespace, l.name), err)
 	}
+}
+
+// leaseID is the Lease's object ID: errors start with it, as Lease/namespace/name.
+func leaseID(namespace, name string) object.ID {
+	return object.ID{Kind: "Lease", Namespace: namespace, Name: name}
 }

@@ -91,7 +91,11 @@ func TestSecondAcquireIsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.Release(ctx)
+	defer func() {
+		if err := first.Release(ctx); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	}()
 
 	live := getLease(t, ns, "gitsync-web")
 	if got := *live.Spec.HolderIdentity; got != "run-1" {
@@ -242,7 +246,11 @@ func TestRenewKeepsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Release(ctx)
+	defer func() {
+		if err := l.Release(ctx); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	}()
 	first := getLease(t, ns, "gitsync-web").Spec.RenewTime.Time
 
 	time.Sleep(3 * time.Second) // longer than the lease lasts without renewal

@@ -124,8 +124,7 @@ var simpleKeys = map[string]bool{"apiVersion": true, "kind": true, "resources": 
 func (c *confinedFS) collectSimple(ctx context.Context, dir, kfile string, entries []entry) (files []string, ok bool, err error) {
 	visiting := map[string]bool{}
 	var fromKust func(dir, kfile string) (bool, error)
-	var addEntry func(e entry) (bool, error)
-	addEntry = func(e entry) (bool, error) {
+	addEntry := func(e entry) (bool, error) {
 		if !e.isDir {
 			files = append(files, e.path)
 			return true, nil

@@ -44,7 +44,13 @@ func (c *client) list(ctx context.Context) (remoteRefs, error) {
 	if err != nil {
 		return remoteRefs{}, err
 	}
-	defer sess.Close()
+	defer func() {
+		// The advertisement is read by then; a failing close (for example
+		// the remote git-upload-pack's exit status) does not change it.
+		if err := sess.Close(); err != nil {
+			c.log.DebugContext(ctx, "git: closing the ref listing session", "error", err)
+		}
+	}()
 	ar, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		return remoteRefs{}, err

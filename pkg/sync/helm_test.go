@@ -93,7 +93,11 @@ func TestHelmChartFromRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer repo.Close()
+	t.Cleanup(func() {
+		if err := repo.Close(); err != nil {
+			t.Errorf("repo.Close: %v", err)
+		}
+	})
 	if _, err := repo.Publish(appChart("1.0.0", true)); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +244,11 @@ func TestHelmChartFromOCIRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	t.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			t.Errorf("reg.Close: %v", err)
+		}
+	})
 	if _, err := reg.Push("charts", appChart("0.3.0", true)); err != nil {
 		t.Fatal(err)
 	}

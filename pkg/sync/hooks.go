@@ -135,7 +135,7 @@ func waitHook(ctx context.Context, res dynamic.ResourceInterface, name, kind str
 				case "Complete":
 					return nil
 				case "Failed":
-					return fmt.Errorf("Job failed: %v", m["message"])
+					return fmt.Errorf("job failed: %v", m["message"])
 				}
 			}
 		case "Pod":
@@ -144,7 +144,7 @@ func waitHook(ctx context.Context, res dynamic.ResourceInterface, name, kind str
 			case "Succeeded":
 				return nil
 			case "Failed":
-				return errors.New("Pod failed")
+				return errors.New("pod failed")
 			}
 		}
 		select {

@@ -138,7 +138,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			if err != nil {
 				return nil, err
 			}
-			defer os.RemoveAll(dir)
+			defer r.removeTemp(ctx, dir)
 			rnd, err := r.renderChart(ctx, filepath.Join(root, path), root, in, isUpgrade, dir)
 			if err != nil {
 				return nil, fmt.Errorf("render: %w", err)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 
 	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -105,7 +106,7 @@ func chartVersionOf(revision string) string {
 func (r *runner) secretData(ctx context.Context, name, field string) (map[string][]byte, error) {
 	sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("Secret/%s/%s (%s): %w", r.opts.Namespace, name, field, err)
+		return nil, fmt.Errorf("%s (%s): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}, field, err)
 	}
 	return sec.Data, nil
 }
@@ -142,7 +143,7 @@ func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
 		case "Secret":
 			sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("Secret/%s/%s (spec.helm.valuesFrom[%d]): %w", r.opts.Namespace, ref.Name, i, err)
+				return nil, fmt.Errorf("%s (spec.helm.valuesFrom[%d]): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: ref.Name}, i, err)
 			}
 			if err == nil {
 				vs.Found, vs.Data = true, sec.Data
@@ -164,6 +165,15 @@ func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
 	return in, nil
 }
 
+// removeTemp removes a temporary directory of the run. Failing to does not
+// change the run's outcome (the Pod's filesystem goes with it), so it is
+// logged, not returned.
+func (r *runner) removeTemp(ctx context.Context, dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		r.log.WarnContext(ctx, "removing a temporary directory failed", "dir", dir, "error", err)
+	}
+}
+
 // fetchAndRender fetches the resolved source into a private temp dir,
 // renders it and removes the dir.
 func (r *runner) fetchAndRender(ctx context.Context, src *resolved, in *inputs, isUpgrade bool) (*rendering, error) {
@@ -171,7 +181,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *resolved, in *inputs, 
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer r.removeTemp(ctx, dir)
 	start := time.Now()
 	s := &r.sync.Spec
 

@@ -47,7 +47,7 @@ func (r *runner) gitOptions(ctx context.Context) (source.GitOptions, error) {
 	if g.SecretRef != nil {
 		sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, g.SecretRef.Name, metav1.GetOptions{})
 		if err != nil {
-			return opts, fmt.Errorf("Secret/%s/%s (spec.source.git.secretRef): %w", r.opts.Namespace, g.SecretRef.Name, err)
+			return opts, fmt.Errorf("%s (spec.source.git.secretRef): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: g.SecretRef.Name}, err)
 		}
 		opts.Auth = source.AuthFromSecret(sec.Data)
 	}
@@ -93,7 +93,7 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 				continue
 			}
 			if err != nil {
-				return nil, "", fmt.Errorf("Secret/%s/%s (%s): %w", r.opts.Namespace, ref.Name, path, err)
+				return nil, "", fmt.Errorf("%s (%s): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: ref.Name}, path, err)
 			}
 			data = make(map[string]string, len(sec.Data))
 			for k, v := range sec.Data {

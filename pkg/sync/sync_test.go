@@ -45,7 +45,11 @@ func newFixture(t *testing.T, opts gitserver.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { git.Close() })
+	t.Cleanup(func() {
+		if err := git.Close(); err != nil {
+			t.Errorf("git.Close: %v", err)
+		}
+	})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
@@ -459,7 +463,11 @@ func TestRefsAndAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	t.Cleanup(func() {
+		if err := other.Close(); err != nil {
+			t.Errorf("other.Close: %v", err)
+		}
+	})
 	secret(map[string]string{"identity": string(f.git.ClientKey()), "known_hosts": strings.ReplaceAll(string(other.KnownHosts()), other.SSHAddr(), f.git.SSHAddr())})
 	res := f.run()
 	if res.Outcome != Failed {

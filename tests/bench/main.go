@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -63,12 +64,12 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl bool) error {
+func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 
 	fmt.Fprintln(os.Stderr, "building sync-job ...")
 	b := &bench{tmp: tmp, syncJobBin: filepath.Join(tmp, "sync-job")}
@@ -86,16 +87,16 @@ func run(ctx context.Context, n int, large, withKubectl bool) error {
 	if err != nil {
 		return err
 	}
-	defer b.env.Stop()
+	defer func() { err = errors.Join(err, b.env.Stop()) }()
 	b.add("test cluster start (control plane)", time.Since(start), "< 10 s", "etcd + kube-apiserver + kube-controller-manager")
 	b.git, err = gitserver.Start(ctx, gitserver.Options{})
 	if err != nil {
 		return err
 	}
-	defer b.git.Close()
+	defer func() { err = errors.Join(err, b.git.Close()) }()
 
 	// Whatever was measured is printed, also when a later step fails.
-	defer b.print()
+	defer func() { err = errors.Join(err, b.print()) }()
 	if err := b.renderBench(ctx); err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func (b *bench) add(figure string, d time.Duration, target, workload string) {
 	b.rows = append(b.rows, row{figure, fmt.Sprintf("%.2f s", d.Seconds()), target, workload})
 }
 
-func (b *bench) print() {
+func (b *bench) print() error {
 	fmt.Println()
 	fmt.Println("gitsync benchmark — every sync-job figure is a whole process, exec to exit, on this machine")
 	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
@@ -127,7 +128,7 @@ func (b *bench) print() {
 	for _, r := range b.rows {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.figure, r.value, r.target, r.workload)
 	}
-	w.Flush()
+	return w.Flush()
 }
 
 // manifests returns n objects of mixed kinds, 50 to a file.
@@ -438,7 +439,9 @@ func (b *bench) find(figure string) float64 {
 	for _, r := range b.rows {
 		if r.figure == figure {
 			var v float64
-			fmt.Sscanf(r.value, "%f", &v)
+			if _, err := fmt.Sscanf(r.value, "%f", &v); err != nil {
+				return 0 // as for a missing figure
+			}
 			return v
 		}
 	}

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -37,14 +36,12 @@ func RepoRoot() (string, error) {
 }
 
 func declaresModule(gomod, module string) bool {
-	f, err := os.Open(gomod)
+	b, err := os.ReadFile(gomod)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+	for line := range strings.Lines(string(b)) {
+		fields := strings.Fields(line)
 		if len(fields) == 2 && fields[0] == "module" {
 			return strings.Trim(fields[1], `"`) == module
 		}

@@ -231,8 +231,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return c, nil
 		}
 		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
-			releaseLock(lock)
-			return nil, err
+			return nil, errors.Join(err, releaseLock(lock))
 		}
 		if opts.Node {
 			// The failed attempt's Stop released it.
@@ -257,8 +256,7 @@ func startIn(ctx context.Context, opts Options, bins map[string]string, lock *os
 		err = os.Mkdir(filepath.Join(dir, "logs"), 0o755)
 	}
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	c := &Cluster{opts: opts, dir: dir, bins: bins, spawner: newSpawner()}
 	if err := c.start(ctx, lock); err != nil {
@@ -371,7 +369,7 @@ func (c *Cluster) stop() error {
 		if c.node.reaper != nil {
 			errs = append(errs, c.node.reaper.dismiss())
 		}
-		c.node.unlock()
+		errs = append(errs, c.node.unlock())
 	}
 	return errors.Join(errs...)
 }
@@ -515,8 +513,11 @@ func freePort(host string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		return 0, err
+	}
+	return port, nil
 }
 
 // sweepStaleDirs removes the temporary directories of clusters whose owning

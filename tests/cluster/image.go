@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +16,7 @@ import (
 // the same image `make image` builds (ociimage.BinaryImage: the binary as
 // entrypoint, CA bundle, non-root user, /tmp) tagged tag, and imports it
 // into the node's containerd. Node mode only.
-func (c *Cluster) BuildImage(ctx context.Context, pkg, tag string) error {
+func (c *Cluster) BuildImage(ctx context.Context, pkg, tag string) (err error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return err
@@ -24,7 +25,7 @@ func (c *Cluster) BuildImage(ctx context.Context, pkg, tag string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 	name := filepath.Base(pkg)
 	bin := filepath.Join(dir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)

@@ -215,31 +215,37 @@ func acquireNodeLock(ctx context.Context, path string, waiting func()) (*os.File
 			return f, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("%s: lock: %w", path, err)
+			return nil, errors.Join(fmt.Errorf("%s: lock: %w", path, err), f.Close())
 		}
 		if first && waiting != nil {
 			waiting()
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("%s: waiting for another node-mode test cluster to stop: %w", path, ctx.Err())
+			return nil, errors.Join(fmt.Errorf("%s: waiting for another node-mode test cluster to stop: %w", path, ctx.Err()), f.Close())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-func (n *node) unlock() {
-	releaseLock(n.lock)
+func (n *node) unlock() error {
+	err := releaseLock(n.lock)
 	n.lock = nil
+	return err
 }
 
-func releaseLock(f *os.File) {
-	if f != nil {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
+// releaseLock unlocks and closes the lock file f (nil: nothing to do). The
+// unlock's own error is not returned: closing the last descriptor releases
+// the flock as well, so only Close's error says the lock may still be held.
+func releaseLock(f *os.File) error {
+	if f == nil {
+		return nil
 	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // checkNoRouteOverlaps fails if p overlaps a route (other than a default
@@ -496,7 +502,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 		if err != nil {
 			return false, nil
 		}
-		conn.Close()
+		if err := conn.Close(); err != nil {
+			return false, err
+		}
 		return true, nil
 	})
 	if err != nil {

@@ -79,13 +79,16 @@ func (c *Cluster) startProcess(name, bin string, args []string, env []string) (*
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := c.spawner.start(cmd); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("%s: start %s: %w", name, bin, err)
+		return nil, fmt.Errorf("%s: start %s: %w", name, bin, errors.Join(err, logFile.Close()))
 	}
 	p := &process{name: name, cmd: cmd, logPath: logPath, logFile: logFile, exited: make(chan struct{})}
 	go func() {
-		p.waitErr = cmd.Wait()
-		logFile.Close()
+		err := cmd.Wait()
+		if cerr := logFile.Close(); cerr != nil {
+			// Reported with the exit: the log's tail may be incomplete.
+			err = errors.Join(err, fmt.Errorf("%s: %w", logPath, cerr))
+		}
+		p.waitErr = err
 		close(p.exited)
 	}()
 	c.mu.Lock()

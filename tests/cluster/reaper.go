@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,36 +50,39 @@ func (c *Cluster) startReaper() error {
 	// terminal's Ctrl-C from killing it along with the tests.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
+		return fmt.Errorf("reaper: %w", errors.Join(err, r.Close(), w.Close()))
+	}
+	// The reaper holds its own copy of the read end now.
+	c.node.reaper = &reaper{cmd: cmd, pipe: w}
+	if err := r.Close(); err != nil {
 		return fmt.Errorf("reaper: %w", err)
 	}
-	r.Close()
-	c.node.reaper = &reaper{cmd: cmd, pipe: w}
 	return nil
 }
 
 // dismiss tells the reaper that the cluster was stopped properly.
 func (r *reaper) dismiss() error {
-	_, _ = io.WriteString(r.pipe, "stop\n")
-	r.pipe.Close()
+	_, werr := io.WriteString(r.pipe, "stop\n")
+	// Closing the pipe wakes the reaper. Had "stop" not reached it, it would
+	// clean up after a cluster Stop already removed: say so, but still wait.
+	told := errors.Join(werr, r.pipe.Close())
 	done := make(chan error, 1)
 	go func() { done <- r.cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
+		if err := errors.Join(told, err); err != nil {
 			return fmt.Errorf("reaper: %w", err)
 		}
 		return nil
 	case <-time.After(10 * time.Second):
 		_ = r.cmd.Process.Kill()
-		return fmt.Errorf("reaper (pid %d): did not exit", r.cmd.Process.Pid)
+		return errors.Join(told, fmt.Errorf("reaper (pid %d): did not exit", r.cmd.Process.Pid))
 	}
 }
 
 // reap is the reaper's main: it waits for its stdin to close and, unless told
 // "stop", undoes what the node-mode cluster in dir changed.
-func reap(dir string) int {
+func reap(dir string) (code int) {
 	b, _ := io.ReadAll(os.Stdin)
 	if strings.TrimSpace(string(b)) == "stop" {
 		return 0
@@ -89,7 +93,12 @@ func reap(dir string) int {
 	if err != nil {
 		return 1
 	}
-	defer releaseLock(lock)
+	defer func() {
+		// Nobody reads the reaper's output; its exit status is what is left.
+		if releaseLock(lock) != nil {
+			code = 1
+		}
+	}()
 	// A later Start may have swept the directory already.
 	st, err := readNodeState(dir)
 	if err != nil {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -84,7 +85,7 @@ spec:
 	}
 }
 
-func run(ctx context.Context, exit bool) error {
+func run(ctx context.Context, exit bool) (err error) {
 	start := time.Now()
 	step("starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, kube-proxy)")
 	env, err := cluster.Start(ctx, cluster.Options{Node: true})
@@ -93,7 +94,7 @@ func run(ctx context.Context, exit bool) error {
 	}
 	defer func() {
 		step("stopping the cluster and the Git server")
-		env.Stop()
+		err = errors.Join(err, env.Stop())
 	}()
 	fmt.Printf("cluster ready in %.1fs\n", env.StartupTime().Seconds())
 
@@ -102,7 +103,7 @@ func run(ctx context.Context, exit bool) error {
 	if err != nil {
 		return err
 	}
-	defer git.Close()
+	defer func() { err = errors.Join(err, git.Close()) }()
 	repo, err := git.CreateRepo(ctx, "hello")
 	if err != nil {
 		return err

@@ -206,7 +206,11 @@ func TestPodReachesAPIServer(t *testing.T) {
 		fmt.Fprint(w, "hello from the host")
 	})}
 	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("srv.Close: %v", err)
+		}
+	})
 	url := "http://" + l.Addr().String() + "/"
 
 	if _, err := env.Client().BatchV1().Jobs(ns).Create(ctx, &batchv1.Job{

@@ -37,7 +37,11 @@ func TestHelmHooksRunOnTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer repo.Close()
+	t.Cleanup(func() {
+		if err := repo.Close(); err != nil {
+			t.Errorf("repo.Close: %v", err)
+		}
+	})
 	job := func(name, weight, policy string) string {
 		ann := fmt.Sprintf("    helm.sh/hook: pre-install\n    helm.sh/hook-weight: %q\n", weight)
 		if policy != "" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-billy/v5/util"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -74,14 +75,11 @@ func readFile(t *testing.T, repo *git.Repository, path string) string {
 	if err != nil {
 		t.Fatalf("Worktree: %v", err)
 	}
-	f, err := wt.Filesystem.Open(path)
+	b, err := util.ReadFile(wt.Filesystem, path)
 	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
+		t.Fatalf("read %s: %v", path, err)
 	}
-	defer f.Close()
-	b := make([]byte, 4096)
-	n, _ := f.Read(b)
-	return string(b[:n])
+	return string(b)
 }
 
 // lsRemote lists url's refs as name → hash, or name → "ref: TARGET" for

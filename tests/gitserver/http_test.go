@@ -135,15 +135,25 @@ func TestHTTPStaysInTheRoot(t *testing.T) {
 	if out, err := exec.CommandContext(t.Context(), "git", "init", "--bare", "--quiet", outside).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v: %s", err, out)
 	}
-	t.Cleanup(func() { os.RemoveAll(outside) })
+	t.Cleanup(func() {
+		if err := os.RemoveAll(outside); err != nil {
+			t.Error(err)
+		}
+	})
 
 	get := func(path string) string {
 		c, err := net.Dial("tcp", s.HTTPAddr())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+		defer func() {
+			if err := c.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path); err != nil {
+			t.Fatal(err)
+		}
 		status, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {
 			t.Fatal(err)

@@ -66,8 +66,7 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, err := gitserver.Start(t.Context(), opts)
 			if err == nil {
-				s.Close()
-				t.Fatal("Start succeeded")
+				t.Fatalf("Start succeeded (Close: %v)", s.Close())
 			}
 		})
 	}
@@ -91,8 +90,7 @@ func TestClose(t *testing.T) {
 	}
 	for _, addr := range addrs {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			t.Errorf("%s still accepts connections", addr)
+			t.Errorf("%s still accepts connections (Close: %v)", addr, c.Close())
 		}
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
@@ -294,7 +292,11 @@ func BenchmarkCommit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			b.Error(err)
+		}
+	})
 	for _, n := range []int{3, 10000} {
 		b.Run(fmt.Sprint(n, "files"), func(b *testing.B) {
 			r, err := s.CreateRepo(b.Context(), fmt.Sprint("bench", n))

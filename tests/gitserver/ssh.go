@@ -149,7 +149,12 @@ func (s *Server) serveSSHConn(nc net.Conn) {
 		s.log.Debug("gitserver: ssh handshake", "remote", nc.RemoteAddr().String(), "error", err)
 		return
 	}
-	defer conn.Close()
+	defer func() {
+		// The client usually hangs up first; nothing to do about it here.
+		if err := conn.Close(); err != nil {
+			s.log.Debug("gitserver: ssh close", "remote", nc.RemoteAddr().String(), "error", err)
+		}
+	}()
 	_ = nc.SetDeadline(time.Time{})
 	go ssh.DiscardRequests(reqs)
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,7 +153,11 @@ func TestSSHRefusesEverythingElse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ssh.Dial: %v", err)
 	}
-	defer client.Close()
+	t.Cleanup(func() {
+		if err := client.Close(); err != nil {
+			t.Errorf("ssh client Close: %v", err)
+		}
+	})
 
 	// run execs command with a flush packet as stdin (a client that wants
 	// nothing) and returns stdout, stderr and the exit status (-1 when the
@@ -163,7 +168,7 @@ func TestSSHRefusesEverythingElse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("NewSession: %v", err)
 		}
-		defer sess.Close()
+		defer closeSession(t, sess)
 		var stdout, stderr bytes.Buffer
 		sess.Stdin = strings.NewReader("0000")
 		sess.Stdout, sess.Stderr = &stdout, &stderr
@@ -232,7 +237,7 @@ func TestSSHRefusesEverythingElse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sess.Close()
+		defer closeSession(t, sess)
 		if err := sess.Shell(); err == nil {
 			t.Error("Shell succeeded, want it refused")
 		}
@@ -242,15 +247,14 @@ func TestSSHRefusesEverythingElse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sess.Close()
+		defer closeSession(t, sess)
 		if err := sess.RequestSubsystem("sftp"); err == nil {
 			t.Error("sftp subsystem granted, want it refused")
 		}
 	})
 	t.Run("port forwarding refused", func(t *testing.T) {
 		if c, err := client.Dial("tcp", s.HTTPAddr()); err == nil {
-			c.Close()
-			t.Error("direct-tcpip channel opened, want it refused")
+			t.Errorf("direct-tcpip channel opened, want it refused (Close: %v)", c.Close())
 		}
 	})
 }
@@ -285,4 +289,13 @@ func knownhostsCallback(t *testing.T, content []byte) (ssh.HostKeyCallback, erro
 		return nil, err
 	}
 	return knownhosts.New(file)
+}
+
+// closeSession closes sess. io.EOF means the server closed the channel
+// first, which is how a finished or refused exec ends.
+func closeSession(t *testing.T, sess *ssh.Session) {
+	t.Helper()
+	if err := sess.Close(); err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("ssh session Close: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package helmrepo
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -145,7 +146,7 @@ func (c Chart) Load() (*chart.Chart, error) {
 }
 
 // Package returns the packaged chart (.tgz), as `helm package` writes it.
-func (c Chart) Package() ([]byte, error) {
+func (c Chart) Package() (_ []byte, err error) {
 	ch, err := c.Load()
 	if err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func (c Chart) Package() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 	p, err := chartutil.Save(ch, dir)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: package: %w", c.Name, c.Version, err)

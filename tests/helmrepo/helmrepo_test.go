@@ -86,7 +86,11 @@ func TestRepoServesIndexAndPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("r.Close: %v", err)
+		}
+	})
 	digest, err := r.Publish(testChart("1.0.0"))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +158,11 @@ func TestRegistryAcceptsHelmPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	t.Cleanup(func() {
+		if err := reg.Close(); err != nil {
+			t.Errorf("reg.Close: %v", err)
+		}
+	})
 	d1, err := reg.Push("charts", testChart("1.0.0"))
 	if err != nil {
 		t.Fatal(err)

@@ -218,7 +218,7 @@ func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	} else {
-		data, ok = r.files[p]
+		data = r.files[p]
 	}
 	r.mu.Unlock()
 	if data == nil {

@@ -57,7 +57,7 @@ func archiveName(version string, p platform) string {
 	return fmt.Sprintf("%s_%s_%s_%s.tar.gz", binary, version, p.OS, p.Arch)
 }
 
-func run(ctx context.Context, cfg config, stdout io.Writer) error {
+func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 	if cfg.LDFlags == "" {
 		if cfg.Commit == "" {
 			out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output()
@@ -83,7 +83,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer func() { err = errors.Join(err, os.RemoveAll(work)) }()
 
 	var arts []artifact
 	for _, p := range platforms() {
@@ -110,7 +110,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		if err := os.WriteFile(filepath.Join(cfg.Out, a.Name+".sha256"), []byte(a.SHA256+"  "+a.Name+"\n"), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  %s\n", a.SHA256, filepath.Join(cfg.Out, a.Name))
+		if _, err := fmt.Fprintf(stdout, "%s  %s\n", a.SHA256, filepath.Join(cfg.Out, a.Name)); err != nil {
+			return err
+		}
 		arts = append(arts, a)
 	}
 	var sums strings.Builder
@@ -129,12 +131,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := os.WriteFile(out, updated, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "wrote", out)
+	if _, err := fmt.Fprintln(stdout, "wrote", out); err != nil {
+		return err
+	}
 	if cfg.UpdateManifest {
 		if err := os.WriteFile(cfg.Manifest, updated, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "updated", cfg.Manifest)
+		if _, err := fmt.Fprintln(stdout, "updated", cfg.Manifest); err != nil {
+			return err
+		}
 	}
 	return nil
 }
