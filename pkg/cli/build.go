@@ -49,15 +49,7 @@ the cluster; nothing is written. Secrets are printed as rendered, values include
   kubectl gitsync build web --path ./deploy -o json`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", OutputYAML, "output format: yaml or json")
@@ -65,7 +57,7 @@ the cluster; nothing is written. Secrets are printed as rendered, values include
 }
 
 // Complete reads the argument and the namespace.
-func (o *BuildOptions) Complete(args []string) error {
+func (o *BuildOptions) Complete(_ *cobra.Command, args []string) error {
 	o.Name = args[0]
 	ns, err := SyncNamespace(o.configFlags)
 	o.Namespace = ns

@@ -74,15 +74,7 @@ Exit status 1 when a required check fails.`,
   # ... with cluster-wide rights?
   kubectl gitsync check --rbac cluster`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVar(&o.TargetNamespace, "target-namespace", "", "namespace the sync would apply to (default the namespace)")
 	cmd.Flags().StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode the install would use: namespace or cluster")
@@ -90,7 +82,7 @@ Exit status 1 when a required check fails.`,
 }
 
 // Complete reads the namespace and builds the client.
-func (o *CheckOptions) Complete() error {
+func (o *CheckOptions) Complete(_ *cobra.Command, _ []string) error {
 	var err error
 	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
 		return err

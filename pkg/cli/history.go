@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
 )
@@ -27,26 +26,21 @@ type HistoryList struct {
 	Items []inventory.History `json:"items"`
 }
 
-// HistoryOptions are the options of `kubectl gitsync history`.
+// HistoryOptions are the options of `kubectl gitsync history`; the
+// embedded syncRef names the sync.
 type HistoryOptions struct {
-	// Name is the sync.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// Output is "" (table), "wide" (end time, changes and whole messages),
 	// "yaml" or "json".
 	Output string
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	now    func() time.Time
+	syncRef
 
 	genericiooptions.IOStreams
 }
 
 // NewHistoryCommand returns the `history` command.
 func NewHistoryCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &HistoryOptions{flags: flags, IOStreams: streams}
+	o := &HistoryOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List the recorded runs of a sync, newest first",
@@ -64,15 +58,7 @@ the whole message. A revision listed here is what rollback can return to.`,
   kubectl gitsync history web -o json | jq -r '[.items[] | select(.result == "Succeeded")][0].revision'`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, yaml or json")
 	return cmd
@@ -80,14 +66,7 @@ the whole message. A revision listed here is what rollback can return to.`,
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Name = args[0]
-	o.now = clockFrom(cmd.Context())
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
-		return err
-	}
-	o.client, _, err = KubeClient(o.flags)
-	return err
+	return o.complete(cmd, args)
 }
 
 // Validate checks the argument and flags.

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
@@ -28,12 +27,9 @@ import (
 // start.
 const logsPollInterval = time.Second
 
-// LogsOptions are the options of `kubectl gitsync logs`.
+// LogsOptions are the options of `kubectl gitsync logs`; the embedded
+// syncRef names the sync.
 type LogsOptions struct {
-	// Name is the sync.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// Job picks the run (a Job of the sync's CronJob) whose log is shown.
 	// Default: the newest.
 	Job string
@@ -41,16 +37,14 @@ type LogsOptions struct {
 	// start if needed.
 	Follow bool
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	now    func() time.Time
+	syncRef
 
 	genericiooptions.IOStreams
 }
 
 // NewLogsCommand returns the `logs` command.
 func NewLogsCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &LogsOptions{flags: flags, IOStreams: streams}
+	o := &LogsOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Print the log of a sync's last run",
@@ -70,15 +64,7 @@ Exit status 1 when the sync has not run yet.`,
   kubectl gitsync logs web --job gitsync-web-29412345`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().StringVar(&o.Job, "job", "", "the Job (run) to show; default the newest")
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "stream the log until the run ends")
@@ -87,14 +73,7 @@ Exit status 1 when the sync has not run yet.`,
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *LogsOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Name = args[0]
-	o.now = clockFrom(cmd.Context())
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
-		return err
-	}
-	o.client, _, err = KubeClient(o.flags)
-	return err
+	return o.complete(cmd, args)
 }
 
 // Validate checks the argument.

@@ -128,12 +128,9 @@ type StatusList struct {
 	Items []SyncStatus `json:"items"`
 }
 
-// StatusOptions are the options of `kubectl gitsync status`.
+// StatusOptions are the options of `kubectl gitsync status`. The embedded
+// syncRef names the sync to describe; its Name "" lists the syncs.
 type StatusOptions struct {
-	// Name is the sync to describe; "" lists the syncs.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// AllNamespaces (-A) lists the syncs of every namespace.
 	AllNamespaces bool
 	// Output is "" (table, or a description with NAME), "wide", "yaml" or
@@ -143,16 +140,14 @@ type StatusOptions struct {
 	// interrupted.
 	Watch bool
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	now    func() time.Time
+	syncRef
 
 	genericiooptions.IOStreams
 }
 
 // NewStatusCommand returns the `status` command.
 func NewStatusCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &StatusOptions{flags: flags, IOStreams: streams}
+	o := &StatusOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
 		Short: "Show the state of syncs: revision, last run, objects, next run",
@@ -178,15 +173,7 @@ whenever a run records its result, until interrupted.`,
   kubectl gitsync status web -o json | jq -r .lastRun.result`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list the syncs of every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, yaml or json")
@@ -196,16 +183,7 @@ whenever a run records its result, until interrupted.`,
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *StatusOptions) Complete(cmd *cobra.Command, args []string) error {
-	if len(args) == 1 {
-		o.Name = args[0]
-	}
-	o.now = clockFrom(cmd.Context())
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
-		return err
-	}
-	o.client, _, err = KubeClient(o.flags)
-	return err
+	return o.complete(cmd, args)
 }
 
 // Validate checks the flags.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
@@ -16,32 +15,26 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
-// SuspendOptions are the options of `kubectl gitsync suspend` and `resume`.
+// SuspendOptions are the options of `kubectl gitsync suspend` and `resume`;
+// the embedded syncRef names the sync.
 type SuspendOptions struct {
-	// Name is the sync.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// Suspend is true for suspend, false for resume.
 	Suspend bool
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	now    func() time.Time
+	syncRef
 
 	genericiooptions.IOStreams
 }
 
 // NewSuspendCommand returns the `suspend` command.
 func NewSuspendCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &SuspendOptions{flags: flags, IOStreams: streams, Suspend: true}
+	o := &SuspendOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, Suspend: true}
 	return o.command("suspend NAME", "Stop a sync's scheduled runs",
 		`Set suspend: true on the sync's CronJob, so that it starts no more runs, and in the spec (ConfigMap
 gitsync-NAME), so that a run started by hand or by an older Job does nothing either. A run already in
@@ -52,7 +45,7 @@ progress finishes. The applied objects stay as they are; drift is no longer corr
 
 // NewResumeCommand returns the `resume` command.
 func NewResumeCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &SuspendOptions{flags: flags, IOStreams: streams, Suspend: false}
+	o := &SuspendOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, Suspend: false}
 	return o.command("resume NAME", "Restart a sync's scheduled runs, and clear a rollback pin",
 		`Set suspend: false in the sync's spec (ConfigMap gitsync-NAME) and on its CronJob, so that runs start
 again on schedule. If a rollback pinned the sync to a revision (the CronJob's sync-job container runs with
@@ -70,28 +63,13 @@ func (o *SuspendOptions) command(use, short, long, example string) *cobra.Comman
 		Example:           example,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(o.flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 }
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *SuspendOptions) Complete(cmd *cobra.Command, args []string) error {
-	o.Name = args[0]
-	o.now = clockFrom(cmd.Context())
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
-		return err
-	}
-	o.client, _, err = KubeClient(o.flags)
-	return err
+	return o.complete(cmd, args)
 }
 
 // Validate checks the argument.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -99,6 +101,61 @@ func (s *SyncInfo) Record() inventory.Record {
 		return inventory.Record{}
 	}
 	return s.Inventory.Record
+}
+
+// commandOptions is kubectl's Options pattern, which every command's
+// options follow: Complete fills in what the flags and arguments leave
+// open (namespace, clients), Validate only checks, Run does the work.
+type commandOptions interface {
+	Complete(cmd *cobra.Command, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runE returns a cobra RunE that completes, validates and runs o, so that
+// every command goes through the three steps in the same order.
+func runE(o commandOptions) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}
+
+// syncRef is what the commands about one sync share, embedded in their
+// options: which sync, and the client and clock its complete sets up.
+type syncRef struct {
+	// Name is the sync: the command's NAME argument, "" when it has none.
+	Name string
+	// Namespace is --namespace, else the kubeconfig context's namespace.
+	Namespace string
+
+	flags  *genericclioptions.ConfigFlags
+	client kubernetes.Interface
+	// config is the REST config client was built from, for the commands
+	// that need other clients too.
+	config *rest.Config
+	// now is the clock the command's context carries, for ages in output.
+	now func() time.Time
+}
+
+// complete reads NAME (the first argument, if any) and the namespace, and
+// builds the client.
+func (r *syncRef) complete(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		r.Name = args[0]
+	}
+	r.now = clockFrom(cmd.Context())
+	var err error
+	if r.Namespace, err = SyncNamespace(r.flags); err != nil {
+		return err
+	}
+	r.client, r.config, err = KubeClient(r.flags)
+	return err
 }
 
 // KubeClient returns a clientset and the REST config for the kubeconfig

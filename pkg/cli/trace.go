@@ -110,15 +110,7 @@ not carry that sync's ApplySet label, or is missing from the sync's inventory (t
   # As JSON
   kubectl gitsync trace deploy/web -n apps -o json`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml or json")
 	return cmd

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/object"
 )
@@ -77,24 +76,20 @@ func BuildTree(ids []object.ID) []TreeNamespace {
 	return out
 }
 
-// TreeOptions are the options of `kubectl gitsync tree`.
+// TreeOptions are the options of `kubectl gitsync tree`; the embedded
+// syncRef names the sync.
 type TreeOptions struct {
-	// Name is the sync.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// Output is "" (tree), "yaml" or "json".
 	Output string
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
+	syncRef
 
 	genericiooptions.IOStreams
 }
 
 // NewTreeCommand returns the `tree` command.
 func NewTreeCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &TreeOptions{flags: flags, IOStreams: streams}
+	o := &TreeOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "tree NAME",
 		Short: "Show the objects a sync manages, by namespace and kind",
@@ -108,29 +103,15 @@ only the inventory, not the objects themselves.`,
   kubectl gitsync tree web -o json`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml or json")
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the client.
-func (o *TreeOptions) Complete(args []string) error {
-	o.Name = args[0]
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
-		return err
-	}
-	o.client, _, err = KubeClient(o.flags)
-	return err
+func (o *TreeOptions) Complete(cmd *cobra.Command, args []string) error {
+	return o.complete(cmd, args)
 }
 
 // Validate checks the argument and flags.

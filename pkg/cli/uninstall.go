@@ -13,9 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/install"
@@ -53,27 +51,23 @@ func uninstallResource(kind string) schema.GroupVersionResource {
 	panic("uninstallResource: unexpected kind " + kind)
 }
 
-// UninstallOptions are the options of `kubectl gitsync uninstall`.
+// UninstallOptions are the options of `kubectl gitsync uninstall`; the
+// embedded syncRef names the sync.
 type UninstallOptions struct {
-	// Name is the sync.
-	Name string
-	// Namespace is --namespace, else the kubeconfig context's namespace.
-	Namespace string
 	// Prune first deletes the objects the sync applied. Default false: they
 	// stay.
 	Prune bool
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	config *rest.Config
-	meta   metadata.Interface
+	syncRef
+	// meta deletes objects of any kind by resource, with no typed client.
+	meta metadata.Interface
 
 	genericiooptions.IOStreams
 }
 
 // NewUninstallCommand returns the `uninstall` command.
 func NewUninstallCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UninstallOptions{flags: flags, IOStreams: streams}
+	o := &UninstallOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "uninstall NAME",
 		Short: "Remove a sync: its CronJob, spec, state, ServiceAccount and RBAC",
@@ -94,33 +88,22 @@ uninstall --prune can be run again.`,
   kubectl gitsync uninstall web -n team-a --prune`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runE(o),
 	}
 	cmd.Flags().BoolVar(&o.Prune, "prune", false, "first delete the objects the sync applied")
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the clients.
-func (o *UninstallOptions) Complete(args []string) error {
-	o.Name = args[0]
-	var err error
-	if o.Namespace, err = SyncNamespace(o.flags); err != nil {
+func (o *UninstallOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.complete(cmd, args); err != nil {
 		return err
 	}
-	if o.client, o.config, err = KubeClient(o.flags); err != nil {
-		return err
-	}
-	if o.meta, err = metadata.NewForConfig(o.config); err != nil {
+	meta, err := metadata.NewForConfig(o.config)
+	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	o.meta = meta
 	return nil
 }
 

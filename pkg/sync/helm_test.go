@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
-	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -69,25 +68,6 @@ spec:
 	return c
 }
 
-func (f *fixture) installHelm(doc string) {
-	f.t.Helper()
-	if _, err := spec.Parse([]byte(doc)); err != nil {
-		f.t.Fatalf("test spec does not parse: %v\n%s", err, doc)
-	}
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(f.name), Namespace: f.ns},
-		Data:       map[string]string{spec.ConfigMapKey: doc},
-	}
-	cms := env.Client().CoreV1().ConfigMaps(f.ns)
-	if _, err := cms.Create(f.t.Context(), cm, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		if _, err := cms.Update(f.t.Context(), cm, metav1.UpdateOptions{}); err != nil {
-			f.t.Fatal(err)
-		}
-	} else if err != nil {
-		f.t.Fatal(err)
-	}
-}
-
 func TestHelmChartFromRepository(t *testing.T) {
 	repo, err := helmrepo.StartRepo(helmrepo.RepoOptions{Username: "charts", Password: "pw"})
 	if err != nil {
@@ -131,7 +111,7 @@ spec:
 	}
 
 	// Install.
-	f.installHelm(doc(">=1.0.0 <2.0.0", ""))
+	f.writeSpec(doc(">=1.0.0 <2.0.0", ""))
 	res := f.run()
 	f.mustSucceed(res)
 	if res.Revision != "1.0.0" {
@@ -220,7 +200,7 @@ spec:
 	}
 
 	// No version in range: a clear error, nothing applied or pruned.
-	f.installHelm(doc(">=5.0.0", ""))
+	f.writeSpec(doc(">=5.0.0", ""))
 	res = f.run()
 	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "available: 2.0.0, 1.1.0, 1.0.0") {
 		t.Errorf("missing version: %s, %v", res.Outcome, res.Err)
@@ -232,7 +212,7 @@ spec:
 	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).Update(t.Context(), vals, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.installHelm(doc("1.1.0", ""))
+	f.writeSpec(doc("1.1.0", ""))
 	res = f.run()
 	if res.Outcome != Failed || !strings.Contains(res.Err.Error(), "valuesFrom[0]") {
 		t.Errorf("non-map values: %s, %v", res.Outcome, res.Err)
@@ -258,7 +238,7 @@ func TestHelmChartFromOCIRegistry(t *testing.T) {
 	if _, err := env.Client().CoreV1().Secrets(f.ns).Create(t.Context(), sec, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+	f.writeSpec(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
 kind: Sync
 metadata: {name: oci, namespace: %s}
 spec:
@@ -314,7 +294,7 @@ func TestHelmChartFromGit(t *testing.T) {
 		commit["charts/app/"+p] = c
 	}
 	f.commit(commit)
-	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+	f.writeSpec(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
 kind: Sync
 metadata: {name: app, namespace: %s}
 spec:
@@ -396,7 +376,7 @@ spec:
         image: example.invalid/never:1
 `,
 	})
-	f.installHelm(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+	f.writeSpec(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
 kind: Sync
 metadata: {name: app, namespace: %s}
 spec:

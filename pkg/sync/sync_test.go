@@ -95,6 +95,13 @@ spec:
         %s
   path: ./deploy
 %s`, f.name, f.ns, url, strings.HasPrefix(url, "http://"), ref, extra)
+	f.writeSpec(doc)
+}
+
+// writeSpec checks that doc parses and writes it as the sync's spec
+// ConfigMap, creating or replacing it.
+func (f *fixture) writeSpec(doc string) {
+	f.t.Helper()
 	if _, err := spec.Parse([]byte(doc)); err != nil {
 		f.t.Fatalf("test spec does not parse: %v\n%s", err, doc)
 	}
@@ -104,8 +111,7 @@ spec:
 	}
 	cms := env.Client().CoreV1().ConfigMaps(f.ns)
 	if _, err := cms.Create(f.t.Context(), cm, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		_, err = cms.Update(f.t.Context(), cm, metav1.UpdateOptions{})
-		if err != nil {
+		if _, err := cms.Update(f.t.Context(), cm, metav1.UpdateOptions{}); err != nil {
 			f.t.Fatal(err)
 		}
 	} else if err != nil {

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gitsync/gitsync/tests/internal/testpki"
 )
 
 // startHTTP starts the plain-HTTP and the HTTPS listener, both serving the
@@ -30,11 +32,23 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		return fmt.Errorf("gitserver: %s: %w", backend, err)
 	}
 	ip := net.ParseIP(s.opts.ListenIP)
-	pki, err := newTestPKI(ip)
+	ca, err := testpki.New("gitsync test CA")
 	if err != nil {
 		return fmt.Errorf("gitserver: %w", err)
 	}
-	s.caPEM = pki.caPEM
+	// The loopback names too, so that a client may say localhost whatever
+	// ListenIP is.
+	ips := []net.IP{ip}
+	for _, lo := range []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback} {
+		if !lo.Equal(ip) {
+			ips = append(ips, lo)
+		}
+	}
+	cert, err := ca.ServerCertificate(ips, []string{"localhost"})
+	if err != nil {
+		return fmt.Errorf("gitserver: %w", err)
+	}
+	s.caPEM = ca.CertPEM
 
 	cgiHandler := &cgi.Handler{
 		Path: backend,
@@ -80,7 +94,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 		Handler:           handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          errLog,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}
 	s.serve(func() error { return s.httpSrv.Serve(s.httpLn) })
 	s.serve(func() error { return s.httpsSrv.ServeTLS(s.httpsLn, "", "") })
