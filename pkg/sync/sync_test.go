@@ -209,6 +209,12 @@ func TestCreateUpdatePrune(t *testing.T) {
 	if len(inv.Entries) != 2 || inv.Record.LastAppliedRevision != res.Revision {
 		t.Fatalf("inventory %d entries, record %+v", len(inv.Entries), inv.Record)
 	}
+	events, err := env.Client().CoreV1().Events(f.ns).List(t.Context(), metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=ConfigMap,involvedObject.name=" + spec.ConfigMapName(f.name),
+	})
+	if err != nil || len(events.Items) != 1 || events.Items[0].Reason != "Synced" || !strings.Contains(events.Items[0].Message, sha1) {
+		t.Errorf("Events on the spec ConfigMap: %+v, %v; want one Synced naming the revision", events, err)
+	}
 
 	// Update a, remove b, add c.
 	f.commit(map[string]string{"deploy/a.yaml": cm("a", "2"), "deploy/c.yaml": cm("c", "1")})
