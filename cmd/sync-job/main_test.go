@@ -1,15 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/cluster"
 	"github.com/gitsync/gitsync/tests/gitserver"
@@ -111,5 +119,80 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "sync-job v") {
 		t.Errorf("version output %q", stdout.String())
+	}
+}
+
+// TestSIGTERM runs the real binary and sends SIGTERM while it applies, as
+// the kubelet does when a Job's deadline passes: it must stop within a few
+// seconds, exit 4, and leave a Failed record.
+func TestSIGTERM(t *testing.T) {
+	ctx := t.Context()
+	bin := filepath.Join(t.TempDir(), "sync-job")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	git, err := gitserver.Start(ctx, gitserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.Close()
+	repo, err := git.CreateRepo(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for i := range 2000 {
+		files[fmt.Sprintf("deploy/cm-%04d.yaml", i)] = fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%04d\n", i)
+	}
+	if _, err := repo.Commit(ctx, "many", files); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	doc := "apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: big\nspec:\n  source:\n    git:\n      url: " +
+		git.HTTPURL("big") + "\n      insecure: true\n      ref: {branch: main}\n  path: ./deploy\n"
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName("big"), Namespace: ns}, Data: map[string]string{spec.ConfigMapKey: doc}}
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.CommandContext(ctx, bin, "--sync", "big", "-n", ns, "--kubeconfig", env.KubeconfigPath(), "--concurrency", "2")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), `"msg":"rendered"`) {
+			break // the apply starts now
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	took := time.Since(signalled)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want code %d\n%s", err, exitInterrupted, log.String())
+	}
+	if took > 5*time.Second {
+		t.Errorf("stopped %s after SIGTERM", took)
+	}
+	st := &inventory.Store{Client: env.Client(), Namespace: ns, Sync: "big"}
+	inv, err := st.Load(ctx)
+	if err != nil || inv.Record.LastRun.Result != inventory.ResultFailed {
+		t.Errorf("record after SIGTERM: %+v, %v", inv.Record.LastRun, err)
 	}
 }
