@@ -137,7 +137,11 @@ func TestSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer git.Close()
+	t.Cleanup(func() {
+		if err := git.Close(); err != nil {
+			t.Errorf("git.Close: %v", err)
+		}
+	})
 	repo, err := git.CreateRepo(ctx, "big")
 	if err != nil {
 		t.Fatal(err)
