@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,6 +66,9 @@ type RunOptions struct {
 	configFlags *genericclioptions.ConfigFlags
 	client      kubernetes.Interface
 	config      *rest.Config
+	// timeoutSet and toRevisionSet record which flags were given, for
+	// Validate.
+	timeoutSet, toRevisionSet bool
 	genericiooptions.IOStreams
 }
 
@@ -108,17 +108,7 @@ Exit status: 0 the run succeeded (or had nothing to do), 1 it failed or did not 
   kubectl gitsync run web --local`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return o.Run(ctx)
-		},
+		RunE:              runE(o),
 	}
 	o.addRunFlags(cmd)
 	return cmd
@@ -132,9 +122,12 @@ func (o *RunOptions) addRunFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.Timeout, "timeout", 0, "how long to wait (default: the Job's activeDeadlineSeconds + 1m, i.e. the sync's timeout plus its Git timeouts plus 3m)")
 }
 
-// Complete reads the argument, the namespace and the cluster's config.
-func (o *RunOptions) Complete(args []string) error {
+// Complete reads the argument, which flags were given, the namespace and
+// the cluster's config.
+func (o *RunOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Name = args[0]
+	o.timeoutSet = cmd.Flags().Changed("timeout")
+	o.toRevisionSet = cmd.Flags().Changed("to-revision")
 	ns, err := SyncNamespace(o.configFlags)
 	if err != nil {
 		return err
@@ -145,7 +138,7 @@ func (o *RunOptions) Complete(args []string) error {
 }
 
 // Validate checks the name and the flags.
-func (o *RunOptions) Validate(cmd *cobra.Command) error {
+func (o *RunOptions) Validate() error {
 	if err := ValidateSyncName(o.Name); err != nil {
 		return err
 	}
@@ -154,7 +147,7 @@ func (o *RunOptions) Validate(cmd *cobra.Command) error {
 		return fmt.Errorf("--timeout: must not be negative, not %s", o.Timeout)
 	case o.Local && !o.Wait:
 		return errors.New("--wait: --local always waits, since the run is this process")
-	case !o.Wait && cmd.Flags().Changed("timeout"):
+	case !o.Wait && o.timeoutSet:
 		return errors.New("--timeout: only when waiting (--wait=false returns at once)")
 	}
 	return nil
@@ -789,17 +782,7 @@ Exit status: 0 the rollback run succeeded, 1 it failed (the pin stays), 2 error.
   kubectl gitsync resume web`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: CompleteSyncNames(flags),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return o.Run(ctx)
-		},
+		RunE:              runE(o),
 	}
 	o.addRunFlags(cmd)
 	cmd.Flags().IntVar(&o.ToRevision, "to-revision", 0, "history number to roll back to (default: the newest succeeded revision before the current one)")
@@ -807,11 +790,11 @@ Exit status: 0 the rollback run succeeded, 1 it failed (the pin stays), 2 error.
 }
 
 // Validate checks the name and the flags.
-func (o *RollbackOptions) Validate(cmd *cobra.Command) error {
-	if o.ToRevision < 0 || cmd.Flags().Changed("to-revision") && o.ToRevision == 0 {
+func (o *RollbackOptions) Validate() error {
+	if o.ToRevision < 0 || o.toRevisionSet && o.ToRevision == 0 {
 		return fmt.Errorf("--to-revision: must be a history number (1 or more), not %d", o.ToRevision)
 	}
-	return o.RunOptions.Validate(cmd)
+	return o.RunOptions.Validate()
 }
 
 // Run picks the revision, pins the CronJob to it and starts the run.

@@ -568,7 +568,7 @@ func printStatusTable(out io.Writer, items []SyncStatus, now time.Time, allNames
 	}
 	WriteRow(w, header...)
 	for _, st := range items {
-		var lastRun, result, dur, msg string = "-", "-", "-", ""
+		lastRun, result, dur, msg := "-", "-", "-", ""
 		if r := st.LastRun; r != nil {
 			lastRun = HumanAge(now, runEnd(*r))
 			result = cellOrDash(string(r.Result))

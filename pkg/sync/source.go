@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 
@@ -104,11 +102,11 @@ func chartVersionOf(revision string) string {
 }
 
 func (r *runner) secretData(ctx context.Context, name, field string) (map[string][]byte, error) {
-	sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}, field, err)
+	data, found, err := r.readData(ctx, "Secret", name, field, false)
+	if err == nil && !found {
+		err = fmt.Errorf("%s (%s): not found", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}, field)
 	}
-	return sec.Data, nil
+	return data, err
 }
 
 // gatherInputs reads the postBuild variables and the Helm values.
@@ -125,29 +123,10 @@ func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
 	from := make([]helm.ValuesSource, len(h.ValuesFrom))
 	for i, ref := range h.ValuesFrom {
 		vs := helm.ValuesSource{Kind: ref.Kind, Name: ref.Name, ValuesKey: ref.ValuesKey, TargetPath: ref.TargetPath, Optional: ref.Optional}
-		switch ref.Kind {
-		case "ConfigMap":
-			cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("ConfigMap/%s/%s (spec.helm.valuesFrom[%d]): %w", r.opts.Namespace, ref.Name, i, err)
-			}
-			if err == nil {
-				vs.Found, vs.Data = true, map[string][]byte{}
-				for k, v := range cm.Data {
-					vs.Data[k] = []byte(v)
-				}
-				for k, v := range cm.BinaryData {
-					vs.Data[k] = v
-				}
-			}
-		case "Secret":
-			sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("%s (spec.helm.valuesFrom[%d]): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: ref.Name}, i, err)
-			}
-			if err == nil {
-				vs.Found, vs.Data = true, sec.Data
-			}
+		var err error
+		vs.Data, vs.Found, err = r.readData(ctx, ref.Kind, ref.Name, fmt.Sprintf("spec.helm.valuesFrom[%d]", i), true)
+		if err != nil {
+			return nil, err
 		}
 		from[i] = vs
 	}

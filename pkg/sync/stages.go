@@ -45,11 +45,11 @@ func (r *runner) gitOptions(ctx context.Context) (source.GitOptions, error) {
 		opts.Ref = source.GitRef{Commit: commit}
 	}
 	if g.SecretRef != nil {
-		sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, g.SecretRef.Name, metav1.GetOptions{})
+		data, err := r.secretData(ctx, g.SecretRef.Name, "spec.source.git.secretRef")
 		if err != nil {
-			return opts, fmt.Errorf("%s (spec.source.git.secretRef): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: g.SecretRef.Name}, err)
+			return opts, err
 		}
-		opts.Auth = source.AuthFromSecret(sec.Data)
+		opts.Auth = source.AuthFromSecret(data)
 	}
 	return opts, nil
 }
@@ -64,6 +64,45 @@ func commitOf(revision string) (string, error) {
 	return revision[i:], nil
 }
 
+// readData reads the data of a ConfigMap or Secret of the sync's namespace
+// (substituteFrom, valuesFrom); found is false when it does not exist. A
+// ConfigMap's binaryData is included only with binary. field names the spec
+// field in errors.
+func (r *runner) readData(ctx context.Context, kind, name, field string, binary bool) (data map[string][]byte, found bool, err error) {
+	var getErr error
+	switch kind {
+	case "ConfigMap":
+		cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			data = make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+			for k, v := range cm.Data {
+				data[k] = []byte(v)
+			}
+			if binary {
+				for k, v := range cm.BinaryData {
+					data[k] = v
+				}
+			}
+		}
+		getErr = err
+	case "Secret":
+		sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			data = sec.Data
+		}
+		getErr = err
+	default:
+		return nil, false, fmt.Errorf("%s: kind %q is not ConfigMap or Secret", field, kind)
+	}
+	switch {
+	case apierrors.IsNotFound(getErr):
+		return nil, false, nil
+	case getErr != nil:
+		return nil, false, fmt.Errorf("%s (%s): %w", object.ID{Kind: kind, Namespace: r.opts.Namespace, Name: name}, field, getErr)
+	}
+	return data, true, nil
+}
+
 // substitutions gathers the postBuild variables: substituteFrom in order
 // (later entries win), then substitute (wins over all), as Flux does. The
 // digest covers the values read from the cluster, so that a changed
@@ -76,32 +115,18 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 	vars := map[string]string{}
 	for i, ref := range pb.SubstituteFrom {
 		path := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
-		var data map[string]string
-		switch ref.Kind {
-		case "ConfigMap":
-			cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && ref.Optional {
+		data, found, err := r.readData(ctx, ref.Kind, ref.Name, path, false)
+		if err != nil {
+			return nil, "", err
+		}
+		if !found {
+			if ref.Optional {
 				continue
 			}
-			if err != nil {
-				return nil, "", fmt.Errorf("ConfigMap/%s/%s (%s): %w", r.opts.Namespace, ref.Name, path, err)
-			}
-			data = cm.Data
-		case "Secret":
-			sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && ref.Optional {
-				continue
-			}
-			if err != nil {
-				return nil, "", fmt.Errorf("%s (%s): %w", object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: ref.Name}, path, err)
-			}
-			data = make(map[string]string, len(sec.Data))
-			for k, v := range sec.Data {
-				data[k] = string(v)
-			}
+			return nil, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: ref.Kind, Namespace: r.opts.Namespace, Name: ref.Name}, path)
 		}
 		for k, v := range data {
-			vars[k] = v
+			vars[k] = string(v)
 		}
 	}
 	fromCluster := len(vars) > 0
