@@ -29,15 +29,7 @@ func TestMain(m *testing.M) { os.Exit(cluster.Run(m, cluster.Options{}, &env)) }
 
 func TestExitCodes(t *testing.T) {
 	ctx := t.Context()
-	git, err := gitserver.Start(ctx, gitserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := git.Close(); err != nil {
-			t.Errorf("git.Close: %v", err)
-		}
-	})
+	git := gitserver.StartTest(t, gitserver.Options{})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +125,7 @@ func TestSIGTERM(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	git, err := gitserver.Start(ctx, gitserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := git.Close(); err != nil {
-			t.Errorf("git.Close: %v", err)
-		}
-	})
+	git := gitserver.StartTest(t, gitserver.Options{})
 	repo, err := git.CreateRepo(ctx, "big")
 	if err != nil {
 		t.Fatal(err)

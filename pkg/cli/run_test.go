@@ -39,15 +39,7 @@ type pipelineFixture struct {
 func newPipelineFixture(t *testing.T) *pipelineFixture {
 	t.Helper()
 	ctx := t.Context()
-	git, err := gitserver.Start(ctx, gitserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := git.Close(); err != nil {
-			t.Errorf("git.Close: %v", err)
-		}
-	})
+	git := gitserver.StartTest(t, gitserver.Options{})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)

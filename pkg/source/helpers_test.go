@@ -13,16 +13,7 @@ import (
 // startServer starts a Git server that is closed at the end of the test.
 func startServer(t *testing.T, opts gitserver.Options) *gitserver.Server {
 	t.Helper()
-	s, err := gitserver.Start(t.Context(), opts)
-	if err != nil {
-		t.Fatalf("gitserver.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("gitserver Close: %v", err)
-		}
-	})
-	return s
+	return gitserver.StartTest(t, opts)
 }
 
 // createRepo creates an empty repository.

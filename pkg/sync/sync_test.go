@@ -41,15 +41,7 @@ type fixture struct {
 func newFixture(t *testing.T, opts gitserver.Options) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	git, err := gitserver.Start(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := git.Close(); err != nil {
-			t.Errorf("git.Close: %v", err)
-		}
-	})
+	git := gitserver.StartTest(t, opts)
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
@@ -471,15 +463,7 @@ func TestRefsAndAuth(t *testing.T) {
 	check("v1.1")
 
 	// A host key that is not in known_hosts is refused, and nothing changes.
-	other, err := gitserver.Start(t.Context(), gitserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := other.Close(); err != nil {
-			t.Errorf("other.Close: %v", err)
-		}
-	})
+	other := gitserver.StartTest(t, gitserver.Options{})
 	secret(map[string]string{"identity": string(f.git.ClientKey()), "known_hosts": strings.ReplaceAll(string(other.KnownHosts()), other.SSHAddr(), f.git.SSHAddr())})
 	res := f.run()
 	if res.Outcome != Failed {

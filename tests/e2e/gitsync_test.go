@@ -94,15 +94,7 @@ func scheduledJobs(t *testing.T, ns string) int {
 func TestGitsyncEndToEnd(t *testing.T) {
 	ctx := t.Context()
 	syncJobImageBuilt(t)
-	git, err := gitserver.Start(ctx, gitserver.Options{ListenIP: env.HostIP()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := git.Close(); err != nil {
-			t.Errorf("git.Close: %v", err)
-		}
-	})
+	git := gitserver.StartTest(t, gitserver.Options{ListenIP: env.HostIP()})
 	repo, err := git.CreateRepo(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
