@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
@@ -136,13 +136,13 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 
 	start := time.Now()
 	logger.Info("run starting", "sync", ns+"/"+o.sync, "version", version.Version)
-	res, err := sync.Run(ctx, sync.Options{
+	res, err := syncrun.Run(ctx, syncrun.Options{
 		Name: o.sync, Namespace: ns, Config: cfg, Logger: logger,
 		Concurrency: o.concurrency, Revision: o.revision, WorkDir: o.workDir,
 		NamespaceScoped: o.scope == "namespace",
 	})
 	if err != nil {
-		var se *sync.SpecError
+		var se *syncrun.SpecError
 		switch {
 		case errors.As(err, &se):
 			o.exitCode = exitSpec
@@ -162,7 +162,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	}
 	attrs = append(attrs, memoryAttrs()...)
 	switch res.Outcome {
-	case sync.Failed:
+	case syncrun.Failed:
 		o.exitCode = exitFailed
 		if ctx.Err() != nil {
 			o.exitCode = exitInterrupted

@@ -20,7 +20,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // diffContext is the number of unchanged lines around each change, as in
@@ -137,7 +137,7 @@ func localRoot(dir string) string {
 // renderSync renders the sync (or a local directory with its spec) as a
 // run would, within the scope its CronJob gives sync-job, without writing
 // anything.
-func renderSync(ctx context.Context, flags *genericclioptions.ConfigFlags, name, namespace, path string) (*sync.Rendered, error) {
+func renderSync(ctx context.Context, flags *genericclioptions.ConfigFlags, name, namespace, path string) (*syncrun.Rendered, error) {
 	client, cfg, err := KubeClient(flags)
 	if err != nil {
 		return nil, err
@@ -146,11 +146,11 @@ func renderSync(ctx context.Context, flags *genericclioptions.ConfigFlags, name,
 	if err != nil {
 		return nil, err
 	}
-	opts := sync.RenderOptions{Name: name, Namespace: namespace, Config: cfg, NamespaceScoped: namespaceScoped(cj)}
+	opts := syncrun.RenderOptions{Name: name, Namespace: namespace, Config: cfg, NamespaceScoped: namespaceScoped(cj)}
 	if path != "" {
 		opts.LocalDir, opts.LocalRoot = path, localRoot(path)
 	}
-	r, err := sync.Render(ctx, opts)
+	r, err := syncrun.Render(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sync %s/%s: %w", namespace, name, err)
 	}

@@ -30,7 +30,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
-	"github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // AnnotationPinnedRevision, on a sync's CronJob, holds the revision a
@@ -321,7 +321,7 @@ func (o *RunOptions) runLocal(ctx context.Context, revision string, scoped bool)
 		defer cancel()
 	}
 	logger := slog.New(slog.NewTextHandler(o.ErrOut, nil))
-	res, err := sync.Run(ctx, sync.Options{
+	res, err := syncrun.Run(ctx, syncrun.Options{
 		Name: o.Name, Namespace: o.Namespace, Config: o.config, Logger: logger, Revision: revision,
 		NamespaceScoped: scoped,
 	})
@@ -329,7 +329,7 @@ func (o *RunOptions) runLocal(ctx context.Context, revision string, scoped bool)
 		return fmt.Errorf("sync %s/%s: %w", o.Namespace, o.Name, err)
 	}
 	printSummary(o.Out, res)
-	if res.Outcome == sync.Failed {
+	if res.Outcome == syncrun.Failed {
 		if ctx.Err() != nil {
 			return WithExitCode(ExitFailed, fmt.Errorf("sync %s/%s: interrupted (%v): %w", o.Namespace, o.Name, context.Cause(ctx), res.Err))
 		}
@@ -339,7 +339,7 @@ func (o *RunOptions) runLocal(ctx context.Context, revision string, scoped bool)
 }
 
 // printSummary prints a local run's result.
-func printSummary(w io.Writer, res *sync.Result) {
+func printSummary(w io.Writer, res *syncrun.Result) {
 	counts := map[string]int{}
 	for _, cs := range []*apply.ChangeSet{res.Applied, res.Pruned} {
 		if cs == nil {
@@ -359,7 +359,7 @@ func printSummary(w io.Writer, res *sync.Result) {
 		rows = append(rows, [2]string{"drifted", fmt.Sprint(len(res.Drifted))})
 	}
 	rows = append(rows, [2]string{"duration", HumanDuration(res.End.Sub(res.Start))})
-	if res.Outcome == sync.Busy {
+	if res.Outcome == syncrun.Busy {
 		// Nothing was done; the message says why. (A success's message
 		// repeats the rows above; a failure's is the error.)
 		rows = append(rows, [2]string{"message", res.Message})

@@ -19,7 +19,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
-	gsync "github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // The roles trace tells apart.
@@ -221,7 +221,7 @@ func (o *TraceOptions) trace(ctx context.Context, id object.ID, obj *metav1.Part
 		return res, nil
 	}
 	res.Managed = true
-	res.SyncNamespace = l[gsync.LabelSyncNamespace]
+	res.SyncNamespace = l[syncrun.LabelSyncNamespace]
 	if res.SyncNamespace == "" {
 		// Labels from before sync-namespace existed: a sync's own objects
 		// live in its namespace.

@@ -21,7 +21,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
-	gsync "github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // uninstallResource returns the resource of a kind uninstall deletes, so
@@ -223,7 +223,7 @@ func (o *UninstallOptions) prune(ctx context.Context, s *SyncInfo) (int, error) 
 	selector := map[string]string{
 		inventory.LabelApplySetPartOf: s.Store(o.client).ParentID(),
 		inventory.LabelSync:           o.Name,
-		gsync.LabelSyncNamespace:      o.Namespace,
+		syncrun.LabelSyncNamespace:    o.Namespace,
 	}
 	cs, err := engine.Prune(ctx, targets, apply.PruneOptions{Selector: selector})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/spec"
-	gsync "github.com/gitsync/gitsync/pkg/sync"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // appliedLabels are the labels sync-job puts on what sync name of ns
@@ -25,7 +25,7 @@ func appliedLabels(ns, name string) map[string]string {
 	return map[string]string{
 		inventory.LabelApplySetPartOf: inventory.ApplySetID(inventory.InventoryName(name), ns),
 		inventory.LabelSync:           name,
-		gsync.LabelSyncNamespace:      ns,
+		syncrun.LabelSyncNamespace:    ns,
 	}
 }
 

@@ -59,7 +59,7 @@ const (
 	LabelSync = inventory.LabelSync
 	// LabelSyncNamespace names the sync's namespace, so that cluster-scoped
 	// objects and objects in the target namespace can be traced back. It
-	// equals sync.LabelSyncNamespace (pkg/sync is not imported for one
+	// equals syncrun.LabelSyncNamespace (pkg/syncrun is not imported for one
 	// constant; a test keeps them equal).
 	LabelSyncNamespace = "gitsync.io/sync-namespace"
 	// LabelKind is set to KindSpec on the spec ConfigMap, so that
