@@ -3,7 +3,9 @@ package helm
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 
@@ -114,5 +116,26 @@ func TestSourceHTTP(t *testing.T) {
 	}
 	if _, err := PinChart(spec, source.Revision("sha256:"+digests["1.0.0"])); err == nil {
 		t.Error("PinChart of a revision without a version: no error")
+	}
+}
+
+// TestErrorsHideURLCredentials checks that a chart source given a URL
+// with credentials (the spec refuses these; ChartSource is also used
+// directly) never repeats them in an error.
+func TestErrorsHideURLCredentials(t *testing.T) {
+	for _, u := range []string{
+		"oci://user:S3CRET@127.0.0.1:1/charts",
+		"https://S3CRET@127.0.0.1:1/charts",
+		"https://127.0.0.1:1/charts?token=S3CRET",
+	} {
+		src := ChartSource{URL: u, Chart: "app", Timeout: 2 * time.Second}
+		_, err := Resolve(t.Context(), src)
+		if err == nil || strings.Contains(err.Error(), "S3CRET") {
+			t.Errorf("Resolve(%s) = %v, want an error without the credential", u, err)
+		}
+		_, err = NewSource(src).Fetch(t.Context(), "1.0.0", t.TempDir())
+		if err == nil || strings.Contains(err.Error(), "S3CRET") {
+			t.Errorf("Fetch(%s) = %v, want an error without the credential", u, err)
+		}
 	}
 }

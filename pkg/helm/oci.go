@@ -46,6 +46,10 @@ func ociRepository(src *ChartSource) (name.Repository, error) {
 	if src.Chart != "" {
 		s += "/" + src.Chart
 	}
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(host, "@") {
+		// go-containerregistry's message would repeat the userinfo.
+		return name.Repository{}, fmt.Errorf("%s: credentials belong in the Secret, not in the URL: %w", src.where(), ErrInvalidOptions)
+	}
 	opts := []name.Option{name.StrictValidation}
 	if src.Insecure {
 		opts = append(opts, name.Insecure)
