@@ -99,7 +99,11 @@ func TestCacheSharesResolveAndFetch(t *testing.T) {
 
 func TestCacheRemembersFailures(t *testing.T) {
 	c := source.NewCache(t.TempDir())
-	defer c.Close()
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	bad := &countingSource{fail: errors.New("refused")}
 	for range 2 {
 		if _, err := c.Resolve(t.Context(), "k", bad); err == nil || err.Error() != "refused" {
