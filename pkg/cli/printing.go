@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/source"
 )
 
 // Output formats the commands accept with -o.
@@ -125,15 +127,7 @@ func ShortRevision(rev string) string {
 	if rev == "" {
 		return "-"
 	}
-	for _, algo := range []string{"sha1:", "sha256:"} {
-		if i := strings.LastIndex(rev, algo); i >= 0 {
-			digest := rev[i+len(algo):]
-			if len(digest) > 8 {
-				return rev[:i+len(algo)] + digest[:8]
-			}
-		}
-	}
-	return rev
+	return source.Revision(rev).Short()
 }
 
 // FormatCounts returns per-action counts as "created 2, configured 1",

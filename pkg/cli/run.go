@@ -29,6 +29,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 )
@@ -901,11 +902,7 @@ func pickRollback(hist []inventory.History, current string, to int) (inventory.H
 // "main@sha1:X" (a run following the branch) and "sha1:X" (a run pinned to
 // X) do.
 func sameCommit(a, b string) bool {
-	i, j := strings.LastIndex(a, "sha1:"), strings.LastIndex(b, "sha1:")
-	if i >= 0 && j >= 0 {
-		return a[i:] == b[j:]
-	}
-	return a == b
+	return source.Revision(a).Same(source.Revision(b))
 }
 
 // pinCronJob suspends the CronJob and pins it to revision: the annotation

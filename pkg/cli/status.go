@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,19 +95,8 @@ type SourceStatus struct {
 
 // DescribeSource returns the source of a spec as status shows it.
 func DescribeSource(s *spec.SyncSpec) SourceStatus {
-	switch src := s.Source; {
-	case src.Git != nil:
-		return SourceStatus{Kind: "git", URL: src.Git.URL, Ref: src.Git.Ref.Describe()}
-	case src.Helm != nil:
-		h := src.Helm
-		var parts []string
-		if h.Chart != "" {
-			parts = append(parts, "chart "+h.Chart)
-		}
-		parts = append(parts, "version "+cmp.Or(h.Version, "*"))
-		return SourceStatus{Kind: "helm", URL: h.URL, Ref: strings.Join(parts, ", ")}
-	}
-	return SourceStatus{}
+	kind, url, ref := s.Source.Describe()
+	return SourceStatus{Kind: kind, URL: url, Ref: ref}
 }
 
 // JobStatus is one of a sync's unfinished Jobs.

@@ -17,6 +17,7 @@ import (
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -277,7 +278,7 @@ func TestBenchmarkLargeIndex(t *testing.T) {
 		}
 	})
 	r.SetIndexFile(p)
-	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Version: "~1.20", Auth: Auth{Username: "u", Password: "p", CAPEM: r.CA().CertPEM}}
+	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Version: "~1.20", Auth: source.Credentials{Username: "u", Password: "p", CAPEM: r.CA().CertPEM}}
 	runtime.GC()
 	var res *Resolved
 	var took time.Duration
@@ -312,7 +313,7 @@ func BenchmarkResolveLargeIndex(b *testing.B) {
 		}
 	})
 	r.SetIndexFile(p)
-	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Auth: Auth{CAPEM: r.CA().CertPEM}}
+	src := ChartSource{URL: r.URL(), Chart: "chart-0500", Auth: source.Credentials{CAPEM: r.CA().CertPEM}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Resolve(b.Context(), src); err != nil {

@@ -2,10 +2,12 @@
 // chart (Resolve, Fetch) from an HTTP(S) repository with an index.yaml or
 // from an OCI registry, and renders a chart (Render) with the Helm v4 SDK
 // into the objects, CRDs and hooks the apply stage applies. It knows
-// nothing of the Sync spec or of the cluster: the orchestrator maps the
-// spec onto ChartSource and RenderOptions, reads credentials
-// (AuthFromSecret) and valuesFrom objects (ValuesSource, MergeValues), and
-// asks the cluster for its capabilities (ClusterCapabilities).
+// nothing of the Sync spec or of the cluster: pkg/source/fromspec maps the
+// spec onto ChartSource (NewSource makes it a source.Source, with
+// credentials from source.CredentialsFromSecret), the orchestrator maps it
+// onto RenderOptions, reads valuesFrom objects (ValuesSource,
+// MergeValues), and asks the cluster for its capabilities
+// (ClusterCapabilities).
 //
 // # Sources and revisions
 //
@@ -20,10 +22,12 @@
 // Fetch downloads exactly what Resolve selected, size-capped: for HTTP the
 // URL of the index entry, verified against the index's digest; for OCI the
 // manifest by digest, then its chart layer, verified against the
-// manifest. Credentials go to the index's host only, unless
-// PassCredentials says otherwise; plain HTTP needs Insecure, also for OCI
-// registries on private addresses, where go-containerregistry would
-// otherwise fall back to it silently.
+// manifest. Credentials go to the repository URL's scheme, host and port
+// only, on the first request and on redirects, unless PassCredentials says
+// otherwise; a redirect from https to http is refused. Plain HTTP needs
+// Insecure, also for OCI registries on private addresses, where
+// go-containerregistry would otherwise fall back to it silently. Errors
+// name URLs redacted (pkg/redact).
 //
 // # Rendering
 //

@@ -11,17 +11,72 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
-// httpClient returns a client with src's TLS settings. Go drops the
-// Authorization header on a redirect to another host, so credentials set
-// on a request never follow it elsewhere.
+// httpClient returns a client with src's TLS settings that follows
+// redirects by the rules of followRedirect.
 func httpClient(src *ChartSource) (*http.Client, error) {
-	t, err := src.Auth.transport()
+	t, err := newTransport(src.Auth)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", src.where(), err, ErrInvalidOptions)
 	}
-	return &http.Client{Transport: t}, nil
+	repo, err := url.Parse(src.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.where(), ErrInvalidOptions)
+	}
+	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		return followRedirect(src, repo, req, via)
+	}}, nil
+}
+
+// maxRedirects is how many redirects one request follows, as Go's default.
+const maxRedirects = 10
+
+// followRedirect decides about one redirect, req, after the requests via:
+//
+//   - from https to plain http it is refused: the content (and anything
+//     sent along) would travel unprotected, and an index or chart is not
+//     to be trusted after that;
+//   - credentials go along only when the first request carried them and
+//     req goes to the repository's own scheme, host and port, or anywhere
+//     when PassCredentials is set (Flux's meaning of it).
+//
+// Go's own rule would keep the Authorization header on a redirect to any
+// port or scheme of the same host name, and to its subdomains.
+func followRedirect(src *ChartSource, repo *url.URL, req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	for _, prev := range via {
+		if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("redirect from %s to %s refused: it leaves HTTPS", redact.URL(prev.URL.String()), redact.URL(req.URL.String()))
+		}
+	}
+	req.Header.Del("Authorization")
+	if via[0].Header.Get("Authorization") != "" && (src.PassCredentials || sameOrigin(req.URL, repo)) {
+		setAuthHeader(src.Auth, req)
+	}
+	return nil
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port
+// (the scheme's default port when none is given).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			return "443"
+		case "http":
+			return "80"
+		}
+		return ""
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // get sends a GET for u, with credentials when withAuth, and returns the
@@ -33,11 +88,11 @@ func get(ctx context.Context, client *http.Client, src *ChartSource, u string, w
 	}
 	req.Header.Set("User-Agent", src.userAgent())
 	if withAuth {
-		src.Auth.setHeader(req)
+		setAuthHeader(src.Auth, req)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil
@@ -46,9 +101,9 @@ func get(ctx context.Context, client *http.Client, src *ChartSource, u string, w
 	_ = resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("GET %s: %s: %w", redact(u), resp.Status, ErrAuthentication)
+		return nil, fmt.Errorf("GET %s: %s: %w", redact.URL(u), resp.Status, ErrAuthentication)
 	}
-	return nil, fmt.Errorf("GET %s: %s", redact(u), resp.Status)
+	return nil, fmt.Errorf("GET %s: %s", redact.URL(u), resp.Status)
 }
 
 // resolveHTTP reads the repository's index and selects a version.
@@ -97,7 +152,7 @@ func resolveHTTP(ctx context.Context, src *ChartSource, c *semver.Constraints) (
 	}
 	chartURL, err := resolveReference(base, e.URLs[0])
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: chart URL %q: %w", src.where(), e.Version, e.URLs[0], err)
+		return nil, fmt.Errorf("%s %s: chart URL %q: %w", src.where(), e.Version, redact.URL(e.URLs[0]), redact.Error(err))
 	}
 	res := &Resolved{Chart: src.Chart, Version: e.Version, Revision: e.Version, URL: chartURL, IndexBytes: st.Bytes}
 	if d := strings.TrimPrefix(e.Digest, "sha256:"); d != "" {
@@ -130,18 +185,18 @@ func resolveReference(base, ref string) (string, error) {
 func fetchHTTP(ctx context.Context, src *ChartSource, res *Resolved, w io.Writer) error {
 	u, err := url.Parse(res.URL)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", src.where(), res.Version, err)
+		return fmt.Errorf("%s %s: chart URL %s: %w", src.where(), res.Version, redact.URL(res.URL), ErrInvalidOptions)
 	}
 	if u.Scheme == "http" && !src.Insecure {
-		return fmt.Errorf("%s %s: chart URL %s is plain http: %w", src.where(), res.Version, redact(res.URL), ErrInvalidOptions)
+		return fmt.Errorf("%s %s: chart URL %s is plain http: %w", src.where(), res.Version, redact.URL(res.URL), ErrInvalidOptions)
 	}
 	repo, err := url.Parse(src.URL)
 	if err != nil {
-		return fmt.Errorf("%s: %w", src.where(), err)
+		return fmt.Errorf("%s: %w", src.where(), ErrInvalidOptions)
 	}
-	// Credentials go only to the repository's own host, unless the spec
-	// says otherwise: an index may point anywhere.
-	withAuth := src.PassCredentials || strings.EqualFold(u.Host, repo.Host)
+	// Credentials go only to the repository's own scheme, host and port,
+	// unless the spec says otherwise: an index may point anywhere.
+	withAuth := src.PassCredentials || sameOrigin(u, repo)
 	client, err := httpClient(src)
 	if err != nil {
 		return err
@@ -157,7 +212,7 @@ func fetchHTTP(ctx context.Context, src *ChartSource, res *Resolved, w io.Writer
 	}
 	h := sha256.New()
 	if _, err := limitedCopy(io.MultiWriter(w, h), resp.Body, limit); err != nil {
-		return fmt.Errorf("%s %s: download %s: %w", src.where(), res.Version, redact(res.URL), err)
+		return fmt.Errorf("%s %s: download %s: %w", src.where(), res.Version, redact.URL(res.URL), err)
 	}
 	if res.Digest != "" {
 		got := "sha256:" + hex.EncodeToString(h.Sum(nil))
@@ -166,13 +221,4 @@ func fetchHTTP(ctx context.Context, src *ChartSource, res *Resolved, w io.Writer
 		}
 	}
 	return nil
-}
-
-// redact removes credentials from a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

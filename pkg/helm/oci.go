@@ -46,6 +46,10 @@ func ociRepository(src *ChartSource) (name.Repository, error) {
 	if src.Chart != "" {
 		s += "/" + src.Chart
 	}
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(host, "@") {
+		// go-containerregistry's message would repeat the userinfo.
+		return name.Repository{}, fmt.Errorf("%s: credentials belong in the Secret, not in the URL: %w", src.where(), ErrInvalidOptions)
+	}
 	opts := []name.Option{name.StrictValidation}
 	if src.Insecure {
 		opts = append(opts, name.Insecure)
@@ -59,7 +63,7 @@ func ociRepository(src *ChartSource) (name.Repository, error) {
 
 // remoteOptions returns go-containerregistry options for src.
 func remoteOptions(ctx context.Context, src *ChartSource, repo name.Repository) ([]remote.Option, error) {
-	t, err := src.Auth.transport()
+	t, err := newTransport(src.Auth)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", src.where(), err, ErrInvalidOptions)
 	}
@@ -67,7 +71,7 @@ func remoteOptions(ctx context.Context, src *ChartSource, repo name.Repository) 
 	if !src.Insecure {
 		rt = httpsOnly{next: t}
 	}
-	auth, err := src.Auth.registryAuth(repo.RegistryStr())
+	auth, err := registryAuth(src.Auth, repo.RegistryStr())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", src.where(), err, ErrInvalidOptions)
 	}
@@ -102,6 +106,9 @@ func resolveOCI(ctx context.Context, src *ChartSource, c *semver.Constraints) (*
 	if err != nil {
 		return nil, err
 	}
+	if src.Digest != "" {
+		return resolveOCIDigest(src, repo, opts)
+	}
 	tags, err := remote.List(repo, opts...)
 	if err != nil {
 		var te *transport.Error
@@ -134,6 +141,31 @@ func resolveOCI(ctx context.Context, src *ChartSource, c *semver.Constraints) (*
 		Revision: version + "@" + desc.Digest.String(),
 		Digest:   desc.Digest.String(),
 		URL:      repo.Digest(desc.Digest.String()).String(),
+	}, nil
+}
+
+// resolveOCIDigest resolves a chart pinned to a manifest digest: one HEAD
+// request that checks the registry still has it.
+func resolveOCIDigest(src *ChartSource, repo name.Repository, opts []remote.Option) (*Resolved, error) {
+	ref := repo.Digest(src.Digest)
+	desc, err := remote.Head(ref, opts...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%s: manifest %s not found: %w", src.where(), src.Digest, ErrVersionNotFound)
+		}
+		return nil, fmt.Errorf("%s: resolve %s: %w", src.where(), ref, registryError(err))
+	}
+	if desc.Digest.String() != src.Digest {
+		return nil, fmt.Errorf("%s: the registry answers digest %s for %s: %w", src.where(), desc.Digest, src.Digest, ErrDigestMismatch)
+	}
+	version := strings.ReplaceAll(src.Version, "_", "+")
+	return &Resolved{
+		Chart:    path.Base(repo.RepositoryStr()),
+		Version:  version,
+		Revision: version + "@" + src.Digest,
+		Digest:   src.Digest,
+		URL:      ref.String(),
 	}, nil
 }
 

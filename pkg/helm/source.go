@@ -14,7 +14,11 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
+
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/source"
 )
 
 // Defaults of ChartSource.
@@ -47,12 +51,15 @@ type ChartSource struct {
 	// Version is an exact version or a Masterminds/semver/v3 constraint;
 	// the highest version satisfying it wins. Default DefaultVersion.
 	Version string
-	// Auth holds credentials and TLS settings. Default: anonymous, system
-	// roots.
-	Auth Auth
-	// PassCredentials sends the credentials also to a chart URL whose host
-	// differs from the index's. Default false: such downloads are
-	// anonymous (TLS settings still apply).
+	// Auth holds credentials and TLS settings: Username and Password or
+	// BearerToken, CertPEM and KeyPEM, CAPEM, and for OCI
+	// DockerConfigJSON. Default: anonymous, system roots.
+	Auth source.Credentials
+	// PassCredentials sends the credentials also to a chart URL, or a
+	// redirect, whose scheme, host or port differs from URL's. Default
+	// false: such requests are anonymous (TLS settings still apply).
+	// Credentials never follow a redirect from https to http, which is
+	// refused.
 	PassCredentials bool
 	// Insecure permits an http:// URL, and plain HTTP to an oci://
 	// registry. It never disables TLS verification. Default false: an
@@ -68,6 +75,12 @@ type ChartSource struct {
 	MaxChartSize int64
 	// UserAgent is sent with every request. Default "gitsync".
 	UserAgent string
+	// Digest pins an OCI chart to a manifest digest ("sha256:<hex>"),
+	// with Version an exact version (see PinChart): Resolve checks that
+	// the registry has that manifest instead of listing tags, and Fetch
+	// fetches it even if the tag was moved since. Only for oci:// URLs.
+	// Default: follow the tags.
+	Digest string
 }
 
 // Resolved is the chart version Resolve selected: what Fetch downloads and
@@ -95,12 +108,13 @@ type Resolved struct {
 // isOCI reports whether src names an OCI registry.
 func (src *ChartSource) isOCI() bool { return strings.HasPrefix(src.URL, "oci://") }
 
-// where names the source in messages: the URL as given and the chart.
+// where names the source in messages: the URL as given, redacted, and
+// the chart.
 func (src *ChartSource) where() string {
 	if src.Chart == "" {
-		return src.URL
+		return redact.URL(src.URL)
 	}
-	return src.URL + " chart " + src.Chart
+	return redact.URL(src.URL) + " chart " + src.Chart
 }
 
 func (src *ChartSource) timeout() time.Duration { return cmp.Or(src.Timeout, DefaultTimeout) }
@@ -136,8 +150,19 @@ func (src *ChartSource) check() (*semver.Constraints, error) {
 	if err != nil {
 		return nil, fail("version %q: %v", src.Version, err)
 	}
-	if err := src.Auth.check(); err != nil {
+	if err := checkCredentials(src.Auth); err != nil {
 		return nil, fail("%v", err)
+	}
+	if src.Digest != "" {
+		if !src.isOCI() {
+			return nil, fail("a digest pins OCI charts only")
+		}
+		if _, err := v1.NewHash(src.Digest); err != nil {
+			return nil, fail("digest %q: %v", src.Digest, err)
+		}
+		if _, err := semver.StrictNewVersion(strings.TrimPrefix(src.Version, "v")); err != nil {
+			return nil, fail("a digest needs an exact version, not %q", src.Version)
+		}
 	}
 	return c, nil
 }
@@ -165,7 +190,8 @@ func Resolve(ctx context.Context, src ChartSource) (*Resolved, error) {
 // dir, at most src.MaxChartSize bytes, verifies its digest, checks that it
 // is a loadable chart of the expected name and version, and returns the
 // path of the packaged chart (.tgz) for Render.
-func Fetch(ctx context.Context, src ChartSource, res *Resolved, dir string) (string, error) {
+func Fetch(ctx context.Context, src ChartSource, res *Resolved, dir string) (path string, err error) {
+	defer func() { err = redact.Error(err) }()
 	if _, err := src.check(); err != nil {
 		return "", err
 	}
@@ -175,7 +201,7 @@ func Fetch(ctx context.Context, src ChartSource, res *Resolved, dir string) (str
 	ctx, cancel := context.WithTimeout(ctx, src.timeout())
 	defer cancel()
 	name := cmp.Or(res.Chart, src.Chart, "chart")
-	path := filepath.Join(dir, name+"-"+strings.ReplaceAll(res.Version, "/", "_")+".tgz")
+	path = filepath.Join(dir, name+"-"+strings.ReplaceAll(res.Version, "/", "_")+".tgz")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", src.where(), err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -65,7 +66,7 @@ func startRegistry(t *testing.T, opts helmrepo.RegistryOptions, versions ...stri
 func TestResolveHTTPSelectsHighestMatch(t *testing.T) {
 	r, digests := startRepo(t, helmrepo.RepoOptions{Username: "user", Password: "secret"},
 		"1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0", "1.0.1")
-	auth := Auth{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}
+	auth := source.Credentials{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}
 	for _, tc := range []struct{ constraint, want string }{
 		{"", "2.0.0"},
 		{"*", "2.0.0"},
@@ -94,7 +95,7 @@ func TestResolveHTTPSelectsHighestMatch(t *testing.T) {
 
 func TestResolveHTTPErrors(t *testing.T) {
 	r, _ := startRepo(t, helmrepo.RepoOptions{Username: "user", Password: "secret"}, "1.0.0", "1.1.0", "2.0.0")
-	good := Auth{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}
+	good := source.Credentials{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}
 	for _, tc := range []struct {
 		name    string
 		src     ChartSource
@@ -112,17 +113,17 @@ func TestResolveHTTPErrors(t *testing.T) {
 		message: "the index does not list this chart (1 charts listed)",
 	}, {
 		name:    "wrong password",
-		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: Auth{Username: "user", Password: "wrong", CAPEM: r.CA().CertPEM}},
+		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: source.Credentials{Username: "user", Password: "wrong", CAPEM: r.CA().CertPEM}},
 		is:      ErrAuthentication,
 		message: "401 Unauthorized",
 	}, {
 		name:    "no credentials",
-		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: Auth{CAPEM: r.CA().CertPEM}},
+		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: source.Credentials{CAPEM: r.CA().CertPEM}},
 		is:      ErrAuthentication,
 		message: "401 Unauthorized",
 	}, {
 		name:    "unknown CA",
-		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: Auth{Username: "user", Password: "secret"}},
+		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: source.Credentials{Username: "user", Password: "secret"}},
 		message: "certificate signed by unknown authority",
 	}, {
 		name:    "plain http without insecure",
@@ -136,7 +137,7 @@ func TestResolveHTTPErrors(t *testing.T) {
 		message: `version "latest"`,
 	}, {
 		name:    "password without username",
-		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: Auth{Password: "x"}},
+		src:     ChartSource{URL: r.URL(), Chart: "app", Auth: source.Credentials{Password: "x"}},
 		is:      ErrInvalidOptions,
 		message: "a password but no username",
 	}, {
@@ -162,7 +163,7 @@ func TestResolveHTTPErrors(t *testing.T) {
 
 func TestFetchHTTP(t *testing.T) {
 	r, _ := startRepo(t, helmrepo.RepoOptions{Username: "user", Password: "secret", RelativeURLs: true}, "1.0.0", "1.1.0")
-	src := ChartSource{URL: r.URL(), Chart: "app", Version: "^1", Auth: Auth{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}}
+	src := ChartSource{URL: r.URL(), Chart: "app", Version: "^1", Auth: source.Credentials{Username: "user", Password: "secret", CAPEM: r.CA().CertPEM}}
 	res, err := Resolve(t.Context(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +225,7 @@ func TestFetchHTTP(t *testing.T) {
 
 func TestResolveIsNotCached(t *testing.T) {
 	r, _ := startRepo(t, helmrepo.RepoOptions{}, "1.0.0")
-	src := ChartSource{URL: r.URL(), Chart: "app", Auth: Auth{CAPEM: r.CA().CertPEM}}
+	src := ChartSource{URL: r.URL(), Chart: "app", Auth: source.Credentials{CAPEM: r.CA().CertPEM}}
 	first, err := Resolve(t.Context(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := AuthFromSecret(map[string][]byte{"ca.crt": r.CA().CertPEM, "tls.crt": cert, "tls.key": key})
+	auth := source.CredentialsFromSecret(map[string][]byte{"ca.crt": r.CA().CertPEM, "tls.crt": cert, "tls.key": key})
 	src := ChartSource{URL: r.URL(), Chart: "app", Auth: auth}
 	res, err := Resolve(t.Context(), src)
 	if err != nil {
@@ -276,7 +277,7 @@ func TestPassCredentials(t *testing.T) {
 	b, digests := startRepo(t, helmrepo.RepoOptions{Username: "user", Password: "secret"}, "1.0.0")
 	a.SetIndex([]byte(fmt.Sprintf("apiVersion: v1\nentries:\n  app:\n  - name: app\n    version: 1.0.0\n    digest: %s\n    urls:\n    - %s/app-1.0.0.tgz\n",
 		digests["1.0.0"], b.URL())))
-	auth := Auth{Username: "user", Password: "secret", CAPEM: append(append([]byte{}, a.CA().CertPEM...), b.CA().CertPEM...)}
+	auth := source.Credentials{Username: "user", Password: "secret", CAPEM: append(append([]byte{}, a.CA().CertPEM...), b.CA().CertPEM...)}
 	src := ChartSource{URL: a.URL(), Chart: "app", Auth: auth}
 	res, err := Resolve(t.Context(), src)
 	if err != nil {
@@ -309,7 +310,7 @@ func TestPlainHTTPRepositoryNeedsInsecure(t *testing.T) {
 
 func TestResolveAndFetchOCI(t *testing.T) {
 	reg, digests := startRegistry(t, helmrepo.RegistryOptions{Username: "user", Password: "secret"}, "1.0.0", "1.1.0", "2.0.0")
-	auth := Auth{Username: "user", Password: "secret", CAPEM: reg.CA().CertPEM}
+	auth := source.Credentials{Username: "user", Password: "secret", CAPEM: reg.CA().CertPEM}
 	for _, tc := range []struct {
 		name string
 		src  ChartSource
@@ -354,8 +355,8 @@ func TestResolveAndFetchOCI(t *testing.T) {
 			message string
 		}{
 			{"no match", ChartSource{URL: reg.URL("charts"), Chart: "app", Version: "~3", Auth: auth}, ErrVersionNotFound, "(available: 2.0.0, 1.1.0, 1.0.0)"},
-			{"wrong password", ChartSource{URL: reg.URL("charts"), Chart: "app", Auth: Auth{Username: "user", Password: "bad", CAPEM: reg.CA().CertPEM}}, ErrAuthentication, "list tags"},
-			{"anonymous", ChartSource{URL: reg.URL("charts"), Chart: "app", Auth: Auth{CAPEM: reg.CA().CertPEM}}, ErrAuthentication, "list tags"},
+			{"wrong password", ChartSource{URL: reg.URL("charts"), Chart: "app", Auth: source.Credentials{Username: "user", Password: "bad", CAPEM: reg.CA().CertPEM}}, ErrAuthentication, "list tags"},
+			{"anonymous", ChartSource{URL: reg.URL("charts"), Chart: "app", Auth: source.Credentials{CAPEM: reg.CA().CertPEM}}, ErrAuthentication, "list tags"},
 			{"unknown repository", ChartSource{URL: reg.URL("charts"), Chart: "nope", Auth: auth}, ErrVersionNotFound, "not found"},
 			{"bad url", ChartSource{URL: "oci://", Chart: "app"}, ErrInvalidOptions, ""},
 		} {
@@ -370,7 +371,7 @@ func TestResolveAndFetchOCI(t *testing.T) {
 
 	t.Run("dockerconfigjson", func(t *testing.T) {
 		cfg := fmt.Sprintf(`{"auths":{"https://%s":{"auth":%q}}}`, reg.Host(), base64.StdEncoding.EncodeToString([]byte("user:secret")))
-		a := AuthFromSecret(map[string][]byte{".dockerconfigjson": []byte(cfg), "ca.crt": reg.CA().CertPEM})
+		a := source.CredentialsFromSecret(map[string][]byte{".dockerconfigjson": []byte(cfg), "ca.crt": reg.CA().CertPEM})
 		src := ChartSource{URL: reg.URL("charts"), Chart: "app", Version: "1.0.0", Auth: a}
 		res, err := Resolve(t.Context(), src)
 		if err != nil {
@@ -429,18 +430,5 @@ func TestOCIPlainHTTPNeedsInsecure(t *testing.T) {
 	}
 	if _, err := Fetch(t.Context(), src, res, t.TempDir()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestAuthFromSecret(t *testing.T) {
-	got := AuthFromSecret(map[string][]byte{
-		"username": []byte("u"), "password": []byte("p"), "bearerToken": []byte("t"),
-		"certFile": []byte("C"), "keyFile": []byte("K"), "caFile": []byte("A"), "ca.crt": []byte("CA"),
-		".dockerconfigjson": []byte("{}"), "other": []byte("x"),
-	})
-	want := Auth{Username: "u", Password: "p", BearerToken: "t", CertPEM: []byte("C"), KeyPEM: []byte("K"),
-		CAPEM: []byte("CA"), DockerConfigJSON: []byte("{}")}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("AuthFromSecret (-want +got):\n%s", d)
 	}
 }

@@ -3,7 +3,6 @@ package install
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -82,33 +81,6 @@ func managedRules(extra []rbacv1.PolicyRule) []rbacv1.PolicyRule {
 	return rules
 }
 
-// secretNames returns the Secrets the spec reads at run time, sorted.
-func secretNames(s *spec.Sync) []string {
-	var names []string
-	if g := s.Spec.Source.Git; g != nil && g.SecretRef != nil {
-		names = append(names, g.SecretRef.Name)
-	}
-	if pb := s.Spec.PostBuild; pb != nil {
-		for _, ref := range pb.SubstituteFrom {
-			if ref.Kind == "Secret" {
-				names = append(names, ref.Name)
-			}
-		}
-	}
-	if hs := s.Spec.Source.Helm; hs != nil && hs.SecretRef != nil {
-		names = append(names, hs.SecretRef.Name)
-	}
-	if h := s.Spec.Helm; h != nil {
-		for _, ref := range h.ValuesFrom {
-			if ref.Kind == "Secret" {
-				names = append(names, ref.Name)
-			}
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
-}
-
 // TargetNamespace returns the namespace the sync applies to:
 // spec.targetNamespace, else the sync's own namespace.
 func TargetNamespace(s *spec.Sync) string {
@@ -138,7 +110,7 @@ func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 	own := meta(ns, sync, ns, Name(sync))
 	applier := meta(ns, sync, target, ApplierName(ns, sync))
 	roles := []*rbacv1.Role{
-		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(sync, secretNames(s))},
+		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(sync, s.SecretNames())},
 		{TypeMeta: roleType, ObjectMeta: applier, Rules: managedRules(extra)},
 	}
 	bindings := []*rbacv1.RoleBinding{binding(meta(ns, sync, ns, Name(sync))), binding(meta(ns, sync, target, ApplierName(ns, sync)))}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"os"
@@ -12,79 +13,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Auth holds the credentials for one remote, usually read from a Secret with
-// AuthFromSecret. Which fields are used depends on the URL's transport;
-// fields that do not apply to it are ignored, so one Secret may serve both.
-type Auth struct {
-	// Username and Password enable HTTP basic authentication when Username
-	// is set. Default: none.
-	Username string
-	// Password is the basic-auth password (or an access token, for hosts
-	// that take tokens as passwords).
-	Password string
-	// BearerToken is sent as "Authorization: Bearer <token>" over HTTP(S).
-	// It cannot be combined with Username. Default: none.
-	BearerToken string
-
-	// Identity is the SSH private key (PEM, OpenSSH or PKCS#1/8). It is
-	// required for ssh:// and scp-like URLs.
-	Identity []byte
-	// IdentityPassphrase decrypts Identity when it is encrypted.
-	IdentityPassphrase []byte
-	// KnownHosts holds known_hosts lines for the SSH server. It is required
-	// for SSH: host keys are always checked.
-	KnownHosts []byte
-
-	// CAFile is a PEM bundle of CA certificates trusted for HTTPS in
-	// addition to the system roots. Default: the system roots only.
-	CAFile []byte
-}
-
-// Keys of a Git credentials Secret, named as Flux names them.
-const (
-	secretUsername    = "username"
-	secretPassword    = "password"
-	secretBearerToken = "bearerToken"
-	secretIdentity    = "identity"
-	secretKnownHosts  = "known_hosts"
-	secretCACert      = "ca.crt"
-	secretCAFile      = "caFile" // Flux's older name for ca.crt
-)
-
-// AuthFromSecret maps a Secret's data onto Auth, with Flux's keys:
-//
-//	username, password   HTTP basic auth
-//	bearerToken          HTTP bearer token (not together with username)
-//	identity             SSH private key
-//	password             also the identity's passphrase when identity is set
-//	known_hosts          SSH known hosts (required for SSH)
-//	ca.crt               HTTPS CA bundle; caFile is read when ca.crt is absent
-//
-// Other keys are ignored. password fills both Password and
-// IdentityPassphrase when identity is present, because Flux uses the one key
-// for both; only the one that fits the URL's transport is used. Nothing is
-// validated here: Resolve and Fetch check the combination against the URL.
-func AuthFromSecret(data map[string][]byte) Auth {
-	a := Auth{
-		Username:    string(data[secretUsername]),
-		Password:    string(data[secretPassword]),
-		BearerToken: string(data[secretBearerToken]),
-		Identity:    data[secretIdentity],
-		KnownHosts:  data[secretKnownHosts],
-		CAFile:      data[secretCACert],
-	}
-	if len(a.CAFile) == 0 {
-		a.CAFile = data[secretCAFile]
-	}
-	if len(a.Identity) > 0 {
-		a.IdentityPassphrase = data[secretPassword]
-	}
-	return a
-}
-
 // transportAuth builds go-git's auth method for u from a. timeout bounds the
 // SSH dial and handshake, which go-git does not tie to the context.
-func (a Auth) transportAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod, error) {
+func (a Credentials) transportAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod, error) {
 	switch u.kind {
 	case transportHTTP, transportHTTPS:
 		return a.httpAuth()
@@ -95,7 +26,7 @@ func (a Auth) transportAuth(u remoteURL, timeout time.Duration) (transport.AuthM
 }
 
 // httpAuth returns basic or bearer auth, or nil for anonymous access.
-func (a Auth) httpAuth() (transport.AuthMethod, error) {
+func (a Credentials) httpAuth() (transport.AuthMethod, error) {
 	switch {
 	case a.BearerToken != "" && a.Username != "":
 		return nil, errors.New("credentials hold both bearerToken and username; use one")
@@ -104,7 +35,8 @@ func (a Auth) httpAuth() (transport.AuthMethod, error) {
 	case a.Username != "":
 		return &githttp.BasicAuth{Username: a.Username, Password: a.Password}, nil
 	case a.Password != "" && len(a.Identity) == 0:
-		// With an identity, password is its passphrase (see AuthFromSecret).
+		// With an identity, password is its passphrase (see
+		// CredentialsFromSecret).
 		return nil, errors.New("credentials hold a password but no username")
 	}
 	return nil, nil
@@ -112,7 +44,7 @@ func (a Auth) httpAuth() (transport.AuthMethod, error) {
 
 // sshAuth returns public-key auth that checks the host key against
 // a.KnownHosts.
-func (a Auth) sshAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod, error) {
+func (a Credentials) sshAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod, error) {
 	if len(a.KnownHosts) == 0 {
 		return nil, errors.New("SSH needs known_hosts: host keys are always checked")
 	}
@@ -131,6 +63,9 @@ func (a Auth) sshAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod,
 		if errors.As(err, &missing) {
 			return nil, errors.New("identity is encrypted and no passphrase (password) is given")
 		}
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if err := checkKeyStrength(signer.PublicKey()); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
 	db, err := knownHostsDB(a.KnownHosts)
@@ -153,6 +88,26 @@ func (a Auth) sshAuth(u remoteURL, timeout time.Duration) (transport.AuthMethod,
 		algos:   algos,
 		timeout: timeout,
 	}, nil
+}
+
+// minRSABits is the smallest RSA key accepted as an SSH identity. Keys of
+// 1024 bits can be factored with resources within reach of a state and
+// soon of others; NIST disallowed them after 2013, and OpenSSH refuses RSA
+// keys under 1024 bits outright.
+const minRSABits = 2048
+
+// checkKeyStrength refuses RSA keys under minRSABits. Other key types
+// (ed25519, ECDSA) have fixed, adequate sizes.
+func checkKeyStrength(key ssh.PublicKey) error {
+	ck, ok := key.(ssh.CryptoPublicKey)
+	if !ok {
+		return nil
+	}
+	if rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
+		return fmt.Errorf("the RSA key has %d bits; at least %d are required (better: an ed25519 key, ssh-keygen -t ed25519)",
+			rk.N.BitLen(), minRSABits)
+	}
+	return nil
 }
 
 // knownHostsDB parses known_hosts data. The parsers read files only, so the

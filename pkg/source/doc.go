@@ -1,14 +1,33 @@
-// Package source is gitsync's source stage for Git: it resolves a Git
-// reference to a revision without cloning (Resolve, one ref listing) and
-// fetches exactly that revision into a directory (Fetch), shallow,
-// size-capped and with symlinks confined to the directory.
+// Package source is gitsync's source stage: the seam every kind of source
+// plugs into, and the Git kind.
 //
-// It speaks Git through go-git (smart HTTP(S) and SSH; no git binary is
-// needed in the sync-job image). It knows nothing of the Sync spec: the
-// orchestrator maps the spec's url, ref and secretRef onto GitOptions, GitRef
-// and Auth (AuthFromSecret), which are plain structs. Other kinds of source
-// (OCI, Helm repositories, buckets) would get their own options type and
-// functions next to these; Revision and Artifact are meant to be shared.
+// # The seam
+//
+// A Source resolves cheaply to a Revision (Resolve) and fetches exactly
+// that revision into a private directory (Fetch), bounded in size and
+// confined to the directory. Every kind implements it: Git here (NewGit),
+// charts of Helm repositories in pkg/helm (helm.NewSource), and the kinds
+// to come. Shared by all kinds, so that none has its own:
+//
+//   - Revision: Flux's revision format, parsed, shortened, compared and
+//     pinned in one place;
+//   - Credentials and CredentialsFromSecret: one reader of a credentials
+//     Secret, with Flux's keys, for every kind;
+//   - the errors callers branch on (ErrAuthentication, ErrRefNotFound,
+//     ErrTooLarge, ...), which every kind wraps;
+//   - Cache: one run resolves each source once and fetches each revision
+//     once, however many parts of the run use it;
+//   - URL redaction, in pkg/redact, which every kind applies to its errors
+//     and logs.
+//
+// This package knows nothing of the Sync spec; pkg/source/fromspec maps
+// the spec's source onto a Source, and is the only place that lists the
+// kinds.
+//
+// The rest of this documentation is about Git, which speaks Git through
+// go-git (smart HTTP(S) and SSH; no git binary is needed in the sync-job
+// image): GitOptions and GitRef are plain structs, and Resolve and Fetch
+// work on them directly; NewGit wraps them as a Source.
 //
 // # References
 //
@@ -69,14 +88,17 @@
 // # Authentication
 //
 // HTTP(S): basic auth (Auth.Username/Password) or a bearer token
-// (Auth.BearerToken), and Auth.CAFile added to the system roots. http:// URLs
+// (Auth.BearerToken), and Auth.CAPEM added to the system roots. http:// URLs
 // need GitOptions.Insecure. SSH: Auth.Identity (with Auth.IdentityPassphrase
 // when encrypted) and Auth.KnownHosts, which is required — there is no way to
-// skip host key checking. Errors wrap ErrAuthentication when the server
+// skip host key checking. RSA identities under 2048 bits are refused
+// (ErrInvalidOptions) before anything is dialled. Errors wrap ErrAuthentication when the server
 // refused the credentials (errors.Is also matches go-git's
 // transport.ErrAuthenticationRequired or ErrAuthorizationFailed for HTTP), and
 // ErrHostKey when the SSH host key is unknown or does not match.
 //
-// Every error names the URL as given and the ref, e.g.
-// `https://git.example/app.git: ref branch "x": not found`.
+// Every error names the URL as given, redacted (pkg/redact: the userinfo of
+// an https:// URL, query values and the fragment are masked), and the ref,
+// e.g. `https://git.example/app.git: ref branch "x": not found`. Errors of
+// go-git and net/http that quote the URL are redacted the same way.
 package source

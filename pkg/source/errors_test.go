@@ -101,11 +101,11 @@ func TestInvalidOptions(t *testing.T) {
 		{"bad semver", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Ref: source.GitRef{SemVer: "newest"}}, `ref semver "newest": invalid options`},
 		{"name without refs/", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Ref: source.GitRef{Name: "main"}}, "starting with refs/"},
 		{"peeled branch name", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Ref: source.GitRef{Name: "refs/heads/main^{}"}}, "only meaningful on tags"},
-		{"bearer and basic", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Auth: source.Auth{Username: "u", BearerToken: "t"}}, "both bearerToken and username"},
-		{"password without username", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Auth: source.Auth{Password: "p"}}, "password but no username"},
-		{"ssh without known_hosts", source.GitOptions{URL: "ssh://git@127.0.0.1:1/r.git", Auth: source.Auth{Identity: []byte("x")}}, "SSH needs known_hosts"},
-		{"ssh without identity", source.GitOptions{URL: "git@127.0.0.1:r.git", Auth: source.Auth{KnownHosts: []byte("x")}}, "SSH needs an identity"},
-		{"ssh bad identity", source.GitOptions{URL: "git@127.0.0.1:r.git", Auth: source.Auth{KnownHosts: []byte("x"), Identity: []byte("x")}}, "identity: ssh: no key found"},
+		{"bearer and basic", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Auth: source.Credentials{Username: "u", BearerToken: "t"}}, "both bearerToken and username"},
+		{"password without username", source.GitOptions{URL: "https://127.0.0.1:1/r.git", Auth: source.Credentials{Password: "p"}}, "password but no username"},
+		{"ssh without known_hosts", source.GitOptions{URL: "ssh://git@127.0.0.1:1/r.git", Auth: source.Credentials{Identity: []byte("x")}}, "SSH needs known_hosts"},
+		{"ssh without identity", source.GitOptions{URL: "git@127.0.0.1:r.git", Auth: source.Credentials{KnownHosts: []byte("x")}}, "SSH needs an identity"},
+		{"ssh bad identity", source.GitOptions{URL: "git@127.0.0.1:r.git", Auth: source.Credentials{KnownHosts: []byte("x"), Identity: []byte("x")}}, "identity: ssh: no key found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,8 @@ import (
 	gitclient "github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	sshknownhosts "golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
 // fetchedRef is the one local ref every fetch writes to. Fetching into a
@@ -48,7 +50,7 @@ func (c *client) list(ctx context.Context) (remoteRefs, error) {
 		// The advertisement is read by then; a failing close (for example
 		// the remote git-upload-pack's exit status) does not change it.
 		if err := sess.Close(); err != nil {
-			c.log.DebugContext(ctx, "git: closing the ref listing session", "error", err)
+			c.log.DebugContext(ctx, "git: closing the ref listing session", "error", redact.Error(err))
 		}
 	}()
 	ar, err := sess.AdvertisedReferencesContext(ctx)
@@ -272,7 +274,7 @@ func (f *fetcher) commit(ctx context.Context) (fetched, error) {
 			return fetched{}, err
 		}
 		f.c.log.Info("git: ref moved while fetching a commit; trying the next way",
-			"url", f.c.urlForErrors(), "ref", tip.String(), "commit", want.String(), "error", errString(err))
+			"url", f.c.urlForErrors(), "ref", tip.String(), "commit", want.String(), "error", redact.Text(errString(err)))
 	}
 
 	if rr.wantAnyCommit {
@@ -286,7 +288,7 @@ func (f *fetcher) commit(ctx context.Context) (fetched, error) {
 			return fetched{}, fmt.Errorf("commit %s is not reachable from any ref on the server: %w", want, ErrRefNotFound)
 		}
 		f.c.log.Info("git: fetching a commit by id failed; falling back to a full clone",
-			"url", f.c.urlForErrors(), "commit", want.String(), "error", err.Error())
+			"url", f.c.urlForErrors(), "commit", want.String(), "error", redact.Text(err.Error()))
 	} else {
 		f.c.log.Info("git: the server does not serve commits by id; falling back to a full clone",
 			"url", f.c.urlForErrors(), "commit", want.String())

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
 // Defaults of GitOptions.
@@ -29,9 +30,11 @@ type GitOptions struct {
 	URL string
 	// Ref selects the revision. Default: the remote's default branch.
 	Ref GitRef
-	// Auth holds the credentials. Default: anonymous (HTTP only; SSH always
-	// needs an identity and known_hosts).
-	Auth Auth
+	// Auth holds the credentials: Username and Password or BearerToken
+	// for HTTP(S), Identity and KnownHosts for SSH, CAPEM for HTTPS.
+	// Default: anonymous (HTTP only; SSH always needs an identity and
+	// known_hosts).
+	Auth Credentials
 	// Insecure allows plain http:// URLs. It never turns off TLS
 	// verification of https:// URLs. Default: false.
 	Insecure bool
@@ -49,43 +52,6 @@ type GitOptions struct {
 	// Logger receives a record when Fetch has to fall back from a shallow
 	// fetch to a full clone. Default: discard.
 	Logger *slog.Logger
-}
-
-// Revision identifies what was resolved or fetched, in Flux's format:
-// "main@sha1:<40 hex>", "v1.2.0@sha1:<40 hex>", "refs/heads/main@sha1:<40
-// hex>" or "sha1:<40 hex>" (see the package documentation).
-type Revision string
-
-// Commit returns the commit id in the revision, or "" when it holds none.
-func (r Revision) Commit() string {
-	s := string(r)
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		s = s[i+1:]
-	}
-	id, ok := strings.CutPrefix(s, "sha1:")
-	if !ok || !sha1Hex.MatchString(id) {
-		return ""
-	}
-	return id
-}
-
-// String returns the revision as is.
-func (r Revision) String() string { return string(r) }
-
-// Artifact is the outcome of Fetch: the checked-out files and what they are.
-type Artifact struct {
-	// Dir is the directory Fetch was given, holding the checked-out files
-	// (and .git only with GitOptions.KeepGitDir).
-	Dir string
-	// Revision is the revision checked out; Resolve returns the same for
-	// the same remote state.
-	Revision Revision
-	// Commit is the commit id checked out, 40 hex digits.
-	Commit string
-	// Shallow is true when only the commit itself was fetched (depth 1); it
-	// is false when a commit ref forced a full clone (see the package
-	// documentation).
-	Shallow bool
 }
 
 // client is GitOptions validated and completed with defaults.
@@ -114,7 +80,7 @@ func newClient(opts GitOptions) (*client, error) {
 	}
 	var err error
 	if c.remote, err = parseURL(opts.URL, opts.Insecure); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", c.urlForErrors(), ErrInvalidOptions, err)
+		return nil, fmt.Errorf("%s: %w: %w", c.urlForErrors(), ErrInvalidOptions, redact.Error(err))
 	}
 	if c.constraint, err = opts.Ref.validate(); err != nil {
 		return nil, c.wrap(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
@@ -132,17 +98,19 @@ func newClient(opts GitOptions) (*client, error) {
 	return c, nil
 }
 
-// urlForErrors is the URL as the user wrote it, for messages.
+// urlForErrors is the URL as the user wrote it, redacted, for messages.
 func (c *client) urlForErrors() string {
 	if c.opts.URL == "" {
 		return `""`
 	}
-	return redactURL(c.opts.URL)
+	return redact.URL(c.opts.URL)
 }
 
-// wrap prefixes err with the URL and the ref.
+// wrap prefixes err with the URL and the ref. go-git and net/http quote
+// the URL they dialled in their errors, userinfo and query included, so
+// err's message is redacted too.
 func (c *client) wrap(err error) error {
-	return fmt.Errorf("%s: ref %s: %w", c.urlForErrors(), c.opts.Ref, err)
+	return fmt.Errorf("%s: ref %s: %w", c.urlForErrors(), c.opts.Ref, redact.Error(err))
 }
 
 // caBundle is the extra CA bundle for HTTPS.
@@ -150,7 +118,7 @@ func (c *client) caBundle() []byte {
 	if c.remote.kind != transportHTTPS {
 		return nil
 	}
-	return c.opts.Auth.CAFile
+	return c.opts.Auth.CAPEM
 }
 
 // withTimeout applies the Timeout option to ctx.

@@ -78,20 +78,6 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for raw, want := range map[string]string{
-		"https://u:pw@h/r":  "https://u:xxxxx@h/r",
-		"https://:pw@h/r":   "https://:xxxxx@h/r",
-		"https://u@h/r":     "https://u@h/r",
-		"git@h:r":           "git@h:r",
-		"https://h/r@x:y@z": "https://h/r@x:y@z",
-	} {
-		if got := redactURL(raw); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
-		}
-	}
-}
-
 func TestGitRefString(t *testing.T) {
 	tests := []struct {
 		ref  GitRef

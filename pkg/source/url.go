@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 )
 
@@ -138,15 +137,6 @@ func parseSCP(raw string) (remoteURL, error) {
 	}
 	return remoteURL{url: u.String(), kind: transportSSH, user: user, hostPort: joinHostPort(host, "22")}, nil
 }
-
-// redactURL hides a password in a URL, for error messages. parseURL refuses
-// such URLs, and the refusal must not print the password.
-func redactURL(raw string) string {
-	return passwordInURL.ReplaceAllString(raw, "://$1:xxxxx@")
-}
-
-// passwordInURL matches the user:password@ part of a URL.
-var passwordInURL = regexp.MustCompile(`://([^/@:]*):[^/@]*@`)
 
 // joinHostPort is net.JoinHostPort; kept local so url.go has no net import
 // for one call.

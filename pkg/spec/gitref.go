@@ -1,9 +1,12 @@
 package spec
 
 import (
+	"errors"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
 // Describe returns the ref in words for status tables: "branch main",
@@ -69,7 +72,12 @@ func gitURLScheme(raw string) (scheme, problem string) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "not a URL: " + strings.TrimPrefix(err.Error(), "parse "+`"`+raw+`": `)
+		// url.Error quotes the URL, which may hold credentials.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return "", "not a URL: " + redact.Text(err.Error())
 	}
 	s := strings.ToLower(u.Scheme)
 	switch s {
@@ -82,6 +90,9 @@ func gitURLScheme(raw string) (scheme, problem string) {
 	}
 	if _, ok := u.User.Password(); ok {
 		return "", "must not contain a password: the spec is stored in a ConfigMap; put credentials in the Secret named by secretRef"
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", "must not have a query or fragment: Git does not use them (and a token belongs in the Secret named by secretRef)"
 	}
 	return s, ""
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	yaml3 "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
 // Helm chart sources and the helm section of a Sync: what Flux spreads over
@@ -250,6 +252,8 @@ func (h *HelmSource) validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	scheme := ""
 	up := p.Child("url")
+	// The URL is echoed only redacted: it may hold a token.
+	shown := redact.URL(h.URL)
 	switch {
 	case h.URL == "":
 		errs = append(errs, field.Required(up, "https://... (a repository with index.yaml) or oci://... (an OCI registry)"))
@@ -258,17 +262,17 @@ func (h *HelmSource) validate(p *field.Path) field.ErrorList {
 	case strings.HasPrefix(h.URL, "http://"):
 		scheme = "http"
 		if !h.Insecure {
-			errs = append(errs, field.Invalid(up, h.URL, "plain http:// is allowed only with insecure: true; use https://"))
+			errs = append(errs, field.Invalid(up, shown, "plain http:// is allowed only with insecure: true; use https://"))
 		}
 	case strings.HasPrefix(h.URL, "oci://"):
 		scheme = "oci"
 	default:
-		errs = append(errs, field.Invalid(up, h.URL, "must start with https:// (a repository with index.yaml) or oci:// (an OCI registry)"))
+		errs = append(errs, field.Invalid(up, shown, "must start with https:// (a repository with index.yaml) or oci:// (an OCI registry)"))
 	}
 	switch scheme {
 	case "https", "http":
 		if problem := httpURLProblem(h.URL); problem != "" {
-			errs = append(errs, field.Invalid(up, h.URL, problem))
+			errs = append(errs, field.Invalid(up, shown, problem))
 		}
 		if h.Chart == "" {
 			errs = append(errs, field.Required(p.Child("chart"), "the chart's name in the repository"))
@@ -279,7 +283,7 @@ func (h *HelmSource) validate(p *field.Path) field.ErrorList {
 			repo += "/" + h.Chart
 		}
 		if _, err := name.NewRepository(repo, name.StrictValidation); err != nil || !strings.Contains(repo, "/") {
-			errs = append(errs, field.Invalid(up, h.URL,
+			errs = append(errs, field.Invalid(up, shown,
 				"must be oci://host[:port]/path, a registry repository without tag or digest (the chart is url/chart)"))
 		}
 	}

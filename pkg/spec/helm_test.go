@@ -199,7 +199,7 @@ func TestParseHelmErrors(t *testing.T) {
 			`spec.source.helm.chart: Required value: the chart's name in the repository`,
 		}},
 		{"insecure on https, credentials in the url", doc("  source:\n    helm: {url: 'https://u:p@c.example.com', chart: a, insecure: true}"), []string{
-			`spec.source.helm.url: Invalid value: "https://u:p@c.example.com": may not hold credentials; put them in the Secret named by secretRef`,
+			`spec.source.helm.url: Invalid value: "https://xxxxx@c.example.com": may not hold credentials; put them in the Secret named by secretRef`,
 			`spec.source.helm.insecure: Forbidden: only allowed with an http:// or oci:// URL: it permits plain HTTP and does not disable TLS verification`,
 		}},
 		{"oci with tag, bad chart name, bad version, bad timeout", doc("  source:\n    helm: {url: 'oci://ghcr.io/x:1.0', chart: '../a', version: latest, timeout: soon}"), []string{

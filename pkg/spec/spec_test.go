@@ -293,7 +293,7 @@ components: ./c`), []string{
 			`spec.source.git.url: Invalid value: "/srv/git/r.git": must be an https://, ssh://, scp-like ([user@]host:path) or, with insecure: true, http:// URL`,
 		}},
 		{"password in url", gitSpec("url: https://bob:hunter2@example.com/r.git"), []string{
-			`spec.source.git.url: Invalid value: "https://bob:hunter2@example.com/r.git": must not contain a password: the spec is stored in a ConfigMap; put credentials in the Secret named by secretRef`,
+			`spec.source.git.url: Invalid value: "https://xxxxx@example.com/r.git": must not contain a password: the spec is stored in a ConfigMap; put credentials in the Secret named by secretRef`,
 		}},
 		{"url without host", gitSpec("url: https:///r.git"), []string{
 			`spec.source.git.url: Invalid value: "https:///r.git": must name a host`,

@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gitsync/gitsync/pkg/redact"
 )
 
 // maxAffixLength bounds namePrefix and nameSuffix, as Flux does.
@@ -143,26 +145,18 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	return errs
 }
 
-// kinds returns the JSON names of the source kinds that are set.
-func (s *Source) kinds() []string {
-	var set []string
-	if s.Git != nil {
-		set = append(set, "git")
-	}
-	if s.Helm != nil {
-		set = append(set, "helm")
-	}
-	return set
-}
-
 func (s *Source) validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	switch set := s.kinds(); len(set) {
+	switch set := s.members(); len(set) {
 	case 0:
-		errs = append(errs, field.Required(p, "set exactly one source kind: git or helm"))
+		errs = append(errs, field.Required(p, "set exactly one source kind: "+strings.Join(sourceKindNames, " or ")))
 	case 1:
 	default:
-		errs = append(errs, field.Forbidden(p, "set exactly one source kind, not "+strings.Join(set, " and ")))
+		names := make([]string, len(set))
+		for i, m := range set {
+			names[i] = m.name
+		}
+		errs = append(errs, field.Forbidden(p, "set exactly one source kind, not "+strings.Join(names, " and ")))
 	}
 	if s.Git != nil {
 		errs = append(errs, s.Git.validate(p.Child("git"))...)
@@ -182,11 +176,11 @@ func (g *GitSource) validate(p *field.Path) field.ErrorList {
 		var problem string
 		scheme, problem = gitURLScheme(g.URL)
 		if problem != "" {
-			errs = append(errs, field.Invalid(p.Child("url"), g.URL, problem))
+			errs = append(errs, field.Invalid(p.Child("url"), redact.URL(g.URL), problem))
 		}
 	}
 	if scheme == SchemeHTTP && !g.Insecure {
-		errs = append(errs, field.Invalid(p.Child("url"), g.URL,
+		errs = append(errs, field.Invalid(p.Child("url"), redact.URL(g.URL),
 			"plain http:// is allowed only with insecure: true; use https://"))
 	}
 	if g.Insecure && scheme != SchemeHTTP && scheme != "" {

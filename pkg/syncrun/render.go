@@ -113,6 +113,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.close(ctx)
 	if err := r.loadSpec(ctx); err != nil {
 		return nil, err
 	}
@@ -158,7 +159,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
-		out.Revision = src.revision
+		out.Revision = string(src.Revision)
 		rnd, err := r.fetchAndRender(ctx, src, in, isUpgrade)
 		if err != nil {
 			return nil, fmt.Errorf("render: %w", err)

@@ -1,6 +1,7 @@
 package syncrun
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,26 +15,12 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/fromspec"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
-
-// resolved is a source resolved to the exact revision a run works on: a
-// Git commit, or a chart version.
-type resolved struct {
-	// revision is what the run records: main@sha1:…, 1.2.3, 1.2.3@sha256:….
-	revision string
-	// digest is more input to "unchanged" detection: the package digest an
-	// HTTP chart repository announces, so a chart republished under the
-	// same version is rendered again.
-	digest string
-
-	git    *source.GitOptions
-	gitRev source.Revision
-	chart  *helm.ChartSource
-	res    *helm.Resolved
-}
 
 // inputs are the values read from the cluster that a render depends on:
 // postBuild variables and Helm values. Their digest joins the spec digest,
@@ -52,53 +39,27 @@ type rendering struct {
 	chart *helm.Rendered
 }
 
-// resolve finds the revision of the spec's source without fetching it.
-func (r *runner) resolve(ctx context.Context) (*resolved, error) {
-	s := &r.sync.Spec
-	if hs := s.Source.Helm; hs != nil {
-		src := helm.ChartSource{URL: hs.URL, Chart: hs.Chart, Version: hs.Version, PassCredentials: hs.PassCredentials,
-			Insecure: hs.Insecure, UserAgent: "gitsync"}
-		if hs.Timeout != nil {
-			src.Timeout = hs.Timeout.Duration
-		}
-		if r.opts.Revision != "" {
-			// A rollback pins the chart version (and, for OCI, its digest
-			// is checked again by Fetch through Resolve's answer).
-			src.Version = chartVersionOf(r.opts.Revision)
-		}
-		if hs.SecretRef != nil {
-			data, err := r.secretData(ctx, hs.SecretRef.Name, "spec.source.helm.secretRef")
-			if err != nil {
-				return nil, err
-			}
-			src.Auth = helm.AuthFromSecret(data)
-		}
-		res, err := helm.Resolve(ctx, src)
+// resolve finds the revision of the spec's source without fetching it,
+// through the run's source cache.
+func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
+	s := r.sync.Spec.Source
+	var creds source.Credentials
+	if ref, field := s.SecretRef(); ref != nil {
+		data, err := r.secretData(ctx, ref.Name, field)
 		if err != nil {
 			return nil, err
 		}
-		return &resolved{revision: res.Revision, digest: res.Digest, chart: &src, res: res}, nil
+		creds = source.CredentialsFromSecret(data)
 	}
-	g, err := r.gitOptions(ctx)
+	pin := source.Revision(r.opts.Revision)
+	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log})
 	if err != nil {
-		return nil, err
+		return nil, redact.Error(err)
 	}
-	rev, err := source.Resolve(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	return &resolved{revision: string(rev), git: &g, gitRev: rev}, nil
-}
-
-// chartVersionOf returns the version of a recorded chart revision
-// ("1.2.3" or "1.2.3@sha256:…").
-func chartVersionOf(revision string) string {
-	for i := 0; i < len(revision); i++ {
-		if revision[i] == '@' {
-			return revision[:i]
-		}
-	}
-	return revision
+	res, err := r.sources.Resolve(ctx, fromspec.Key(s, pin), src)
+	// Every kind redacts its errors; this is the last line of defence
+	// before a message reaches the record, the history and the Events.
+	return res, redact.Error(err)
 }
 
 func (r *runner) secretData(ctx context.Context, name, field string) (map[string][]byte, error) {
@@ -153,47 +114,26 @@ func (r *runner) removeTemp(ctx context.Context, dir string) {
 	}
 }
 
-// fetchAndRender fetches the resolved source into a private temp dir,
-// renders it and removes the dir.
-func (r *runner) fetchAndRender(ctx context.Context, src *resolved, in *inputs, isUpgrade bool) (*rendering, error) {
-	dir, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
-	if err != nil {
-		return nil, err
-	}
-	defer r.removeTemp(ctx, dir)
+// fetchAndRender fetches the resolved source (once per run: the cache
+// keeps the tree until the run ends) and renders it: the chart the source
+// designates or the spec's path names, when the spec renders Helm;
+// otherwise the spec's path with kustomize.
+func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *inputs, isUpgrade bool) (*rendering, error) {
 	start := time.Now()
+	art, err := r.sources.Fetch(ctx, src)
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	r.log.Info("fetched", "revision", art.Revision.String(), "duration", time.Since(start).String())
 	s := &r.sync.Spec
-
-	if src.chart != nil {
-		tgz, err := helm.Fetch(ctx, *src.chart, src.res, filepath.Join(dir))
+	if s.IsHelm() {
+		work, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
 		if err != nil {
 			return nil, err
 		}
-		r.log.Info("fetched", "revision", src.revision, "duration", time.Since(start).String())
-		return r.renderChart(ctx, tgz, "", in, isUpgrade, dir)
-	}
-
-	g := *src.git
-	// Fetch exactly what Resolve saw, even if the branch moved since. The
-	// branch narrows the fetch only when it is the ref in effect.
-	if r.opts.Revision == "" {
-		branch := ""
-		if g.Ref.Tag == "" && g.Ref.SemVer == "" && g.Ref.Name == "" {
-			branch = g.Ref.Branch
-		}
-		g.Ref = source.GitRef{Commit: src.gitRev.Commit(), Branch: branch}
-	}
-	checkout := filepath.Join(dir, "src")
-	if err := os.Mkdir(checkout, 0o700); err != nil {
-		return nil, err
-	}
-	art, err := source.Fetch(ctx, g, checkout)
-	if err != nil {
-		return nil, err
-	}
-	r.log.Info("fetched", "revision", string(art.Revision), "duration", time.Since(start).String())
-	if s.Helm != nil {
-		return r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(s.Path)), art.Dir, in, isUpgrade, dir)
+		defer r.removeTemp(ctx, work)
+		chart := cmp.Or(art.Path, s.Path)
+		return r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(chart)), art.Dir, in, isUpgrade, work)
 	}
 
 	start = time.Now()

@@ -17,52 +17,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/source"
 )
-
-// gitOptions maps the spec's Git source, and the Secret it names, onto the
-// source stage's options.
-func (r *runner) gitOptions(ctx context.Context) (source.GitOptions, error) {
-	g := r.sync.Spec.Source.Git
-	if g == nil {
-		return source.GitOptions{}, errors.New("spec.source: only git sources are supported by this version")
-	}
-	opts := source.GitOptions{
-		URL:      g.URL,
-		Insecure: g.Insecure,
-		Ref: source.GitRef{
-			Branch: g.Ref.Branch, Tag: g.Ref.Tag, SemVer: g.Ref.SemVer, Name: g.Ref.Name, Commit: g.Ref.Commit,
-		},
-	}
-	if g.Timeout != nil {
-		opts.Timeout = g.Timeout.Duration
-	}
-	if r.opts.Revision != "" {
-		commit, err := commitOf(r.opts.Revision)
-		if err != nil {
-			return opts, err
-		}
-		opts.Ref = source.GitRef{Commit: commit}
-	}
-	if g.SecretRef != nil {
-		data, err := r.secretData(ctx, g.SecretRef.Name, "spec.source.git.secretRef")
-		if err != nil {
-			return opts, err
-		}
-		opts.Auth = source.AuthFromSecret(data)
-	}
-	return opts, nil
-}
-
-// commitOf returns the commit of a recorded revision such as
-// "main@sha1:<hex>" or "sha1:<hex>".
-func commitOf(revision string) (string, error) {
-	i := len(revision) - 40
-	if i < 5 || revision[i-5:i] != "sha1:" {
-		return "", fmt.Errorf("revision %q: not of the form [ref@]sha1:<40 hex>", revision)
-	}
-	return revision[i:], nil
-}
 
 // readData reads the data of a ConfigMap or Secret of the sync's namespace
 // (substituteFrom, valuesFrom); found is false when it does not exist. A

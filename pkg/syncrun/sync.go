@@ -24,6 +24,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -129,6 +130,9 @@ type runner struct {
 	store  *inventory.Store
 	sync   *spec.Sync
 	now    func() time.Time
+	// sources resolves and fetches each source once per run; close
+	// removes what it fetched.
+	sources *source.Cache
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -143,6 +147,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.close(ctx)
 	return r.run(ctx)
 }
 
@@ -166,7 +171,16 @@ func newRunner(opts Options) (*runner, error) {
 		return nil, err
 	}
 	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
+	r.sources = source.NewCache(opts.WorkDir)
 	return r, nil
+}
+
+// close removes what the run fetched. Failing to does not change the
+// run's outcome (the Pod's filesystem goes with it), so it is logged.
+func (r *runner) close(ctx context.Context) {
+	if err := r.sources.Close(); err != nil {
+		r.log.WarnContext(ctx, "removing the fetched sources failed", "error", err)
+	}
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -241,8 +255,8 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("source", err)
 		return
 	}
-	res.Revision = src.revision
-	specDigest := r.specDigest(in.digest + src.digest)
+	res.Revision = string(src.Revision)
+	specDigest := r.specDigest(in.digest + src.ContentDigest)
 	res.specDigest = specDigest
 
 	rec := inv.Record

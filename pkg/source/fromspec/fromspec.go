@@ -1,0 +1,119 @@
+// Package fromspec builds the source a Sync spec names. It is the one
+// place that knows every kind of source: a table maps each member of
+// spec.Source (git, helm, …) to the function that turns it into that
+// kind's options and its source.Source. The orchestrator asks New for a
+// source and never switches on kinds itself.
+//
+// Adding a kind of source means: a member of spec.Source (pkg/spec), a
+// package that implements source.Source for it, one entry in kinds below,
+// and the docs.
+package fromspec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// Options say how New builds a source. The zero value follows the spec.
+type Options struct {
+	// Pin makes the source resolve to and fetch exactly this revision, one
+	// a run recorded (a rollback: sync-job --revision). Default: follow
+	// what the spec selects.
+	Pin source.Revision
+	// UserAgent is sent by HTTP-based sources. Default "gitsync".
+	UserAgent string
+	// Logger receives what sources log (Git's fallback to a full clone).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// kind builds one kind of source from its member of spec.Source.
+type kind func(s *spec.Source, creds source.Credentials, opts Options) (source.Source, error)
+
+// kinds maps spec.Source's member names (spec.Source.Kind) to builders.
+var kinds = map[string]kind{
+	"git":  newGit,
+	"helm": newHelm,
+}
+
+// New returns the source s names, with creds read from the Secret s
+// names (spec.Source.SecretRef; zero when it names none). s must be
+// valid (spec.Parse checked it).
+func New(s spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
+	name := s.Kind()
+	build, ok := kinds[name]
+	if !ok {
+		if name == "" {
+			return nil, fmt.Errorf("spec.source: set exactly one kind of source")
+		}
+		return nil, fmt.Errorf("spec.source.%s: not supported by this version of gitsync", name)
+	}
+	return build(&s, creds, opts)
+}
+
+// Key returns the identity of the source s names, pinned to pin: equal
+// for equal specs (the same URL, ref, secretRef and options), so that a
+// source.Cache shares one checkout between the parts of a run that use
+// it. It is a digest: a URL may hold a token, and keys may be logged.
+func Key(s spec.Source, pin source.Revision) string {
+	b, err := json.Marshal(struct {
+		Source spec.Source     `json:"source"`
+		Pin    source.Revision `json:"pin,omitempty"`
+	}{s, pin})
+	if err != nil {
+		// spec.Source is plain data; Marshal cannot fail on it.
+		panic(fmt.Sprintf("fromspec: marshal spec.source: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return s.Kind() + ":" + hex.EncodeToString(sum[:16])
+}
+
+// newGit builds a Git repository from spec.source.git.
+func newGit(s *spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
+	g := s.Git
+	o := source.GitOptions{
+		URL:      g.URL,
+		Insecure: g.Insecure,
+		Ref: source.GitRef{
+			Branch: g.Ref.Branch, Tag: g.Ref.Tag, SemVer: g.Ref.SemVer, Name: g.Ref.Name, Commit: g.Ref.Commit,
+		},
+		Auth:   creds,
+		Logger: opts.Logger,
+	}
+	if g.Timeout != nil {
+		o.Timeout = g.Timeout.Duration
+	}
+	if opts.Pin != "" {
+		var err error
+		if o, err = source.PinGit(o, opts.Pin); err != nil {
+			return nil, err
+		}
+	}
+	return source.NewGit(o), nil
+}
+
+// newHelm builds a chart of a Helm repository from spec.source.helm.
+func newHelm(s *spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
+	h := s.Helm
+	c := helm.ChartSource{
+		URL: h.URL, Chart: h.Chart, Version: h.Version, Auth: creds,
+		PassCredentials: h.PassCredentials, Insecure: h.Insecure, UserAgent: opts.UserAgent,
+	}
+	if h.Timeout != nil {
+		c.Timeout = h.Timeout.Duration
+	}
+	if opts.Pin != "" {
+		var err error
+		if c, err = helm.PinChart(c, opts.Pin); err != nil {
+			return nil, err
+		}
+	}
+	return helm.NewSource(c), nil
+}

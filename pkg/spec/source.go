@@ -1,0 +1,134 @@
+package spec
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/gitsync/gitsync/pkg/redact"
+)
+
+// Every kind of source is one member of Source. What the rest of gitsync
+// needs to know about a member without knowing its kind — its name, the
+// Secret it reads, how status describes it — each member says through
+// sourceKind, and members lists them. A new kind adds its member type,
+// its line in members and its name in sourceKindNames; nothing else here
+// or elsewhere switches on kinds (pkg/source/fromspec builds the source).
+
+// sourceKindNames are the field names of Source's members, in order.
+var sourceKindNames = []string{"git", "helm"}
+
+// sourceKind is what every member of Source implements.
+type sourceKind interface {
+	// secretRef returns the Secret holding the source's credentials, or
+	// nil.
+	secretRef() *LocalObjectReference
+	// describe returns the URL and, in words, what is taken from it.
+	describe() (url, what string)
+}
+
+// member is one member of Source that is set.
+type member struct {
+	name string
+	kind sourceKind
+}
+
+// members returns the members of s that are set, in sourceKindNames
+// order.
+func (s *Source) members() []member {
+	var out []member
+	if s.Git != nil {
+		out = append(out, member{"git", s.Git})
+	}
+	if s.Helm != nil {
+		out = append(out, member{"helm", s.Helm})
+	}
+	return out
+}
+
+// one returns the one member that is set; ok is false when none or
+// several are (which Validate refuses).
+func (s *Source) one() (member, bool) {
+	m := s.members()
+	if len(m) != 1 {
+		return member{}, false
+	}
+	return m[0], true
+}
+
+// Kind returns the field name of the source's kind, "git" or "helm"; ""
+// when no kind or several are set.
+func (s *Source) Kind() string {
+	m, _ := s.one()
+	return m.name
+}
+
+// SecretRef returns the Secret the source reads its credentials from and
+// the path of the field that names it (spec.source.git.secretRef); nil
+// and "" when the source names none.
+func (s *Source) SecretRef() (*LocalObjectReference, string) {
+	m, ok := s.one()
+	if !ok {
+		return nil, ""
+	}
+	ref := m.kind.secretRef()
+	if ref == nil {
+		return nil, ""
+	}
+	return ref, "spec.source." + m.name + ".secretRef"
+}
+
+// Describe returns the source as status shows it: its kind, its URL with
+// any credentials masked (see pkg/redact), and what is taken from it in
+// words ("branch main", "chart web, version 1.x"). All are "" when no
+// kind or several are set.
+func (s *Source) Describe() (kind, url, what string) {
+	m, ok := s.one()
+	if !ok {
+		return "", "", ""
+	}
+	url, what = m.kind.describe()
+	return m.name, redact.URL(url), what
+}
+
+func (g *GitSource) secretRef() *LocalObjectReference { return g.SecretRef }
+
+func (g *GitSource) describe() (url, what string) { return g.URL, g.Ref.Describe() }
+
+func (h *HelmSource) secretRef() *LocalObjectReference { return h.SecretRef }
+
+func (h *HelmSource) describe() (url, what string) {
+	var parts []string
+	if h.Chart != "" {
+		parts = append(parts, "chart "+h.Chart)
+	}
+	parts = append(parts, "version "+cmp.Or(h.Version, DefaultHelmVersion))
+	return h.URL, strings.Join(parts, ", ")
+}
+
+// SecretNames returns the Secrets of the sync's namespace that a run
+// reads, sorted and without duplicates: the source's secretRef, and the
+// Secrets of postBuild.substituteFrom and helm.valuesFrom. The generated
+// RBAC grants get on exactly these.
+func (s *Sync) SecretNames() []string {
+	var names []string
+	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
+		names = append(names, ref.Name)
+	}
+	if pb := s.Spec.PostBuild; pb != nil {
+		for _, ref := range pb.SubstituteFrom {
+			if ref.Kind == "Secret" {
+				names = append(names, ref.Name)
+			}
+		}
+	}
+	if h := s.Spec.Helm; h != nil {
+		for _, ref := range h.ValuesFrom {
+			if ref.Kind == "Secret" {
+				names = append(names, ref.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
