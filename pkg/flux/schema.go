@@ -83,12 +83,12 @@ func refF(name, note, issue string) field {
 	return field{name: name, typ: tAny, how: refused, note: note, issue: issue}
 }
 
-func (f field) req() field                { f.required = true; return f }
-func (f field) only(vs ...string) field   { f.versions = vs; return f }
-func (f field) oneOf(vs ...string) field  { f.enum = vs; return f }
-func (f field) sub(fs ...field) field     { f.fields = fs; return f }
-func (f field) match(re string) field     { f.pattern = regexp.MustCompile(re); return f }
-func (f field) whenPresent() field        { f.evenEmpty = true; return f }
+func (f field) req() field               { f.required = true; return f }
+func (f field) only(vs ...string) field  { f.versions = vs; return f }
+func (f field) oneOf(vs ...string) field { f.enum = vs; return f }
+func (f field) sub(fs ...field) field    { f.fields = fs; return f }
+func (f field) match(re string) field    { f.pattern = regexp.MustCompile(re); return f }
+func (f field) whenPresent() field       { f.evenEmpty = true; return f }
 func (f field) refusing(note string, fn func(any) string) field {
 	f.refuseValue, f.refuseNote = fn, note
 	return f
