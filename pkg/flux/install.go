@@ -73,7 +73,11 @@ func (in *Installation) Summary() string {
 				names = append(names, n)
 			}
 		}
-		s := fmt.Sprintf("%d objects of %s", n, ComponentsFile)
+		noun := "objects"
+		if n == 1 {
+			noun = "object"
+		}
+		s := fmt.Sprintf("%d %s of %s", n, noun, ComponentsFile)
 		if len(names) > 0 {
 			s += " (namespace " + strings.Join(names, ", ") + ")"
 		}
