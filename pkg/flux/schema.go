@@ -133,7 +133,7 @@ const (
 	noteIgnore          = "`.sourceignore` rules"
 	noteProxy           = "a proxy Secret; set HTTPS_PROXY in the Job's environment instead"
 	noteCloudSA         = "cloud workload identity; use `secretRef`"
-	noteProvider        = "only `generic` (credentials from `secretRef`); cloud providers' workload identity is not supported"
+	noteProvider        = "any other provider is refused: cloud workload identity is not supported, credentials come from `secretRef`"
 	noteHealthExprs     = "custom health checks in CEL"
 	noteReadyExpr       = "a CEL readiness expression"
 	noteTimeout         = "bounds one operation of the source; default 60s"
@@ -268,7 +268,7 @@ var schemas = []*kindSchema{
 		refF("proxySecretRef", noteProxy, "").only("v1"),
 		refF("ignore", noteIgnore, issueSources).whenPresent(),
 		mapF("suspend", tBool, noteSuspend),
-		ignF("recurseSubmodules", tBool, "false is what gitsync does").refusing("submodules", refuseTrue("submodules are not supported yet (issue 8)")),
+		ignF("recurseSubmodules", tBool, "false is what gitsync does").refusing("`true` is refused until issue 8 (submodules)", refuseTrue("submodules are not supported yet (issue 8)")),
 		refF("include", "including other repositories", issueSources),
 		refF("sparseCheckout", "sparse checkout", issueSources).only("v1"),
 		ignF("gitImplementation", tString, noteGitImpl).only("v1beta2", "v1beta1"),
@@ -371,7 +371,7 @@ var schemas = []*kindSchema{
 				mapF("optional", tBool, "a missing object counts as empty").only("v1", "v1beta2"),
 			),
 		),
-		mapF("prune", tBool, "delete what an earlier run applied and the render no longer has; required, as in Flux").req(),
+		mapF("prune", tBool, "delete what an earlier run applied and the render no longer has (no default, as in Flux)").req(),
 		mapF("deletionPolicy", tString, "what removing the Kustomization does to its objects: `MirrorPrune` "+
 			"(default: delete them when `prune` is true), `Delete`, `WaitForTermination`, `Orphan`").only("v1").
 			oneOf(DeletionPolicyMirrorPrune, DeletionPolicyDelete, DeletionPolicyWaitForTermination, DeletionPolicyOrphan),
@@ -392,7 +392,7 @@ var schemas = []*kindSchema{
 			ignF("apiVersion", tString, noteRefAPIVersion),
 			mapF("kind", tString, "`GitRepository`, `OCIRepository` or `Bucket`").req().
 				oneOf(KindGitRepository, KindOCIRepository, KindBucket, "ExternalArtifact").
-				refusing("`ExternalArtifact`: it is produced by a controller (source-watcher) that gitsync does not have",
+				refusing("`ExternalArtifact` is refused: Flux's source-watcher controller produces it, and gitsync has none",
 					refuseExcept("an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have",
 						KindGitRepository, KindOCIRepository, KindBucket)),
 			mapF("name", tString, "name").req(),
@@ -441,7 +441,7 @@ var schemas = []*kindSchema{
 			ignF("apiVersion", tString, noteRefAPIVersion),
 			mapF("kind", tString, "`OCIRepository` or `HelmChart`").req().
 				oneOf(KindOCIRepository, KindHelmChart, "ExternalArtifact").
-				refusing("`ExternalArtifact`: it is produced by a controller (source-watcher) that gitsync does not have",
+				refusing("`ExternalArtifact` is refused: Flux's source-watcher controller produces it, and gitsync has none",
 					refuseExcept("an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have",
 						KindOCIRepository, KindHelmChart)),
 			mapF("name", tString, "name").req(),
@@ -463,14 +463,14 @@ var schemas = []*kindSchema{
 		ignF("driftDetection", tObject, "gitsync corrects drift of every object it applied at every run, "+
 			"which is `mode: enabled`").sub(
 			ignF("mode", tString, "").oneOf("enabled", "warn", "disabled").
-				refusing("`warn` and `disabled`: gitsync always corrects drift",
+				refusing("`warn` and `disabled` are refused: gitsync always corrects drift",
 					refuseExcept("gitsync always corrects drift (mode: enabled)", "enabled")),
 			refF("ignore", "rules that exclude fields from drift correction", ""),
 		),
 		mapF("install", tObject, "the first run of the unit").sub(helmActionFields(true)...),
 		mapF("upgrade", tObject, "every later run").sub(helmActionFields(false)...),
 		ignF("test", tObject, "Helm tests are not run").sub(
-			ignF("enable", tBool, "").refusing("`true`", refuseTrue("Helm tests are not supported")),
+			ignF("enable", tBool, "").refusing("`true` is refused: Helm tests are not run", refuseTrue("Helm tests are not supported")),
 			ignF("timeout", tDuration, ""),
 			ignF("ignoreFailures", tBool, ""),
 			ignF("filters", tObjects, "").only("v2", "v2beta2").sub(
@@ -496,7 +496,7 @@ var schemas = []*kindSchema{
 			ignF("keepHistory", tBool, ""),
 			ignF("disableWait", tBool, ""),
 			ignF("deletionPropagation", tString, "").oneOf("background", "foreground", "orphan").
-				refusing("`foreground` and `orphan`", refuseExcept("prune deletes with background propagation", "background")),
+				refusing("`foreground` and `orphan` are refused: prune deletes with background propagation", refuseExcept("prune deletes with background propagation", "background")),
 		),
 		mapF("valuesFrom", tObjects, "values from ConfigMaps and Secrets in the HelmRelease's namespace, merged in order").sub(
 			mapF("kind", tString, "`ConfigMap` or `Secret`").req().oneOf("ConfigMap", "Secret"),
@@ -505,7 +505,7 @@ var schemas = []*kindSchema{
 			mapF("targetPath", tString, "put the key's content at this path instead of merging it"),
 			mapF("optional", tBool, "tolerate a missing object or key"),
 			ignF("literal", tBool, "false is what gitsync does").only("v2").
-				refusing("`true`", refuseTrue("literal values are not supported yet")),
+				refusing("`true` is refused: not supported yet", refuseTrue("literal values are not supported yet")),
 		),
 		mapF("values", tFree, "values merged over `valuesFrom`"),
 		commonMetadataF().only("v2"),
@@ -544,8 +544,9 @@ func helmActionFields(install bool) []field {
 		),
 		ignF("remediation", tObject, "gitsync neither retries within a run nor rolls back or uninstalls by "+
 			"itself: the next run tries again").sub(remediationFields(install)...),
-		ignF("disableTakeOwnership", tBool, "false is what gitsync does: server-side apply takes over fields").
-			only("v2").refusing("`true`", refuseTrue("gitsync takes ownership of existing objects (server-side apply)")),
+		ignF("disableTakeOwnership", tBool, "false is what gitsync does").
+			only("v2").refusing("`true` is refused: server-side apply takes over what gitsync applies",
+			refuseTrue("gitsync takes ownership of existing objects (server-side apply)")),
 		mapF("disableWait", tBool, "do not wait for the release's objects (Flux waits by default, so does gitsync)"),
 		mapF("disableWaitForJobs", tBool, "do not wait for Jobs to complete"),
 		mapF("disableHooks", tBool, "do not run the chart's hooks"),
@@ -560,7 +561,7 @@ func helmActionFields(install bool) []field {
 				"refused, so that nobody believes CRDs are skipped: write `crds: Skip` (or `Create`, what Flux does)"),
 			mapF("createNamespace", tBool, "create the release namespace"),
 			ignF("serverSideApply", tBool, "true is what gitsync does").only("v2").
-				refusing("`false`", func(v any) string {
+				refusing("`false` is refused: gitsync always applies server-side", func(v any) string {
 					if b, ok := v.(bool); ok && !b {
 						return "gitsync always applies server-side"
 					}
@@ -575,7 +576,7 @@ func helmActionFields(install bool) []field {
 			"run prunes what is no longer rendered"),
 		ignF("serverSideApply", tString, "`enabled` and `auto` are what gitsync does").only("v2").
 			oneOf("enabled", "disabled", "auto").
-			refusing("`disabled`", refuseExcept("gitsync always applies server-side", "enabled", "auto")),
+			refusing("`disabled` is refused: gitsync always applies server-side", refuseExcept("gitsync always applies server-side", "enabled", "auto")),
 		ignF("chartNameChangeStrategy", tString, "a renamed chart is rendered like any other change; objects it "+
 			"no longer has are pruned").only("v2").oneOf("InPlaceUpdate", "Reinstall"),
 	)
