@@ -79,11 +79,13 @@ type DecodeOptions struct {
 	DefaultNamespace string
 }
 
-// laterIssues names the issue that brings the Flux kinds gitsync does not
-// execute yet.
-var laterIssues = map[string]string{
-	"image.toolkit.fluxcd.io":        "issue 14 (image update automation)",
-	"notification.toolkit.fluxcd.io": "issue 13 (notifications)",
+// otherKinds says why the Flux kinds gitsync does not execute are refused,
+// by group or by kind.group.
+var otherKinds = map[string]string{
+	"image.toolkit.fluxcd.io":                       "yet (image update automation: issue 14)",
+	"notification.toolkit.fluxcd.io":                "yet (notifications: issue 13)",
+	"ExternalArtifact.source.toolkit.fluxcd.io":     "(Flux's source-watcher controller produces it, and gitsync has none)",
+	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",
 }
 
 // Decode reads one Flux object. Every field is checked against Fields():
@@ -105,11 +107,14 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 	}
 	s := schemaFor(gv.Group, id.Kind)
 	if s == nil {
-		later := laterIssues[gv.Group]
-		if later == "" {
-			later = "no issue yet"
+		why := otherKinds[id.Kind+"."+gv.Group]
+		if why == "" {
+			why = otherKinds[gv.Group]
 		}
-		return nil, fmt.Errorf("%s: kind %s.%s is %w yet (%s)", id, id.Kind, gv.Group, ErrUnsupported, later)
+		if why == "" {
+			why = "(no issue yet)"
+		}
+		return nil, fmt.Errorf("%s: kind %s.%s is %w %s", id, id.Kind, gv.Group, ErrUnsupported, why)
 	}
 	if !slices.Contains(s.versions, gv.Version) {
 		return nil, fmt.Errorf("%s: apiVersion %s is %w: gitsync reads %s/%s", id, gv, ErrUnsupported,
