@@ -24,10 +24,10 @@ var ErrBadSubstitution = errors.New("bad substitution")
 // varNameRE is the rule Flux applies to the names of postBuild variables.
 var varNameRE = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
-// Substitution is Flux's own: every ${...} expression is parsed and
-// evaluated by github.com/fluxcd/pkg/envsubst, the library
-// kustomize-controller uses, so that a Flux repository renders to exactly
-// what Flux would apply, quirks included:
+// Substitution is Flux's own: ${...} expressions are evaluated by
+// github.com/fluxcd/pkg/envsubst, the library kustomize-controller uses,
+// so that a Flux repository renders to exactly what Flux would apply,
+// quirks included:
 //
 //	$$               a literal "$" (so $${var} renders as the text ${var})
 //	$var             left as it is: only ${...} is an expression
@@ -61,11 +61,14 @@ var varNameRE = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 //     them gets an error that says so instead of a value nobody meant.
 //     ${var-word}, ${var+word} and ${var?word} fail to parse in Flux too.
 //
-// The text between expressions is scanned here rather than by the library,
-// which reads every character through a closure: gitsync finds "$$" and
-// "${" with strings.IndexByte and hands the library one expression at a
-// time. TestExpandMatchesEnvsubst and FuzzExpand check that the result
-// equals envsubst.Eval of the whole text.
+// The library reads every character through a closure, which made it ten
+// times slower than gitsync's former hand-written evaluator on 4,000
+// documents. So the text between expressions is scanned here
+// (strings.IndexByte finds "$$" and "${"), the two forms nearly every
+// manifest uses, ${var} and ${var:=word} with a literal word, are evaluated
+// here (expandSimple), and every other expression is handed to the library
+// on its own. TestExpandMatchesEnvsubst and FuzzExpand check that the result
+// equals envsubst.Eval of the whole text; BenchmarkExpand4000 measures it.
 
 // maxExtentTries bounds how many closing braces expand tries as the end of
 // one expression before it lets the library read the rest of the text
