@@ -312,7 +312,7 @@ func (d *decoder) checkType(f *field, v any, p string) bool {
 			return false
 		}
 		if f.pattern != nil && !f.pattern.MatchString(s) {
-			d.errorf(p, ErrInvalid, "%q does not match %s", s, f.pattern)
+			d.errorf(p, ErrInvalid, "must be %s", f.patternText)
 			return false
 		}
 	case tBool:
@@ -371,11 +371,12 @@ func (d *decoder) checkType(f *field, v any, p string) bool {
 }
 
 // describe names the JSON type of v for error messages, with the value
-// when it is short, so that `tag: 1.10` read as a number is recognisable.
+// when it is a number or a boolean, so that `tag: 1.10` read as a number is
+// recognisable. Strings are not quoted: one may hold a secret.
 func describe(v any) string {
 	switch t := v.(type) {
 	case string:
-		return fmt.Sprintf("the string %q", t)
+		return "a string"
 	case bool:
 		return fmt.Sprintf("the boolean %t", t)
 	case int, int32, int64, float64:

@@ -60,6 +60,9 @@ type field struct {
 	required bool
 	enum     []string
 	pattern  *regexp.Regexp
+	// patternText says in words what pattern accepts; the value itself
+	// is not quoted in errors, since a URL may hold credentials.
+	patternText string
 	// refuseValue refuses some values of a mapped or ignored field: it
 	// returns why, or "" to accept the value.
 	refuseValue func(v any) string
@@ -87,8 +90,11 @@ func (f field) req() field               { f.required = true; return f }
 func (f field) only(vs ...string) field  { f.versions = vs; return f }
 func (f field) oneOf(vs ...string) field { f.enum = vs; return f }
 func (f field) sub(fs ...field) field    { f.fields = fs; return f }
-func (f field) match(re string) field    { f.pattern = regexp.MustCompile(re); return f }
 func (f field) whenPresent() field       { f.evenEmpty = true; return f }
+func (f field) match(re, text string) field {
+	f.pattern, f.patternText = regexp.MustCompile(re), text
+	return f
+}
 func (f field) refusing(note string, fn func(any) string) field {
 	f.refuseValue, f.refuseNote = fn, note
 	return f
@@ -249,7 +255,7 @@ func healthCheckExprsF(versions ...string) field {
 // schemas lists every kind Decode reads.
 var schemas = []*kindSchema{
 	{group: SourceGroup, kind: KindGitRepository, versions: sourceVersions, spec: []field{
-		mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`),
+		mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`, "an http://, https:// or ssh:// URL"),
 		secretRefF("secretRef", "credentials: `username`/`password` or `bearerToken`, `identity`/`known_hosts`, `ca.crt`"),
 		ignF("provider", tString, "`generic` is what gitsync does").only("v1").
 			oneOf("generic", "aws", "azure", "github").refusing(noteProvider, refuseUnlessGeneric),
@@ -275,7 +281,7 @@ var schemas = []*kindSchema{
 		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
 	}},
 	{group: SourceGroup, kind: KindOCIRepository, versions: []string{"v1", "v1beta2"}, spec: []field{
-		mapF("url", tString, "`oci://host/repository`").req().match(`^oci://`),
+		mapF("url", tString, "`oci://host/repository`").req().match(`^oci://`, "an oci:// URL"),
 		mapF("ref", tObject, "which artifact: digest, else the highest tag in semver (filtered by semverFilter), "+
 			"else tag; default tag `latest`").sub(
 			mapF("digest", tString, "a digest"),
@@ -301,7 +307,7 @@ var schemas = []*kindSchema{
 		mapF("suspend", tBool, noteSuspend),
 	}},
 	{group: SourceGroup, kind: KindHelmRepository, versions: sourceVersions, spec: []field{
-		mapF("url", tString, "`http(s)://` (a repository with an `index.yaml`) or `oci://`").req().match(`^(http|https|oci)://`),
+		mapF("url", tString, "`http(s)://` (a repository with an `index.yaml`) or `oci://`").req().match(`^(http|https|oci)://`, "an http://, https:// or oci:// URL"),
 		secretRefF("secretRef", "`username`/`password`; for OCI also `.dockerconfigjson`"),
 		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`; wins over TLS keys in `secretRef`").only("v1", "v1beta2"),
 		mapF("passCredentials", tBool, "send the credentials to chart URLs on other hosts"),
