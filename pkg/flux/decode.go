@@ -88,7 +88,8 @@ var otherKinds = map[string]string{
 	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",
 }
 
-// Decode reads one Flux object. Every field is checked against Fields():
+// Decode reads one Flux object. Every field is checked against the schema
+// (schema.go, docs/flux.md):
 // mapped fields are read into the returned type with Flux's defaults,
 // ignored ones are accepted, refused and unknown ones are errors. All
 // problems of the object are returned at once, joined, each a *FieldError

@@ -12,7 +12,8 @@
 //     is mapped, accepted and ignored with a documented reason (it does not
 //     apply to a tool that runs to completion), or refused with an error
 //     naming the object and the field. Unknown fields are errors too.
-//     Fields() lists that treatment; docs/flux.md is generated from it.
+//     schema.go holds that treatment; docs/flux.md's field tables are
+//     generated from it.
 //   - Graph links units to their sources and to their dependsOn, across
 //     namespaces and nesting levels, and finds cycles and missing objects.
 //   - Schedule runs the units of a Graph with bounded concurrency, each
