@@ -1,0 +1,257 @@
+package flux
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// Builders of the unit kinds. They run after the schema walk, so every
+// value has its declared type; see decode.go.
+
+func decodeKustomization(meta Meta, r reader) *Kustomization {
+	ns := meta.ID.Namespace
+	src := r.obj("sourceRef")
+	k := &Kustomization{
+		Meta: meta,
+		Source: ID{
+			Kind:      src.str("kind"),
+			Namespace: orDefault(src.str("namespace"), ns),
+			Name:      src.str("name"),
+		},
+		Path:                    orDefault(r.str("path"), "./"),
+		Prune:                   r.boolean("prune"),
+		DeletionPolicy:          orDefault(r.str("deletionPolicy"), DeletionPolicyMirrorPrune),
+		Timeout:                 kustomizationTimeout(r),
+		DependsOn:               dependsOn(r, KindKustomization, ns),
+		TargetNamespace:         r.str("targetNamespace"),
+		NamePrefix:              r.str("namePrefix"),
+		NameSuffix:              r.str("nameSuffix"),
+		CommonMetadata:          commonMetadata(r),
+		Patches:                 patches(r),
+		Images:                  images(r),
+		Components:              r.strs("components"),
+		IgnoreMissingComponents: r.boolean("ignoreMissingComponents"),
+		HealthChecks:            healthChecks(r),
+		Force:                   r.boolean("force"),
+		Wait:                    r.boolean("wait"),
+		Suspend:                 r.boolean("suspend"),
+	}
+	if r.has("postBuild") {
+		pb := r.obj("postBuild")
+		k.PostBuild = &PostBuild{
+			Strategy:   orDefault(pb.str("substituteStrategy"), SubstituteWithVariables),
+			Substitute: pb.strMap("substitute"),
+		}
+		for _, s := range pb.list("substituteFrom") {
+			k.PostBuild.SubstituteFrom = append(k.PostBuild.SubstituteFrom, spec.SubstituteReference{
+				Kind: s.str("kind"), Name: s.str("name"), Optional: s.boolean("optional"),
+			})
+		}
+	}
+	return k
+}
+
+// kustomizationTimeout is kustomize-controller's GetTimeout: the timeout,
+// else the interval minus 30s, and never less than 30s. The v1beta1 API
+// type computed it differently (the interval, at least a minute), but the
+// controllers of every Flux release that still serves v1beta1 read all
+// versions as v1, so v1's rule is what Flux applies to them.
+func kustomizationTimeout(r reader) time.Duration {
+	t := r.duration("interval", 0) - 30*time.Second
+	if r.has("timeout") {
+		t = r.duration("timeout", 0)
+	}
+	return max(t, MinKustomizationTimeout)
+}
+
+// dependsOn reads spec.dependsOn: units of the same kind, namespace
+// defaulted to the dependent's.
+func dependsOn(r reader, kind, ns string) []ID {
+	var ids []ID
+	for _, dep := range r.list("dependsOn") {
+		ids = append(ids, ID{Kind: kind, Namespace: orDefault(dep.str("namespace"), ns), Name: dep.str("name")})
+	}
+	return ids
+}
+
+func commonMetadata(r reader) *spec.CommonMetadata {
+	if !r.has("commonMetadata") {
+		return nil
+	}
+	cm := r.obj("commonMetadata")
+	return &spec.CommonMetadata{Labels: cm.strMap("labels"), Annotations: cm.strMap("annotations")}
+}
+
+func selector(r reader) *spec.Selector {
+	if r.m == nil {
+		return nil
+	}
+	return &spec.Selector{
+		Group:              r.str("group"),
+		Version:            r.str("version"),
+		Kind:               r.str("kind"),
+		Name:               r.str("name"),
+		Namespace:          r.str("namespace"),
+		LabelSelector:      r.str("labelSelector"),
+		AnnotationSelector: r.str("annotationSelector"),
+	}
+}
+
+// patches reads patches, then the deprecated patchesJson6902 and
+// patchesStrategicMerge in the order kustomize appends them to patches
+// (kustomize's Kustomization.FixKustomization).
+func patches(r reader) []spec.Patch {
+	var out []spec.Patch
+	for _, p := range r.list("patches") {
+		out = append(out, spec.Patch{Patch: p.str("patch"), Target: selector(p.obj("target"))})
+	}
+	for _, p := range r.list("patchesJson6902") {
+		type op struct {
+			Op    string `json:"op"`
+			Path  string `json:"path"`
+			From  string `json:"from,omitempty"`
+			Value any    `json:"value,omitempty"`
+		}
+		var ops []op
+		for _, o := range p.list("patch") {
+			ops = append(ops, op{Op: o.str("op"), Path: o.str("path"), From: o.str("from"), Value: o.raw("value")})
+		}
+		out = append(out, spec.Patch{Patch: mustJSON(ops), Target: selector(p.obj("target"))})
+	}
+	for _, obj := range r.freeList("patchesStrategicMerge") {
+		out = append(out, spec.Patch{Patch: mustJSON(obj)})
+	}
+	return out
+}
+
+// mustJSON encodes a value built from decoded JSON, which cannot fail.
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func images(r reader) []spec.Image {
+	var out []spec.Image
+	for _, i := range r.list("images") {
+		out = append(out, spec.Image{Name: i.str("name"), NewName: i.str("newName"), NewTag: i.str("newTag"), Digest: i.str("digest")})
+	}
+	return out
+}
+
+func healthChecks(r reader) []spec.HealthCheck {
+	var out []spec.HealthCheck
+	for _, h := range r.list("healthChecks") {
+		out = append(out, spec.HealthCheck{
+			APIVersion: h.str("apiVersion"), Kind: h.str("kind"), Name: h.str("name"), Namespace: h.str("namespace"),
+		})
+	}
+	return out
+}
+
+func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
+	ns := meta.ID.Namespace
+	h := &HelmRelease{
+		Meta:               meta,
+		ReleaseNamespace:   orDefault(r.str("targetNamespace"), ns),
+		StorageNamespace:   orDefault(r.str("storageNamespace"), ns),
+		DependsOn:          dependsOn(r, KindHelmRelease, ns),
+		Timeout:            r.duration("timeout", DefaultHelmTimeout),
+		Values:             r.free("values"),
+		CommonMetadata:     commonMetadata(r),
+		PostRenderStrategy: orDefault(r.str("postRenderStrategy"), spec.PostRenderCombined),
+		Suspend:            r.boolean("suspend"),
+	}
+	switch {
+	case r.has("chart") == r.has("chartRef"):
+		d.errorf("spec", ErrInvalid, "exactly one of chart and chartRef must be set")
+	case r.has("chart"):
+		cs := r.obj("chart").obj("spec")
+		src := cs.obj("sourceRef")
+		h.Chart = &ChartTemplate{
+			Chart:                    cs.str("chart"),
+			Version:                  orDefault(cs.str("version"), DefaultChartVersion),
+			SourceRef:                ID{Kind: src.str("kind"), Namespace: orDefault(src.str("namespace"), ns), Name: src.str("name")},
+			ReconcileStrategy:        orDefault(cs.str("reconcileStrategy"), ReconcileStrategyChartVersion),
+			ValuesFiles:              valuesFiles(cs),
+			IgnoreMissingValuesFiles: cs.boolean("ignoreMissingValuesFiles"),
+		}
+	default:
+		ref := r.obj("chartRef")
+		h.ChartRef = ID{Kind: ref.str("kind"), Namespace: orDefault(ref.str("namespace"), ns), Name: ref.str("name")}
+	}
+	h.ReleaseName = r.str("releaseName")
+	if len(h.ReleaseName) > MaxReleaseNameLength {
+		d.errorf("spec.releaseName", ErrInvalid, "at most %d characters", MaxReleaseNameLength)
+	}
+	if h.ReleaseName == "" {
+		h.ReleaseName = ReleaseName(r.str("targetNamespace"), meta.ID.Name)
+	}
+	h.Install = helmAction(d, r, "install", h.Timeout)
+	h.Upgrade = helmAction(d, r, "upgrade", h.Timeout)
+	for _, v := range r.list("valuesFrom") {
+		h.ValuesFrom = append(h.ValuesFrom, spec.ValuesReference{
+			Kind:       v.str("kind"),
+			Name:       v.str("name"),
+			ValuesKey:  orDefault(v.str("valuesKey"), spec.DefaultValuesKey),
+			TargetPath: v.str("targetPath"),
+			Optional:   v.boolean("optional"),
+		})
+	}
+	for _, pr := range r.list("postRenderers") {
+		if !pr.has("kustomize") {
+			continue // an empty post-renderer does nothing in Flux either
+		}
+		k := pr.obj("kustomize")
+		h.PostRenderers = append(h.PostRenderers, spec.PostRenderer{
+			Kustomize: &spec.KustomizePostRenderer{Patches: patches(k), Images: images(k)},
+		})
+	}
+	return h
+}
+
+// helmAction reads spec.install or spec.upgrade with helm-controller's
+// defaults: the release's timeout, CRD policy Create (for both actions,
+// as its crdPolicyOrDefault does), and waiting unless disabled.
+func helmAction(d *decoder, r reader, name string, timeout time.Duration) HelmAction {
+	a := r.obj(name)
+	act := HelmAction{
+		Timeout:                 a.duration("timeout", timeout),
+		CRDs:                    orDefault(a.str("crds"), spec.CRDsCreate),
+		Wait:                    !a.boolean("disableWait"),
+		WaitForJobs:             !a.boolean("disableWaitForJobs"),
+		DisableHooks:            a.boolean("disableHooks"),
+		DisableSchemaValidation: a.boolean("disableSchemaValidation"),
+		CreateNamespace:         a.boolean("createNamespace"),
+	}
+	if b, _ := a.m["skipCRDs"].(bool); b && !a.has("crds") {
+		d.errorf("spec."+name+".skipCRDs", ErrUnsupported, "deprecated, and helm-controller no longer reads it "+
+			"(it creates the CRDs): write crds: Skip, or crds: Create for what Flux does")
+	}
+	return act
+}
+
+// ReleaseName returns the release name helm-controller gives a HelmRelease
+// named name without spec.releaseName: [targetNamespace-]name, and when
+// that is longer than MaxReleaseNameLength, its first 40 characters, a
+// dash and the first 12 hex digits of its SHA-256 (helm-controller's
+// release.ShortenName), so that the release Flux made is the one gitsync
+// renders.
+func ReleaseName(targetNamespace, name string) string {
+	n := name
+	if targetNamespace != "" {
+		n = targetNamespace + "-" + name
+	}
+	if len(n) <= MaxReleaseNameLength {
+		return n
+	}
+	const hashLen = 12
+	sum := sha256.Sum256([]byte(n))
+	return n[:MaxReleaseNameLength-hashLen-1] + "-" + hex.EncodeToString(sum[:])[:hashLen]
+}
