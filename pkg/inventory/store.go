@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
@@ -301,10 +302,17 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 	cm.Annotations[AnnotationApplySetTooling] = s.tooling()
 	cm.Annotations[AnnotationApplySetGroupKinds] = GroupKinds(inv.Entries)
 	cm.Annotations[AnnotationApplySetAdditionalNamespaces] = AdditionalNamespaces(inv.Entries, s.Namespace)
+	if err := checkAnnotationSize(cm.Annotations); err != nil {
+		return nil, err
+	}
 
 	raw, err := encodeEntries(inv.Entries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyEntries, err)
+	}
+	if len(raw) > maxDecompressed {
+		// Load would refuse to inflate it.
+		return nil, fmt.Errorf("%w: %d entries take %d bytes uncompressed, the limit is %d", ErrTooLarge, len(inv.Entries), len(raw), maxDecompressed)
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
@@ -340,6 +348,29 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 		return nil, fmt.Errorf("%w: %d entries take %d bytes, the limit is %d", ErrTooLarge, len(inv.Entries), size, MaxDataSize)
 	}
 	return cm, nil
+}
+
+// checkAnnotationSize refuses annotations the API server would refuse: all
+// keys and values of one object together are limited to 256 KiB. The
+// ApplySet annotations grow with the set (one entry per group-kind and per
+// namespace); checking here names the one to blame, before the first write
+// of a run and so before anything is applied.
+func checkAnnotationSize(annotations map[string]string) error {
+	total := 0
+	for k, v := range annotations {
+		total += len(k) + len(v)
+	}
+	if total <= apivalidation.TotalAnnotationSizeLimitB {
+		return nil
+	}
+	var parts []string
+	for _, k := range []string{AnnotationApplySetAdditionalNamespaces, AnnotationApplySetGroupKinds} {
+		if v := annotations[k]; len(v) > 0 {
+			parts = append(parts, fmt.Sprintf("annotation %s takes %d bytes (%d values)", k, len(k)+len(v), strings.Count(v, ",")+1))
+		}
+	}
+	return fmt.Errorf("%w: the ApplySet annotations exceed the API server's limit of %d bytes for all annotations of an object (%d bytes): %s; spread the objects over fewer namespaces or split the sync",
+		ErrTooLarge, apivalidation.TotalAnnotationSizeLimitB, total, strings.Join(parts, ", "))
 }
 
 // dataSize adds up the ConfigMap's values the way the API server's
