@@ -137,3 +137,11 @@ func containsAction(actions []Action, a Action) bool {
 	}
 	return false
 }
+
+// ErrNotServed marks stale objects that prune kept because their resource is
+// not served at any version (their CRD or API exists but serves none of its
+// versions): the objects may still exist, so they are neither deleted nor
+// forgotten. Such a Change is Skipped and its Err wraps ErrNotServed; the
+// caller keeps it in the inventory, reports it, and the next run that finds
+// the resource served again prunes it.
+var ErrNotServed = errors.New("resource not served; kept in the inventory until it is served again")

@@ -478,7 +478,26 @@ func summary(res *Result) string {
 	if len(parts) > 0 {
 		msg += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if res.Pruned != nil {
+		var kept []string
+		for _, c := range res.Pruned.Changes {
+			if errors.Is(c.Err, apply.ErrNotServed) {
+				kept = append(kept, c.ID.String())
+			}
+		}
+		if len(kept) > 0 {
+			msg += fmt.Sprintf("; %d stale objects kept in the inventory because their resource is not served: %s", len(kept), listSome(kept, 10))
+		}
+	}
 	return msg
+}
+
+// listSome joins the first n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 // event emits a Kubernetes Event on the spec ConfigMap, where `kubectl
