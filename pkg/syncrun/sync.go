@@ -72,6 +72,9 @@ type Options struct {
 	// prune, record or releasing the Lease: what a run killed at that
 	// point leaves behind. Tests only.
 	stopAfterApply bool
+	// beforeStage is called before each stage that writes to the cluster
+	// (see runner.guard). Tests only.
+	beforeStage func(ctx context.Context, stage string)
 }
 
 // Outcome says how a run ended.
@@ -122,6 +125,7 @@ func (e *SpecError) Unwrap() error { return e.Err }
 // runner holds what one run shares between its stages.
 type runner struct {
 	opts   Options
+	lease  *lease.Lease
 	cfg    *rest.Config
 	log    *slog.Logger
 	client kubernetes.Interface
@@ -183,17 +187,21 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// The Lease is renewed until leaseCtx ends.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
 	defer stopRenewing()
-	l, err := lease.Acquire(leaseCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name),
-		lease.Options{Holder: r.opts.Holder, Duration: r.opts.LeaseDuration, Logger: r.log})
+	l, err := lease.Acquire(leaseCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
 	var held *lease.HeldError
 	if errors.As(err, &held) {
 		res.Outcome, res.End = Busy, r.now()
-		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %s); nothing to do", r.opts.Namespace, lease.Name(r.opts.Name), held.Holder)
+		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %q, expires %s); this run did nothing",
+			r.opts.Namespace, lease.Name(r.opts.Name), held.Holder, held.Expires.UTC().Format(time.RFC3339))
+		// One Event, no record: a Busy run writes once, and the record
+		// stays the running run's to write.
+		r.emit(ctx, corev1.EventTypeNormal, "Busy", res.Message, res.End)
 		return res, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	r.lease = l
 	defer func() {
 		if r.opts.stopAfterApply {
 			return // a killed run releases nothing
@@ -202,7 +210,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		// not wait for the Lease to expire.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := l.Release(rctx); err != nil {
+		if err := r.lease.Release(rctx); err != nil {
 			r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
 		}
 	}()
@@ -216,8 +224,59 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return res, nil
 	}
 	res.End = r.now()
+	if r.guard(leaseCtx, "record") != nil && !r.retakeLease(leaseCtx, res) {
+		return res, nil
+	}
 	r.record(ctx, inv, res)
 	return res, nil
+}
+
+func (r *runner) leaseOptions() lease.Options {
+	return lease.Options{Holder: r.opts.Holder, Duration: r.opts.LeaseDuration, Logger: r.log}
+}
+
+// guard is called before each stage that writes to the cluster: a run that
+// lost its Lease must not write, since another run may hold it now. The
+// check is local (see lease.Lease.Check).
+func (r *runner) guard(ctx context.Context, stage string) error {
+	if r.opts.beforeStage != nil {
+		r.opts.beforeStage(ctx, stage)
+	}
+	if err := r.lease.Check(); err != nil {
+		return fmt.Errorf("stopped before %s: %w", stage, err)
+	}
+	return nil
+}
+
+// retakeLease is called when the Lease was lost by the time the run is to
+// be recorded. The run is Failed whatever it did. If no other run holds the
+// Lease, the run takes it again and returns true: the record (which says
+// why the run stopped) is then written under the Lease, and the inventory's
+// resourceVersion precondition refuses it should another run have written
+// since. If another run holds it, the record is that run's to write: the
+// stopped run says why in an Event and returns false.
+func (r *runner) retakeLease(ctx context.Context, res *Result) bool {
+	lost := r.lease.Check()
+	if res.Outcome != Failed {
+		res.Outcome, res.Err = Failed, fmt.Errorf("lease: stopped before record: %w", lost)
+		res.Message = res.Err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	l, err := lease.Acquire(ctx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
+	if err == nil {
+		r.lease = l
+		return true
+	}
+	msg := fmt.Sprintf("%s; the record is left to the run holding the Lease now", res.Message)
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		msg = fmt.Sprintf("%s; the record is left to the run holding the Lease now (holder %q)", res.Message, held.Holder)
+	} else {
+		r.log.Error("taking the lost Lease back to record the run failed", "error", err)
+	}
+	r.emit(ctx, corev1.EventTypeWarning, "LeaseLost", msg, res.End)
+	return false
 }
 
 // pass runs resolve → (fetch → render) → apply → prune → wait, filling res.
@@ -298,6 +357,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	current := entriesOf(resolved, inv.Entries)
 	stale := inventory.Diff(inv.Entries, current)
 	inv.Entries = inventory.Union(inv.Entries, current)
+	if err := r.guard(ctx, "inventory"); err != nil {
+		fail("lease", err)
+		return
+	}
 	if err := r.store.Save(ctx, inv); err != nil {
 		fail("inventory", err)
 		return
@@ -329,12 +392,20 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	}
 	runHooks := rnd.chart != nil && only == nil
 	if runHooks {
+		if err := r.guard(ctx, string(pre)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
 		if err := r.runHooks(ctx, rnd.chart, pre); err != nil {
 			fail("hooks", err)
 			return
 		}
 	}
 	labels := r.objectLabels()
+	if err := r.guard(ctx, "apply"); err != nil {
+		fail("lease", err)
+		return
+	}
 	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
 		Concurrency:  r.opts.Concurrency,
 		Force:        s.Force,
@@ -356,6 +427,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	}
 
 	if s.PruneEnabled() && len(stale) > 0 {
+		if err := r.guard(ctx, "prune"); err != nil {
+			fail("lease", err)
+			return
+		}
 		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: labels, Concurrency: r.opts.Concurrency})
 		res.Pruned = pruned
 		if err == nil {
@@ -376,6 +451,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		return
 	}
 	if runHooks {
+		if err := r.guard(ctx, string(post)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
 		if err := r.runHooks(ctx, rnd.chart, post); err != nil {
 			fail("hooks", err)
 			return
@@ -512,8 +591,12 @@ func (r *runner) event(ctx context.Context, res *Result) {
 	if res.Outcome != Succeeded {
 		typ, reason = corev1.EventTypeWarning, "SyncFailed"
 	}
-	now := metav1.NewTime(res.End)
-	msg := res.Message
+	r.emit(ctx, typ, reason, res.Message, res.End)
+}
+
+// emit creates one Event on the spec ConfigMap; a failure is only logged.
+func (r *runner) emit(ctx context.Context, typ, reason, msg string, at time.Time) {
+	now := metav1.NewTime(at)
 	if len(msg) > 1024 {
 		msg = msg[:1021] + "..."
 	}
@@ -528,6 +611,6 @@ func (r *runner) event(ctx context.Context, res *Result) {
 		ReportingController: "gitsync.io/sync-job", ReportingInstance: r.holder(),
 	}
 	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		r.log.Warn("emitting the event failed", "error", err)
+		r.log.Warn("emitting the event failed", "reason", reason, "error", err)
 	}
 }
