@@ -354,6 +354,16 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("render", err)
 		return
 	}
+	pre, post := helm.HookPreInstall, helm.HookPostInstall
+	if isUpgrade {
+		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
+	}
+	if rnd.chart != nil {
+		if err := r.checkHooks(rnd.chart, pre, post); err != nil {
+			fail("render", err)
+			return
+		}
+	}
 	current := entriesOf(resolved, inv.Entries)
 	stale := inventory.Diff(inv.Entries, current)
 	inv.Entries = inventory.Union(inv.Entries, current)
@@ -385,10 +395,6 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 				fingerprints[e.ID] = e.Fingerprint
 			}
 		}
-	}
-	pre, post := helm.HookPreInstall, helm.HookPostInstall
-	if isUpgrade {
-		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
 	}
 	runHooks := rnd.chart != nil && only == nil
 	if runHooks {
