@@ -73,7 +73,9 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 			obj.SetNamespace("")
 		}
 		res := dyn.Resource(t.GroupVersionResource()).Namespace(t.Namespace)
-		previous, err := r.hookObject(ctx, res, t.Name)
+		policy, _ := apply.PolicyOf(obj.GetAnnotations()) // a bad value fails the apply below
+		adopt := r.sync.Spec.Adopt || policy.Adopt
+		previous, err := r.hookObject(ctx, res, t.Name, adopt)
 		if err != nil {
 			return fmt.Errorf("%s hook %s (%s): %w", event, t.ID, h.Source, err)
 		}
@@ -84,6 +86,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 		}
 		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
 			Concurrency: 1,
+			Adopt:       adopt,
 			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, LabelSyncNamespace: r.opts.Namespace},
 		})
 		if err == nil {
@@ -196,8 +199,9 @@ func (r *runner) checkHooks(chart *helm.Rendered, events ...helm.HookEvent) erro
 
 // hookObject returns the live object a hook is about to replace, nil when
 // there is none. An object that does not carry this sync's labels is an
-// error: it is someone else's, and a hook must neither delete nor take it.
-func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, name string) (*unstructured.Unstructured, error) {
+// error unless adopt: it is someone else's, and a hook must neither delete
+// nor take it without being asked to.
+func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, name string, adopt bool) (*unstructured.Unstructured, error) {
 	live, err := res.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -205,9 +209,9 @@ func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, 
 	if err != nil {
 		return nil, err
 	}
-	if l := live.GetLabels(); l[inventory.LabelSync] != r.opts.Name || l[LabelSyncNamespace] != r.opts.Namespace {
-		return nil, fmt.Errorf("an object of that name exists and is not this sync's (it lacks the labels %s=%s, %s=%s); refusing to delete or take it over",
-			inventory.LabelSync, r.opts.Name, LabelSyncNamespace, r.opts.Namespace)
+	if l := live.GetLabels(); !adopt && (l[inventory.LabelSync] != r.opts.Name || l[LabelSyncNamespace] != r.opts.Namespace) {
+		return nil, fmt.Errorf("an object of that name exists and is not this sync's (it lacks the labels %s=%s, %s=%s); refusing to delete or take it over (annotation %s: enabled on the hook, or spec.adopt: true, adopts it)",
+			inventory.LabelSync, r.opts.Name, LabelSyncNamespace, r.opts.Namespace, apply.AnnotationAdopt)
 	}
 	return live, nil
 }
@@ -215,7 +219,7 @@ func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, 
 // deleteHook deletes a hook's object if it is still this sync's, and waits
 // until it is gone.
 func (r *runner) deleteHook(ctx context.Context, res dynamic.ResourceInterface, name string) error {
-	live, err := r.hookObject(ctx, res, name)
+	live, err := r.hookObject(ctx, res, name, false)
 	if err != nil || live == nil {
 		return err
 	}

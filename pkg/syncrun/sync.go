@@ -415,9 +415,11 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
 		Concurrency:  r.opts.Concurrency,
 		Force:        s.Force,
+		Adopt:        s.Adopt,
 		Labels:       labels,
 		Fingerprints: fingerprints,
 	})
+	r.nameOwners(applied)
 	res.Applied = applied
 	if err == nil {
 		err = applied.Err()
@@ -563,6 +565,28 @@ func summary(res *Result) string {
 	if len(parts) > 0 {
 		msg += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if res.Applied != nil {
+		var fromOwners, fromOthers []string
+		for _, c := range res.Applied.Changes {
+			switch a := c.Adopted; {
+			case a == nil:
+			case len(a.Labels) > 0:
+				fromOwners = append(fromOwners, fmt.Sprintf("%s (from %s)", c.ID, ownerOf(a.Labels)))
+			default:
+				by := strings.Join(a.Managers, ", ")
+				if by == "" {
+					by = "unknown"
+				}
+				fromOthers = append(fromOthers, fmt.Sprintf("%s (%s)", c.ID, by))
+			}
+		}
+		if len(fromOthers) > 0 {
+			msg += fmt.Sprintf("; adopted %d %s made by others: %s", len(fromOthers), plural(len(fromOthers), "object"), listSome(fromOthers, 10))
+		}
+		if len(fromOwners) > 0 {
+			msg += fmt.Sprintf("; took %d %s from other owners (adopt): %s", len(fromOwners), plural(len(fromOwners), "object"), listSome(fromOwners, 10))
+		}
+	}
 	if res.Pruned != nil {
 		var kept []string
 		for _, c := range res.Pruned.Changes {
@@ -576,6 +600,53 @@ func summary(res *Result) string {
 	}
 	return msg
 }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// nameOwners rewrites the errors of objects that belong to another sync so
+// that they name both syncs and the way out.
+func (r *runner) nameOwners(cs *apply.ChangeSet) {
+	if cs == nil {
+		return
+	}
+	for i := range cs.Changes {
+		c := &cs.Changes[i]
+		var oc *apply.OwnerConflictError
+		if !errors.As(c.Err, &oc) {
+			continue
+		}
+		c.Err = &wrapped{err: c.Err, msg: fmt.Sprintf("%s: belongs to %s, not to this sync %s/%s; not taking it over (set annotation %s: enabled on it in Git, or spec.adopt: true, to adopt it)",
+			c.ID, ownerOf(oc.Theirs), r.opts.Namespace, r.opts.Name, apply.AnnotationAdopt)}
+	}
+}
+
+// ownerOf names the owner an object's labels say: a sync, or another
+// ApplySet.
+func ownerOf(labels map[string]string) string {
+	name := labels[inventory.LabelSync]
+	if name == "" {
+		return "another ApplySet (" + inventory.LabelApplySetPartOf + "=" + labels[inventory.LabelApplySetPartOf] + ")"
+	}
+	ns := labels[LabelSyncNamespace]
+	if ns == "" {
+		ns = "?"
+	}
+	return "sync " + ns + "/" + name
+}
+
+// wrapped replaces an error's message and keeps it for errors.Is and As.
+type wrapped struct {
+	err error
+	msg string
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
 
 // listSome joins the first n items and says how many more there are.
 func listSome(items []string, n int) string {
