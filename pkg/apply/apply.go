@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/csaupgrade"
 
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // Options tunes one Apply call. The zero value is usable.
@@ -471,16 +472,11 @@ func classify(created bool, pre, post *metav1.PartialObjectMetadata, listed time
 // and whether the server created it.
 func (e *Engine) patchApply(ctx context.Context, t Target, data []byte, manager string) (*metav1.PartialObjectMetadata, bool, error) {
 	var created bool
-	var out *metav1.PartialObjectMetadata
-	err := retry(ctx, func() error {
-		res := e.rc.Patch(types.ApplyPatchType).AbsPath(resourcePath(t, t.Name)...).
-			SetHeader("Accept", metaAccept).
-			Param("fieldManager", manager).Param("force", "true").
-			Body(data).Do(ctx).WasCreated(&created)
-		var err error
-		out, err = decodeMeta(res)
-		return err
-	})
+	res := e.rc.Patch(types.ApplyPatchType).AbsPath(resourcePath(t, t.Name)...).
+		SetHeader("Accept", metaAccept).
+		Param("fieldManager", manager).Param("force", "true").
+		Body(data).Do(ctx).WasCreated(&created)
+	out, err := decodeMeta(res)
 	return out, created, err
 }
 
@@ -492,14 +488,11 @@ func (e *Engine) createIfNotPresent(ctx context.Context, c *Change, data []byte,
 		c.Fingerprint = stateOf(pre, opts.FieldManager)
 		return
 	}
-	var out *metav1.PartialObjectMetadata
-	err := retry(ctx, func() error {
-		var err error
-		out, err = decodeMeta(e.rc.Post().AbsPath(resourcePath(c.Target, "")...).
-			SetHeader("Accept", metaAccept).SetHeader("Content-Type", "application/json").
-			Param("fieldManager", opts.FieldManager).Body(data).Do(ctx))
-		return err
-	})
+	// Safe to send twice (pkg/retry): a create that got through answers
+	// AlreadyExists the second time, handled below.
+	out, err := decodeMeta(e.rc.Post().AbsPath(resourcePath(c.Target, "")...).
+		SetHeader("Accept", metaAccept).SetHeader("Content-Type", "application/json").
+		Param("fieldManager", opts.FieldManager).Body(data).Do(retry.ReplaySafe(ctx)))
 	switch {
 	case err == nil:
 		c.Action = Created
@@ -688,7 +681,7 @@ func (e *Engine) dryRunOne(ctx context.Context, it *item, set setInfo, opts Opti
 			c.Action = Skipped
 			return
 		}
-		c.After, err = client.Create(ctx, desired, metav1.CreateOptions{DryRun: dryRun, FieldManager: opts.FieldManager})
+		c.After, err = client.Create(retry.ReplaySafe(ctx), desired, metav1.CreateOptions{DryRun: dryRun, FieldManager: opts.FieldManager})
 	} else {
 		force := true
 		c.After, err = client.Apply(ctx, c.Name, desired, metav1.ApplyOptions{DryRun: dryRun, FieldManager: opts.FieldManager, Force: force})

@@ -14,7 +14,9 @@
 //
 // Every write carries a resourceVersion precondition (or is a create): a
 // concurrent writer makes it fail with an error matching ErrConflict, never
-// overwrite silently.
+// overwrite silently. A write that finds the ConfigMap holding exactly what
+// it sent counts as done: it is its own earlier attempt, sent again by
+// pkg/retry after a fault that hid the answer.
 package inventory
 
 import (
@@ -26,12 +28,14 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
@@ -256,10 +260,13 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
 	var out *corev1.ConfigMap
 	if inv.ResourceVersion == "" {
-		out, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+		out, err = cms.Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	} else {
 		cm.ResourceVersion = inv.ResourceVersion
 		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: s.fieldManager()})
+	}
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		out, err = s.ownWrite(ctx, cm, err)
 	}
 	if err != nil {
 		return s.writeError(s.ref(), err)
@@ -267,6 +274,19 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	inv.ResourceVersion = out.ResourceVersion
 	inv.configMap = out
 	return nil
+}
+
+// ownWrite looks at a ConfigMap whose create or update lost a race (err):
+// when it holds exactly what was sent, the race was against our own
+// earlier attempt (pkg/retry sends a write again after a fault that may
+// have let it through), and the write succeeded. Otherwise err stands.
+func (s *Store) ownWrite(ctx context.Context, sent *corev1.ConfigMap, err error) (*corev1.ConfigMap, error) {
+	live, gerr := s.Client.CoreV1().ConfigMaps(sent.Namespace).Get(ctx, sent.Name, metav1.GetOptions{})
+	if gerr != nil || !equality.Semantic.DeepEqual(live.Data, sent.Data) || !equality.Semantic.DeepEqual(live.BinaryData, sent.BinaryData) ||
+		!equality.Semantic.DeepEqual(live.Labels, sent.Labels) || !equality.Semantic.DeepEqual(live.Annotations, sent.Annotations) {
+		return nil, err
+	}
+	return live, nil
 }
 
 // writeError wraps a failed write of ref, marking lost races with

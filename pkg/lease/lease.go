@@ -46,6 +46,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // DefaultDuration is the default Options.Duration: long enough that a busy
@@ -154,6 +155,10 @@ type Lease struct {
 // taking it over when it expired. It returns a *HeldError (errors.Is
 // ErrHeld) when another run holds it. ctx bounds Acquire and the renewal
 // goroutine; call Release when done.
+//
+// Its writes are safe to replay (see pkg/retry): a create or takeover whose
+// answer was lost, sent again, finds the Lease naming this holder with the
+// acquireTime it wrote, and Acquire knows it holds it.
 func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name string, opts Options) (*Lease, error) {
 	if opts.Holder == "" {
 		opts.Holder = DefaultHolder()
@@ -195,7 +200,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 				RenewTime:            &now,
 			},
 		}
-		created, err := leases.Create(ctx, desired, metav1.CreateOptions{})
+		created, err := leases.Create(retry.ReplaySafe(ctx), desired, metav1.CreateOptions{})
 		if err == nil {
 			taken = created
 			break
@@ -209,6 +214,10 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: get: %w", leaseID(namespace, name), err)
+		}
+		if wrote(existing, opts.Holder, existing.Spec.AcquireTime, sent) {
+			taken = existing // our create got through; its answer did not
+			break
 		}
 		if time.Now().Before(expiresAt(existing, opts.Duration)) {
 			return nil, heldError(ref, existing, opts.Duration)
@@ -229,8 +238,14 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
 		switch {
 		case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-			// Another run took it over (or released it) first.
-			if winner, gerr := leases.Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+			// Another run took it over (or released it) first, unless it
+			// is this update, sent twice.
+			winner, gerr := leases.Get(ctx, name, metav1.GetOptions{})
+			if gerr == nil && wrote(winner, opts.Holder, winner.Spec.AcquireTime, sent) {
+				updated, err = winner, nil
+				break
+			}
+			if gerr == nil {
 				return nil, heldError(ref, winner, opts.Duration)
 			}
 			return nil, &HeldError{Lease: ref}
@@ -253,6 +268,12 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		close(l.done)
 	}
 	return l, nil
+}
+
+// wrote tells whether l is this holder's write of at (acquireTime or
+// renewTime, which the API server keeps to the microsecond).
+func wrote(l *coordinationv1.Lease, holder string, field *metav1.MicroTime, at time.Time) bool {
+	return holderOf(l) == holder && field != nil && field.Equal(&metav1.MicroTime{Time: at.Truncate(time.Microsecond)})
 }
 
 // Expiry returns when l expires: renewTime (or acquireTime) plus
@@ -435,6 +456,13 @@ func (l *Lease) Renew(ctx context.Context) error {
 	now := metav1.NewMicroTime(sent)
 	next.Spec.RenewTime = &now
 	updated, err := l.client.CoordinationV1().Leases(l.namespace).Update(ctx, next, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		// Taken over, unless this is our renewal, sent twice.
+		if live, gerr := l.client.CoordinationV1().Leases(l.namespace).Get(ctx, l.name, metav1.GetOptions{}); gerr == nil &&
+			live.UID == l.current.UID && wrote(live, l.holder, live.Spec.RenewTime, sent) {
+			updated, err = live, nil
+		}
+	}
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		lost := fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err)
 		l.setLost(lost)
@@ -450,7 +478,8 @@ func (l *Lease) Renew(ctx context.Context) error {
 
 // Release stops renewal and deletes the Lease, on condition that it is
 // still the one this run wrote (same UID and resourceVersion). If another
-// run took it over, nothing is deleted and the error matches ErrLost. ctx
+// run took it over, nothing is deleted and the error matches ErrLost; a
+// Lease already gone is not an error. ctx
 // should not be the one whose cancellation ended the run: a run stopped by
 // SIGTERM still wants to release (use context.WithoutCancel plus a
 // timeout). Release is idempotent.
@@ -472,9 +501,11 @@ func (l *Lease) Release(ctx context.Context) error {
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 	})
 	switch {
-	case err == nil:
+	case err == nil, apierrors.IsNotFound(err):
+		// NotFound: gone already, which is all Release is for (and what a
+		// delete sent twice answers).
 		return nil
-	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+	case apierrors.IsConflict(err):
 		l.setLost(fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err))
 		return l.lostErr
 	default:

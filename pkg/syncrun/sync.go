@@ -24,6 +24,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -65,6 +66,11 @@ type Options struct {
 	// namespaced RBAC: a render with anything else fails before anything
 	// is applied. Default false (cluster scope).
 	NamespaceScoped bool
+	// StartTimeout bounds what a run does before its spec's timeout
+	// applies: reading the spec, taking the Lease and reading the
+	// inventory, so that an API server that accepts requests and never
+	// answers ends the run. Default DefaultStartTimeout.
+	StartTimeout time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -76,6 +82,15 @@ type Options struct {
 	// (see runner.guard). Tests only.
 	beforeStage func(ctx context.Context, stage string)
 }
+
+// DefaultStartTimeout is the default Options.StartTimeout.
+const DefaultStartTimeout = time.Minute
+
+// finishBudget bounds what a run does after its last stage, on a context
+// detached from the run's (which may have ended: SIGTERM, the timeout):
+// taking a lost Lease back, recording, emitting the Event and releasing the
+// Lease, all together.
+const finishBudget = 10 * time.Second
 
 // Outcome says how a run ended.
 type Outcome string
@@ -111,6 +126,10 @@ type Result struct {
 	Message string
 	// Err is why the run failed; nil unless Outcome is Failed.
 	Err error
+	// Retries is how many API requests of the run were sent again after a
+	// transient fault (see pkg/retry); the record holds the count up to
+	// the record's own writes.
+	Retries int64
 
 	specDigest, setDigest string
 }
@@ -133,6 +152,8 @@ type runner struct {
 	store  *inventory.Store
 	sync   *spec.Sync
 	now    func() time.Time
+	// retries counts the retried requests of all of the run's clients.
+	retries *retry.Counter
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -162,6 +183,9 @@ func newRunner(opts Options) (*runner, error) {
 	r.log = r.log.With("sync", opts.Namespace+"/"+opts.Name)
 	r.cfg = rest.CopyConfig(opts.Config)
 	r.cfg.QPS, r.cfg.Burst = 1000, 2000
+	// Every client of the run is built from r.cfg, so every request gets
+	// the same retries of transient faults.
+	r.retries = retry.Wrap(r.cfg, retry.Options{})
 	var err error
 	if r.client, err = kubernetes.NewForConfig(r.cfg); err != nil {
 		return nil, err
@@ -176,18 +200,32 @@ func newRunner(opts Options) (*runner, error) {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	start := r.now()
 	res := &Result{Start: start}
+	defer func() { res.Retries = r.retries.Retries() }()
 
-	if err := r.loadSpec(ctx); err != nil {
+	// Until the spec's timeout applies, StartTimeout bounds the run: an
+	// API server that accepts requests and never answers must not keep
+	// the run until the Job's deadline kills it.
+	startCtx, cancelStart := context.WithTimeout(ctx, r.startTimeout())
+	defer cancelStart()
+	if err := r.loadSpec(startCtx); err != nil {
 		return nil, err
 	}
 	// spec.suspend is not checked here: it suspends the schedule (the
 	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
 	// rollback — is one somebody asked for.
 
-	// The Lease is renewed until leaseCtx ends.
+	// The Lease is renewed until leaseCtx ends, with the run. Taking it is
+	// bounded by StartTimeout too, without bounding its renewal.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
 	defer stopRenewing()
-	l, err := lease.Acquire(leaseCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
+	acquireCtx, stopAcquiring := context.WithCancel(leaseCtx)
+	timer := time.AfterFunc(r.startTimeout(), stopAcquiring)
+	l, err := lease.Acquire(acquireCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
+	if !timer.Stop() && err == nil {
+		// Taken just as StartTimeout passed, which also ended its renewal:
+		// the guards stop the run once the Lease's duration has passed.
+		r.log.Warn("the lease was taken as the start timeout passed; it is not renewed")
+	}
 	var held *lease.HeldError
 	if errors.As(err, &held) {
 		res.Outcome, res.End = Busy, r.now()
@@ -195,40 +233,52 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			r.opts.Namespace, lease.Name(r.opts.Name), held.Holder, held.Expires.UTC().Format(time.RFC3339))
 		// One Event, no record: a Busy run writes once, and the record
 		// stays the running run's to write.
-		r.emit(ctx, corev1.EventTypeNormal, "Busy", res.Message, res.End)
+		r.emit(startCtx, corev1.EventTypeNormal, "Busy", res.Message, res.End)
 		return res, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	r.lease = l
-	defer func() {
-		if r.opts.stopAfterApply {
-			return // a killed run releases nothing
-		}
-		// Release even when ctx was cancelled (SIGTERM), so the next run need
-		// not wait for the Lease to expire.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := r.lease.Release(rctx); err != nil {
-			r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
-		}
-	}()
 
-	inv, err := r.store.Load(ctx)
+	inv, err := r.store.Load(startCtx)
 	if err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+		defer cancel()
+		r.releaseLease(fctx)
 		return nil, err
 	}
 	r.pass(ctx, inv, res)
 	if r.opts.stopAfterApply {
-		return res, nil
+		return res, nil // a killed run records and releases nothing
 	}
 	res.End = r.now()
-	if r.guard(leaseCtx, "record") != nil && !r.retakeLease(leaseCtx, res) {
-		return res, nil
+
+	// Record and release even when ctx ended (SIGTERM, the Job's
+	// deadline), so that the run says why it stopped and the next one need
+	// not wait for the Lease to expire; within finishBudget, so that a
+	// hung API server does not keep the run.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+	defer cancel()
+	if r.guard(fctx, "record") == nil || r.retakeLease(fctx, res) {
+		res.Retries = r.retries.Retries()
+		r.record(fctx, inv, res)
 	}
-	r.record(ctx, inv, res)
+	r.releaseLease(fctx)
 	return res, nil
+}
+
+func (r *runner) startTimeout() time.Duration {
+	if r.opts.StartTimeout > 0 {
+		return r.opts.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+func (r *runner) releaseLease(ctx context.Context) {
+	if err := r.lease.Release(ctx); err != nil {
+		r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
+	}
 }
 
 func (r *runner) leaseOptions() lease.Options {
@@ -261,8 +311,6 @@ func (r *runner) retakeLease(ctx context.Context, res *Result) bool {
 		res.Outcome, res.Err = Failed, fmt.Errorf("lease: stopped before record: %w", lost)
 		res.Message = res.Err.Error()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
 	l, err := lease.Acquire(ctx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
 	if err == nil {
 		r.lease = l
@@ -687,7 +735,8 @@ func (r *runner) emit(ctx context.Context, typ, reason, msg string, at time.Time
 		Source:              corev1.EventSource{Component: "gitsync"},
 		ReportingController: "gitsync.io/sync-job", ReportingInstance: r.holder(),
 	}
-	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	// A replayed create makes a duplicate Event at worst.
+	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(retry.ReplaySafe(ctx), ev, metav1.CreateOptions{}); err != nil {
 		r.log.Warn("emitting the event failed", "reason", reason, "error", err)
 	}
 }
