@@ -242,7 +242,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 			// is this update, sent twice.
 			winner, gerr := leases.Get(ctx, name, metav1.GetOptions{})
 			if gerr == nil && wrote(winner, opts.Holder, winner.Spec.AcquireTime, sent) {
-				updated, err = winner, nil
+				updated = winner
 				break
 			}
 			if gerr == nil {

@@ -643,7 +643,8 @@ func summary(res *Result) string {
 			}
 		}
 		if len(kept) > 0 {
-			msg += fmt.Sprintf("; %d stale objects kept in the inventory because their resource is not served: %s", len(kept), listSome(kept, 10))
+			msg += fmt.Sprintf("; %d stale %s kept in the inventory because %s not served: %s",
+				len(kept), plural(len(kept), "object"), map[bool]string{true: "its resource is", false: "their resources are"}[len(kept) == 1], listSome(kept, 10))
 		}
 	}
 	return msg
