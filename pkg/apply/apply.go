@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/util/csaupgrade"
 
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // Options tunes one Apply call. The zero value is usable.
@@ -53,6 +56,14 @@ type Options struct {
 	// DeleteTimeout bounds the wait for an object being replaced (Force) to
 	// be gone. Default 2 minutes.
 	DeleteTimeout time.Duration
+	// Adopt takes over live objects that belong to another owner: objects
+	// that carry a key of Labels with another value (another sync's, or
+	// another ApplySet's). Default false: such an object is Failed with an
+	// *OwnerConflictError and left as it is; AnnotationAdopt asks for
+	// adoption per object. Objects that carry none of Labels' keys (made by
+	// kubectl, Helm or another tool) are always adopted, and their Change
+	// says so in AdoptedFrom.
+	Adopt bool
 	// Fingerprints are the fingerprints the previous run recorded
 	// (Change.Fingerprint), by object. An object whose rendered form is
 	// byte-for-byte what was applied then, and whose live state still
@@ -357,6 +368,26 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		c.Action = Skipped
 		return
 	}
+	if pre == nil && len(opts.Labels) > 0 && it.policy.SSA != SSAIfNotPresent {
+		// Not among the objects listed with our labels: new, or someone
+		// else's. Only here is the object read before it is applied, so an
+		// object that is already ours costs no request.
+		live, err := e.meta.Resource(c.GroupVersionResource()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			fail("reading the live object to check who owns it", err)
+			return
+		case liveOptOut(live.Annotations, live.Labels):
+			c.Action = Skipped
+			return
+		default:
+			if c.Adopted, err = adoption(live, it.policy, opts); err != nil {
+				c.Action, c.Err = Failed, fmt.Errorf("%s: %w", c.ID, err)
+				return
+			}
+		}
+	}
 	data, err := body(it.obj, c, opts.Labels)
 	if err != nil {
 		fail("encoding", err)
@@ -441,16 +472,11 @@ func classify(created bool, pre, post *metav1.PartialObjectMetadata, listed time
 // and whether the server created it.
 func (e *Engine) patchApply(ctx context.Context, t Target, data []byte, manager string) (*metav1.PartialObjectMetadata, bool, error) {
 	var created bool
-	var out *metav1.PartialObjectMetadata
-	err := retry(ctx, func() error {
-		res := e.rc.Patch(types.ApplyPatchType).AbsPath(resourcePath(t, t.Name)...).
-			SetHeader("Accept", metaAccept).
-			Param("fieldManager", manager).Param("force", "true").
-			Body(data).Do(ctx).WasCreated(&created)
-		var err error
-		out, err = decodeMeta(res)
-		return err
-	})
+	res := e.rc.Patch(types.ApplyPatchType).AbsPath(resourcePath(t, t.Name)...).
+		SetHeader("Accept", metaAccept).
+		Param("fieldManager", manager).Param("force", "true").
+		Body(data).Do(ctx).WasCreated(&created)
+	out, err := decodeMeta(res)
 	return out, created, err
 }
 
@@ -462,14 +488,11 @@ func (e *Engine) createIfNotPresent(ctx context.Context, c *Change, data []byte,
 		c.Fingerprint = stateOf(pre, opts.FieldManager)
 		return
 	}
-	var out *metav1.PartialObjectMetadata
-	err := retry(ctx, func() error {
-		var err error
-		out, err = decodeMeta(e.rc.Post().AbsPath(resourcePath(c.Target, "")...).
-			SetHeader("Accept", metaAccept).SetHeader("Content-Type", "application/json").
-			Param("fieldManager", opts.FieldManager).Body(data).Do(ctx))
-		return err
-	})
+	// Safe to send twice (pkg/retry): a create that got through answers
+	// AlreadyExists the second time, handled below.
+	out, err := decodeMeta(e.rc.Post().AbsPath(resourcePath(c.Target, "")...).
+		SetHeader("Accept", metaAccept).SetHeader("Content-Type", "application/json").
+		Param("fieldManager", opts.FieldManager).Body(data).Do(retry.ReplaySafe(ctx)))
 	switch {
 	case err == nil:
 		c.Action = Created
@@ -635,6 +658,13 @@ func (e *Engine) dryRunOne(ctx context.Context, it *item, set setInfo, opts Opti
 		c.Action = Skipped
 		return
 	}
+	if live != nil && len(opts.Labels) > 0 && it.policy.SSA != SSAIfNotPresent {
+		m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Labels: live.GetLabels(), ManagedFields: live.GetManagedFields()}}
+		if c.Adopted, err = adoption(m, it.policy, opts); err != nil {
+			c.Action, c.Err = Failed, fmt.Errorf("%s: %w", c.ID, err)
+			return
+		}
+	}
 	data, err := body(it.obj, c, opts.Labels)
 	if err != nil {
 		c.Action, c.Err = Failed, fmt.Errorf("%s: encoding: %w", c.ID, err)
@@ -651,7 +681,7 @@ func (e *Engine) dryRunOne(ctx context.Context, it *item, set setInfo, opts Opti
 			c.Action = Skipped
 			return
 		}
-		c.After, err = client.Create(ctx, desired, metav1.CreateOptions{DryRun: dryRun, FieldManager: opts.FieldManager})
+		c.After, err = client.Create(retry.ReplaySafe(ctx), desired, metav1.CreateOptions{DryRun: dryRun, FieldManager: opts.FieldManager})
 	} else {
 		force := true
 		c.After, err = client.Apply(ctx, c.Name, desired, metav1.ApplyOptions{DryRun: dryRun, FieldManager: opts.FieldManager, Force: force})
@@ -702,6 +732,70 @@ func decodeMeta(res rest.Result) (*metav1.PartialObjectMetadata, error) {
 		return nil, fmt.Errorf("decoding response: %w", err)
 	}
 	return out, nil
+}
+
+// OwnerConflictError is the error of a Failed Change whose live object
+// belongs to another owner: it carries a key of Options.Labels with another
+// value. Neither Options.Adopt nor AnnotationAdopt asked to take it over.
+type OwnerConflictError struct {
+	// Theirs holds the live object's values of the keys of Options.Labels
+	// it carries; at least one differs from Ours.
+	Theirs map[string]string
+	// Ours is Options.Labels.
+	Ours map[string]string
+}
+
+func (e *OwnerConflictError) Error() string {
+	return fmt.Sprintf("belongs to another owner (labels %s, not %s); not taking it over unless annotation %s: enabled or the adopt option asks for it",
+		formatLabels(e.Theirs), formatLabels(e.Ours), AnnotationAdopt)
+}
+
+// adoption applies the ownership rule to a live object that was not listed
+// with Options.Labels. It says from whom the apply takes the object (nil
+// when the object is ours after all), or returns an *OwnerConflictError when
+// it must not take it.
+func adoption(live *metav1.PartialObjectMetadata, p Policy, opts Options) (*Adoption, error) {
+	theirs := map[string]string{}
+	conflict, shared := false, false
+	for k, v := range opts.Labels {
+		lv, ok := live.Labels[k]
+		if !ok {
+			continue
+		}
+		theirs[k] = lv
+		conflict = conflict || lv != v
+		shared = shared || lv == v
+	}
+	switch {
+	case conflict && !opts.Adopt && !p.Adopt:
+		return nil, &OwnerConflictError{Theirs: theirs, Ours: opts.Labels}
+	case !conflict && shared:
+		return nil, nil // ours, though the listing did not have it
+	}
+	a := &Adoption{}
+	if conflict {
+		a.Labels = theirs
+	}
+	for _, m := range live.ManagedFields {
+		if m.Manager != opts.FieldManager && m.Manager != "" && !slices.Contains(a.Managers, m.Manager) {
+			a.Managers = append(a.Managers, m.Manager)
+		}
+	}
+	slices.Sort(a.Managers)
+	return a, nil
+}
+
+func formatLabels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ", ")
 }
 
 // hasLabels tells whether have carries every label of want.

@@ -76,10 +76,24 @@ type Change struct {
 	// Err is set for Failed changes, and for Skipped ones that were not
 	// attempted (ErrNotAttempted). It starts with the object's ID.
 	Err error
+	// Adopted is set when the apply took the object from someone else, and
+	// says from whom; nil for objects that were ours or new.
+	Adopted *Adoption
 	// Before and After are set only by a dry run: the live object (nil when
 	// it does not exist) and the server's dry-run result (nil when nothing
 	// was sent). They let a caller show a diff.
 	Before, After *unstructured.Unstructured
+}
+
+// Adoption says from whom Apply took an object.
+type Adoption struct {
+	// Labels are the live object's values of the keys of Options.Labels:
+	// another owner's, whose object was adopted on request (Options.Adopt,
+	// AnnotationAdopt). Empty for an object no owner had labelled.
+	Labels map[string]string
+	// Managers are the field managers that had written the object, other
+	// than the engine's, sorted.
+	Managers []string
 }
 
 // ChangeSet is the result of one Apply or Prune: one Change per object, in
@@ -137,3 +151,11 @@ func containsAction(actions []Action, a Action) bool {
 	}
 	return false
 }
+
+// ErrNotServed marks stale objects that prune kept because their resource is
+// not served at any version (their CRD or API exists but serves none of its
+// versions): the objects may still exist, so they are neither deleted nor
+// forgotten. Such a Change is Skipped and its Err wraps ErrNotServed; the
+// caller keeps it in the inventory, reports it, and the next run that finds
+// the resource served again prunes it.
+var ErrNotServed = errors.New("resource not served; kept in the inventory until it is served again")

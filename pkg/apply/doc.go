@@ -48,7 +48,13 @@
 // Apply uses it (Options.Fingerprints) to skip objects that are still exactly
 // as applied. See stateOf and digestOf in fingerprint.go.
 //
-// # Requests and rate limits
+// # Requests, rate limits and faults
+//
+// The engine sends each request once. Transient faults (429, 503, lost
+// connections, etcd leader changes) are retried below it, by the transport
+// pkg/retry wraps around the configuration given to New: the orchestrator
+// wraps it once for all of a run's clients, so that apply, prune, the Lease
+// and the inventory share one policy. A caller without it gets no retries.
 //
 // The engine's own concurrency (Options.Concurrency) is what bounds the load
 // it puts on the API server; the API server's priority and fairness does the

@@ -22,6 +22,9 @@ type resourceGroup struct {
 	namespaced bool
 	namespaces []string // of the targets, sorted, for per-namespace lists
 	targets    []Target
+	// served is set by prune when gvr's version is not served any more
+	// and the group was listed at this one instead.
+	served *schema.GroupVersionResource
 }
 
 // groupByResource groups targets by resource, in first-seen order.

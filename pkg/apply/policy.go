@@ -24,6 +24,10 @@ const (
 	// AnnotationPrune "disabled" keeps the object in the cluster when it
 	// leaves the rendered set.
 	AnnotationPrune = "gitsync.io/prune"
+	// AnnotationAdopt "enabled" lets the engine take over the live object
+	// when it belongs to another owner (see Options.Adopt). It has no Flux
+	// twin: Flux takes every object over without asking.
+	AnnotationAdopt = "gitsync.io/adopt"
 
 	fluxPrefix = "kustomize.toolkit.fluxcd.io/"
 )
@@ -61,6 +65,8 @@ type Policy struct {
 	Force bool
 	// PruneDisabled: never delete the object when it leaves the set.
 	PruneDisabled bool
+	// Adopt: take the object over from another owner.
+	Adopt bool
 }
 
 // PolicyOf reads the policy from an object's annotations. An unknown value is
@@ -78,6 +84,13 @@ func PolicyOf(annotations map[string]string) (Policy, error) {
 	prune, err := switchValue(annotations, AnnotationPrune)
 	if err != nil {
 		return p, err
+	}
+	switch v, ok := annotations[AnnotationAdopt]; {
+	case !ok, strings.EqualFold(v, "disabled"):
+	case strings.EqualFold(v, "enabled"):
+		p.Adopt = true
+	default:
+		return p, fmt.Errorf("annotation %s: unknown value %q (want enabled or disabled)", AnnotationAdopt, v)
 	}
 	p.ReconcileDisabled = reconcile == "disabled"
 	p.Force = force == "enabled"

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/object"
 )
@@ -58,10 +59,16 @@ var ErrNoSelector = errors.New("prune: no selector: refusing to delete objects t
 //  5. Deletion propagation is background: the object goes at once and the
 //     garbage collector removes its dependents (a Deployment's ReplicaSets
 //     and Pods) after; Prune does not wait.
-//  6. An object already gone (NotFound, or its resource no longer served)
-//     or already being deleted is reported Deleted, so the caller drops it
-//     from the inventory. Any other failure is Failed, per object, and the
-//     caller keeps it in the inventory to retry next run.
+//  6. An object already gone (NotFound) or already being deleted is
+//     reported Deleted, so the caller drops it from the inventory. A
+//     resource that is no longer served at the recorded version is looked
+//     up again: served at another version, its objects are pruned through
+//     that one; served at none, they count as gone only when its API
+//     (CustomResourceDefinition and APIService) was removed, which took its
+//     objects along; otherwise they are kept, Skipped with ErrNotServed,
+//     for the caller to keep in the inventory and report. Any other failure
+//     is Failed, per object, and the caller keeps it in the inventory to
+//     retry next run.
 //
 // Changes come in deletion order. The error result is for the call as a
 // whole (no selector, cancelled context); per-object failures are in
@@ -132,12 +139,21 @@ func (e *Engine) pruneStage(ctx context.Context, changes []Change, selector stri
 	live := map[object.ID]*metav1.PartialObjectMetadata{}
 	forEach(ctx, groupByResource(targets), opts.Concurrency, func(ctx context.Context, g *resourceGroup) {
 		items, err := e.listGroup(ctx, g, selector, opts.PerNamespace)
+		if apierrors.IsNotFound(err) {
+			items, err = e.listUnserved(ctx, g, selector, opts.PerNamespace)
+		}
 		mu.Lock()
 		defer mu.Unlock()
+		var gone *resourceGoneError
 		switch {
-		case apierrors.IsNotFound(err): // the resource is not served any more: its objects are gone
+		case errors.As(err, &gone):
 			for _, t := range g.targets {
-				index[t.ID].Action = Deleted
+				c := index[t.ID]
+				if gone.alive {
+					c.Action, c.Err = Skipped, fmt.Errorf("%s: %s: %w", t.ID, gone.why, ErrNotServed)
+				} else {
+					c.Action = Deleted
+				}
 			}
 		case err != nil:
 			for _, t := range g.targets {
@@ -147,6 +163,13 @@ func (e *Engine) pruneStage(ctx context.Context, changes []Change, selector stri
 			for id, m := range items {
 				live[id] = m
 			}
+			if g.served != nil {
+				// Deleted through the version served now, and recorded so.
+				for _, t := range g.targets {
+					c := index[t.ID]
+					c.Version, c.Resource = g.served.Version, g.served.Resource
+				}
+			}
 		}
 	})
 	forEach(ctx, targets, opts.Concurrency, func(ctx context.Context, t Target) {
@@ -154,8 +177,75 @@ func (e *Engine) pruneStage(ctx context.Context, changes []Change, selector stri
 		if c.Action != "" {
 			return
 		}
-		c.Action, c.Err = e.pruneOne(ctx, t, live[t.ID], opts)
+		c.Action, c.Err = e.pruneOne(ctx, c.Target, live[t.ID], opts)
 	})
+}
+
+// resourceGoneError says that a resource group's LIST answered 404 and the
+// kind is served at no version. alive tells whether its objects may still
+// exist (kept, ErrNotServed) or are known gone with their API (Deleted).
+type resourceGoneError struct {
+	alive bool
+	why   string
+}
+
+func (e *resourceGoneError) Error() string { return e.why }
+
+// listUnserved handles a LIST that answered 404: the resource is not served
+// at the version recorded (rule 6 of Prune). When discovery serves the kind
+// at another version (a CRD or a Kubernetes upgrade dropped the old one),
+// the group is listed there and g.served set, so its objects are deleted
+// through that version. Otherwise a *resourceGoneError tells whether the
+// objects are provably gone: only when neither a CustomResourceDefinition
+// nor an APIService for the group and version exists any more, since
+// deleting a CRD deletes its objects. Anything else (the CRD exists but
+// serves no version, the check is forbidden) keeps them.
+func (e *Engine) listUnserved(ctx context.Context, g *resourceGroup, selector string, perNamespace bool) (map[object.ID]*metav1.PartialObjectMetadata, error) {
+	e.mapper.Reset() // discovery as of now, not as of the start of the run
+	if m, err := e.mapper.RESTMapping(g.gk); err == nil && m.Resource != g.gvr {
+		e.log.Info("prune: listing through the served version", "resource", g.gvr.GroupResource().String(),
+			"recorded", g.gvr.Version, "served", m.Resource.Version)
+		alt := *g
+		alt.gvr = m.Resource
+		items, err := e.listGroup(ctx, &alt, selector, perNamespace)
+		if err == nil {
+			g.served = &m.Resource
+		}
+		return items, err
+	}
+	gone, err := e.apiGone(ctx, g.gvr)
+	switch {
+	case err != nil:
+		return nil, &resourceGoneError{alive: true, why: fmt.Sprintf("%s is not served, and whether its API was removed is unknown (%v)", g.gvr.GroupResource(), err)}
+	case !gone:
+		return nil, &resourceGoneError{alive: true, why: fmt.Sprintf("%s is not served at version %s nor at any other, but its API still exists", g.gvr.GroupResource(), g.gvr.Version)}
+	}
+	return nil, &resourceGoneError{why: fmt.Sprintf("%s: its API (CustomResourceDefinition and APIService) was removed, and its objects with it", g.gvr)}
+}
+
+// apiGone tells whether neither a CustomResourceDefinition for gvr's
+// resource nor an APIService for its group and version exists.
+func (e *Engine) apiGone(ctx context.Context, gvr schema.GroupVersionResource) (bool, error) {
+	if gvr.Group == "" {
+		return false, nil // the core group is always there
+	}
+	checks := []struct {
+		res  schema.GroupVersionResource
+		name string
+	}{
+		{schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, gvr.Resource + "." + gvr.Group},
+		{schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}, gvr.Version + "." + gvr.Group},
+	}
+	for _, c := range checks {
+		_, err := e.meta.Resource(c.res).Get(ctx, c.name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			return false, nil
+		case !apierrors.IsNotFound(err):
+			return false, fmt.Errorf("%s %s: %w", c.res.GroupResource(), c.name, err)
+		}
+	}
+	return true, nil
 }
 
 // pruneOne applies the rules to one object and deletes it if they allow.

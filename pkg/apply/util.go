@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // forEach calls fn for every item with at most limit calls in flight. It
@@ -32,29 +30,6 @@ loop:
 		}()
 	}
 	wg.Wait()
-}
-
-// retry calls fn until it succeeds, fails with an error that is not
-// transient, or has failed four times. Transient: the API server is
-// overloaded, timed out, or lost an optimistic-concurrency race; a webhook
-// call failed (InternalError). client-go already honours Retry-After.
-func retry(ctx context.Context, fn func() error) error {
-	delay := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		if err == nil || attempt >= 3 || !transient(err) {
-			return err
-		}
-		if sleep(ctx, delay) != nil {
-			return err
-		}
-		delay *= 2
-	}
-}
-
-func transient(err error) bool {
-	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
-		apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 }
 
 // sleep waits d or until ctx is done.

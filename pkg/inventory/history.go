@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // KeyHistory is the key of a history ConfigMap holding its History as JSON.
@@ -134,7 +136,11 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 		Data: map[string]string{KeyHistory: string(body)},
 	}
 	ref := "ConfigMap/" + s.Namespace + "/" + cm.Name
-	if _, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Create(ctx, cm, metav1.CreateOptions{FieldManager: s.fieldManager()}); err != nil {
+	_, err = s.Client.CoreV1().ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = s.ownWrite(ctx, cm, err)
+	}
+	if err != nil {
 		return h, s.writeError(ref, err)
 	}
 

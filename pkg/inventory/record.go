@@ -76,6 +76,9 @@ type Run struct {
 	// Counts holds the number of objects per apply or prune action
 	// (created, configured, unchanged, deleted, skipped, failed).
 	Counts map[string]int `json:"counts,omitempty"`
+	// Retries is how many API requests of the run were sent again after a
+	// transient fault.
+	Retries int64 `json:"retries,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

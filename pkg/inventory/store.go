@@ -14,7 +14,9 @@
 //
 // Every write carries a resourceVersion precondition (or is a create): a
 // concurrent writer makes it fail with an error matching ErrConflict, never
-// overwrite silently.
+// overwrite silently. A write that finds the ConfigMap holding exactly what
+// it sent counts as done: it is its own earlier attempt, sent again by
+// pkg/retry after a fault that hid the answer.
 package inventory
 
 import (
@@ -26,11 +28,14 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
@@ -255,10 +260,13 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
 	var out *corev1.ConfigMap
 	if inv.ResourceVersion == "" {
-		out, err = cms.Create(ctx, cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+		out, err = cms.Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	} else {
 		cm.ResourceVersion = inv.ResourceVersion
 		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: s.fieldManager()})
+	}
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		out, err = s.ownWrite(ctx, cm, err)
 	}
 	if err != nil {
 		return s.writeError(s.ref(), err)
@@ -266,6 +274,19 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	inv.ResourceVersion = out.ResourceVersion
 	inv.configMap = out
 	return nil
+}
+
+// ownWrite looks at a ConfigMap whose create or update lost a race (err):
+// when it holds exactly what was sent, the race was against our own
+// earlier attempt (pkg/retry sends a write again after a fault that may
+// have let it through), and the write succeeded. Otherwise err stands.
+func (s *Store) ownWrite(ctx context.Context, sent *corev1.ConfigMap, err error) (*corev1.ConfigMap, error) {
+	live, gerr := s.Client.CoreV1().ConfigMaps(sent.Namespace).Get(ctx, sent.Name, metav1.GetOptions{})
+	if gerr != nil || !equality.Semantic.DeepEqual(live.Data, sent.Data) || !equality.Semantic.DeepEqual(live.BinaryData, sent.BinaryData) ||
+		!equality.Semantic.DeepEqual(live.Labels, sent.Labels) || !equality.Semantic.DeepEqual(live.Annotations, sent.Annotations) {
+		return nil, err
+	}
+	return live, nil
 }
 
 // writeError wraps a failed write of ref, marking lost races with
@@ -301,10 +322,17 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 	cm.Annotations[AnnotationApplySetTooling] = s.tooling()
 	cm.Annotations[AnnotationApplySetGroupKinds] = GroupKinds(inv.Entries)
 	cm.Annotations[AnnotationApplySetAdditionalNamespaces] = AdditionalNamespaces(inv.Entries, s.Namespace)
+	if err := checkAnnotationSize(cm.Annotations); err != nil {
+		return nil, err
+	}
 
 	raw, err := encodeEntries(inv.Entries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyEntries, err)
+	}
+	if len(raw) > maxDecompressed {
+		// Load would refuse to inflate it.
+		return nil, fmt.Errorf("%w: %d entries take %d bytes uncompressed, the limit is %d", ErrTooLarge, len(inv.Entries), len(raw), maxDecompressed)
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
@@ -340,6 +368,29 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 		return nil, fmt.Errorf("%w: %d entries take %d bytes, the limit is %d", ErrTooLarge, len(inv.Entries), size, MaxDataSize)
 	}
 	return cm, nil
+}
+
+// checkAnnotationSize refuses annotations the API server would refuse: all
+// keys and values of one object together are limited to 256 KiB. The
+// ApplySet annotations grow with the set (one entry per group-kind and per
+// namespace); checking here names the one to blame, before the first write
+// of a run and so before anything is applied.
+func checkAnnotationSize(annotations map[string]string) error {
+	total := 0
+	for k, v := range annotations {
+		total += len(k) + len(v)
+	}
+	if total <= apivalidation.TotalAnnotationSizeLimitB {
+		return nil
+	}
+	var parts []string
+	for _, k := range []string{AnnotationApplySetAdditionalNamespaces, AnnotationApplySetGroupKinds} {
+		if v := annotations[k]; len(v) > 0 {
+			parts = append(parts, fmt.Sprintf("annotation %s takes %d bytes (%d values)", k, len(k)+len(v), strings.Count(v, ",")+1))
+		}
+	}
+	return fmt.Errorf("%w: the ApplySet annotations exceed the API server's limit of %d bytes for all annotations of an object (%d bytes): %s; spread the objects over fewer namespaces or split the sync",
+		ErrTooLarge, apivalidation.TotalAnnotationSizeLimitB, total, strings.Join(parts, ", "))
 }
 
 // dataSize adds up the ConfigMap's values the way the API server's

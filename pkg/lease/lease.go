@@ -12,9 +12,20 @@
 //     two runs taking it over at once the API server accepts one and the
 //     other gets a conflict, which is again ErrHeld.
 //
-// While held, a goroutine renews the Lease every RenewInterval. Release
-// stops it and deletes the Lease with UID and resourceVersion
-// preconditions, so it never deletes a Lease another run has taken over.
+// Every Lease expires: one written without renewTime and acquireTime (by
+// hand, or by another tool) counts as renewed at its last write, one without
+// leaseDurationSeconds lasts Options.Duration, and none lasts longer than
+// MaxDuration since its renewal. Otherwise a stray Lease would wedge the
+// sync for good.
+//
+// While held, a goroutine renews the Lease every RenewInterval. A run checks
+// Check before each write: it reports the Lease lost when a renewal found
+// it taken over or deleted, and also when the Lease's duration has passed
+// since the last renewal the API server accepted (renewals failing while
+// the API server is unreachable), because from then on another run may
+// take it over. Release stops renewal and deletes the Lease with UID and
+// resourceVersion preconditions, so it never deletes a Lease another run
+// has taken over.
 package lease
 
 import (
@@ -35,12 +46,18 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // DefaultDuration is the default Options.Duration: long enough that a busy
 // API server does not make a live run lose its lease, short enough that a
 // run killed without releasing blocks the next scheduled run only briefly.
 const DefaultDuration = 2 * time.Minute
+
+// MaxDuration bounds how long any Lease keeps other runs out after its last
+// renewal, whatever its leaseDurationSeconds says: a run renews every third
+// of its duration, so no run of gitsync needs a longer one.
+const MaxDuration = time.Hour
 
 // ErrHeld matches (errors.Is) the error Acquire returns when another run
 // holds the lease. The error is a *HeldError naming the holder.
@@ -82,7 +99,9 @@ type Options struct {
 	// DefaultHolder().
 	Holder string
 	// Duration is how long the lease lasts without renewal; rounded up to
-	// whole seconds, at least one. Default DefaultDuration.
+	// whole seconds, at least one, at most MaxDuration. It is also how long
+	// a Lease without leaseDurationSeconds keeps this run out. Default
+	// DefaultDuration.
 	Duration time.Duration
 	// RenewInterval is how often the lease is renewed while held. Default
 	// Duration/3. Negative disables renewal (tests use it to let a lease
@@ -120,6 +139,10 @@ type Lease struct {
 	mu      sync.Mutex
 	current *coordinationv1.Lease // as last written by us
 	lostErr error
+	// validUntil is when the Lease expires unless renewed, by the local
+	// clock: the duration counted from just before the last write the API
+	// server accepted, so never later than another run can see it expire.
+	validUntil time.Time
 
 	stop     context.CancelFunc
 	done     chan struct{} // closed when the renewer has returned
@@ -132,6 +155,10 @@ type Lease struct {
 // taking it over when it expired. It returns a *HeldError (errors.Is
 // ErrHeld) when another run holds it. ctx bounds Acquire and the renewal
 // goroutine; call Release when done.
+//
+// Its writes are safe to replay (see pkg/retry): a create or takeover whose
+// answer was lost, sent again, finds the Lease naming this holder with the
+// acquireTime it wrote, and Acquire knows it holds it.
 func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name string, opts Options) (*Lease, error) {
 	if opts.Holder == "" {
 		opts.Holder = DefaultHolder()
@@ -139,7 +166,8 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 	if opts.Duration <= 0 {
 		opts.Duration = DefaultDuration
 	}
-	seconds := int32(min(math.Ceil(opts.Duration.Seconds()), math.MaxInt32))
+	opts.Duration = min(opts.Duration, MaxDuration)
+	seconds := int32(math.Ceil(opts.Duration.Seconds()))
 	if opts.RenewInterval == 0 {
 		opts.RenewInterval = time.Duration(seconds) * time.Second / 3
 	}
@@ -150,13 +178,15 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 	leases := client.CoordinationV1().Leases(namespace)
 
 	var taken *coordinationv1.Lease
+	var sent time.Time // local time just before the write that took it
 	// A Lease can disappear between a failed create and the get (its holder
 	// released it); then try again, a bounded number of times.
 	for attempt := 0; taken == nil; attempt++ {
 		if attempt == 3 {
 			return nil, fmt.Errorf("%s: created and deleted concurrently %d times; giving up", leaseID(namespace, name), attempt)
 		}
-		now := metav1.NewMicroTime(time.Now())
+		sent = time.Now()
+		now := metav1.NewMicroTime(sent)
 		desired := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:      name,
@@ -170,7 +200,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 				RenewTime:            &now,
 			},
 		}
-		created, err := leases.Create(ctx, desired, metav1.CreateOptions{})
+		created, err := leases.Create(retry.ReplaySafe(ctx), desired, metav1.CreateOptions{})
 		if err == nil {
 			taken = created
 			break
@@ -185,11 +215,17 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		if err != nil {
 			return nil, fmt.Errorf("%s: get: %w", leaseID(namespace, name), err)
 		}
-		if expires, ok := Expiry(existing); !ok || time.Now().Before(expires) {
-			return nil, heldError(ref, existing)
+		if wrote(existing, opts.Holder, existing.Spec.AcquireTime, sent) {
+			taken = existing // our create got through; its answer did not
+			break
+		}
+		if time.Now().Before(expiresAt(existing, opts.Duration)) {
+			return nil, heldError(ref, existing, opts.Duration)
 		}
 		// Expired: take it over, conditional on the resourceVersion read.
 		next := existing.DeepCopy()
+		sent = time.Now()
+		now = metav1.NewMicroTime(sent)
 		next.Spec.HolderIdentity = &opts.Holder
 		next.Spec.LeaseDurationSeconds = &seconds
 		next.Spec.AcquireTime = &now
@@ -202,9 +238,15 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{})
 		switch {
 		case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-			// Another run took it over (or released it) first.
-			if winner, gerr := leases.Get(ctx, name, metav1.GetOptions{}); gerr == nil {
-				return nil, heldError(ref, winner)
+			// Another run took it over (or released it) first, unless it
+			// is this update, sent twice.
+			winner, gerr := leases.Get(ctx, name, metav1.GetOptions{})
+			if gerr == nil && wrote(winner, opts.Holder, winner.Spec.AcquireTime, sent) {
+				updated = winner
+				break
+			}
+			if gerr == nil {
+				return nil, heldError(ref, winner, opts.Duration)
 			}
 			return nil, &HeldError{Lease: ref}
 		case err != nil:
@@ -217,7 +259,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 	renewCtx, stop := context.WithCancel(ctx)
 	l := &Lease{
 		client: client, namespace: namespace, name: name, holder: opts.Holder, duration: seconds,
-		log: opts.Logger, current: taken, stop: stop,
+		log: opts.Logger, current: taken, stop: stop, validUntil: sent.Add(time.Duration(seconds) * time.Second),
 		done: make(chan struct{}), lost: make(chan struct{}),
 	}
 	if opts.RenewInterval > 0 {
@@ -228,9 +270,15 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 	return l, nil
 }
 
+// wrote tells whether l is this holder's write of at (acquireTime or
+// renewTime, which the API server keeps to the microsecond).
+func wrote(l *coordinationv1.Lease, holder string, field *metav1.MicroTime, at time.Time) bool {
+	return holderOf(l) == holder && field != nil && field.Equal(&metav1.MicroTime{Time: at.Truncate(time.Microsecond)})
+}
+
 // Expiry returns when l expires: renewTime (or acquireTime) plus
-// leaseDurationSeconds. ok is false when the Lease lacks those fields; such
-// a Lease is treated as held, since its writer's intent is unknown.
+// leaseDurationSeconds. ok is false when the Lease lacks those fields;
+// Acquire then bounds it as the package documentation says.
 func Expiry(l *coordinationv1.Lease) (expires time.Time, ok bool) {
 	renewed := l.Spec.RenewTime
 	if renewed == nil {
@@ -242,6 +290,36 @@ func Expiry(l *coordinationv1.Lease) (expires time.Time, ok bool) {
 	return renewed.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second), true
 }
 
+// expiresAt returns when another run may take l over: as Expiry says, but
+// with the last write standing in for a missing renewTime and acquireTime,
+// fallback for a missing leaseDurationSeconds, and the duration capped at
+// MaxDuration.
+func expiresAt(l *coordinationv1.Lease, fallback time.Duration) time.Time {
+	duration := fallback
+	if l.Spec.LeaseDurationSeconds != nil {
+		duration = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+	}
+	return renewedAt(l).Add(min(max(duration, 0), MaxDuration))
+}
+
+// renewedAt returns when l was last renewed: renewTime, else acquireTime,
+// else its last write (the newest managedFields entry, else its creation).
+func renewedAt(l *coordinationv1.Lease) time.Time {
+	switch {
+	case l.Spec.RenewTime != nil:
+		return l.Spec.RenewTime.Time
+	case l.Spec.AcquireTime != nil:
+		return l.Spec.AcquireTime.Time
+	}
+	last := l.CreationTimestamp.Time
+	for _, m := range l.ManagedFields {
+		if m.Time != nil && m.Time.After(last) {
+			last = m.Time.Time
+		}
+	}
+	return last
+}
+
 func holderOf(l *coordinationv1.Lease) string {
 	if l.Spec.HolderIdentity == nil {
 		return ""
@@ -249,9 +327,46 @@ func holderOf(l *coordinationv1.Lease) string {
 	return *l.Spec.HolderIdentity
 }
 
-func heldError(ref string, l *coordinationv1.Lease) *HeldError {
-	expires, _ := Expiry(l)
-	return &HeldError{Lease: ref, Holder: holderOf(l), Expires: expires}
+func heldError(ref string, l *coordinationv1.Lease, fallback time.Duration) *HeldError {
+	return &HeldError{Lease: ref, Holder: holderOf(l), Expires: expiresAt(l, fallback)}
+}
+
+// Info describes a Lease as `kubectl gitsync status` shows it.
+type Info struct {
+	// Holder is the holder identity; empty if the Lease names none.
+	Holder string
+	// Acquired is when the holder took it (acquireTime, else the Lease's
+	// creation).
+	Acquired time.Time
+	// Renewed is when it was last renewed (see the package documentation
+	// for Leases without renewTime).
+	Renewed time.Time
+	// Expires is when another run may take it over unless it is renewed,
+	// counting DefaultDuration for a Lease without leaseDurationSeconds.
+	Expires time.Time
+}
+
+// Held tells whether the Lease keeps runs out at now.
+func (i *Info) Held(now time.Time) bool { return now.Before(i.Expires) }
+
+// Age returns how long the holder has held the Lease at now.
+func (i *Info) Age(now time.Time) time.Duration { return now.Sub(i.Acquired) }
+
+// Read returns the Lease namespace/name, or nil when there is none. It
+// writes nothing.
+func Read(ctx context.Context, client kubernetes.Interface, namespace, name string) (*Info, error) {
+	l, err := client.CoordinationV1().Leases(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: get: %w", leaseID(namespace, name), err)
+	}
+	info := &Info{Holder: holderOf(l), Acquired: l.CreationTimestamp.Time, Renewed: renewedAt(l), Expires: expiresAt(l, DefaultDuration)}
+	if l.Spec.AcquireTime != nil {
+		info.Acquired = l.Spec.AcquireTime.Time
+	}
+	return info, nil
 }
 
 // Holder returns this run's holder identity.
@@ -266,6 +381,32 @@ func (l *Lease) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lostErr
+}
+
+// Check returns nil while the Lease is known to be this run's: no renewal
+// found it taken over or deleted, and its duration has not passed since the
+// last write the API server accepted. Otherwise it returns an error
+// matching ErrLost, and keeps returning it. It makes no request, so a run
+// calls it before each write.
+func (l *Lease) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.check()
+}
+
+// check is Check with l.mu held.
+func (l *Lease) check() error {
+	if l.lostErr == nil && !time.Now().Before(l.validUntil) {
+		l.setLost(fmt.Errorf("%s: %w: not renewed since %s, its duration (%ds) has passed; another run may hold it",
+			leaseID(l.namespace, l.name), ErrLost, l.validUntil.Add(-time.Duration(l.duration)*time.Second).UTC().Format(time.RFC3339), l.duration))
+	}
+	return l.lostErr
+}
+
+// setLost records why the Lease was lost and closes Lost. l.mu is held.
+func (l *Lease) setLost(err error) {
+	l.lostErr = err
+	l.lostOnce.Do(func() { close(l.lost) })
 }
 
 func (l *Lease) renewLoop(ctx context.Context, interval time.Duration) {
@@ -301,32 +442,44 @@ func (l *Lease) renewLoop(ctx context.Context, interval time.Duration) {
 func (l *Lease) Renew(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lostErr != nil {
-		return l.lostErr
-	}
 	if l.released {
 		return fmt.Errorf("%s: already released", leaseID(l.namespace, l.name))
 	}
+	// A Lease that expired while renewals failed stays lost even if this
+	// update would succeed: another run may have taken it over and
+	// released it in between.
+	if err := l.check(); err != nil {
+		return err
+	}
 	next := l.current.DeepCopy()
-	now := metav1.NewMicroTime(time.Now())
+	sent := time.Now()
+	now := metav1.NewMicroTime(sent)
 	next.Spec.RenewTime = &now
 	updated, err := l.client.CoordinationV1().Leases(l.namespace).Update(ctx, next, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		// Taken over, unless this is our renewal, sent twice.
+		if live, gerr := l.client.CoordinationV1().Leases(l.namespace).Get(ctx, l.name, metav1.GetOptions{}); gerr == nil &&
+			live.UID == l.current.UID && wrote(live, l.holder, live.Spec.RenewTime, sent) {
+			updated, err = live, nil
+		}
+	}
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		lost := fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err)
-		l.lostErr = lost
-		l.lostOnce.Do(func() { close(l.lost) })
+		l.setLost(lost)
 		return lost
 	}
 	if err != nil {
 		return fmt.Errorf("%s: renew: %w", leaseID(l.namespace, l.name), err)
 	}
 	l.current = updated
+	l.validUntil = sent.Add(time.Duration(l.duration) * time.Second)
 	return nil
 }
 
 // Release stops renewal and deletes the Lease, on condition that it is
 // still the one this run wrote (same UID and resourceVersion). If another
-// run took it over, nothing is deleted and the error matches ErrLost. ctx
+// run took it over, nothing is deleted and the error matches ErrLost; a
+// Lease already gone is not an error. ctx
 // should not be the one whose cancellation ended the run: a run stopped by
 // SIGTERM still wants to release (use context.WithoutCancel plus a
 // timeout). Release is idempotent.
@@ -348,11 +501,12 @@ func (l *Lease) Release(ctx context.Context) error {
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 	})
 	switch {
-	case err == nil:
+	case err == nil, apierrors.IsNotFound(err):
+		// NotFound: gone already, which is all Release is for (and what a
+		// delete sent twice answers).
 		return nil
-	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-		l.lostErr = fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err)
-		l.lostOnce.Do(func() { close(l.lost) })
+	case apierrors.IsConflict(err):
+		l.setLost(fmt.Errorf("%s: %w: %w", leaseID(l.namespace, l.name), ErrLost, err))
 		return l.lostErr
 	default:
 		// Not released; the lease expires on its own after its duration.

@@ -127,6 +127,12 @@ type SyncSpec struct {
 	AllowEmpty bool `json:"allowEmpty,omitempty"`
 	// Force recreates objects whose update fails on an immutable field.
 	Force bool `json:"force,omitempty"`
+	// Adopt takes over objects that another sync (or another ApplySet)
+	// labelled as its own. Without it such an object fails the run, naming
+	// both syncs; the annotation gitsync.io/adopt: enabled asks for it per
+	// object. Objects no sync labelled are adopted either way, and the
+	// run's summary names them.
+	Adopt bool `json:"adopt,omitempty"`
 	// Wait waits for every applied object to become ready; HealthChecks are
 	// then ignored, as in Flux.
 	Wait bool `json:"wait,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -441,6 +442,12 @@ func (hc HealthCheck) validate(p *field.Path) field.ErrorList {
 	return errs
 }
 
+// MaxDuration bounds every duration of the spec. A run is a short batch
+// job: a day is already far beyond any sensible timeout, and the bound keeps
+// the sums built from these durations (the Job's activeDeadlineSeconds is
+// spec.timeout plus two Git timeouts plus a margin) far from overflowing.
+const MaxDuration = 24 * time.Hour
+
 func validateDuration(p *field.Path, d *Duration) field.ErrorList {
 	switch {
 	case d == nil:
@@ -454,6 +461,8 @@ func validateDuration(p *field.Path, d *Duration) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, bad, `must be a duration such as "90s" or "1m30s"`)}
 	case d.Duration <= 0:
 		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must be greater than 0")}
+	case d.Duration > MaxDuration:
+		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must be at most "+MaxDuration.String())}
 	}
 	return nil
 }

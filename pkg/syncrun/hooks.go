@@ -22,8 +22,13 @@ const hookPollInterval = 500 * time.Millisecond
 // runHooks runs a chart's hooks of one event, as Helm does, in order
 // (weight, then name):
 //
-//   - before-hook-creation (the policy of hooks that name none): an existing
-//     object of the hook is deleted, and gone, before it is applied again;
+//   - a hook never touches an object that does not carry this sync's
+//     labels: a live object of the hook's name that is not this sync's
+//     (made by hand, by another tool, by another sync) fails the event,
+//     whatever the hook's delete policies, and stays as it is;
+//   - before-hook-creation (the policy of hooks that name none): the
+//     hook's object left by an earlier run is deleted, and gone, before it
+//     is applied again;
 //   - a Job must complete and a Pod must succeed before the next hook runs;
 //     any other kind is done once applied;
 //   - a failed hook fails the event (and the run): with hook-failed it is
@@ -46,7 +51,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 	var succeeded []hookRef // to delete with hook-succeeded
 	cleanUp := func(ctx context.Context) error {
 		for i := len(succeeded) - 1; i >= 0; i-- {
-			if err := deleteAndWaitGone(ctx, succeeded[i].res, succeeded[i].name); err != nil {
+			if err := r.deleteHook(ctx, succeeded[i].res, succeeded[i].name); err != nil {
 				return fmt.Errorf("%s hook %s: deleting it after success: %w", event, succeeded[i].id, err)
 			}
 		}
@@ -68,13 +73,20 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 			obj.SetNamespace("")
 		}
 		res := dyn.Resource(t.GroupVersionResource()).Namespace(t.Namespace)
-		if h.HasDeletePolicy(helm.HookBeforeHookCreation) {
-			if err := deleteAndWaitGone(ctx, res, t.Name); err != nil {
+		policy, _ := apply.PolicyOf(obj.GetAnnotations()) // a bad value fails the apply below
+		adopt := r.sync.Spec.Adopt || policy.Adopt
+		previous, err := r.hookObject(ctx, res, t.Name, adopt)
+		if err != nil {
+			return fmt.Errorf("%s hook %s (%s): %w", event, t.ID, h.Source, err)
+		}
+		if previous != nil && h.HasDeletePolicy(helm.HookBeforeHookCreation) {
+			if err := deleteAndWaitGone(ctx, res, previous); err != nil {
 				return fmt.Errorf("%s hook %s: deleting the previous one: %w", event, t.ID, err)
 			}
 		}
 		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
 			Concurrency: 1,
+			Adopt:       adopt,
 			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, LabelSyncNamespace: r.opts.Namespace},
 		})
 		if err == nil {
@@ -88,7 +100,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 			// be what ended the hook.
 			cctx := context.WithoutCancel(ctx)
 			if h.HasDeletePolicy(helm.HookFailed) {
-				if derr := deleteAndWaitGone(cctx, res, t.Name); derr != nil {
+				if derr := r.deleteHook(cctx, res, t.Name); derr != nil {
 					r.log.Warn("deleting a failed hook failed", "object", t.ID.String(), "error", derr)
 				}
 			}
@@ -155,11 +167,72 @@ func waitHook(ctx context.Context, res dynamic.ResourceInterface, name, kind str
 	}
 }
 
-// deleteAndWaitGone deletes an object (foreground, so a Job's Pods go
-// first) and waits until it is gone.
-func deleteAndWaitGone(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+// checkHooks resolves the hooks that run at events as runHooks will and,
+// for a namespaced install, refuses any outside the release namespace or
+// cluster-scoped, as checkScope refuses the chart's other objects: before
+// anything is applied.
+func (r *runner) checkHooks(chart *helm.Rendered, events ...helm.HookEvent) error {
+	var objs []*unstructured.Unstructured
+	for _, e := range events {
+		for _, h := range chart.HooksFor(e) {
+			obj := h.Object.DeepCopy()
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(r.releaseNamespace())
+			}
+			objs = append(objs, obj)
+		}
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	resolved, err := r.engine.Targets(objs)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
+	}
+	if r.opts.NamespaceScoped {
+		if err := checkScope(resolved, []string{r.releaseNamespace()}); err != nil {
+			return fmt.Errorf("hooks: %w", err)
+		}
+	}
+	return nil
+}
+
+// hookObject returns the live object a hook is about to replace, nil when
+// there is none. An object that does not carry this sync's labels is an
+// error unless adopt: it is someone else's, and a hook must neither delete
+// nor take it without being asked to.
+func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, name string, adopt bool) (*unstructured.Unstructured, error) {
+	live, err := res.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if l := live.GetLabels(); !adopt && (l[inventory.LabelSync] != r.opts.Name || l[LabelSyncNamespace] != r.opts.Namespace) {
+		return nil, fmt.Errorf("an object of that name exists and is not this sync's (it lacks the labels %s=%s, %s=%s); refusing to delete or take it over (annotation %s: enabled on the hook, or spec.adopt: true, adopts it)",
+			inventory.LabelSync, r.opts.Name, LabelSyncNamespace, r.opts.Namespace, apply.AnnotationAdopt)
+	}
+	return live, nil
+}
+
+// deleteHook deletes a hook's object if it is still this sync's, and waits
+// until it is gone.
+func (r *runner) deleteHook(ctx context.Context, res dynamic.ResourceInterface, name string) error {
+	live, err := r.hookObject(ctx, res, name, false)
+	if err != nil || live == nil {
+		return err
+	}
+	return deleteAndWaitGone(ctx, res, live)
+}
+
+// deleteAndWaitGone deletes live (foreground, so a Job's Pods go first),
+// on condition that it is still the object read (same UID), and waits until
+// it is gone.
+func deleteAndWaitGone(ctx context.Context, res dynamic.ResourceInterface, live *unstructured.Unstructured) error {
+	name, uid := live.GetName(), live.GetUID()
 	fg := metav1.DeletePropagationForeground
-	err := res.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg})
+	err := res.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -167,8 +240,8 @@ func deleteAndWaitGone(ctx context.Context, res dynamic.ResourceInterface, name 
 		return err
 	}
 	for {
-		_, err := res.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		got, err := res.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && got.GetUID() != uid {
 			return nil
 		}
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,11 +150,9 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 
 // record writes the run's result: the narrowed inventory and record, a
 // history entry for runs that applied, and an Event on the spec ConfigMap.
-// It runs even when ctx was cancelled (SIGTERM), on a short detached
+// The caller gives it a context detached from the run's, with a short
 // deadline, so a terminated run still says why it stopped.
 func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Result) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	run := inventory.Run{
 		Revision:   res.Revision,
 		SpecDigest: res.specDigest,
@@ -165,6 +162,7 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		Duration:   metav1.Duration{Duration: res.End.Sub(res.Start)},
 		Message:    res.Message,
 		Counts:     counts(res),
+		Retries:    res.Retries,
 	}
 	if res.Outcome == Succeeded {
 		if run.SetDigest == "" {

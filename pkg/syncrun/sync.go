@@ -25,6 +25,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -66,6 +67,11 @@ type Options struct {
 	// namespaced RBAC: a render with anything else fails before anything
 	// is applied. Default false (cluster scope).
 	NamespaceScoped bool
+	// StartTimeout bounds what a run does before its spec's timeout
+	// applies: reading the spec, taking the Lease and reading the
+	// inventory, so that an API server that accepts requests and never
+	// answers ends the run. Default DefaultStartTimeout.
+	StartTimeout time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -73,7 +79,19 @@ type Options struct {
 	// prune, record or releasing the Lease: what a run killed at that
 	// point leaves behind. Tests only.
 	stopAfterApply bool
+	// beforeStage is called before each stage that writes to the cluster
+	// (see runner.guard). Tests only.
+	beforeStage func(ctx context.Context, stage string)
 }
+
+// DefaultStartTimeout is the default Options.StartTimeout.
+const DefaultStartTimeout = time.Minute
+
+// finishBudget bounds what a run does after its last stage, on a context
+// detached from the run's (which may have ended: SIGTERM, the timeout):
+// taking a lost Lease back, recording, emitting the Event and releasing the
+// Lease, all together.
+const finishBudget = 10 * time.Second
 
 // Outcome says how a run ended.
 type Outcome string
@@ -109,6 +127,10 @@ type Result struct {
 	Message string
 	// Err is why the run failed; nil unless Outcome is Failed.
 	Err error
+	// Retries is how many API requests of the run were sent again after a
+	// transient fault (see pkg/retry); the record holds the count up to
+	// the record's own writes.
+	Retries int64
 
 	specDigest, setDigest string
 }
@@ -123,6 +145,7 @@ func (e *SpecError) Unwrap() error { return e.Err }
 // runner holds what one run shares between its stages.
 type runner struct {
 	opts   Options
+	lease  *lease.Lease
 	cfg    *rest.Config
 	log    *slog.Logger
 	client kubernetes.Interface
@@ -133,6 +156,8 @@ type runner struct {
 	// sources resolves and fetches each source once per run; close
 	// removes what it fetched.
 	sources *source.Cache
+	// retries counts the retried requests of all of the run's clients.
+	retries *retry.Counter
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -163,6 +188,9 @@ func newRunner(opts Options) (*runner, error) {
 	r.log = r.log.With("sync", opts.Namespace+"/"+opts.Name)
 	r.cfg = rest.CopyConfig(opts.Config)
 	r.cfg.QPS, r.cfg.Burst = 1000, 2000
+	// Every client of the run is built from r.cfg, so every request gets
+	// the same retries of transient faults.
+	r.retries = retry.Wrap(r.cfg, retry.Options{})
 	var err error
 	if r.client, err = kubernetes.NewForConfig(r.cfg); err != nil {
 		return nil, err
@@ -186,52 +214,131 @@ func (r *runner) close(ctx context.Context) {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	start := r.now()
 	res := &Result{Start: start}
+	defer func() { res.Retries = r.retries.Retries() }()
 
-	if err := r.loadSpec(ctx); err != nil {
+	// Until the spec's timeout applies, StartTimeout bounds the run: an
+	// API server that accepts requests and never answers must not keep
+	// the run until the Job's deadline kills it.
+	startCtx, cancelStart := context.WithTimeout(ctx, r.startTimeout())
+	defer cancelStart()
+	if err := r.loadSpec(startCtx); err != nil {
 		return nil, err
 	}
 	// spec.suspend is not checked here: it suspends the schedule (the
 	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
 	// rollback — is one somebody asked for.
 
-	// The Lease is renewed until leaseCtx ends.
+	// The Lease is renewed until leaseCtx ends, with the run. Taking it is
+	// bounded by StartTimeout too, without bounding its renewal.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
 	defer stopRenewing()
-	l, err := lease.Acquire(leaseCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name),
-		lease.Options{Holder: r.opts.Holder, Duration: r.opts.LeaseDuration, Logger: r.log})
+	acquireCtx, stopAcquiring := context.WithCancel(leaseCtx)
+	timer := time.AfterFunc(r.startTimeout(), stopAcquiring)
+	l, err := lease.Acquire(acquireCtx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
+	if !timer.Stop() && err == nil {
+		// Taken just as StartTimeout passed, which also ended its renewal:
+		// the guards stop the run once the Lease's duration has passed.
+		r.log.Warn("the lease was taken as the start timeout passed; it is not renewed")
+	}
 	var held *lease.HeldError
 	if errors.As(err, &held) {
 		res.Outcome, res.End = Busy, r.now()
-		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %s); nothing to do", r.opts.Namespace, lease.Name(r.opts.Name), held.Holder)
+		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %q, expires %s); this run did nothing",
+			r.opts.Namespace, lease.Name(r.opts.Name), held.Holder, held.Expires.UTC().Format(time.RFC3339))
+		// One Event, no record: a Busy run writes once, and the record
+		// stays the running run's to write.
+		r.emit(startCtx, corev1.EventTypeNormal, "Busy", res.Message, res.End)
 		return res, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r.opts.stopAfterApply {
-			return // a killed run releases nothing
-		}
-		// Release even when ctx was cancelled (SIGTERM), so the next run need
-		// not wait for the Lease to expire.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := l.Release(rctx); err != nil {
-			r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
-		}
-	}()
+	r.lease = l
 
-	inv, err := r.store.Load(ctx)
+	inv, err := r.store.Load(startCtx)
 	if err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+		defer cancel()
+		r.releaseLease(fctx)
 		return nil, err
 	}
 	r.pass(ctx, inv, res)
 	if r.opts.stopAfterApply {
-		return res, nil
+		return res, nil // a killed run records and releases nothing
 	}
 	res.End = r.now()
-	r.record(ctx, inv, res)
+
+	// Record and release even when ctx ended (SIGTERM, the Job's
+	// deadline), so that the run says why it stopped and the next one need
+	// not wait for the Lease to expire; within finishBudget, so that a
+	// hung API server does not keep the run.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+	defer cancel()
+	if r.guard(fctx, "record") == nil || r.retakeLease(fctx, res) {
+		res.Retries = r.retries.Retries()
+		r.record(fctx, inv, res)
+	}
+	r.releaseLease(fctx)
 	return res, nil
+}
+
+func (r *runner) startTimeout() time.Duration {
+	if r.opts.StartTimeout > 0 {
+		return r.opts.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+func (r *runner) releaseLease(ctx context.Context) {
+	if err := r.lease.Release(ctx); err != nil {
+		r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
+	}
+}
+
+func (r *runner) leaseOptions() lease.Options {
+	return lease.Options{Holder: r.opts.Holder, Duration: r.opts.LeaseDuration, Logger: r.log}
+}
+
+// guard is called before each stage that writes to the cluster: a run that
+// lost its Lease must not write, since another run may hold it now. The
+// check is local (see lease.Lease.Check).
+func (r *runner) guard(ctx context.Context, stage string) error {
+	if r.opts.beforeStage != nil {
+		r.opts.beforeStage(ctx, stage)
+	}
+	if err := r.lease.Check(); err != nil {
+		return fmt.Errorf("stopped before %s: %w", stage, err)
+	}
+	return nil
+}
+
+// retakeLease is called when the Lease was lost by the time the run is to
+// be recorded. The run is Failed whatever it did. If no other run holds the
+// Lease, the run takes it again and returns true: the record (which says
+// why the run stopped) is then written under the Lease, and the inventory's
+// resourceVersion precondition refuses it should another run have written
+// since. If another run holds it, the record is that run's to write: the
+// stopped run says why in an Event and returns false.
+func (r *runner) retakeLease(ctx context.Context, res *Result) bool {
+	lost := r.lease.Check()
+	if res.Outcome != Failed {
+		res.Outcome, res.Err = Failed, fmt.Errorf("lease: stopped before record: %w", lost)
+		res.Message = res.Err.Error()
+	}
+	l, err := lease.Acquire(ctx, r.client, r.opts.Namespace, lease.Name(r.opts.Name), r.leaseOptions())
+	if err == nil {
+		r.lease = l
+		return true
+	}
+	msg := fmt.Sprintf("%s; the record is left to the run holding the Lease now", res.Message)
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		msg = fmt.Sprintf("%s; the record is left to the run holding the Lease now (holder %q)", res.Message, held.Holder)
+	} else {
+		r.log.Error("taking the lost Lease back to record the run failed", "error", err)
+	}
+	r.emit(ctx, corev1.EventTypeWarning, "LeaseLost", msg, res.End)
+	return false
 }
 
 // pass runs resolve → (fetch → render) → apply → prune → wait, filling res.
@@ -309,9 +416,23 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("render", err)
 		return
 	}
+	pre, post := helm.HookPreInstall, helm.HookPostInstall
+	if isUpgrade {
+		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
+	}
+	if rnd.chart != nil {
+		if err := r.checkHooks(rnd.chart, pre, post); err != nil {
+			fail("render", err)
+			return
+		}
+	}
 	current := entriesOf(resolved, inv.Entries)
 	stale := inventory.Diff(inv.Entries, current)
 	inv.Entries = inventory.Union(inv.Entries, current)
+	if err := r.guard(ctx, "inventory"); err != nil {
+		fail("lease", err)
+		return
+	}
 	if err := r.store.Save(ctx, inv); err != nil {
 		fail("inventory", err)
 		return
@@ -337,24 +458,30 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 			}
 		}
 	}
-	pre, post := helm.HookPreInstall, helm.HookPostInstall
-	if isUpgrade {
-		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
-	}
 	runHooks := rnd.chart != nil && only == nil
 	if runHooks {
+		if err := r.guard(ctx, string(pre)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
 		if err := r.runHooks(ctx, rnd.chart, pre); err != nil {
 			fail("hooks", err)
 			return
 		}
 	}
 	labels := r.objectLabels()
+	if err := r.guard(ctx, "apply"); err != nil {
+		fail("lease", err)
+		return
+	}
 	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
 		Concurrency:  r.opts.Concurrency,
 		Force:        s.Force,
+		Adopt:        s.Adopt,
 		Labels:       labels,
 		Fingerprints: fingerprints,
 	})
+	r.nameOwners(applied)
 	res.Applied = applied
 	if err == nil {
 		err = applied.Err()
@@ -370,6 +497,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	}
 
 	if s.PruneEnabled() && len(stale) > 0 {
+		if err := r.guard(ctx, "prune"); err != nil {
+			fail("lease", err)
+			return
+		}
 		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: labels, Concurrency: r.opts.Concurrency})
 		res.Pruned = pruned
 		if err == nil {
@@ -390,6 +521,10 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		return
 	}
 	if runHooks {
+		if err := r.guard(ctx, string(post)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
 		if err := r.runHooks(ctx, rnd.chart, post); err != nil {
 			fail("hooks", err)
 			return
@@ -492,7 +627,96 @@ func summary(res *Result) string {
 	if len(parts) > 0 {
 		msg += " (" + strings.Join(parts, ", ") + ")"
 	}
+	if res.Applied != nil {
+		var fromOwners, fromOthers []string
+		for _, c := range res.Applied.Changes {
+			switch a := c.Adopted; {
+			case a == nil:
+			case len(a.Labels) > 0:
+				fromOwners = append(fromOwners, fmt.Sprintf("%s (from %s)", c.ID, ownerOf(a.Labels)))
+			default:
+				by := strings.Join(a.Managers, ", ")
+				if by == "" {
+					by = "unknown"
+				}
+				fromOthers = append(fromOthers, fmt.Sprintf("%s (%s)", c.ID, by))
+			}
+		}
+		if len(fromOthers) > 0 {
+			msg += fmt.Sprintf("; adopted %d %s made by others: %s", len(fromOthers), plural(len(fromOthers), "object"), listSome(fromOthers, 10))
+		}
+		if len(fromOwners) > 0 {
+			msg += fmt.Sprintf("; took %d %s from other owners (adopt): %s", len(fromOwners), plural(len(fromOwners), "object"), listSome(fromOwners, 10))
+		}
+	}
+	if res.Pruned != nil {
+		var kept []string
+		for _, c := range res.Pruned.Changes {
+			if errors.Is(c.Err, apply.ErrNotServed) {
+				kept = append(kept, c.ID.String())
+			}
+		}
+		if len(kept) > 0 {
+			msg += fmt.Sprintf("; %d stale %s kept in the inventory because %s not served: %s",
+				len(kept), plural(len(kept), "object"), map[bool]string{true: "its resource is", false: "their resources are"}[len(kept) == 1], listSome(kept, 10))
+		}
+	}
 	return msg
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// nameOwners rewrites the errors of objects that belong to another sync so
+// that they name both syncs and the way out.
+func (r *runner) nameOwners(cs *apply.ChangeSet) {
+	if cs == nil {
+		return
+	}
+	for i := range cs.Changes {
+		c := &cs.Changes[i]
+		var oc *apply.OwnerConflictError
+		if !errors.As(c.Err, &oc) {
+			continue
+		}
+		c.Err = &wrapped{err: c.Err, msg: fmt.Sprintf("%s: belongs to %s, not to this sync %s/%s; not taking it over (set annotation %s: enabled on it in Git, or spec.adopt: true, to adopt it)",
+			c.ID, ownerOf(oc.Theirs), r.opts.Namespace, r.opts.Name, apply.AnnotationAdopt)}
+	}
+}
+
+// ownerOf names the owner an object's labels say: a sync, or another
+// ApplySet.
+func ownerOf(labels map[string]string) string {
+	name := labels[inventory.LabelSync]
+	if name == "" {
+		return "another ApplySet (" + inventory.LabelApplySetPartOf + "=" + labels[inventory.LabelApplySetPartOf] + ")"
+	}
+	ns := labels[LabelSyncNamespace]
+	if ns == "" {
+		ns = "?"
+	}
+	return "sync " + ns + "/" + name
+}
+
+// wrapped replaces an error's message and keeps it for errors.Is and As.
+type wrapped struct {
+	err error
+	msg string
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// listSome joins the first n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 // event emits a Kubernetes Event on the spec ConfigMap, where `kubectl
@@ -507,8 +731,12 @@ func (r *runner) event(ctx context.Context, res *Result) {
 	if res.Outcome != Succeeded {
 		typ, reason = corev1.EventTypeWarning, "SyncFailed"
 	}
-	now := metav1.NewTime(res.End)
-	msg := res.Message
+	r.emit(ctx, typ, reason, res.Message, res.End)
+}
+
+// emit creates one Event on the spec ConfigMap; a failure is only logged.
+func (r *runner) emit(ctx context.Context, typ, reason, msg string, at time.Time) {
+	now := metav1.NewTime(at)
 	if len(msg) > 1024 {
 		msg = msg[:1021] + "..."
 	}
@@ -522,7 +750,8 @@ func (r *runner) event(ctx context.Context, res *Result) {
 		Source:              corev1.EventSource{Component: "gitsync"},
 		ReportingController: "gitsync.io/sync-job", ReportingInstance: r.holder(),
 	}
-	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		r.log.Warn("emitting the event failed", "error", err)
+	// A replayed create makes a duplicate Event at worst.
+	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(retry.ReplaySafe(ctx), ev, metav1.CreateOptions{}); err != nil {
+		r.log.Warn("emitting the event failed", "reason", reason, "error", err)
 	}
 }

@@ -118,7 +118,10 @@ func (f *fixture) run() *Result {
 
 func (f *fixture) runWith(o Options) *Result {
 	f.t.Helper()
-	o.Name, o.Namespace, o.Config = f.name, f.ns, env.Config()
+	o.Name, o.Namespace = f.name, f.ns
+	if o.Config == nil {
+		o.Config = env.Config()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{f.t}, nil))
 	}

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -121,6 +123,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+var sigpipeOnce sync.Once
+
+// surviveClosedOutput makes writes to a closed pipe on standard output or
+// error fail with EPIPE instead of killing the process. Go kills a program
+// that writes to such a pipe on file descriptor 1 or 2 with SIGPIPE unless
+// it asks for the signal; after Ctrl-C on `make demo | tee demo.log` tee is
+// gone too, and the teardown died at its first message, leaving the
+// cluster behind (containerd shims, Pods, the bridge and mounts in node
+// mode). The signal is caught (Notify), not ignored, because an ignored
+// signal stays ignored in the components this process starts, and they
+// should keep the default.
+func surviveClosedOutput() {
+	sigpipeOnce.Do(func() { signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) })
+}
+
 // DefaultControllers lists the controllers the harness runs by default: what
 // ServiceAccounts, namespaces, garbage collection, Jobs, CronJobs and the
 // workload kinds that health checks wait for need. Starting each controller
@@ -184,7 +201,12 @@ type Cluster struct {
 // the node is Ready and the pause image is imported. On failure everything
 // already started is stopped, and the error includes the end of the relevant
 // component's log.
+//
+// From Start on, the process survives writes to a standard output or error
+// whose reader is gone (see surviveClosedOutput), so that Stop runs to its
+// end after Ctrl-C on `make demo | tee demo.log`.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	surviveClosedOutput()
 	opts = opts.withDefaults()
 	names := []string{"etcd", "kube-apiserver", "kube-controller-manager"}
 	if opts.Node {

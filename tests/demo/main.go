@@ -93,7 +93,11 @@ func run(ctx context.Context, exit bool) (err error) {
 		return err
 	}
 	defer func() {
-		step("stopping the cluster and the Git server")
+		// On standard error: after Ctrl-C on `make demo | tee demo.log`,
+		// standard output leads nowhere (tee got the SIGINT too), and the
+		// terminal still shows standard error. The teardown itself does
+		// not depend on either (cluster.Start makes a closed pipe harmless).
+		fmt.Fprintln(os.Stderr, "\n==> stopping the cluster and the Git server")
 		err = errors.Join(err, env.Stop())
 	}()
 	fmt.Printf("cluster ready in %.1fs\n", env.StartupTime().Seconds())
