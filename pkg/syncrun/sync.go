@@ -24,8 +24,8 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/retry"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
