@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
-	"github.com/gitsync/gitsync/pkg/syncrun"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // buildFiles is the tree of TestBuild: a namespaced object without a
@@ -70,7 +70,7 @@ func TestBuild(t *testing.T) {
 	for _, it := range list.Items {
 		l := it.Metadata.Labels
 		if l[inventory.LabelApplySetPartOf] != inventory.ApplySetID(inventory.InventoryName("app"), f.ns) ||
-			l[inventory.LabelSync] != "app" || l[syncrun.LabelSyncNamespace] != f.ns || l["team"] != "web" {
+			l[inventory.LabelSync] != "app" || l[names.LabelSyncNamespace] != f.ns || l["team"] != "web" {
 			t.Errorf("%s %s: labels %v", it.Kind, it.Metadata.Name, l)
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitsync/gitsync/pkg/install"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -702,7 +703,7 @@ func (o *InstallOptions) deleteStale(ctx context.Context, dyn dynamic.Interface,
 		return false, fmt.Errorf("%s: left from an earlier install: %w", id, err)
 	}
 	l := live.GetLabels()
-	if l[install.LabelSync] != o.Name || l[install.LabelSyncNamespace] != o.Namespace || l[install.LabelManagedBy] != install.ManagedBy {
+	if l[names.LabelSync] != o.Name || l[names.LabelSyncNamespace] != o.Namespace || l[install.LabelManagedBy] != install.ManagedBy {
 		return false, nil
 	}
 	uid := live.GetUID()

@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/gitsync/gitsync/pkg/install"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/cluster"
 )
 
@@ -350,7 +351,7 @@ func kubeconfigFor(t *testing.T, cfg *rest.Config, namespace string) string {
 func versions(t *testing.T, ns, target string) map[string]string {
 	t.Helper()
 	ctx, c := t.Context(), env.Client()
-	sel := metav1.ListOptions{LabelSelector: install.LabelSync + "=web," + install.LabelSyncNamespace + "=" + ns}
+	sel := metav1.ListOptions{LabelSelector: names.LabelSync + "=web," + names.LabelSyncNamespace + "=" + ns}
 	out := map[string]string{}
 	add := func(kind string, items []metav1.Object) {
 		for _, it := range items {

@@ -28,6 +28,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/syncrun"
@@ -168,7 +169,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	}
 	if info.CronJob == nil {
 		return fmt.Errorf("CronJob/%s/%s: not found: install the sync (kubectl gitsync install %s), or run it here with --local",
-			o.Namespace, install.Name(o.Name), o.Name)
+			o.Namespace, names.CronJob(o.Name), o.Name)
 	}
 	var notes []string
 	if info.Spec != nil && info.Spec.Spec.Suspend {
@@ -280,12 +281,12 @@ func recordedRun(ctx context.Context, client kubernetes.Interface, namespace, na
 // the user may not read it: a local run, diff or build then go without its
 // settings.
 func getCronJob(ctx context.Context, client kubernetes.Interface, namespace, name string) (*batchv1.CronJob, error) {
-	cj, err := client.BatchV1().CronJobs(namespace).Get(ctx, install.Name(name), metav1.GetOptions{})
+	cj, err := client.BatchV1().CronJobs(namespace).Get(ctx, names.CronJob(name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("CronJob/%s/%s: %w", namespace, install.Name(name), err)
+		return nil, fmt.Errorf("CronJob/%s/%s: %w", namespace, names.CronJob(name), err)
 	}
 	return cj, nil
 }
@@ -819,10 +820,10 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.Out, "  that revision is the one applied now: the rollback keeps the sync on it")
 	}
 
-	cj, err := pinCronJob(ctx, o.client, o.Namespace, install.Name(o.Name), target.Revision)
+	cj, err := pinCronJob(ctx, o.client, o.Namespace, names.CronJob(o.Name), target.Revision)
 	switch {
 	case apierrors.IsNotFound(err) && o.Local:
-		fmt.Fprintf(o.Out, "CronJob/%s/%s: not found: there is no schedule to suspend\n", o.Namespace, install.Name(o.Name))
+		fmt.Fprintf(o.Out, "CronJob/%s/%s: not found: there is no schedule to suspend\n", o.Namespace, names.CronJob(o.Name))
 	case err != nil:
 		return err
 	default:

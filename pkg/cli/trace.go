@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
-	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // The roles trace tells apart.
@@ -221,7 +221,7 @@ func (o *TraceOptions) trace(ctx context.Context, id object.ID, obj *metav1.Part
 		return res, nil
 	}
 	res.Managed = true
-	res.SyncNamespace = l[syncrun.LabelSyncNamespace]
+	res.SyncNamespace = l[names.LabelSyncNamespace]
 	if res.SyncNamespace == "" {
 		// Labels from before sync-namespace existed: a sync's own objects
 		// live in its namespace.

@@ -19,9 +19,9 @@ import (
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
-	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // uninstallResource returns the resource of a kind uninstall deletes, so
@@ -116,9 +116,9 @@ func (o *UninstallOptions) Validate() error {
 // the sync, and that uninstall requires before deleting one.
 func (o *UninstallOptions) installLabels() map[string]string {
 	return map[string]string{
-		install.LabelSync:          o.Name,
-		install.LabelSyncNamespace: o.Namespace,
-		install.LabelManagedBy:     install.ManagedBy,
+		names.LabelSync:          o.Name,
+		names.LabelSyncNamespace: o.Namespace,
+		install.LabelManagedBy:   install.ManagedBy,
 	}
 }
 
@@ -223,7 +223,7 @@ func (o *UninstallOptions) prune(ctx context.Context, s *SyncInfo) (int, error) 
 	selector := map[string]string{
 		inventory.LabelApplySetPartOf: s.Store(o.client).ParentID(),
 		inventory.LabelSync:           o.Name,
-		syncrun.LabelSyncNamespace:    o.Namespace,
+		names.LabelSyncNamespace:      o.Namespace,
 	}
 	cs, err := engine.Prune(ctx, targets, apply.PruneOptions{Selector: selector})
 	if err != nil {

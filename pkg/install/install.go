@@ -17,9 +17,11 @@
 //     every verb on every resource: the sync may apply anything anywhere,
 //     which is what a cluster-wide GitOps applier is; the wildcard says so.
 //   - ConfigMap gitsync-NAME in NS, key sync.yaml: the canonical spec.
-//   - CronJob gitsync-NAME in NS running `sync-job --sync NAME --scope MODE`.
+//   - CronJob gitsync-NAME in NS running `sync-job --sync NAME --scope MODE`
+//     (JobArgs, written with the pkg/jobargs contract).
 //
-// Every object carries Labels(sync, namespace).
+// Every object carries Labels(sync, namespace); their names come from
+// pkg/names.
 package install
 
 import (
@@ -35,6 +37,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/jobargs"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -55,13 +59,6 @@ const (
 	// ManagedBy is the value of LabelManagedBy on the plugin's objects
 	// (sync-job's own ConfigMaps say "gitsync").
 	ManagedBy = FieldManager
-	// LabelSync names the sync, as on sync-job's ConfigMaps.
-	LabelSync = inventory.LabelSync
-	// LabelSyncNamespace names the sync's namespace, so that cluster-scoped
-	// objects and objects in the target namespace can be traced back. It
-	// equals syncrun.LabelSyncNamespace (pkg/syncrun is not imported for one
-	// constant; a test keeps them equal).
-	LabelSyncNamespace = "gitsync.io/sync-namespace"
 	// LabelKind is set to KindSpec on the spec ConfigMap, so that
 	// `kubectl get configmaps -l gitsync.io/kind=spec` lists the syncs.
 	LabelKind = inventory.LabelKind
@@ -81,10 +78,10 @@ type RBACMode string
 const (
 	// RBACNamespace grants explicit rights in the target namespace only;
 	// a tenant with admin rights in its namespaces can install it.
-	RBACNamespace RBACMode = "namespace"
+	RBACNamespace RBACMode = jobargs.ScopeNamespace
 	// RBACCluster grants every verb on every resource cluster-wide; only a
 	// cluster admin can install it.
-	RBACCluster RBACMode = "cluster"
+	RBACCluster RBACMode = jobargs.ScopeCluster
 )
 
 // RBACModes returns the valid modes, the default first.
@@ -166,24 +163,14 @@ func (o *Objects) RBACIDs() []object.ID {
 	return ids
 }
 
-// Name returns the name of the spec ConfigMap, CronJob, ServiceAccount and
-// own-state Role and RoleBinding of sync: gitsync-NAME.
-func Name(sync string) string { return spec.ConfigMapName(sync) }
-
-// ApplierName returns the name of the RBAC objects that grant the rights to
-// apply: gitsync:NAMESPACE:NAME. It includes the sync's namespace because
-// these objects are cluster-scoped or live in a target namespace that syncs
-// of other namespaces may share.
-func ApplierName(namespace, sync string) string { return "gitsync:" + namespace + ":" + sync }
-
 // Labels returns the labels of every object install writes for sync in
 // namespace.
 func Labels(namespace, sync string) map[string]string {
 	return map[string]string{
 		LabelName:          AppName,
 		LabelManagedBy:     ManagedBy,
-		LabelSync:          sync,
-		LabelSyncNamespace: namespace,
+		names.LabelSync:          sync,
+		names.LabelSyncNamespace: namespace,
 	}
 }
 
@@ -195,11 +182,7 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	if s.Name == "" || s.Namespace == "" {
 		return nil, fmt.Errorf("%s: metadata.name and metadata.namespace are required", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name})
 	}
-	data, err := s.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	parsed, err := spec.Parse(data)
+	data, parsed, err := s.ConfigMapData()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name}, err)
 	}
@@ -263,17 +246,17 @@ func meta(syncNamespace, sync, namespace, name string) metav1.ObjectMeta {
 func serviceAccount(ns, sync string) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: meta(ns, sync, ns, Name(sync)),
+		ObjectMeta: meta(ns, sync, ns, names.ServiceAccount(sync)),
 	}
 }
 
-func configMap(ns, sync string, data []byte) *corev1.ConfigMap {
-	m := meta(ns, sync, ns, Name(sync))
+func configMap(ns, sync string, data string) *corev1.ConfigMap {
+	m := meta(ns, sync, ns, names.Spec(sync))
 	m.Labels[LabelKind] = KindSpec
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: m,
-		Data:       map[string]string{spec.ConfigMapKey: string(data)},
+		Data:       map[string]string{spec.ConfigMapKey: data},
 	}
 }
 

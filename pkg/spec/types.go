@@ -13,6 +13,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 const (
@@ -28,13 +30,13 @@ const (
 	// ConfigMapKey is the data key of the spec ConfigMap that holds the YAML.
 	ConfigMapKey = "sync.yaml"
 	// ConfigMapPrefix prefixes a sync's name to name its spec ConfigMap and
-	// CronJob.
-	ConfigMapPrefix = "gitsync-"
+	// CronJob (names.Prefix).
+	ConfigMapPrefix = names.Prefix
 
 	// MaxNameLength is the longest sync name. The CronJob gitsync-NAME may
 	// have at most 52 characters (Kubernetes appends a timestamp suffix to
 	// name its Jobs), which leaves 44 for NAME.
-	MaxNameLength = 52 - len(ConfigMapPrefix)
+	MaxNameLength = names.MaxSyncName
 
 	// DefaultBranch is checked out when spec.source.git.ref sets nothing, as
 	// Flux's GitRepository does.
@@ -54,9 +56,7 @@ const (
 
 // ConfigMapName returns the name of the ConfigMap that holds the spec of the
 // sync named sync.
-func ConfigMapName(sync string) string {
-	return ConfigMapPrefix + sync
-}
+func ConfigMapName(sync string) string { return names.Spec(sync) }
 
 // Sync is one sync: where its manifests come from and how they are applied.
 // Only metadata.name and metadata.namespace may be set; the rest of

@@ -14,6 +14,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // hookPollInterval is how often a running hook is checked.
@@ -75,7 +76,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 		}
 		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
 			Concurrency: 1,
-			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, LabelSyncNamespace: r.opts.Namespace},
+			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, names.LabelSyncNamespace: r.opts.Namespace},
 		})
 		if err == nil {
 			err = cs.Err()
