@@ -167,8 +167,8 @@ func (o *Objects) RBACIDs() []object.ID {
 // namespace.
 func Labels(namespace, sync string) map[string]string {
 	return map[string]string{
-		LabelName:          AppName,
-		LabelManagedBy:     ManagedBy,
+		LabelName:                AppName,
+		LabelManagedBy:           ManagedBy,
 		names.LabelSync:          sync,
 		names.LabelSyncNamespace: namespace,
 	}
