@@ -10,27 +10,27 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/action"
 )
 
-// BuildOptions are the options of `kubectl gitsync build`.
-type BuildOptions struct {
-	// Name is the sync; Namespace its namespace (--namespace, else the
-	// kubeconfig context's).
-	Name, Namespace string
+// buildOptions are the options of `kubectl gitsync build`; the embedded
+// syncRef names the sync.
+type buildOptions struct {
 	// Path is a local directory rendered in place of the sync's source
 	// (--path). Default: fetch the source as a run does.
 	Path string
-	// Output is OutputYAML (the default, "" too) or OutputJSON (a v1 List).
+	// Output is outputYAML (the default, "" too) or outputJSON (a v1 List).
 	Output string
 
-	configFlags *genericclioptions.ConfigFlags
+	syncRef
 	genericiooptions.IOStreams
 }
 
-// NewBuildCommand returns the `build` command. flags are the root's
+// newBuildCommand returns the `build` command. flags are the root's
 // kubeconfig flags.
-func NewBuildCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &BuildOptions{configFlags: flags, IOStreams: streams}
+func newBuildCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &buildOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "build NAME [--path DIR]",
 		Short: "Print the manifests a run of a sync would apply",
@@ -48,42 +48,39 @@ the cluster; nothing is written. Secrets are printed as rendered, values include
   # Render a local checkout with web's options, as a JSON List
   kubectl gitsync build web --path ./deploy -o json`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: CompleteSyncNames(flags),
+		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
 	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", OutputYAML, "output format: yaml or json")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", outputYAML, "output format: yaml or json")
 	return cmd
 }
 
-// Complete reads the argument and the namespace.
-func (o *BuildOptions) Complete(_ *cobra.Command, args []string) error {
-	o.Name = args[0]
-	ns, err := SyncNamespace(o.configFlags)
-	o.Namespace = ns
-	return err
+// Complete reads the argument and the namespace, checks that --path is a
+// directory, and builds the cluster's config.
+func (o *buildOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := action.CheckLocalPath(o.Path); err != nil {
+		return fmt.Errorf("--path: %w", err)
+	}
+	return o.complete(cmd, args)
 }
 
-// Validate checks the name, --path and --output.
-func (o *BuildOptions) Validate() error {
-	if err := ValidateSyncName(o.Name); err != nil {
+// Validate checks the name and --output.
+func (o *buildOptions) Validate() error {
+	if err := validateSyncName(o.Name); err != nil {
 		return err
 	}
-	if err := ValidateOutput(o.Output, OutputTable, OutputYAML, OutputJSON); err != nil {
-		return err
-	}
-	return validateLocalPath(o.Path)
+	return validateOutput(o.Output, outputTable, outputYAML, outputJSON)
 }
 
 // Run renders and prints.
-func (o *BuildOptions) Run(ctx context.Context) error {
-	r, err := renderSync(ctx, o.configFlags, o.Name, o.Namespace, o.Path)
+func (o *buildOptions) Run(ctx context.Context) error {
+	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: action.RenderOptions{Ref: o.ref(), Path: o.Path}})
 	if err != nil {
 		return err
 	}
-	objs := r.WithLabels()
 	var buf bytes.Buffer
-	if o.Output == OutputJSON {
+	if o.Output == outputJSON {
 		items := make([]any, len(objs))
 		for i, u := range objs {
 			items[i] = u.Object

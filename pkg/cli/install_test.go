@@ -28,6 +28,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/cluster"
@@ -757,9 +758,9 @@ func TestInstallClearsRollbackPin(t *testing.T) {
 	if cj.Annotations == nil {
 		cj.Annotations = map[string]string{}
 	}
-	cj.Annotations[AnnotationPinnedRevision] = "main@sha1:0123456789012345678901234567890123456789"
+	cj.Annotations[action.AnnotationPinnedRevision] = "main@sha1:0123456789012345678901234567890123456789"
 	c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-	c.Args = append(c.Args, RevisionArg+"main@sha1:0123456789012345678901234567890123456789")
+	c.Args = append(c.Args, "--revision="+"main@sha1:0123456789012345678901234567890123456789")
 	_, err = cjs.Update(ctx, cj, metav1.UpdateOptions{FieldManager: "kubectl-gitsync-rollback"})
 	must(t, err)
 
@@ -772,11 +773,11 @@ func TestInstallClearsRollbackPin(t *testing.T) {
 	}
 	cj, err = cjs.Get(ctx, "gitsync-web", metav1.GetOptions{})
 	must(t, err)
-	if _, ok := cj.Annotations[AnnotationPinnedRevision]; ok {
+	if _, ok := cj.Annotations[action.AnnotationPinnedRevision]; ok {
 		t.Error("pin annotation still set")
 	}
 	for _, a := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args {
-		if strings.HasPrefix(a, RevisionArg) {
+		if strings.HasPrefix(a, "--revision=") {
 			t.Errorf("pinned argument %q still set", a)
 		}
 	}

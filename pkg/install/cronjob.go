@@ -234,3 +234,19 @@ func JobFromCronJob(cj *batchv1.CronJob, name string) *batchv1.Job {
 	}
 	return job
 }
+
+// SyncJobContainer returns the sync-job container of pod (the CronJob's Job
+// template, or the Pod of a run): the one named ContainerName, else the only
+// container; nil when there is neither. Everything that reads the container
+// (its arguments, its log, its state) finds it here.
+func SyncJobContainer(pod *corev1.PodSpec) *corev1.Container {
+	for i := range pod.Containers {
+		if pod.Containers[i].Name == ContainerName {
+			return &pod.Containers[i]
+		}
+	}
+	if len(pod.Containers) == 1 {
+		return &pod.Containers[0]
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -291,8 +292,9 @@ func StaleRBAC(previous string, current *Objects) ([]object.ID, error) {
 	return slices.Compact(stale), nil
 }
 
-// Resource returns the resource of a kind Generate produces, so that the
-// plugin can apply its objects without API discovery.
+// Resource returns the resource of a kind of gitsync's own objects (those
+// Generate produces, a run's Job and Lease), so that the plugin can apply
+// and delete them without API discovery. This is the one table of them.
 func Resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
 	resources := map[schema.GroupKind]string{
 		{Kind: "ServiceAccount"}:                              "serviceaccounts",
@@ -303,10 +305,11 @@ func Resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) 
 		{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}: "clusterrolebindings",
 		{Group: batchv1.GroupName, Kind: "CronJob"}:           "cronjobs",
 		{Group: batchv1.GroupName, Kind: "Job"}:               "jobs",
+		{Group: coordinationv1.GroupName, Kind: "Lease"}:      "leases",
 	}
 	r, ok := resources[gvk.GroupKind()]
 	if !ok {
-		return schema.GroupVersionResource{}, fmt.Errorf("%s: not a kind install writes", gvk)
+		return schema.GroupVersionResource{}, fmt.Errorf("%s: not a kind of gitsync's own objects", gvk)
 	}
 	return gvk.GroupVersion().WithResource(r), nil
 }

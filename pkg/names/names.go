@@ -16,8 +16,12 @@
 package names
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Prefix starts the name of every namespaced object of a sync.
@@ -81,4 +85,21 @@ func SyncOfSpec(configMap string) (string, bool) {
 		return "", false
 	}
 	return name, true
+}
+
+// Validate checks a sync name: a DNS-1123 label no longer than
+// MaxSyncName, so that every name above is a valid object name and label
+// value. The error lists every problem.
+func Validate(sync string) error {
+	if sync == "" {
+		return errors.New("required")
+	}
+	problems := validation.IsDNS1123Label(sync)
+	if len(sync) > MaxSyncName {
+		problems = append(problems, fmt.Sprintf("must be no more than %d characters", MaxSyncName))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }

@@ -1,6 +1,9 @@
 package names
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNames(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
@@ -24,6 +27,17 @@ func TestNames(t *testing.T) {
 		got, ok := SyncOfSpec(name)
 		if got != want || ok != (want != "") {
 			t.Errorf("SyncOfSpec(%q) = %q, %v", name, got, ok)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"web": true, "web-2": true, "": false, "Web": false, "a/b": false, "web.prod": false,
+		strings.Repeat("a", 44): true, strings.Repeat("a", 45): false,
+	} {
+		if err := Validate(name); (err == nil) != ok {
+			t.Errorf("Validate(%q) = %v, want ok %v", name, err, ok)
 		}
 	}
 }

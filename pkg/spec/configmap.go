@@ -23,23 +23,38 @@ func GetConfigMap(ctx context.Context, client kubernetes.Interface, namespace, s
 	return cm, nil
 }
 
+// ConfigMapError is the error of FromConfigMap: what is wrong with the spec
+// a ConfigMap holds.
+type ConfigMapError struct {
+	// ConfigMap is the ConfigMap, as ConfigMap/NAMESPACE/NAME.
+	ConfigMap string
+	// Err is what is wrong: a missing key, a parse error (prefixed with the
+	// key), a spec naming another sync.
+	Err error
+}
+
+func (e *ConfigMapError) Error() string { return e.ConfigMap + ": " + e.Err.Error() }
+func (e *ConfigMapError) Unwrap() error { return e.Err }
+
 // FromConfigMap returns the spec a spec ConfigMap holds under ConfigMapKey,
 // parsed with Parse, as sync-job reads it. The spec must name the sync the
 // ConfigMap is named after (or nothing, which Parse defaults); a spec naming
 // another sync is an error, since its runs would write another sync's
-// state. Errors start with ConfigMap/NAMESPACE/NAME.
+// state. Errors are *ConfigMapError, and start with ConfigMap/NAMESPACE/NAME.
 func FromConfigMap(cm *corev1.ConfigMap) (*Sync, error) {
-	id := "ConfigMap/" + cm.Namespace + "/" + cm.Name
+	fail := func(err error) (*Sync, error) {
+		return nil, &ConfigMapError{ConfigMap: "ConfigMap/" + cm.Namespace + "/" + cm.Name, Err: err}
+	}
 	data, ok := cm.Data[ConfigMapKey]
 	if !ok {
-		return nil, fmt.Errorf("%s: no key %q", id, ConfigMapKey)
+		return fail(fmt.Errorf("no key %q", ConfigMapKey))
 	}
 	s, err := Parse([]byte(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", id, ConfigMapKey, err)
+		return fail(fmt.Errorf("%s: %w", ConfigMapKey, err))
 	}
 	if sync, ok := names.SyncOfSpec(cm.Name); ok && (s.Name != "" && s.Name != sync || s.Namespace != "" && s.Namespace != cm.Namespace) {
-		return nil, fmt.Errorf("%s: the spec names sync %s/%s", id, s.Namespace, s.Name)
+		return fail(fmt.Errorf("the spec names sync %s/%s", s.Namespace, s.Name))
 	}
 	return s, nil
 }
