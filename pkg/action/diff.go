@@ -2,14 +2,12 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitsync/gitsync/pkg/apply"
@@ -73,8 +71,8 @@ func (r *DiffResult) Summary() string {
 // Diff renders the sync as a run would and asks the API server what
 // applying it would change: a server-side dry-run apply with the sync's
 // labels and field manager, so defaults, admission and ownership are the
-// server's own. When the spec prunes, the objects the run would prune are
-// shown deleted.
+// server's own. When the spec prunes, what the run would prune comes from
+// apply.Engine.PreviewPrune: the prune itself, every delete a dry run.
 // Nothing is written: no Lease, no inventory, no object.
 func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, error) {
 	r, err := renderSync(ctx, cfg, opts.RenderOptions)
@@ -104,60 +102,21 @@ func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, erro
 			res.Diffs = append(res.Diffs, ObjectDiff{ID: c.ID, Before: c.Before, After: after})
 		}
 	}
-	if r.Sync.Spec.PruneEnabled() {
-		dyn, err := dynamic.NewForConfig(cfg.REST)
+	errs := []error{cs.Err()}
+	if r.Sync.Spec.PruneEnabled() && len(r.Stale) > 0 {
+		pruned, err := engine.PreviewPrune(ctx, r.Stale, apply.PruneOptions{Selector: r.Labels})
 		if err != nil {
 			return nil, err
 		}
-		pruned, err := prunePreview(ctx, dyn, r.Stale, r.Labels)
-		if err != nil {
-			return nil, err
+		for _, c := range pruned.Changes {
+			if c.Action == apply.Deleted && c.Before != nil {
+				res.Diffs = append(res.Diffs, ObjectDiff{ID: c.ID, Before: c.Before})
+			}
 		}
-		res.Diffs = append(res.Diffs, pruned...)
+		errs = append(errs, pruned.Err())
 	}
-	res.Err = cs.Err()
+	res.Err = errors.Join(errs...)
 	return res, nil
-}
-
-// prunePreview returns deletion diffs for the stale objects a run would
-// prune: those still live, carrying labels, and not opting out of prune.
-func prunePreview(ctx context.Context, dyn dynamic.Interface, stale []apply.Target, labels map[string]string) ([]ObjectDiff, error) {
-	var out []ObjectDiff
-	for _, t := range stale {
-		live, err := dyn.Resource(t.GroupVersionResource()).Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("%s: get: %w", t.ID, err)
-		}
-		if !hasAllLabels(live.GetLabels(), labels) || pruneOptOut(live) {
-			continue
-		}
-		out = append(out, ObjectDiff{ID: t.ID, Before: live})
-	}
-	return out, nil
-}
-
-func hasAllLabels(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// pruneOptOut tells whether a live object asks not to be pruned, by the
-// annotations (or, for reconcile, labels) apply.PolicyOf reads. A value
-// PolicyOf rejects counts as no opt-out, as prune itself treats it.
-func pruneOptOut(u *unstructured.Unstructured) bool {
-	p, err := apply.PolicyOf(u.GetAnnotations())
-	if err == nil && (p.PruneDisabled || p.ReconcileDisabled || p.SSA == apply.SSAIgnore) {
-		return true
-	}
-	l, err := apply.PolicyOf(u.GetLabels())
-	return err == nil && l.ReconcileDisabled
 }
 
 // DiffContext is the number of unchanged lines around each change, as in

@@ -36,7 +36,8 @@ apply with the sync's labels and field manager, so defaults, admission and owner
 
 For every object that would change, a unified diff of its live state and the dry-run result is printed
 (headers "--- live/KIND/NAMESPACE/NAME" and "+++ merged/KIND/NAMESPACE/NAME"); objects that would be created
-diff against nothing, objects the run would prune diff against nothing the other way. managedFields,
+diff against nothing, objects the run would prune diff against nothing the other way. What would be pruned
+is decided by the run's own prune, with each delete sent as a server-side dry run. managedFields,
 resourceVersion, generation, uid and creationTimestamp are left out. The values of a Secret's data and
 stringData are never printed: each shows as "***", or "*** (before)" and "*** (after)" when it changes.
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ---- against the test cluster ----
@@ -104,4 +106,47 @@ func TestDiff(t *testing.T) {
 		_, _, err = f.cli(t.Context(), "diff", "app")
 		wantExit(t, err, ExitError, "render:")
 	})
+}
+
+// diff shows as pruned exactly what the run prunes: it asks the run's own
+// prune, with dry-run deletes. An object whose gitsync.io/prune annotation
+// has an invalid value but which opts out another way (gitsync.io/ssa:
+// Ignore) is kept by the run; diff used to restate prune's rules, read all
+// the annotations as one policy, and on the invalid value showed it pruned.
+func TestDiffPrunesWhatTheRunPrunes(t *testing.T) {
+	f := newPipelineFixture(t)
+	f.commit(map[string]string{
+		"deploy/a.yaml":    configMapYAML("a", "1"),
+		"deploy/kept.yaml": configMapYAML("kept", "1"),
+		"deploy/gone.yaml": configMapYAML("gone", "1"),
+	})
+	f.installSpec("")
+	_, _, err := f.cli(t.Context(), "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	annotate := func(name string, annotations map[string]string) {
+		cm := f.configMap(name)
+		cm.Annotations = annotations
+		_, err := env.Client().CoreV1().ConfigMaps(f.ns).Update(t.Context(), cm, metav1.UpdateOptions{})
+		must(t, err)
+	}
+	// Invalid prune value, but opted out by ssa: Ignore: the run keeps it.
+	annotate("kept", map[string]string{"gitsync.io/prune": "never", "gitsync.io/ssa": "Ignore"})
+	// Invalid prune value alone is no opt-out: the run prunes it.
+	annotate("gone", map[string]string{"gitsync.io/prune": "never"})
+	f.remove("deploy/kept.yaml", "deploy/gone.yaml")
+
+	out, _, err := f.cli(t.Context(), "diff", "app")
+	wantExit(t, err, ExitFailed, "1 objects would change (1 pruned)")
+	if strings.Contains(out, "ConfigMap/"+f.ns+"/kept") {
+		t.Errorf("diff shows an object the run keeps as pruned:\n%s", out)
+	}
+	if !strings.Contains(out, "--- live/ConfigMap/"+f.ns+"/gone") {
+		t.Errorf("diff does not show the object the run prunes:\n%s", out)
+	}
+
+	// And the run does what diff said.
+	_, _, err = f.cli(t.Context(), "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	f.configMap("kept")
+	f.absent("gone")
 }
