@@ -230,3 +230,18 @@ func NamespaceWords(namespace string) string {
 	}
 	return "namespace " + namespace
 }
+
+// ListNamespaces returns the names of the cluster's namespaces, sorted, for
+// shell completion.
+func ListNamespaces(ctx context.Context, cfg *Config) ([]string, error) {
+	list, err := cfg.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list Namespaces: %w", err)
+	}
+	out := make([]string, 0, len(list.Items))
+	for _, ns := range list.Items {
+		out = append(out, ns.Name)
+	}
+	slices.Sort(out)
+	return out, nil
+}

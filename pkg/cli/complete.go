@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,12 +43,46 @@ func completeSyncNames(flags *genericclioptions.ConfigFlags) cobra.CompletionFun
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		var out []cobra.Completion
-		for _, n := range names {
-			if strings.HasPrefix(n, toComplete) {
-				out = append(out, n)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return withPrefix(names, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// completeNamespaces completes --namespace with the cluster's namespaces.
+func completeNamespaces(flags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		cfg, err := actionConfig(ctx, flags)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names, err := action.ListNamespaces(ctx, cfg)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return withPrefix(names, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeContexts completes --context with the kubeconfig's contexts; it
+// needs no cluster.
+func completeContexts(flags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return withPrefix(slices.Sorted(maps.Keys(raw.Contexts)), toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// withPrefix returns the names that start with prefix.
+func withPrefix(names []string, prefix string) []cobra.Completion {
+	var out []cobra.Completion
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

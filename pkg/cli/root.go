@@ -26,6 +26,16 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 		},
 	}
 	flags.AddFlags(root.PersistentFlags())
+	// Completion through kubectl needs the shim kubectl_complete-gitsync on
+	// PATH (kubectl 1.26+); see cmd/kubectl-gitsync.
+	for flag, complete := range map[string]cobra.CompletionFunc{
+		"namespace": completeNamespaces(flags),
+		"context":   completeContexts(flags),
+	} {
+		if err := root.RegisterFlagCompletionFunc(flag, complete); err != nil {
+			panic(err) // the flags were just added: a programming error
+		}
+	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
