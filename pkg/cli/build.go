@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
@@ -20,8 +21,9 @@ type buildOptions struct {
 	// Path is a local directory rendered in place of the sync's source
 	// (--path). Default: fetch the source as a run does.
 	Path string
-	// Output is outputYAML (the default, "" too) or outputJSON (a v1 List).
-	Output string
+	// print is -o: yaml (the default, "" too), json (a v1 List), name,
+	// jsonpath=... or go-template=... (over that List).
+	print *printFlags
 
 	syncRef
 	genericiooptions.IOStreams
@@ -30,7 +32,8 @@ type buildOptions struct {
 // newBuildCommand returns the `build` command. flags are the root's
 // kubeconfig flags.
 func newBuildCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &buildOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
+	o := &buildOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputYAML, outputJSON)}
+	o.print.Output = outputYAML
 	cmd := &cobra.Command{
 		Use:   "build NAME [--path DIR]",
 		Short: "Print the manifests a run of a sync would apply",
@@ -52,25 +55,25 @@ the cluster; nothing is written. Secrets are printed as rendered, values include
 		RunE:              runE(o),
 	}
 	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", outputYAML, "output format: yaml or json")
+	o.print.addFlags(cmd, false)
 	return cmd
 }
 
 // Complete reads the argument and the namespace, checks that --path is a
 // directory, and builds the cluster's config.
 func (o *buildOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
 	if err := action.CheckLocalPath(o.Path); err != nil {
 		return fmt.Errorf("--path: %w", err)
 	}
 	return o.complete(cmd, args)
 }
 
-// Validate checks the name and --output.
+// Validate checks the name.
 func (o *buildOptions) Validate() error {
-	if err := validateSyncName(o.Name); err != nil {
-		return err
-	}
-	return validateOutput(o.Output, outputTable, outputYAML, outputJSON)
+	return validateSyncName(o.Name)
 }
 
 // Run renders and prints.
@@ -79,19 +82,21 @@ func (o *buildOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	items := make([]any, len(objs))
+	for i, u := range objs {
+		items[i] = u.Object
+	}
+	list := map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
 	var buf bytes.Buffer
-	if o.Output == outputJSON {
-		items := make([]any, len(objs))
-		for i, u := range objs {
-			items[i] = u.Object
-		}
-		data, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+	switch o.print.Output {
+	case outputJSON:
+		data, err := json.MarshalIndent(list, "", "  ")
 		if err != nil {
 			return err
 		}
 		buf.Write(data)
 		buf.WriteByte('\n')
-	} else {
+	case outputYAML, outputTable:
 		for i, u := range objs {
 			if i > 0 {
 				buf.WriteString("---\n")
@@ -102,6 +107,12 @@ func (o *buildOptions) Run(ctx context.Context) error {
 			}
 			buf.Write(data)
 		}
+	default:
+		named := make([]runtime.Object, len(objs))
+		for i, u := range objs {
+			named[i] = u
+		}
+		return o.print.print(o.Out, list, named)
 	}
 	_, err = o.Out.Write(buf.Bytes())
 	return err

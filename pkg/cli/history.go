@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // historyMessageWidth is where the MESSAGE column is cut without -o wide.
@@ -22,9 +24,10 @@ const historyMessageWidth = 60
 // historyOptions are the options of `kubectl gitsync history`; the
 // embedded syncRef names the sync.
 type historyOptions struct {
-	// Output is "" (table), "wide" (end time, changes and whole messages),
-	// "yaml" or "json".
-	Output string
+	// print is -o ("" a table; wide adds the end time, changes and whole
+	// messages; yaml, json, name, jsonpath=..., go-template=...) and
+	// --no-headers.
+	print *printFlags
 
 	syncRef
 
@@ -33,7 +36,7 @@ type historyOptions struct {
 
 // newHistoryCommand returns the `history` command.
 func newHistoryCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &historyOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
+	o := &historyOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputWide)}
 	cmd := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List the recorded runs of a sync, newest first",
@@ -53,21 +56,21 @@ the whole message. A revision listed here is what rollback can return to.`,
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, yaml or json")
+	o.print.addFlags(cmd, true)
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *historyOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
 	return o.complete(cmd, args)
 }
 
 // Validate checks the argument and flags.
 func (o *historyOptions) Validate() error {
-	if err := validateSyncName(o.Name); err != nil {
-		return err
-	}
-	return validateOutput(o.Output, outputTable, outputWide, outputYAML, outputJSON)
+	return validateSyncName(o.Name)
 }
 
 // Run prints the history.
@@ -76,25 +79,31 @@ func (o *historyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output == outputYAML || o.Output == outputJSON {
-		return printStructured(o.Out, o.Output, hist)
+	if !o.print.table() {
+		named := make([]runtime.Object, len(hist.Items))
+		for i, h := range hist.Items {
+			named[i] = nameOf("v1", "ConfigMap", names.History(o.Name, h.Number))
+		}
+		return o.print.print(o.Out, hist, named)
 	}
 	if len(hist.Items) == 0 {
 		_, err := fmt.Fprintf(o.ErrOut, "No history for sync %s in namespace %s: it has not run yet.\n", o.Name, o.Namespace)
 		return err
 	}
-	return printHistoryTable(o.Out, "", hist.Items, o.now(), o.Output == outputWide)
+	return printHistoryTable(o.Out, "", hist.Items, o.now(), o.print.wide(), o.print.NoHeaders)
 }
 
 // printHistoryTable prints history entries as a table, each line prefixed
 // by indent.
-func printHistoryTable(out io.Writer, indent string, hist []inventory.History, now time.Time, wide bool) error {
+func printHistoryTable(out io.Writer, indent string, hist []inventory.History, now time.Time, wide, noHeaders bool) error {
 	w := newTableWriter(out)
 	header := []string{indent + "NUMBER", "REVISION", "TIME", "RESULT", "OBJECTS", "DURATION", "MESSAGE"}
 	if wide {
 		header = []string{indent + "NUMBER", "REVISION", "ENDED", "RESULT", "OBJECTS", "DURATION", "CHANGES", "MESSAGE"}
 	}
-	writeRow(w, header...)
+	if !noHeaders {
+		writeRow(w, header...)
+	}
 	for _, h := range hist {
 		if wide {
 			ended := "-"

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"k8s.io/cli-runtime/pkg/printers"
@@ -22,21 +21,6 @@ const (
 	// outputJSON prints the structured result as indented JSON.
 	outputJSON = "json"
 )
-
-// validateOutput checks the value of -o against the formats a command
-// supports, naming the flag in its error.
-func validateOutput(output string, allowed ...string) error {
-	if slices.Contains(allowed, output) {
-		return nil
-	}
-	var names []string
-	for _, a := range allowed {
-		if a != outputTable {
-			names = append(names, a)
-		}
-	}
-	return fmt.Errorf("--output: must be one of %s, not %q", strings.Join(names, ", "), output)
-}
 
 // printStructured writes v as YAML or JSON (format outputYAML or
 // outputJSON); the JSON field names of v's type are the stable interface.

@@ -13,12 +13,14 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // statusOptions are the options of `kubectl gitsync status`. The embedded
@@ -26,9 +28,9 @@ import (
 type statusOptions struct {
 	// AllNamespaces (-A) lists the syncs of every namespace.
 	AllNamespaces bool
-	// Output is "" (table, or a description with NAME), "wide", "yaml" or
-	// "json".
-	Output string
+	// print is -o ("" a table, or a description with NAME; wide; yaml,
+	// json, name, jsonpath=..., go-template=...) and --no-headers.
+	print *printFlags
 	// Watch re-prints whenever an inventory ConfigMap changes, until
 	// interrupted.
 	Watch bool
@@ -39,7 +41,7 @@ type statusOptions struct {
 
 // newStatusCommand returns the `status` command.
 func newStatusCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &statusOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
+	o := &statusOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputWide)}
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
 		Short: "Show the state of syncs: revision, last run, objects, next run",
@@ -50,8 +52,9 @@ the next run. -o wide adds the last run's duration and message.
 With NAME, describe one sync: its spec, the last run with its counts per action, the objects per kind, the
 recent history and the CronJob's active Jobs.
 
--o yaml|json prints the same as a structured object (a list under "items" without NAME). --watch prints again
-whenever a run records its result, until interrupted.`,
+-o yaml|json prints the same as a structured object (a list under "items" without NAME); -o jsonpath=... and
+-o go-template=... select from that object, -o name prints sync.gitsync.io/NAME. --no-headers leaves out the
+table's header. --watch prints again whenever a run records its result, until interrupted.`,
 		Example: `  # List the syncs of the current namespace
   kubectl gitsync status
 
@@ -62,19 +65,26 @@ whenever a run records its result, until interrupted.`,
   kubectl gitsync status web --watch
 
   # The status as JSON, for scripts
-  kubectl gitsync status web -o json | jq -r .lastRun.result`,
+  kubectl gitsync status web -o json | jq -r .lastRun.result
+
+  # The result of every sync's last run, without jq
+  kubectl gitsync status -A -o jsonpath='{range .items[*]}{.namespace}/{.name} {.lastRun.result}{"\n"}{end}'`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list the syncs of every namespace")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, yaml or json")
+	o.print.addFlags(cmd, true)
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "print again whenever a run records its result, until interrupted")
 	return cmd
 }
 
-// Complete reads the argument and the namespace and builds the client.
+// Complete reads the argument, the namespace and -o, and builds the
+// client.
 func (o *statusOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
 	return o.complete(cmd, args)
 }
 
@@ -88,7 +98,7 @@ func (o *statusOptions) Validate() error {
 			return errors.New("--all-namespaces: cannot be combined with NAME")
 		}
 	}
-	return validateOutput(o.Output, outputTable, outputWide, outputYAML, outputJSON)
+	return nil
 }
 
 // Run prints the status once, or on every change with --watch.
@@ -124,8 +134,8 @@ func (o *statusOptions) printOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if o.Output == outputYAML || o.Output == outputJSON {
-			return printStructured(o.Out, o.Output, st)
+		if !o.print.table() {
+			return o.print.print(o.Out, st, []runtime.Object{syncName(st.Name)})
 		}
 		return printStatusDetail(o.Out, *st, now)
 	}
@@ -133,21 +143,25 @@ func (o *statusOptions) printOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output == outputYAML || o.Output == outputJSON {
-		return printStructured(o.Out, o.Output, list)
+	if !o.print.table() {
+		names := make([]runtime.Object, len(list.Items))
+		for i, st := range list.Items {
+			names[i] = syncName(st.Name)
+		}
+		return o.print.print(o.Out, list, names)
 	}
 	if len(list.Items) == 0 {
 		_, err := fmt.Fprintf(o.ErrOut, "No syncs found in %s.\n", action.NamespaceWords(o.listNamespace()))
 		return err
 	}
-	return printStatusTable(o.Out, list.Items, now, o.AllNamespaces, o.Output == outputWide)
+	return printStatusTable(o.Out, list.Items, now, o.AllNamespaces, o.print.wide(), o.print.NoHeaders)
 }
 
 // printSeparator separates two snapshots of --watch: "---" between YAML
 // documents, an empty line otherwise.
 func (o *statusOptions) printSeparator() error {
 	sep := "\n"
-	if o.Output == outputYAML {
+	if o.print.Output == outputYAML {
 		sep = "---\n"
 	}
 	_, err := io.WriteString(o.Out, sep)
@@ -172,7 +186,10 @@ func revisionCell(st action.SyncStatus) string {
 	return rev
 }
 
-func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, allNamespaces, wide bool) error {
+// syncName is a sync as -o name prints it: sync.gitsync.io/NAME.
+func syncName(name string) runtime.Object { return nameOf(spec.APIVersion, spec.Kind, name) }
+
+func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, allNamespaces, wide, noHeaders bool) error {
 	w := newTableWriter(out)
 	header := []string{"NAME", "SOURCE", "REVISION", "LAST RUN", "RESULT", "OBJECTS", "SCHEDULE", "NEXT RUN", "SUSPENDED"}
 	if allNamespaces {
@@ -181,7 +198,9 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 	if wide {
 		header = append(header, "DURATION", "MESSAGE")
 	}
-	writeRow(w, header...)
+	if !noHeaders {
+		writeRow(w, header...)
+	}
 	for _, st := range items {
 		lastRun, result, dur, msg := "-", "-", "-", ""
 		if r := st.LastRun; r != nil {
@@ -299,7 +318,7 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		fmt.Fprintln(out, "History: none")
 	} else {
 		fmt.Fprintf(out, "History (newest %d):\n", len(st.History))
-		if err := printHistoryTable(out, "  ", st.History, now, false); err != nil {
+		if err := printHistoryTable(out, "  ", st.History, now, false, false); err != nil {
 			return err
 		}
 	}

@@ -310,7 +310,7 @@ func TestStatusGolden(t *testing.T) {
 		})
 	}
 
-	t.Run("json is the action.SyncStatus", func(t *testing.T) {
+	t.Run("json is the SyncStatus", func(t *testing.T) {
 		out, _, err := gitsyncCLI(ctx, "status", "api", "-o", "json", "--kubeconfig", env.KubeconfigPath(), "-n", ns)
 		must(t, err)
 		var st action.SyncStatus
@@ -344,7 +344,7 @@ func TestStatusGolden(t *testing.T) {
 	})
 
 	t.Run("flags", func(t *testing.T) {
-		for _, args := range [][]string{{"status", "web", "-A"}, {"status", "-o", "name"}, {"status", "Web"}} {
+		for _, args := range [][]string{{"status", "web", "-A"}, {"status", "-o", "table"}, {"status", "Web"}, {"status", "-o", "jsonpath={.items["}} {
 			_, _, err := gitsyncCLI(ctx, append(args, "--kubeconfig", env.KubeconfigPath())...)
 			if ExitCode(err) != ExitError {
 				t.Errorf("%v: error %v, want a usage error", args, err)
@@ -458,7 +458,7 @@ func TestStatusTableShowsProblems(t *testing.T) {
 	s := &action.Sync{Ref: action.Ref{Name: "broken", Namespace: "ns"}, SpecErr: errors.New("ConfigMap/ns/gitsync-broken: sync.yaml: spec.source: Required value")}
 	st := action.BuildStatus(s, goldenNow)
 	var out bytes.Buffer
-	must(t, printStatusTable(&out, []action.SyncStatus{st}, goldenNow, false, true))
+	must(t, printStatusTable(&out, []action.SyncStatus{st}, goldenNow, false, true, false))
 	if !strings.Contains(out.String(), "spec: ConfigMap/ns/gitsync-broken") {
 		t.Errorf("wide table does not show the problem:\n%s", out.String())
 	}

@@ -9,12 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
 	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // traceOptions are the options of `kubectl gitsync trace`.
@@ -27,8 +29,9 @@ type traceOptions struct {
 	// Namespace is --namespace, else the kubeconfig context's namespace;
 	// ignored for cluster-scoped kinds.
 	Namespace string
-	// Output is "" (description), "yaml" or "json".
-	Output string
+	// print is -o: "" (a description), yaml, json, name (the object),
+	// jsonpath=..., go-template=....
+	print *printFlags
 
 	flags  *genericclioptions.ConfigFlags
 	cfg    *action.Config
@@ -39,7 +42,7 @@ type traceOptions struct {
 
 // newTraceCommand returns the `trace` command.
 func newTraceCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &traceOptions{flags: flags, IOStreams: streams}
+	o := &traceOptions{flags: flags, IOStreams: streams, print: newPrintFlags(outputTable)}
 	cmd := &cobra.Command{
 		Use:   "trace KIND/NAME | trace KIND NAME",
 		Short: "Show which sync manages an object, and from which source and revision",
@@ -64,7 +67,7 @@ not carry that sync's ApplySet label, or is missing from the sync's inventory (t
 		Args: cobra.RangeArgs(1, 2),
 		RunE: runE(o),
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml or json")
+	o.print.addFlags(cmd, false)
 	return cmd
 }
 
@@ -77,6 +80,9 @@ func (o *traceOptions) Complete(cmd *cobra.Command, args []string) error {
 		if o.Resource, o.ObjectName, ok = strings.Cut(args[0], "/"); !ok {
 			return fmt.Errorf("%q: want KIND/NAME or KIND NAME", args[0])
 		}
+	}
+	if err := o.print.complete(); err != nil {
+		return err
 	}
 	var err error
 	if o.Namespace, err = syncNamespace(o.flags); err != nil {
@@ -96,7 +102,7 @@ func (o *traceOptions) Validate() error {
 	if o.Resource == "" || o.ObjectName == "" || strings.Contains(o.ObjectName, "/") {
 		return fmt.Errorf("%q: want KIND/NAME or KIND NAME", o.Resource+"/"+o.ObjectName)
 	}
-	return validateOutput(o.Output, outputTable, outputYAML, outputJSON)
+	return nil
 }
 
 // Run traces the object. An object that is not managed, or managed but not
@@ -108,8 +114,12 @@ func (o *traceOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != outputTable {
-		if err := printStructured(o.Out, o.Output, res); err != nil {
+	if !o.print.table() {
+		var named []runtime.Object
+		if id, err := object.ParseID(res.Object); err == nil {
+			named = append(named, nameOfID(id))
+		}
+		if err := o.print.print(o.Out, res, named); err != nil {
 			return err
 		}
 	} else if res.Managed {

@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // treeClusterScoped heads the cluster-scoped objects in the tree.
@@ -20,8 +22,9 @@ const treeClusterScoped = "(cluster-scoped)"
 // treeOptions are the options of `kubectl gitsync tree`; the embedded
 // syncRef names the sync.
 type treeOptions struct {
-	// Output is "" (tree), "yaml" or "json".
-	Output string
+	// print is -o: "" (the tree), yaml, json, name (the objects),
+	// jsonpath=..., go-template=....
+	print *printFlags
 
 	syncRef
 	genericiooptions.IOStreams
@@ -29,7 +32,7 @@ type treeOptions struct {
 
 // newTreeCommand returns the `tree` command.
 func newTreeCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &treeOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
+	o := &treeOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable)}
 	cmd := &cobra.Command{
 		Use:   "tree NAME",
 		Short: "Show the objects a sync manages, by namespace and kind",
@@ -45,21 +48,21 @@ only the inventory, not the objects themselves.`,
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: yaml or json")
+	o.print.addFlags(cmd, false)
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the client.
 func (o *treeOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
 	return o.complete(cmd, args)
 }
 
 // Validate checks the argument and flags.
 func (o *treeOptions) Validate() error {
-	if err := validateSyncName(o.Name); err != nil {
-		return err
-	}
-	return validateOutput(o.Output, outputTable, outputYAML, outputJSON)
+	return validateSyncName(o.Name)
 }
 
 // Run prints the tree.
@@ -68,8 +71,17 @@ func (o *treeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != outputTable {
-		return printStructured(o.Out, o.Output, t)
+	if !o.print.table() {
+		var named []runtime.Object
+		for _, ns := range t.Namespaces {
+			for _, k := range ns.Kinds {
+				kind, group, _ := strings.Cut(k.Kind, ".")
+				for _, n := range k.Names {
+					named = append(named, nameOfID(object.ID{Group: group, Kind: kind, Name: n}))
+				}
+			}
+		}
+		return o.print.print(o.Out, t, named)
 	}
 	return printTree(o.Out, t)
 }
