@@ -2,10 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -41,11 +48,16 @@ is decided by the run's own prune, with each delete sent as a server-side dry ru
 resourceVersion, generation, uid and creationTimestamp are left out. The values of a Secret's data and
 stringData are never printed: each shows as "***", or "*** (before)" and "*** (after)" when it changes.
 
+With KUBECTL_EXTERNAL_DIFF set, as with kubectl diff, that program (with the arguments the variable gives,
+letters, digits, "-" and "=" only) is run on two directories, LIVE-... and MERGED-..., each holding one file per
+changed object (GROUP.VERSION.KIND.NAMESPACE.NAME, empty for the missing side), Secret values masked as above.
+
 With --path the directory is rendered with the sync's targetNamespace, patches, images, components and
 postBuild substitution; the spec's source and path are not used. It may refer to files outside itself (a
 kustomization's ../base) as long as they stay inside the Git work tree that holds it.
 
-Nothing is written: no Lease, no inventory, no object. Exit status: 0 no changes, 1 changes, 2 error.`,
+Nothing is written: no Lease, no inventory, no object. Exit status: 0 no changes, 1 changes, 2 error (also
+when the external diff program fails, that is exits with more than 1).`,
 		Example: `  # What would the next run of web change?
   kubectl gitsync diff web
 
@@ -79,13 +91,19 @@ func (o *diffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range res.Diffs {
-		text, err := d.Unified()
-		if err != nil {
+	if ext := os.Getenv(externalDiffEnv); ext != "" && len(res.Diffs) > 0 {
+		if err := o.externalDiff(ctx, ext, res.Diffs); err != nil {
 			return err
 		}
-		if _, err := io.WriteString(o.Out, text); err != nil {
-			return err
+	} else {
+		for _, d := range res.Diffs {
+			text, err := d.Unified()
+			if err != nil {
+				return err
+			}
+			if _, err := io.WriteString(o.Out, text); err != nil {
+				return err
+			}
 		}
 	}
 	if res.Err != nil {
@@ -95,4 +113,77 @@ func (o *diffOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	return withExitCode(ExitFailed, fmt.Errorf("sync %s/%s: %s", o.Namespace, o.Name, res.Summary()))
+}
+
+// externalDiffEnv names the diff program to run instead of printing a
+// unified diff, as kubectl diff reads it.
+const externalDiffEnv = "KUBECTL_EXTERNAL_DIFF"
+
+// externalArg is what kubectl allows as an argument in KUBECTL_EXTERNAL_DIFF:
+// options, not file names or shell syntax.
+var externalArg = regexp.MustCompile(`^[a-zA-Z0-9=-]+$`)
+
+// externalDiff writes both sides of every diff into two directories, LIVE-*
+// and MERGED-*, one file per object named as kubectl diff names them, and
+// runs the program spec names on them. Its exit status 0 or 1 is fine (the
+// caller knows whether there are changes); more, or a program that cannot
+// run, is an error.
+func (o *diffOptions) externalDiff(ctx context.Context, spec string, diffs []action.ObjectDiff) error {
+	words := strings.Fields(spec)
+	for _, a := range words[1:] {
+		if !externalArg.MatchString(a) {
+			return fmt.Errorf("%s: argument %q: only letters, digits, - and = are allowed", externalDiffEnv, a)
+		}
+	}
+	live, err := os.MkdirTemp("", "LIVE-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(live)
+	merged, err := os.MkdirTemp("", "MERGED-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(merged)
+	for _, d := range diffs {
+		before, after, err := d.YAML()
+		if err != nil {
+			return err
+		}
+		name := externalDiffName(d)
+		if err := os.WriteFile(filepath.Join(live, name), []byte(before), 0o600); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(merged, name), []byte(after), 0o600); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, words[0], append(words[1:], live, merged)...)
+	cmd.Stdout, cmd.Stderr = o.Out, o.ErrOut
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", externalDiffEnv, spec, err)
+	}
+	return nil
+}
+
+// externalDiffName names an object's file as kubectl diff does:
+// [GROUP.]VERSION.KIND.NAMESPACE.NAME.
+func externalDiffName(d action.ObjectDiff) string {
+	version := "v1"
+	for _, u := range []*unstructured.Unstructured{d.After, d.Before} {
+		if u != nil {
+			version = u.GroupVersionKind().Version
+			break
+		}
+	}
+	name := version + "." + d.ID.Kind + "." + d.ID.Namespace + "." + d.ID.Name
+	if d.ID.Group != "" {
+		name = d.ID.Group + "." + name
+	}
+	return name
 }

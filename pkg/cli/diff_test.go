@@ -65,6 +65,40 @@ func TestDiff(t *testing.T) {
 		noSecrets(t, out)
 	})
 
+	t.Run("KUBECTL_EXTERNAL_DIFF", func(t *testing.T) {
+		// A diff program that shows what it was given: its options, the two
+		// directories' files and their contents.
+		prog := filepath.Join(t.TempDir(), "showdiff")
+		must(t, os.WriteFile(prog, []byte(`#!/bin/sh
+echo "options: $1 $2"
+for f in "$3"/* "$4"/*; do echo "== $(basename "$(dirname "$f")" | cut -d- -f1)/$(basename "$f")"; cat "$f"; done
+exit 1
+`), 0o755))
+		t.Setenv("KUBECTL_EXTERNAL_DIFF", prog+" -u -N")
+		out, _, err := f.cli(t.Context(), "diff", "app")
+		wantExit(t, err, ExitFailed, "4 objects would change (1 created, 2 changed, 1 pruned)")
+		for _, want := range []string{
+			"options: -u -N",
+			"== LIVE/v1.ConfigMap." + f.ns + ".a\n", "== MERGED/v1.ConfigMap." + f.ns + ".a\n",
+			// c is created: its live file is empty; b is pruned: its merged one.
+			"== LIVE/v1.ConfigMap." + f.ns + ".c\n== LIVE/v1.Secret." + f.ns + ".s\n",
+			"== MERGED/v1.ConfigMap." + f.ns + ".b\n== MERGED/v1.ConfigMap." + f.ns + ".c\n",
+			"password: '*** (before)'", "password: '*** (after)'",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("external diff output lacks %q:\n%s", want, out)
+			}
+		}
+		noSecrets(t, out)
+
+		must(t, os.WriteFile(prog, []byte("#!/bin/sh\necho broken >&2\nexit 2\n"), 0o755))
+		_, _, err = f.cli(t.Context(), "diff", "app")
+		wantExit(t, err, ExitError, "KUBECTL_EXTERNAL_DIFF")
+		t.Setenv("KUBECTL_EXTERNAL_DIFF", prog+" --to=$(rm -rf /)")
+		_, _, err = f.cli(t.Context(), "diff", "app")
+		wantExit(t, err, ExitError, "only letters, digits")
+	})
+
 	t.Run("--path", func(t *testing.T) {
 		dir := t.TempDir()
 		for name, content := range map[string]string{

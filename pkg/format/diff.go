@@ -3,6 +3,9 @@ package format
 import (
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
 // Lines splits text into lines without their newlines; a final newline does
@@ -20,120 +23,53 @@ type edit struct {
 	line string
 }
 
-// maxEditDistance bounds the Myers search: beyond it the differing middle
-// of the two texts is reported as deleted and inserted wholesale. Such a
-// diff is still correct, only not minimal, and the search's memory stays
-// bounded (it grows with the square of the distance).
-const maxEditDistance = 2000
+// maxExactLines is the size (lines of both sides together) up to which
+// lineDiff finds a shortest edit script with no time bound. Beyond it the
+// search is bounded by diffTimeout and may settle for a longer script: still
+// correct, only not minimal, and a diff of two huge objects cannot hang the
+// command.
+const maxExactLines = 20000
 
-// lineDiff returns an edit script that turns a into b: the shortest one
-// (Myers' O(ND) algorithm) unless they differ in more than maxEditDistance
-// lines.
+// diffTimeout bounds the search beyond maxExactLines.
+const diffTimeout = 2 * time.Second
+
+// lineDiff returns an edit script that turns a into b, deletions before
+// insertions within each change: the shortest one (Myers' algorithm, from
+// github.com/sergi/go-diff, on lines) unless a and b are larger than
+// maxExactLines.
 func lineDiff(a, b []string) []edit {
-	// Common prefix and suffix need no search.
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = 0 // exact: also turns off the half-match shortcut, which is not minimal
+	if len(a)+len(b) > maxExactLines {
+		dmp.DiffTimeout = diffTimeout
 	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
+	ra, rb, lines := dmp.DiffLinesToRunes(joinLines(a), joinLines(b))
+	diffs := dmp.DiffCharsToLines(dmp.DiffMainRunes(ra, rb, false), lines)
 	out := make([]edit, 0, len(a)+len(b))
-	for _, l := range a[:pre] {
-		out = append(out, edit{' ', l})
-	}
-	out = append(out, myers(a[pre:len(a)-suf], b[pre:len(b)-suf])...)
-	for _, l := range a[len(a)-suf:] {
-		out = append(out, edit{' ', l})
-	}
-	return out
-}
-
-// myers returns a shortest edit script from a to b, deletions before
-// insertions within each change, or wholesale(a, b) when they differ in
-// more than maxEditDistance lines.
-func myers(a, b []string) []edit {
-	n, m := len(a), len(b)
-	if n == 0 || m == 0 {
-		return wholesale(a, b)
-	}
-	limit := min(n+m, maxEditDistance)
-	// v[off+k] is the furthest x reached on diagonal k = x-y; trace[d]
-	// keeps diagonals -d..d of v after step d, for the walk back.
-	off := limit + 1
-	v := make([]int, 2*limit+3)
-	var trace [][]int
-	found := -1
-	for d := 0; d <= limit && found < 0; d++ {
-		for k := -d; k <= d; k += 2 {
-			var x int
-			if k == -d || k != d && v[off+k-1] < v[off+k+1] {
-				x = v[off+k+1] // down from diagonal k+1: an insertion
-			} else {
-				x = v[off+k-1] + 1 // right from diagonal k-1: a deletion
-			}
-			y := x - k
-			for x < n && y < m && a[x] == b[y] {
-				x, y = x+1, y+1
-			}
-			v[off+k] = x
-			if x >= n && y >= m {
-				found = d
-				break
-			}
+	for _, d := range diffs {
+		op := byte(' ')
+		switch d.Type {
+		case diffmatchpatch.DiffDelete:
+			op = '-'
+		case diffmatchpatch.DiffInsert:
+			op = '+'
 		}
-		trace = append(trace, append([]int(nil), v[off-d:off+d+1]...))
-	}
-	if found < 0 {
-		return wholesale(a, b)
-	}
-	// Walk back from (n, m): each step d is a snake (kept lines) preceded
-	// by one move from diagonal prevK, whose end step d-1 recorded.
-	rev := make([]edit, 0, n+m)
-	x, y := n, m
-	for d := found; d > 0; d-- {
-		prev := trace[d-1]
-		at := func(k int) int { return prev[k+d-1] }
-		k := x - y
-		prevK := k - 1
-		if k == -d || k != d && at(k-1) < at(k+1) {
-			prevK = k + 1
+		for _, l := range Lines(d.Text) {
+			out = append(out, edit{op, l})
 		}
-		prevX := at(prevK)
-		prevY := prevX - prevK
-		for x > prevX && y > prevY {
-			rev = append(rev, edit{' ', a[x-1]})
-			x, y = x-1, y-1
-		}
-		if x == prevX {
-			rev = append(rev, edit{'+', b[y-1]})
-		} else {
-			rev = append(rev, edit{'-', a[x-1]})
-		}
-		x, y = prevX, prevY
-	}
-	for x > 0 && y > 0 {
-		rev = append(rev, edit{' ', a[x-1]})
-		x, y = x-1, y-1
-	}
-	out := make([]edit, len(rev))
-	for i, e := range rev {
-		out[len(rev)-1-i] = e
 	}
 	return groupChanges(out)
 }
 
-// wholesale is the script that deletes all of a and inserts all of b.
-func wholesale(a, b []string) []edit {
-	out := make([]edit, 0, len(a)+len(b))
-	for _, l := range a {
-		out = append(out, edit{'-', l})
+// joinLines joins lines, each ended by a newline, as go-diff's line mode
+// reads them.
+func joinLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
 	}
-	for _, l := range b {
-		out = append(out, edit{'+', l})
-	}
-	return out
+	return b.String()
 }
 
 // groupChanges reorders each run of adjacent deletions and insertions so
