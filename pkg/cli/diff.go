@@ -128,7 +128,7 @@ var externalArg = regexp.MustCompile(`^[a-zA-Z0-9=-]+$`)
 // runs the program spec names on them. Its exit status 0 or 1 is fine (the
 // caller knows whether there are changes); more, or a program that cannot
 // run, is an error.
-func (o *diffOptions) externalDiff(ctx context.Context, spec string, diffs []action.ObjectDiff) error {
+func (o *diffOptions) externalDiff(ctx context.Context, spec string, diffs []action.ObjectDiff) (err error) {
 	words := strings.Fields(spec)
 	for _, a := range words[1:] {
 		if !externalArg.MatchString(a) {
@@ -139,12 +139,12 @@ func (o *diffOptions) externalDiff(ctx context.Context, spec string, diffs []act
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(live)
+	defer func() { err = errors.Join(err, os.RemoveAll(live)) }()
 	merged, err := os.MkdirTemp("", "MERGED-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(merged)
+	defer func() { err = errors.Join(err, os.RemoveAll(merged)) }()
 	for _, d := range diffs {
 		before, after, err := d.YAML()
 		if err != nil {

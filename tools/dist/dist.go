@@ -66,9 +66,9 @@ type config struct {
 	BaseURL, Package         string
 	// Shims is the directory holding the completion shims
 	// (kubectl_complete-gitsync and kubectl_complete-gitsync.cmd).
-	Shims string
-	UpdateManifest           bool
-	MTime                    time.Time
+	Shims          string
+	UpdateManifest bool
+	MTime          time.Time
 }
 
 // artifact is one built archive.
