@@ -1,12 +1,14 @@
 package action
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -30,6 +32,9 @@ type ObjectDiff struct {
 	// After is what the API server's dry run made of it; nil when the run
 	// would prune it.
 	After *unstructured.Unstructured
+	// From and To name the two sides in a unified diff's headers. Default
+	// "live" and "merged".
+	From, To string
 }
 
 // DiffResult is what the next run of a sync would change.
@@ -74,7 +79,16 @@ func (r *DiffResult) Summary() string {
 // server's own. When the spec prunes, what the run would prune comes from
 // apply.Engine.PreviewPrune: the prune itself, every delete a dry run.
 // Nothing is written: no Lease, no inventory, no object.
+//
+// Offline there is no live state to compare with: Diff then compares the
+// render of opts.Path with the render of the spec's source at its ref (what
+// the sync applies, as far as Git knows), sides "source" and "local", both
+// rendered offline; objects removed from the render show as pruned when the
+// spec prunes.
 func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, error) {
+	if opts.Offline {
+		return diffOffline(ctx, opts)
+	}
 	r, err := renderSync(ctx, cfg, opts.RenderOptions)
 	if err != nil {
 		return nil, err
@@ -130,7 +144,8 @@ func (d ObjectDiff) Unified() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return format.UnifiedDiff("live/"+d.ID.String(), "merged/"+d.ID.String(), format.Lines(before), format.Lines(after), DiffContext), nil
+	from, to := cmp.Or(d.From, "live"), cmp.Or(d.To, "merged")
+	return format.UnifiedDiff(from+"/"+d.ID.String(), to+"/"+d.ID.String(), format.Lines(before), format.Lines(after), DiffContext), nil
 }
 
 // diffHiddenMetadata are the metadata fields every write changes, left out
@@ -249,4 +264,45 @@ func yamlText(obj map[string]any) (string, error) {
 		return "", err
 	}
 	return string(data), nil
+}
+
+// diffOffline compares the render of opts.Path with the render of the
+// spec's source, both offline.
+func diffOffline(ctx context.Context, opts DiffOptions) (*DiffResult, error) {
+	if opts.Path == "" {
+		return nil, fmt.Errorf("sync %s: an offline diff compares a local directory with the source: it needs the directory", opts.Ref)
+	}
+	local, err := renderSync(ctx, nil, opts.RenderOptions)
+	if err != nil {
+		return nil, err
+	}
+	srcOpts := opts.RenderOptions
+	srcOpts.Path = ""
+	source, err := renderSync(ctx, nil, srcOpts)
+	if err != nil {
+		return nil, err
+	}
+	before := map[object.ID]*unstructured.Unstructured{}
+	src := source.WithLabels()
+	for i, t := range source.Targets {
+		before[t.ID] = src[i]
+	}
+	res := &DiffResult{}
+	after := local.WithLabels()
+	for i, t := range local.Targets {
+		b := before[t.ID]
+		delete(before, t.ID)
+		if b != nil && equality.Semantic.DeepEqual(b.Object, after[i].Object) {
+			continue
+		}
+		res.Diffs = append(res.Diffs, ObjectDiff{ID: t.ID, Before: b, After: after[i], From: "source", To: "local"})
+	}
+	if local.Sync.Spec.PruneEnabled() {
+		for i, t := range source.Targets {
+			if before[t.ID] != nil {
+				res.Diffs = append(res.Diffs, ObjectDiff{ID: t.ID, Before: src[i], From: "source", To: "local"})
+			}
+		}
+	}
+	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
@@ -18,22 +19,44 @@ type RenderOptions struct {
 	// with the spec's render options. Default: resolve and fetch the
 	// source as a run does.
 	Path string
+	// Spec is rendered in place of the installed spec: a Sync document
+	// (-f) that names the sync Ref names. Default: read the spec
+	// ConfigMap.
+	Spec *spec.Sync
+	// Offline renders without a cluster (OfflineConfig): the built-in
+	// kinds and the render's CRDs decide what is namespaced, nothing is
+	// read from a cluster, so Spec is required. Default false.
+	Offline bool
 }
 
 // renderSync renders the sync (or a local directory with its spec) as a run
 // would, within the scope its CronJob gives sync-job, without writing
 // anything.
 func renderSync(ctx context.Context, cfg *Config, opts RenderOptions) (*syncrun.Rendered, error) {
-	args, err := cronJobArgs(ctx, cfg, opts.Ref, nil)
-	if err != nil {
-		return nil, err
+	if opts.Spec != nil && (opts.Spec.Name != opts.Name || opts.Spec.Namespace != "" && opts.Spec.Namespace != opts.Namespace) {
+		return nil, fmt.Errorf("sync %s: the Sync document names sync %s/%s", opts.Ref, opts.Spec.Namespace, opts.Spec.Name)
 	}
-	ropts := syncrun.RenderOptions{Name: opts.Name, Namespace: opts.Namespace, Config: cfg.REST, NamespaceScoped: args.NamespaceScoped()}
+	ropts := syncrun.RenderOptions{Name: opts.Name, Namespace: opts.Namespace, Spec: opts.Spec}
+	if opts.Offline {
+		if opts.Spec == nil {
+			return nil, fmt.Errorf("sync %s: an offline render needs the Sync document", opts.Ref)
+		}
+		ropts.Config = OfflineConfig()
+	} else {
+		args, err := cronJobArgs(ctx, cfg, opts.Ref, nil)
+		if err != nil {
+			return nil, err
+		}
+		ropts.Config, ropts.NamespaceScoped = cfg.REST, args.NamespaceScoped()
+	}
 	if opts.Path != "" {
 		ropts.LocalDir, ropts.LocalRoot = opts.Path, localRoot(opts.Path)
 	}
 	r, err := syncrun.Render(ctx, ropts)
-	if err != nil {
+	switch {
+	case err != nil && opts.Offline:
+		return nil, fmt.Errorf("sync %s (offline: nothing is read from a cluster): %w", opts.Ref, err)
+	case err != nil:
 		return nil, fmt.Errorf("sync %s: %w", opts.Ref, err)
 	}
 	return r, nil

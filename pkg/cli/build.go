@@ -18,9 +18,8 @@ import (
 // buildOptions are the options of `kubectl gitsync build`; the embedded
 // syncRef names the sync.
 type buildOptions struct {
-	// Path is a local directory rendered in place of the sync's source
-	// (--path). Default: fetch the source as a run does.
-	Path string
+	// renderFlags say what is rendered (--path, -f, --offline).
+	renderFlags
 	// print is -o: yaml (the default, "" too), json (a v1 List), name,
 	// jsonpath=... or go-template=... (over that List).
 	print *printFlags
@@ -35,7 +34,7 @@ func newBuildCommand(flags *genericclioptions.ConfigFlags, streams genericioopti
 	o := &buildOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputYAML, outputJSON)}
 	o.print.Output = outputYAML
 	cmd := &cobra.Command{
-		Use:   "build NAME [--path DIR]",
+		Use:   "build NAME [--path DIR] | build [NAME] -f SYNC.yaml [--path DIR] [--offline]",
 		Short: "Print the manifests a run of a sync would apply",
 		Long: `Render the sync NAME as a run would and print the result: the source at the spec's ref (or, with --path,
 a local directory rendered with the spec's options), after kustomize, patches, images and postBuild
@@ -44,41 +43,47 @@ adds (the ApplySet part-of label and the sync's labels). Objects come in render 
 namespace and name.
 
 The spec, its substitution variables and the cluster's discovery (which kinds are namespaced) are read from
-the cluster; nothing is written. Secrets are printed as rendered, values included, as kustomize build does.`,
+the cluster; nothing is written. Secrets are printed as rendered, values included, as kustomize build does.
+
+-f renders a Sync document instead of the installed spec, so a sync can be previewed before it is installed.
+With --offline no cluster is contacted at all (in CI, say): the built-in kinds and the CustomResourceDefinitions
+in the render decide which objects are namespaced, and a spec whose secretRef, substituteFrom or valuesFrom
+name objects in the cluster cannot be rendered.`,
 		Example: `  # The manifests the next run of web applies
   kubectl gitsync build web
 
   # Render a local checkout with web's options, as a JSON List
-  kubectl gitsync build web --path ./deploy -o json`,
-		Args:              cobra.ExactArgs(1),
+  kubectl gitsync build web --path ./deploy -o json
+
+  # In CI, without a cluster: a Sync document and the checkout
+  kubectl gitsync build -f sync.yaml --path ./deploy --offline`,
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
+	o.renderFlags.addFlags(cmd)
 	o.print.addFlags(cmd, false)
 	return cmd
 }
 
-// Complete reads the argument and the namespace, checks that --path is a
-// directory, and builds the cluster's config.
+// Complete resolves -o, reads the argument, the namespace and the Sync
+// document, checks that --path is a directory, and builds the cluster's
+// config (unless offline).
 func (o *buildOptions) Complete(cmd *cobra.Command, args []string) error {
 	if err := o.print.complete(); err != nil {
 		return err
 	}
-	if err := action.CheckLocalPath(o.Path); err != nil {
-		return fmt.Errorf("--path: %w", err)
-	}
-	return o.complete(cmd, args)
+	return o.renderFlags.complete(&o.syncRef, cmd, args, o.In)
 }
 
-// Validate checks the name.
+// Validate checks the name, or the Sync document.
 func (o *buildOptions) Validate() error {
-	return validateSyncName(o.Name)
+	return o.renderFlags.validate(&o.syncRef)
 }
 
 // Run renders and prints.
 func (o *buildOptions) Run(ctx context.Context) error {
-	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: action.RenderOptions{Ref: o.ref(), Path: o.Path}})
+	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: o.options(&o.syncRef)})
 	if err != nil {
 		return err
 	}

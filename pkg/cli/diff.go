@@ -22,9 +22,8 @@ import (
 // diffOptions are the options of `kubectl gitsync diff`; the embedded
 // syncRef names the sync.
 type diffOptions struct {
-	// Path is a local directory rendered in place of the sync's source
-	// (--path). Default: fetch the source as a run does.
-	Path string
+	// renderFlags say what is rendered (--path, -f, --offline).
+	renderFlags
 
 	syncRef
 	genericiooptions.IOStreams
@@ -35,7 +34,7 @@ type diffOptions struct {
 func newDiffCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &diffOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "diff NAME [--path DIR]",
+		Use:   "diff NAME [--path DIR] | diff [NAME] -f SYNC.yaml [--path DIR] | diff -f SYNC.yaml --path DIR --offline",
 		Short: "Show what the next run of a sync would change",
 		Long: `Render the sync NAME as a run would (its source at the spec's ref, or with --path a local directory
 rendered with the spec's options) and ask the API server what applying it would change: a server-side dry-run
@@ -56,38 +55,47 @@ With --path the directory is rendered with the sync's targetNamespace, patches, 
 postBuild substitution; the spec's source and path are not used. It may refer to files outside itself (a
 kustomization's ../base) as long as they stay inside the Git work tree that holds it.
 
+-f diffs a Sync document instead of the installed spec: what installing it would change. With --offline no
+cluster is contacted (in CI, say): there is no live state, so the render of --path is compared with the render
+of the document's source at its ref (headers "--- source/..." and "+++ local/..."), both offline, the
+built-in kinds and the render's CustomResourceDefinitions deciding which objects are namespaced.
+
 Nothing is written: no Lease, no inventory, no object. Exit status: 0 no changes, 1 changes, 2 error (also
 when the external diff program fails, that is exits with more than 1).`,
 		Example: `  # What would the next run of web change?
   kubectl gitsync diff web
 
   # Preview local edits before pushing them
-  kubectl gitsync diff web --path ./deploy/production`,
-		Args:              cobra.ExactArgs(1),
+  kubectl gitsync diff web --path ./deploy/production
+
+  # In CI, without a cluster: what a change does to the rendered manifests
+  kubectl gitsync diff -f sync.yaml --path ./deploy --offline`,
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
+	o.renderFlags.addFlags(cmd)
 	return cmd
 }
 
-// Complete reads the argument and the namespace, checks that --path is a
-// directory, and builds the cluster's config.
+// Complete reads the argument, the namespace and the Sync document, checks
+// that --path is a directory, and builds the cluster's config (unless
+// offline).
 func (o *diffOptions) Complete(cmd *cobra.Command, args []string) error {
-	if err := action.CheckLocalPath(o.Path); err != nil {
-		return fmt.Errorf("--path: %w", err)
-	}
-	return o.complete(cmd, args)
+	return o.renderFlags.complete(&o.syncRef, cmd, args, o.In)
 }
 
-// Validate checks the name.
+// Validate checks the name, or the Sync document, and --offline's needs.
 func (o *diffOptions) Validate() error {
-	return validateSyncName(o.Name)
+	if o.Offline && o.Path == "" {
+		return errors.New("--offline: needs --path: without a cluster, diff compares a local directory with the source")
+	}
+	return o.renderFlags.validate(&o.syncRef)
 }
 
 // Run computes the diff and prints it: exit 0 without changes, 1 with.
 func (o *diffOptions) Run(ctx context.Context) error {
-	res, err := action.Diff(ctx, o.cfg, action.DiffOptions{RenderOptions: action.RenderOptions{Ref: o.ref(), Path: o.Path}})
+	res, err := action.Diff(ctx, o.cfg, action.DiffOptions{RenderOptions: o.options(&o.syncRef)})
 	if err != nil {
 		return err
 	}
