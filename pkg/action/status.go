@@ -207,6 +207,12 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 		st.Problems = append(st.Problems, "inventory: "+s.InventoryErr.Error())
 	}
 	rec := s.Record()
+	if s.Spec != nil && s.Spec.Spec.Source.Git != nil && s.Spec.Spec.Source.Git.Ref == (spec.GitRef{}) {
+		// The ref follows the remote's HEAD: say which branch it was last.
+		if branch, _, ok := strings.Cut(cmp.Or(rec.LastAttemptedRevision, rec.LastAppliedRevision), "@sha1:"); ok && branch != "" {
+			st.Source.Ref = "default branch (HEAD: " + branch + ")"
+		}
+	}
 	st.LastAppliedRevision = rec.LastAppliedRevision
 	st.LastAttemptedRevision = rec.LastAttemptedRevision
 	if !rec.LastAppliedTime.IsZero() {

@@ -23,12 +23,6 @@ import (
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
-// defaultCLIBranch is the branch `install` writes into the spec when no ref
-// flag is given. The spec's own default is Flux's master (so that a spec
-// converted from Flux means the same); a repository created today has main,
-// so the plugin writes main explicitly and says so in its help.
-const defaultCLIBranch = "main"
-
 // installOptions are the options of `kubectl gitsync install`.
 type installOptions struct {
 	// Name is the sync's name: the argument, or metadata.name of the
@@ -44,7 +38,7 @@ type installOptions struct {
 
 	// URL, Branch, Tag, SemVer, Commit, RefName, Secret, Insecure and
 	// GitTimeout set spec.source.git (--url, --branch ...). Without a ref
-	// flag Branch is defaultCLIBranch.
+	// flag the spec has no ref: the sync follows the remote's HEAD.
 	URL, Branch, Tag, SemVer, Commit, RefName, Secret string
 	// Helm chart flags.
 	HelmRepo, Chart, ChartVersion, ChartPath, ReleaseName string
@@ -148,8 +142,8 @@ func newInstallCommand(flags *genericclioptions.ConfigFlags, streams genericioop
 kubectl-gitsync, so running install again with other flags updates the sync.
 
 The spec comes from flags or from a Sync document (-f); the two cannot be mixed. It is validated before
-anything is written. Without a ref flag the branch is main (not Flux's master, the spec's own default):
-give --branch master, or --ref-name HEAD to follow the remote's default branch.
+anything is written. Without a ref flag the sync follows the remote's default branch: the branch its HEAD
+names, resolved at every run and recorded in the revision (main@sha1:...).
 
 --interval turns a Flux-style interval into a cron schedule. Only intervals cron can repeat exactly are
 accepted: divisors of an hour (1m 2m 3m 4m 5m 6m 10m 12m 15m 20m 30m) or of a day (1h 2h 3h 4h 6h 8h 12h),
@@ -174,7 +168,7 @@ Switching mode or target namespace deletes the RBAC objects the previous install
 
 --export prints the objects (YAML, or a JSON List with -o json) instead of applying them; no cluster is
 contacted. --run starts the first run at once (a Job made from the CronJob, as kubectl create job --from).`,
-		Example: `  # Sync ./deploy of a repository's main branch every 5 minutes into the current namespace
+		Example: `  # Sync ./deploy of a repository's default branch every 5 minutes into the current namespace
   kubectl gitsync install web --url https://github.com/example/web --path ./deploy
 
   # Follow release tags, every hour, into namespace apps; start a first run now
@@ -193,7 +187,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f := cmd.Flags()
 	f.StringVarP(&o.Filename, "filename", "f", "", "Sync document to install (- for stdin); excludes the spec flags")
 	f.StringVar(&o.URL, "url", "", "Git repository URL: https://..., ssh://... or [user@]host:path (spec.source.git.url)")
-	f.StringVar(&o.Branch, "branch", "", "branch to sync (spec.source.git.ref.branch; default main when no other ref flag is given)")
+	f.StringVar(&o.Branch, "branch", "", "branch to sync (spec.source.git.ref.branch; without a ref flag: the remote's default branch, what its HEAD names)")
 	f.StringVar(&o.Tag, "tag", "", "tag to sync (spec.source.git.ref.tag)")
 	f.StringVar(&o.SemVer, "semver", "", "semver range; the highest matching tag is synced (spec.source.git.ref.semver)")
 	f.StringVar(&o.Commit, "commit", "", "full commit SHA-1 to sync, alone or with --branch (spec.source.git.ref.commit)")
@@ -407,9 +401,6 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 		URL:      o.URL,
 		Insecure: o.Insecure,
 		Ref:      spec.GitRef{Branch: o.Branch, Tag: o.Tag, SemVer: o.SemVer, Name: o.RefName, Commit: o.Commit},
-	}
-	if len(refs) == 0 {
-		git.Ref.Branch = defaultCLIBranch
 	}
 	if o.Secret != "" {
 		git.SecretRef = &spec.LocalObjectReference{Name: o.Secret}

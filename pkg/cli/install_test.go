@@ -315,17 +315,60 @@ func TestInstallFromStdin(t *testing.T) {
 	if !strings.Contains(out, "  name: gitsync-shop\n  namespace: team-b\n") || strings.Contains(out, "from-context") {
 		t.Errorf("stdin install not in namespace team-b:\n%s", out)
 	}
-	// Without a ref the spec's own default (master) applies to a
-	// document; only the flags default to main.
-	if !strings.Contains(out, "branch: master") {
-		t.Errorf("document without a ref did not get branch master:\n%s", out)
+	// Without a ref, a document and the flags alike leave the ref empty:
+	// the sync follows the remote's HEAD (TestDefaultRefFollowsHEAD).
+	if strings.Contains(out, "ref:") {
+		t.Errorf("document without a ref got one:\n%s", out)
 	}
 	out, err = runCLI(t.Context(), "", "install", "x", "-n", "a", "--url", "https://git.example.com/x", "--export", "--kubeconfig", offline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "branch: main") {
-		t.Errorf("flags without a ref did not get branch main:\n%s", out)
+	if strings.Contains(out, "ref:") {
+		t.Errorf("flags without a ref gave one:\n%s", out)
+	}
+}
+
+// TestDefaultRefFollowsHEAD installs a sync without a ref flag: its runs
+// check out the branch the remote's HEAD names, record it in the revision,
+// and follow HEAD when it moves to another branch.
+func TestDefaultRefFollowsHEAD(t *testing.T) {
+	f := newPipelineFixture(t)
+	ctx := t.Context()
+	f.commit(map[string]string{"deploy/a.yaml": configMapYAML("a", "on-main")})
+	_, _, err := f.cli(ctx, "install", "app", "--url", f.git.HTTPURL("app"), "--insecure", "--path", "./deploy", "--suspend", "--image", testImage)
+	wantExit(t, err, ExitOK, "")
+	if doc := f.configMap("gitsync-app").Data["sync.yaml"]; strings.Contains(doc, "ref:") {
+		t.Fatalf("install wrote a ref:\n%s", doc)
+	}
+	status := func(field string) string {
+		t.Helper()
+		out, _, err := f.cli(ctx, "status", "app", "-o", "jsonpath={."+field+"}")
+		wantExit(t, err, ExitOK, "")
+		return out
+	}
+
+	_, _, err = f.cli(ctx, "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	main, err := f.repo.Head(ctx)
+	must(t, err)
+	if got := status("lastAppliedRevision"); got != "main@sha1:"+main {
+		t.Errorf("revision %q, want main@sha1:%s", got, main)
+	}
+	if got := status("source.ref"); got != "default branch (HEAD: main)" {
+		t.Errorf("status ref %q", got)
+	}
+
+	must(t, f.repo.Branch(ctx, "trunk"))
+	trunk := f.commit(map[string]string{"deploy/a.yaml": configMapYAML("a", "on-trunk")})
+	must(t, f.repo.SetDefaultBranch(ctx, "trunk"))
+	_, _, err = f.cli(ctx, "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	if got := status("lastAppliedRevision"); got != "trunk@sha1:"+trunk {
+		t.Errorf("after HEAD moved: revision %q, want trunk@sha1:%s", got, trunk)
+	}
+	if got := f.configMap("a").Data["value"]; got != "on-trunk" {
+		t.Errorf("a.value = %q, want on-trunk", got)
 	}
 }
 

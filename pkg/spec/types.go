@@ -38,9 +38,11 @@ const (
 	// name its Jobs), which leaves 44 for NAME.
 	MaxNameLength = names.MaxSyncName
 
-	// DefaultBranch is checked out when spec.source.git.ref sets nothing, as
-	// Flux's GitRepository does.
-	DefaultBranch = "master"
+	// FluxDefaultBranch is what Flux's GitRepository checks out when its ref
+	// sets nothing. A Sync does not default to it: an empty ref follows the
+	// remote's HEAD (GitSource.Ref). A Flux object converted into a Sync or
+	// a unit sets it explicitly, so that it means what it meant in Flux.
+	FluxDefaultBranch = "master"
 	// DefaultGitTimeout bounds one Git operation (ls-remote, fetch) when
 	// spec.source.git.timeout is not set; it is Flux's default.
 	DefaultGitTimeout = 60 * time.Second
@@ -177,7 +179,10 @@ type GitSource struct {
 	// verification, and it is rejected on any other URL so that nobody
 	// believes it does.
 	Insecure bool `json:"insecure,omitempty"`
-	// Ref selects what to check out. Default: branch DefaultBranch.
+	// Ref selects what to check out. Default (nothing set): the branch the
+	// remote's HEAD names, as git clone checks out, resolved at every run
+	// (ls-remote's symref); the revision recorded names it
+	// (main@sha1:...).
 	Ref GitRef `json:"ref,omitzero"`
 	// SecretRef names a Secret in the sync's namespace with credentials:
 	// username and password, or bearerToken, for HTTP(S); identity (and its
