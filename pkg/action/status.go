@@ -94,6 +94,20 @@ func DescribeSource(s *spec.SyncSpec) SourceStatus {
 	return SourceStatus{}
 }
 
+// describeSource is DescribeSource of the sync's spec, and for a Git ref
+// that follows the remote's HEAD also the branch HEAD named at the last run
+// ("default branch main", from the recorded revision).
+func (s *Sync) describeSource() SourceStatus {
+	src := DescribeSource(&s.Spec.Spec)
+	if g := s.Spec.Spec.Source.Git; g != nil && g.Ref == (spec.GitRef{}) {
+		rec := s.Record()
+		if branch, _, ok := strings.Cut(cmp.Or(rec.LastAttemptedRevision, rec.LastAppliedRevision), "@sha1:"); ok && branch != "" {
+			src.Ref = "default branch " + branch
+		}
+	}
+	return src
+}
+
 // JobStatus is one of a sync's unfinished Jobs.
 type JobStatus struct {
 	// Name is the Job's name.
@@ -180,7 +194,7 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 	}
 	if s.Spec != nil {
 		sp := s.Spec.Spec
-		st.Source = DescribeSource(&sp)
+		st.Source = s.describeSource()
 		st.Path = sp.Path
 		st.TargetNamespace = sp.TargetNamespace
 		st.Prune = sp.PruneEnabled()
@@ -207,12 +221,6 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 		st.Problems = append(st.Problems, "inventory: "+s.InventoryErr.Error())
 	}
 	rec := s.Record()
-	if s.Spec != nil && s.Spec.Spec.Source.Git != nil && s.Spec.Spec.Source.Git.Ref == (spec.GitRef{}) {
-		// The ref follows the remote's HEAD: say which branch it was last.
-		if branch, _, ok := strings.Cut(cmp.Or(rec.LastAttemptedRevision, rec.LastAppliedRevision), "@sha1:"); ok && branch != "" {
-			st.Source.Ref = "default branch (HEAD: " + branch + ")"
-		}
-	}
 	st.LastAppliedRevision = rec.LastAppliedRevision
 	st.LastAttemptedRevision = rec.LastAttemptedRevision
 	if !rec.LastAppliedTime.IsZero() {

@@ -154,7 +154,7 @@ func trace(ctx context.Context, cfg *Config, id object.ID, obj *metav1.PartialOb
 		return nil, err
 	}
 	if s.Spec != nil {
-		res.Source = DescribeSource(&s.Spec.Spec)
+		res.Source = s.describeSource()
 		res.Path = s.Spec.Spec.Path
 	}
 	res.Suspended = s.Suspended()

@@ -355,7 +355,7 @@ func TestDefaultRefFollowsHEAD(t *testing.T) {
 	if got := status("lastAppliedRevision"); got != "main@sha1:"+main {
 		t.Errorf("revision %q, want main@sha1:%s", got, main)
 	}
-	if got := status("source.ref"); got != "default branch (HEAD: main)" {
+	if got := status("source.ref"); got != "default branch main" {
 		t.Errorf("status ref %q", got)
 	}
 

@@ -54,7 +54,7 @@ func TestTrace(t *testing.T) {
 		{name: "applied and listed", args: []string{"trace", "configmap/web-config", "-n", target}, contains: []string{
 			"Object:         ConfigMap/" + target + "/web-config\n",
 			"Sync:           " + ns + "/web\n",
-			"Source:         https://git.example.com/web.git (branch master)\n",
+			"Source:         https://git.example.com/web.git (default branch main)\n",
 			"Path:           ./deploy\n",
 			"Revision:       " + revWeb + "\n",
 			"Last Run:       Succeeded 5m ago: applied 2 objects\n",
@@ -102,7 +102,7 @@ func TestTrace(t *testing.T) {
 		must(t, json.Unmarshal([]byte(out), &res))
 		want := action.TraceResult{Object: "ConfigMap/" + target + "/web-config", Managed: true, Role: action.TraceApplied, Sync: "web",
 			SyncNamespace: ns, ApplySet: labels[inventory.LabelApplySetPartOf], InInventory: true,
-			Source: action.SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "branch master"}, Path: "./deploy",
+			Source: action.SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "default branch main"}, Path: "./deploy",
 			Revision: revWeb, Suspended: true}
 		got := res
 		got.LastRun = nil

@@ -771,7 +771,7 @@ func TestDescribe(t *testing.T) {
 		ref  GitRef
 		want string
 	}{
-		{GitRef{}, "default branch (HEAD)"},
+		{GitRef{}, "default branch"},
 		{GitRef{Branch: "main"}, "branch main"},
 		{GitRef{Tag: "v1.2.0"}, "tag v1.2.0"},
 		{GitRef{SemVer: ">=1.0.0 <2"}, "semver >=1.0.0 <2"},
