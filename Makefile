@@ -68,8 +68,15 @@ $(TESTBIN_DIR)/.stamp: tests/testbin/go.mod tests/testbin/go.sum
 test: deps testbin ## Run every test: unit, integration (real control plane) and end-to-end (real node).
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-unit: ## Run the tests of the packages that need no cluster.
-	go test -count=1 ./pkg/object/... ./pkg/spec/... ./pkg/render/... ./internal/...
+# Packages whose tests need no cluster (no etcd, no API server): the
+# operations' pure logic, formatting and diff text, spec, install, names,
+# the sync-job argument contract, render. The others start a control plane
+# (TestMain) or build release archives (tools/dist).
+UNIT_PKGS := ./pkg/action/... ./pkg/format/... ./pkg/install/... ./pkg/jobargs/... ./pkg/names/... \
+             ./pkg/object/... ./pkg/spec/... ./pkg/render/... ./internal/...
+
+unit: ## Run the tests of the packages that need no cluster (seconds).
+	go test -count=1 $(UNIT_PKGS)
 
 e2e: deps testbin ## Run the end-to-end tests on a real node.
 	go test -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/...
@@ -79,8 +86,9 @@ bench: deps testbin ## Run the benchmarks and print figures with their workloads
 	go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/ ./pkg/apply/ ./pkg/inventory/
 	go test -count=1 -run 'TestBenchmark' -v ./pkg/helm/ | grep -E '^(=== RUN|--- |\s+bench_test)|ok|FAIL' 
 
-lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint (pinned, installed into bin/).
+lint: $(GOLANGCI_LINT) ## gofmt, go mod tidy, go vet and golangci-lint (pinned, installed into bin/).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go mod tidy -diff
 	go vet ./...
 	$(GOLANGCI_LINT) run ./...
 

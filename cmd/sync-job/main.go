@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/gitsync/gitsync/pkg/jobargs"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 	"github.com/gitsync/gitsync/pkg/version"
 )
@@ -41,20 +42,34 @@ func main() {
 }
 
 type options struct {
-	flags       *genericclioptions.ConfigFlags
-	sync        string
-	logFormat   string
-	logLevel    string
-	concurrency int
-	revision    string
-	workDir     string
-	scope       string
-	exitCode    int
-	logged      bool // the error is in the JSON log already
+	flags *genericclioptions.ConfigFlags
+	// args are sync-job's own flags, the contract with the CronJob the
+	// plugin writes (pkg/jobargs).
+	args     jobargs.Args
+	exitCode int
+	logged   bool // the error is in the JSON log already
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := &options{flags: genericclioptions.NewConfigFlags(false)}
+	o := &options{}
+	root := newCommand(o, stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if !o.logged {
+			fmt.Fprintln(stderr, "sync-job:", err)
+		}
+		if o.exitCode != exitOK {
+			return o.exitCode
+		}
+		return exitUsage
+	}
+	return o.exitCode
+}
+
+// newCommand returns sync-job's command, whose flags fill o: the
+// kubeconfig flags and the pkg/jobargs contract.
+func newCommand(o *options, stdout, stderr io.Writer) *cobra.Command {
+	o.flags = genericclioptions.NewConfigFlags(false)
 	root := &cobra.Command{
 		Use:   "sync-job --sync NAME [-n NAMESPACE]",
 		Short: "Run one pass of a gitsync sync: fetch, render, apply, prune, record",
@@ -75,13 +90,7 @@ Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the s
 	root.SetErr(stderr)
 	fs := root.Flags()
 	o.flags.AddFlags(fs)
-	fs.StringVar(&o.sync, "sync", "", "name of the sync to run (required)")
-	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "API requests in flight within an apply stage (0: the default)")
-	fs.StringVar(&o.revision, "revision", "", "apply this recorded revision ([ref@]sha1:<commit>) instead of following the spec's ref (rollback)")
-	fs.StringVar(&o.workDir, "work-dir", "", "directory for the fetched source (default: the system temp dir)")
-	fs.StringVar(&o.scope, "scope", "cluster", "cluster, or namespace: only namespaced objects in the sync's namespace and targetNamespace may be applied")
+	o.args.AddFlags(fs)
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -91,27 +100,14 @@ Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the s
 			return err
 		},
 	})
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		if !o.logged {
-			fmt.Fprintln(stderr, "sync-job:", err)
-		}
-		if o.exitCode != exitOK {
-			return o.exitCode
-		}
-		return exitUsage
-	}
-	return o.exitCode
+	return root
 }
 
 func (o *options) run(ctx context.Context, stderr io.Writer) error {
-	if o.sync == "" {
-		return errors.New("--sync is required")
+	if err := o.args.Validate(); err != nil {
+		return err
 	}
-	if o.scope != "cluster" && o.scope != "namespace" {
-		return fmt.Errorf("--scope: must be cluster or namespace, not %q", o.scope)
-	}
-	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
+	logger, err := newLogger(stderr, o.args.LogFormat, o.args.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -135,11 +131,11 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	cfg.UserAgent = "gitsync-sync-job/" + version.Version
 
 	start := time.Now()
-	logger.Info("run starting", "sync", ns+"/"+o.sync, "version", version.Version)
+	logger.Info("run starting", "sync", ns+"/"+o.args.Sync, "version", version.Version)
 	res, err := syncrun.Run(ctx, syncrun.Options{
-		Name: o.sync, Namespace: ns, Config: cfg, Logger: logger,
-		Concurrency: o.concurrency, Revision: o.revision, WorkDir: o.workDir,
-		NamespaceScoped: o.scope == "namespace",
+		Name: o.args.Sync, Namespace: ns, Config: cfg, Logger: logger,
+		Concurrency: o.args.Concurrency, Revision: o.args.Revision, WorkDir: o.args.WorkDir,
+		NamespaceScoped: o.args.NamespaceScoped(),
 	})
 	if err != nil {
 		var se *syncrun.SpecError

@@ -7,32 +7,34 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/action"
 )
 
-// BuildOptions are the options of `kubectl gitsync build`.
-type BuildOptions struct {
-	// Name is the sync; Namespace its namespace (--namespace, else the
-	// kubeconfig context's).
-	Name, Namespace string
-	// Path is a local directory rendered in place of the sync's source
-	// (--path). Default: fetch the source as a run does.
-	Path string
-	// Output is OutputYAML (the default, "" too) or OutputJSON (a v1 List).
-	Output string
+// buildOptions are the options of `kubectl gitsync build`; the embedded
+// syncRef names the sync.
+type buildOptions struct {
+	// renderFlags say what is rendered (--path, -f, --offline).
+	renderFlags
+	// print is -o: yaml (the default, "" too), json (a v1 List), name,
+	// jsonpath=... or go-template=... (over that List).
+	print *printFlags
 
-	configFlags *genericclioptions.ConfigFlags
+	syncRef
 	genericiooptions.IOStreams
 }
 
-// NewBuildCommand returns the `build` command. flags are the root's
+// newBuildCommand returns the `build` command. flags are the root's
 // kubeconfig flags.
-func NewBuildCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &BuildOptions{configFlags: flags, IOStreams: streams}
+func newBuildCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &buildOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputYAML, outputJSON)}
+	o.print.Output = outputYAML
 	cmd := &cobra.Command{
-		Use:   "build NAME [--path DIR]",
+		Use:   "build NAME [--path DIR] | build [NAME] -f SYNC.yaml [--path DIR] [--offline]",
 		Short: "Print the manifests a run of a sync would apply",
 		Long: `Render the sync NAME as a run would and print the result: the source at the spec's ref (or, with --path,
 a local directory rendered with the spec's options), after kustomize, patches, images and postBuild
@@ -41,60 +43,65 @@ adds (the ApplySet part-of label and the sync's labels). Objects come in render 
 namespace and name.
 
 The spec, its substitution variables and the cluster's discovery (which kinds are namespaced) are read from
-the cluster; nothing is written. Secrets are printed as rendered, values included, as kustomize build does.`,
+the cluster; nothing is written. Secrets are printed as rendered, values included, as kustomize build does.
+
+-f renders a Sync document instead of the installed spec, so a sync can be previewed before it is installed.
+With --offline no cluster is contacted at all (in CI, say): the built-in kinds and the CustomResourceDefinitions
+in the render decide which objects are namespaced, and a spec whose secretRef, substituteFrom or valuesFrom
+name objects in the cluster cannot be rendered.`,
 		Example: `  # The manifests the next run of web applies
   kubectl gitsync build web
 
   # Render a local checkout with web's options, as a JSON List
-  kubectl gitsync build web --path ./deploy -o json`,
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: CompleteSyncNames(flags),
+  kubectl gitsync build web --path ./deploy -o json
+
+  # In CI, without a cluster: a Sync document and the checkout
+  kubectl gitsync build -f sync.yaml --path ./deploy --offline`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVar(&o.Path, "path", "", "render this local directory instead of the sync's source")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", OutputYAML, "output format: yaml or json")
+	o.renderFlags.addFlags(cmd)
+	o.print.addFlags(cmd, false)
 	return cmd
 }
 
-// Complete reads the argument and the namespace.
-func (o *BuildOptions) Complete(_ *cobra.Command, args []string) error {
-	o.Name = args[0]
-	ns, err := SyncNamespace(o.configFlags)
-	o.Namespace = ns
-	return err
+// Complete resolves -o, reads the argument, the namespace and the Sync
+// document, checks that --path is a directory, and builds the cluster's
+// config (unless offline).
+func (o *buildOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
+	return o.renderFlags.complete(&o.syncRef, cmd, args, o.In)
 }
 
-// Validate checks the name, --path and --output.
-func (o *BuildOptions) Validate() error {
-	if err := ValidateSyncName(o.Name); err != nil {
-		return err
-	}
-	if err := ValidateOutput(o.Output, OutputTable, OutputYAML, OutputJSON); err != nil {
-		return err
-	}
-	return validateLocalPath(o.Path)
+// Validate checks the name, or the Sync document.
+func (o *buildOptions) Validate() error {
+	return o.renderFlags.validate(&o.syncRef)
 }
 
 // Run renders and prints.
-func (o *BuildOptions) Run(ctx context.Context) error {
-	r, err := renderSync(ctx, o.configFlags, o.Name, o.Namespace, o.Path)
+func (o *buildOptions) Run(ctx context.Context) error {
+	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: o.options(&o.syncRef)})
 	if err != nil {
 		return err
 	}
-	objs := r.WithLabels()
+	items := make([]any, len(objs))
+	for i, u := range objs {
+		items[i] = u.Object
+	}
+	list := map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
 	var buf bytes.Buffer
-	if o.Output == OutputJSON {
-		items := make([]any, len(objs))
-		for i, u := range objs {
-			items[i] = u.Object
-		}
-		data, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+	switch o.print.Output {
+	case outputJSON:
+		data, err := json.MarshalIndent(list, "", "  ")
 		if err != nil {
 			return err
 		}
 		buf.Write(data)
 		buf.WriteByte('\n')
-	} else {
+	case outputYAML, outputTable:
 		for i, u := range objs {
 			if i > 0 {
 				buf.WriteString("---\n")
@@ -105,6 +112,12 @@ func (o *BuildOptions) Run(ctx context.Context) error {
 			}
 			buf.Write(data)
 		}
+	default:
+		named := make([]runtime.Object, len(objs))
+		for i, u := range objs {
+			named[i] = u
+		}
+		return o.print.print(o.Out, list, named)
 	}
 	_, err = o.Out.Write(buf.Bytes())
 	return err

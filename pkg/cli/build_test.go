@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
-	"github.com/gitsync/gitsync/pkg/syncrun"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // buildFiles is the tree of TestBuild: a namespaced object without a
@@ -70,10 +71,35 @@ func TestBuild(t *testing.T) {
 	for _, it := range list.Items {
 		l := it.Metadata.Labels
 		if l[inventory.LabelApplySetPartOf] != inventory.ApplySetID(inventory.InventoryName("app"), f.ns) ||
-			l[inventory.LabelSync] != "app" || l[syncrun.LabelSyncNamespace] != f.ns || l["team"] != "web" {
+			l[inventory.LabelSync] != "app" || l[names.LabelSyncNamespace] != f.ns || l["team"] != "web" {
 			t.Errorf("%s %s: labels %v", it.Kind, it.Metadata.Name, l)
 		}
 	}
+
+	t.Run("-o name and jsonpath", func(t *testing.T) {
+		out, _, err := f.cli(t.Context(), "build", "app", "-o", "name")
+		wantExit(t, err, ExitOK, "")
+		var items struct {
+			Items []unstructured.Unstructured
+		}
+		must(t, json.Unmarshal([]byte(jsonOut), &items))
+		var want []string
+		for _, it := range items.Items {
+			kind := strings.ToLower(it.GetKind())
+			if g := it.GroupVersionKind().Group; g != "" {
+				kind += "." + g
+			}
+			want = append(want, kind+"/"+it.GetName())
+		}
+		if diff := cmp.Diff(strings.Join(want, "\n")+"\n", out); diff != "" {
+			t.Errorf("-o name (-want +got):\n%s", diff)
+		}
+		out, _, err = f.cli(t.Context(), "build", "app", "-o", "jsonpath={.items[*].metadata.labels.team}")
+		wantExit(t, err, ExitOK, "")
+		if out != "web web web" {
+			t.Errorf("-o jsonpath: %q", out)
+		}
+	})
 
 	t.Run("--path renders a local tree the same way", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "deploy")

@@ -12,7 +12,7 @@ const (
 	ExitError = 2
 )
 
-// ExitError is an error that carries its exit code.
+// exitError is an error that carries its exit code.
 type exitError struct {
 	code int
 	err  error
@@ -21,8 +21,8 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// WithExitCode wraps err so that main exits with code.
-func WithExitCode(code int, err error) error {
+// withExitCode wraps err so that main exits with code.
+func withExitCode(code int, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -8,39 +8,35 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/format"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // historyMessageWidth is where the MESSAGE column is cut without -o wide.
 const historyMessageWidth = 60
 
-// HistoryList is what `history -o yaml|json` prints.
-type HistoryList struct {
-	// Sync and Namespace name the sync.
-	Sync      string `json:"sync"`
-	Namespace string `json:"namespace"`
-	// Items are the history entries, newest first.
-	Items []inventory.History `json:"items"`
-}
-
-// HistoryOptions are the options of `kubectl gitsync history`; the
+// historyOptions are the options of `kubectl gitsync history`; the
 // embedded syncRef names the sync.
-type HistoryOptions struct {
-	// Output is "" (table), "wide" (end time, changes and whole messages),
-	// "yaml" or "json".
-	Output string
+type historyOptions struct {
+	// print is -o ("" a table; wide adds the end time, changes and whole
+	// messages; yaml, json, name, jsonpath=..., go-template=...) and
+	// --no-headers.
+	print *printFlags
 
 	syncRef
 
 	genericiooptions.IOStreams
 }
 
-// NewHistoryCommand returns the `history` command.
-func NewHistoryCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &HistoryOptions{syncRef: syncRef{flags: flags}, IOStreams: streams}
+// newHistoryCommand returns the `history` command.
+func newHistoryCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &historyOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputWide)}
 	cmd := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List the recorded runs of a sync, newest first",
@@ -57,72 +53,71 @@ the whole message. A revision listed here is what rollback can return to.`,
   # The revision of the newest successful run
   kubectl gitsync history web -o json | jq -r '[.items[] | select(.result == "Succeeded")][0].revision'`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: CompleteSyncNames(flags),
+		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: wide, yaml or json")
+	o.print.addFlags(cmd, true)
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the client.
-func (o *HistoryOptions) Complete(cmd *cobra.Command, args []string) error {
+func (o *historyOptions) Complete(cmd *cobra.Command, args []string) error {
+	if err := o.print.complete(); err != nil {
+		return err
+	}
 	return o.complete(cmd, args)
 }
 
 // Validate checks the argument and flags.
-func (o *HistoryOptions) Validate() error {
-	if err := ValidateSyncName(o.Name); err != nil {
-		return err
-	}
-	return ValidateOutput(o.Output, OutputTable, OutputWide, OutputYAML, OutputJSON)
+func (o *historyOptions) Validate() error {
+	return validateSyncName(o.Name)
 }
 
 // Run prints the history.
-func (o *HistoryOptions) Run(ctx context.Context) error {
-	s, err := GetSync(ctx, o.client, o.Namespace, o.Name)
+func (o *historyOptions) Run(ctx context.Context) error {
+	hist, err := action.History(ctx, o.cfg, o.ref())
 	if err != nil {
 		return err
 	}
-	hist, err := s.Store(o.client).ListHistory(ctx)
-	if err != nil {
-		return err
-	}
-	if o.Output == OutputYAML || o.Output == OutputJSON {
-		if hist == nil {
-			hist = []inventory.History{}
+	if !o.print.table() {
+		named := make([]runtime.Object, len(hist.Items))
+		for i, h := range hist.Items {
+			named[i] = nameOf("v1", "ConfigMap", names.History(o.Name, h.Number))
 		}
-		return PrintStructured(o.Out, o.Output, HistoryList{Sync: o.Name, Namespace: o.Namespace, Items: hist})
+		return o.print.print(o.Out, hist, named)
 	}
-	if len(hist) == 0 {
+	if len(hist.Items) == 0 {
 		_, err := fmt.Fprintf(o.ErrOut, "No history for sync %s in namespace %s: it has not run yet.\n", o.Name, o.Namespace)
 		return err
 	}
-	return printHistoryTable(o.Out, "", hist, o.now(), o.Output == OutputWide)
+	return printHistoryTable(o.Out, "", hist.Items, o.now(), o.print.wide(), o.print.NoHeaders)
 }
 
 // printHistoryTable prints history entries as a table, each line prefixed
 // by indent.
-func printHistoryTable(out io.Writer, indent string, hist []inventory.History, now time.Time, wide bool) error {
-	w := NewTableWriter(out)
+func printHistoryTable(out io.Writer, indent string, hist []inventory.History, now time.Time, wide, noHeaders bool) error {
+	w := newTableWriter(out)
 	header := []string{indent + "NUMBER", "REVISION", "TIME", "RESULT", "OBJECTS", "DURATION", "MESSAGE"}
 	if wide {
 		header = []string{indent + "NUMBER", "REVISION", "ENDED", "RESULT", "OBJECTS", "DURATION", "CHANGES", "MESSAGE"}
 	}
-	WriteRow(w, header...)
+	if !noHeaders {
+		writeRow(w, header...)
+	}
 	for _, h := range hist {
 		if wide {
 			ended := "-"
 			if !h.Time.IsZero() {
 				ended = h.Time.UTC().Format(time.RFC3339)
 			}
-			WriteRow(w, indent+strconv.Itoa(h.Number), cellOrDash(h.Revision), ended, cellOrDash(string(h.Result)),
-				strconv.Itoa(h.ObjectCount), HumanDuration(h.Duration.Duration), FormatCounts(h.Counts),
-				cellOrDash(OneLine(h.Message, 0)))
+			writeRow(w, indent+strconv.Itoa(h.Number), format.OrDash(h.Revision), ended, format.OrDash(string(h.Result)),
+				strconv.Itoa(h.ObjectCount), format.Duration(h.Duration.Duration), format.Counts(h.Counts),
+				format.OrDash(format.OneLine(h.Message, 0)))
 			continue
 		}
-		WriteRow(w, indent+strconv.Itoa(h.Number), ShortRevision(h.Revision), HumanAge(now, h.Time),
-			cellOrDash(string(h.Result)), strconv.Itoa(h.ObjectCount), HumanDuration(h.Duration.Duration),
-			cellOrDash(OneLine(h.Message, historyMessageWidth)))
+		writeRow(w, indent+strconv.Itoa(h.Number), format.Revision(h.Revision), format.Age(now, h.Time),
+			format.OrDash(string(h.Result)), strconv.Itoa(h.ObjectCount), format.Duration(h.Duration.Duration),
+			format.OrDash(format.OneLine(h.Message, historyMessageWidth)))
 	}
 	return w.Flush()
 }

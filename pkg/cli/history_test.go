@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitsync/gitsync/pkg/action"
 )
 
 func TestHistoryGolden(t *testing.T) {
@@ -32,7 +34,7 @@ func TestHistoryGolden(t *testing.T) {
 	t.Run("json lists the entries newest first", func(t *testing.T) {
 		out, _, err := gitsyncCLI(ctx, "history", "web", "-o", "json", "--kubeconfig", env.KubeconfigPath(), "-n", ns)
 		must(t, err)
-		var got HistoryList
+		var got action.HistoryList
 		must(t, json.Unmarshal([]byte(out), &got))
 		var numbers []int
 		for _, h := range got.Items {
@@ -50,7 +52,7 @@ func TestHistoryGolden(t *testing.T) {
 		}
 		out, _, err = gitsyncCLI(ctx, "history", "new", "-o", "json", "--kubeconfig", env.KubeconfigPath(), "-n", ns)
 		must(t, err)
-		var got HistoryList
+		var got action.HistoryList
 		must(t, json.Unmarshal([]byte(out), &got))
 		if got.Items == nil || len(got.Items) != 0 {
 			t.Errorf("items %#v, want an empty list", got.Items)

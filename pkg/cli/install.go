@@ -12,37 +12,19 @@ import (
 
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v4/pkg/strvals"
-	batchv1 "k8s.io/api/batch/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
-	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
-// DefaultCLIBranch is the branch `install` writes into the spec when no ref
-// flag is given. The spec's own default is Flux's master (so that a spec
-// converted from Flux means the same); a repository created today has main,
-// so the plugin writes main explicitly and says so in its help.
-const DefaultCLIBranch = "main"
-
-// InstallOptions are the options of `kubectl gitsync install`.
-type InstallOptions struct {
+// installOptions are the options of `kubectl gitsync install`.
+type installOptions struct {
 	// Name is the sync's name: the argument, or metadata.name of the
 	// Sync document.
 	Name string
@@ -56,7 +38,7 @@ type InstallOptions struct {
 
 	// URL, Branch, Tag, SemVer, Commit, RefName, Secret, Insecure and
 	// GitTimeout set spec.source.git (--url, --branch ...). Without a ref
-	// flag Branch is DefaultCLIBranch.
+	// flag the spec has no ref: the sync follows the remote's HEAD.
 	URL, Branch, Tag, SemVer, Commit, RefName, Secret string
 	// Helm chart flags.
 	HelmRepo, Chart, ChartVersion, ChartPath, ReleaseName string
@@ -101,6 +83,11 @@ type InstallOptions struct {
 	changed []string
 	// namespaceFlag tells whether --namespace was given.
 	namespaceFlag bool
+	// document is the Sync document of Filename, read by Complete.
+	document []byte
+	// valuesFiles are the contents of ValuesFiles, in order, read by
+	// Complete.
+	valuesFiles [][]byte
 	// objects are what Validate generated and Run writes.
 	objects *install.Objects
 
@@ -142,10 +129,10 @@ func specFlags() []struct{ flag, path string } {
 	}
 }
 
-// NewInstallCommand returns the `install` command. flags are the root's
+// newInstallCommand returns the `install` command. flags are the root's
 // kubeconfig flags.
-func NewInstallCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &InstallOptions{configFlags: flags, IOStreams: streams, Prune: spec.DefaultPrune}
+func newInstallCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &installOptions{configFlags: flags, IOStreams: streams, Prune: spec.DefaultPrune}
 	cmd := &cobra.Command{
 		Use:   "install NAME --url URL [flags] | install [NAME] -f SYNC.yaml",
 		Short: "Create or update a sync: its spec, ServiceAccount, RBAC and CronJob",
@@ -155,8 +142,8 @@ func NewInstallCommand(flags *genericclioptions.ConfigFlags, streams genericioop
 kubectl-gitsync, so running install again with other flags updates the sync.
 
 The spec comes from flags or from a Sync document (-f); the two cannot be mixed. It is validated before
-anything is written. Without a ref flag the branch is main (not Flux's master, the spec's own default):
-give --branch master, or --ref-name HEAD to follow the remote's default branch.
+anything is written. Without a ref flag the sync follows the remote's default branch: the branch its HEAD
+names, resolved at every run and recorded in the revision (main@sha1:...).
 
 --interval turns a Flux-style interval into a cron schedule. Only intervals cron can repeat exactly are
 accepted: divisors of an hour (1m 2m 3m 4m 5m 6m 10m 12m 15m 20m 30m) or of a day (1h 2h 3h 4h 6h 8h 12h),
@@ -181,7 +168,7 @@ Switching mode or target namespace deletes the RBAC objects the previous install
 
 --export prints the objects (YAML, or a JSON List with -o json) instead of applying them; no cluster is
 contacted. --run starts the first run at once (a Job made from the CronJob, as kubectl create job --from).`,
-		Example: `  # Sync ./deploy of a repository's main branch every 5 minutes into the current namespace
+		Example: `  # Sync ./deploy of a repository's default branch every 5 minutes into the current namespace
   kubectl gitsync install web --url https://github.com/example/web --path ./deploy
 
   # Follow release tags, every hour, into namespace apps; start a first run now
@@ -195,20 +182,12 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
   kubectl gitsync install web --url https://github.com/example/web \
     --rbac-extra-rule servicemonitors.monitoring.coreos.com`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runE(o),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Filename, "filename", "f", "", "Sync document to install (- for stdin); excludes the spec flags")
 	f.StringVar(&o.URL, "url", "", "Git repository URL: https://..., ssh://... or [user@]host:path (spec.source.git.url)")
-	f.StringVar(&o.Branch, "branch", "", "branch to sync (spec.source.git.ref.branch; default main when no other ref flag is given)")
+	f.StringVar(&o.Branch, "branch", "", "branch to sync (spec.source.git.ref.branch; without a ref flag: the remote's default branch, what its HEAD names)")
 	f.StringVar(&o.Tag, "tag", "", "tag to sync (spec.source.git.ref.tag)")
 	f.StringVar(&o.SemVer, "semver", "", "semver range; the highest matching tag is synced (spec.source.git.ref.semver)")
 	f.StringVar(&o.Commit, "commit", "", "full commit SHA-1 to sync, alone or with --branch (spec.source.git.ref.commit)")
@@ -242,9 +221,10 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	return cmd
 }
 
-// Complete reads the argument, which spec flags were given, and the
-// namespace of the kubeconfig context.
-func (o *InstallOptions) Complete(cmd *cobra.Command, args []string) error {
+// Complete reads the argument, which spec flags were given, the namespace
+// of the kubeconfig context, and the files the flags name (the Sync
+// document, --values), so that Validate needs no I/O.
+func (o *installOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Name = args[0]
 	}
@@ -253,18 +233,27 @@ func (o *InstallOptions) Complete(cmd *cobra.Command, args []string) error {
 			o.changed = append(o.changed, sf.flag)
 		}
 	}
-	if o.configFlags.Namespace != nil && *o.configFlags.Namespace != "" {
-		o.Namespace, o.namespaceFlag = *o.configFlags.Namespace, true
-		return nil
+	var err error
+	if o.Namespace, o.namespaceFlag, err = namespaceOf(o.configFlags); err != nil {
+		return err
 	}
-	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
-	switch {
-	case clientcmd.IsEmptyConfig(err):
-		ns = metav1.NamespaceDefault
-	case err != nil:
-		return fmt.Errorf("kubeconfig: namespace: %w", err)
+	switch o.Filename {
+	case "":
+	case "-":
+		o.document, err = io.ReadAll(o.In)
+	default:
+		o.document, err = os.ReadFile(o.Filename)
 	}
-	o.Namespace = ns
+	if err != nil {
+		return fmt.Errorf("--filename: %w", err)
+	}
+	for _, file := range o.ValuesFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--values: %w", err)
+		}
+		o.valuesFiles = append(o.valuesFiles, data)
+	}
 	return nil
 }
 
@@ -272,7 +261,7 @@ func (o *InstallOptions) Complete(cmd *cobra.Command, args []string) error {
 // document, validates it as sync-job will read it, and generates the
 // objects Run writes. Nothing is written; every error names its flag, or
 // the document and the field path.
-func (o *InstallOptions) Validate() error {
+func (o *installOptions) Validate() error {
 	if err := o.validateInstallFlags(); err != nil {
 		return err
 	}
@@ -306,7 +295,7 @@ func (o *InstallOptions) Validate() error {
 	return nil
 }
 
-func (o *InstallOptions) validateInstallFlags() error {
+func (o *installOptions) validateInstallFlags() error {
 	switch {
 	case o.Output != "" && !o.Export:
 		return errors.New("--output: only with --export")
@@ -329,24 +318,12 @@ func (o *InstallOptions) validateInstallFlags() error {
 
 // syncFromFile reads the Sync document; its name and namespace must agree
 // with the argument and --namespace when those are given.
-func (o *InstallOptions) syncFromFile() (*spec.Sync, error) {
+func (o *installOptions) syncFromFile() (*spec.Sync, error) {
 	if len(o.changed) > 0 {
 		return nil, fmt.Errorf("--%s: cannot be combined with --filename: the Sync document is the whole spec",
 			strings.Join(o.changed, ", --"))
 	}
-	var (
-		data []byte
-		err  error
-	)
-	if o.Filename == "-" {
-		data, err = io.ReadAll(o.In)
-	} else {
-		data, err = os.ReadFile(o.Filename)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("--filename: %w", err)
-	}
-	s, err := spec.Parse(data)
+	s, err := spec.Parse(o.document)
 	if err != nil {
 		return nil, specError(err, o.Filename, nil)
 	}
@@ -365,7 +342,7 @@ func (o *InstallOptions) syncFromFile() (*spec.Sync, error) {
 }
 
 // syncFromFlags builds the spec from the spec flags.
-func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
+func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	switch {
 	case o.Name == "":
 		return nil, errors.New("NAME: required: kubectl gitsync install NAME --url URL, or give a Sync document with -f")
@@ -425,9 +402,6 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 		Insecure: o.Insecure,
 		Ref:      spec.GitRef{Branch: o.Branch, Tag: o.Tag, SemVer: o.SemVer, Name: o.RefName, Commit: o.Commit},
 	}
-	if len(refs) == 0 {
-		git.Ref.Branch = DefaultCLIBranch
-	}
 	if o.Secret != "" {
 		git.SecretRef = &spec.LocalObjectReference{Name: o.Secret}
 	}
@@ -468,16 +442,13 @@ func (o *InstallOptions) syncFromFlags() (*spec.Sync, error) {
 
 // helmValues merges the --values files in order, then the --set values, as
 // helm install does; nil when neither flag was given.
-func (o *InstallOptions) helmValues() (map[string]any, error) {
+func (o *installOptions) helmValues() (map[string]any, error) {
 	if len(o.ValuesFiles) == 0 && len(o.SetValues) == 0 {
 		return nil, nil
 	}
 	values := map[string]any{}
-	for _, file := range o.ValuesFiles {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("--values: %w", err)
-		}
+	for i, data := range o.valuesFiles {
+		file := o.ValuesFiles[i]
 		var m map[string]any
 		if err := yaml.Unmarshal(data, &m); err != nil {
 			return nil, fmt.Errorf("--values: %s: not a YAML mapping: %w", file, err)
@@ -563,155 +534,43 @@ func specError(err error, file string, flag func(string) string) error {
 // Run prints the objects (--export) or applies them, deletes the RBAC
 // objects of an earlier install that are no longer wanted, and starts a
 // first run if asked.
-func (o *InstallOptions) Run(ctx context.Context) error {
-	objs := o.objects.List()
+func (o *installOptions) Run(ctx context.Context) error {
 	if o.Export {
 		format := o.Output
 		if format == "" {
 			format = install.FormatYAML
 		}
-		data, err := install.Marshal(objs, format)
+		data, err := install.Marshal(o.objects.List(), format)
 		if err != nil {
 			return err
 		}
 		_, err = o.Out.Write(data)
 		return err
 	}
-
-	cfg, err := o.configFlags.ToRESTConfig()
+	cfg, err := actionConfig(ctx, o.configFlags)
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	res, err := action.Install(ctx, cfg, action.InstallOptions{Objects: o.objects, RunNow: o.RunNow})
+	for _, id := range res.Applied {
+		fmt.Fprintf(o.Out, "%s applied\n", id)
+	}
+	if res.UnpinnedRevision != "" {
+		fmt.Fprintf(o.Out, "rollback pin to %s cleared: the sync follows Git again\n", res.UnpinnedRevision)
+	}
+	for _, id := range res.Deleted {
+		fmt.Fprintf(o.Out, "%s deleted (no longer granted)\n", id)
+	}
+	if res.Job != nil {
+		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)
+	}
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return err
 	}
-	sa := o.objects.ServiceAccount
-	previous, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).
-		Namespace(sa.Namespace).Get(ctx, sa.Name, metav1.GetOptions{})
-	var stale []object.ID
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("ServiceAccount/%s/%s: %w", sa.Namespace, sa.Name, err)
-	default:
-		// Computed before anything is written, so that a hand-edited
-		// annotation stops the install rather than half of it.
-		stale, err = install.StaleRBAC(previous.GetAnnotations()[install.AnnotationRBAC], o.objects)
-		if err != nil {
-			return fmt.Errorf("ServiceAccount/%s/%s: %w", sa.Namespace, sa.Name, err)
-		}
-	}
-
-	var applied *batchv1.CronJob
-	for _, obj := range objs {
-		live, err := applyObject(ctx, dyn, obj)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(o.Out, "%s applied\n", object.IDOf(live))
-		if live.GetKind() == "CronJob" {
-			applied = &batchv1.CronJob{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(live.Object, applied); err != nil {
-				return fmt.Errorf("%s: %w", object.IDOf(live), err)
-			}
-		}
-	}
-
-	// Installing again makes the spec authoritative: the CronJob's arguments
-	// were just replaced, so a rollback pin left on it would be a lie.
-	if rev := applied.Annotations[AnnotationPinnedRevision]; rev != "" {
-		patch := []byte(`[{"op":"remove","path":"/metadata/annotations/` + strings.ReplaceAll(AnnotationPinnedRevision, "/", "~1") + `"}]`)
-		if _, err := dyn.Resource(batchv1.SchemeGroupVersion.WithResource("cronjobs")).Namespace(applied.Namespace).
-			Patch(ctx, applied.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: install.FieldManager}); err != nil {
-			return fmt.Errorf("CronJob/%s/%s: clearing the rollback pin: %w", applied.Namespace, applied.Name, err)
-		}
-		fmt.Fprintf(o.Out, "rollback pin to %s cleared: the sync follows Git again\n", rev)
-	}
-
-	for _, id := range stale {
-		deleted, err := o.deleteStale(ctx, dyn, id)
-		if err != nil {
-			return err
-		}
-		if deleted {
-			fmt.Fprintf(o.Out, "%s deleted (no longer granted)\n", id)
-		}
-	}
-
-	if o.RunNow {
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return fmt.Errorf("kubeconfig: %w", err)
-		}
-		job, err := cs.BatchV1().Jobs(applied.Namespace).Create(ctx, install.JobFromCronJob(applied, ""),
-			metav1.CreateOptions{FieldManager: install.FieldManager})
-		if err != nil {
-			return fmt.Errorf("CronJob/%s/%s: create Job: %w", applied.Namespace, applied.Name, err)
-		}
-		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", job.Namespace, job.Name)
-	}
-	state := fmt.Sprintf("runs on schedule %q", applied.Spec.Schedule)
-	if applied.Spec.Suspend != nil && *applied.Spec.Suspend {
+	state := fmt.Sprintf("runs on schedule %q", res.CronJob.Spec.Schedule)
+	if res.CronJob.Spec.Suspend != nil && *res.CronJob.Spec.Suspend {
 		state = "suspended"
 	}
 	_, err = fmt.Fprintf(o.Out, "sync %s/%s installed: %s\n", o.Namespace, o.Name, state)
 	return err
-}
-
-// applyObject server-side applies obj with install.FieldManager, taking
-// over fields another manager owns: install is the authority on these
-// objects.
-func applyObject(ctx context.Context, dyn dynamic.Interface, obj runtime.Object) (*unstructured.Unstructured, error) {
-	u, err := install.Unstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	id := object.IDOf(u)
-	gvr, err := install.Resource(u.GroupVersionKind())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", id, err)
-	}
-	data, err := u.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", id, err)
-	}
-	live, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, data,
-		metav1.PatchOptions{FieldManager: install.FieldManager, Force: ptr.To(true)})
-	if err != nil {
-		return nil, fmt.Errorf("%s: apply: %w", id, err)
-	}
-	return live, nil
-}
-
-// deleteStale deletes an RBAC object an earlier install recorded, if it
-// still carries this sync's labels; it reports whether it deleted it. The
-// delete is conditional on the UID read, so an object recreated meanwhile
-// by someone else survives.
-func (o *InstallOptions) deleteStale(ctx context.Context, dyn dynamic.Interface, id object.ID) (bool, error) {
-	gvr, err := install.Resource(schema.GroupVersionKind{Group: id.Group, Version: rbacv1.SchemeGroupVersion.Version, Kind: id.Kind})
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", id, err)
-	}
-	client := dyn.Resource(gvr).Namespace(id.Namespace)
-	live, err := client.Get(ctx, id.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("%s: left from an earlier install: %w", id, err)
-	}
-	l := live.GetLabels()
-	if l[install.LabelSync] != o.Name || l[install.LabelSyncNamespace] != o.Namespace || l[install.LabelManagedBy] != install.ManagedBy {
-		return false, nil
-	}
-	uid := live.GetUID()
-	err = client.Delete(ctx, id.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	switch {
-	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("%s: left from an earlier install, still granting its rights: delete: %w", id, err)
-	}
-	return true, nil
 }

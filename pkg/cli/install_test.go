@@ -28,7 +28,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/cluster"
 )
 
@@ -313,17 +315,60 @@ func TestInstallFromStdin(t *testing.T) {
 	if !strings.Contains(out, "  name: gitsync-shop\n  namespace: team-b\n") || strings.Contains(out, "from-context") {
 		t.Errorf("stdin install not in namespace team-b:\n%s", out)
 	}
-	// Without a ref the spec's own default (master) applies to a
-	// document; only the flags default to main.
-	if !strings.Contains(out, "branch: master") {
-		t.Errorf("document without a ref did not get branch master:\n%s", out)
+	// Without a ref, a document and the flags alike leave the ref empty:
+	// the sync follows the remote's HEAD (TestDefaultRefFollowsHEAD).
+	if strings.Contains(out, "ref:") {
+		t.Errorf("document without a ref got one:\n%s", out)
 	}
 	out, err = runCLI(t.Context(), "", "install", "x", "-n", "a", "--url", "https://git.example.com/x", "--export", "--kubeconfig", offline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "branch: main") {
-		t.Errorf("flags without a ref did not get branch main:\n%s", out)
+	if strings.Contains(out, "ref:") {
+		t.Errorf("flags without a ref gave one:\n%s", out)
+	}
+}
+
+// TestDefaultRefFollowsHEAD installs a sync without a ref flag: its runs
+// check out the branch the remote's HEAD names, record it in the revision,
+// and follow HEAD when it moves to another branch.
+func TestDefaultRefFollowsHEAD(t *testing.T) {
+	f := newPipelineFixture(t)
+	ctx := t.Context()
+	f.commit(map[string]string{"deploy/a.yaml": configMapYAML("a", "on-main")})
+	_, _, err := f.cli(ctx, "install", "app", "--url", f.git.HTTPURL("app"), "--insecure", "--path", "./deploy", "--suspend", "--image", testImage)
+	wantExit(t, err, ExitOK, "")
+	if doc := f.configMap("gitsync-app").Data["sync.yaml"]; strings.Contains(doc, "ref:") {
+		t.Fatalf("install wrote a ref:\n%s", doc)
+	}
+	status := func(field string) string {
+		t.Helper()
+		out, _, err := f.cli(ctx, "status", "app", "-o", "jsonpath={."+field+"}")
+		wantExit(t, err, ExitOK, "")
+		return out
+	}
+
+	_, _, err = f.cli(ctx, "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	main, err := f.repo.Head(ctx)
+	must(t, err)
+	if got := status("lastAppliedRevision"); got != "main@sha1:"+main {
+		t.Errorf("revision %q, want main@sha1:%s", got, main)
+	}
+	if got := status("source.ref"); got != "default branch main" {
+		t.Errorf("status ref %q", got)
+	}
+
+	must(t, f.repo.Branch(ctx, "trunk"))
+	trunk := f.commit(map[string]string{"deploy/a.yaml": configMapYAML("a", "on-trunk")})
+	must(t, f.repo.SetDefaultBranch(ctx, "trunk"))
+	_, _, err = f.cli(ctx, "run", "app", "--local")
+	wantExit(t, err, ExitOK, "")
+	if got := status("lastAppliedRevision"); got != "trunk@sha1:"+trunk {
+		t.Errorf("after HEAD moved: revision %q, want trunk@sha1:%s", got, trunk)
+	}
+	if got := f.configMap("a").Data["value"]; got != "on-trunk" {
+		t.Errorf("a.value = %q, want on-trunk", got)
 	}
 }
 
@@ -350,7 +395,7 @@ func kubeconfigFor(t *testing.T, cfg *rest.Config, namespace string) string {
 func versions(t *testing.T, ns, target string) map[string]string {
 	t.Helper()
 	ctx, c := t.Context(), env.Client()
-	sel := metav1.ListOptions{LabelSelector: install.LabelSync + "=web," + install.LabelSyncNamespace + "=" + ns}
+	sel := metav1.ListOptions{LabelSelector: names.LabelSync + "=web," + names.LabelSyncNamespace + "=" + ns}
 	out := map[string]string{}
 	add := func(kind string, items []metav1.Object) {
 		for _, it := range items {
@@ -756,9 +801,9 @@ func TestInstallClearsRollbackPin(t *testing.T) {
 	if cj.Annotations == nil {
 		cj.Annotations = map[string]string{}
 	}
-	cj.Annotations[AnnotationPinnedRevision] = "main@sha1:0123456789012345678901234567890123456789"
+	cj.Annotations[action.AnnotationPinnedRevision] = "main@sha1:0123456789012345678901234567890123456789"
 	c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-	c.Args = append(c.Args, RevisionArg+"main@sha1:0123456789012345678901234567890123456789")
+	c.Args = append(c.Args, "--revision="+"main@sha1:0123456789012345678901234567890123456789")
 	_, err = cjs.Update(ctx, cj, metav1.UpdateOptions{FieldManager: "kubectl-gitsync-rollback"})
 	must(t, err)
 
@@ -771,11 +816,11 @@ func TestInstallClearsRollbackPin(t *testing.T) {
 	}
 	cj, err = cjs.Get(ctx, "gitsync-web", metav1.GetOptions{})
 	must(t, err)
-	if _, ok := cj.Annotations[AnnotationPinnedRevision]; ok {
+	if _, ok := cj.Annotations[action.AnnotationPinnedRevision]; ok {
 		t.Error("pin annotation still set")
 	}
 	for _, a := range cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args {
-		if strings.HasPrefix(a, RevisionArg) {
+		if strings.HasPrefix(a, "--revision=") {
 			t.Errorf("pinned argument %q still set", a)
 		}
 	}

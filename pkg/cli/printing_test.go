@@ -4,86 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
-
-func TestShortRevision(t *testing.T) {
-	for in, want := range map[string]string{
-		"":     "-",
-		revWeb: "main@sha1:3f2a1b2c",
-		"sha1:0a1b2c3d4e5f60718293a4b5c6d7e8f901a2b3c4": "sha1:0a1b2c3d",
-		"v1.2.0@sha256:00112233445566778899":            "v1.2.0@sha256:00112233",
-		"main@sha1:abc":                                 "main@sha1:abc",
-		"latest":                                        "latest",
-	} {
-		if got := ShortRevision(in); got != want {
-			t.Errorf("ShortRevision(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestHumanTimes(t *testing.T) {
-	now := goldenNow
-	tests := []struct{ got, want string }{
-		{HumanAge(now, time.Time{}), "-"},
-		{HumanAge(now, now.Add(-45*time.Second)), "45s"},
-		{HumanAge(now, now.Add(-5*time.Minute)), "5m"},
-		{HumanAge(now, now.Add(-50*time.Hour)), "2d2h"},
-		{HumanUntil(now, now.Add(3*time.Minute)), "in 3m"},
-		{HumanUntil(now, now.Add(-time.Minute)), "now"},
-		{HumanUntil(now, time.Time{}), "-"},
-		{HumanDuration(0), "-"},
-		{HumanDuration(420 * time.Millisecond), "420ms"},
-		{HumanDuration(1234 * time.Millisecond), "1.23s"},
-		{HumanDuration(150 * time.Second), "2m30s"},
-	}
-	for i, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("%d: got %q, want %q", i, tt.got, tt.want)
-		}
-	}
-}
-
-func TestFormatCounts(t *testing.T) {
-	got := FormatCounts(map[string]int{"Failed": 1, "unchanged": 9, "created": 2, "Zeta": 1, "skipped": 0})
-	if want := "created 2, unchanged 9, failed 1, zeta 1"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if got := FormatCounts(nil); got != "-" {
-		t.Errorf("empty: %q", got)
-	}
-}
-
-func TestOneLine(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly ten", 11, "exactly ten"},
-		{"a longer message", 8, "a longe…"},
-		{"first\nsecond", 0, "first …"},
-		{"  padded  \n", 0, "padded"},
-	} {
-		if got := OneLine(tt.in, tt.max); got != tt.want {
-			t.Errorf("OneLine(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
-		}
-	}
-}
-
-func TestValidateSyncName(t *testing.T) {
-	for name, ok := range map[string]bool{
-		"web": true, "web-2": true, "": false, "Web": false, "a/b": false, "web.prod": false,
-		strings.Repeat("a", 44): true, strings.Repeat("a", 45): false,
-	} {
-		if err := ValidateSyncName(name); (err == nil) != ok {
-			t.Errorf("ValidateSyncName(%q) = %v, want ok %v", name, err, ok)
-		}
-	}
-}
 
 // TestHelp checks that every command of this package's operations reads
 // well in `kubectl gitsync --help`: a short line without a final period, an

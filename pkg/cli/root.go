@@ -26,23 +26,33 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 		},
 	}
 	flags.AddFlags(root.PersistentFlags())
+	// Completion through kubectl needs the shim kubectl_complete-gitsync on
+	// PATH (kubectl 1.26+); see cmd/kubectl-gitsync.
+	for flag, complete := range map[string]cobra.CompletionFunc{
+		"namespace": completeNamespaces(flags),
+		"context":   completeContexts(flags),
+	} {
+		if err := root.RegisterFlagCompletionFunc(flag, complete); err != nil {
+			panic(err) // the flags were just added: a programming error
+		}
+	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(NewVersionCommand(streams))
-	root.AddCommand(NewInstallCommand(flags, streams))
-	root.AddCommand(NewRunCommand(flags, streams))
-	root.AddCommand(NewRollbackCommand(flags, streams))
-	root.AddCommand(NewDiffCommand(flags, streams))
-	root.AddCommand(NewBuildCommand(flags, streams))
-	root.AddCommand(NewStatusCommand(flags, streams))
-	root.AddCommand(NewHistoryCommand(flags, streams))
-	root.AddCommand(NewTreeCommand(flags, streams))
-	root.AddCommand(NewTraceCommand(flags, streams))
-	root.AddCommand(NewSuspendCommand(flags, streams))
-	root.AddCommand(NewResumeCommand(flags, streams))
-	root.AddCommand(NewUninstallCommand(flags, streams))
-	root.AddCommand(NewCheckCommand(flags, streams))
-	root.AddCommand(NewLogsCommand(flags, streams))
+	root.AddCommand(newVersionCommand(streams))
+	root.AddCommand(newInstallCommand(flags, streams))
+	root.AddCommand(newRunCommand(flags, streams))
+	root.AddCommand(newRollbackCommand(flags, streams))
+	root.AddCommand(newDiffCommand(flags, streams))
+	root.AddCommand(newBuildCommand(flags, streams))
+	root.AddCommand(newStatusCommand(flags, streams))
+	root.AddCommand(newHistoryCommand(flags, streams))
+	root.AddCommand(newTreeCommand(flags, streams))
+	root.AddCommand(newTraceCommand(flags, streams))
+	root.AddCommand(newSuspendCommand(flags, streams))
+	root.AddCommand(newResumeCommand(flags, streams))
+	root.AddCommand(newUninstallCommand(flags, streams))
+	root.AddCommand(newCheckCommand(flags, streams))
+	root.AddCommand(newLogsCommand(flags, streams))
 	return root
 }

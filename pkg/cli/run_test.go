@@ -18,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -273,48 +274,6 @@ func TestRunCreatesJobFromCronJob(t *testing.T) {
 	})
 }
 
-func TestNamespaceScoped(t *testing.T) {
-	cj := func(args ...string) *batchv1.CronJob {
-		c := &batchv1.CronJob{}
-		c.Spec.JobTemplate.Spec.Template.Spec.Containers = []corev1.Container{{Name: install.ContainerName, Args: args}}
-		return c
-	}
-	tests := []struct {
-		name string
-		cj   *batchv1.CronJob
-		want bool
-	}{
-		{"no CronJob", nil, false},
-		{"install's args", cj(install.Args("web", install.RBACNamespace)...), true},
-		{"cluster mode", cj(install.Args("web", install.RBACCluster)...), false},
-		{"one-word form", cj("--sync", "web", "--scope=namespace"), true},
-		{"no scope", cj("--sync", "web"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := namespaceScoped(tt.cj); got != tt.want {
-				t.Errorf("namespaceScoped = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestManualJobName(t *testing.T) {
-	short := manualJobName("gitsync-web")
-	if !regexp.MustCompile(`^gitsync-web-manual-[a-z0-9]{5}$`).MatchString(short) {
-		t.Errorf("name %q", short)
-	}
-	long := "gitsync-" + strings.Repeat("x", spec.MaxNameLength)
-	if got := manualJobName(long); len(got) > 63 || !strings.HasPrefix(got, long+"-m-") {
-		t.Errorf("name %q (%d characters) for the longest CronJob name", got, len(got))
-	}
-	// The suffix is random: two runs started for the same CronJob get
-	// different names.
-	if a, b := manualJobName("a"), manualJobName("a"); a == b {
-		t.Errorf("two names are equal: %q", a)
-	}
-}
-
 // jobPod waits for the Pod of the only Job in ns and returns both.
 func jobPod(t *testing.T, ns string) (*batchv1.Job, *corev1.Pod) {
 	t.Helper()
@@ -473,74 +432,6 @@ func TestRunWaitTimesOut(t *testing.T) {
 
 // ---- rollback ----
 
-func TestPinArgs(t *testing.T) {
-	tests := []struct {
-		args []string
-		want []string
-	}{
-		{[]string{"--sync", "web"}, []string{"--sync", "web", "--revision=R"}},
-		{[]string{"--sync", "web", "--revision=OLD", "--work-dir", "/tmp"}, []string{"--sync", "web", "--work-dir", "/tmp", "--revision=R"}},
-		{[]string{"--revision", "OLD", "--sync", "web"}, []string{"--sync", "web", "--revision=R"}},
-		{nil, []string{"--revision=R"}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, pinArgs(tt.args, "R")); diff != "" {
-				t.Errorf("pinArgs (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestPickRollback(t *testing.T) {
-	rev := func(c string) string { return "main@sha1:" + strings.Repeat(c, 40) }
-	hist := []inventory.History{ // newest first
-		{Number: 6, Revision: rev("a")}, // no result recorded
-		{Number: 5, Revision: "sha1:" + strings.Repeat("c", 40), Result: inventory.ResultSucceeded},
-		{Number: 4, Revision: rev("d"), Result: inventory.ResultFailed, Message: "apply: boom"},
-		{Number: 3, Revision: rev("c"), Result: inventory.ResultSucceeded},
-		{Number: 2, Revision: "", Result: inventory.ResultFailed},
-		{Number: 1, Revision: rev("b"), Result: inventory.ResultSucceeded},
-	}
-	tests := []struct {
-		name    string
-		current string
-		to      int
-		want    int
-		wantErr string
-	}{
-		{name: "default skips the current commit in either form", current: rev("c"), want: 1},
-		{name: "default when the current one is not in the history", current: rev("e"), want: 5},
-		{name: "explicit", current: rev("c"), to: 3, want: 3},
-		{name: "explicit current", current: rev("c"), to: 5, want: 5},
-		{name: "failed", current: rev("c"), to: 4, wantErr: "history 4 is a run that failed (apply: boom)"},
-		{name: "no revision", current: rev("c"), to: 2, wantErr: "history 2 is a run that failed"},
-		{name: "unknown", current: rev("c"), to: 9, wantErr: "no history 9; the sync keeps 6, 5, 4, 3, 2, 1"},
-		{name: "no result", current: rev("c"), to: 6, wantErr: `history 6 does not record a success (result "")`},
-		{name: "nothing before", current: rev("b"), to: 0, want: 5},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := pickRollback(hist, tt.current, tt.to)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got.Number != tt.want {
-				t.Fatalf("picked %d (%v), want %d", got.Number, err, tt.want)
-			}
-		})
-	}
-	if _, err := pickRollback(hist[1:2], hist[1].Revision, 0); err == nil || !strings.Contains(err.Error(), "no succeeded revision other than the current one") {
-		t.Errorf("only the current revision: error %v", err)
-	}
-	if _, err := pickRollback(nil, "", 1); err == nil || !strings.Contains(err.Error(), "no history yet") {
-		t.Errorf("empty history: error %v", err)
-	}
-}
-
 func TestRollbackLocal(t *testing.T) {
 	f := newPipelineFixture(t)
 	sha1 := f.commit(map[string]string{"deploy/a.yaml": configMapYAML("a", "1")})
@@ -563,8 +454,8 @@ func TestRollbackLocal(t *testing.T) {
 		if cj.Spec.Suspend == nil || !*cj.Spec.Suspend {
 			t.Error("the CronJob is not suspended")
 		}
-		if got := cj.Annotations[AnnotationPinnedRevision]; got != revision {
-			t.Errorf("annotation %s = %q, want %q", AnnotationPinnedRevision, got, revision)
+		if got := cj.Annotations[action.AnnotationPinnedRevision]; got != revision {
+			t.Errorf("annotation %s = %q, want %q", action.AnnotationPinnedRevision, got, revision)
 		}
 		args := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
 		var pins []string
@@ -647,38 +538,4 @@ func TestRollbackStartsPinnedJob(t *testing.T) {
 	if !strings.Contains(out, "kubectl gitsync resume app returns to following Git") {
 		t.Errorf("output:\n%s", out)
 	}
-}
-
-func TestProgress(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { return now }
-	t.Run("not a terminal: events only", func(t *testing.T) {
-		var buf bytes.Buffer
-		p := newProgress(&buf, clock)
-		p.event("Job %s created", "j")
-		p.status("waiting for the Pod")
-		p.tick()
-		now = now.Add(12 * time.Second)
-		p.event("Pod scheduled")
-		p.clear()
-		want := "[  0s] Job j created\n[ 12s] Pod scheduled\n"
-		if diff := cmp.Diff(want, buf.String()); diff != "" {
-			t.Errorf("output (-want +got):\n%s", diff)
-		}
-	})
-	t.Run("terminal: a spinner line that events replace", func(t *testing.T) {
-		var buf bytes.Buffer
-		p := newProgress(&buf, clock)
-		p.tty = true
-		p.status("waiting for the Pod")
-		p.tick()
-		now = now.Add(time.Second)
-		p.event("Pod created")
-		p.status("")
-		want := "⠋ waiting for the Pod (0s)" + "\r\033[K" + "⠙ waiting for the Pod (0s)" + "\r\033[K" +
-			"[  1s] Pod created\n" + "⠙ waiting for the Pod (1s)" + "\r\033[K"
-		if diff := cmp.Diff(want, buf.String()); diff != "" {
-			t.Errorf("output (-want +got):\n%s", diff)
-		}
-	})
 }

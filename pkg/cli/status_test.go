@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/ptr"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
@@ -106,10 +108,10 @@ func seedSync(t *testing.T, ns string, f syncFixture) *batchv1.CronJob {
 	must(t, err)
 	cj := objs.CronJob
 	if f.pin != "" {
-		cj.Annotations = map[string]string{AnnotationPinnedRevision: f.pin}
+		cj.Annotations = map[string]string{action.AnnotationPinnedRevision: f.pin}
 		cj.Spec.Suspend = ptr.To(true)
 		ct := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-		ct.Args = append(ct.Args, RevisionArg+f.pin)
+		ct.Args = append(ct.Args, "--revision="+f.pin)
 	}
 	cj, err = c.BatchV1().CronJobs(ns).Create(ctx, cj, metav1.CreateOptions{})
 	must(t, err)
@@ -311,10 +313,10 @@ func TestStatusGolden(t *testing.T) {
 	t.Run("json is the SyncStatus", func(t *testing.T) {
 		out, _, err := gitsyncCLI(ctx, "status", "api", "-o", "json", "--kubeconfig", env.KubeconfigPath(), "-n", ns)
 		must(t, err)
-		var st SyncStatus
+		var st action.SyncStatus
 		must(t, json.Unmarshal([]byte(out), &st))
-		want := SyncStatus{
-			Name: "api", Namespace: ns, Source: SourceStatus{Kind: "git", URL: "ssh://git@git.example.com/platform/api.git", Ref: "semver >=1.4.0 <2"},
+		want := action.SyncStatus{
+			Name: "api", Namespace: ns, Source: action.SourceStatus{Kind: "git", URL: "ssh://git@git.example.com/platform/api.git", Ref: "semver >=1.4.0 <2"},
 			Path: "./", Prune: true, Schedule: "*/10 * * * *", Suspended: true, PinnedRevision: revAPIPrev,
 			LastAppliedRevision: revAPIPrev, LastAttemptedRevision: revAPI, Objects: 3,
 		}
@@ -342,7 +344,7 @@ func TestStatusGolden(t *testing.T) {
 	})
 
 	t.Run("flags", func(t *testing.T) {
-		for _, args := range [][]string{{"status", "web", "-A"}, {"status", "-o", "name"}, {"status", "Web"}} {
+		for _, args := range [][]string{{"status", "web", "-A"}, {"status", "-o", "table"}, {"status", "Web"}, {"status", "-o", "jsonpath={.items["}} {
 			_, _, err := gitsyncCLI(ctx, append(args, "--kubeconfig", env.KubeconfigPath())...)
 			if ExitCode(err) != ExitError {
 				t.Errorf("%v: error %v, want a usage error", args, err)
@@ -452,98 +454,12 @@ func waitOutput(t *testing.T, out *lockedBuffer, want string, done <-chan error)
 	}
 }
 
-func TestNextRun(t *testing.T) {
-	now := time.Date(2026, 3, 4, 10, 7, 0, 0, time.UTC) // a Wednesday
-	created := now.Add(-24 * time.Hour)
-	tests := []struct {
-		name     string
-		schedule string
-		tz       string
-		last     time.Time
-		suspend  bool
-		deadline *int64
-		want     time.Time
-		wantErr  bool
-	}{
-		{name: "next after the last schedule", schedule: "*/5 * * * *", last: now.Add(-2 * time.Minute),
-			want: time.Date(2026, 3, 4, 10, 10, 0, 0, time.UTC)},
-		{name: "never scheduled: after creation", schedule: "0 * * * *",
-			want: now.Add(53 * time.Minute), deadline: ptr.To[int64](300), last: time.Time{}},
-		{name: "missed within the deadline: now", schedule: "*/5 * * * *", last: now.Add(-4 * time.Minute),
-			deadline: ptr.To[int64](300), want: now},
-		{name: "missed beyond the deadline: the next one", schedule: "*/5 * * * *", last: now.Add(-20 * time.Minute),
-			deadline: ptr.To[int64](300), want: time.Date(2026, 3, 4, 10, 10, 0, 0, time.UTC)},
-		{name: "no deadline: a missed run starts now", schedule: "0 0 * * *", last: now.Add(-30 * time.Hour), want: now},
-		{name: "descriptor", schedule: "@hourly", last: now.Add(-7 * time.Minute), want: time.Date(2026, 3, 4, 11, 0, 0, 0, time.UTC)},
-		{name: "weekdays only", schedule: "0 9 * * 1-5", last: time.Date(2026, 3, 6, 9, 0, 0, 0, time.UTC),
-			want: time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)},
-		{name: "time zone", schedule: "0 12 * * *", tz: "Europe/Berlin", last: now.Add(-time.Hour),
-			want: time.Date(2026, 3, 4, 11, 0, 0, 0, time.UTC)},
-		{name: "suspended", schedule: "*/5 * * * *", suspend: true},
-		{name: "invalid", schedule: "every minute", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cj := &batchv1.CronJob{
-				ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Time{Time: created.Add(7 * time.Minute)}},
-				Spec:       batchv1.CronJobSpec{Schedule: tt.schedule, Suspend: &tt.suspend, StartingDeadlineSeconds: tt.deadline},
-			}
-			if tt.tz != "" {
-				cj.Spec.TimeZone = &tt.tz
-			}
-			if !tt.last.IsZero() {
-				cj.Status.LastScheduleTime = &metav1.Time{Time: tt.last}
-			}
-			got, err := NextRun(cj, now)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("error %v, want error %v", err, tt.wantErr)
-			}
-			if !got.Equal(tt.want) {
-				t.Errorf("NextRun = %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestBuildSyncStatusProblems(t *testing.T) {
-	s := &SyncInfo{Name: "broken", Namespace: "ns", SpecErr: errString("ConfigMap/ns/gitsync-broken: sync.yaml: spec.source: Required value")}
-	st := BuildSyncStatus(s, goldenNow)
-	want := []string{
-		"spec: ConfigMap/ns/gitsync-broken: sync.yaml: spec.source: Required value",
-		"CronJob/ns/gitsync-broken: not found: no scheduled runs",
-	}
-	if diff := cmp.Diff(want, st.Problems); diff != "" {
-		t.Errorf("problems (-want +got):\n%s", diff)
-	}
-	if st.Source != (SourceStatus{}) || st.LastRun != nil || st.NextRun != nil {
-		t.Errorf("status %+v", st)
-	}
+func TestStatusTableShowsProblems(t *testing.T) {
+	s := &action.Sync{Ref: action.Ref{Name: "broken", Namespace: "ns"}, SpecErr: errors.New("ConfigMap/ns/gitsync-broken: sync.yaml: spec.source: Required value")}
+	st := action.BuildStatus(s, goldenNow)
 	var out bytes.Buffer
-	must(t, printStatusTable(&out, []SyncStatus{st}, goldenNow, false, true))
+	must(t, printStatusTable(&out, []action.SyncStatus{st}, goldenNow, false, true, false))
 	if !strings.Contains(out.String(), "spec: ConfigMap/ns/gitsync-broken") {
 		t.Errorf("wide table does not show the problem:\n%s", out.String())
-	}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-func TestDescribeSource(t *testing.T) {
-	tests := []struct {
-		src  spec.Source
-		want SourceStatus
-	}{
-		{spec.Source{Git: &spec.GitSource{URL: "https://g/r.git", Ref: spec.GitRef{Tag: "v1"}}}, SourceStatus{Kind: "git", URL: "https://g/r.git", Ref: "tag v1"}},
-		{spec.Source{Helm: &spec.HelmSource{URL: "https://charts.example.com", Chart: "web", Version: "1.x"}},
-			SourceStatus{Kind: "helm", URL: "https://charts.example.com", Ref: "chart web, version 1.x"}},
-		{spec.Source{Helm: &spec.HelmSource{URL: "oci://registry.example.com/charts/web"}},
-			SourceStatus{Kind: "helm", URL: "oci://registry.example.com/charts/web", Ref: "version *"}},
-		{spec.Source{}, SourceStatus{}},
-	}
-	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, DescribeSource(&spec.SyncSpec{Source: tt.src})); diff != "" {
-			t.Errorf("(-want +got):\n%s", diff)
-		}
 	}
 }

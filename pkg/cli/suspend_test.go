@@ -6,9 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -67,7 +67,7 @@ func TestSuspendResume(t *testing.T) {
 
 	t.Run("resume removes a rollback pin", func(t *testing.T) {
 		_, _, before := state(t, "api")
-		if before.Annotations[AnnotationPinnedRevision] != revAPIPrev {
+		if before.Annotations[action.AnnotationPinnedRevision] != revAPIPrev {
 			t.Fatalf("fixture not pinned: %v", before.Annotations)
 		}
 		out, _, err := gitsyncCLI(ctx, append([]string{"resume", "api"}, kc...)...)
@@ -81,8 +81,8 @@ func TestSuspendResume(t *testing.T) {
 		if cjs || ss {
 			t.Errorf("CronJob suspend %v, spec suspend %v; want both false", cjs, ss)
 		}
-		if _, ok := cj.Annotations[AnnotationPinnedRevision]; ok {
-			t.Errorf("annotation %s still there", AnnotationPinnedRevision)
+		if _, ok := cj.Annotations[action.AnnotationPinnedRevision]; ok {
+			t.Errorf("annotation %s still there", action.AnnotationPinnedRevision)
 		}
 		if diff := cmp.Diff(install.Args("api", install.RBACNamespace), cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args); diff != "" {
 			t.Errorf("container args (-want +got):\n%s", diff)
@@ -125,78 +125,4 @@ func TestSuspendResume(t *testing.T) {
 		_, _, err := gitsyncCLI(ctx, append([]string{"suspend", "nope"}, kc...)...)
 		wantExit(t, err, ExitError, "sync not found")
 	})
-}
-
-func TestSetSpecSuspend(t *testing.T) {
-	s := spec.New("web", "ns")
-	s.Spec.Source.Git = &spec.GitSource{URL: "https://git.example.com/web.git"}
-	data, err := s.Marshal()
-	must(t, err)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gitsync-web", Namespace: "ns"},
-		Data: map[string]string{spec.ConfigMapKey: string(data)}}
-
-	out, err := SetSpecSuspend(cm, false)
-	if err != nil || out != "" {
-		t.Errorf("already false: %q, %v; want no change", out, err)
-	}
-	out, err = SetSpecSuspend(cm, true)
-	must(t, err)
-	got, err := spec.Parse([]byte(out))
-	must(t, err)
-	if !got.Spec.Suspend || got.Digest() == s.Digest() {
-		t.Errorf("suspend %v", got.Spec.Suspend)
-	}
-	got.Spec.Suspend = false
-	if got.Digest() != s.Digest() {
-		t.Error("SetSpecSuspend changed more than suspend")
-	}
-}
-
-func TestCronJobPatch(t *testing.T) {
-	tests := []struct {
-		name      string
-		suspended bool
-		args      []string
-		pin       string
-		suspend   bool
-		want      map[string]any
-		wantPin   string
-	}{
-		{name: "suspend", args: []string{"--sync", "web"}, suspend: true,
-			want: map[string]any{"metadata": map[string]any{"resourceVersion": "7"}, "spec": map[string]any{"suspend": true}}},
-		{name: "already suspended", suspended: true, suspend: true},
-		{name: "suspend keeps a pin", suspended: true, pin: "sha1:abc", args: []string{"--revision=sha1:abc"}, suspend: true},
-		{name: "resume and unpin", suspended: true, pin: "sha1:abc", args: []string{"--sync", "web", "--revision=sha1:abc", "--scope", "namespace"},
-			want: map[string]any{
-				"metadata": map[string]any{"resourceVersion": "7", "annotations": map[string]any{AnnotationPinnedRevision: nil}},
-				"spec": map[string]any{"suspend": false, "jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{
-					"spec": map[string]any{"containers": []map[string]any{{"name": "sync-job", "args": []string{"--sync", "web", "--scope", "namespace"}}}}}}}},
-			},
-			wantPin: "sha1:abc"},
-		{name: "pin as two arguments, no annotation", args: []string{"--revision", "sha1:def", "--sync", "web"},
-			want: map[string]any{
-				"metadata": map[string]any{"resourceVersion": "7"},
-				"spec": map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{
-					"spec": map[string]any{"containers": []map[string]any{{"name": "sync-job", "args": []string{"--sync", "web"}}}}}}}},
-			},
-			wantPin: "sha1:def"},
-		{name: "already resumed", args: []string{"--sync", "web"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "7"}}
-			cj.Spec.Suspend = &tt.suspended
-			if tt.pin != "" {
-				cj.Annotations = map[string]string{AnnotationPinnedRevision: tt.pin}
-			}
-			cj.Spec.JobTemplate.Spec.Template.Spec.Containers = []corev1.Container{{Name: "sync-job", Args: tt.args}}
-			got, pin := cronJobPatch(cj, tt.suspend)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("patch (-want +got):\n%s", diff)
-			}
-			if pin != tt.wantPin {
-				t.Errorf("pin %q, want %q", pin, tt.wantPin)
-			}
-		})
-	}
 }

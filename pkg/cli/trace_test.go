@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/inventory"
 )
 
@@ -53,7 +54,7 @@ func TestTrace(t *testing.T) {
 		{name: "applied and listed", args: []string{"trace", "configmap/web-config", "-n", target}, contains: []string{
 			"Object:         ConfigMap/" + target + "/web-config\n",
 			"Sync:           " + ns + "/web\n",
-			"Source:         https://git.example.com/web.git (branch master)\n",
+			"Source:         https://git.example.com/web.git (default branch main)\n",
 			"Path:           ./deploy\n",
 			"Revision:       " + revWeb + "\n",
 			"Last Run:       Succeeded 5m ago: applied 2 objects\n",
@@ -90,18 +91,18 @@ func TestTrace(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		out, _, err := gitsyncCLI(ctx, append([]string{"trace", "configmap/plain", "-n", target, "-o", "json"}, base...)...)
 		wantExit(t, err, ExitFailed, "not managed")
-		var res TraceResult
+		var res action.TraceResult
 		must(t, json.Unmarshal([]byte(out), &res))
 		if res.Managed || res.Object != "ConfigMap/"+target+"/plain" {
 			t.Errorf("%+v", res)
 		}
 		out, _, err = gitsyncCLI(ctx, append([]string{"trace", "configmap/web-config", "-n", target, "-o", "json"}, base...)...)
 		must(t, err)
-		res = TraceResult{}
+		res = action.TraceResult{}
 		must(t, json.Unmarshal([]byte(out), &res))
-		want := TraceResult{Object: "ConfigMap/" + target + "/web-config", Managed: true, Role: TraceApplied, Sync: "web",
+		want := action.TraceResult{Object: "ConfigMap/" + target + "/web-config", Managed: true, Role: action.TraceApplied, Sync: "web",
 			SyncNamespace: ns, ApplySet: labels[inventory.LabelApplySetPartOf], InInventory: true,
-			Source: SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "branch master"}, Path: "./deploy",
+			Source: action.SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "default branch main"}, Path: "./deploy",
 			Revision: revWeb, Suspended: true}
 		got := res
 		got.LastRun = nil

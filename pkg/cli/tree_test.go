@@ -2,10 +2,6 @@ package cli
 
 import (
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/gitsync/gitsync/pkg/object"
 )
 
 func TestTreeGolden(t *testing.T) {
@@ -28,30 +24,5 @@ func TestTreeGolden(t *testing.T) {
 			}
 			golden(t, tt.golden, stable(out))
 		})
-	}
-}
-
-func TestBuildTree(t *testing.T) {
-	ids := []object.ID{
-		{Kind: "ConfigMap", Namespace: "b", Name: "z"},
-		{Group: "apps", Kind: "Deployment", Namespace: "b", Name: "web"},
-		{Kind: "ConfigMap", Namespace: "b", Name: "a"},
-		{Kind: "Namespace", Name: "b"},
-		{Kind: "ConfigMap", Namespace: "a", Name: "x"},
-		{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "r"},
-	}
-	want := []TreeNamespace{
-		{Name: "", Kinds: []TreeKind{
-			{Kind: "ClusterRole.rbac.authorization.k8s.io", Names: []string{"r"}},
-			{Kind: "Namespace", Names: []string{"b"}},
-		}},
-		{Name: "a", Kinds: []TreeKind{{Kind: "ConfigMap", Names: []string{"x"}}}},
-		{Name: "b", Kinds: []TreeKind{
-			{Kind: "ConfigMap", Names: []string{"a", "z"}},
-			{Kind: "Deployment.apps", Names: []string{"web"}},
-		}},
-	}
-	if diff := cmp.Diff(want, BuildTree(ids)); diff != "" {
-		t.Errorf("tree (-want +got):\n%s", diff)
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/spec"
-	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // appliedLabels are the labels sync-job puts on what sync name of ns
@@ -25,7 +25,7 @@ func appliedLabels(ns, name string) map[string]string {
 	return map[string]string{
 		inventory.LabelApplySetPartOf: inventory.ApplySetID(inventory.InventoryName(name), ns),
 		inventory.LabelSync:           name,
-		syncrun.LabelSyncNamespace:    ns,
+		names.LabelSyncNamespace:      ns,
 	}
 }
 
@@ -81,7 +81,7 @@ func exists(t *testing.T, what string, get func(ctx context.Context) error) bool
 func syncObjects(t *testing.T, c kubernetes.Interface, ns, target string) map[string]bool {
 	t.Helper()
 	get := metav1.GetOptions{}
-	applier := install.ApplierName(ns, "web")
+	applier := names.Applier(ns, "web")
 	return map[string]bool{
 		"CronJob": exists(t, "CronJob", func(ctx context.Context) error {
 			_, err := c.BatchV1().CronJobs(ns).Get(ctx, "gitsync-web", get)
@@ -230,7 +230,7 @@ func TestUninstall(t *testing.T) {
 		_, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "gitsync-web"}}, metav1.CreateOptions{})
 		must(t, err)
 		_, err = c.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "other",
-			Labels: map[string]string{install.LabelSync: "web", install.LabelSyncNamespace: "elsewhere", install.LabelManagedBy: install.ManagedBy}}}, metav1.CreateOptions{})
+			Labels: map[string]string{names.LabelSync: "web", names.LabelSyncNamespace: "elsewhere", install.LabelManagedBy: install.ManagedBy}}}, metav1.CreateOptions{})
 		must(t, err)
 		s := spec.New("web", ns)
 		s.Spec.Source.Git = &spec.GitSource{URL: "https://git.example.com/web.git"}

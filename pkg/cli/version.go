@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -12,36 +13,34 @@ import (
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
-// VersionOptions are the options of `kubectl gitsync version`.
-type VersionOptions struct {
+// versionOptions are the options of `kubectl gitsync version`.
+type versionOptions struct {
 	// Output is "" (one line), "json" or "yaml".
 	Output string
 
 	genericiooptions.IOStreams
 }
 
-// NewVersionCommand returns the `version` command.
-func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &VersionOptions{IOStreams: streams}
+// newVersionCommand returns the `version` command.
+func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &versionOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin's version and the sync-job image it installs",
 		Example: `  kubectl gitsync version
   kubectl gitsync version -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	return cmd
 }
 
+// Complete has nothing to complete: version needs no cluster.
+func (o *versionOptions) Complete(*cobra.Command, []string) error { return nil }
+
 // Validate checks the flags.
-func (o *VersionOptions) Validate() error {
+func (o *versionOptions) Validate() error {
 	switch o.Output {
 	case "", "json", "yaml":
 		return nil
@@ -50,7 +49,7 @@ func (o *VersionOptions) Validate() error {
 }
 
 // Run prints the version.
-func (o *VersionOptions) Run() error {
+func (o *versionOptions) Run(context.Context) error {
 	info := version.Get()
 	out := map[string]any{"plugin": info, "syncJobImage": install.DefaultImage()}
 	switch o.Output {

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/gitsync/gitsync/pkg/jobargs"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/version"
 )
@@ -103,13 +105,17 @@ func ActiveDeadline(s *spec.Sync) time.Duration {
 	return d + 2*git + DeadlineMargin
 }
 
-// Args returns the sync-job arguments of the sync named sync in mode.
-// --scope=namespace tells sync-job to refuse, before applying anything, a
-// render with cluster-scoped objects or objects outside the target namespace:
-// the Role would refuse them one by one, half-way through an apply.
-func Args(sync string, mode RBACMode) []string {
-	return []string{"--sync", sync, "--scope", string(mode), "--work-dir", WorkDir}
+// JobArgs returns the sync-job arguments of the sync named sync in mode.
+// The scope is the mode: --scope=namespace tells sync-job to refuse, before
+// applying anything, a render with cluster-scoped objects or objects outside
+// the target namespace, which the Role would refuse one by one, half-way
+// through an apply.
+func JobArgs(sync string, mode RBACMode) jobargs.Args {
+	return jobargs.Args{Sync: sync, Scope: string(mode), WorkDir: WorkDir}
 }
+
+// Args returns JobArgs(sync, mode) as the CronJob's container carries them.
+func Args(sync string, mode RBACMode) []string { return JobArgs(sync, mode).Argv() }
 
 func cronJob(s *spec.Sync, opts Options) (*batchv1.CronJob, error) {
 	policy, err := PullPolicy(opts.Image)
@@ -119,7 +125,7 @@ func cronJob(s *spec.Sync, opts Options) (*batchv1.CronJob, error) {
 	ns, sync := s.Namespace, s.Name
 	tmpLimit := resource.MustParse(WorkDirSizeLimit)
 	pod := corev1.PodSpec{
-		ServiceAccountName:           Name(sync),
+		ServiceAccountName:           names.ServiceAccount(sync),
 		AutomountServiceAccountToken: ptr.To(true), // sync-job talks to the API server
 		RestartPolicy:                corev1.RestartPolicyNever,
 		// Service environment variables are of no use to sync-job and can
@@ -160,7 +166,7 @@ func cronJob(s *spec.Sync, opts Options) (*batchv1.CronJob, error) {
 	}
 	return &batchv1.CronJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "CronJob"},
-		ObjectMeta: meta(ns, sync, ns, Name(sync)),
+		ObjectMeta: meta(ns, sync, ns, names.CronJob(sync)),
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   s.Spec.Schedule,
 			Suspend:                    ptr.To(s.Spec.Suspend),
@@ -227,4 +233,20 @@ func JobFromCronJob(cj *batchv1.CronJob, name string) *batchv1.Job {
 		job.GenerateName = cj.Name + "-"
 	}
 	return job
+}
+
+// SyncJobContainer returns the sync-job container of pod (the CronJob's Job
+// template, or the Pod of a run): the one named ContainerName, else the only
+// container; nil when there is neither. Everything that reads the container
+// (its arguments, its log, its state) finds it here.
+func SyncJobContainer(pod *corev1.PodSpec) *corev1.Container {
+	for i := range pod.Containers {
+		if pod.Containers[i].Name == ContainerName {
+			return &pod.Containers[i]
+		}
+	}
+	if len(pod.Containers) == 1 {
+		return &pod.Containers[0]
+	}
+	return nil
 }

@@ -17,9 +17,11 @@
 //     every verb on every resource: the sync may apply anything anywhere,
 //     which is what a cluster-wide GitOps applier is; the wildcard says so.
 //   - ConfigMap gitsync-NAME in NS, key sync.yaml: the canonical spec.
-//   - CronJob gitsync-NAME in NS running `sync-job --sync NAME --scope MODE`.
+//   - CronJob gitsync-NAME in NS running `sync-job --sync NAME --scope MODE`
+//     (JobArgs, written with the pkg/jobargs contract).
 //
-// Every object carries Labels(sync, namespace).
+// Every object carries Labels(sync, namespace); their names come from
+// pkg/names.
 package install
 
 import (
@@ -28,6 +30,7 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +38,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/jobargs"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -55,13 +60,6 @@ const (
 	// ManagedBy is the value of LabelManagedBy on the plugin's objects
 	// (sync-job's own ConfigMaps say "gitsync").
 	ManagedBy = FieldManager
-	// LabelSync names the sync, as on sync-job's ConfigMaps.
-	LabelSync = inventory.LabelSync
-	// LabelSyncNamespace names the sync's namespace, so that cluster-scoped
-	// objects and objects in the target namespace can be traced back. It
-	// equals syncrun.LabelSyncNamespace (pkg/syncrun is not imported for one
-	// constant; a test keeps them equal).
-	LabelSyncNamespace = "gitsync.io/sync-namespace"
 	// LabelKind is set to KindSpec on the spec ConfigMap, so that
 	// `kubectl get configmaps -l gitsync.io/kind=spec` lists the syncs.
 	LabelKind = inventory.LabelKind
@@ -81,10 +79,10 @@ type RBACMode string
 const (
 	// RBACNamespace grants explicit rights in the target namespace only;
 	// a tenant with admin rights in its namespaces can install it.
-	RBACNamespace RBACMode = "namespace"
+	RBACNamespace RBACMode = jobargs.ScopeNamespace
 	// RBACCluster grants every verb on every resource cluster-wide; only a
 	// cluster admin can install it.
-	RBACCluster RBACMode = "cluster"
+	RBACCluster RBACMode = jobargs.ScopeCluster
 )
 
 // RBACModes returns the valid modes, the default first.
@@ -166,24 +164,14 @@ func (o *Objects) RBACIDs() []object.ID {
 	return ids
 }
 
-// Name returns the name of the spec ConfigMap, CronJob, ServiceAccount and
-// own-state Role and RoleBinding of sync: gitsync-NAME.
-func Name(sync string) string { return spec.ConfigMapName(sync) }
-
-// ApplierName returns the name of the RBAC objects that grant the rights to
-// apply: gitsync:NAMESPACE:NAME. It includes the sync's namespace because
-// these objects are cluster-scoped or live in a target namespace that syncs
-// of other namespaces may share.
-func ApplierName(namespace, sync string) string { return "gitsync:" + namespace + ":" + sync }
-
 // Labels returns the labels of every object install writes for sync in
 // namespace.
 func Labels(namespace, sync string) map[string]string {
 	return map[string]string{
-		LabelName:          AppName,
-		LabelManagedBy:     ManagedBy,
-		LabelSync:          sync,
-		LabelSyncNamespace: namespace,
+		LabelName:                AppName,
+		LabelManagedBy:           ManagedBy,
+		names.LabelSync:          sync,
+		names.LabelSyncNamespace: namespace,
 	}
 }
 
@@ -195,11 +183,7 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	if s.Name == "" || s.Namespace == "" {
 		return nil, fmt.Errorf("%s: metadata.name and metadata.namespace are required", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name})
 	}
-	data, err := s.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	parsed, err := spec.Parse(data)
+	data, parsed, err := s.ConfigMapData()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", object.ID{Kind: "Sync", Namespace: s.Namespace, Name: s.Name}, err)
 	}
@@ -263,17 +247,17 @@ func meta(syncNamespace, sync, namespace, name string) metav1.ObjectMeta {
 func serviceAccount(ns, sync string) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: meta(ns, sync, ns, Name(sync)),
+		ObjectMeta: meta(ns, sync, ns, names.ServiceAccount(sync)),
 	}
 }
 
-func configMap(ns, sync string, data []byte) *corev1.ConfigMap {
-	m := meta(ns, sync, ns, Name(sync))
+func configMap(ns, sync string, data string) *corev1.ConfigMap {
+	m := meta(ns, sync, ns, names.Spec(sync))
 	m.Labels[LabelKind] = KindSpec
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: m,
-		Data:       map[string]string{spec.ConfigMapKey: string(data)},
+		Data:       map[string]string{spec.ConfigMapKey: data},
 	}
 }
 
@@ -308,8 +292,9 @@ func StaleRBAC(previous string, current *Objects) ([]object.ID, error) {
 	return slices.Compact(stale), nil
 }
 
-// Resource returns the resource of a kind Generate produces, so that the
-// plugin can apply its objects without API discovery.
+// Resource returns the resource of a kind of gitsync's own objects (those
+// Generate produces, a run's Job and Lease), so that the plugin can apply
+// and delete them without API discovery. This is the one table of them.
 func Resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
 	resources := map[schema.GroupKind]string{
 		{Kind: "ServiceAccount"}:                              "serviceaccounts",
@@ -320,10 +305,11 @@ func Resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) 
 		{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}: "clusterrolebindings",
 		{Group: batchv1.GroupName, Kind: "CronJob"}:           "cronjobs",
 		{Group: batchv1.GroupName, Kind: "Job"}:               "jobs",
+		{Group: coordinationv1.GroupName, Kind: "Lease"}:      "leases",
 	}
 	r, ok := resources[gvk.GroupKind()]
 	if !ok {
-		return schema.GroupVersionResource{}, fmt.Errorf("%s: not a kind install writes", gvk)
+		return schema.GroupVersionResource{}, fmt.Errorf("%s: not a kind of gitsync's own objects", gvk)
 	}
 	return gvk.GroupVersion().WithResource(r), nil
 }

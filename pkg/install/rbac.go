@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -60,7 +60,7 @@ func ownRules(sync string, secrets []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
-		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{lease.Name(sync)}, Verbs: []string{"get", "update", "delete"}},
+		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{names.Lease(sync)}, Verbs: []string{"get", "update", "delete"}},
 	}
 	if len(secrets) > 0 {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"get"}})
@@ -91,7 +91,7 @@ func TargetNamespace(s *spec.Sync) string {
 }
 
 func subjects(ns, sync string) []rbacv1.Subject {
-	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: Name(sync), Namespace: ns}}
+	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: names.ServiceAccount(sync), Namespace: ns}}
 }
 
 func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*rbacv1.RoleBinding) {
@@ -107,13 +107,13 @@ func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 			Subjects:   subjects(ns, sync),
 		}
 	}
-	own := meta(ns, sync, ns, Name(sync))
-	applier := meta(ns, sync, target, ApplierName(ns, sync))
+	own := meta(ns, sync, ns, names.OwnRole(sync))
+	applier := meta(ns, sync, target, names.Applier(ns, sync))
 	roles := []*rbacv1.Role{
 		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(sync, s.SecretNames())},
 		{TypeMeta: roleType, ObjectMeta: applier, Rules: managedRules(extra)},
 	}
-	bindings := []*rbacv1.RoleBinding{binding(meta(ns, sync, ns, Name(sync))), binding(meta(ns, sync, target, ApplierName(ns, sync)))}
+	bindings := []*rbacv1.RoleBinding{binding(meta(ns, sync, ns, names.OwnRole(sync))), binding(meta(ns, sync, target, names.Applier(ns, sync)))}
 	return roles, bindings
 }
 
@@ -123,7 +123,7 @@ func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 // first ClusterRole the repository contains. The wildcard is honest about
 // what the mode is.
 func clusterRBAC(ns, sync string) (*rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding) {
-	name := ApplierName(ns, sync)
+	name := names.Applier(ns, sync)
 	role := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
 		ObjectMeta: meta(ns, sync, "", name),

@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/version"
 )
@@ -42,7 +43,7 @@ import (
 // Labels gitsync puts on its own ConfigMaps, so that one LIST finds them.
 const (
 	// LabelSync names the sync an object belongs to.
-	LabelSync = "gitsync.io/sync"
+	LabelSync = names.LabelSync
 	// LabelKind tells gitsync's ConfigMaps apart: KindInventory or
 	// KindHistory.
 	LabelKind = "gitsync.io/kind"
@@ -131,10 +132,10 @@ type Inventory struct {
 }
 
 // InventoryName returns the name of the inventory ConfigMap of sync.
-func InventoryName(sync string) string { return "gitsync-" + sync + "-inventory" }
+func InventoryName(sync string) string { return names.Inventory(sync) }
 
 // HistoryName returns the name of history ConfigMap number n of sync.
-func HistoryName(sync string, n int) string { return fmt.Sprintf("gitsync-%s-rev-%d", sync, n) }
+func HistoryName(sync string, n int) string { return names.History(sync, n) }
 
 // ParentID returns the ApplySet id of the sync's inventory ConfigMap, the
 // value applied objects carry in LabelApplySetPartOf.

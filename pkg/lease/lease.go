@@ -45,6 +45,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/retry"
 )
@@ -90,7 +91,7 @@ func (e *HeldError) Error() string {
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
 // Name returns the name of the Lease of sync.
-func Name(sync string) string { return "gitsync-" + sync }
+func Name(sync string) string { return names.Lease(sync) }
 
 // Options configures Acquire. The zero value of each field selects its
 // default.

@@ -8,9 +8,7 @@ import (
 // setDefaults fills in the defaults documented on each field.
 func (s *SyncSpec) setDefaults() {
 	if g := s.Source.Git; g != nil {
-		if g.Ref == (GitRef{}) {
-			g.Ref.Branch = DefaultBranch
-		}
+		// An empty ref stays empty: it follows the remote's HEAD.
 		if g.Timeout == nil {
 			g.Timeout = NewDuration(DefaultGitTimeout)
 		}

@@ -12,7 +12,8 @@ import (
 // Describe returns the ref in words for status tables: "branch main",
 // "tag v1.2.0", "semver >=1.0.0 <2", "ref refs/pull/1/head", or
 // "commit 0123456789ab" (the first 12 hex digits) with " on branch main"
-// when a branch is also set. An empty ref describes the default branch. When
+// when a branch is also set. An empty ref is "default branch": the
+// branch the remote's HEAD names. When
 // an invalid spec sets several fields, the one Flux would use is described.
 func (r GitRef) Describe() string {
 	switch {
@@ -31,7 +32,7 @@ func (r GitRef) Describe() string {
 	case r.Branch != "":
 		return "branch " + r.Branch
 	default:
-		return "branch " + DefaultBranch
+		return "default branch"
 	}
 }
 

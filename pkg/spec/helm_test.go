@@ -149,7 +149,7 @@ func TestParseHelmDefaults(t *testing.T) {
 		name: "chart in a Git directory",
 		spec: "source:\n    git:\n      url: https://example.com/r.git\n  path: charts/app\n  helm:\n    valuesFrom:\n    - {kind: ConfigMap, name: v}",
 		want: SyncSpec{
-			Source: Source{Git: &GitSource{URL: "https://example.com/r.git", Ref: GitRef{Branch: DefaultBranch}, Timeout: NewDuration(DefaultGitTimeout)}},
+			Source: Source{Git: &GitSource{URL: "https://example.com/r.git", Timeout: NewDuration(DefaultGitTimeout)}},
 			Path:   "./charts/app",
 			Helm: &HelmSpec{
 				ValuesFrom: []ValuesReference{{Kind: "ConfigMap", Name: "v", ValuesKey: DefaultValuesKey}},

@@ -60,7 +60,6 @@ func TestParseValid(t *testing.T) {
 			Spec: SyncSpec{
 				Source: Source{Git: &GitSource{
 					URL:     "https://example.com/stefanprodan/podinfo",
-					Ref:     GitRef{Branch: "master"},
 					Timeout: NewDuration(60 * time.Second),
 				}},
 				Path:     "./deploy",
@@ -542,7 +541,7 @@ func TestDefault(t *testing.T) {
 		name: "empty",
 		in:   SyncSpec{Source: Source{Git: &GitSource{URL: "https://h/r"}}},
 		want: SyncSpec{
-			Source:   Source{Git: &GitSource{URL: "https://h/r", Ref: GitRef{Branch: DefaultBranch}, Timeout: NewDuration(DefaultGitTimeout)}},
+			Source:   Source{Git: &GitSource{URL: "https://h/r", Timeout: NewDuration(DefaultGitTimeout)}},
 			Path:     "./",
 			Schedule: DefaultSchedule,
 			Prune:    ptr(true),
@@ -754,8 +753,6 @@ spec:
   schedule: '*/5 * * * *'
   source:
     git:
-      ref:
-        branch: master
       timeout: 1m0s
       url: https://example.com/r.git
   timeout: 5m0s
@@ -774,7 +771,7 @@ func TestDescribe(t *testing.T) {
 		ref  GitRef
 		want string
 	}{
-		{GitRef{}, "branch master"},
+		{GitRef{}, "default branch"},
 		{GitRef{Branch: "main"}, "branch main"},
 		{GitRef{Tag: "v1.2.0"}, "tag v1.2.0"},
 		{GitRef{SemVer: ">=1.0.0 <2"}, "semver >=1.0.0 <2"},

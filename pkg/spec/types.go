@@ -13,6 +13,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 const (
@@ -28,17 +30,19 @@ const (
 	// ConfigMapKey is the data key of the spec ConfigMap that holds the YAML.
 	ConfigMapKey = "sync.yaml"
 	// ConfigMapPrefix prefixes a sync's name to name its spec ConfigMap and
-	// CronJob.
-	ConfigMapPrefix = "gitsync-"
+	// CronJob (names.Prefix).
+	ConfigMapPrefix = names.Prefix
 
 	// MaxNameLength is the longest sync name. The CronJob gitsync-NAME may
 	// have at most 52 characters (Kubernetes appends a timestamp suffix to
 	// name its Jobs), which leaves 44 for NAME.
-	MaxNameLength = 52 - len(ConfigMapPrefix)
+	MaxNameLength = names.MaxSyncName
 
-	// DefaultBranch is checked out when spec.source.git.ref sets nothing, as
-	// Flux's GitRepository does.
-	DefaultBranch = "master"
+	// FluxDefaultBranch is what Flux's GitRepository checks out when its ref
+	// sets nothing. A Sync does not default to it: an empty ref follows the
+	// remote's HEAD (GitSource.Ref). A Flux object converted into a Sync or
+	// a unit sets it explicitly, so that it means what it meant in Flux.
+	FluxDefaultBranch = "master"
 	// DefaultGitTimeout bounds one Git operation (ls-remote, fetch) when
 	// spec.source.git.timeout is not set; it is Flux's default.
 	DefaultGitTimeout = 60 * time.Second
@@ -54,9 +58,7 @@ const (
 
 // ConfigMapName returns the name of the ConfigMap that holds the spec of the
 // sync named sync.
-func ConfigMapName(sync string) string {
-	return ConfigMapPrefix + sync
-}
+func ConfigMapName(sync string) string { return names.Spec(sync) }
 
 // Sync is one sync: where its manifests come from and how they are applied.
 // Only metadata.name and metadata.namespace may be set; the rest of
@@ -183,7 +185,10 @@ type GitSource struct {
 	// verification, and it is rejected on any other URL so that nobody
 	// believes it does.
 	Insecure bool `json:"insecure,omitempty"`
-	// Ref selects what to check out. Default: branch DefaultBranch.
+	// Ref selects what to check out. Default (nothing set): the branch the
+	// remote's HEAD names, as git clone checks out, resolved at every run
+	// (ls-remote's symref); the revision recorded names it
+	// (main@sha1:...).
 	Ref GitRef `json:"ref,omitzero"`
 	// SecretRef names a Secret in the sync's namespace with credentials:
 	// username and password, or bearerToken, for HTTP(S); identity (and its

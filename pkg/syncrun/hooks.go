@@ -14,6 +14,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // hookPollInterval is how often a running hook is checked.
@@ -87,7 +88,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
 			Concurrency: 1,
 			Adopt:       adopt,
-			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, LabelSyncNamespace: r.opts.Namespace},
+			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, names.LabelSyncNamespace: r.opts.Namespace},
 		})
 		if err == nil {
 			err = cs.Err()
@@ -209,9 +210,9 @@ func (r *runner) hookObject(ctx context.Context, res dynamic.ResourceInterface, 
 	if err != nil {
 		return nil, err
 	}
-	if l := live.GetLabels(); !adopt && (l[inventory.LabelSync] != r.opts.Name || l[LabelSyncNamespace] != r.opts.Namespace) {
+	if l := live.GetLabels(); !adopt && (l[inventory.LabelSync] != r.opts.Name || l[names.LabelSyncNamespace] != r.opts.Namespace) {
 		return nil, fmt.Errorf("an object of that name exists and is not this sync's (it lacks the labels %s=%s, %s=%s); refusing to delete or take it over (annotation %s: enabled on the hook, or spec.adopt: true, adopts it)",
-			inventory.LabelSync, r.opts.Name, LabelSyncNamespace, r.opts.Namespace, apply.AnnotationAdopt)
+			inventory.LabelSync, r.opts.Name, names.LabelSyncNamespace, r.opts.Namespace, apply.AnnotationAdopt)
 	}
 	return live, nil
 }

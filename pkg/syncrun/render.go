@@ -24,6 +24,10 @@ import (
 type RenderOptions struct {
 	// Name and Namespace name the sync. Required.
 	Name, Namespace string
+	// Spec, when set, is rendered in place of the spec ConfigMap's: a Sync
+	// document that is not installed (yet). It must name the sync. Default:
+	// read ConfigMap gitsync-NAME.
+	Spec *spec.Sync
 	// Config reaches the cluster, which holds the spec, the substitution
 	// inputs, the inventory and the discovery information that decides
 	// which objects are namespaced. Required.
@@ -114,7 +118,9 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, err
 	}
 	defer r.close(ctx)
-	if err := r.loadSpec(ctx); err != nil {
+	if opts.Spec != nil {
+		r.sync = opts.Spec
+	} else if err := r.loadSpec(ctx); err != nil {
 		return nil, err
 	}
 	s := &r.sync.Spec

@@ -161,7 +161,7 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		End:        res.End,
 		Duration:   metav1.Duration{Duration: res.End.Sub(res.Start)},
 		Message:    res.Message,
-		Counts:     counts(res),
+		Counts:     res.Counts(),
 		Retries:    res.Retries,
 	}
 	if res.Outcome == Succeeded {
@@ -189,32 +189,6 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		}
 	}
 	r.event(ctx, res)
-}
-
-func counts(res *Result) map[string]int {
-	out := map[string]int{}
-	for _, cs := range []*apply.ChangeSet{res.Applied, res.Pruned} {
-		if cs == nil {
-			continue
-		}
-		for a, n := range cs.Counts() {
-			out[lower(string(a))] += n
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // defaultNamespace puts namespaced objects rendered without a namespace

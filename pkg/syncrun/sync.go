@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,15 +24,12 @@ import (
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
-
-// LabelSyncNamespace names the namespace of the sync an applied object
-// belongs to; inventory.LabelSync names the sync.
-const LabelSyncNamespace = "gitsync.io/sync-namespace"
 
 // Options configure one run. The zero values of optional fields select
 // their defaults.
@@ -554,24 +552,16 @@ func (r *runner) checkRendered(objs []*unstructured.Unstructured, resolved []app
 }
 
 func (r *runner) loadSpec(ctx context.Context) error {
-	name := spec.ConfigMapName(r.opts.Name)
-	cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	cm, err := spec.GetConfigMap(ctx, r.client, r.opts.Namespace, r.opts.Name)
 	if apierrors.IsNotFound(err) {
-		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: no such sync (install it with kubectl gitsync install)", r.opts.Namespace, name)}
+		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: no such sync (install it with kubectl gitsync install)", r.opts.Namespace, names.Spec(r.opts.Name))}
 	}
 	if err != nil {
-		return fmt.Errorf("ConfigMap/%s/%s: %w", r.opts.Namespace, name, err)
+		return err
 	}
-	data, ok := cm.Data[spec.ConfigMapKey]
-	if !ok {
-		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: no key %q", r.opts.Namespace, name, spec.ConfigMapKey)}
-	}
-	s, err := spec.Parse([]byte(data))
+	s, err := spec.FromConfigMap(cm)
 	if err != nil {
-		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: %s: %w", r.opts.Namespace, name, spec.ConfigMapKey, err)}
-	}
-	if s.Name != "" && s.Name != r.opts.Name || s.Namespace != "" && s.Namespace != r.opts.Namespace {
-		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: the spec names sync %s/%s", r.opts.Namespace, name, s.Namespace, s.Name)}
+		return &SpecError{err}
 	}
 	r.sync = s
 	return nil
@@ -589,7 +579,7 @@ func (r *runner) objectLabels() map[string]string {
 	return map[string]string{
 		inventory.LabelApplySetPartOf: r.store.ParentID(),
 		inventory.LabelSync:           r.opts.Name,
-		LabelSyncNamespace:            r.opts.Namespace,
+		names.LabelSyncNamespace:      r.opts.Namespace,
 	}
 }
 
@@ -604,24 +594,31 @@ func (r *runner) specDigest(varsDigest string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-func summary(res *Result) string {
-	var parts []string
-	counts := map[apply.Action]int{}
+// Counts returns how many objects apply and prune left with each action,
+// by the action's lower-case name (created, configured, deleted ...): the
+// totals the record, the history and the plugin show. Nil when the run
+// applied and pruned nothing.
+func (res *Result) Counts() map[string]int {
+	out := map[string]int{}
 	for _, cs := range []*apply.ChangeSet{res.Applied, res.Pruned} {
 		if cs == nil {
 			continue
 		}
 		for a, n := range cs.Counts() {
-			counts[a] += n
+			out[strings.ToLower(string(a))] += n
 		}
 	}
-	keys := make([]string, 0, len(counts))
-	for a := range counts {
-		keys = append(keys, string(a))
+	if len(out) == 0 {
+		return nil
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[apply.Action(k)], strings.ToLower(k)))
+	return out
+}
+
+func summary(res *Result) string {
+	var parts []string
+	counts := res.Counts()
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	msg := fmt.Sprintf("revision %s: %d objects", res.Revision, res.Objects)
 	if len(parts) > 0 {
@@ -695,7 +692,7 @@ func ownerOf(labels map[string]string) string {
 	if name == "" {
 		return "another ApplySet (" + inventory.LabelApplySetPartOf + "=" + labels[inventory.LabelApplySetPartOf] + ")"
 	}
-	ns := labels[LabelSyncNamespace]
+	ns := labels[names.LabelSyncNamespace]
 	if ns == "" {
 		ns = "?"
 	}

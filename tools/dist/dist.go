@@ -26,6 +26,12 @@ const module = "github.com/gitsync/gitsync"
 // binary is the plugin's executable name, which krew links as kubectl-gitsync.
 const binary = "kubectl-gitsync"
 
+// completionShim is the executable kubectl (1.26+) runs from PATH to
+// complete `kubectl gitsync ...`; it calls the plugin's __complete. Krew
+// unpacks it next to the binary (it links only the binary into PATH; the
+// manifest's caveats say how to link the shim).
+const completionShim = "kubectl_complete-gitsync"
+
 // platform is one release target.
 type platform struct{ OS, Arch string }
 
@@ -33,7 +39,24 @@ func (p platform) String() string { return p.OS + "/" + p.Arch }
 
 // platforms returns the release targets, in the manifest's order.
 func platforms() []platform {
-	return []platform{{"darwin", "amd64"}, {"darwin", "arm64"}, {"linux", "amd64"}, {"linux", "arm64"}}
+	return []platform{{"darwin", "amd64"}, {"darwin", "arm64"}, {"linux", "amd64"}, {"linux", "arm64"}, {"windows", "amd64"}}
+}
+
+// exe returns the name of an executable on p: name, with .exe on Windows.
+func (p platform) exe(name string) string {
+	if p.OS == "windows" {
+		return name + ".exe"
+	}
+	return name
+}
+
+// shim returns the completion shim's file name on p: a shell script, or a
+// .cmd script on Windows (kubectl finds it through PATHEXT).
+func (p platform) shim() string {
+	if p.OS == "windows" {
+		return completionShim + ".cmd"
+	}
+	return completionShim
 }
 
 // config is what main parsed from the flags.
@@ -41,8 +64,11 @@ type config struct {
 	Version, Commit, LDFlags string
 	Out, Manifest, License   string
 	BaseURL, Package         string
-	UpdateManifest           bool
-	MTime                    time.Time
+	// Shims is the directory holding the completion shims
+	// (kubectl_complete-gitsync and kubectl_complete-gitsync.cmd).
+	Shims          string
+	UpdateManifest bool
+	MTime          time.Time
 }
 
 // artifact is one built archive.
@@ -87,7 +113,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 
 	var arts []artifact
 	for _, p := range platforms() {
-		bin := filepath.Join(work, p.OS+"_"+p.Arch, binary)
+		bin := filepath.Join(work, p.OS+"_"+p.Arch, p.exe(binary))
 		if err := build(ctx, cfg, p, bin); err != nil {
 			return err
 		}
@@ -95,8 +121,13 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 		if err != nil {
 			return err
 		}
+		shim, err := os.ReadFile(filepath.Join(cfg.Shims, p.shim()))
+		if err != nil {
+			return err
+		}
 		data, err := archive([]file{
-			{Name: binary, Mode: 0o755, Content: exe},
+			{Name: p.exe(binary), Mode: 0o755, Content: exe},
+			{Name: p.shim(), Mode: 0o755, Content: shim},
 			{Name: "LICENSE", Mode: 0o644, Content: license},
 		}, cfg.MTime)
 		if err != nil {
@@ -251,8 +282,8 @@ func fillManifest(manifest []byte, version, baseURL string, arts []artifact) ([]
 		if err := set(pn, "sha256", a.SHA256); err != nil {
 			return nil, err
 		}
-		if bin := lookup(pn, "bin"); bin == nil || bin.Value != binary {
-			return nil, fmt.Errorf("spec.platforms[%d] (%s): bin must be %s", i, p, binary)
+		if bin := lookup(pn, "bin"); bin == nil || bin.Value != p.exe(binary) {
+			return nil, fmt.Errorf("spec.platforms[%d] (%s): bin must be %s", i, p, p.exe(binary))
 		}
 	}
 	for _, a := range arts {

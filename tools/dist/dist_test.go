@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,14 +80,14 @@ func checkManifest(t *testing.T, data []byte) krewManifest {
 		if !hexSHA256.MatchString(p.SHA256) {
 			t.Errorf("%s: sha256 %q", pl, p.SHA256)
 		}
-		if p.Bin != binary {
+		if p.Bin != pl.exe(binary) {
 			t.Errorf("%s: bin %q", pl, p.Bin)
 		}
 		froms := map[string]string{}
 		for _, f := range p.Files {
 			froms[f.From] = f.To
 		}
-		if diff := cmp.Diff(map[string]string{binary: ".", "LICENSE": "."}, froms); diff != "" {
+		if diff := cmp.Diff(map[string]string{pl.exe(binary): ".", pl.shim(): ".", "LICENSE": "."}, froms); diff != "" {
 			t.Errorf("%s: files (-want +got):\n%s", pl, diff)
 		}
 	}
@@ -149,8 +151,8 @@ func TestFillManifest(t *testing.T) {
 	if _, err := fillManifest(data, "v1.0.0", "https://x", arts[:3]); err == nil || !strings.Contains(err.Error(), "no archive built for linux/arm64") {
 		t.Errorf("missing archive: err = %v", err)
 	}
-	extra := append(arts, artifact{Platform: platform{"windows", "amd64"}, Name: "x", SHA256: arts[0].SHA256})
-	if _, err := fillManifest(data, "v1.0.0", "https://x", extra); err == nil || !strings.Contains(err.Error(), "no entry for windows/amd64") {
+	extra := append(arts, artifact{Platform: platform{"freebsd", "amd64"}, Name: "x", SHA256: arts[0].SHA256})
+	if _, err := fillManifest(data, "v1.0.0", "https://x", extra); err == nil || !strings.Contains(err.Error(), "no entry for freebsd/amd64") {
 		t.Errorf("extra archive: err = %v", err)
 	}
 	if _, err := fillManifest([]byte("kind: Deployment\n"), "v1.0.0", "https://x", arts); err == nil {
@@ -225,11 +227,11 @@ func TestArchiveReproducible(t *testing.T) {
 	}
 }
 
-// TestRun runs the whole tool on a tiny main package: four cross builds,
+// TestRun runs the whole tool on a tiny main package: five cross builds,
 // archives, checksums and the manifest, twice, with identical results.
 func TestRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("cross-builds four binaries")
+		t.Skip("cross-builds five binaries")
 	}
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "plugin.yaml")
@@ -242,7 +244,7 @@ func TestRun(t *testing.T) {
 	}
 	cfg := config{
 		Version: "v1.2.3", LDFlags: "-s -w -X main.version=v1.2.3",
-		Manifest: manifest, License: "../../LICENSE", Package: "./testdata/hello",
+		Manifest: manifest, License: "../../LICENSE", Package: "./testdata/hello", Shims: "../../cmd/kubectl-gitsync",
 		BaseURL: "https://example.com/releases/download", MTime: time.Unix(0, 0).UTC(),
 	}
 	var sums [2]string
@@ -269,7 +271,7 @@ func TestRun(t *testing.T) {
 	if sums[0] != sums[1] {
 		t.Errorf("two runs differ:\n%s\n%s", sums[0], sums[1])
 	}
-	if strings.Count(sums[0], "\n") != 4 {
+	if strings.Count(sums[0], "\n") != len(platforms()) {
 		t.Errorf("checksums.txt:\n%s", sums[0])
 	}
 	if got := mustRead(t, manifest); !bytes.Equal(got, mustRead(t, filepath.Join(dir, "dist1", "plugin.yaml"))) {
@@ -284,24 +286,32 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(zr)
+	entries := map[string][]byte{}
 	for {
 		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			t.Fatalf("no %s in the archive: %v", binary, err)
-		}
-		if h.Name != binary {
-			continue
-		}
-		exe := filepath.Join(dir, binary)
-		body, _ := io.ReadAll(tr)
-		if err := os.WriteFile(exe, body, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.CommandContext(t.Context(), exe).Output()
-		if err != nil || strings.TrimSpace(string(out)) != "v1.2.3" {
-			t.Errorf("%s printed %q, %v; want v1.2.3", binary, out, err)
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
 		}
-		break
+		entries[h.Name] = body
+	}
+	shim := mustRead(t, filepath.Join("../../cmd/kubectl-gitsync", p.shim()))
+	if !bytes.Equal(entries[p.shim()], shim) || entries["LICENSE"] == nil {
+		t.Errorf("the archive lacks the completion shim %s or LICENSE: %v", p.shim(), slices.Sorted(maps.Keys(entries)))
+	}
+	exe := filepath.Join(dir, binary)
+	if err := os.WriteFile(exe, entries[p.exe(binary)], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), exe).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "v1.2.3" {
+		t.Errorf("%s printed %q, %v; want v1.2.3", binary, out, err)
 	}
 }
 

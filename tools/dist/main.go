@@ -3,9 +3,11 @@
 //
 //	go run ./tools/dist -version v0.1.0 -ldflags '-s -w -X github.com/gitsync/gitsync/pkg/version.Version=v0.1.0 ...'
 //
-// For each of linux and darwin on amd64 and arm64 it cross-builds
-// ./cmd/kubectl-gitsync (CGO_ENABLED=0, -trimpath), packs the binary and
-// LICENSE into dist/kubectl-gitsync_<version>_<os>_<arch>.tar.gz, writes its
+// For each of linux and darwin on amd64 and arm64, and windows on amd64, it
+// cross-builds ./cmd/kubectl-gitsync (CGO_ENABLED=0, -trimpath; .exe on
+// Windows), packs the binary, the completion shim kubectl_complete-gitsync
+// (.cmd on Windows) and LICENSE into
+// dist/kubectl-gitsync_<version>_<os>_<arch>.tar.gz, writes its
 // SHA-256 next to it and into dist/checksums.txt, and writes dist/plugin.yaml:
 // the checked-in plugin.yaml with spec.version, and each platform's uri and
 // sha256, filled in. -update-manifest also rewrites the checked-in
@@ -38,6 +40,7 @@ func main() {
 	flag.StringVar(&cfg.License, "license", "LICENSE", "license file packed into every archive")
 	flag.StringVar(&cfg.BaseURL, "base-url", "https://github.com/gitsync/gitsync/releases/download", "download URL prefix; an archive's uri is <base-url>/<version>/<archive>")
 	flag.StringVar(&cfg.Package, "package", "./cmd/kubectl-gitsync", "main package to build")
+	flag.StringVar(&cfg.Shims, "shims", "./cmd/kubectl-gitsync", "directory of the completion shims packed into every archive")
 	flag.BoolVar(&cfg.UpdateManifest, "update-manifest", false, "also rewrite the checked-in manifest (-manifest) with the new version and hashes")
 	mtime := flag.String("mtime", "", "Unix time of every archive entry (default $SOURCE_DATE_EPOCH, else 0)")
 	flag.Parse()

@@ -1,0 +1,262 @@
+package action
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// statusHistoryLimit is how many history entries a detailed status holds.
+const statusHistoryLimit = 5
+
+// SyncStatus is the structured status of one sync, what `status -o
+// yaml|json` prints. Its JSON field names are a stable interface for
+// scripts.
+type SyncStatus struct {
+	// Name and Namespace name the sync.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Source is where the manifests come from; empty when the spec cannot
+	// be read.
+	Source SourceStatus `json:"source,omitzero"`
+	// Path is the directory inside the source.
+	Path string `json:"path,omitempty"`
+	// TargetNamespace is spec.targetNamespace.
+	TargetNamespace string `json:"targetNamespace,omitempty"`
+	// Prune is spec.prune with its default applied.
+	Prune bool `json:"prune"`
+	// Schedule is the CronJob's schedule.
+	Schedule string `json:"schedule,omitempty"`
+	// Suspended tells whether scheduled runs are off.
+	Suspended bool `json:"suspended"`
+	// PinnedRevision is the revision a rollback pinned the sync to; resume
+	// clears it.
+	PinnedRevision string `json:"pinnedRevision,omitempty"`
+	// LastScheduleTime is when the CronJob last started a scheduled run.
+	LastScheduleTime *time.Time `json:"lastScheduleTime,omitempty"`
+	// NextRun is when the CronJob will start the next run; absent when
+	// suspended or unknown.
+	NextRun *time.Time `json:"nextRun,omitempty"`
+	// LastAppliedRevision is the revision of the last successful run.
+	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+	// LastAppliedTime is when that run ended.
+	LastAppliedTime *time.Time `json:"lastAppliedTime,omitempty"`
+	// LastAttemptedRevision is the revision of the last run.
+	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
+	// LastRun is the last run; absent before the first one.
+	LastRun *inventory.Run `json:"lastRun,omitempty"`
+	// Objects is the number of objects in the inventory.
+	Objects int `json:"objects"`
+	// ObjectsByKind counts the inventory's objects per Kind[.group]
+	// (detailed status only).
+	ObjectsByKind map[string]int `json:"objectsByKind,omitempty"`
+	// History holds the newest history entries, newest first (detailed
+	// status only).
+	History []inventory.History `json:"history,omitempty"`
+	// ActiveJobs are the CronJob's unfinished Jobs (detailed status only).
+	ActiveJobs []JobStatus `json:"activeJobs,omitempty"`
+	// Problems are what is wrong with the sync's objects: an invalid spec,
+	// a missing CronJob, an unreadable inventory.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// SourceStatus is the source of a SyncStatus.
+type SourceStatus struct {
+	// Kind is "git" or "helm".
+	Kind string `json:"kind,omitempty"`
+	// URL is the Git repository or the Helm repository.
+	URL string `json:"url,omitempty"`
+	// Ref says what is taken from it, in words: the Git ref ("branch main",
+	// "tag v1.2.0") or the chart and version ("chart web, version 1.x").
+	Ref string `json:"ref,omitempty"`
+}
+
+// DescribeSource returns the source of a spec as status shows it.
+func DescribeSource(s *spec.SyncSpec) SourceStatus {
+	kind, url, ref := s.Source.Describe()
+	return SourceStatus{Kind: kind, URL: url, Ref: ref}
+}
+
+// describeSource is DescribeSource of the sync's spec, and for a Git ref
+// that follows the remote's HEAD also the branch HEAD named at the last run
+// ("default branch main", from the recorded revision).
+func (s *Sync) describeSource() SourceStatus {
+	src := DescribeSource(&s.Spec.Spec)
+	if g := s.Spec.Spec.Source.Git; g != nil && g.Ref == (spec.GitRef{}) {
+		rec := s.Record()
+		if branch, _, ok := strings.Cut(cmp.Or(rec.LastAttemptedRevision, rec.LastAppliedRevision), "@sha1:"); ok && branch != "" {
+			src.Ref = "default branch " + branch
+		}
+	}
+	return src
+}
+
+// JobStatus is one of a sync's unfinished Jobs.
+type JobStatus struct {
+	// Name is the Job's name.
+	Name string `json:"name"`
+	// Status is Suspended, Pending (no Pod yet), Starting (Pods not ready)
+	// or Running.
+	Status string `json:"status"`
+	// StartTime is when the Job controller started it.
+	StartTime *time.Time `json:"startTime,omitempty"`
+}
+
+// StatusList is the status of several syncs, what `status -o yaml|json`
+// prints without NAME.
+type StatusList struct {
+	// Items are the syncs, sorted by namespace and name.
+	Items []SyncStatus `json:"items"`
+}
+
+// StatusOptions select the status Status returns.
+type StatusOptions struct {
+	// Ref names the sync.
+	Ref
+	// Detail adds what only a description of one sync shows: the objects
+	// per kind, the newest history entries and the active Jobs. Default
+	// false.
+	Detail bool
+}
+
+// Status returns the status of one sync at cfg's clock. Parts that cannot
+// be read are reported in Problems; only a sync that does not exist
+// (ErrSyncNotFound) or cannot be read at all fails it.
+func Status(ctx context.Context, cfg *Config, opts StatusOptions) (*SyncStatus, error) {
+	s, err := GetSync(ctx, cfg, opts.Ref)
+	if err != nil {
+		return nil, err
+	}
+	st := BuildStatus(s, cfg.now())
+	if !opts.Detail {
+		return &st, nil
+	}
+	if entries := s.Entries(); len(entries) > 0 {
+		st.ObjectsByKind = map[string]int{}
+		for _, e := range entries {
+			st.ObjectsByKind[KindName(e.Group, e.Kind)]++
+		}
+	}
+	hist, err := s.Store(cfg.Client).ListHistory(ctx)
+	if err != nil {
+		st.Problems = append(st.Problems, "history: "+err.Error())
+	}
+	st.History = hist[:min(len(hist), statusHistoryLimit)]
+	jobs, err := activeJobs(ctx, cfg, s)
+	if err != nil {
+		st.Problems = append(st.Problems, "jobs: "+err.Error())
+	}
+	st.ActiveJobs = jobs
+	return &st, nil
+}
+
+// StatusOfAll returns the status of every sync ListSyncs finds.
+func StatusOfAll(ctx context.Context, cfg *Config, opts ListOptions) (*StatusList, error) {
+	syncs, err := ListSyncs(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.now()
+	list := &StatusList{Items: make([]SyncStatus, 0, len(syncs))}
+	for _, s := range syncs {
+		list.Items = append(list.Items, BuildStatus(s, now))
+	}
+	return list, nil
+}
+
+// BuildStatus returns the status of s at time now, without what only a
+// detailed status shows (objects per kind, history, Jobs).
+func BuildStatus(s *Sync, now time.Time) SyncStatus {
+	st := SyncStatus{
+		Name:           s.Name,
+		Namespace:      s.Namespace,
+		Schedule:       s.Schedule(),
+		Suspended:      s.Suspended(),
+		PinnedRevision: s.PinnedRevision(),
+		Prune:          spec.DefaultPrune,
+	}
+	if s.Spec != nil {
+		sp := s.Spec.Spec
+		st.Source = s.describeSource()
+		st.Path = sp.Path
+		st.TargetNamespace = sp.TargetNamespace
+		st.Prune = sp.PruneEnabled()
+	}
+	if s.SpecErr != nil {
+		st.Problems = append(st.Problems, "spec: "+s.SpecErr.Error())
+	}
+	if s.CronJob == nil {
+		st.Problems = append(st.Problems, fmt.Sprintf("CronJob/%s/%s: not found: no scheduled runs", s.Namespace, names.CronJob(s.Name)))
+	} else {
+		if t := s.CronJob.Status.LastScheduleTime; t != nil {
+			st.LastScheduleTime = timePtr(t.Time)
+		}
+		if !st.Suspended {
+			next, err := NextRun(s.CronJob, now)
+			if err != nil {
+				st.Problems = append(st.Problems, fmt.Sprintf("CronJob/%s/%s: %v", s.Namespace, s.CronJob.Name, err))
+			} else if !next.IsZero() {
+				st.NextRun = timePtr(next)
+			}
+		}
+	}
+	if s.InventoryErr != nil {
+		st.Problems = append(st.Problems, "inventory: "+s.InventoryErr.Error())
+	}
+	rec := s.Record()
+	st.LastAppliedRevision = rec.LastAppliedRevision
+	st.LastAttemptedRevision = rec.LastAttemptedRevision
+	if !rec.LastAppliedTime.IsZero() {
+		st.LastAppliedTime = timePtr(rec.LastAppliedTime)
+	}
+	if rec.LastRun.Result != "" || !rec.LastRun.Start.IsZero() {
+		run := rec.LastRun
+		st.LastRun = &run
+	}
+	st.Objects = len(s.Entries())
+	return st
+}
+
+func timePtr(t time.Time) *time.Time {
+	t = t.UTC()
+	return &t
+}
+
+// KindName returns Kind for the core group and Kind.group otherwise.
+func KindName(group, kind string) string {
+	if group == "" {
+		return kind
+	}
+	return kind + "." + group
+}
+
+// activeJobs returns the unfinished Jobs the sync's CronJob owns, oldest
+// first.
+func activeJobs(ctx context.Context, cfg *Config, s *Sync) ([]JobStatus, error) {
+	if s.CronJob == nil {
+		return nil, nil
+	}
+	jobs, err := ownedJobs(ctx, cfg.Client, s.CronJob)
+	if err != nil {
+		return nil, err
+	}
+	var out []JobStatus
+	for i := len(jobs) - 1; i >= 0; i-- {
+		j := jobs[i]
+		if finished, _, _ := jobOutcome(j); finished {
+			continue
+		}
+		js := JobStatus{Name: j.Name, Status: jobPhase(j)}
+		if j.Status.StartTime != nil {
+			js.StartTime = timePtr(j.Status.StartTime.Time)
+		}
+		out = append(out, js)
+	}
+	return out, nil
+}
