@@ -17,7 +17,7 @@ func TestSourceKindSecretRefDescribe(t *testing.T) {
 		{"git", Source{Git: &GitSource{URL: "https://g/r.git", Ref: GitRef{Tag: "v1"}, SecretRef: &LocalObjectReference{Name: "creds"}}},
 			out{"git", "creds", "spec.source.git.secretRef", "git", "https://g/r.git", "tag v1"}},
 		{"git with a token in the URL", Source{Git: &GitSource{URL: "https://TOKEN@g/r.git"}},
-			out{"git", "", "", "git", "https://xxxxx@g/r.git", "branch master"}},
+			out{"git", "", "", "git", "https://xxxxx@g/r.git", "default branch"}},
 		{"helm", Source{Helm: &HelmSource{URL: "https://charts.example.com", Chart: "web", Version: "1.x", SecretRef: &LocalObjectReference{Name: "repo"}}},
 			out{"helm", "repo", "spec.source.helm.secretRef", "helm", "https://charts.example.com", "chart web, version 1.x"}},
 		{"oci", Source{Helm: &HelmSource{URL: "oci://registry.example.com/charts/web"}},
