@@ -160,12 +160,24 @@ type Result struct {
 
 // Render builds opts.Path inside opts.Root and returns the validated objects.
 func Render(ctx context.Context, opts Options) (*Result, error) {
-	return render(ctx, opts, false)
+	res, _, err := render(ctx, opts, pathAuto)
+	return res, err
 }
 
-// render is Render; forceKustomize lets tests build plain trees with
-// kustomize to prove both paths agree.
-func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result, err error) {
+// buildPath names the way a tree was built.
+type buildPath string
+
+const (
+	pathAuto      buildPath = ""          // let render choose
+	pathDirect    buildPath = "direct"    // files read without kustomize
+	pathLinear    buildPath = "linear"    // kustomize's transformers object by object (linear.go)
+	pathKustomize buildPath = "kustomize" // a kustomize build
+)
+
+// render is Render; force lets tests build a tree with kustomize (or
+// insist on the linear path) to prove the paths agree, and path says which
+// one built it.
+func render(ctx context.Context, opts Options, force buildPath) (res *Result, path buildPath, err error) {
 	defer func() {
 		// kustomize and YAML libraries panic on some malformed input;
 		// a bad commit must fail the run, not crash the job.
@@ -180,43 +192,69 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 	start := time.Now()
 	c, dir, err := open(opts.Root, opts.Path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := validateOptions(&opts); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := c.checkSymlinks(dir); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	kfile, n := c.kustomizationIn(dir)
 	if n > 1 {
-		return nil, fmt.Errorf("%s: more than one kustomization file", c.rel(dir))
+		return nil, "", fmt.Errorf("%s: more than one kustomization file", c.rel(dir))
 	}
 	var entries []entry
 	if kfile == "" {
 		if entries, err = c.scan(ctx, dir); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 
 	var objs []object
-	direct := false
-	if !forceKustomize && !needsKustomize(&opts) {
+	if force == pathAuto && !needsKustomize(&opts) {
 		files, ok, err := c.collectSimple(ctx, dir, kfile, entries)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if ok {
-			direct = true
+			path = pathDirect
 			if objs, err = c.readAll(ctx, files); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 	}
-	if !direct {
+	if path == "" && (force == pathAuto || force == pathLinear) && (kfile != "" || len(entries) > 0) {
+		plan, why, err := c.planLinear(ctx, dir, kfile, entries, &opts)
+		switch {
+		case err != nil:
+			return nil, "", err
+		case plan == nil:
+			log.DebugContext(ctx, "linear build not possible", "path", c.rel(dir), "reason", why)
+		default:
+			objs, err = c.runLinear(ctx, plan)
+			switch {
+			case err == nil:
+				path = pathLinear
+			case errors.Is(err, errLinear):
+				// kustomize says what is wrong in its words, or
+				// builds what the linear path could not.
+				why = err.Error()
+				log.DebugContext(ctx, "linear build failed, building with kustomize", "path", c.rel(dir), "error", err)
+			default:
+				return nil, "", err
+			}
+		}
+		if path == "" && force == pathLinear {
+			return nil, "", fmt.Errorf("%s: no linear build: %s", c.rel(dir), why)
+		}
+	}
+	if path == "" {
+		path = pathKustomize
 		if kfile == "" {
 			if len(entries) == 0 && len(opts.Components) == 0 {
-				return finish(ctx, nil, &opts)
+				res, err := finish(ctx, nil, &opts)
+				return res, path, err
 			}
 			// Read the files first so a broken one is reported with
 			// its name, document and line rather than kustomize's words.
@@ -227,12 +265,12 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 				}
 			}
 			if _, err := c.readAll(ctx, files); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 		data, added, err := kustomization(c, dir, kfile, entries, &opts)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		target := kfile
 		if target == "" {
@@ -240,25 +278,27 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 		}
 		real, err := c.resolve(target)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		c.overlay[real] = data
 		if objs, err = kustomize(c, dir, added); err != nil {
-			return nil, err
+			return nil, "", err
 		}
+	}
+	if path != pathDirect {
 		for i := range objs {
 			if err := checkObject(objs[i].obj); err != nil {
-				return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
+				return nil, "", fmt.Errorf("%s: %w", objs[i].where(), err)
 			}
 		}
 	}
 	res, err = finish(ctx, objs, &opts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	log.DebugContext(ctx, "rendered", "path", c.rel(dir), "objects", len(res.Objects),
-		"kustomize", !direct, "duration", time.Since(start))
-	return res, nil
+		"kustomize", path == pathKustomize, "build", string(path), "duration", time.Since(start))
+	return res, path, nil
 }
 
 // needsKustomize reports whether an option can only be honoured by

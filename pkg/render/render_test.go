@@ -206,11 +206,14 @@ func TestDirectMatchesKustomize(t *testing.T) {
 			CommonMetadata: &CommonMetadata{Labels: map[string]string{"x": "y"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			direct, err := render(t.Context(), tc.opts, false)
+			direct, path, err := render(t.Context(), tc.opts, pathAuto)
 			if err != nil {
 				t.Fatal(err)
 			}
-			viaKustomize, err := render(t.Context(), tc.opts, true)
+			if path != pathDirect {
+				t.Fatalf("built on the %s path, want direct", path)
+			}
+			viaKustomize, _, err := render(t.Context(), tc.opts, pathKustomize)
 			if err != nil {
 				t.Fatal(err)
 			}
