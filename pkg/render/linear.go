@@ -9,14 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"sigs.k8s.io/kustomize/api/builtins"
+	// Deprecated for kustomize API v1, but the only public way to
+	// kustomize's own patch plugin, which makes patches come out as
+	// kustomize's build makes them.
+	"sigs.k8s.io/kustomize/api/builtins" //nolint:staticcheck
 	"sigs.k8s.io/kustomize/api/ifc"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/provider"
@@ -31,37 +34,42 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// The linear path builds the trees that kustomize's cost makes slow
-// without kustomize's build loop, by running kustomize's own transformers
-// one object at a time.
+// The linear path builds, in time linear in the object count, the trees
+// that make kustomize's build slow: a kustomization whose resources are
+// files and plain-list kustomizations and whose own fields are among
+// namespace, namePrefix, nameSuffix, patches and images, the ones a sync's
+// options set.
 //
 // kustomize keeps a build's objects in a list that it searches from the
 // start for every object it adds (to refuse a duplicate), for every object
-// the namespace transformer moves (to find a conflict) and, when it fixes
-// name references, for every object that may refer to another (to find
-// the candidates). A build is therefore quadratic in its object count, and
-// targetNamespace alone puts every Flux Kustomization on that curve.
+// the namespace transformer moves (to find a conflict), for every
+// strategic merge patch (to add the objects back) and, when it fixes name
+// references, for every object that may refer to another. A build is
+// therefore quadratic, and targetNamespace alone puts every Flux
+// Kustomization on that curve. Its YAML node trees also cost far more than
+// decoded objects.
 //
-// The linear path does what kustomize's build does for a kustomization
-// whose resources are files and plain-list kustomizations and whose own
-// fields are among namespace, namePrefix, nameSuffix, patches and images
-// (the ones a sync's options set): it reads the files with kustomize's
-// reader, runs each of kustomize's builtin transformers, configured as
-// kustomize configures them, on each object in turn, records the origin
-// annotations kustomize records, finds duplicates and conflicts with a
-// hash set, and fixes name references with kustomize's own name-reference
-// filter, given candidates from an index by name instead of the whole list
-// (nameref.go). Everything the output can depend on is kustomize's code;
-// only the loops are gitsync's. TestLinearMatchesKustomize holds both paths
-// to the same bytes on a corpus of every transformer and reference kind.
+// The linear path does what kustomize's build does, in kustomize's order,
+// on decoded objects: it reads the files as the direct path does; applies
+// patches with kustomize's own patch plugin to kustomize's node tree of
+// each object a patch may select, side by side; runs kustomize's namespace,
+// prefix, suffix and image transformers, rewritten for decoded objects and
+// driven by kustomize's own field specs (transform.go, kustconfig.go); and
+// fixes name references with candidates from an index by former name
+// (nameref.go). It keeps beside each object what kustomize records in
+// annotations while it builds (previous ids, prefixes, origin), finds
+// duplicates with a hash set, and drops and strips what kustomize drops and
+// strips at the end.
 //
-// Whatever the linear path does not reproduce exactly is left to kustomize,
-// and that is decided before rendering (planLinear): other kustomization
-// fields, components, kustomizations with more than a resource list below
-// the top, patch options, patches that could observe the bookkeeping
-// annotations kustomize keeps while it builds. When a build fails on the
-// linear path, Render builds again with kustomize, so that an error reads
-// as kustomize's.
+// Whatever it does not reproduce exactly is left to kustomize. Other
+// kustomization fields, components, bases that are more than a resource
+// list, patch options and patches that could see kustomize's bookkeeping
+// annotations are found by planLinear before anything is read. Values
+// whose result would depend on how they are written in YAML rather than on
+// what they are, and every error, are found while building (errLinear).
+// render then builds with kustomize, so an error reads as kustomize's.
+// TestLinearMatchesKustomize and TestLinearRandomTrees compare both paths
+// byte for byte.
 
 // errLinear wraps what stops a linear build that kustomize would report
 // in its own words; render then builds with kustomize.
@@ -531,9 +539,6 @@ func (c *confinedFS) runLinear(ctx context.Context, plan *linearPlan) (objs []ob
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.uniqueIDs(); err != nil {
-		return nil, err
-	}
 	patched := false
 	for _, st := range plan.steps {
 		if err := ctx.Err(); err != nil {
@@ -651,7 +656,7 @@ func (r *linearRun) load(ctx context.Context) error {
 		}
 	}
 	parsed := make([][]*linearObject, len(files))
-	err := forEach(ctx, len(files), func(i int) error {
+	err := linearForEach(ctx, len(files), func(i int) error {
 		var err error
 		parsed[i], err = r.parse(i, data[i])
 		return err
@@ -739,14 +744,29 @@ func (st *linearStep) selects(id resid.ResId) bool {
 }
 
 // forEach runs fn for 0 to n-1 on up to GOMAXPROCS goroutines and returns
-// the error of the lowest i that failed. A panic in fn is an error wrapping
-// errLinear, as on the calling goroutine.
+// the error of the lowest i that failed. A panic in fn becomes an error (a
+// panic on another goroutine would end the process, not reach render's
+// recover); on the linear path it wraps errLinear, so kustomize builds
+// again.
 func forEach(ctx context.Context, n int, fn func(i int) error) error {
+	return forEachWrapped(ctx, n, fn, nil)
+}
+
+// linearForEach is forEach for the linear path.
+func linearForEach(ctx context.Context, n int, fn func(i int) error) error {
+	return forEachWrapped(ctx, n, fn, errLinear)
+}
+
+func forEachWrapped(ctx context.Context, n int, fn func(i int) error, panicErr error) error {
 	errs := make([]error, n)
 	call := func(i int) {
 		defer func() {
 			if p := recover(); p != nil {
-				errs[i] = fmt.Errorf("%w: panicked: %v", errLinear, p)
+				if panicErr != nil {
+					errs[i] = fmt.Errorf("%w: panicked: %v", panicErr, p)
+				} else {
+					errs[i] = fmt.Errorf("panicked: %v", p)
+				}
 			}
 		}()
 		errs[i] = fn(i)
@@ -996,7 +1016,7 @@ func (r *linearRun) allToKustomize(ctx context.Context, list []*linearObject) er
 			o.kres = res
 		}
 	}
-	return forEach(ctx, len(list), func(i int) error { return r.toKustomize(list[i]) })
+	return linearForEach(ctx, len(list), func(i int) error { return r.toKustomize(list[i]) })
 }
 
 // reread finds o in its file as kustomize's reader reads it.
@@ -1080,7 +1100,7 @@ func (r *linearRun) applyPatch(ctx context.Context, st *linearStep) error {
 		}
 		// kustomize's patch code costs most of a build; each object is
 		// alone in its ResMap, so they are patched side by side.
-		err := forEach(ctx, len(targets), func(i int) error {
+		err := linearForEach(ctx, len(targets), func(i int) error {
 			if err := st.patch.Transform(targets[i].m); err != nil {
 				return fmt.Errorf("%w: %s: %w", errLinear, targets[i].source, err)
 			}
@@ -1155,7 +1175,7 @@ func (r *linearRun) endPatches(ctx context.Context) error {
 			list = append(list, o)
 		}
 	}
-	return forEach(ctx, len(list), func(i int) error { return r.endPatch(list[i]) })
+	return linearForEach(ctx, len(list), func(i int) error { return r.endPatch(list[i]) })
 }
 
 func (r *linearRun) endPatch(o *linearObject) error {
@@ -1183,7 +1203,6 @@ func (r *linearRun) endPatch(o *linearObject) error {
 	}
 	return nil
 }
-
 
 // readResources reads a manifest file into resources exactly as
 // kustomize's resource factory does (rf.SliceFromBytes), but skips the
@@ -1261,4 +1280,3 @@ type idKey struct {
 func keyOf(id resid.ResId) idKey {
 	return idKey{id.Group, id.Version, id.Kind, id.Name, id.EffectiveNamespace()}
 }
-

@@ -12,11 +12,16 @@
 // without apiVersion, kind or name, and the same object twice are errors
 // that name the file.
 //
-// Trees that are plain lists of files (a directory without kustomization, or
-// kustomizations that only list resources) with no option that needs
-// kustomize's transformers are read directly, because kustomize's cost grows
-// with the square of the object count; everything else is built by kustomize
-// itself. Both paths produce the same objects (TestDirectMatchesKustomize).
+// kustomize's build costs time with the square of the object count, so
+// Render takes one of three paths. Trees that are plain lists of files (a
+// directory without kustomization, or kustomizations that only list
+// resources) with no option that needs kustomize's transformers are read
+// directly. Such trees with targetNamespace, namePrefix, nameSuffix, images
+// or patches (from the options or the top kustomization) take the linear
+// path, which reproduces kustomize's transformers object by object
+// (linear.go). Everything else is built by kustomize itself. All paths
+// produce the same bytes (TestDirectMatchesKustomize,
+// TestLinearMatchesKustomize, TestLinearRandomTrees).
 //
 // Choices where Flux leaves room, or where gitsync differs on purpose:
 //   - A plain directory lists *.yaml and *.yml files (not JSON) and
@@ -422,21 +427,31 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 		Objects: make([]*unstructured.Unstructured, len(ks)),
 		Sources: make([]string, len(ks)),
 	}
-	h := sha256.New()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
 	for i, k := range ks {
 		if i > 0 && k.key == ks[i-1].key {
 			return nil, fmt.Errorf("%s: %w: also rendered from %s", k.o.where(), ErrDuplicate, whereFile(ks[i-1].o))
 		}
-		buf.Reset()
-		if err := enc.Encode(k.o.obj); err != nil {
-			return nil, fmt.Errorf("%s: %w", k.o.where(), err)
-		}
-		h.Write(buf.Bytes())
 		res.Objects[i] = &unstructured.Unstructured{Object: k.o.obj}
 		res.Sources[i] = k.o.source
+	}
+	// Encoding is most of the digest's cost and needs no order.
+	encoded := make([][]byte, len(ks))
+	err := forEach(ctx, len(ks), func(i int) error {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(ks[i].o.obj); err != nil {
+			return fmt.Errorf("%s: %w", ks[i].o.where(), err)
+		}
+		encoded[i] = buf.Bytes()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	for _, b := range encoded {
+		h.Write(b)
 	}
 	res.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return res, nil
