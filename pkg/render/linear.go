@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -598,25 +597,30 @@ func (c *confinedFS) runLinear(ctx context.Context, plan *linearPlan) (objs []ob
 	}
 	objs = make([]object, 0, len(r.objs))
 	for _, o := range r.objs {
-		md := metadata(o.obj)
-		ann, _ := md["annotations"].(map[string]any)
-		if v, ok := ann[localConfigAnnotation]; ok && v != "false" {
+		if isLocalConfig(o.obj) {
 			continue
 		}
-		// kustomize removes its bookkeeping annotations, and with them
-		// any the source had under the same keys, and an annotations
-		// field left empty.
-		for _, k := range resource.BuildAnnotations {
-			delete(ann, k)
-		}
-		delete(ann, transformationsAnnotation)
-		delete(ann, originAnnotation)
-		if _, ok := md["annotations"]; ok && len(ann) == 0 {
-			delete(md, "annotations")
-		}
+		stripBuildAnnotations(o.obj)
 		objs = append(objs, object{obj: o.obj, source: o.source})
 	}
 	return objs, nil
+}
+
+// stripBuildAnnotations removes what kustomize removes from every object at
+// the end of a build: its bookkeeping annotations (and any the source had
+// under the same keys), the origin annotation Render asks for, and an
+// annotations field left empty or null.
+func stripBuildAnnotations(obj map[string]any) {
+	md := metadata(obj)
+	ann, _ := md["annotations"].(map[string]any)
+	for _, k := range resource.BuildAnnotations {
+		delete(ann, k)
+	}
+	delete(ann, transformationsAnnotation)
+	delete(ann, originAnnotation)
+	if a, ok := md["annotations"]; ok && (a == nil || len(ann) == 0) {
+		delete(md, "annotations")
+	}
 }
 
 // transformationsAnnotation is where kustomize lists the transformers that
@@ -676,7 +680,7 @@ func (r *linearRun) parse(i int, data []byte) ([]*linearObject, error) {
 	f := r.plan.files[i]
 	rel := r.c.rel(f.path)
 	source := r.c.rel(filepath.Join(r.plan.dir, f.origin.Path))
-	docs, plain, err := parseForLinear(data, rel)
+	docs, plain, err := decodeFile(data, rel, true)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errLinear, err)
 	}
@@ -806,54 +810,6 @@ func forEachWrapped(ctx context.Context, n int, fn func(i int) error, panicErr e
 	return nil
 }
 
-// parseForLinear decodes a file like parseManifests but keeps
-// local-config objects (kustomize drops them only at the end of a build)
-// and reports whether the file is plain: no anchors, aliases, merge keys,
-// duplicate keys or List kinds.
-func parseForLinear(data []byte, file string) ([]linearDoc, bool, error) {
-	dec := kyaml.NewDecoder(bytes.NewReader(data))
-	var out []linearDoc
-	for doc := 1; ; doc++ {
-		var n kyaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			return out, true, nil
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: document %d: %w: %w", file, doc, ErrInvalidObject, err)
-		}
-		body := &n
-		if n.Kind == kyaml.DocumentNode && len(n.Content) == 1 {
-			body = n.Content[0]
-		}
-		if isEmptyNode(body) {
-			continue
-		}
-		if body.Kind != kyaml.MappingNode || needsDeAnchor(body) {
-			return nil, false, nil
-		}
-		var v any
-		if err := body.Decode(&v); err != nil {
-			return nil, false, fmt.Errorf("%s: document %d: %w: %w", file, doc, ErrInvalidObject, err)
-		}
-		nv, err := normalize(v)
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: document %d: %w: %w", file, doc, ErrInvalidObject, err)
-		}
-		m := nv.(map[string]any)
-		if kind, _ := m["kind"].(string); strings.HasSuffix(kind, "List") {
-			return nil, false, nil
-		}
-		out = append(out, linearDoc{obj: m, node: body})
-	}
-}
-
-// linearDoc is a decoded document and its node tree.
-type linearDoc struct {
-	obj  map[string]any
-	node *kyaml.Node
-}
-
 // checkLinearObject refuses what the linear path cannot reproduce:
 // besides what every object needs, metadata.namespace must be a string
 // (kustomize reads null as the text "~" or "null"), annotation values
@@ -971,7 +927,7 @@ func (r *linearRun) toKustomize(o *linearObject) error {
 		return nil
 	}
 	hit := o.kres
-	if hit == nil && o.node != nil && !isLocalConfig(o.obj) {
+	if hit == nil && o.node != nil && !hasLocalConfig(o.obj) {
 		// What kustomize's reader makes of a document without anchors;
 		// the factory drops local-config objects, kustomize's reader
 		// does not.
@@ -1008,7 +964,7 @@ func (r *linearRun) toKustomize(o *linearObject) error {
 func (r *linearRun) allToKustomize(ctx context.Context, list []*linearObject) error {
 	// Reading a file again touches shared state: done first, in order.
 	for _, o := range list {
-		if o.kres == nil && (o.node == nil || isLocalConfig(o.obj)) {
+		if o.kres == nil && (o.node == nil || hasLocalConfig(o.obj)) {
 			res, err := r.reread(o)
 			if err != nil {
 				return err
@@ -1017,6 +973,14 @@ func (r *linearRun) allToKustomize(ctx context.Context, list []*linearObject) er
 		}
 	}
 	return linearForEach(ctx, len(list), func(i int) error { return r.toKustomize(list[i]) })
+}
+
+// hasLocalConfig reports whether the object carries the local-config
+// annotation, which makes kustomize's resource factory drop it.
+func hasLocalConfig(obj map[string]any) bool {
+	ann, _ := metadata(obj)["annotations"].(map[string]any)
+	_, ok := ann[localConfigAnnotation]
+	return ok
 }
 
 // reread finds o in its file as kustomize's reader reads it.
@@ -1046,12 +1010,6 @@ func (r *linearRun) reread(o *linearObject) (*resource.Resource, error) {
 		return nil, fmt.Errorf("%w: %s: kustomize's reader does not find %s", errLinear, o.source, r.curID(o))
 	}
 	return hit, nil
-}
-
-func isLocalConfig(obj map[string]any) bool {
-	ann, _ := metadata(obj)["annotations"].(map[string]any)
-	_, ok := ann[localConfigAnnotation]
-	return ok
 }
 
 // applyPatch runs one patch with kustomize's plugin on every object it
@@ -1226,33 +1184,6 @@ func readResources(rf *resource.Factory, data []byte) ([]*resource.Resource, err
 		}
 	}
 	return rf.ResourcesFromRNodes(nodes)
-}
-
-// needsDeAnchor reports whether kustomize's anchor expansion could change
-// the document below n.
-func needsDeAnchor(n *kyaml.Node) bool {
-	if n.Anchor != "" || n.Kind == kyaml.AliasNode || n.Tag == kyaml.MergeTag {
-		return true
-	}
-	if n.Kind == kyaml.MappingNode {
-		for i := 0; i < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != kyaml.ScalarNode {
-				return true
-			}
-			for j := 0; j < i; j += 2 {
-				if n.Content[j].Value == k.Value {
-					return true
-				}
-			}
-		}
-	}
-	for _, c := range n.Content {
-		if needsDeAnchor(c) {
-			return true
-		}
-	}
-	return false
 }
 
 // matchesAnyID is kustomize's lookup of a patch's object: any of the ids

@@ -216,7 +216,7 @@ func TestLinearRandomTrees(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			root := t.TempDir()
-			writeRandomTree(t, root, rng)
+			ids := writeRandomTree(t, root, rng)
 			opts := Options{Root: root}
 			if rng.IntN(3) > 0 {
 				opts.TargetNamespace = pick(rng, "team", "default", "ns-1")
@@ -232,7 +232,7 @@ func TestLinearRandomTrees(t *testing.T) {
 			}
 			if rng.IntN(3) == 0 {
 				opts.Patches = append(opts.Patches, Patch{
-					Patch:  "- op: add\n  path: /metadata/labels/patched\n  value: \"yes\"\n",
+					Patch:  "apiVersion: v1\nkind: Any\nmetadata:\n  name: any\n  labels: {patched: \"yes\"}\n",
 					Target: &Selector{Kind: pick(rng, "ConfigMap", "Deployment", "Service"), Name: pick(rng, "", "n-1.*", "n-[0-4]")},
 				})
 			}
@@ -240,6 +240,21 @@ func TestLinearRandomTrees(t *testing.T) {
 				opts.Patches = append(opts.Patches, Patch{
 					Patch:  "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: any\nspec:\n  replicas: 3\n",
 					Target: &Selector{Kind: "Deployment", Namespace: pick(rng, "ns-1", "ns-2", "")},
+				})
+			}
+			if rng.IntN(4) == 0 {
+				// Renames whatever it selects: references follow, or two
+				// objects collide and both paths fail.
+				opts.Patches = append(opts.Patches, Patch{
+					Patch:  "- op: replace\n  path: /metadata/name\n  value: renamed\n",
+					Target: &Selector{Kind: pick(rng, "ConfigMap", "Secret", "ServiceAccount"), Name: pick(rng, "n-1", "web", "n-1.*")},
+				})
+			}
+			if cms := ids["ConfigMap"]; len(cms) > 0 && rng.IntN(4) == 0 {
+				// Without target: applies to the one object it names.
+				id := pick(rng, cms...)
+				opts.Patches = append(opts.Patches, Patch{
+					Patch: fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\ndata: {patched: \"yes\"}\n", id[1], id[0]),
 				})
 			}
 			if opts.TargetNamespace == "" && opts.NamePrefix == "" && opts.NameSuffix == "" && len(opts.Images) == 0 && len(opts.Patches) == 0 {
@@ -272,13 +287,15 @@ func TestLinearRandomTrees(t *testing.T) {
 
 func pick[T any](rng *rand.Rand, options ...T) T { return options[rng.IntN(len(options))] }
 
-// writeRandomTree writes 20 to 60 objects with references among them.
-func writeRandomTree(t *testing.T, root string, rng *rand.Rand) {
+// writeRandomTree writes 20 to 60 objects with references among them and
+// returns the namespace and name of each object by kind.
+func writeRandomTree(t *testing.T, root string, rng *rand.Rand) map[string][][2]string {
 	t.Helper()
 	names := []string{"n-1", "n-2", "n-3", "n-10", "n-11", "default", "web"}
 	namespaces := []string{"ns-1", "ns-2", ""}
-	type key struct{ kind, ns, name string }
+	type key struct{ kind, name string }
 	used := map[key]bool{}
+	ids := map[string][][2]string{}
 	var docs []string
 	for len(docs) < 20+rng.IntN(40) {
 		name, ns := pick(rng, names...), pick(rng, namespaces...)
@@ -288,16 +305,24 @@ func writeRandomTree(t *testing.T, root string, rng *rand.Rand) {
 		if cluster {
 			ns = ""
 		}
-		if used[key{kind, ns, name}] {
+		// One object of a kind and name, whatever the namespace, so
+		// that targetNamespace does not make most trees collide.
+		if used[key{kind: kind, name: name}] {
 			continue
 		}
-		used[key{kind, ns, name}] = true
+		used[key{kind: kind, name: name}] = true
+		ids[kind] = append(ids[kind], [2]string{ns, name})
 		meta := fmt.Sprintf("metadata:\n  name: %s\n", name)
 		if ns != "" {
 			meta += fmt.Sprintf("  namespace: %s\n", ns)
 		}
-		if rng.IntN(3) == 0 {
+		switch rng.IntN(6) {
+		case 0:
 			meta += "  labels: {app: web}\n"
+		case 1:
+			meta += "  annotations: {}\n"
+		case 2:
+			meta += "  annotations: {config.kubernetes.io/local-config: \"true\"}\n"
 		}
 		ref := func() string { return pick(rng, names...) }
 		var d string
@@ -327,8 +352,9 @@ func writeRandomTree(t *testing.T, root string, rng *rand.Rand) {
 			}
 			d = "apiVersion: rbac.authorization.k8s.io/v1\nkind: " + kind + "\n" + meta + fmt.Sprintf(
 				"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: %s\n  name: %s\nsubjects:\n"+
-					"- kind: ServiceAccount\n  name: %s\n  namespace: %s\n- kind: ServiceAccount\n  name: %s\n",
-				role, ref(), ref(), pick(rng, "ns-1", "ns-2"), ref())
+					"- kind: ServiceAccount\n  name: %s\n  namespace: %s\n- kind: ServiceAccount\n  name: %s\n"+
+					"- kind: User\n  name: %s\n  apiGroup: rbac.authorization.k8s.io\n",
+				role, ref(), ref(), pick(rng, "ns-1", "ns-2"), ref(), ref())
 		case "PersistentVolumeClaim":
 			d = "apiVersion: v1\nkind: PersistentVolumeClaim\n" + meta + "spec:\n  accessModes: [ReadWriteOnce]\n"
 		case "HorizontalPodAutoscaler":
@@ -348,6 +374,7 @@ func writeRandomTree(t *testing.T, root string, rng *rand.Rand) {
 			t.Fatal(err)
 		}
 	}
+	return ids
 }
 
 // TestKustomizeDefaultsCurrent fails when kustomize_defaults.yaml is not

@@ -60,6 +60,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resource"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -223,9 +225,14 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 			return nil, "", err
 		}
 		if ok {
-			path = pathDirect
-			if objs, err = c.readAll(ctx, files); err != nil {
+			exact := false
+			if objs, exact, err = c.readDirect(ctx, files); err != nil {
 				return nil, "", err
+			}
+			if exact {
+				path = pathDirect
+			} else {
+				log.DebugContext(ctx, "direct read not possible", "path", c.rel(dir))
 			}
 		}
 	}
@@ -388,6 +395,67 @@ func (c *confinedFS) readAll(ctx context.Context, files []string) ([]object, err
 		objs = append(objs, o...)
 	}
 	return objs, nil
+}
+
+// readDirect reads the files of a plain tree and returns what kustomize's
+// build of them gives: local-config objects dropped, the annotations
+// kustomize uses while it builds stripped, and the objects of files with
+// YAML anchors or List kinds as kustomize's reader reads them. exact is
+// false when an object holds something kustomize would change in a way a
+// decoded object cannot show (an annotation value that is not a string,
+// one of kustomize's own annotations); render then takes another path.
+func (c *confinedFS) readDirect(ctx context.Context, files []string) (objs []object, exact bool, err error) {
+	var rf *resource.Factory
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		rel := c.rel(f)
+		data, err := c.ReadFile(f)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", rel, err)
+		}
+		docs, plain, err := decodeFile(data, rel, true)
+		if err != nil {
+			return nil, false, err
+		}
+		if !plain {
+			if rf == nil {
+				rf = provider.NewDepProvider().GetResourceFactory()
+			}
+			rs, err := rf.SliceFromBytes(data)
+			if err != nil {
+				return nil, false, nil
+			}
+			docs = docs[:0]
+			for _, res := range rs {
+				raw, err := res.Map()
+				if err != nil {
+					return nil, false, nil
+				}
+				nv, err := normalize(raw)
+				if err != nil {
+					return nil, false, nil
+				}
+				docs = append(docs, document{obj: nv.(map[string]any)})
+			}
+		}
+		for _, d := range docs {
+			o := object{obj: d.obj, source: rel, line: d.line}
+			if err := checkLinearObject(d.obj); err != nil {
+				if errors.Is(err, errLinear) {
+					return nil, false, nil
+				}
+				return nil, false, fmt.Errorf("%s: %w", o.where(), err)
+			}
+			if isLocalConfig(d.obj) {
+				continue
+			}
+			stripBuildAnnotations(d.obj)
+			objs = append(objs, o)
+		}
+	}
+	return objs, true, nil
 }
 
 // finish runs the steps Flux runs after the build, in Flux's order
