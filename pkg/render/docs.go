@@ -138,10 +138,21 @@ func needsDeAnchor(n *kyaml.Node) bool {
 		return true
 	}
 	if n.Kind == kyaml.MappingNode {
+		var seen map[string]bool // for mappings too large to compare pairwise
+		if len(n.Content) > 32 {
+			seen = make(map[string]bool, len(n.Content)/2)
+		}
 		for i := 0; i < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != kyaml.ScalarNode {
 				return true
+			}
+			if seen != nil {
+				if seen[k.Value] {
+					return true
+				}
+				seen[k.Value] = true
+				continue
 			}
 			for j := 0; j < i; j += 2 {
 				if n.Content[j].Value == k.Value {

@@ -558,12 +558,14 @@ func (c *confinedFS) runLinear(ctx context.Context, plan *linearPlan) (objs []ob
 			}
 			patched = false
 		}
-		for _, o := range r.objs {
+		// Each step changes only the object it is given.
+		err := linearForEach(ctx, len(r.objs), func(i int) error {
+			o := r.objs[i]
 			var err error
 			switch {
 			case st.namespace != nil:
 				if ann, _ := metadata(o.obj)["annotations"].(map[string]any); ann[konfig.HelmGeneratedAnnotation] == "true" {
-					continue
+					return nil
 				}
 				if err = r.storePrevious(o); err == nil {
 					err = st.namespace.apply(o, r.curID(o).Gvk)
@@ -574,8 +576,12 @@ func (c *confinedFS) runLinear(ctx context.Context, plan *linearPlan) (objs []ob
 				err = st.image.apply(o)
 			}
 			if err != nil {
-				return nil, r.objectError(o, err)
+				return r.objectError(o, err)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		if st.checkIDs {
 			if err := r.uniqueIDs(); err != nil {

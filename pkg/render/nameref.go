@@ -35,25 +35,27 @@ func fixNameReferences(ctx context.Context, r *linearRun, refs backRefs) error {
 	}
 	filters := map[resid.Gvk][]filter{}
 	for i := range r.objs {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		gvk := idx.info[i].orgGvk
+		if _, ok := filters[gvk]; ok {
+			continue
 		}
-		in := &idx.info[i]
-		fl, ok := filters[in.orgGvk]
-		if !ok {
-			for b, br := range refs {
-				for s := range specs[b] {
-					if in.orgGvk.IsSelected(&specs[b][s].Gvk) {
-						fl = append(fl, filter{spec: &specs[b][s], target: br.Gvk})
-					}
+		var fl []filter
+		for b, br := range refs {
+			for s := range specs[b] {
+				if gvk.IsSelected(&specs[b][s].Gvk) {
+					fl = append(fl, filter{spec: &specs[b][s], target: br.Gvk})
 				}
 			}
-			filters[in.orgGvk] = fl
 		}
+		filters[gvk] = fl
+	}
+	// A referrer's fields change, nothing else: referrers are fixed side
+	// by side.
+	return linearForEach(ctx, len(r.objs), func(i int) error {
+		in := &idx.info[i]
+		fl := filters[in.orgGvk]
 		if len(fl) == 0 {
-			continue
+			return nil
 		}
 		obj := r.objs[i].obj
 		rb, err := roleBindingNamespaces(in.id.Kind, obj)
@@ -71,8 +73,8 @@ func fixNameReferences(ctx context.Context, r *linearRun, refs backRefs) error {
 				return fmt.Errorf("%w: %s: updating name reference in %s: %w", errLinear, in.id, f.spec.Path, err)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // refInfo is what the sieves read of an object. Names, namespaces and
