@@ -76,6 +76,7 @@ e2e: deps testbin ## Run the end-to-end tests on a real node.
 
 bench: deps testbin ## Run the benchmarks and print figures with their workloads (docs/benchmarks.md).
 	go run ./tests/bench $(BENCH_FLAGS)
+	@echo "BenchmarkRenderAtScale: render at 1k/2k/5k/10k objects with targetNamespace, namePrefix, commonMetadata, images and two patches, linear path and kustomize's build (a few minutes at 10k)"
 	go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/ ./pkg/apply/ ./pkg/inventory/
 	go test -count=1 -run 'TestBenchmark' -v ./pkg/helm/ | grep -E '^(=== RUN|--- |\s+bench_test)|ok|FAIL' 
 

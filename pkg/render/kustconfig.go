@@ -102,8 +102,9 @@ func (s backRefs) mergeOne(other backRef) (backRefs, error) {
 	return out, nil
 }
 
-// defaultTransformerConfig returns a fresh copy of kustomize's defaults,
-// parsed and sorted as kustomize parses them.
+// defaultTransformerConfig returns kustomize's defaults, parsed and sorted
+// as kustomize parses them, once per process; callers only read it (merge
+// copies).
 var defaultTransformerConfig = sync.OnceValues(func() (*transformerConfig, error) {
 	var t transformerConfig
 	if err := sigsyaml.Unmarshal(kustomizeDefaults, &t); err != nil {
