@@ -68,7 +68,9 @@ import (
 // what they are, and every error, are found while building (errLinear).
 // render then builds with kustomize, so an error reads as kustomize's.
 // TestLinearMatchesKustomize and TestLinearRandomTrees compare both paths
-// byte for byte.
+// byte for byte; when kustomize is upgraded, they are what says whether the
+// rewritten transformers still match it (TestKustomizeDefaultsCurrent
+// checks its field specs).
 
 // errLinear wraps what stops a linear build that kustomize would report
 // in its own words; render then builds with kustomize.

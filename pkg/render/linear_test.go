@@ -173,8 +173,13 @@ func TestLinearMatchesKustomize(t *testing.T) {
 			"base/kustomization.yaml": "namePrefix: b-\nresources: [cm.yaml]\n",
 			"base/cm.yaml":            cmA,
 		}},
+		// kustomize reads the annotation as its own and fails.
 		{name: "annotation kustomize uses while building", wantErr: true, opts: Options{NamePrefix: "p-"}, files: map[string]string{
 			"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    internal.config.kubernetes.io/previousNames: x\n",
+		}},
+		// kustomize keeps the quotes of the name it prefixes.
+		{name: "prefix that makes a quoted name read as a number", want: pathKustomize, opts: Options{NamePrefix: "1"}, files: map[string]string{
+			"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"23\"\n",
 		}},
 		{name: "name reference that is not a string", want: pathKustomize, opts: Options{NamePrefix: "p-"}, files: map[string]string{
 			"all.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"123\"\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n    envFrom:\n    - configMapRef: {name: 123}\n",
@@ -183,6 +188,9 @@ func TestLinearMatchesKustomize(t *testing.T) {
 		// Errors read as kustomize's.
 		{name: "namespace conflict", wantErr: true, opts: Options{TargetNamespace: "t"}, files: map[string]string{
 			"a.yaml": cmA, "b.yaml": strings.ReplaceAll(cmA, "namespace: x", "namespace: y"),
+		}},
+		{name: "prefix that makes a plain name read as a number", wantErr: true, opts: Options{NamePrefix: "1"}, files: map[string]string{
+			"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: e5\n",
 		}},
 		{name: "patch without target matching nothing", wantErr: true, opts: Options{Root: refs, Patches: []Patch{sm(
 			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: missing\n", nil)}}},
