@@ -57,16 +57,42 @@ func (o *object) where() string {
 // skipped, FooList kinds with items are expanded, local-config objects are
 // dropped. Unlike kustomize it names the file, document and line on error.
 func parseManifests(data []byte, file string) ([]object, error) {
+	docs, _, err := decodeFile(data, file, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]object, len(docs))
+	for i, d := range docs {
+		out[i] = object{obj: d.obj, source: file, line: d.line}
+	}
+	return out, nil
+}
+
+// document is a decoded object and the node tree of the document it came
+// from (a List's, for an item of a List; such files are not plain).
+type document struct {
+	obj  map[string]any
+	node *kyaml.Node
+	line int
+}
+
+// decodeFile is parseManifests; it keeps local-config objects if asked,
+// and reports whether the file is plain: without YAML anchors, aliases,
+// merge keys, duplicate keys and List kinds. kustomize's reader treats
+// those its own way (anchors expanded node by node, List items through
+// JSON), so objects from a file that is not plain are taken from that
+// reader where the result must be kustomize's.
+func decodeFile(data []byte, file string, keepLocal bool) (docs []document, plain bool, err error) {
 	dec := kyaml.NewDecoder(bytes.NewReader(data))
-	var out []object
+	plain = true
 	for doc := 1; ; doc++ {
 		var n kyaml.Node
 		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return docs, plain, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w: %w", file, doc, ErrInvalidObject, err)
+			return nil, false, fmt.Errorf("%s: document %d: %w: %w", file, doc, ErrInvalidObject, err)
 		}
 		body := &n
 		if n.Kind == kyaml.DocumentNode && len(n.Content) == 1 {
@@ -77,24 +103,70 @@ func parseManifests(data []byte, file string) ([]object, error) {
 		}
 		at := fmt.Sprintf("%s: document %d (line %d)", file, doc, body.Line)
 		if body.Kind != kyaml.MappingNode {
-			return nil, fmt.Errorf("%s: %w: not a mapping", at, ErrInvalidObject)
+			return nil, false, fmt.Errorf("%s: %w: not a mapping", at, ErrInvalidObject)
+		}
+		if plain && needsDeAnchor(body) {
+			plain = false
 		}
 		var v any
 		if err := body.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", at, ErrInvalidObject, err)
+			return nil, false, fmt.Errorf("%s: %w: %w", at, ErrInvalidObject, err)
 		}
 		nv, err := normalize(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", at, ErrInvalidObject, err)
+			return nil, false, fmt.Errorf("%s: %w: %w", at, ErrInvalidObject, err)
 		}
-		objs, err := expandObject(nv.(map[string]any))
+		m := nv.(map[string]any)
+		if kind, _ := m["kind"].(string); strings.HasSuffix(kind, "List") {
+			plain = false
+		}
+		objs, err := expandObject(m, keepLocal)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", at, err)
+			return nil, false, fmt.Errorf("%s: %w", at, err)
 		}
 		for _, o := range objs {
-			out = append(out, object{obj: o, source: file, line: body.Line})
+			docs = append(docs, document{obj: o, node: body, line: body.Line})
 		}
 	}
+}
+
+// needsDeAnchor reports whether kustomize's anchor expansion could change
+// the document below n: it rebuilds every mapping, merging merge keys and
+// duplicate keys.
+func needsDeAnchor(n *kyaml.Node) bool {
+	if n.Anchor != "" || n.Kind == kyaml.AliasNode || n.Tag == kyaml.MergeTag {
+		return true
+	}
+	if n.Kind == kyaml.MappingNode {
+		var seen map[string]bool // for mappings too large to compare pairwise
+		if len(n.Content) > 32 {
+			seen = make(map[string]bool, len(n.Content)/2)
+		}
+		for i := 0; i < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != kyaml.ScalarNode {
+				return true
+			}
+			if seen != nil {
+				if seen[k.Value] {
+					return true
+				}
+				seen[k.Value] = true
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				if n.Content[j].Value == k.Value {
+					return true
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if needsDeAnchor(c) {
+			return true
+		}
+	}
+	return false
 }
 
 func isEmptyNode(n *kyaml.Node) bool {
@@ -112,8 +184,9 @@ func isEmptyNode(n *kyaml.Node) bool {
 }
 
 // expandObject validates one decoded document and inlines FooList kinds
-// that carry items, as kustomize does.
-func expandObject(m map[string]any) ([]map[string]any, error) {
+// that carry items, as kustomize does. Local-config objects are dropped
+// unless keepLocal is set.
+func expandObject(m map[string]any, keepLocal bool) ([]map[string]any, error) {
 	kind, _ := m["kind"].(string)
 	if kind == "" {
 		return nil, fmt.Errorf("%w: missing kind", ErrInvalidObject)
@@ -136,7 +209,7 @@ func expandObject(m map[string]any) ([]map[string]any, error) {
 				if len(im) == 0 {
 					continue
 				}
-				sub, err := expandObject(im)
+				sub, err := expandObject(im, keepLocal)
 				if err != nil {
 					return nil, fmt.Errorf("%s: items[%d]: %w", kind, i, err)
 				}
@@ -148,12 +221,19 @@ func expandObject(m map[string]any) ([]map[string]any, error) {
 	if err := checkObject(m); err != nil {
 		return nil, err
 	}
-	md, _ := m["metadata"].(map[string]any)
-	ann, _ := md["annotations"].(map[string]any)
-	if v, ok := ann[localConfigAnnotation]; ok && v != "false" {
+	if !keepLocal && isLocalConfig(m) {
 		return nil, nil
 	}
 	return []map[string]any{m}, nil
+}
+
+// isLocalConfig reports whether kustomize drops the object from its output:
+// it carries the local-config annotation with any value but "false".
+func isLocalConfig(m map[string]any) bool {
+	md, _ := m["metadata"].(map[string]any)
+	ann, _ := md["annotations"].(map[string]any)
+	v, ok := ann[localConfigAnnotation]
+	return ok && v != "false"
 }
 
 // checkObject requires what Flux requires of every built object:

@@ -12,10 +12,12 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// kustomizeMu serialises kustomize builds. kustomize keeps its OpenAPI schema
-// in package globals that a kustomization's `openapi:` field replaces, so two
-// builds at once race and one build's schema would leak into the next. This
-// is the one piece of package state, and it guards a dependency's globals.
+// kustomizeMu serialises kustomize builds, linear ones included. kustomize
+// keeps its OpenAPI schema in package globals that a kustomization's
+// `openapi:` field replaces, so two builds at once race and one build's
+// schema would leak into the next. This is the one piece of mutable package
+// state, and it guards a dependency's globals (kustconfig.go caches
+// kustomize's defaults, which never change).
 var kustomizeMu sync.Mutex
 
 // originAnnotation is where kustomize records the file an object came from

@@ -12,11 +12,16 @@
 // without apiVersion, kind or name, and the same object twice are errors
 // that name the file.
 //
-// Trees that are plain lists of files (a directory without kustomization, or
-// kustomizations that only list resources) with no option that needs
-// kustomize's transformers are read directly, because kustomize's cost grows
-// with the square of the object count; everything else is built by kustomize
-// itself. Both paths produce the same objects (TestDirectMatchesKustomize).
+// kustomize's build costs time with the square of the object count, so
+// Render takes one of three paths. Trees that are plain lists of files (a
+// directory without kustomization, or kustomizations that only list
+// resources) with no option that needs kustomize's transformers are read
+// directly. Such trees with targetNamespace, namePrefix, nameSuffix, images
+// or patches (from the options or the top kustomization) take the linear
+// path, which reproduces kustomize's transformers object by object
+// (linear.go). Everything else is built by kustomize itself. All paths
+// produce the same bytes (TestDirectMatchesKustomize,
+// TestLinearMatchesKustomize, TestLinearRandomTrees).
 //
 // Choices where Flux leaves room, or where gitsync differs on purpose:
 //   - A plain directory lists *.yaml and *.yml files (not JSON) and
@@ -55,6 +60,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resource"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -160,12 +167,24 @@ type Result struct {
 
 // Render builds opts.Path inside opts.Root and returns the validated objects.
 func Render(ctx context.Context, opts Options) (*Result, error) {
-	return render(ctx, opts, false)
+	res, _, err := render(ctx, opts, pathAuto)
+	return res, err
 }
 
-// render is Render; forceKustomize lets tests build plain trees with
-// kustomize to prove both paths agree.
-func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result, err error) {
+// buildPath names the way a tree was built.
+type buildPath string
+
+const (
+	pathAuto      buildPath = ""          // let render choose
+	pathDirect    buildPath = "direct"    // files read without kustomize
+	pathLinear    buildPath = "linear"    // kustomize's transformers object by object (linear.go)
+	pathKustomize buildPath = "kustomize" // a kustomize build
+)
+
+// render is Render; force lets tests build a tree with kustomize (or
+// insist on the linear path) to prove the paths agree, and path says which
+// one built it.
+func render(ctx context.Context, opts Options, force buildPath) (res *Result, path buildPath, err error) {
 	defer func() {
 		// kustomize and YAML libraries panic on some malformed input;
 		// a bad commit must fail the run, not crash the job.
@@ -180,43 +199,74 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 	start := time.Now()
 	c, dir, err := open(opts.Root, opts.Path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := validateOptions(&opts); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := c.checkSymlinks(dir); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	kfile, n := c.kustomizationIn(dir)
 	if n > 1 {
-		return nil, fmt.Errorf("%s: more than one kustomization file", c.rel(dir))
+		return nil, "", fmt.Errorf("%s: more than one kustomization file", c.rel(dir))
 	}
 	var entries []entry
 	if kfile == "" {
 		if entries, err = c.scan(ctx, dir); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 
 	var objs []object
-	direct := false
-	if !forceKustomize && !needsKustomize(&opts) {
+	if force == pathAuto && !needsKustomize(&opts) {
 		files, ok, err := c.collectSimple(ctx, dir, kfile, entries)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if ok {
-			direct = true
-			if objs, err = c.readAll(ctx, files); err != nil {
-				return nil, err
+			exact := false
+			if objs, exact, err = c.readDirect(ctx, files); err != nil {
+				return nil, "", err
+			}
+			if exact {
+				path = pathDirect
+			} else {
+				log.DebugContext(ctx, "direct read not possible", "path", c.rel(dir))
 			}
 		}
 	}
-	if !direct {
+	if path == "" && (force == pathAuto || force == pathLinear) && (kfile != "" || len(entries) > 0) {
+		plan, why, err := c.planLinear(ctx, dir, kfile, entries, &opts)
+		switch {
+		case err != nil:
+			return nil, "", err
+		case plan == nil:
+			log.DebugContext(ctx, "linear build not possible", "path", c.rel(dir), "reason", why)
+		default:
+			objs, err = c.runLinear(ctx, plan)
+			switch {
+			case err == nil:
+				path = pathLinear
+			case errors.Is(err, errLinear):
+				// kustomize says what is wrong in its words, or
+				// builds what the linear path could not.
+				why = err.Error()
+				log.DebugContext(ctx, "linear build failed, building with kustomize", "path", c.rel(dir), "error", err)
+			default:
+				return nil, "", err
+			}
+		}
+		if path == "" && force == pathLinear {
+			return nil, "", fmt.Errorf("%s: no linear build: %s", c.rel(dir), why)
+		}
+	}
+	if path == "" {
+		path = pathKustomize
 		if kfile == "" {
 			if len(entries) == 0 && len(opts.Components) == 0 {
-				return finish(ctx, nil, &opts)
+				res, err := finish(ctx, nil, &opts)
+				return res, path, err
 			}
 			// Read the files first so a broken one is reported with
 			// its name, document and line rather than kustomize's words.
@@ -227,12 +277,12 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 				}
 			}
 			if _, err := c.readAll(ctx, files); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 		data, added, err := kustomization(c, dir, kfile, entries, &opts)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		target := kfile
 		if target == "" {
@@ -240,25 +290,27 @@ func render(ctx context.Context, opts Options, forceKustomize bool) (res *Result
 		}
 		real, err := c.resolve(target)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		c.overlay[real] = data
 		if objs, err = kustomize(c, dir, added); err != nil {
-			return nil, err
+			return nil, "", err
 		}
+	}
+	if path != pathDirect {
 		for i := range objs {
 			if err := checkObject(objs[i].obj); err != nil {
-				return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
+				return nil, "", fmt.Errorf("%s: %w", objs[i].where(), err)
 			}
 		}
 	}
 	res, err = finish(ctx, objs, &opts)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	log.DebugContext(ctx, "rendered", "path", c.rel(dir), "objects", len(res.Objects),
-		"kustomize", !direct, "duration", time.Since(start))
-	return res, nil
+		"kustomize", path == pathKustomize, "build", string(path), "duration", time.Since(start))
+	return res, path, nil
 }
 
 // needsKustomize reports whether an option can only be honoured by
@@ -345,6 +397,67 @@ func (c *confinedFS) readAll(ctx context.Context, files []string) ([]object, err
 	return objs, nil
 }
 
+// readDirect reads the files of a plain tree and returns what kustomize's
+// build of them gives: local-config objects dropped, the annotations
+// kustomize uses while it builds stripped, and the objects of files with
+// YAML anchors or List kinds as kustomize's reader reads them. exact is
+// false when an object holds something kustomize would change in a way a
+// decoded object cannot show (an annotation value that is not a string,
+// one of kustomize's own annotations); render then takes another path.
+func (c *confinedFS) readDirect(ctx context.Context, files []string) (objs []object, exact bool, err error) {
+	var rf *resource.Factory
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		rel := c.rel(f)
+		data, err := c.ReadFile(f)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", rel, err)
+		}
+		docs, plain, err := decodeFile(data, rel, true)
+		if err != nil {
+			return nil, false, err
+		}
+		if !plain {
+			if rf == nil {
+				rf = provider.NewDepProvider().GetResourceFactory()
+			}
+			rs, err := rf.SliceFromBytes(data)
+			if err != nil {
+				return nil, false, nil
+			}
+			docs = docs[:0]
+			for _, res := range rs {
+				raw, err := res.Map()
+				if err != nil {
+					return nil, false, nil
+				}
+				nv, err := normalize(raw)
+				if err != nil {
+					return nil, false, nil
+				}
+				docs = append(docs, document{obj: nv.(map[string]any)})
+			}
+		}
+		for _, d := range docs {
+			o := object{obj: d.obj, source: rel, line: d.line}
+			if err := checkLinearObject(d.obj); err != nil {
+				if errors.Is(err, errLinear) {
+					return nil, false, nil
+				}
+				return nil, false, fmt.Errorf("%s: %w", o.where(), err)
+			}
+			if isLocalConfig(d.obj) {
+				continue
+			}
+			stripBuildAnnotations(d.obj)
+			objs = append(objs, o)
+		}
+	}
+	return objs, true, nil
+}
+
 // finish runs the steps Flux runs after the build, in Flux's order
 // (substitution, then commonMetadata), rejects duplicates, sorts and
 // digests.
@@ -382,21 +495,31 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 		Objects: make([]*unstructured.Unstructured, len(ks)),
 		Sources: make([]string, len(ks)),
 	}
-	h := sha256.New()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
 	for i, k := range ks {
 		if i > 0 && k.key == ks[i-1].key {
 			return nil, fmt.Errorf("%s: %w: also rendered from %s", k.o.where(), ErrDuplicate, whereFile(ks[i-1].o))
 		}
-		buf.Reset()
-		if err := enc.Encode(k.o.obj); err != nil {
-			return nil, fmt.Errorf("%s: %w", k.o.where(), err)
-		}
-		h.Write(buf.Bytes())
 		res.Objects[i] = &unstructured.Unstructured{Object: k.o.obj}
 		res.Sources[i] = k.o.source
+	}
+	// Encoding is most of the digest's cost and needs no order.
+	encoded := make([][]byte, len(ks))
+	err := forEach(ctx, len(ks), func(i int) error {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(ks[i].o.obj); err != nil {
+			return fmt.Errorf("%s: %w", ks[i].o.where(), err)
+		}
+		encoded[i] = buf.Bytes()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	for _, b := range encoded {
+		h.Write(b)
 	}
 	res.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return res, nil

@@ -193,24 +193,47 @@ func TestDirectMatchesKustomize(t *testing.T) {
 		"apps/kustomization.yml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- app.yaml\n",
 		"apps/app.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations: {config.kubernetes.io/local-config: \"false\"}\ndata:\n  80: port\n  key: |\n    multi\n    line\n",
 	})
+	// What kustomize changes in any build: empty or null annotations
+	// removed, its own annotations stripped, List items through JSON,
+	// anchors and merge keys expanded its way; and what only kustomize can
+	// do (an annotation value that is not a string becomes one from its
+	// YAML text).
+	quirks := t.TempDir()
+	writeFiles(t, quirks, map[string]string{
+		"annotations.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: empty\n  annotations: {}\n---\n" +
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nulled\n  annotations:\n---\n" +
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kio\n  annotations: {config.kubernetes.io/path: x, config.kubernetes.io/index: \"0\", keep: \"yes\"}\n",
+		"list.yaml":    "apiVersion: v1\nkind: ConfigMapList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: listed}\n  data: {f: 1.0, g: 2.50, i: 7}\n",
+		"anchors.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchored\nx: &x {a: 1, b: 1}\ny: &y {b: 2, c: 2}\ndata:\n  <<: [*x, *y]\n  d: *x\n",
+	})
+	notString := t.TempDir()
+	writeFiles(t, notString, map[string]string{
+		"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {replicas: 3, config.kubernetes.io/local-config: false}\n",
+	})
 	for _, tc := range []struct {
 		name string
 		opts Options
+		want buildPath
 	}{
-		{"fixture-plain", Options{Root: "testdata/plain"}},
-		{"generated", Options{Root: generated}},
-		{"listed", Options{Root: listed}},
-		{"nested", Options{Root: nested}},
+		{"fixture-plain", Options{Root: "testdata/plain"}, pathDirect},
+		{"generated", Options{Root: generated}, pathDirect},
+		{"listed", Options{Root: listed}, pathDirect},
+		{"nested", Options{Root: nested}, pathDirect},
 		{"substitute-and-metadata", Options{Root: "testdata/subst",
 			Substitute:     map[string]string{"env": "a", "cluster": "c", "image": "i", "replicas": "1", "multi": "m"},
-			CommonMetadata: &CommonMetadata{Labels: map[string]string{"x": "y"}}}},
+			CommonMetadata: &CommonMetadata{Labels: map[string]string{"x": "y"}}}, pathDirect},
+		{"kustomize's reading", Options{Root: quirks}, pathDirect},
+		{"annotations that are not strings", Options{Root: notString}, pathKustomize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			direct, err := render(t.Context(), tc.opts, false)
+			direct, path, err := render(t.Context(), tc.opts, pathAuto)
 			if err != nil {
 				t.Fatal(err)
 			}
-			viaKustomize, err := render(t.Context(), tc.opts, true)
+			if path != tc.want {
+				t.Fatalf("built on the %s path, want %s", path, tc.want)
+			}
+			viaKustomize, _, err := render(t.Context(), tc.opts, pathKustomize)
 			if err != nil {
 				t.Fatal(err)
 			}
