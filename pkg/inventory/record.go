@@ -76,6 +76,11 @@ type Run struct {
 	// Counts holds the number of objects per apply or prune action
 	// (created, configured, unchanged, deleted, skipped, failed).
 	Counts map[string]int `json:"counts,omitempty"`
+	// VerifiedBy is the id of the key whose signature verified the
+	// revision (an OpenPGP key fingerprint or an SSH key's SHA256
+	// fingerprint; two joined by "," when a tag and its commit were signed
+	// by different keys); empty when the source verifies no signatures.
+	VerifiedBy string `json:"verifiedBy,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

@@ -14,6 +14,7 @@ func (s *SyncSpec) setDefaults() {
 		if g.Timeout == nil {
 			g.Timeout = NewDuration(DefaultGitTimeout)
 		}
+		g.setExtraDefaults()
 	}
 	// An invalid path is left as written so that Validate reports it as
 	// the user wrote it.
