@@ -29,12 +29,11 @@ import (
 //	eve       commit signed by eve (SSH, not trusted)
 //	tampered  commit with alice's signature over other bytes
 type signedRepo struct {
-	url                     string
-	alice, mallory          pgpKey
-	bob, eve                sshKey
-	keys                    source.VerificationKeys
-	commits                 map[string]string // branch → commit id
-	mainCommit, unsignedTip string
+	url            string
+	alice, mallory pgpKey
+	bob, eve       sshKey
+	keys           source.VerificationKeys
+	commits        map[string]string // branch → commit id
 }
 
 func newSignedRepo(t *testing.T, s *gitserver.Server, name string) *signedRepo {
