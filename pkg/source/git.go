@@ -222,7 +222,7 @@ func fetchInto(ctx context.Context, opts GitOptions, dir string, parent *budget)
 			return nil, c.wrap(fmt.Errorf("include[%d]: %w", i, err))
 		}
 		c.log.InfoContext(ctx, "git: included", "url", c.urlForErrors(), "include", i,
-			"from", redact.URL(inc.Repository.URL), "revision", irev.String(), "toPath", inc.toPath())
+			"from", redact.URL(inc.Repository.URL), "revision", irev.String(), "toPath", inc.ToPath)
 	}
 	if !opts.KeepGitDir {
 		if err := os.RemoveAll(filepath.Join(root, ".git")); err != nil {

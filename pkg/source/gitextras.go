@@ -64,9 +64,9 @@ func (c *client) validateExtras() error {
 		if _, ok := cleanRelativePath(inc.FromPath); !ok {
 			return fmt.Errorf("include[%d]: fromPath %q must be a path inside the included repository", i, inc.FromPath)
 		}
-		to, ok := cleanRelativePath(inc.toPath())
-		if !ok || to == "." || to == ".git" || strings.HasPrefix(to, ".git/") {
-			return fmt.Errorf("include[%d]: toPath %q must be a path inside the checkout, below its root and outside .git", i, inc.toPath())
+		to, ok := cleanRelativePath(inc.ToPath)
+		if inc.ToPath == "" || !ok || to == "." || to == ".git" || strings.HasPrefix(to, ".git/") {
+			return fmt.Errorf("include[%d]: toPath %q must be a path inside the checkout, below its root and outside .git", i, inc.ToPath)
 		}
 	}
 	return nil

@@ -24,28 +24,9 @@ type GitInclude struct {
 	FromPath string
 	// ToPath is where the copy goes, relative to the checkout's root. It
 	// must not exist in the checkout, or be an empty directory there, and
-	// no directory on the way to it may be a symlink. Default: the last
-	// element of Repository.URL without ".git" (what `git clone` names the
-	// directory; Flux's default is the included object's name).
+	// no directory on the way to it may be a symlink. Required (the spec's
+	// default is spec.GitInclude.IncludeToPath).
 	ToPath string
-}
-
-// toPath returns ToPath or its default.
-func (inc GitInclude) toPath() string {
-	if inc.ToPath != "" {
-		return inc.ToPath
-	}
-	return IncludeDefaultPath(inc.Repository.URL)
-}
-
-// IncludeDefaultPath returns the default GitInclude.ToPath for a
-// repository URL: its last path element without ".git".
-func IncludeDefaultPath(url string) string {
-	u := strings.TrimRight(url, "/")
-	if i := strings.LastIndexAny(u, "/:"); i >= 0 {
-		u = u[i+1:]
-	}
-	return strings.TrimSuffix(u, ".git")
 }
 
 // include fetches inc into a temporary directory below root and moves
@@ -67,7 +48,7 @@ func include(ctx context.Context, inc GitInclude, root string, parent *budget) (
 		return "", err
 	}
 	from, _ := cleanRelativePath(inc.FromPath)
-	to, _ := cleanRelativePath(inc.toPath())
+	to, _ := cleanRelativePath(inc.ToPath)
 	src := filepath.Join(tmp, filepath.FromSlash(from))
 	if _, err := os.Lstat(src); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -82,10 +63,10 @@ func include(ctx context.Context, inc GitInclude, root string, parent *budget) (
 	}
 	dst, err := includeTarget(root, to)
 	if err != nil {
-		return "", fmt.Errorf("toPath %q: %w", inc.toPath(), err)
+		return "", fmt.Errorf("toPath %q: %w", inc.ToPath, err)
 	}
 	if err := os.Rename(src, dst); err != nil {
-		return "", fmt.Errorf("toPath %q: %w", inc.toPath(), err)
+		return "", fmt.Errorf("toPath %q: %w", inc.ToPath, err)
 	}
 	return art.Revision, nil
 }

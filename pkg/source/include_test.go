@@ -33,7 +33,7 @@ func TestInclude(t *testing.T) {
 	base := source.GitOptions{URL: s.HTTPSURL("base"), Auth: auth}
 	art, err := fetch(t, source.GitOptions{URL: s.HTTPSURL("app"), Auth: auth, Include: []source.GitInclude{
 		{Repository: base, FromPath: "manifests", ToPath: "deploy/base"},
-		{Repository: base},
+		{Repository: base, ToPath: "base"},
 		{Repository: base, FromPath: "other/x.yaml", ToPath: "single.yaml"},
 	}})
 	check(t, "Fetch", err)
@@ -51,7 +51,7 @@ func TestInclude(t *testing.T) {
 
 	wrong := base
 	wrong.Auth.Password = "wrong"
-	_, err = fetch(t, source.GitOptions{URL: s.HTTPSURL("app"), Auth: auth, Include: []source.GitInclude{{Repository: wrong}}})
+	_, err = fetch(t, source.GitOptions{URL: s.HTTPSURL("app"), Auth: auth, Include: []source.GitInclude{{Repository: wrong, ToPath: "base"}}})
 	if !errors.Is(err, source.ErrAuthentication) || !strings.Contains(err.Error(), "include[0]: "+s.HTTPSURL("base")) {
 		t.Errorf("Fetch with a wrong include password: %v; want ErrAuthentication naming include[0] and its URL", err)
 	}
@@ -76,6 +76,7 @@ func TestIncludeRefused(t *testing.T) {
 		{"fromPath missing", source.GitInclude{Repository: base, FromPath: "nope", ToPath: "x"}, `fromPath "nope" does not exist in main@sha1:`, nil},
 		{"toPath outside", source.GitInclude{Repository: base, ToPath: "../x"}, `toPath "../x" must be a path inside the checkout`, source.ErrInvalidOptions},
 		{"toPath .git", source.GitInclude{Repository: base, ToPath: ".git/hooks"}, `toPath ".git/hooks"`, source.ErrInvalidOptions},
+		{"no toPath", source.GitInclude{Repository: base}, `toPath ""`, source.ErrInvalidOptions},
 		{"fromPath outside", source.GitInclude{Repository: base, FromPath: "../..", ToPath: "x"}, `fromPath "../.."`, source.ErrInvalidOptions},
 		// The link stays inside the included repository, but not once
 		// a/b/c is copied two levels higher.
