@@ -79,6 +79,11 @@ type Run struct {
 	// Retries is how many API requests of the run were sent again after a
 	// transient fault.
 	Retries int64 `json:"retries,omitempty"`
+	// VerifiedBy is the id of the key whose signature verified the
+	// revision (an OpenPGP key fingerprint or an SSH key's SHA256
+	// fingerprint; two joined by "," when a tag and its commit were signed
+	// by different keys); empty when the source verifies no signatures.
+	VerifiedBy string `json:"verifiedBy,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

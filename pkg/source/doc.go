@@ -18,7 +18,12 @@
 //   - Cache: one run resolves each source once and fetches each revision
 //     once, however many parts of the run use it;
 //   - URL redaction, in pkg/redact, which every kind applies to its errors
-//     and logs.
+//     and logs;
+//   - ignore rules (ApplyIgnore, WithIgnore): Flux's .sourceignore files,
+//     spec.ignore and default exclusions, applied to the fetched tree of
+//     every kind that has an ignore field;
+//   - ErrUnverified, which every kind that checks signatures wraps, and
+//     Artifact.VerifiedBy, the key that signed what was fetched.
 //
 // This package knows nothing of the Sync spec; pkg/source/fromspec maps
 // the spec's source onto a Source, and is the only place that lists the
@@ -83,7 +88,40 @@
 // go-billy's bound OS filesystem, which keeps every path below its base.
 // After the checkout Fetch resolves every symlink step by step and refuses
 // the whole fetch (ErrUnsafeSymlink) when one is absolute, leaves the
-// directory at any step, or points into .git. Submodules are not fetched.
+// directory at any step, or points into .git: after submodules and
+// includes are in place, so that their links are checked against the whole
+// checkout too.
+//
+// # Signatures
+//
+// With GitOptions.Verify, Fetch checks signatures after the transfer and
+// before the checkout, so unverified content is never written out: the
+// commit's (VerifyHEAD), the annotated tag's the ref selects (VerifyTag),
+// or both (VerifyTagAndHEAD), against OpenPGP keys (through
+// github.com/ProtonMail/go-crypto) and SSH keys (SSHSIG in Git's "git"
+// namespace, through github.com/hiddeco/sshsig, as fluxcd/pkg does),
+// read from a Secret with VerificationKeysFromSecret. In the tag modes the
+// tag is fetched by name, so that its object is there, and must point to
+// the commit of the revision.
+//
+// # Sparse checkout, submodules, includes
+//
+// GitOptions.SparseCheckout checks out only some directories. go-git's
+// fetch cannot leave blobs out, so when the server advertises the filter
+// capability, Fetch speaks upload-pack itself: the commit and its trees
+// with filter blob:none, then the sparse directories' blobs by id. A
+// server that cannot do either gets a whole shallow fetch, checked out
+// sparsely.
+//
+// GitOptions.RecurseSubmodules fetches submodules into their paths, each
+// at its recorded commit, by the same code as the repository itself (so
+// shallow, confined and under the same size cap), with the repository's
+// credentials only on the repository's own host.
+//
+// GitOptions.Include copies paths of other repositories into the checkout.
+// NewGit's Resolve resolves them too, and its ContentDigest changes when
+// one of them moves, so that a run renders again although the revision is
+// the same; its Fetch fetches them at the revisions Resolve saw.
 //
 // # Authentication
 //

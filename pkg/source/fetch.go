@@ -70,6 +70,7 @@ func (c *client) list(ctx context.Context) (remoteRefs, error) {
 	}
 	rr := newRemoteRefs(list)
 	rr.wantAnyCommit = ar.Capabilities.Supports(capability.AllowReachableSHA1InWant)
+	rr.filter = ar.Capabilities.Supports(capability.Filter)
 	return rr, nil
 }
 
@@ -108,12 +109,21 @@ func fatal(ctx context.Context, err error) bool {
 		errors.Is(err, ErrTooLarge)
 }
 
-// fetcher runs one Fetch. Each attempt starts from a new repository in root.
+// fetcher runs one Fetch, or the fetch of one submodule. Each attempt
+// starts from a new repository in root.
 type fetcher struct {
 	c    *client
 	root string
 	repo *git.Repository
 	b    *budget
+	// parent is the budget that b's bytes count against too: the
+	// including or superproject fetch's; nil for a Fetch of its own.
+	parent *budget
+	// scope decides which credentials submodules get.
+	scope credScope
+	// depth is 0 for the repository Fetch was asked for, n for its
+	// submodules n levels down.
+	depth int
 }
 
 // fetched is what an attempt got.
@@ -121,6 +131,64 @@ type fetched struct {
 	target  target
 	commit  plumbing.Hash
 	shallow bool
+	// verifiedBy is the id of the key(s) verify checked the signatures
+	// with; empty without GitOptions.Verify.
+	verifiedBy string
+}
+
+// run gets the commit, verifies its signatures, checks it out and fetches
+// its submodules. Its errors name the URL and ref.
+func (f *fetcher) run(ctx context.Context) (fetched, error) {
+	res, err := f.get(ctx)
+	if err != nil {
+		return res, f.c.wrap(err)
+	}
+	if res.verifiedBy, err = f.verify(res); err != nil {
+		return res, f.c.wrap(err)
+	}
+	if err := f.checkout(ctx, res.commit); err != nil {
+		return res, f.c.wrap(err)
+	}
+	if f.c.opts.RecurseSubmodules {
+		if err := f.submodules(ctx, res.commit); err != nil {
+			return res, f.c.wrap(err)
+		}
+	}
+	return res, nil
+}
+
+// get fetches the commit the options name: only the sparse directories'
+// blobs when the server allows, otherwise the whole commit.
+func (f *fetcher) get(ctx context.Context) (fetched, error) {
+	if f.c.sparse != nil {
+		res, ok, err := f.partial(ctx)
+		if err != nil || ok {
+			return res, err
+		}
+	}
+	switch {
+	case f.c.pinnedTag != "":
+		return f.pinned(ctx)
+	case f.c.opts.Ref.kind() == refCommit:
+		return f.commit(ctx)
+	}
+	return f.ref(ctx)
+}
+
+// pinned fetches the tag a tag verification mode checks for a commit ref
+// (a rollback of a tag revision): the tag by name, which must still point
+// to the commit.
+func (f *fetcher) pinned(ctx context.Context) (fetched, error) {
+	t := target{ref: plumbing.NewTagReferenceName(f.c.pinnedTag), revName: f.c.pinnedTag}
+	want := plumbing.NewHash(strings.ToLower(f.c.opts.Ref.Commit))
+	got, err := f.fetchRef(ctx, t.ref)
+	if err != nil {
+		return fetched{}, err
+	}
+	if got != want {
+		return fetched{}, fmt.Errorf("tag %s points to commit %s now, not to %s: %w", f.c.pinnedTag, got, want, ErrRefNotFound)
+	}
+	return fetched{target: t, commit: want, shallow: true}, nil
 }
 
 // reset (re)creates the repository: .git storage in root/.git, worktree in
@@ -131,7 +199,7 @@ func (f *fetcher) reset() error {
 	if err := os.RemoveAll(gitDir); err != nil {
 		return err
 	}
-	f.b = &budget{limit: f.c.maxSize}
+	f.b = &budget{limit: f.c.maxSize, parent: f.parent}
 	if f.c.maxSize < 0 {
 		f.b.limit = -1
 	}
@@ -151,7 +219,8 @@ func (f *fetcher) reset() error {
 // packfile).
 func (f *fetcher) sized(err error) error {
 	if err != nil && f.b != nil && f.b.exceeded.Load() {
-		return fmt.Errorf("%w: fetch stopped after writing %d bytes (the limit is %d)", ErrTooLarge, f.b.used.Load(), f.b.limit)
+		t := f.b.capping()
+		return fmt.Errorf("%w: fetch stopped after writing %d bytes (the limit is %d)", ErrTooLarge, t.used.Load(), t.limit)
 	}
 	return err
 }
@@ -338,11 +407,16 @@ func (f *fetcher) checkout(ctx context.Context, commit plumbing.Hash) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := f.checkSparse(commit); err != nil {
+		return err
+	}
 	wt, err := f.repo.Worktree()
 	if err != nil {
 		return err
 	}
-	if err := wt.Checkout(&git.CheckoutOptions{Hash: commit, Force: true}); err != nil {
+	// go-git matches sparse directories as name prefixes: "app/", not
+	// "app", so that "apps" is not checked out with it.
+	if err := wt.Checkout(&git.CheckoutOptions{Hash: commit, Force: true, SparseCheckoutDirectories: f.c.sparse}); err != nil {
 		return fmt.Errorf("checkout %s: %w", commit, f.sized(err))
 	}
 	return nil

@@ -50,9 +50,35 @@ type GitOptions struct {
 	// reads nothing else, and the objects would double the disk use).
 	KeepGitDir bool
 	// Logger receives a record when Fetch has to fall back from a shallow
-	// fetch to a full clone. Default: discard.
+	// fetch to a full clone, or from a partial to a whole one. Default:
+	// discard.
 	Logger *slog.Logger
+
+	// Verify makes Fetch check the signature of the commit, the tag or
+	// both before anything is checked out (see GitVerification). Default:
+	// nothing is checked.
+	Verify *GitVerification
+	// SparseCheckout lists directories, relative to the repository root;
+	// Fetch checks out only those, and each must exist. When the server
+	// supports partial clone (uploadpack.allowFilter) and serves objects by
+	// id, only the blobs of those directories are transferred at all.
+	// Default: the whole tree.
+	SparseCheckout []string
+	// RecurseSubmodules fetches the submodules of the commit (recursively,
+	// up to MaxSubmoduleDepth levels), each at the commit the tree records,
+	// into its path. They are confined and size-capped with the
+	// repository, under the same MaxSize. A submodule on the host of URL is
+	// fetched with Auth; one on another host only with Auth's CA bundle and
+	// known_hosts. Default: false, submodule directories stay empty.
+	RecurseSubmodules bool
+	// Include copies paths of other repositories into the checkout once
+	// it is checked out (see GitInclude). Default: none.
+	Include []GitInclude
 }
+
+// MaxSubmoduleDepth bounds how deeply submodules of submodules are
+// fetched, as Git's and Flux's default recursion depth does.
+const MaxSubmoduleDepth = 10
 
 // client is GitOptions validated and completed with defaults.
 type client struct {
@@ -63,6 +89,12 @@ type client struct {
 	timeout    time.Duration
 	maxSize    int64
 	log        *slog.Logger
+	// sparse are the SparseCheckout directories, cleaned, each ending in
+	// "/"; nil for a whole checkout.
+	sparse []string
+	// pinnedTag is the tag whose signature a tag mode checks when Ref
+	// selects a commit (GitVerification.Tag); empty otherwise.
+	pinnedTag string
 }
 
 // newClient validates opts. Its errors wrap ErrInvalidOptions (and
@@ -93,6 +125,9 @@ func newClient(opts GitOptions) (*client, error) {
 		if errors.Is(err, ErrHostKey) {
 			return nil, c.wrap(err)
 		}
+		return nil, c.wrap(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
+	}
+	if err := c.validateExtras(); err != nil {
 		return nil, c.wrap(fmt.Errorf("%w: %w", ErrInvalidOptions, err))
 	}
 	return c, nil
@@ -155,8 +190,15 @@ func Resolve(ctx context.Context, opts GitOptions) (Revision, error) {
 // dir must be an existing, empty directory private to the caller, who
 // removes it afterwards, also when Fetch fails (it may hold partial
 // content then). See the package documentation for what is fetched, the
-// size cap and symlink confinement.
+// size cap and symlink confinement, signature verification, sparse
+// checkout, submodules and includes.
 func Fetch(ctx context.Context, opts GitOptions, dir string) (*Artifact, error) {
+	return fetchInto(ctx, opts, dir, nil)
+}
+
+// fetchInto is Fetch, with the bytes it writes counted against parent
+// too when parent is not nil (an include).
+func fetchInto(ctx context.Context, opts GitOptions, dir string, parent *budget) (*Artifact, error) {
 	c, err := newClient(opts)
 	if err != nil {
 		return nil, err
@@ -168,18 +210,19 @@ func Fetch(ctx context.Context, opts GitOptions, dir string) (*Artifact, error) 
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 
-	f := &fetcher{c: c, root: root}
-	var res fetched
-	if opts.Ref.kind() == refCommit {
-		res, err = f.commit(ctx)
-	} else {
-		res, err = f.ref(ctx)
-	}
+	f := &fetcher{c: c, root: root, parent: parent, scope: newCredScope(c)}
+	res, err := f.run(ctx)
 	if err != nil {
-		return nil, c.wrap(err)
+		return nil, err
 	}
-	if err := f.checkout(ctx, res.commit); err != nil {
-		return nil, c.wrap(err)
+	rev := res.target.revision(res.commit)
+	for i, inc := range opts.Include {
+		irev, err := include(ctx, inc, root, f.b)
+		if err != nil {
+			return nil, c.wrap(fmt.Errorf("include[%d]: %w", i, err))
+		}
+		c.log.InfoContext(ctx, "git: included", "url", c.urlForErrors(), "include", i,
+			"from", redact.URL(inc.Repository.URL), "revision", irev.String(), "toPath", inc.ToPath)
 	}
 	if !opts.KeepGitDir {
 		if err := os.RemoveAll(filepath.Join(root, ".git")); err != nil {
@@ -187,13 +230,14 @@ func Fetch(ctx context.Context, opts GitOptions, dir string) (*Artifact, error) 
 		}
 	}
 	if err := checkSymlinks(ctx, root); err != nil {
-		return nil, c.wrap(fmt.Errorf("%s: %w", res.target.revision(res.commit), err))
+		return nil, c.wrap(fmt.Errorf("%s: %w", rev, err))
 	}
 	return &Artifact{
-		Dir:      dir,
-		Revision: res.target.revision(res.commit),
-		Commit:   res.commit.String(),
-		Shallow:  res.shallow,
+		Dir:        dir,
+		Revision:   rev,
+		Commit:     res.commit.String(),
+		Shallow:    res.shallow,
+		VerifiedBy: res.verifiedBy,
 	}, nil
 }
 

@@ -16,16 +16,32 @@ type budget struct {
 	limit    int64 // negative: no limit
 	used     atomic.Int64
 	exceeded atomic.Bool
+	// parent is charged with every byte too: a submodule's or an
+	// include's fetch counts against the fetch that asked for it.
+	parent *budget
 }
 
-// take accounts for n more bytes.
+// take accounts for n more bytes, here and in every parent.
 func (b *budget) take(n int) error {
-	used := b.used.Add(int64(n))
-	if b.limit >= 0 && used > b.limit {
-		b.exceeded.Store(true)
-		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, b.limit)
+	for x := b; x != nil; x = x.parent {
+		used := x.used.Add(int64(n))
+		if x.limit >= 0 && used > x.limit {
+			x.exceeded.Store(true)
+			b.exceeded.Store(true)
+			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, x.limit)
+		}
 	}
 	return nil
+}
+
+// capping returns the budget whose limit was exceeded: b or a parent.
+func (b *budget) capping() *budget {
+	for x := b; x != nil; x = x.parent {
+		if x.limit >= 0 && x.used.Load() > x.limit {
+			return x
+		}
+	}
+	return b
 }
 
 // cappedFS is a billy.Filesystem whose files count their writes against a

@@ -143,6 +143,9 @@ type remoteRefs struct {
 	// allow-reachable-sha1-in-want: any reachable commit can be fetched by
 	// id.
 	wantAnyCommit bool
+	// filter is true when the server advertises the filter capability
+	// (uploadpack.allowFilter): it can leave blobs out of a packfile.
+	filter bool
 }
 
 // newRemoteRefs indexes what go-git's remote listing returned.

@@ -56,4 +56,9 @@ type Artifact struct {
 	// (depth 1); false for a full clone (see the package documentation)
 	// and for other kinds.
 	Shallow bool
+	// VerifiedBy is the id of the key whose signature Fetch verified (an
+	// OpenPGP key fingerprint, an SSH key's SHA256 fingerprint); two ids
+	// joined by "," when a tag and its commit were signed by different
+	// keys. Empty when the source verifies nothing.
+	VerifiedBy string
 }

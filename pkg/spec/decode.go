@@ -175,9 +175,7 @@ func fluxHint(path string) string {
 		return "use spec.suspend"
 	case "spec.dependsOn", "spec.decryption", "spec.kubeConfig", "spec.deletionPolicy",
 		"spec.healthCheckExprs", "spec.driftIgnoreRules", "spec.ignoreMissingComponents",
-		"spec.source.git.verify", "spec.source.git.include", "spec.source.git.ignore",
-		"spec.source.git.provider", "spec.source.git.proxySecretRef",
-		"spec.source.git.recurseSubmodules", "spec.source.git.sparseCheckout":
+		"spec.source.git.provider", "spec.source.git.proxySecretRef":
 		return unsupported
 	}
 	return ""

@@ -91,6 +91,55 @@ func (s *Source) Describe() (kind, url, what string) {
 	return m.name, redact.URL(url), what
 }
 
+// SecretUse is a Secret a source reads, and the path of the field that
+// names it.
+type SecretUse struct {
+	Name, Field string
+}
+
+// moreSecrets is implemented by members that read Secrets besides their
+// secretRef (a Git source's verification keys and includes).
+type moreSecrets interface {
+	moreSecrets() []SecretUse
+}
+
+// MoreSecrets returns the Secrets the source reads besides SecretRef, in
+// spec order; nil for kinds that read none.
+func (s *Source) MoreSecrets() []SecretUse {
+	m, ok := s.one()
+	if !ok {
+		return nil
+	}
+	if ms, ok := m.kind.(moreSecrets); ok {
+		return ms.moreSecrets()
+	}
+	return nil
+}
+
+// ignorer is implemented by members whose fetched tree is filtered by
+// ignore rules (Flux's spec.ignore with .sourceignore files and default
+// exclusions): Git, OCI artifacts and buckets, not Helm charts. A member
+// with an ignore field implements it.
+type ignorer interface {
+	// ignoreRules returns the member's ignore field (nil when unset).
+	ignoreRules() *string
+}
+
+// IgnoreRules returns the source's ignore rules and true when its kind
+// filters its tree by ignore rules (pkg/source.WithIgnore); rules is nil
+// when the spec sets none, which means Flux's default exclusions.
+func (s *Source) IgnoreRules() (rules *string, ok bool) {
+	m, one := s.one()
+	if !one {
+		return nil, false
+	}
+	ig, ok := m.kind.(ignorer)
+	if !ok {
+		return nil, false
+	}
+	return ig.ignoreRules(), true
+}
+
 func (g *GitSource) secretRef() *LocalObjectReference { return g.SecretRef }
 
 func (g *GitSource) describe() (url, what string) { return g.URL, g.Ref.Describe() }
@@ -107,13 +156,17 @@ func (h *HelmSource) describe() (url, what string) {
 }
 
 // SecretNames returns the Secrets of the sync's namespace that a run
-// reads, sorted and without duplicates: the source's secretRef, and the
-// Secrets of postBuild.substituteFrom and helm.valuesFrom. The generated
-// RBAC grants get on exactly these.
+// reads, sorted and without duplicates: the source's secretRef and the
+// others it reads (MoreSecrets: verification keys, includes'
+// credentials), and the Secrets of postBuild.substituteFrom and
+// helm.valuesFrom. The generated RBAC grants get on exactly these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
 		names = append(names, ref.Name)
+	}
+	for _, u := range s.Spec.Source.MoreSecrets() {
+		names = append(names, u.Name)
 	}
 	if pb := s.Spec.PostBuild; pb != nil {
 		for _, ref := range pb.SubstituteFrom {

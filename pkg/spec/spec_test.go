@@ -222,8 +222,8 @@ patches:
 		{"flux interval", syncDoc(okSource + "interval: 5m"), []string{
 			`spec.interval: Forbidden: unknown field (gitsync runs on a cron schedule: use spec.schedule)`,
 		}},
-		{"flux git field", gitSpec("url: https://example.com/r.git\nverify: {mode: HEAD}"), []string{
-			`spec.source.git.verify: Forbidden: unknown field (not supported by this version of gitsync)`,
+		{"flux git field", gitSpec("url: https://example.com/r.git\nproxySecretRef: {name: proxy}"), []string{
+			`spec.source.git.proxySecretRef: Forbidden: unknown field (not supported by this version of gitsync)`,
 		}},
 		{"unknown metadata field", strings.Replace(syncDoc(okSource), "name: web", "name: web\n  labelz: {}", 1), []string{
 			`metadata.labelz: Forbidden: unknown field`,

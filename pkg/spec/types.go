@@ -197,6 +197,21 @@ type GitSource struct {
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 	// Timeout bounds one Git operation. Default DefaultGitTimeout.
 	Timeout *Duration `json:"timeout,omitempty"`
+	// Verify checks commit or tag signatures before anything is applied
+	// (Flux's verify). Default: no check. See gitextras.go.
+	Verify *GitVerify `json:"verify,omitempty"`
+	// Ignore holds exclusion rules in .gitignore syntax (Flux's ignore).
+	// Default: Flux's default exclusions.
+	Ignore *string `json:"ignore,omitempty"`
+	// SparseCheckout lists the directories to fetch and check out (Flux's
+	// sparseCheckout). Default: the whole tree.
+	SparseCheckout []string `json:"sparseCheckout,omitempty"`
+	// RecurseSubmodules fetches submodules with the repository's
+	// credentials (Flux's recurseSubmodules). Default false.
+	RecurseSubmodules bool `json:"recurseSubmodules,omitempty"`
+	// Include copies paths of other repositories into this one before
+	// render (Flux's include). Default: none.
+	Include []GitInclude `json:"include,omitempty"`
 }
 
 // GitRef selects a Git revision. At most one field may be set, except that

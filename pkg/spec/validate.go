@@ -197,6 +197,7 @@ func (g *GitSource) validate(p *field.Path) field.ErrorList {
 	}
 	errs = append(errs, g.Ref.validate(p.Child("ref"))...)
 	errs = append(errs, validateDuration(p.Child("timeout"), g.Timeout)...)
+	errs = append(errs, g.validateExtras(p)...)
 	return errs
 }
 

@@ -37,6 +37,8 @@ type rendering struct {
 	digest  string
 	// chart is set for Helm renders: its hooks run around apply.
 	chart *helm.Rendered
+	// verifiedBy is the fetched artifact's source.Artifact.VerifiedBy.
+	verifiedBy string
 }
 
 // resolve finds the revision of the spec's source without fetching it,
@@ -51,8 +53,24 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 		}
 		creds = source.CredentialsFromSecret(data)
 	}
+	// The other Secrets the source reads: verification keys, includes'
+	// credentials.
+	var secrets map[string]map[string][]byte
+	for _, u := range s.MoreSecrets() {
+		if _, done := secrets[u.Name]; done {
+			continue
+		}
+		data, err := r.secretData(ctx, u.Name, u.Field)
+		if err != nil {
+			return nil, err
+		}
+		if secrets == nil {
+			secrets = map[string]map[string][]byte{}
+		}
+		secrets[u.Name] = data
+	}
 	pin := source.Revision(r.opts.Revision)
-	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log})
+	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: secrets})
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -124,7 +142,11 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 	if err != nil {
 		return nil, redact.Error(err)
 	}
-	r.log.Info("fetched", "revision", art.Revision.String(), "duration", time.Since(start).String())
+	if art.VerifiedBy != "" {
+		r.log.Info("fetched", "revision", art.Revision.String(), "verifiedBy", art.VerifiedBy, "duration", time.Since(start).String())
+	} else {
+		r.log.Info("fetched", "revision", art.Revision.String(), "duration", time.Since(start).String())
+	}
 	s := &r.sync.Spec
 	if s.IsHelm() {
 		work, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
@@ -133,7 +155,11 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		}
 		defer r.removeTemp(ctx, work)
 		chart := cmp.Or(art.Path, s.Path)
-		return r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(chart)), art.Dir, in, isUpgrade, work)
+		rnd, err := r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(chart)), art.Dir, in, isUpgrade, work)
+		if rnd != nil {
+			rnd.verifiedBy = art.VerifiedBy
+		}
+		return rnd, err
 	}
 
 	start = time.Now()
@@ -144,7 +170,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, err
 	}
 	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	return &rendering{objects: out.Objects, digest: out.Digest}, nil
+	return &rendering{objects: out.Objects, digest: out.Digest, verifiedBy: art.VerifiedBy}, nil
 }
 
 // renderChart renders a chart (a package, or a directory inside root) with

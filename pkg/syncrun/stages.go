@@ -163,6 +163,7 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		Message:    res.Message,
 		Counts:     res.Counts(),
 		Retries:    res.Retries,
+		VerifiedBy: res.VerifiedBy,
 	}
 	if res.Outcome == Succeeded {
 		if run.SetDigest == "" {

@@ -129,6 +129,11 @@ type Result struct {
 	// transient fault (see pkg/retry); the record holds the count up to
 	// the record's own writes.
 	Retries int64
+	// VerifiedBy is the id of the key that signed the revision, when the
+	// source verifies signatures (source.Artifact.VerifiedBy); for a run
+	// that did not fetch, the one the run that applied the revision
+	// recorded.
+	VerifiedBy string
 
 	specDigest, setDigest string
 }
@@ -369,6 +374,8 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		rec.LastAppliedRevision == res.Revision && rec.LastAppliedSpecDigest == specDigest
 	var only map[object.ID]bool
 	if upToDate {
+		// The revision was verified when it was fetched and applied.
+		res.VerifiedBy = rec.LastRun.VerifiedBy
 		drifted, err := r.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: r.objectLabels(), Concurrency: r.opts.Concurrency})
 		if err != nil {
 			fail("drift", err)
@@ -396,6 +403,7 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 		fail("render", err)
 		return
 	}
+	res.VerifiedBy = rnd.verifiedBy
 	objs, setDigest := rnd.objects, rnd.digest
 	res.Objects = len(objs)
 	if len(objs) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {

@@ -9,9 +9,15 @@
 //   - prune of N objects;
 //   - render of 4,000 documents (in-process);
 //   - peak RSS of a run;
-//   - kubectl apply --server-side --prune --applyset on the same objects.
+//   - kubectl apply --server-side --prune --applyset on the same objects;
 //
-// Flags choose the sizes; -large adds the 10,000-object cold sync.
+// and, in-process, without a cluster:
+//
+//   - sparseCheckout of one small directory of a repository with 10,000
+//     files elsewhere, against a full shallow fetch (no cluster needed).
+//
+// Flags choose the sizes; -large adds the 10,000-object cold sync;
+// -cluster=false runs only the steps that need no cluster.
 package main
 
 import (
@@ -43,10 +49,11 @@ func main() {
 	n := flag.Int("objects", 1000, "objects in the main workload")
 	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
 	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
+	withCluster := flag.Bool("cluster", true, "also run the steps that need the test cluster (false: only the source steps)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *large, *kubectl); err != nil {
+	if err := run(ctx, *n, *large, *kubectl, *withCluster); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -64,15 +71,25 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
+func run(ctx context.Context, n int, large, withKubectl, withCluster bool) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 
-	fmt.Fprintln(os.Stderr, "building sync-job ...")
 	b := &bench{tmp: tmp, syncJobBin: filepath.Join(tmp, "sync-job")}
+	// Whatever was measured is printed, also when a later step fails.
+	defer func() { err = errors.Join(err, b.print()) }()
+	// Steps without a cluster first.
+	if err := b.sparseCheckout(ctx); err != nil {
+		return err
+	}
+	if !withCluster {
+		return nil
+	}
+
+	fmt.Fprintln(os.Stderr, "building sync-job ...")
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.syncJobBin, "./cmd/sync-job")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -95,8 +112,6 @@ func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
 	}
 	defer func() { err = errors.Join(err, b.git.Close()) }()
 
-	// Whatever was measured is printed, also when a later step fails.
-	defer func() { err = errors.Join(err, b.print()) }()
 	if err := b.renderBench(ctx); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gitsync/gitsync/tests/internal/testpki"
@@ -52,7 +53,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 
 	cgiHandler := &cgi.Handler{
 		Path: backend,
-		Env: gitEnv(append(serverConfig(),
+		Env: gitEnv(append(serverConfig(s.opts),
 			"GIT_PROJECT_ROOT="+s.root,
 			"GIT_HTTP_EXPORT_ALL=1")...),
 		Logger: slog.NewLogLogger(s.log.Handler(), slog.LevelError),
@@ -77,7 +78,7 @@ func (s *Server) startHTTP(ctx context.Context) error {
 			return
 		}
 		s.count(r)
-		cgiHandler.ServeHTTP(w, r)
+		cgiHandler.ServeHTTP(countingWriter{ResponseWriter: w, n: &s.stats.httpBytesSent}, r)
 	})
 
 	var lc net.ListenConfig
@@ -146,6 +147,26 @@ func (s *Server) count(r *http.Request) {
 		s.stats.httpUploadPacks.Add(1)
 	case r.Method == http.MethodPost && strings.HasSuffix(p, "/git-receive-pack"):
 		s.stats.httpReceivePacks.Add(1)
+	}
+}
+
+// countingWriter counts the bytes of a response body.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+// Write counts p and writes it.
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// Flush passes a flush on, for the streaming CGI handler.
+func (w countingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 

@@ -44,6 +44,10 @@ const (
 	// Delete removes the path, a file or a whole directory; Content is
 	// ignored. Removing a path that does not exist is not an error.
 	Delete
+	// Gitlink writes a submodule entry (160000): Content is the commit id
+	// the superproject records. The .gitmodules file that names the
+	// submodule's URL is an ordinary Regular entry.
+	Gitlink
 )
 
 // Entry is one change of a commit.
@@ -167,6 +171,9 @@ func (r *Repo) CommitEntries(ctx context.Context, msg string, entries ...Entry) 
 			mode = "120000"
 		case Delete:
 			fmt.Fprintf(&b, "D %s\n", quotePath(e.Path))
+			continue
+		case Gitlink:
+			fmt.Fprintf(&b, "M 160000 %s %s\n", e.Content, quotePath(e.Path))
 			continue
 		default:
 			return "", fmt.Errorf("repo %s: %s: unknown mode %d", r.name, e.Path, e.Mode)

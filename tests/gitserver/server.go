@@ -51,6 +51,11 @@ type Options struct {
 	// Logger receives the server's own errors and git's stderr on the HTTP
 	// side. Default: discard.
 	Logger *slog.Logger
+
+	// NoFilter turns partial clone off (uploadpack.allowFilter false), as
+	// servers that do not support it behave: they do not advertise the
+	// filter capability. Default: filters are allowed.
+	NoFilter bool
 }
 
 // Stats counts requests served since Start. Tests use it to check that a client
@@ -66,6 +71,10 @@ type Stats struct {
 	HTTPReceivePacks int64
 	// HTTPAuthFailures counts HTTP requests answered 401.
 	HTTPAuthFailures int64
+	// HTTPBytesSent counts the bytes of the response bodies `git
+	// http-backend` sent (ref advertisements and packfiles), HTTP and
+	// HTTPS: what clients transferred.
+	HTTPBytesSent int64
 	// SSHUploadPacks counts git-upload-pack sessions over SSH (ls-remote and
 	// fetch alike: SSH has no separate advertisement request).
 	SSHUploadPacks int64
@@ -76,6 +85,7 @@ type Stats struct {
 // stats holds the live counters behind Stats.
 type stats struct {
 	httpAdvertisements, httpUploadPacks, httpReceivePacks, httpAuthFailures atomic.Int64
+	httpBytesSent                                                           atomic.Int64
 	sshUploadPacks, sshReceivePacks                                         atomic.Int64
 }
 
@@ -211,6 +221,7 @@ func (s *Server) Stats() Stats {
 		HTTPUploadPacks:    s.stats.httpUploadPacks.Load(),
 		HTTPReceivePacks:   s.stats.httpReceivePacks.Load(),
 		HTTPAuthFailures:   s.stats.httpAuthFailures.Load(),
+		HTTPBytesSent:      s.stats.httpBytesSent.Load(),
 		SSHUploadPacks:     s.stats.sshUploadPacks.Load(),
 		SSHReceivePacks:    s.stats.sshReceivePacks.Load(),
 	}
@@ -271,12 +282,13 @@ func gitEnv(extra ...string) []string {
 // upload-pack, receive-pack) run with, as GIT_CONFIG_* environment variables:
 // pushes over anonymous HTTP are allowed (http-backend refuses them without
 // REMOTE_USER otherwise), and clients may fetch any reachable commit by id and
-// use partial-clone filters, as the large Git hosts allow.
-func serverConfig() []string {
+// use partial-clone filters (unless opts.NoFilter), as the large Git hosts
+// allow.
+func serverConfig(opts Options) []string {
 	kv := [][2]string{
 		{"http.receivepack", "true"},
 		{"uploadpack.allowReachableSHA1InWant", "true"},
-		{"uploadpack.allowFilter", "true"},
+		{"uploadpack.allowFilter", strconv.FormatBool(!opts.NoFilter)},
 	}
 	env := []string{"GIT_CONFIG_COUNT=" + strconv.Itoa(len(kv))}
 	for i, p := range kv {

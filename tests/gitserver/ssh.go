@@ -238,7 +238,7 @@ func (s *Server) runService(ch ssh.Channel, service, repo string, env []string) 
 	}
 
 	cmd := exec.CommandContext(s.ctx, s.git, service, dir)
-	cmd.Env = gitEnv(append(serverConfig(), env...)...)
+	cmd.Env = gitEnv(append(serverConfig(s.opts), env...)...)
 	cmd.Stdout = ch
 	cmd.Stderr = ch.Stderr()
 	// A pipe rather than cmd.Stdin = ch: Wait would otherwise wait for the

@@ -32,6 +32,11 @@ type Options struct {
 	// Logger receives what sources log (Git's fallback to a full clone).
 	// Default: discard.
 	Logger *slog.Logger
+	// Secrets holds the data of the Secrets the source reads besides its
+	// credentials (spec.Source.MoreSecrets: a Git source's verification
+	// keys and includes' credentials), by Secret name. The caller reads
+	// them; New fails when one the spec names is missing.
+	Secrets map[string]map[string][]byte
 }
 
 // kind builds one kind of source from its member of spec.Source.
@@ -45,7 +50,9 @@ var kinds = map[string]kind{
 
 // New returns the source s names, with creds read from the Secret s
 // names (spec.Source.SecretRef; zero when it names none). s must be
-// valid (spec.Parse checked it).
+// valid (spec.Parse checked it). A kind whose member has ignore rules
+// (spec.Source.IgnoreRules) is wrapped with source.WithIgnore: the one
+// place where every kind's fetched tree is filtered by them.
 func New(s spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
 	name := s.Kind()
 	build, ok := kinds[name]
@@ -55,7 +62,23 @@ func New(s spec.Source, creds source.Credentials, opts Options) (source.Source, 
 		}
 		return nil, fmt.Errorf("spec.source.%s: not supported by this version of gitsync", name)
 	}
-	return build(&s, creds, opts)
+	src, err := build(&s, creds, opts)
+	if err != nil {
+		return nil, err
+	}
+	if rules, ok := s.IgnoreRules(); ok {
+		src = source.WithIgnore(src, rules)
+	}
+	return src, nil
+}
+
+// secret returns the data of the Secret u names from opts.Secrets.
+func (opts Options) secret(u spec.SecretUse) (map[string][]byte, error) {
+	data, ok := opts.Secrets[u.Name]
+	if !ok {
+		return nil, fmt.Errorf("%s: Secret %s was not read", u.Field, u.Name)
+	}
+	return data, nil
 }
 
 // Key returns the identity of the source s names, pinned to pin: equal
@@ -90,6 +113,9 @@ func newGit(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 	if g.Timeout != nil {
 		o.Timeout = g.Timeout.Duration
 	}
+	if err := gitExtras(g, &o, opts); err != nil {
+		return nil, err
+	}
 	if opts.Pin != "" {
 		var err error
 		if o, err = source.PinGit(o, opts.Pin); err != nil {
@@ -97,6 +123,52 @@ func newGit(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 		}
 	}
 	return source.NewGit(o), nil
+}
+
+// gitExtras maps verify, sparseCheckout, recurseSubmodules and include of
+// spec.source.git onto o.
+func gitExtras(g *spec.GitSource, o *source.GitOptions, opts Options) error {
+	o.SparseCheckout = g.SparseCheckout
+	o.RecurseSubmodules = g.RecurseSubmodules
+	if v := g.Verify; v != nil {
+		u := spec.SecretUse{Name: v.SecretRef.Name, Field: "spec.source.git.verify.secretRef"}
+		data, err := opts.secret(u)
+		if err != nil {
+			return err
+		}
+		keys, err := source.VerificationKeysFromSecret(data)
+		if err != nil {
+			return fmt.Errorf("%s: Secret %s: %w", u.Field, u.Name, err)
+		}
+		mode, err := source.ParseVerifyMode(v.Mode)
+		if err != nil {
+			return fmt.Errorf("spec.source.git.verify.mode: %w", err)
+		}
+		o.Verify = &source.GitVerification{Mode: mode, Keys: keys}
+	}
+	for i, inc := range g.Include {
+		r := inc.Repository
+		var creds source.Credentials
+		if r.SecretRef != nil {
+			data, err := opts.secret(spec.SecretUse{Name: r.SecretRef.Name,
+				Field: fmt.Sprintf("spec.source.git.include[%d].repository.secretRef", i)})
+			if err != nil {
+				return err
+			}
+			creds = source.CredentialsFromSecret(data)
+		}
+		rep := source.GitOptions{
+			URL:    r.URL,
+			Ref:    source.GitRef{Branch: r.Ref.Branch, Tag: r.Ref.Tag, SemVer: r.Ref.SemVer, Name: r.Ref.Name, Commit: r.Ref.Commit},
+			Auth:   creds,
+			Logger: opts.Logger,
+		}
+		if g.Timeout != nil {
+			rep.Timeout = g.Timeout.Duration
+		}
+		o.Include = append(o.Include, source.GitInclude{Repository: rep, FromPath: inc.FromPath, ToPath: inc.IncludeToPath()})
+	}
+	return nil
 }
 
 // newHelm builds a chart of a Helm repository from spec.source.helm.

@@ -79,3 +79,29 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// TestNewGitExtras reads the verification keys from Options.Secrets and
+// names the field when a Secret is missing or holds no keys.
+func TestNewGitExtras(t *testing.T) {
+	s := gitSource("https://g/r.git")
+	s.Git.Verify = &spec.GitVerify{Mode: "head", SecretRef: spec.LocalObjectReference{Name: "signers"}}
+	s.Git.Include = []spec.GitInclude{{Repository: spec.GitIncludeRepository{URL: "https://g/base.git",
+		Ref: spec.GitRef{Branch: "main"}, SecretRef: &spec.LocalObjectReference{Name: "base"}}}}
+	key := []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ci\n")
+	for _, tc := range []struct {
+		name    string
+		secrets map[string]map[string][]byte
+		want    string
+	}{
+		{"ok", map[string]map[string][]byte{"signers": {"ci.sshpub": key}, "base": {}}, ""},
+		{"keys not read", map[string]map[string][]byte{"base": {}}, "spec.source.git.verify.secretRef: Secret signers was not read"},
+		{"no keys", map[string]map[string][]byte{"signers": {}, "base": {}}, "spec.source.git.verify.secretRef: Secret signers: holds no public keys"},
+		{"include credentials not read", map[string]map[string][]byte{"signers": {"ci.sshpub": key}},
+			"spec.source.git.include[0].repository.secretRef: Secret base was not read"},
+	} {
+		_, err := fromspec.New(s, source.Credentials{}, fromspec.Options{Secrets: tc.secrets})
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: New = %v, want error %q", tc.name, err, tc.want)
+		}
+	}
+}
