@@ -56,4 +56,9 @@ type Artifact struct {
 	// (depth 1); false for a full clone (see the package documentation)
 	// and for other kinds.
 	Shallow bool
+	// Verified names the key whose signature over the content verified,
+	// as "<provider> <key name> <key id>" (an OCI artifact: "cosign
+	// cosign.pub sha256:<hex of the public key>"); "" when the spec asks
+	// for no verification. A run records it.
+	Verified string
 }
