@@ -760,4 +760,3 @@ func TestInvalidOptions(t *testing.T) {
 		}
 	}
 }
-
