@@ -76,6 +76,10 @@ type Run struct {
 	// Counts holds the number of objects per apply or prune action
 	// (created, configured, unchanged, deleted, skipped, failed).
 	Counts map[string]int `json:"counts,omitempty"`
+	// Verified names the key that verified the source's signature, as
+	// "<provider> <key name> <key id>" ("cosign cosign.pub sha256:…");
+	// empty when the spec asks for no verification.
+	Verified string `json:"verified,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

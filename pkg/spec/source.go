@@ -16,7 +16,7 @@ import (
 // or elsewhere switches on kinds (pkg/source/fromspec builds the source).
 
 // sourceKindNames are the field names of Source's members, in order.
-var sourceKindNames = []string{"git", "helm"}
+var sourceKindNames = []string{"git", "helm", "oci"}
 
 // sourceKind is what every member of Source implements.
 type sourceKind interface {
@@ -42,6 +42,9 @@ func (s *Source) members() []member {
 	}
 	if s.Helm != nil {
 		out = append(out, member{"helm", s.Helm})
+	}
+	if s.OCI != nil {
+		out = append(out, member{"oci", s.OCI})
 	}
 	return out
 }
@@ -78,6 +81,33 @@ func (s *Source) SecretRef() (*LocalObjectReference, string) {
 	return ref, "spec.source." + m.name + ".secretRef"
 }
 
+// verifier is implemented by the members of Source that can verify the
+// authenticity of what they fetch.
+type verifier interface {
+	// verifySecretRef returns the Secret holding the trusted keys, or nil.
+	verifySecretRef() *LocalObjectReference
+}
+
+// VerifySecretRef returns the Secret holding the keys the source's
+// signatures are verified with, and the path of the field that names it
+// (spec.source.oci.verify.secretRef); nil and "" when the source verifies
+// nothing.
+func (s *Source) VerifySecretRef() (*LocalObjectReference, string) {
+	m, ok := s.one()
+	if !ok {
+		return nil, ""
+	}
+	v, ok := m.kind.(verifier)
+	if !ok {
+		return nil, ""
+	}
+	ref := v.verifySecretRef()
+	if ref == nil {
+		return nil, ""
+	}
+	return ref, "spec.source." + m.name + ".verify.secretRef"
+}
+
 // Describe returns the source as status shows it: its kind, its URL with
 // any credentials masked (see pkg/redact), and what is taken from it in
 // words ("branch main", "chart web, version 1.x"). All are "" when no
@@ -107,12 +137,15 @@ func (h *HelmSource) describe() (url, what string) {
 }
 
 // SecretNames returns the Secrets of the sync's namespace that a run
-// reads, sorted and without duplicates: the source's secretRef, and the
-// Secrets of postBuild.substituteFrom and helm.valuesFrom. The generated
-// RBAC grants get on exactly these.
+// reads, sorted and without duplicates: the source's secretRef and
+// verify.secretRef, and the Secrets of postBuild.substituteFrom and
+// helm.valuesFrom. The generated RBAC grants get on exactly these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
+		names = append(names, ref.Name)
+	}
+	if ref, _ := s.Spec.Source.VerifySecretRef(); ref != nil {
 		names = append(names, ref.Name)
 	}
 	if pb := s.Spec.PostBuild; pb != nil {

@@ -37,6 +37,8 @@ type rendering struct {
 	digest  string
 	// chart is set for Helm renders: its hooks run around apply.
 	chart *helm.Rendered
+	// verified is the source's source.Artifact.Verified.
+	verified string
 }
 
 // resolve finds the revision of the spec's source without fetching it,
@@ -51,8 +53,15 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 		}
 		creds = source.CredentialsFromSecret(data)
 	}
-	pin := source.Revision(r.opts.Revision)
-	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log})
+	fopts := fromspec.Options{Pin: source.Revision(r.opts.Revision), UserAgent: "gitsync", Logger: r.log}
+	if ref, field := s.VerifySecretRef(); ref != nil {
+		var err error
+		if fopts.VerifySecret, err = r.secretData(ctx, ref.Name, field); err != nil {
+			return nil, err
+		}
+	}
+	pin := fopts.Pin
+	src, err := fromspec.New(s, creds, fopts)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -125,6 +134,9 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, redact.Error(err)
 	}
 	r.log.Info("fetched", "revision", art.Revision.String(), "duration", time.Since(start).String())
+	if art.Verified != "" {
+		r.log.Info("verified", "revision", art.Revision.String(), "key", art.Verified)
+	}
 	s := &r.sync.Spec
 	if s.IsHelm() {
 		work, err := os.MkdirTemp(r.opts.WorkDir, "gitsync-")
@@ -133,7 +145,11 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		}
 		defer r.removeTemp(ctx, work)
 		chart := cmp.Or(art.Path, s.Path)
-		return r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(chart)), art.Dir, in, isUpgrade, work)
+		rnd, err := r.renderChart(ctx, filepath.Join(art.Dir, filepath.FromSlash(chart)), art.Dir, in, isUpgrade, work)
+		if rnd != nil {
+			rnd.verified = art.Verified
+		}
+		return rnd, err
 	}
 
 	start = time.Now()
@@ -144,7 +160,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, err
 	}
 	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	return &rendering{objects: out.Objects, digest: out.Digest}, nil
+	return &rendering{objects: out.Objects, digest: out.Digest, verified: art.Verified}, nil
 }
 
 // renderChart renders a chart (a package, or a directory inside root) with

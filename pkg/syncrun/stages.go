@@ -165,6 +165,7 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		Duration:   metav1.Duration{Duration: res.End.Sub(res.Start)},
 		Message:    res.Message,
 		Counts:     counts(res),
+		Verified:   res.Verified,
 	}
 	if res.Outcome == Succeeded {
 		if run.SetDigest == "" {

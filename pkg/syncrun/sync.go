@@ -105,6 +105,10 @@ type Result struct {
 	Objects int
 	// Start and End bound the run.
 	Start, End time.Time
+	// Verified names the key that verified the source's signature (see
+	// source.Artifact.Verified); for a run that did not fetch, the key
+	// that verified the same revision before. "" without verification.
+	Verified string
 	// Message says what happened in one line.
 	Message string
 	// Err is why the run failed; nil unless Outcome is Failed.
@@ -270,6 +274,9 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 			return
 		}
 		res.Objects = len(inv.Entries)
+		// The revision was verified when it was fetched, with the same
+		// keys: they are part of the spec digest.
+		res.Verified = rec.LastRun.Verified
 		if len(drifted) == 0 {
 			res.Outcome = Succeeded
 			res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
@@ -293,6 +300,7 @@ func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result
 	}
 	objs, setDigest := rnd.objects, rnd.digest
 	res.Objects = len(objs)
+	res.Verified = rnd.verified
 	if len(objs) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
 		fail("render", errEmptyRender(len(inv.Entries)))
 		return
