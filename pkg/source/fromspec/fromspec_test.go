@@ -73,7 +73,7 @@ func TestNew(t *testing.T) {
 		{gitSource("https://g/r.git"), "1.2.3", false},
 		{spec.Source{Helm: &spec.HelmSource{URL: "https://c.example", Chart: "app"}}, "1.2.3", true},
 		{spec.Source{Helm: &spec.HelmSource{URL: "https://c.example", Chart: "app"}}, "sha1:" + commit, false},
-		{spec.Source{OCI: &spec.OCISource{URL: "oci://r.example/app"}}, "v1@sha256:" + strings.Repeat("ab", 32), true},
+		{spec.Source{OCI: &spec.OCISource{URL: "oci://r.example/app"}}, source.Revision("v1@sha256:" + strings.Repeat("ab", 32)), true},
 		{spec.Source{OCI: &spec.OCISource{URL: "oci://r.example/app"}}, "v1", false},
 	} {
 		_, err := fromspec.New(tc.s, source.Credentials{}, fromspec.Options{Pin: tc.pin})
