@@ -44,5 +44,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(NewUninstallCommand(flags, streams))
 	root.AddCommand(NewCheckCommand(flags, streams))
 	root.AddCommand(NewLogsCommand(flags, streams))
+	root.AddCommand(NewArtifactCommands(flags, streams)...)
 	return root
 }
