@@ -98,7 +98,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (Stats,
 		if err != nil {
 			return Stats{}, fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		// One gzip member: what follows the first member is not part
 		// of the archive and is not read.
 		zr.Multistream(false)
@@ -108,7 +108,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts Options) (Stats,
 	if err != nil {
 		return Stats{}, err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	x := &extractor{
 		root:     root,
 		maxSize:  cmp.Or(opts.MaxSize, DefaultMaxSize),

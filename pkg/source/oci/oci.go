@@ -399,7 +399,7 @@ func Fetch(ctx context.Context, o Options, rev source.Revision, dir string) (art
 	}
 	blob := tmp.Name()
 	_ = tmp.Close()
-	defer os.Remove(blob)
+	defer func() { _ = os.Remove(blob) }()
 	if err := o.download(ctx, repo, ropts, layer, blob); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -407,7 +407,7 @@ func Fetch(ctx context.Context, o Options, rev source.Revision, dir string) (art
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := archive.Extract(ctx, f, dir, archive.Options{MaxSize: o.maxSize(), MaxFiles: o.MaxFiles}); err != nil {
 		return nil, fmt.Errorf("%s: layer %s: %w", where, layer.Digest, err)
 	}

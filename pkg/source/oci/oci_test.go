@@ -34,11 +34,11 @@ import (
 
 const user, password = "ci", "s3cret-pw"
 
-// startRegistry starts an HTTPS registry with basic auth and returns it
-// with the credentials that reach it.
+// startRegistry starts a registry (HTTPS with basic auth unless opts say
+// plain HTTP) and returns it with the credentials that reach it.
 func startRegistry(t *testing.T, opts helmrepo.RegistryOptions) (*helmrepo.Registry, source.Credentials) {
 	t.Helper()
-	if opts.Username == "" && !opts.PlainHTTP {
+	if !opts.PlainHTTP {
 		opts.Username, opts.Password = user, password
 	}
 	reg, err := helmrepo.StartRegistry(t.Context(), opts)
@@ -288,21 +288,16 @@ func remoteAuth() remote.Option {
 // nothing, with a basic login and anonymously.
 func TestResolveCostsOneRequest(t *testing.T) {
 	for _, anonymous := range []bool{false, true} {
-		opts := helmrepo.RegistryOptions{}
+		opts := helmrepo.RegistryOptions{Username: user, Password: password}
 		if anonymous {
-			opts.Username = "-"
+			opts = helmrepo.RegistryOptions{}
 		}
-		reg, creds := startRegistry(t, opts)
-		if anonymous {
-			// "-" made startRegistry skip its default login; run anonymous.
-			reg.Close()
-			var err error
-			if reg, err = helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = reg.Close() })
-			creds = source.Credentials{CAPEM: reg.CA().CertPEM}
+		reg, err := helmrepo.StartRegistry(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = reg.Close() })
+		creds := source.Credentials{Username: opts.Username, Password: opts.Password, CAPEM: reg.CA().CertPEM}
 		digest, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
 		if err != nil {
 			t.Fatal(err)

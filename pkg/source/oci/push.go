@@ -107,7 +107,7 @@ func Push(ctx context.Context, o PushOptions) (_ *Pushed, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if err := Pack(ctx, o.Path, o.Ignore, tmp); err != nil {
 		_ = tmp.Close()
 		return nil, fmt.Errorf("%s: %w", o.Path, err)
@@ -197,7 +197,7 @@ func Pack(ctx context.Context, path string, ignore []string, w io.Writer) error 
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(stage)
+		defer func() { _ = os.RemoveAll(stage) }()
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
