@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
 	"github.com/gitsync/gitsync/pkg/source"
 )
 
@@ -42,18 +40,4 @@ func setAuthHeader(a source.Credentials, req *http.Request) {
 	case a.Username != "":
 		req.SetBasicAuth(a.Username, a.Password)
 	}
-}
-
-// registryAuth returns the go-containerregistry authenticator for the
-// registry host (see source.Credentials.RegistryLogin); anonymous when
-// there is no login for it.
-func registryAuth(a source.Credentials, host string) (authn.Authenticator, error) {
-	login, ok, err := a.RegistryLogin(host)
-	if err != nil || !ok {
-		return authn.Anonymous, err
-	}
-	return authn.FromConfig(authn.AuthConfig{
-		Username: login.Username, Password: login.Password,
-		IdentityToken: login.IdentityToken, RegistryToken: login.RegistryToken,
-	}), nil
 }

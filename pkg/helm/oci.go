@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/gitsync/gitsync/pkg/source/registry"
 )
 
 // Media types of a Helm chart stored in an OCI registry.
@@ -25,20 +27,6 @@ const (
 	helmChartMediaType       = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 	helmLegacyChartMediaType = "application/tar+gzip"
 )
-
-// httpsOnly refuses plain-HTTP requests. go-containerregistry falls back
-// to plain HTTP for registries on loopback and private addresses when
-// HTTPS fails; a sync that did not ask for Insecure must not be downgraded
-// that way.
-type httpsOnly struct{ next http.RoundTripper }
-
-// RoundTrip sends req if it is HTTPS.
-func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme != "https" {
-		return nil, fmt.Errorf("plain HTTP to %s refused (set insecure to allow it)", req.URL.Host)
-	}
-	return t.next.RoundTrip(req)
-}
 
 // ociRepository returns the registry repository holding the chart.
 func ociRepository(src *ChartSource) (name.Repository, error) {
@@ -63,37 +51,16 @@ func ociRepository(src *ChartSource) (name.Repository, error) {
 
 // remoteOptions returns go-containerregistry options for src.
 func remoteOptions(ctx context.Context, src *ChartSource, repo name.Repository) ([]remote.Option, error) {
-	t, err := newTransport(src.Auth)
+	c := registry.Client{Auth: src.Auth, Insecure: src.Insecure, UserAgent: src.userAgent()}
+	opts, err := c.Options(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %w", src.where(), err, ErrInvalidOptions)
 	}
-	var rt http.RoundTripper = t
-	if !src.Insecure {
-		rt = httpsOnly{next: t}
-	}
-	auth, err := registryAuth(src.Auth, repo.RegistryStr())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v: %w", src.where(), err, ErrInvalidOptions)
-	}
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithTransport(rt),
-		remote.WithAuth(auth),
-		remote.WithUserAgent(src.userAgent()),
-	}, nil
+	return opts, nil
 }
 
 // registryError classifies an error of go-containerregistry.
-func registryError(err error) error {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%w: %w", ErrAuthentication, err)
-		}
-	}
-	return err
-}
+func registryError(err error) error { return registry.Error(err) }
 
 // resolveOCI lists the tags of the chart's repository, selects a version
 // and resolves its manifest digest.

@@ -31,6 +31,11 @@ var (
 	// that the index, registry or revision announced for it.
 	ErrDigestMismatch = errors.New("digest mismatch")
 
+	// ErrVerification means the content is not signed, or by no key the
+	// spec trusts, or its signature does not verify: nothing of it may be
+	// applied.
+	ErrVerification = errors.New("verification failed")
+
 	// ErrInvalidOptions means the options cannot be used as given: a URL
 	// scheme that is not supported, a malformed ref, missing known_hosts
 	// for SSH, unusable credentials, and the like. Nothing was sent over

@@ -161,8 +161,16 @@ func sortedKeys[V any](m map[string]V) []string {
 func fluxHint(path string) string {
 	const unsupported = "not supported by this version of gitsync"
 	switch path {
-	case "spec.interval", "spec.retryInterval", "spec.source.git.interval":
+	case "spec.interval", "spec.retryInterval", "spec.source.git.interval", "spec.source.oci.interval":
 		return "gitsync runs on a cron schedule: use spec.schedule"
+	case "spec.source.oci.suspend":
+		return "use spec.suspend"
+	case "spec.source.oci.certSecretRef":
+		return "put ca.crt, tls.crt and tls.key in the Secret named by spec.source.oci.secretRef"
+	case "spec.source.oci.verify.matchOIDCIdentity", "spec.source.oci.verify.trustedRootSecretRef":
+		return "keyless cosign verification is not supported yet: sign with a key (cosign sign --key) and name the Secret holding cosign.pub in spec.source.oci.verify.secretRef"
+	case "spec.source.oci.serviceAccountName", "spec.source.oci.proxySecretRef", "spec.source.oci.ignore":
+		return unsupported
 	case "spec.sourceRef":
 		return "the source is part of the Sync: use spec.source.git"
 	case "spec.url":

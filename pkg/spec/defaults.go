@@ -29,6 +29,7 @@ func (s *SyncSpec) setDefaults() {
 		s.Timeout = NewDuration(DefaultTimeout)
 	}
 	s.setHelmDefaults()
+	s.setOCIDefaults()
 }
 
 // sourcePath returns p in canonical form, "./" or "./dir/sub", and true if

@@ -174,6 +174,9 @@ type Source struct {
 	// Helm is a chart in a Helm repository (HTTP(S) index or OCI
 	// registry), as Flux's HelmRepository and HelmChart.
 	Helm *HelmSource `json:"helm,omitempty"`
+	// OCI is an artifact in an OCI registry, as Flux's OCIRepository.
+	// See oci.go.
+	OCI *OCISource `json:"oci,omitempty"`
 }
 
 // GitSource is a Git repository, as Flux's GitRepository spec.

@@ -143,6 +143,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 		errs = append(errs, dns1123Subdomain(p.Child("serviceAccountName"), s.ServiceAccountName)...)
 	}
 	errs = append(errs, s.validateHelm(p)...)
+	errs = append(errs, s.validateOCI(p)...)
 	return errs
 }
 
@@ -164,6 +165,9 @@ func (s *Source) validate(p *field.Path) field.ErrorList {
 	}
 	if s.Helm != nil {
 		errs = append(errs, s.Helm.validate(p.Child("helm"))...)
+	}
+	if s.OCI != nil {
+		errs = append(errs, s.OCI.validate(p.Child("oci"))...)
 	}
 	return errs
 }

@@ -5,6 +5,7 @@
 //   - cold sync of N objects of mixed kinds (ConfigMaps, Secrets, Services,
 //     ServiceAccounts, Roles, RoleBindings, Deployments with 0 replicas);
 //   - a run with nothing changed, with its API requests counted;
+//   - the same for an OCI artifact, with its registry requests counted;
 //   - drift correction (one object edited, one deleted);
 //   - prune of N objects;
 //   - render of 4,000 documents (in-process);
@@ -50,10 +51,11 @@ func main() {
 	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
 	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
 	withCluster := flag.Bool("cluster", true, "also run the steps that need the test cluster (false: only the source steps)")
+	only := flag.String("only", "", "run only this step (oci), for a quick figure")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *large, *kubectl, *withCluster); err != nil {
+	if err := run(ctx, *n, *large, *kubectl, *withCluster, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -71,7 +73,7 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl, withCluster bool) (err error) {
+func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only string) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
@@ -82,8 +84,10 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool) (err 
 	// Whatever was measured is printed, also when a later step fails.
 	defer func() { err = errors.Join(err, b.print()) }()
 	// Steps without a cluster first.
-	if err := b.sparseCheckout(ctx); err != nil {
-		return err
+	if only == "" {
+		if err := b.sparseCheckout(ctx); err != nil {
+			return err
+		}
 	}
 	if !withCluster {
 		return nil
@@ -112,10 +116,20 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool) (err 
 	}
 	defer func() { err = errors.Join(err, b.git.Close()) }()
 
+	switch only {
+	case "":
+	case "oci":
+		return b.ociBench(ctx, n)
+	default:
+		return fmt.Errorf("-only %q: the steps that run alone are: oci", only)
+	}
 	if err := b.renderBench(ctx); err != nil {
 		return err
 	}
 	if err := b.main(ctx, n); err != nil {
+		return err
+	}
+	if err := b.ociBench(ctx, n); err != nil {
 		return err
 	}
 	if large {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
@@ -33,6 +34,9 @@ type RegistryOptions struct {
 	Username, Password string
 	// PlainHTTP serves plain HTTP instead of HTTPS.
 	PlainHTTP bool
+	// Wrap, when set, wraps the registry's handler: a test that plays a
+	// man in the middle (a tampered blob) puts itself there.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Registry is a running distribution registry with in-memory storage.
@@ -41,6 +45,9 @@ type Registry struct {
 	ca   *CA
 	srv  *httptest.Server
 	dir  string // htpasswd and the Helm client's credentials file
+
+	mu       sync.Mutex
+	requests []string // "METHOD /path" of every request, in order
 }
 
 // StartRegistry starts a registry on 127.0.0.1 on a free port. ctx is the
@@ -90,7 +97,10 @@ func StartRegistry(ctx context.Context, opts RegistryOptions) (reg *Registry, er
 		return nil, err
 	}
 	r := &Registry{opts: opts, ca: ca, dir: dir}
-	r.srv = httptest.NewUnstartedServer(app)
+	if opts.Wrap != nil {
+		app = opts.Wrap(app)
+	}
+	r.srv = httptest.NewUnstartedServer(r.count(app))
 	if opts.PlainHTTP {
 		r.srv.Start()
 		return r, nil
@@ -113,6 +123,31 @@ func newApp(ctx context.Context, cfg *configuration.Configuration) (app http.Han
 		}
 	}()
 	return handlers.NewApp(ctx, cfg), nil
+}
+
+// count records every request in r.requests.
+func (r *Registry) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.requests = append(r.requests, req.Method+" "+req.URL.Path)
+		r.mu.Unlock()
+		next.ServeHTTP(w, req)
+	})
+}
+
+// Requests returns the requests the registry received since it started
+// or since the last ResetRequests, as "METHOD /path", in order.
+func (r *Registry) Requests() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.requests...)
+}
+
+// ResetRequests forgets the requests received so far.
+func (r *Registry) ResetRequests() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = nil
 }
 
 // Host returns the registry's host:port.

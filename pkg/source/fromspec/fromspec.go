@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/oci"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -46,6 +47,7 @@ type kind func(s *spec.Source, creds source.Credentials, opts Options) (source.S
 var kinds = map[string]kind{
 	"git":  newGit,
 	"helm": newHelm,
+	"oci":  newOCI,
 }
 
 // New returns the source s names, with creds read from the Secret s
@@ -188,4 +190,39 @@ func newHelm(s *spec.Source, creds source.Credentials, opts Options) (source.Sou
 		}
 	}
 	return helm.NewSource(c), nil
+}
+
+// newOCI builds an OCI artifact from spec.source.oci.
+func newOCI(s *spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
+	o := s.OCI
+	a := oci.Options{
+		URL:       o.URL,
+		Ref:       oci.Ref{Tag: o.Ref.Tag, SemVer: o.Ref.SemVer, SemverFilter: o.Ref.SemverFilter, Digest: o.Ref.Digest},
+		Auth:      creds,
+		Insecure:  o.Insecure,
+		UserAgent: opts.UserAgent,
+	}
+	if l := o.LayerSelector; l != nil {
+		a.Layer = oci.LayerSelector{MediaType: l.MediaType, Operation: l.Operation}
+	}
+	if o.Timeout != nil {
+		a.Timeout = o.Timeout.Duration
+	}
+	if v := o.Verify; v != nil {
+		a.Verify = &oci.Verification{Provider: v.Provider}
+		for _, u := range s.MoreSecrets() {
+			keys, err := opts.secret(u)
+			if err != nil {
+				return nil, err
+			}
+			a.Verify.Keys = keys
+		}
+	}
+	if opts.Pin != "" {
+		var err error
+		if a, err = oci.Pin(a, opts.Pin); err != nil {
+			return nil, err
+		}
+	}
+	return oci.NewSource(a), nil
 }

@@ -53,6 +53,7 @@ func TestNew(t *testing.T) {
 	for name, s := range map[string]spec.Source{
 		"git":  gitSource("https://g/r.git"),
 		"helm": {Helm: &spec.HelmSource{URL: "oci://r.example/charts", Chart: "app", Version: "1.x"}},
+		"oci":  {OCI: &spec.OCISource{URL: "oci://r.example/app", Ref: spec.OCIRef{Tag: "v1"}}},
 	} {
 		if src, err := fromspec.New(s, source.Credentials{}, fromspec.Options{}); err != nil || src == nil {
 			t.Errorf("%s: New = %v, %v", name, src, err)
@@ -72,6 +73,8 @@ func TestNew(t *testing.T) {
 		{gitSource("https://g/r.git"), "1.2.3", false},
 		{spec.Source{Helm: &spec.HelmSource{URL: "https://c.example", Chart: "app"}}, "1.2.3", true},
 		{spec.Source{Helm: &spec.HelmSource{URL: "https://c.example", Chart: "app"}}, "sha1:" + commit, false},
+		{spec.Source{OCI: &spec.OCISource{URL: "oci://r.example/app"}}, source.Revision("v1@sha256:" + strings.Repeat("ab", 32)), true},
+		{spec.Source{OCI: &spec.OCISource{URL: "oci://r.example/app"}}, "v1", false},
 	} {
 		_, err := fromspec.New(tc.s, source.Credentials{}, fromspec.Options{Pin: tc.pin})
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, source.ErrInvalidOptions) {
