@@ -16,7 +16,7 @@ import (
 // or elsewhere switches on kinds (pkg/source/fromspec builds the source).
 
 // sourceKindNames are the field names of Source's members, in order.
-var sourceKindNames = []string{"git", "helm"}
+var sourceKindNames = []string{"git", "helm", "bucket"}
 
 // sourceKind is what every member of Source implements.
 type sourceKind interface {
@@ -42,6 +42,9 @@ func (s *Source) members() []member {
 	}
 	if s.Helm != nil {
 		out = append(out, member{"helm", s.Helm})
+	}
+	if s.Bucket != nil {
+		out = append(out, member{"bucket", s.Bucket})
 	}
 	return out
 }

@@ -269,7 +269,7 @@ components: ./c`), []string{
 
 		// Source.
 		{"no source", syncDoc("path: ./"), []string{
-			`spec.source: Required value: set exactly one source kind: git or helm`,
+			`spec.source: Required value: set exactly one source kind: git or helm or bucket`,
 		}},
 		{"no url", gitSpec("ref: {branch: main}"), []string{
 			`spec.source.git.url: Required value: the repository URL`,
@@ -601,7 +601,7 @@ func TestValidateBuiltInGo(t *testing.T) {
 		t.Errorf("Validate: %v", errs)
 	}
 	s.Spec.Source.Git = nil
-	want := []string{`spec.source: Required value: set exactly one source kind: git or helm`}
+	want := []string{`spec.source: Required value: set exactly one source kind: git or helm or bucket`}
 	if diff := cmp.Diff(want, errorStrings(s.Validate().ToAggregate())); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}

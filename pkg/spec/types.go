@@ -166,6 +166,8 @@ type Source struct {
 	// Helm is a chart in a Helm repository (HTTP(S) index or OCI
 	// registry), as Flux's HelmRepository and HelmChart.
 	Helm *HelmSource `json:"helm,omitempty"`
+	// Bucket is an S3-compatible bucket, as Flux's Bucket. See bucket.go.
+	Bucket *BucketSource `json:"bucket,omitempty"`
 }
 
 // GitSource is a Git repository, as Flux's GitRepository spec.

@@ -164,6 +164,9 @@ func (s *Source) validate(p *field.Path) field.ErrorList {
 	if s.Helm != nil {
 		errs = append(errs, s.Helm.validate(p.Child("helm"))...)
 	}
+	if s.Bucket != nil {
+		errs = append(errs, s.Bucket.validate(p.Child("bucket"))...)
+	}
 	return errs
 }
 
