@@ -25,6 +25,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -133,7 +135,9 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		"-master.port=" + strconv.Itoa(ports[0]), "-master.port.grpc=" + strconv.Itoa(ports[1]),
 		"-master.telemetry=false", "-master.volumeSizeLimitMB=64",
 		"-volume.port=" + strconv.Itoa(ports[2]), "-volume.port.grpc=" + strconv.Itoa(ports[3]),
-		"-volume.max=4",
+		// Each bucket is a collection with volumes of its own (one each,
+		// see writeIdentities); tests make dozens of buckets.
+		"-volume.max=200",
 		"-filer", "-filer.port=" + strconv.Itoa(ports[4]), "-filer.port.grpc=" + strconv.Itoa(ports[5]),
 		"-filer.localSocket=" + filepath.Join(dir, "filer.sock"),
 		"-s3", "-s3.port=" + strconv.Itoa(ports[6]), "-s3.port.grpc=" + strconv.Itoa(ports[7]),
@@ -235,8 +239,8 @@ func repoRoot() (string, error) {
 	}
 }
 
-// writeIdentities writes the gateway's identity file: the admin, and a
-// reader that may only list and read.
+// writeIdentities writes the gateway's identity file (the admin, and a
+// reader that may only list and read) and its master's configuration.
 func (s *Server) writeIdentities() error {
 	type cred struct {
 		AccessKey string `json:"accessKey"`
@@ -257,7 +261,17 @@ func (s *Server) writeIdentities() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.dir, "s3.json"), b, 0o600)
+	if err := os.WriteFile(filepath.Join(s.dir, "s3.json"), b, 0o600); err != nil {
+		return err
+	}
+	// weed reads master.toml from $HOME/.seaweedfs (HOME is dir): grow
+	// one volume per collection, not seven, so that many small buckets
+	// do not exhaust the volume server.
+	conf := filepath.Join(s.dir, ".seaweedfs")
+	if err := os.MkdirAll(conf, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(conf, "master.toml"), []byte("[master.volume_growth]\ncopy_1 = 1\n"), 0o644)
 }
 
 // startProcess starts weed. The goroutine that starts it keeps its OS
@@ -274,8 +288,8 @@ func (s *Server) startProcess(bin string, args []string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// weed reads configuration from $HOME/.seaweedfs too; none may leak
-	// in.
+	// weed reads configuration from $HOME/.seaweedfs: only what
+	// writeIdentities wrote there, nothing of the user's.
 	cmd.Env = append(os.Environ(), "HOME="+s.dir, "TMPDIR="+s.dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	started := make(chan error, 1)
@@ -298,11 +312,14 @@ func (s *Server) startProcess(bin string, args []string) error {
 	return nil
 }
 
-// waitReady waits until the gateway lists buckets for the admin: master,
-// volume server, filer and gateway are then all up.
+// waitReady waits until the gateway stores an object for the admin:
+// master, volume server, filer and gateway are then all up, and the master
+// has a writable volume. (Listing buckets works earlier, while writes
+// still fail.)
 func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
+	const probe = "s3test-probe"
 	var last error
 	for {
 		select {
@@ -310,8 +327,18 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return fmt.Errorf("weed exited early (%v); end of its log:\n%s", s.waitErr, s.logTail(30))
 		default:
 		}
-		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-		_, last = s.admin.ListBuckets(rctx)
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		last = s.admin.MakeBucket(rctx, probe, minio.MakeBucketOptions{})
+		if minio.ToErrorResponse(last).Code == "BucketAlreadyOwnedByYou" {
+			last = nil
+		}
+		if last == nil {
+			_, last = s.admin.PutObject(rctx, probe, "probe", strings.NewReader("probe"), 5, minio.PutObjectOptions{})
+		}
+		if last == nil {
+			last = errors.Join(s.admin.RemoveObject(rctx, probe, "probe", minio.RemoveObjectOptions{}),
+				s.admin.RemoveBucket(rctx, probe))
+		}
 		rcancel()
 		if last == nil {
 			return nil
@@ -345,12 +372,15 @@ func (s *Server) startFront() error {
 	// The client signed the Host it dialled; the gateway checks the
 	// signature against the Host it receives, which the proxy keeps.
 	proxy.ModifyResponse = s.modifyResponse
-	proxy.ErrorLog = nil
+	// Clients that give up (a failed fetch cancels its other downloads)
+	// and refused handshakes are what tests provoke, not news.
+	quiet := log.New(io.Discard, "", 0)
+	proxy.ErrorLog = quiet
 	s.frontLn = ln
 	s.front = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.count(r)
 		proxy.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}), ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
 	go func() { _ = s.front.Serve(ln) }()
 	return nil
 }

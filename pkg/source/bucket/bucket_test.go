@@ -59,7 +59,12 @@ func server(t *testing.T) *s3test.Server {
 func newBucket(t *testing.T, objects map[string]string) (*s3test.Server, string) {
 	t.Helper()
 	s := server(t)
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	name := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
 	if len(name) > 63 {
 		name = name[:63]
 	}
@@ -252,6 +257,7 @@ func TestChangedWhileFetching(t *testing.T) {
 		if !errors.Is(err, bucket.ErrChanged) || !errors.Is(err, source.ErrDigestMismatch) || !strings.Contains(err.Error(), `object "b.yaml"`) {
 			t.Errorf("Fetch = %v, want ErrChanged naming b.yaml", err)
 		}
+		t.Log(err)
 	})
 	t.Run("object deleted", func(t *testing.T) {
 		s, bkt := newBucket(t, objects)
