@@ -9,9 +9,12 @@
 //   - prune of N objects;
 //   - render of 4,000 documents (in-process);
 //   - peak RSS of a run;
-//   - kubectl apply --server-side --prune --applyset on the same objects.
+//   - kubectl apply --server-side --prune --applyset on the same objects;
+//   - a sync from an S3 bucket of N objects on a real S3 server: cold, with
+//     nothing changed (its drift check plus one LIST), one object changed.
 //
-// Flags choose the sizes; -large adds the 10,000-object cold sync.
+// Flags choose the sizes; -large adds the 10,000-object cold sync; -only
+// bucket runs the bucket step alone.
 package main
 
 import (
@@ -43,10 +46,11 @@ func main() {
 	n := flag.Int("objects", 1000, "objects in the main workload")
 	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
 	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
+	only := flag.String("only", "", "run only this step: bucket")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *large, *kubectl); err != nil {
+	if err := run(ctx, *n, *large, *kubectl, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -64,7 +68,7 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
+func run(ctx context.Context, n int, large, withKubectl bool, only string) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
@@ -97,10 +101,20 @@ func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
 
 	// Whatever was measured is printed, also when a later step fails.
 	defer func() { err = errors.Join(err, b.print()) }()
+	switch only {
+	case "":
+	case "bucket":
+		return b.bucket(ctx, n)
+	default:
+		return fmt.Errorf("-only %s: not a step (bucket)", only)
+	}
 	if err := b.renderBench(ctx); err != nil {
 		return err
 	}
 	if err := b.main(ctx, n); err != nil {
+		return err
+	}
+	if err := b.bucket(ctx, n); err != nil {
 		return err
 	}
 	if large {

@@ -33,7 +33,9 @@ const (
 	// DefaultMaxObjects caps the objects of a listing.
 	DefaultMaxObjects = 10000
 	// DefaultConcurrency is how many objects Fetch downloads at once.
-	DefaultConcurrency = 8
+	// Measured on 1,000 small objects from SeaweedFS on loopback: 4 at
+	// once 5.9 s, 8 3.2-3.8 s, 16 1.9-2.2 s, 32 2.3 s.
+	DefaultConcurrency = 16
 	// DefaultRegion is the region requests are signed for when
 	// Options.Region is empty: the one S3-compatible servers use.
 	DefaultRegion = "us-east-1"
