@@ -13,6 +13,9 @@ func (s *SyncSpec) setDefaults() {
 			g.Timeout = NewDuration(DefaultGitTimeout)
 		}
 	}
+	if b := s.Source.Bucket; b != nil {
+		b.setDefaults()
+	}
 	// An invalid path is left as written so that Validate reports it as
 	// the user wrote it.
 	if p, ok := sourcePath(s.Path); ok {

@@ -221,9 +221,9 @@ func (s *SyncSpec) validateHelm(p *field.Path) field.ErrorList {
 				"a chart from spec.source.helm has no path; to render a chart directory of a Git source, use spec.source.git with spec.helm"))
 		}
 	}
-	if s.Helm != nil && s.Source.Helm == nil && s.Source.Git == nil && s.Source.OCI == nil {
+	if s.Helm != nil && s.Source.Helm == nil && s.Source.Git == nil && s.Source.OCI == nil && s.Source.Bucket == nil {
 		errs = append(errs, field.Required(p.Child("source"),
-			"spec.helm needs a chart: spec.source.helm, or spec.source.git or spec.source.oci with spec.path naming the chart directory"))
+			"spec.helm needs a chart: spec.source.helm, or spec.source.git, spec.source.oci or spec.source.bucket with spec.path naming the chart directory"))
 	}
 	// Fields of a Kustomization that a chart cannot honour: refuse them
 	// rather than leave them looking meaningful.

@@ -215,8 +215,8 @@ func TestParseHelmErrors(t *testing.T) {
 			`spec.postBuild: Forbidden: not used when rendering a Helm chart; use spec.helm.values or valuesFrom`,
 		}},
 		{"helm section without any source", doc("  helm: {releaseName: a}"), []string{
-			`spec.source: Required value: set exactly one source kind: git or helm or oci`,
-			`spec.source: Required value: spec.helm needs a chart: spec.source.helm, or spec.source.git or spec.source.oci with spec.path naming the chart directory`,
+			`spec.source: Required value: set exactly one source kind: git or helm or oci or bucket`,
+			`spec.source: Required value: spec.helm needs a chart: spec.source.helm, or spec.source.git, spec.source.oci or spec.source.bucket with spec.path naming the chart directory`,
 		}},
 		{"helm section fields", doc(helmSrc + `  helm:
     releaseName: Front_End

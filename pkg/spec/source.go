@@ -16,7 +16,7 @@ import (
 // or elsewhere switches on kinds (pkg/source/fromspec builds the source).
 
 // sourceKindNames are the field names of Source's members, in order.
-var sourceKindNames = []string{"git", "helm", "oci"}
+var sourceKindNames = []string{"git", "helm", "oci", "bucket"}
 
 // sourceKind is what every member of Source implements.
 type sourceKind interface {
@@ -45,6 +45,9 @@ func (s *Source) members() []member {
 	}
 	if s.OCI != nil {
 		out = append(out, member{"oci", s.OCI})
+	}
+	if s.Bucket != nil {
+		out = append(out, member{"bucket", s.Bucket})
 	}
 	return out
 }

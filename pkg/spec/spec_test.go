@@ -268,7 +268,7 @@ components: ./c`), []string{
 
 		// Source.
 		{"no source", syncDoc("path: ./"), []string{
-			`spec.source: Required value: set exactly one source kind: git or helm or oci`,
+			`spec.source: Required value: set exactly one source kind: git or helm or oci or bucket`,
 		}},
 		{"no url", gitSpec("ref: {branch: main}"), []string{
 			`spec.source.git.url: Required value: the repository URL`,
@@ -600,7 +600,7 @@ func TestValidateBuiltInGo(t *testing.T) {
 		t.Errorf("Validate: %v", errs)
 	}
 	s.Spec.Source.Git = nil
-	want := []string{`spec.source: Required value: set exactly one source kind: git or helm or oci`}
+	want := []string{`spec.source: Required value: set exactly one source kind: git or helm or oci or bucket`}
 	if diff := cmp.Diff(want, errorStrings(s.Validate().ToAggregate())); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}

@@ -177,6 +177,8 @@ type Source struct {
 	// OCI is an artifact in an OCI registry, as Flux's OCIRepository.
 	// See oci.go.
 	OCI *OCISource `json:"oci,omitempty"`
+	// Bucket is an S3-compatible bucket, as Flux's Bucket. See bucket.go.
+	Bucket *BucketSource `json:"bucket,omitempty"`
 }
 
 // GitSource is a Git repository, as Flux's GitRepository spec.

@@ -169,6 +169,9 @@ func (s *Source) validate(p *field.Path) field.ErrorList {
 	if s.OCI != nil {
 		errs = append(errs, s.OCI.validate(p.Child("oci"))...)
 	}
+	if s.Bucket != nil {
+		errs = append(errs, s.Bucket.validate(p.Child("bucket"))...)
+	}
 	return errs
 }
 

@@ -11,6 +11,8 @@
 //   - render of 4,000 documents (in-process);
 //   - peak RSS of a run;
 //   - kubectl apply --server-side --prune --applyset on the same objects;
+//   - a sync from an S3 bucket of N objects on a real S3 server: cold, with
+//     nothing changed (its drift check plus one LIST), one object changed;
 //
 // and, in-process, without a cluster:
 //
@@ -18,7 +20,8 @@
 //     files elsewhere, against a full shallow fetch (no cluster needed).
 //
 // Flags choose the sizes; -large adds the 10,000-object cold sync;
-// -cluster=false runs only the steps that need no cluster.
+// -cluster=false runs only the steps that need no cluster; -only oci or
+// -only bucket runs that step alone.
 package main
 
 import (
@@ -51,7 +54,7 @@ func main() {
 	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
 	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
 	withCluster := flag.Bool("cluster", true, "also run the steps that need the test cluster (false: only the source steps)")
-	only := flag.String("only", "", "run only this step (oci), for a quick figure")
+	only := flag.String("only", "", "run only this step (oci or bucket), for a quick figure")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,8 +123,10 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only 
 	case "":
 	case "oci":
 		return b.ociBench(ctx, n)
+	case "bucket":
+		return b.bucket(ctx, n)
 	default:
-		return fmt.Errorf("-only %q: the steps that run alone are: oci", only)
+		return fmt.Errorf("-only %q: the steps that run alone are: oci, bucket", only)
 	}
 	if err := b.renderBench(ctx); err != nil {
 		return err
@@ -130,6 +135,9 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only 
 		return err
 	}
 	if err := b.ociBench(ctx, n); err != nil {
+		return err
+	}
+	if err := b.bucket(ctx, n); err != nil {
 		return err
 	}
 	if large {

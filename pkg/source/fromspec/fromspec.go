@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/bucket"
 	"github.com/gitsync/gitsync/pkg/source/oci"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -45,9 +46,10 @@ type kind func(s *spec.Source, creds source.Credentials, opts Options) (source.S
 
 // kinds maps spec.Source's member names (spec.Source.Kind) to builders.
 var kinds = map[string]kind{
-	"git":  newGit,
-	"helm": newHelm,
-	"oci":  newOCI,
+	"git":    newGit,
+	"helm":   newHelm,
+	"oci":    newOCI,
+	"bucket": newBucket,
 }
 
 // New returns the source s names, with creds read from the Secret s
@@ -225,4 +227,26 @@ func newOCI(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 		}
 	}
 	return oci.NewSource(a), nil
+}
+
+// newBucket builds an S3-compatible bucket from spec.source.bucket. A pin
+// is checked against the bucket's current listing: a bucket keeps no
+// history to fetch an earlier state from.
+func newBucket(s *spec.Source, creds source.Credentials, opts Options) (source.Source, error) {
+	b := s.Bucket
+	if b.Provider != "" && b.Provider != spec.BucketProviderGeneric {
+		return nil, fmt.Errorf("spec.source.bucket.provider: %s is not supported yet: %w", b.Provider, source.ErrInvalidOptions)
+	}
+	o := bucket.Options{
+		Endpoint: b.Endpoint, Bucket: b.BucketName, Prefix: b.Prefix, Region: b.Region, Insecure: b.Insecure,
+		Auth: creds, Pin: opts.Pin, UserAgent: opts.UserAgent,
+	}
+	if b.Timeout != nil {
+		o.Timeout = b.Timeout.Duration
+	}
+	src, err := bucket.New(o)
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
 }
