@@ -52,6 +52,9 @@ type Record struct {
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
 	// LastRun describes the last run; it is zero before the first one ends.
 	LastRun Run `json:"lastRun,omitzero"`
+	// Units lists the units of the sync (units.go), in the order the last
+	// run found them; empty for a sync whose render holds no Flux objects.
+	Units []UnitRecord `json:"units,omitempty"`
 }
 
 // Run describes one run of the sync job.
@@ -79,6 +82,10 @@ type Run struct {
 	// Retries is how many API requests of the run were sent again after a
 	// transient fault.
 	Retries int64 `json:"retries,omitempty"`
+	// FailedUnits is how many of the sync's units failed or were skipped
+	// in a run that applied the sync's own objects (see
+	// SucceedExceptUnits).
+	FailedUnits int `json:"failedUnits,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the
