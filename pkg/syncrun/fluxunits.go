@@ -438,7 +438,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		return nil, err
 	}
 	ku.r.log.Info("rendered", "unit", k.ID.String(), "objects", len(out.Objects), "duration", time.Since(start).String())
-	return &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, nil
+	return withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs), nil
 }
 
 func (ku *kustomizationUnit) specDigest(inputsDigest string) string {

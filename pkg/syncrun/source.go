@@ -38,6 +38,11 @@ type rendering struct {
 	// tells Flux's installation files apart).
 	sources []string
 	digest  string
+	// inputs are the directories a kustomize render looked into and
+	// inputsDigest their content's digest (render.InputsDigest); nil for
+	// a chart.
+	inputs       []string
+	inputsDigest string
 	// chart is set for Helm renders: its hooks run around apply.
 	chart *helm.Rendered
 }
@@ -147,7 +152,17 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, err
 	}
 	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	return &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, nil
+	return withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs), nil
+}
+
+// withInputs records a kustomize render's inputs and their digest in rnd.
+// A digest that cannot be computed leaves them out: the unit then renders
+// at every new revision, as if none were known.
+func withInputs(rnd *rendering, root string, dirs []string) *rendering {
+	if d, err := render.InputsDigest(root, dirs); err == nil {
+		rnd.inputs, rnd.inputsDigest = dirs, d
+	}
+	return rnd
 }
 
 // renderChart renders the spec's chart (a package, or a directory inside

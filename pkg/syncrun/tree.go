@@ -17,6 +17,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/retry"
 )
 
@@ -174,6 +175,11 @@ type storedEntry struct {
 	Own []map[string]any `json:"own,omitempty"`
 	// Installation is the summary of Flux's installation the render held.
 	Installation string `json:"installation,omitempty"`
+	// Inputs are the directories the render looked into, InputsDigest
+	// their content's digest then (render.InputsDigest): a new revision
+	// that leaves it unchanged needs no render.
+	Inputs       []string `json:"inputs,omitempty"`
+	InputsDigest string   `json:"inputsDigest,omitempty"`
 }
 
 // loadTree reads the stored tree once per run. A missing Secret is an
@@ -223,19 +229,51 @@ func (r *runner) restoreChildren(ctx context.Context, u *unit) bool {
 		u.children, u.childrenKnown = nil, true
 		return true
 	}
-	st := r.loadTree(ctx)
-	if st == nil {
-		return false
-	}
-	e, ok := st.Units[u.store.Sync]
-	if !ok || e.SetDigest == "" || e.SetDigest != u.inv.Record.LastAppliedSetDigest {
+	e, ok := r.storedEntry(ctx, u)
+	if !ok {
 		return false
 	}
 	u.children = toUnstructured(e.Objects)
+	u.inputs, u.inputsDigest = e.Inputs, e.InputsDigest
 	u.installation = flux.Installation{Sync: toUnstructured(e.Own)}
 	u.installationSummary = e.Installation
 	u.childrenKnown = true
 	return true
+}
+
+// storedEntry returns the stored entry of unit u when it can be trusted:
+// it is of the render u applied last.
+func (r *runner) storedEntry(ctx context.Context, u *unit) (storedEntry, bool) {
+	st := r.loadTree(ctx)
+	if st == nil {
+		return storedEntry{}, false
+	}
+	e, ok := st.Units[u.store.Sync]
+	if !ok || e.SetDigest == "" || e.SetDigest != u.inv.Record.LastAppliedSetDigest {
+		return storedEntry{}, false
+	}
+	return e, true
+}
+
+// inputsUnchanged reports whether the directories unit u's last render
+// looked into are the same at the revision src resolved to: a commit that
+// touched other directories of the repository. It fetches src (once per
+// run, shared with every unit of the repository). A sync that had no units
+// never asks (it renders at every new revision, as it always did).
+func (r *runner) inputsUnchanged(ctx context.Context, u *unit, src *resolvedSource) bool {
+	if u.id == (flux.ID{}) && len(u.inv.Record.Units) == 0 || src.res == nil {
+		return false
+	}
+	e, ok := r.storedEntry(ctx, u)
+	if !ok || len(e.Inputs) == 0 || e.InputsDigest == "" {
+		return false
+	}
+	art, err := r.sources.Fetch(ctx, src.res)
+	if err != nil {
+		return false // rendering will report it
+	}
+	d, err := render.InputsDigest(art.Dir, e.Inputs)
+	return err == nil && d == e.InputsDigest
 }
 
 // saveTree writes the stored tree: an entry for each unit in keep (by
@@ -248,7 +286,8 @@ func (r *runner) saveTree(ctx context.Context, keep map[string]*unit) {
 	for name, u := range keep {
 		switch {
 		case u != nil && u.childrenKnown && (u.res.Outcome == Succeeded || u.res.selfSucceeded):
-			e := storedEntry{SetDigest: u.inv.Record.LastAppliedSetDigest, Installation: u.installationSummary}
+			e := storedEntry{SetDigest: u.inv.Record.LastAppliedSetDigest, Installation: u.installationSummary,
+				Inputs: u.inputs, InputsDigest: u.inputsDigest}
 			if u.res.setDigest != "" {
 				e.SetDigest = u.res.setDigest
 			}

@@ -60,6 +60,10 @@ type unit struct {
 	installationSummary string
 	// suspendedUnit is set for a suspended unit, which did not run.
 	suspendedUnit bool
+	// inputs and inputsDigest are the directories its last render looked
+	// into and their digest (render.InputsDigest), kept in the stored tree.
+	inputs       []string
+	inputsDigest string
 }
 
 // unitSettings say how a unit applies, prunes and waits: a Sync spec's
@@ -213,8 +217,13 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 	res.specDigest = specDigest
 
 	rec := inv.Record
-	upToDate := rec.SelfSucceeded() && src.same(rec.LastAppliedRevision) && rec.LastAppliedSpecDigest == specDigest &&
-		r.restoreChildren(ctx, u)
+	sameSpec := rec.SelfSucceeded() && rec.LastAppliedSpecDigest == specDigest
+	upToDate := sameSpec && src.same(rec.LastAppliedRevision) && r.restoreChildren(ctx, u)
+	if !upToDate && sameSpec && !src.same(rec.LastAppliedRevision) && r.inputsUnchanged(ctx, u, src) {
+		// The source moved, but not in the directories the last render
+		// looked into: rendering again would give the same objects.
+		upToDate = r.restoreChildren(ctx, u)
+	}
 	var only map[object.ID]bool
 	if upToDate {
 		drifted, err := r.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
@@ -256,6 +265,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		return
 	}
 	objs, setDigest := r.lift(u, rnd), rnd.digest
+	u.inputs, u.inputsDigest = rnd.inputs, rnd.inputsDigest
 	res.Objects = len(objs)
 	if len(objs) == 0 && len(inv.Entries) > 0 && !u.allowEmpty {
 		fail("render", errEmptyRender(len(inv.Entries)))

@@ -83,14 +83,11 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	if len(prev) == 0 && len(root.children) == 0 {
 		return
 	}
-	res.FluxInstallation = root.installation.Summary()
-	if res.FluxInstallation == "" {
-		res.FluxInstallation = root.installationSummary
-	}
+	// Said once per run: from the render, or as the last render found it.
+	res.FluxInstallation = root.installationSummary
 	if res.FluxInstallation != "" && !r.sync.Spec.Flux.ApplyInstallation() {
 		r.log.Info(res.FluxInstallation)
 	}
-	root.installationSummary = res.FluxInstallation
 
 	rootOK := res.Outcome == Succeeded && root.childrenKnown
 	g := flux.NewGraph(flux.GraphOptions{NoCrossNamespaceRefs: r.sync.Spec.Flux.CrossNamespaceRefsRefused()})
@@ -223,12 +220,14 @@ type brokenObject struct {
 	err  error
 }
 
-func (b *brokenObject) Metadata() *flux.Meta      { return &b.meta }
-func (b *brokenObject) Dependencies() []flux.ID   { return nil }
-func (b *brokenObject) SourceRef() flux.ID        { return b.meta.ID } // itself: it runs, and fails, at once
-func (b *brokenObject) Suspended() bool           { return false }
-func (b *brokenObject) String() string            { return b.meta.ID.String() }
-func newBroken(id flux.ID, err error) *brokenObject { return &brokenObject{meta: flux.Meta{ID: id}, err: withoutPrefix(err, id)} }
+func (b *brokenObject) Metadata() *flux.Meta    { return &b.meta }
+func (b *brokenObject) Dependencies() []flux.ID { return nil }
+func (b *brokenObject) SourceRef() flux.ID      { return b.meta.ID } // itself: it runs, and fails, at once
+func (b *brokenObject) Suspended() bool         { return false }
+func (b *brokenObject) String() string          { return b.meta.ID.String() }
+func newBroken(id flux.ID, err error) *brokenObject {
+	return &brokenObject{meta: flux.Meta{ID: id}, err: withoutPrefix(err, id)}
+}
 
 // withoutPrefix drops "Kind/namespace/name: " from the start of each line
 // of err's message (the scheduler names the unit already), keeping err for
