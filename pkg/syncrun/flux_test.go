@@ -414,7 +414,7 @@ func TestFluxRepository(t *testing.T) {
 	for _, pair := range [][2]string{
 		{ks("infra-controllers"), ks("infra-configs")},
 		{ks("infra-configs"), ks("apps")},
-		{ks("apps"), hr(ft.appNS, "podinfo")},            // a child runs after its parent rendered it
+		{ks("apps"), hr(ft.appNS, "podinfo")}, // a child runs after its parent rendered it
 		{ks("infra-controllers"), hr(ft.infraNS, "ingress")},
 	} {
 		before, after := byID[pair[0]], byID[pair[1]]

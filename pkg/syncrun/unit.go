@@ -267,7 +267,9 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 	objs, setDigest := r.lift(u, rnd), rnd.digest
 	u.inputs, u.inputsDigest = rnd.inputs, rnd.inputsDigest
 	res.Objects = len(objs)
-	if len(objs) == 0 && len(inv.Entries) > 0 && !u.allowEmpty {
+	// A render of Flux objects only is not empty: its objects moved into
+	// units.
+	if len(objs) == 0 && len(u.children) == 0 && len(inv.Entries) > 0 && !u.allowEmpty {
 		fail("render", errEmptyRender(len(inv.Entries)))
 		return
 	}

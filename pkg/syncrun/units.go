@@ -413,8 +413,9 @@ func (r *runner) collectUnits(ctx context.Context, g *flux.Graph, results []flux
 			if sr.Status == flux.Failed && u.res.Outcome == Succeeded {
 				// It ran, but what it rendered could not join the run
 				// (an object defined twice).
-				ur.Outcome, ur.Err, ur.Message = Failed, sr.Err, sr.Err.Error()
-				u.res.Outcome, u.res.Err, u.res.Message = Failed, sr.Err, sr.Err.Error()
+				msg := strings.TrimPrefix(sr.Err.Error(), sr.Unit.String()+": ")
+				ur.Outcome, ur.Err, ur.Message = Failed, sr.Err, msg
+				u.res.Outcome, u.res.Err, u.res.Message = Failed, sr.Err, msg
 			}
 		} else {
 			ur.Outcome = Failed
@@ -424,7 +425,8 @@ func (r *runner) collectUnits(ctx context.Context, g *flux.Graph, results []flux
 			}
 			ur.Err, ur.Start, ur.End = sr.Err, sr.Start, sr.End
 			if sr.Err != nil {
-				ur.Message = sr.Err.Error()
+				// The unit is named by its record already.
+				ur.Message = strings.TrimPrefix(sr.Err.Error(), sr.Unit.String()+": ")
 			}
 		}
 		records = append(records, unitRecord(rec, ur))
