@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
@@ -470,6 +471,29 @@ func TestFluxRepository(t *testing.T) {
 	}
 	if state.Labels[inventory.LabelUnitOf] != "fleet" {
 		t.Errorf("podinfo's state labels %v", state.Labels)
+	}
+
+	// Build renders the sync (its Flux objects lifted out) or one unit.
+	rs, err := Render(t.Context(), RenderOptions{Name: "fleet", Namespace: ft.fluxNS, Config: env.Config()})
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	if len(rs.Objects) != 0 || len(rs.Flux) != 3 {
+		t.Errorf("Render of the sync: %d objects, %d Flux objects; want 0 and the 3 Kustomizations", len(rs.Objects), len(rs.Flux))
+	}
+	ru, err := Render(t.Context(), RenderOptions{Name: "fleet", Namespace: ft.fluxNS, Config: env.Config(),
+		Unit: flux.ID{Kind: "HelmRelease", Namespace: ft.appNS, Name: "podinfo"}})
+	if err != nil {
+		t.Fatalf("Render of a unit: %v", err)
+	}
+	if len(ru.Objects) != 1 || ru.Objects[0].GetName() != "podinfo-config" || ru.Labels[LabelUnit] == "" || len(ru.Inventory) != 1 || len(ru.Stale) != 0 {
+		t.Errorf("Render of podinfo: %d objects, labels %v, inventory %v, stale %v", len(ru.Objects), ru.Labels, ru.Inventory, ru.Stale)
+	} else if v, _, _ := unstructured.NestedString(ru.Objects[0].Object, "data", "value"); v != "staging" {
+		t.Errorf("Render of podinfo: value %q", v)
+	}
+	if _, err := Render(t.Context(), RenderOptions{Name: "fleet", Namespace: ft.fluxNS, Config: env.Config(),
+		Unit: flux.ID{Kind: "HelmRelease", Namespace: ft.appNS, Name: "nope"}}); err == nil || !strings.Contains(err.Error(), "no unit of the sync's tree renders it") {
+		t.Errorf("Render of a unit that does not exist: %v", err)
 	}
 
 	// Nothing changed: every unit only checks drift.

@@ -308,6 +308,15 @@ func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (
 	return res, redact.Error(err)
 }
 
+// fetch returns the artifact of res, through the run's cache; the local
+// tree for the sync's own repository when Render reads a local directory.
+func (r *runner) fetch(ctx context.Context, res *source.Resolved) (*source.Artifact, error) {
+	if r.localArtifact != nil && res == r.rootSource {
+		return r.localArtifact, nil
+	}
+	return r.sources.Fetch(ctx, res)
+}
+
 // rawDigest is the digest of a Flux object as rendered, without status:
 // a unit renders again when its object changes.
 func rawDigest(u *unstructured.Unstructured, extra ...string) string {
@@ -401,7 +410,7 @@ func (ku *kustomizationUnit) resolve(ctx context.Context, last *inventory.Record
 
 func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in *inputs, _ bool) (*rendering, error) {
 	start := time.Now()
-	art, err := ku.r.sources.Fetch(ctx, src.res)
+	art, err := ku.r.fetch(ctx, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -579,7 +588,7 @@ func (hu *helmReleaseUnit) resolve(ctx context.Context, last *inventory.Record) 
 
 // chartVersion reads the version of the chart directory from Chart.yaml.
 func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolved) (string, error) {
-	art, err := hu.r.sources.Fetch(ctx, res)
+	art, err := hu.r.fetch(ctx, res)
 	if err != nil {
 		return "", redact.Error(err)
 	}
@@ -602,7 +611,7 @@ func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolve
 }
 
 func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error) {
-	art, err := hu.r.sources.Fetch(ctx, src.res)
+	art, err := hu.r.fetch(ctx, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}

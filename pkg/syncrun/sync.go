@@ -173,6 +173,9 @@ type runner struct {
 	// rootSource is the sync's own source as resolved by this run: a unit
 	// whose sourceRef is the GitRepository the sync came from reads it.
 	rootSource *source.Resolved
+	// localArtifact, when set (Render of a local directory), is the tree
+	// units reading the sync's own repository render.
+	localArtifact *source.Artifact
 	// tree is the state of the run's units (units.go).
 	tree *tree
 	// retries counts the retried requests of all of the run's clients.
