@@ -349,12 +349,23 @@ func (r *runner) recordUnits(ctx context.Context) {
 	}
 	units := r.tree.ran()
 	forEachUnit(units, r.sync.Spec.Flux.UnitConcurrency(), func(u *unit) {
-		if u.suspendedUnit || u.inv == nil {
+		if u.suspendedUnit || u.inv == nil || idle(u) {
 			return
 		}
 		u.res.Retries = 0
 		r.saveState(ctx, u.store, u.inv, u.res)
 	})
+}
+
+// idle reports whether unit u found nothing to do: it succeeded as it did
+// last time, at the same revision and spec, without rendering or drift. It
+// writes nothing then (the sync's record says when it ran): a tree of
+// units that did not change costs reads only.
+func idle(u *unit) bool {
+	rec, res := &u.inv.Record, u.res
+	return res.Outcome == Succeeded && !res.Rendered && len(res.Drifted) == 0 && res.Pruned == nil &&
+		rec.LastRun.Result == inventory.ResultSucceeded && rec.LastAppliedRevision == res.Revision &&
+		rec.LastAppliedSpecDigest == res.specDigest
 }
 
 // forEachUnit calls fn for every unit, n at a time.

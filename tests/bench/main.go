@@ -9,9 +9,14 @@
 //   - prune of N objects;
 //   - render of 4,000 documents (in-process);
 //   - peak RSS of a run;
-//   - kubectl apply --server-side --prune --applyset on the same objects.
+//   - kubectl apply --server-side --prune --applyset on the same objects;
+//   - a Flux-layout tree of Kustomizations and HelmReleases run as units,
+//     cold and with nothing changed, beside the same objects as one flat
+//     sync (flux.go).
 //
-// Flags choose the sizes; -large adds the 10,000-object cold sync.
+// Flags choose the sizes and the steps; -large adds the 10,000-object
+// cold sync; -main=false -render=false -large=false -kubectl=false runs
+// the Flux step alone.
 package main
 
 import (
@@ -43,10 +48,13 @@ func main() {
 	n := flag.Int("objects", 1000, "objects in the main workload")
 	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
 	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
+	mainSteps := flag.Bool("main", true, "measure the main workload (cold, nothing changed, drift, prune)")
+	renderStep := flag.Bool("render", true, "measure the render of 4,000 documents")
+	fluxStep := flag.Bool("flux", true, "measure a Flux-layout tree run as units, beside a flat sync of the same objects")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *large, *kubectl); err != nil {
+	if err := run(ctx, *n, steps{large: *large, kubectl: *kubectl, main: *mainSteps, render: *renderStep, flux: *fluxStep}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -64,7 +72,10 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
+// steps says which measurements to take.
+type steps struct{ large, kubectl, main, render, flux bool }
+
+func run(ctx context.Context, n int, st steps) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
@@ -97,19 +108,28 @@ func run(ctx context.Context, n int, large, withKubectl bool) (err error) {
 
 	// Whatever was measured is printed, also when a later step fails.
 	defer func() { err = errors.Join(err, b.print()) }()
-	if err := b.renderBench(ctx); err != nil {
-		return err
+	if st.render {
+		if err := b.renderBench(ctx); err != nil {
+			return err
+		}
 	}
-	if err := b.main(ctx, n); err != nil {
-		return err
+	if st.main {
+		if err := b.main(ctx, n); err != nil {
+			return err
+		}
 	}
-	if large {
+	if st.large {
 		if err := b.cold(ctx, 10000, 45*time.Second); err != nil {
 			return err
 		}
 	}
-	if withKubectl {
+	if st.kubectl {
 		if err := b.kubectl(ctx, n); err != nil {
+			return err
+		}
+	}
+	if st.flux {
+		if err := b.flux(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -203,6 +223,7 @@ type result struct {
 	outcome  string
 	objects  int
 	drifted  int
+	units    int
 	anonKiB  int64 // anonymous resident memory at exit (heap, stacks)
 	fileKiB  int64 // file-backed resident memory at exit (the binary's pages)
 }
@@ -220,13 +241,14 @@ func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
 		Requests int    `json:"requests"`
 		Objects  int    `json:"objects"`
 		Drifted  int    `json:"drifted"`
+		Units    int    `json:"units"`
 		Error    string `json:"error"`
 		Peak     int64  `json:"peakRSSKiB"`
 		Anon     int64  `json:"anonRSSKiB"`
 		File     int64  `json:"fileRSSKiB"`
 	}
 	_ = json.Unmarshal([]byte(lines[len(lines)-1]), &last)
-	res.requests, res.outcome, res.objects, res.drifted = last.Requests, last.Result, last.Objects, last.Drifted
+	res.requests, res.outcome, res.objects, res.drifted, res.units = last.Requests, last.Result, last.Objects, last.Drifted, last.Units
 	// The process's own high-water mark: wait4's ru_maxrss would report the
 	// parent's size, because the child starts as a clone of this process.
 	res.maxRSS, res.anonKiB, res.fileKiB = last.Peak, last.Anon, last.File
