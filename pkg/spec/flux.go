@@ -1,7 +1,9 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -38,7 +40,7 @@ type FluxSpec struct {
 	Installation string `json:"installation,omitempty"`
 	// Concurrency is how many units run at once, each after the units it
 	// depends on. Default DefaultFluxConcurrency.
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency *Count `json:"concurrency,omitempty"`
 	// NoCrossNamespaceRefs refuses a sourceRef, chartRef or dependsOn that
 	// names another namespace than the referring object's, as Flux's
 	// controllers do with --no-cross-namespace-refs. Default false: such
@@ -55,10 +57,10 @@ func (f *FluxSpec) ApplyInstallation() bool {
 // UnitConcurrency returns spec.flux.concurrency with its default. f may be
 // nil.
 func (f *FluxSpec) UnitConcurrency() int {
-	if f == nil || f.Concurrency <= 0 {
+	if f == nil || f.Concurrency == nil || f.Concurrency.N <= 0 {
 		return DefaultFluxConcurrency
 	}
-	return f.Concurrency
+	return f.Concurrency.N
 }
 
 // CrossNamespaceRefsRefused reports spec.flux.noCrossNamespaceRefs. f may
@@ -78,8 +80,12 @@ func (f *FluxSpec) validate(p *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(p.Child("installation"), f.Installation,
 			[]string{FluxInstallationSkip, FluxInstallationApply}))
 	}
-	if f.Concurrency < 0 || f.Concurrency > MaxFluxConcurrency {
-		errs = append(errs, field.Invalid(p.Child("concurrency"), f.Concurrency,
+	switch c := f.Concurrency; {
+	case c == nil:
+	case c.invalid != "":
+		errs = append(errs, field.Invalid(p.Child("concurrency"), c.invalid, "must be a whole number"))
+	case c.N < 0 || c.N > MaxFluxConcurrency:
+		errs = append(errs, field.Invalid(p.Child("concurrency"), c.N,
 			fmt.Sprintf("must be between 1 and %d (0 or unset: %d)", MaxFluxConcurrency, DefaultFluxConcurrency)))
 	}
 	return errs
@@ -91,4 +97,43 @@ func (f *FluxSpec) validate(p *field.Path) field.ErrorList {
 // a spec.Source), so that they are held to the same rules as a Sync's.
 func ValidateSource(s *Source, p *field.Path) field.ErrorList {
 	return s.validate(p)
+}
+
+// Count is a whole number of a spec. The spec's YAML keeps every scalar as
+// written (see Parse), so Count reads both 8 and "8". Like Duration, a
+// value that does not parse is kept, and Validate reports it with its
+// field path.
+type Count struct {
+	N int
+
+	// invalid is the JSON text of a value that is not a whole number.
+	invalid string
+}
+
+// NewCount returns n as a *Count, for building specs in Go.
+func NewCount(n int) *Count { return &Count{N: n} }
+
+// UnmarshalJSON implements json.Unmarshaler. It never fails; see Count.
+func (c *Count) UnmarshalJSON(b []byte) error {
+	*c = Count{}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		s = string(b)
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		c.invalid = string(b)
+		return nil
+	}
+	c.N = n
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler, as a JSON number; an unparsable
+// value is written back as it was read.
+func (c Count) MarshalJSON() ([]byte, error) {
+	if c.invalid != "" {
+		return []byte(c.invalid), nil
+	}
+	return json.Marshal(c.N)
 }
