@@ -1,6 +1,7 @@
 package syncrun
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gitsync/gitsync/pkg/flux"
@@ -69,4 +70,28 @@ func TestFluxObjectMovesBetweenUnits(t *testing.T) {
 	if root := inv("tree"); root["from-root"] {
 		t.Errorf("the sync's inventory still lists from-root: %v", root)
 	}
+}
+
+// TestFluxUnitsInNamespacedSync: in a namespaced install every unit is
+// held to the sync's scope: a unit rendering an object of another
+// namespace fails before applying anything, naming it; a unit within the
+// scope is applied.
+func TestFluxUnitsInNamespacedSync(t *testing.T) {
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml":                 kustomization("inside", "./inside", "") + kustomization("outside", "./outside", ""),
+		"inside/cm.yaml":                           cm("inside", "1"),
+		"outside/cm.yaml":                          cm("outside-a", "1") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: elsewhere\n  namespace: kube-system\n",
+	})
+	res := f.runWith(Options{NamespaceScoped: true})
+	u := units(res)
+	if in := u["Kustomization/"+f.ns+"/inside"]; in.Outcome != Succeeded {
+		t.Errorf("inside: %s %s", in.Outcome, in.Message)
+	}
+	out := u["Kustomization/"+f.ns+"/outside"]
+	if out.Outcome != Failed || !strings.Contains(out.Message, "ConfigMap/kube-system/elsewhere: namespace kube-system is outside this namespaced sync") {
+		t.Errorf("outside: %s %s", out.Outcome, out.Message)
+	}
+	f.mustHave("inside")
+	f.mustNotHave("outside-a")
 }

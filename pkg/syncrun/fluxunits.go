@@ -20,6 +20,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/source"
@@ -121,7 +122,7 @@ func (r *runner) readCredentials(ctx context.Context, ns, secretRef, certSecretR
 			return source.Credentials{}, "", err
 		}
 		if !found {
-			return source.Credentials{}, "", fmt.Errorf("Secret/%s/%s (%s): not found", ns, ref.name, ref.field)
+			return source.Credentials{}, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: "Secret", Namespace: ns, Name: ref.name}, ref.field)
 		}
 		for k, v := range d {
 			data[k] = v

@@ -2,7 +2,6 @@ package syncrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -522,7 +521,3 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
 	return r.runHooksIn(ctx, chart, event, u.namespace, u.adopt)
 }
-
-// errNotRun is the error of a unit that did not run because the unit
-// whose render held it did not succeed.
-var errNotRun = errors.New("not run")
