@@ -153,7 +153,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	}
 	attrs := []any{
 		"result", string(res.Outcome), "revision", res.Revision, "objects", res.Objects,
-		"rendered", res.Rendered, "drifted", len(res.Drifted), "requests", requests.Load(), "retries", res.Retries,
+		"rendered", res.Rendered, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "retries", res.Retries,
 		"duration", res.End.Sub(res.Start).String(),
 	}
 	attrs = append(attrs, memoryAttrs()...)

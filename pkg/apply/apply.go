@@ -64,6 +64,14 @@ type Options struct {
 	// kubectl, Helm or another tool) are always adopted, and their Change
 	// says so in AdoptedFrom.
 	Adopt bool
+	// Owner, when set, is the part of Labels that names the owner as a
+	// whole (a sync), the other keys naming one part of it (one unit of
+	// the sync, with its own ApplySet). A live object that carries every
+	// label of Owner with the same values belongs to the same owner even
+	// when its other labels name another part: it is taken over without
+	// Adopt, as an object moved from one unit of a sync to another in one
+	// commit must be. Default none: every key of Labels names the owner.
+	Owner map[string]string
 	// Fingerprints are the fingerprints the previous run recorded
 	// (Change.Fingerprint), by object. An object whose rendered form is
 	// byte-for-byte what was applied then, and whose live state still
@@ -767,6 +775,8 @@ func adoption(live *metav1.PartialObjectMetadata, p Policy, opts Options) (*Adop
 		shared = shared || lv == v
 	}
 	switch {
+	case conflict && len(opts.Owner) > 0 && hasLabels(live.Labels, opts.Owner):
+		return nil, nil // another part of the same owner: moving here
 	case conflict && !opts.Adopt && !p.Adopt:
 		return nil, &OwnerConflictError{Theirs: theirs, Ours: opts.Labels}
 	case !conflict && shared:

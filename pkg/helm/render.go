@@ -105,6 +105,10 @@ type RenderOptions struct {
 	// valuesFiles; values.yaml counts only when listed). Default: the
 	// chart's values.yaml.
 	ValuesFiles []string
+	// IgnoreMissingValuesFiles leaves out ValuesFiles the chart does not
+	// have, as Flux's ignoreMissingValuesFiles. Default false: a missing
+	// file is an error.
+	IgnoreMissingValuesFiles bool
 	// KubeVersion is .Capabilities.KubeVersion, e.g. "v1.37.2" (see
 	// ClusterCapabilities). Default: Helm's built-in version, which is not
 	// the cluster's.
@@ -206,7 +210,7 @@ func Render(ctx context.Context, opts RenderOptions) (res *Rendered, err error) 
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if len(opts.ValuesFiles) > 0 {
-		if ch.Values, err = valuesFiles(ch, opts.ValuesFiles); err != nil {
+		if ch.Values, err = valuesFiles(ch, opts.ValuesFiles, opts.IgnoreMissingValuesFiles); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
@@ -414,8 +418,9 @@ func checkDependencies(c *chart.Chart) error {
 	return errors.Join(errs...)
 }
 
-// valuesFiles merges the chart's files named by names, in order.
-func valuesFiles(c *chart.Chart, names []string) (map[string]any, error) {
+// valuesFiles merges the chart's files named by names, in order; with
+// ignoreMissing, names the chart does not have are left out.
+func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool) (map[string]any, error) {
 	out := map[string]any{}
 	for i, name := range names {
 		clean := path.Clean(filepath.ToSlash(name))
@@ -426,6 +431,9 @@ func valuesFiles(c *chart.Chart, names []string) (map[string]any, error) {
 				data, found = f.Data, true
 				break
 			}
+		}
+		if !found && ignoreMissing {
+			continue
 		}
 		if !found {
 			return nil, fmt.Errorf("valuesFiles[%d] %s: no such file in the chart: %w", i, name, ErrInvalidChart)

@@ -135,6 +135,11 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 		},
 		Data: map[string]string{KeyHistory: string(body)},
 	}
+	for k, v := range s.Labels {
+		if _, own := cm.Labels[k]; !own {
+			cm.Labels[k] = v
+		}
+	}
 	ref := "ConfigMap/" + s.Namespace + "/" + cm.Name
 	_, err = s.Client.CoreV1().ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	if apierrors.IsAlreadyExists(err) {

@@ -52,6 +52,9 @@ type Record struct {
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
 	// LastRun describes the last run; it is zero before the first one ends.
 	LastRun Run `json:"lastRun,omitzero"`
+	// Units lists the units of the sync (units.go), in the order the last
+	// run found them; empty for a sync whose render holds no Flux objects.
+	Units []UnitRecord `json:"units,omitempty"`
 }
 
 // Run describes one run of the sync job.
@@ -84,6 +87,10 @@ type Run struct {
 	// fingerprint; two joined by "," when a tag and its commit were signed
 	// by different keys); empty when the source verifies no signatures.
 	VerifiedBy string `json:"verifiedBy,omitempty"`
+	// FailedUnits is how many of the sync's units failed or were skipped
+	// in a run that applied the sync's own objects (see
+	// SucceedExceptUnits).
+	FailedUnits int `json:"failedUnits,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

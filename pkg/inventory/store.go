@@ -113,6 +113,9 @@ type Store struct {
 	// FieldManager is the field manager of gitsync's writes. Default
 	// "gitsync".
 	FieldManager string
+	// Labels are set on every ConfigMap the Store writes, besides its own
+	// (a unit's state carries LabelUnitOf). Default none.
+	Labels map[string]string
 }
 
 // Inventory is the content of the inventory ConfigMap.
@@ -313,6 +316,9 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 	if cm.Labels == nil {
 		cm.Labels = map[string]string{}
 	}
+	for k, v := range s.Labels {
+		cm.Labels[k] = v
+	}
 	cm.Labels[LabelApplySetID] = s.ParentID()
 	cm.Labels[LabelSync] = s.Sync
 	cm.Labels[LabelKind] = KindInventory
@@ -359,6 +365,12 @@ func (s *Store) encode(inv *Inventory) (*corev1.ConfigMap, error) {
 
 	rec := inv.Record
 	rec.LastRun.Message = truncate(rec.LastRun.Message, MaxMessage)
+	if len(rec.Units) > 0 {
+		rec.Units = append([]UnitRecord(nil), rec.Units...)
+		for i := range rec.Units {
+			rec.Units[i].Message = truncate(rec.Units[i].Message, MaxUnitMessage)
+		}
+	}
 	recJSON, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyRecord, err)

@@ -40,6 +40,8 @@ type confinedFS struct {
 	root    string // absolute and free of symlinks
 	disk    filesys.FileSystem
 	overlay map[string][]byte // absolute path → content served instead of the disk
+	// inputs are the directories the render looked into (inputs.go).
+	inputs inputLog
 	// violation is the first confinement or remote-reference error. kustomize
 	// turns some filesystem errors into "not found" and tries alternatives,
 	// so Render reports this instead of whatever kustomize made of it.
@@ -82,6 +84,8 @@ func (c *confinedFS) resolve(p string) (string, error) {
 	if !within(c.root, p) {
 		return "", c.refuse(fmt.Errorf("%s: %w", p, ErrOutsideRoot))
 	}
+	// Whatever is asked about p, its directory's listing answers it.
+	c.touch(filepath.Dir(p))
 	if _, ok := c.overlay[p]; ok {
 		return p, nil
 	}
@@ -95,6 +99,7 @@ func (c *confinedFS) resolve(p string) (string, error) {
 	if !within(c.root, real) {
 		return "", c.refuse(fmt.Errorf("%s: symlink resolves to %s: %w", c.rel(p), real, ErrOutsideRoot))
 	}
+	c.touch(filepath.Dir(real))
 	return real, nil
 }
 
@@ -150,6 +155,7 @@ func (c *confinedFS) ReadDir(p string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.touch(real)
 	names, err := c.disk.ReadDir(real)
 	if err != nil {
 		return nil, err
@@ -198,6 +204,7 @@ func (c *confinedFS) Exists(p string) bool {
 
 // Glob matches on disk and keeps the matches inside root.
 func (c *confinedFS) Glob(pattern string) ([]string, error) {
+	c.touch(filepath.Dir(pattern))
 	matches, err := c.disk.Glob(pattern)
 	if err != nil {
 		return nil, err
@@ -240,6 +247,9 @@ func (c *confinedFS) Walk(p string, fn filepath.WalkFunc) error {
 		return err
 	}
 	return filepath.Walk(real, func(path string, info fs.FileInfo, err error) error {
+		if err == nil && info.IsDir() {
+			c.touch(path)
+		}
 		if err == nil {
 			if _, rerr := c.resolve(path); rerr != nil {
 				err = rerr

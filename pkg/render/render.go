@@ -163,6 +163,9 @@ type Result struct {
 	// Digest is "sha256:" and the hex SHA-256 of the objects' canonical
 	// JSON (sorted keys), each followed by a newline, in the order above.
 	Digest string
+	// Inputs are the directories of Root the render looked into, relative
+	// to Root, sorted; see InputsDigest.
+	Inputs []string
 }
 
 // Render builds opts.Path inside opts.Root and returns the validated objects.
@@ -201,6 +204,11 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 	if err != nil {
 		return nil, "", err
 	}
+	defer func() {
+		if err == nil && res != nil {
+			res.Inputs = c.inputDirs()
+		}
+	}()
 	if err := validateOptions(&opts); err != nil {
 		return nil, "", err
 	}

@@ -65,6 +65,7 @@ func (c *confinedFS) scan(ctx context.Context, dir string) ([]entry, error) {
 		}
 		onPath[real] = true
 		defer delete(onPath, real)
+		c.touch(real)
 		des, err := os.ReadDir(real)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.rel(dir), err)

@@ -154,6 +154,10 @@ type SyncSpec struct {
 	// Source.Helm, or with a Git source the chart directory Path names.
 	// Optional with Source.Helm. See helm.go.
 	Helm *HelmSpec `json:"helm,omitempty"`
+
+	// Flux says how a run treats the Flux objects its render holds. See
+	// flux.go.
+	Flux *FluxSpec `json:"flux,omitempty"`
 }
 
 // PruneEnabled reports whether pruning is on, applying the default when

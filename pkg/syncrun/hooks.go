@@ -20,7 +20,7 @@ import (
 // hookPollInterval is how often a running hook is checked.
 const hookPollInterval = 500 * time.Millisecond
 
-// runHooks runs a chart's hooks of one event, as Helm does, in order
+// runHooksIn runs a chart's hooks of one event, as Helm does, in order
 // (weight, then name):
 //
 //   - a hook never touches an object that does not carry this sync's
@@ -40,7 +40,9 @@ const hookPollInterval = 500 * time.Millisecond
 // are not the release's objects, and `kubectl apply --prune` must not
 // delete them. They carry the sync's label, so `kubectl gitsync trace`
 // still finds them.
-func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.HookEvent) error {
+//
+// namespace is the release namespace; adopt is the unit's adopt setting.
+func (r *runner) runHooksIn(ctx context.Context, chart *helm.Rendered, event helm.HookEvent, namespace string, adopt bool) error {
 	hooks := chart.HooksFor(event)
 	if len(hooks) == 0 {
 		return nil
@@ -63,7 +65,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 		if obj.GetNamespace() == "" {
 			// Resolve tells namespaced from cluster-scoped; a namespaced hook
 			// without a namespace goes to the release namespace.
-			obj.SetNamespace(r.releaseNamespace())
+			obj.SetNamespace(namespace)
 		}
 		targets, err := r.engine.Targets([]*unstructured.Unstructured{obj})
 		if err != nil {
@@ -75,7 +77,7 @@ func (r *runner) runHooks(ctx context.Context, chart *helm.Rendered, event helm.
 		}
 		res := dyn.Resource(t.GroupVersionResource()).Namespace(t.Namespace)
 		policy, _ := apply.PolicyOf(obj.GetAnnotations()) // a bad value fails the apply below
-		adopt := r.sync.Spec.Adopt || policy.Adopt
+		adopt := adopt || policy.Adopt
 		previous, err := r.hookObject(ctx, res, t.Name, adopt)
 		if err != nil {
 			return fmt.Errorf("%s hook %s (%s): %w", event, t.ID, h.Source, err)
@@ -166,36 +168,6 @@ func waitHook(ctx context.Context, res dynamic.ResourceInterface, name, kind str
 		case <-time.After(hookPollInterval):
 		}
 	}
-}
-
-// checkHooks resolves the hooks that run at events as runHooks will and,
-// for a namespaced install, refuses any outside the release namespace or
-// cluster-scoped, as checkScope refuses the chart's other objects: before
-// anything is applied.
-func (r *runner) checkHooks(chart *helm.Rendered, events ...helm.HookEvent) error {
-	var objs []*unstructured.Unstructured
-	for _, e := range events {
-		for _, h := range chart.HooksFor(e) {
-			obj := h.Object.DeepCopy()
-			if obj.GetNamespace() == "" {
-				obj.SetNamespace(r.releaseNamespace())
-			}
-			objs = append(objs, obj)
-		}
-	}
-	if len(objs) == 0 {
-		return nil
-	}
-	resolved, err := r.engine.Targets(objs)
-	if err != nil {
-		return fmt.Errorf("hooks: %w", err)
-	}
-	if r.opts.NamespaceScoped {
-		if err := checkScope(resolved, []string{r.releaseNamespace()}); err != nil {
-			return fmt.Errorf("hooks: %w", err)
-		}
-	}
-	return nil
 }
 
 // hookObject returns the live object a hook is about to replace, nil when

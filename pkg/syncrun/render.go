@@ -14,8 +14,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -54,6 +56,12 @@ type RenderOptions struct {
 	WorkDir string
 	// Logger receives what the stages log. Default: discard.
 	Logger *slog.Logger
+	// Unit, when set, renders that unit of the sync (a Kustomization or
+	// HelmRelease its render holds, at any depth) instead of the sync's
+	// own objects: its parents are rendered to find it, then it is
+	// rendered as a run would. With LocalDir, units that read the sync's
+	// own repository read LocalRoot (or LocalDir). Default: the sync.
+	Unit flux.ID
 }
 
 // Rendered is a sync's rendered set as a run would apply it, computed
@@ -81,6 +89,13 @@ type Rendered struct {
 	// would prune when the spec's prune is enabled, if they still carry
 	// Labels and do not opt out.
 	Stale []apply.Target
+	// Flux are the Flux objects the render held: a run executes them as
+	// units (RenderOptions.Unit renders one) instead of applying them.
+	// Flux's own installation is not among them, nor in Objects, unless
+	// spec.flux.installation is Apply (then it is in Objects).
+	Flux []*unstructured.Unstructured
+	// Unit is the unit rendered; zero for the sync itself.
+	Unit flux.ID
 }
 
 // WithLabels returns copies of Objects with Labels set, overriding rendered
@@ -135,6 +150,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, err
 	}
 	isUpgrade := inv.Record.LastAppliedRevision != ""
+	var sources []string
 	if opts.LocalDir != "" {
 		root, path, err := localRootAndPath(opts.LocalRoot, opts.LocalDir)
 		if err != nil {
@@ -158,8 +174,10 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			if err != nil {
 				return nil, fmt.Errorf("render: %w", err)
 			}
-			out.Objects, out.Digest = res.Objects, res.Digest
+			out.Objects, out.Digest, sources = res.Objects, res.Digest, res.Sources
 		}
+		// Units reading the sync's own repository read the local tree.
+		r.rootSource, r.localArtifact = &source.Resolved{Key: "local"}, &source.Artifact{Dir: root}
 	} else {
 		src, err := r.resolve(ctx)
 		if err != nil {
@@ -170,10 +188,18 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render: %w", err)
 		}
-		out.Objects, out.Digest = rnd.objects, rnd.digest
+		out.Objects, out.Digest, sources = rnd.objects, rnd.digest, rnd.sources
+		r.rootSource = src
+	}
+	// Flux's objects are lifted out as a run lifts them.
+	root := r.rootUnit(inv, &Result{})
+	out.Objects = r.lift(root, &rendering{objects: out.Objects, sources: sources})
+	out.Flux = root.children
+	if opts.Unit != (flux.ID{}) {
+		return r.renderUnitOf(ctx, root, opts.Unit, out)
 	}
 	out.Inventory = inv.Entries
-	if len(out.Objects) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
+	if len(out.Objects) == 0 && len(out.Flux) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(inv.Entries)))
 	}
 	resolved, err := r.engine.Targets(out.Objects)

@@ -34,7 +34,15 @@ type inputs struct {
 // rendering is what the render stage produced.
 type rendering struct {
 	objects []*unstructured.Unstructured
+	// sources[i], when known, is the file objects[i] was read from (it
+	// tells Flux's installation files apart).
+	sources []string
 	digest  string
+	// inputs are the directories a kustomize render looked into and
+	// inputsDigest their content's digest (render.InputsDigest); nil for
+	// a chart.
+	inputs       []string
+	inputsDigest string
 	// chart is set for Helm renders: its hooks run around apply.
 	chart *helm.Rendered
 	// verifiedBy is the fetched artifact's source.Artifact.VerifiedBy.
@@ -170,47 +178,95 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, err
 	}
 	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	return &rendering{objects: out.Objects, digest: out.Digest, verifiedBy: art.VerifiedBy}, nil
+	rnd := withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs)
+	rnd.verifiedBy = art.VerifiedBy
+	return rnd, nil
 }
 
-// renderChart renders a chart (a package, or a directory inside root) with
-// the cluster's version and API list, and returns its CRDs (as the CRD
-// policy says) and objects to apply; its hooks stay in rendering.chart.
+// withInputs records a kustomize render's inputs and their digest in rnd.
+// A digest that cannot be computed leaves them out: the unit then renders
+// at every new revision, as if none were known.
+func withInputs(rnd *rendering, root string, dirs []string) *rendering {
+	if d, err := render.InputsDigest(root, dirs); err == nil {
+		rnd.inputs, rnd.inputsDigest = dirs, d
+	}
+	return rnd
+}
+
+// renderChart renders the spec's chart (a package, or a directory inside
+// root) with the cluster's version and API list, and returns its CRDs (as
+// the CRD policy says) and objects to apply; its hooks stay in
+// rendering.chart.
 func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *inputs, isUpgrade bool, workDir string) (*rendering, error) {
-	start := time.Now()
 	s := &r.sync.Spec
-	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
-	if err != nil {
-		return nil, err
-	}
-	kubeVersion, apiVersions, err := helm.ClusterCapabilities(ctx, dc)
-	if err != nil {
-		return nil, fmt.Errorf("cluster capabilities: %w", err)
-	}
 	h := s.Helm
 	if h == nil {
 		h = &spec.HelmSpec{}
 	}
+	return r.renderRelease(ctx, release{
+		chartPath:               chartPath,
+		root:                    root,
+		name:                    r.sync.HelmReleaseName(),
+		namespace:               r.releaseNamespace(),
+		values:                  in.values,
+		valuesFiles:             h.ValuesFiles,
+		isUpgrade:               isUpgrade,
+		crds:                    h.CRDPolicy(),
+		postRenderers:           h.PostRenderers,
+		postRenderStrategy:      h.PostRenderStrategy,
+		disableSchemaValidation: h.DisableSchemaValidation,
+		commonMetadata:          s.CommonMetadata,
+		workDir:                 workDir,
+	})
+}
+
+// release says how renderRelease renders one chart: a sync's (spec.helm)
+// or a HelmRelease unit's.
+type release struct {
+	chartPath, root         string
+	name, namespace         string
+	values                  map[string]any
+	valuesFiles             []string
+	ignoreMissingValues     bool
+	isUpgrade               bool
+	crds                    string
+	postRenderers           []spec.PostRenderer
+	postRenderStrategy      string
+	disableSchemaValidation bool
+	commonMetadata          *spec.CommonMetadata
+	workDir                 string
+}
+
+// renderRelease renders a chart with the cluster's version and API list,
+// and returns its CRDs (as the CRD policy says) and objects to apply; its
+// hooks stay in rendering.chart.
+func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, error) {
+	start := time.Now()
+	kubeVersion, apiVersions, err := r.capabilities(ctx)
+	if err != nil {
+		return nil, err
+	}
 	opts := helm.RenderOptions{
-		ChartPath:               chartPath,
-		Root:                    root,
-		ReleaseName:             r.sync.HelmReleaseName(),
-		Namespace:               r.releaseNamespace(),
-		Values:                  in.values,
-		ValuesFiles:             h.ValuesFiles,
-		KubeVersion:             kubeVersion,
-		APIVersions:             apiVersions,
-		IsUpgrade:               isUpgrade,
-		CRDs:                    helm.CRDPolicy(h.CRDPolicy()),
-		PostRenderStrategy:      helm.PostRenderStrategy(h.PostRenderStrategy),
-		DisableSchemaValidation: h.DisableSchemaValidation,
-		WorkDir:                 workDir,
-		Logger:                  r.log,
+		ChartPath:                rel.chartPath,
+		Root:                     rel.root,
+		ReleaseName:              rel.name,
+		Namespace:                rel.namespace,
+		Values:                   rel.values,
+		ValuesFiles:              rel.valuesFiles,
+		IgnoreMissingValuesFiles: rel.ignoreMissingValues,
+		KubeVersion:              kubeVersion,
+		APIVersions:              apiVersions,
+		IsUpgrade:                rel.isUpgrade,
+		CRDs:                     helm.CRDPolicy(rel.crds),
+		PostRenderStrategy:       helm.PostRenderStrategy(rel.postRenderStrategy),
+		DisableSchemaValidation:  rel.disableSchemaValidation,
+		WorkDir:                  rel.workDir,
+		Logger:                   r.log,
 	}
-	if s.CommonMetadata != nil {
-		opts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
+	if cm := rel.commonMetadata; cm != nil {
+		opts.CommonMetadata = &render.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
 	}
-	for _, pr := range h.PostRenderers {
+	for _, pr := range rel.postRenderers {
 		if pr.Kustomize == nil {
 			continue
 		}
@@ -260,6 +316,21 @@ func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *in
 	r.log.Info("rendered", "chart", out.Chart, "version", out.Version, "objects", len(objs), "hooks", len(out.Hooks),
 		"duration", time.Since(start).String())
 	return &rendering{objects: objs, digest: out.Digest, chart: out}, nil
+}
+
+// capabilities returns the cluster's version and API list for Helm. It
+// asks again for every chart: a unit that ran before may have added CRDs
+// that a chart's .Capabilities.APIVersions must see.
+func (r *runner) capabilities(ctx context.Context) (string, []string, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	kubeVersion, apiVersions, err := helm.ClusterCapabilities(ctx, dc)
+	if err != nil {
+		return "", nil, fmt.Errorf("cluster capabilities: %w", err)
+	}
+	return kubeVersion, apiVersions, nil
 }
 
 // releaseNamespace is where a chart's namespaced objects without a

@@ -16,6 +16,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // readData reads the data of a ConfigMap or Secret of the sync's namespace
@@ -23,10 +24,16 @@ import (
 // ConfigMap's binaryData is included only with binary. field names the spec
 // field in errors.
 func (r *runner) readData(ctx context.Context, kind, name, field string, binary bool) (data map[string][]byte, found bool, err error) {
+	return r.readDataIn(ctx, r.opts.Namespace, kind, name, field, binary)
+}
+
+// readDataIn is readData in namespace ns: a unit reads the ConfigMaps and
+// Secrets of its Flux object's namespace.
+func (r *runner) readDataIn(ctx context.Context, ns, kind, name, field string, binary bool) (data map[string][]byte, found bool, err error) {
 	var getErr error
 	switch kind {
 	case "ConfigMap":
-		cm, err := r.client.CoreV1().ConfigMaps(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+		cm, err := r.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			data = make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
 			for k, v := range cm.Data {
@@ -40,7 +47,7 @@ func (r *runner) readData(ctx context.Context, kind, name, field string, binary 
 		}
 		getErr = err
 	case "Secret":
-		sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+		sec, err := r.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			data = sec.Data
 		}
@@ -52,7 +59,7 @@ func (r *runner) readData(ctx context.Context, kind, name, field string, binary 
 	case apierrors.IsNotFound(getErr):
 		return nil, false, nil
 	case getErr != nil:
-		return nil, false, fmt.Errorf("%s (%s): %w", object.ID{Kind: kind, Namespace: r.opts.Namespace, Name: name}, field, getErr)
+		return nil, false, fmt.Errorf("%s (%s): %w", object.ID{Kind: kind, Namespace: ns, Name: name}, field, getErr)
 	}
 	return data, true, nil
 }
@@ -66,10 +73,18 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 	if pb == nil {
 		return nil, "", nil
 	}
+	return r.collectVars(ctx, r.opts.Namespace, pb.SubstituteFrom, pb.Substitute, "spec.postBuild")
+}
+
+// collectVars reads the variables of substituteFrom (ConfigMaps and Secrets
+// of namespace ns) in order and sets inline over them; path names the
+// postBuild field in errors. It returns a non-nil map, and the digest of
+// the values read from the cluster ("" when none were).
+func (r *runner) collectVars(ctx context.Context, ns string, from []spec.SubstituteReference, inline map[string]string, path string) (map[string]string, string, error) {
 	vars := map[string]string{}
-	for i, ref := range pb.SubstituteFrom {
-		path := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
-		data, found, err := r.readData(ctx, ref.Kind, ref.Name, path, false)
+	for i, ref := range from {
+		path := fmt.Sprintf("%s.substituteFrom[%d]", path, i)
+		data, found, err := r.readDataIn(ctx, ns, ref.Kind, ref.Name, path, false)
 		if err != nil {
 			return nil, "", err
 		}
@@ -77,14 +92,14 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 			if ref.Optional {
 				continue
 			}
-			return nil, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: ref.Kind, Namespace: r.opts.Namespace, Name: ref.Name}, path)
+			return nil, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: ref.Kind, Namespace: ns, Name: ref.Name}, path)
 		}
 		for k, v := range data {
 			vars[k] = string(v)
 		}
 	}
 	fromCluster := len(vars) > 0
-	for k, v := range pb.Substitute {
+	for k, v := range inline {
 		vars[k] = v
 	}
 	if !fromCluster {
@@ -103,42 +118,6 @@ func (r *runner) substitutions(ctx context.Context) (map[string]string, string, 
 	return vars, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// health waits for what the spec asks: every applied object with wait, the
-// named objects with healthChecks.
-func (r *runner) health(ctx context.Context, current []inventory.Entry) error {
-	s := &r.sync.Spec
-	var want []apply.Target
-	switch {
-	case s.Wait:
-		want = targets(current)
-	case len(s.HealthChecks) > 0:
-		byID := make(map[object.ID]inventory.Entry, len(current))
-		for _, e := range current {
-			byID[e.ID] = e
-		}
-		for i, hc := range s.HealthChecks {
-			group, _ := splitAPIVersion(hc.APIVersion)
-			ns := hc.Namespace
-			id := object.ID{Group: group, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
-			e, ok := byID[id]
-			if !ok && ns == "" {
-				id.Namespace = s.TargetNamespace
-				if id.Namespace == "" {
-					id.Namespace = r.opts.Namespace
-				}
-				e, ok = byID[id]
-			}
-			if !ok {
-				return fmt.Errorf("spec.healthChecks[%d]: %s is not in the rendered set", i, id)
-			}
-			want = append(want, target(e))
-		}
-	default:
-		return nil
-	}
-	return r.engine.Wait(ctx, want, apply.WaitOptions{Timeout: s.Timeout.Duration, Selector: r.objectLabels()})
-}
-
 func splitAPIVersion(apiVersion string) (group, version string) {
 	for i := len(apiVersion) - 1; i >= 0; i-- {
 		if apiVersion[i] == '/' {
@@ -153,6 +132,14 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 // The caller gives it a context detached from the run's, with a short
 // deadline, so a terminated run still says why it stopped.
 func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Result) {
+	r.saveState(ctx, r.store, inv, res)
+	r.event(ctx, res)
+}
+
+// saveState writes one unit's result (the sync's own, or a unit's) into its
+// store: the narrowed inventory and record, and a history entry for runs
+// that rendered or failed.
+func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inventory.Inventory, res *Result) {
 	run := inventory.Run{
 		Revision:   res.Revision,
 		SpecDigest: res.specDigest,
@@ -165,16 +152,20 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 		Retries:    res.Retries,
 		VerifiedBy: res.VerifiedBy,
 	}
-	if res.Outcome == Succeeded {
-		if run.SetDigest == "" {
-			run.SetDigest = inv.Record.LastAppliedSetDigest
-		}
+	if run.SetDigest == "" && (res.Outcome == Succeeded || res.selfSucceeded) {
+		run.SetDigest = inv.Record.LastAppliedSetDigest
+	}
+	switch {
+	case res.Outcome == Succeeded:
 		inv.Record.Succeed(run)
-	} else {
+	case res.selfSucceeded:
+		// The sync's own objects were applied; some of its units were not.
+		inv.Record.SucceedExceptUnits(run, res.failedUnits)
+	default:
 		inv.Record.Fail(run)
 	}
-	if err := r.store.Save(ctx, inv); err != nil {
-		r.log.Error("recording the result failed", "error", err)
+	if err := store.Save(ctx, inv); err != nil {
+		r.log.Error("recording the result failed", "state", store.Sync, "error", err)
 		if res.Err == nil {
 			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", err)
 		}
@@ -185,11 +176,10 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
 			Duration: run.Duration, Counts: run.Counts,
 		}
-		if _, err := r.store.AppendHistory(ctx, h); err != nil {
-			r.log.Warn("writing history failed", "error", err)
+		if _, err := store.AppendHistory(ctx, h); err != nil {
+			r.log.Warn("writing history failed", "state", store.Sync, "error", err)
 		}
 	}
-	r.event(ctx, res)
 }
 
 // defaultNamespace puts namespaced objects rendered without a namespace

@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
-	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/names"
@@ -102,6 +101,9 @@ const (
 	Failed Outcome = "Failed"
 	// Busy: another run holds the Lease; nothing was done.
 	Busy Outcome = "Busy"
+	// Skipped: a unit that did not run, because a unit it depends on (or
+	// the unit whose render held it) did not succeed. Only units have it.
+	Skipped Outcome = "Skipped"
 )
 
 // Result is what one run did.
@@ -134,8 +136,20 @@ type Result struct {
 	// that did not fetch, the one the run that applied the revision
 	// recorded.
 	VerifiedBy string
+	// Units are the Flux Kustomizations and HelmReleases the sync's render
+	// held and the run executed (see units.go), in the order they were
+	// found; empty for a sync without Flux objects. The run is Failed when
+	// one of them failed or was skipped, and Message says which.
+	Units []UnitResult
+	// FluxInstallation says what of Flux's own installation the render
+	// held and the run left out (flux.Installation.Summary); "" when none.
+	FluxInstallation string
 
 	specDigest, setDigest string
+	// selfSucceeded is set when the sync's own objects were applied but
+	// failedUnits of its units failed or were skipped.
+	selfSucceeded bool
+	failedUnits   int
 }
 
 // SpecError reports a missing or invalid Sync spec: a problem for whoever
@@ -159,6 +173,14 @@ type runner struct {
 	// sources resolves and fetches each source once per run; close
 	// removes what it fetched.
 	sources *source.Cache
+	// rootSource is the sync's own source as resolved by this run: a unit
+	// whose sourceRef is the GitRepository the sync came from reads it.
+	rootSource *source.Resolved
+	// localArtifact, when set (Render of a local directory), is the tree
+	// units reading the sync's own repository render.
+	localArtifact *source.Artifact
+	// tree is the state of the run's units (units.go).
+	tree *tree
 	// retries counts the retried requests of all of the run's clients.
 	retries *retry.Counter
 }
@@ -203,6 +225,7 @@ func newRunner(opts Options) (*runner, error) {
 	}
 	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
 	r.sources = source.NewCache(opts.WorkDir)
+	r.tree = newTree()
 	return r, nil
 }
 
@@ -344,201 +367,18 @@ func (r *runner) retakeLease(ctx context.Context, res *Result) bool {
 	return false
 }
 
-// pass runs resolve → (fetch → render) → apply → prune → wait, filling res.
+// pass runs the sync's own unit (unit.go) and then, when its render holds
+// Flux objects or it had units before, the units (units.go), filling res.
 func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result) {
-	fail := func(stage string, err error) {
-		res.Outcome, res.Err = Failed, fmt.Errorf("%s: %w", stage, err)
-		res.Message = res.Err.Error()
-	}
-	s := &r.sync.Spec
-	timeout := s.Timeout.Duration
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	in, err := r.gatherInputs(ctx)
-	if err != nil {
-		fail("inputs", err)
-		return
-	}
-	src, err := r.resolve(ctx)
-	if err != nil {
-		fail("source", err)
-		return
-	}
-	res.Revision = string(src.Revision)
-	specDigest := r.specDigest(in.digest + src.ContentDigest)
-	res.specDigest = specDigest
-
-	rec := inv.Record
-	upToDate := rec.LastRun.Result == inventory.ResultSucceeded &&
-		rec.LastAppliedRevision == res.Revision && rec.LastAppliedSpecDigest == specDigest
-	var only map[object.ID]bool
-	if upToDate {
-		// The revision was verified when it was fetched and applied.
-		res.VerifiedBy = rec.LastRun.VerifiedBy
-		drifted, err := r.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: r.objectLabels(), Concurrency: r.opts.Concurrency})
-		if err != nil {
-			fail("drift", err)
-			return
-		}
-		res.Objects = len(inv.Entries)
-		if len(drifted) == 0 {
-			res.Outcome = Succeeded
-			res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
-			return
-		}
-		res.Drifted = drifted
-		only = make(map[object.ID]bool, len(drifted))
-		for _, id := range drifted {
-			only[id] = true
-		}
-		r.log.Info("drift found", "revision", res.Revision, "objects", len(drifted))
-	}
-
-	// A chart renders as an upgrade once a previous apply succeeded.
-	isUpgrade := rec.LastAppliedRevision != ""
-	rnd, err := r.fetchAndRender(ctx, src, in, isUpgrade)
-	res.Rendered = true
-	if err != nil {
-		fail("render", err)
-		return
-	}
-	res.VerifiedBy = rnd.verifiedBy
-	objs, setDigest := rnd.objects, rnd.digest
-	res.Objects = len(objs)
-	if len(objs) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
-		fail("render", errEmptyRender(len(inv.Entries)))
-		return
-	}
-	// Resolve every object's resource, then write the union of the old and
-	// the new set before touching anything: an interrupted run leaves every
-	// object it may have created tracked.
-	resolved, err := r.engine.Targets(objs)
-	if err != nil {
-		fail("render", err)
-		return
-	}
-	if err := r.checkRendered(objs, resolved); err != nil {
-		fail("render", err)
-		return
-	}
-	pre, post := helm.HookPreInstall, helm.HookPostInstall
-	if isUpgrade {
-		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
-	}
-	if rnd.chart != nil {
-		if err := r.checkHooks(rnd.chart, pre, post); err != nil {
-			fail("render", err)
-			return
-		}
-	}
-	current := entriesOf(resolved, inv.Entries)
-	stale := inventory.Diff(inv.Entries, current)
-	inv.Entries = inventory.Union(inv.Entries, current)
-	if err := r.guard(ctx, "inventory"); err != nil {
-		fail("lease", err)
-		return
-	}
-	if err := r.store.Save(ctx, inv); err != nil {
-		fail("inventory", err)
-		return
-	}
-
-	toApply := objs
-	var fingerprints map[object.ID]string
-	if only != nil {
-		toApply = nil
-		for i, o := range objs {
-			if only[resolved[i].ID] {
-				toApply = append(toApply, o)
-			}
-		}
-	} else if !upToDate {
-		// Objects whose rendered form and live state are what the last run
-		// left need no request: a commit touching 3 objects of 1,000 costs
-		// 3 applies.
-		fingerprints = make(map[object.ID]string, len(inv.Entries))
-		for _, e := range inv.Entries {
-			if e.Fingerprint != "" {
-				fingerprints[e.ID] = e.Fingerprint
-			}
-		}
-	}
-	runHooks := rnd.chart != nil && only == nil
-	if runHooks {
-		if err := r.guard(ctx, string(pre)+" hooks"); err != nil {
-			fail("lease", err)
-			return
-		}
-		if err := r.runHooks(ctx, rnd.chart, pre); err != nil {
-			fail("hooks", err)
-			return
-		}
-	}
-	labels := r.objectLabels()
-	if err := r.guard(ctx, "apply"); err != nil {
-		fail("lease", err)
-		return
-	}
-	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
-		Concurrency:  r.opts.Concurrency,
-		Force:        s.Force,
-		Adopt:        s.Adopt,
-		Labels:       labels,
-		Fingerprints: fingerprints,
-	})
-	r.nameOwners(applied)
-	res.Applied = applied
-	if err == nil {
-		err = applied.Err()
-	}
-	current = mergeFingerprints(current, applied)
-	inv.Entries = inventory.Union(inv.Entries, current)
-	if err != nil {
-		fail("apply", err)
-		return
-	}
+	root := r.rootUnit(inv, res)
+	// With units, the sync's stale objects wait for the prune phase like
+	// every unit's: one of its units may take an object over.
+	root.deferPrune = len(inv.Record.Units) > 0
+	r.unitPass(ctx, root)
 	if r.opts.stopAfterApply {
 		return
 	}
-
-	if s.PruneEnabled() && len(stale) > 0 {
-		if err := r.guard(ctx, "prune"); err != nil {
-			fail("lease", err)
-			return
-		}
-		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: labels, Concurrency: r.opts.Concurrency})
-		res.Pruned = pruned
-		if err == nil {
-			err = pruned.Err()
-		}
-		inv.Entries = inventory.Narrow(current, stale, deletedIDs(pruned))
-		if err != nil {
-			fail("prune", err)
-			return
-		}
-	} else {
-		// Without prune the stale objects are left in place and forgotten.
-		inv.Entries = current
-	}
-
-	if err := r.health(ctx, current); err != nil {
-		fail("health", err)
-		return
-	}
-	if runHooks {
-		if err := r.guard(ctx, string(post)+" hooks"); err != nil {
-			fail("lease", err)
-			return
-		}
-		if err := r.runHooks(ctx, rnd.chart, post); err != nil {
-			fail("hooks", err)
-			return
-		}
-	}
-	res.Outcome = Succeeded
-	res.Message = summary(res)
-	res.setDigest = setDigest
+	r.runUnits(ctx, root)
 }
 
 func errEmptyRender(applied int) error {

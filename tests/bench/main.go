@@ -11,17 +11,20 @@
 //   - render of 4,000 documents (in-process);
 //   - peak RSS of a run;
 //   - kubectl apply --server-side --prune --applyset on the same objects;
+//   - a Flux-layout tree of Kustomizations and HelmReleases run as units,
+//     cold and with nothing changed, beside the same objects as one flat
+//     sync (flux.go);
 //   - a sync from an S3 bucket of N objects on a real S3 server: cold, with
 //     nothing changed (its drift check plus one LIST), one object changed;
 //
 // and, in-process, without a cluster:
 //
 //   - sparseCheckout of one small directory of a repository with 10,000
-//     files elsewhere, against a full shallow fetch (no cluster needed).
+//     files elsewhere, against a full shallow fetch.
 //
-// Flags choose the sizes; -large adds the 10,000-object cold sync;
-// -cluster=false runs only the steps that need no cluster; -only oci or
-// -only bucket runs that step alone.
+// -objects chooses the size; -only takes a comma-separated list of steps
+// (sparse, render, main, large, kubectl, oci, bucket, flux), all by
+// default.
 package main
 
 import (
@@ -35,6 +38,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -51,14 +55,16 @@ import (
 
 func main() {
 	n := flag.Int("objects", 1000, "objects in the main workload")
-	large := flag.Bool("large", true, "also measure a cold sync of 10,000 objects")
-	kubectl := flag.Bool("kubectl", true, "also measure kubectl apply --server-side --prune --applyset")
-	withCluster := flag.Bool("cluster", true, "also run the steps that need the test cluster (false: only the source steps)")
-	only := flag.String("only", "", "run only this step (oci or bucket), for a quick figure")
+	only := flag.String("only", strings.Join(allSteps, ","), "the steps to run, comma-separated: "+strings.Join(allSteps, ", "))
 	flag.Parse()
+	st, err := parseSteps(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *large, *kubectl, *withCluster, *only); err != nil {
+	if err := run(ctx, *n, st); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -76,7 +82,39 @@ type bench struct {
 	tmp        string
 }
 
-func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only string) (err error) {
+// allSteps are the steps of a whole bench, in the order they run.
+var allSteps = []string{"sparse", "render", "main", "large", "kubectl", "oci", "bucket", "flux"}
+
+// steps says which measurements to take, by step name.
+type steps map[string]bool
+
+// parseSteps reads -only.
+func parseSteps(list string) (steps, error) {
+	st := steps{}
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(allSteps, name) {
+			return nil, fmt.Errorf("-only: no step %q (the steps: %s)", name, strings.Join(allSteps, ", "))
+		}
+		st[name] = true
+	}
+	return st, nil
+}
+
+// needsCluster tells whether a step other than sparse is asked for.
+func (st steps) needsCluster() bool {
+	for name := range st {
+		if name != "sparse" {
+			return true
+		}
+	}
+	return false
+}
+
+func run(ctx context.Context, n int, st steps) (err error) {
 	tmp, err := os.MkdirTemp("", "gitsync-bench-")
 	if err != nil {
 		return err
@@ -87,12 +125,12 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only 
 	// Whatever was measured is printed, also when a later step fails.
 	defer func() { err = errors.Join(err, b.print()) }()
 	// Steps without a cluster first.
-	if only == "" {
+	if st["sparse"] {
 		if err := b.sparseCheckout(ctx); err != nil {
 			return err
 		}
 	}
-	if !withCluster {
+	if !st.needsCluster() {
 		return nil
 	}
 
@@ -119,34 +157,38 @@ func run(ctx context.Context, n int, large, withKubectl, withCluster bool, only 
 	}
 	defer func() { err = errors.Join(err, b.git.Close()) }()
 
-	switch only {
-	case "":
-	case "oci":
-		return b.ociBench(ctx, n)
-	case "bucket":
-		return b.bucket(ctx, n)
-	default:
-		return fmt.Errorf("-only %q: the steps that run alone are: oci, bucket", only)
+	if st["render"] {
+		if err := b.renderBench(ctx); err != nil {
+			return err
+		}
 	}
-	if err := b.renderBench(ctx); err != nil {
-		return err
+	if st["main"] {
+		if err := b.main(ctx, n); err != nil {
+			return err
+		}
 	}
-	if err := b.main(ctx, n); err != nil {
-		return err
-	}
-	if err := b.ociBench(ctx, n); err != nil {
-		return err
-	}
-	if err := b.bucket(ctx, n); err != nil {
-		return err
-	}
-	if large {
+	if st["large"] {
 		if err := b.cold(ctx, 10000, 45*time.Second); err != nil {
 			return err
 		}
 	}
-	if withKubectl {
+	if st["kubectl"] {
 		if err := b.kubectl(ctx, n); err != nil {
+			return err
+		}
+	}
+	if st["oci"] {
+		if err := b.ociBench(ctx, n); err != nil {
+			return err
+		}
+	}
+	if st["bucket"] {
+		if err := b.bucket(ctx, n); err != nil {
+			return err
+		}
+	}
+	if st["flux"] {
+		if err := b.flux(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -240,6 +282,7 @@ type result struct {
 	outcome  string
 	objects  int
 	drifted  int
+	units    int
 	anonKiB  int64 // anonymous resident memory at exit (heap, stacks)
 	fileKiB  int64 // file-backed resident memory at exit (the binary's pages)
 }
@@ -257,13 +300,14 @@ func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
 		Requests int    `json:"requests"`
 		Objects  int    `json:"objects"`
 		Drifted  int    `json:"drifted"`
+		Units    int    `json:"units"`
 		Error    string `json:"error"`
 		Peak     int64  `json:"peakRSSKiB"`
 		Anon     int64  `json:"anonRSSKiB"`
 		File     int64  `json:"fileRSSKiB"`
 	}
 	_ = json.Unmarshal([]byte(lines[len(lines)-1]), &last)
-	res.requests, res.outcome, res.objects, res.drifted = last.Requests, last.Result, last.Objects, last.Drifted
+	res.requests, res.outcome, res.objects, res.drifted, res.units = last.Requests, last.Result, last.Objects, last.Drifted, last.Units
 	// The process's own high-water mark: wait4's ru_maxrss would report the
 	// parent's size, because the child starts as a clone of this process.
 	res.maxRSS, res.anonKiB, res.fileKiB = last.Peak, last.Anon, last.File

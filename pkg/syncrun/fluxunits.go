@@ -1,0 +1,684 @@
+package syncrun
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/flux"
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/fromspec"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// The kinds of Flux objects a run executes, and the kinds of Flux sources
+// they read, are two tables: a new unit kind is a constructor in
+// unitKinds, a new source kind an entry in fluxSourceKinds. Neither the
+// pass (unit.go) nor the scheduling of units (units.go) names a kind.
+
+// unitBuilder makes the unitKind and settings of one Flux unit u, whose
+// sources Graph.Sources returned (nearest first), whose state is inv.
+type unitBuilder func(ctx context.Context, r *runner, u flux.Unit, sources []flux.Object, inv *inventory.Inventory) (unitKind, unitSettings, error)
+
+// unitKinds are the Flux kinds a run executes as units.
+var unitKinds = map[string]unitBuilder{
+	flux.KindKustomization: newKustomizationUnit,
+	flux.KindHelmRelease:   newHelmReleaseUnit,
+}
+
+// fluxSource is a Flux source object as a run reads it: a source of the
+// run's cache, built by fromspec from an equivalent spec.Source.
+type fluxSource struct {
+	id   flux.ID
+	spec spec.Source
+	// creds were read from the object's secretRef and certSecretRef, in
+	// the object's namespace; secrets names them for the cache key.
+	creds   source.Credentials
+	secrets string
+	// own is set for the GitRepository the sync itself came from: the
+	// unit reads the sync's checkout.
+	own bool
+	// suspended keeps the revision the unit used last.
+	suspended bool
+}
+
+// fluxSourceKind turns one kind of Flux source object into a fluxSource,
+// as a tree of files (a Kustomization's sourceRef, a chart directory) or
+// as a packaged chart (of a Helm repository or registry). A nil function
+// is a use the kind does not support (yet).
+type fluxSourceKind struct {
+	tree  func(ctx context.Context, r *runner, obj flux.Object) (*fluxSource, error)
+	chart func(ctx context.Context, r *runner, obj flux.Object, name, version string) (*fluxSource, error)
+}
+
+// fluxSourceKinds are the Flux source kinds units read. OCIRepository
+// artifacts and Buckets as trees come with spec.source.oci and
+// spec.source.bucket.
+var fluxSourceKinds = map[string]fluxSourceKind{
+	flux.KindGitRepository:  {tree: gitRepositoryTree},
+	flux.KindHelmRepository: {chart: helmRepositoryChart},
+	flux.KindOCIRepository:  {chart: ociRepositoryChart},
+	flux.KindBucket:         {},
+}
+
+// treeSource returns obj as a tree of files for unit (field names the
+// reference in errors).
+func (r *runner) treeSource(ctx context.Context, obj flux.Object, unit flux.ID, field string) (*fluxSource, error) {
+	id := obj.Metadata().ID
+	k := fluxSourceKinds[id.Kind]
+	if k.tree == nil {
+		return nil, fmt.Errorf("%s %s: a %s as a source of files for a %s is not supported yet", field, id, id.Kind, unit.Kind)
+	}
+	fs, err := k.tree(ctx, r, obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", field, id, err)
+	}
+	return fs, nil
+}
+
+// chartSource returns obj as the source of the packaged chart name at
+// version (a range) for unit.
+func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID, field, name, version string) (*fluxSource, error) {
+	id := obj.Metadata().ID
+	k := fluxSourceKinds[id.Kind]
+	if k.chart == nil {
+		return nil, fmt.Errorf("%s %s: charts from a %s are not supported yet", field, id, id.Kind)
+	}
+	fs, err := k.chart(ctx, r, obj, name, version)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", field, id, err)
+	}
+	return fs, nil
+}
+
+// readCredentials reads the Secrets of a source object (secretRef, then
+// certSecretRef, whose TLS keys win, as Flux's) in namespace ns.
+func (r *runner) readCredentials(ctx context.Context, ns, secretRef, certSecretRef string) (source.Credentials, string, error) {
+	data := map[string][]byte{}
+	var names []string
+	for _, ref := range []struct{ name, field string }{{secretRef, "spec.secretRef"}, {certSecretRef, "spec.certSecretRef"}} {
+		if ref.name == "" {
+			continue
+		}
+		d, found, err := r.readDataIn(ctx, ns, "Secret", ref.name, ref.field, false)
+		if err != nil {
+			return source.Credentials{}, "", err
+		}
+		if !found {
+			return source.Credentials{}, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: "Secret", Namespace: ns, Name: ref.name}, ref.field)
+		}
+		for k, v := range d {
+			data[k] = v
+		}
+		names = append(names, ns+"/"+ref.name)
+	}
+	if len(names) == 0 {
+		return source.Credentials{}, "", nil
+	}
+	return source.CredentialsFromSecret(data), strings.Join(names, ","), nil
+}
+
+// checkSource validates a spec.Source built from a Flux object by the
+// rules a Sync's source follows, naming the Flux object's fields.
+func checkSource(s *spec.Source, fields map[string]string) error {
+	errs := spec.ValidateSource(s, field.NewPath("source"))
+	if len(errs) == 0 {
+		return nil
+	}
+	var out []error
+	for _, e := range errs {
+		p := e.Field
+		for from, to := range fields {
+			if strings.HasPrefix(p, from) {
+				p = to + strings.TrimPrefix(p, from)
+			}
+		}
+		out = append(out, fmt.Errorf("%s: %s", p, e.ErrorBody()))
+	}
+	return errors.Join(out...)
+}
+
+func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object) (*fluxSource, error) {
+	g := obj.(*flux.GitRepository)
+	fs := &fluxSource{id: g.ID, suspended: g.Suspend}
+	if r.isOwnSource(g) {
+		fs.own = true
+		return fs, nil
+	}
+	var err error
+	fs.creds, fs.secrets, err = r.readCredentials(ctx, g.ID.Namespace, g.SecretRef, "")
+	if err != nil {
+		return nil, err
+	}
+	gs := &spec.GitSource{
+		URL: g.URL,
+		// Flux reads http:// repositories without being asked; so does a
+		// unit, since the object is Flux's.
+		Insecure: strings.HasPrefix(g.URL, "http://"),
+		Ref:      g.Ref,
+		Timeout:  spec.NewDuration(g.Timeout),
+	}
+	if g.SecretRef != "" {
+		gs.SecretRef = &spec.LocalObjectReference{Name: g.SecretRef}
+	}
+	fs.spec = spec.Source{Git: gs}
+	if err := checkSource(&fs.spec, map[string]string{"source.git.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+func helmRepositoryChart(ctx context.Context, r *runner, obj flux.Object, name, version string) (*fluxSource, error) {
+	h := obj.(*flux.HelmRepository)
+	fs := &fluxSource{id: h.ID, suspended: h.Suspend}
+	var err error
+	fs.creds, fs.secrets, err = r.readCredentials(ctx, h.ID.Namespace, h.SecretRef, h.CertSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	hs := &spec.HelmSource{
+		URL:             h.URL,
+		Chart:           name,
+		Version:         version,
+		PassCredentials: h.PassCredentials,
+		// Flux reads http:// repositories without being asked; insecure
+		// is its setting for plain HTTP to a registry.
+		Insecure: h.Insecure || strings.HasPrefix(h.URL, "http://"),
+		Timeout:  spec.NewDuration(h.Timeout),
+	}
+	if h.SecretRef != "" {
+		hs.SecretRef = &spec.LocalObjectReference{Name: h.SecretRef}
+	}
+	fs.spec = spec.Source{Helm: hs}
+	if err := checkSource(&fs.spec, map[string]string{"source.helm.chart": "chart", "source.helm.version": "version", "source.helm.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+// helmChartLayer is the media type of a Helm chart's layer in an OCI
+// artifact.
+const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+func ociRepositoryChart(ctx context.Context, r *runner, obj flux.Object, _, _ string) (*fluxSource, error) {
+	o := obj.(*flux.OCIRepository)
+	var version string
+	switch ref := o.Ref; {
+	case ref.Digest != "":
+		return nil, errors.New("spec.ref.digest: a chart pinned by digest is not supported yet; use spec.ref.tag or spec.ref.semver")
+	case ref.SemverFilter != "":
+		return nil, errors.New("spec.ref.semverFilter: not supported yet for a chart")
+	case ref.SemVer != "":
+		version = ref.SemVer
+	default:
+		version = ref.Tag
+	}
+	if ls := o.LayerSelector; ls != nil && ls.MediaType != "" && ls.MediaType != helmChartLayer {
+		return nil, fmt.Errorf("spec.layerSelector.mediaType: a chart is the layer %s", helmChartLayer)
+	}
+	fs := &fluxSource{id: o.ID, suspended: o.Suspend}
+	var err error
+	fs.creds, fs.secrets, err = r.readCredentials(ctx, o.ID.Namespace, o.SecretRef, o.CertSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	hs := &spec.HelmSource{URL: o.URL, Version: version, Insecure: o.Insecure, Timeout: spec.NewDuration(o.Timeout)}
+	if o.SecretRef != "" {
+		hs.SecretRef = &spec.LocalObjectReference{Name: o.SecretRef}
+	}
+	fs.spec = spec.Source{Helm: hs}
+	if err := checkSource(&fs.spec, map[string]string{"source.helm.version": "spec.ref", "source.helm.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+// isOwnSource reports whether g is the repository the sync itself came
+// from: the GitRepository of Flux's gotk-sync.yaml (flux bootstrap wrote
+// it for this repository, whatever URL form it uses), or one with the
+// sync's own URL and ref.
+func (r *runner) isOwnSource(g *flux.GitRepository) bool {
+	if r.tree.isOwn(g.ID) {
+		return true
+	}
+	own := r.sync.Spec.Source.Git
+	return own != nil && sameRepository(own.URL, g.URL) && own.Ref == g.Ref
+}
+
+// sameRepository compares two repository URLs, ignoring a trailing
+// slash or .git and the case of the scheme and host.
+func sameRepository(a, b string) bool {
+	norm := func(u string) string {
+		u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
+		if scheme, rest, ok := strings.Cut(u, "://"); ok {
+			host, p, _ := strings.Cut(rest, "/")
+			return strings.ToLower(scheme) + "://" + strings.ToLower(host) + "/" + p
+		}
+		return u
+	}
+	return norm(a) == norm(b)
+}
+
+// resolveFlux resolves a Flux source through the run's cache, once per
+// run however many units read it. The sync's own repository is the
+// sync's checkout; a suspended source is pinned to last, the revision the
+// unit applied before.
+func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (*source.Resolved, error) {
+	if fs.own {
+		if r.rootSource == nil {
+			return nil, fmt.Errorf("%s: the sync's own repository was not resolved in this run", fs.id)
+		}
+		return r.rootSource, nil
+	}
+	var pin source.Revision
+	if fs.suspended {
+		if last == "" {
+			return nil, fmt.Errorf("%s is suspended, and no run used a revision of it before", fs.id)
+		}
+		pin = source.Revision(last)
+	}
+	src, err := fromspec.New(fs.spec, fs.creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log})
+	if err != nil {
+		return nil, redact.Error(fmt.Errorf("%s: %w", fs.id, err))
+	}
+	key := fromspec.Key(fs.spec, pin)
+	if fs.secrets != "" {
+		// fromspec.Key names the Secret, not its namespace: sources of
+		// two namespaces with equal specs read different Secrets.
+		sum := sha256.Sum256([]byte(fs.secrets))
+		key += "/" + hex.EncodeToString(sum[:8])
+	}
+	res, err := r.sources.Resolve(ctx, key, src)
+	return res, redact.Error(err)
+}
+
+// fetch returns the artifact of res, through the run's cache; the local
+// tree for the sync's own repository when Render reads a local directory.
+func (r *runner) fetch(ctx context.Context, res *source.Resolved) (*source.Artifact, error) {
+	if r.localArtifact != nil && res == r.rootSource {
+		return r.localArtifact, nil
+	}
+	return r.sources.Fetch(ctx, res)
+}
+
+// rawDigest is the digest of a Flux object as rendered, without status:
+// a unit renders again when its object changes.
+func rawDigest(u *unstructured.Unstructured, extra ...string) string {
+	obj := u.DeepCopy().Object
+	delete(obj, "status")
+	b, err := json.Marshal(obj)
+	if err != nil {
+		// A decoded object is JSON; Marshal cannot fail on it.
+		panic(fmt.Sprintf("syncrun: marshal a Flux object: %v", err))
+	}
+	h := sha256.New()
+	h.Write(b)
+	for _, e := range extra {
+		h.Write([]byte("\n" + e))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// unitDigest is the spec digest of Flux unit id: its object as rendered,
+// the sync's settings units inherit, and the digest of its inputs.
+func (r *runner) unitDigest(id flux.ID, inputsDigest string) string {
+	raw := r.tree.rawObject(id)
+	if raw == nil {
+		return ""
+	}
+	return rawDigest(raw, fmt.Sprintf("adopt=%t scoped=%t fluxInstallation=%t", r.sync.Spec.Adopt, r.opts.NamespaceScoped,
+		r.sync.Spec.Flux.ApplyInstallation()), inputsDigest)
+}
+
+// sourcePathIn returns a Flux path ("./apps/staging", "apps", "/apps") as a
+// path relative to the source root.
+func sourcePathIn(p string) string {
+	c := path.Clean("/" + strings.TrimPrefix(filepath.ToSlash(p), "./"))
+	return strings.TrimPrefix(c, "/")
+}
+
+// kustomizationUnit is a Flux Kustomization as a unit: its sourceRef's
+// path, rendered with its kustomize options and substitution.
+type kustomizationUnit struct {
+	r   *runner
+	k   *flux.Kustomization
+	src *fluxSource
+}
+
+func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources []flux.Object, _ *inventory.Inventory) (unitKind, unitSettings, error) {
+	k := u.(*flux.Kustomization)
+	src, err := r.treeSource(ctx, sources[0], k.ID, "sourceRef")
+	if err != nil {
+		return nil, unitSettings{}, err
+	}
+	ns := k.TargetNamespace
+	if ns == "" {
+		ns = r.opts.Namespace
+	}
+	return &kustomizationUnit{r: r, k: k, src: src}, unitSettings{
+		namespace:    ns,
+		prune:        k.Prune,
+		force:        k.Force,
+		adopt:        r.sync.Spec.Adopt,
+		wait:         k.Wait,
+		waitForJobs:  true,
+		healthChecks: k.HealthChecks,
+		timeout:      k.Timeout,
+	}, nil
+}
+
+func (ku *kustomizationUnit) inputs(ctx context.Context) (*inputs, error) {
+	pb := ku.k.PostBuild
+	if pb == nil {
+		return &inputs{}, nil
+	}
+	vars, digest, err := ku.r.collectVars(ctx, ku.k.ID.Namespace, pb.SubstituteFrom, pb.Substitute, "spec.postBuild")
+	if err != nil {
+		return nil, err
+	}
+	if len(vars) == 0 && pb.Strategy != flux.SubstituteAlways {
+		// Flux substitutes only when a variable is defined, unless its
+		// strategy says Always.
+		vars = nil
+	}
+	return &inputs{vars: vars, digest: digest}, nil
+}
+
+func (ku *kustomizationUnit) resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error) {
+	res, err := ku.r.resolveFlux(ctx, ku.src, last.LastAppliedRevision)
+	if err != nil {
+		return nil, err
+	}
+	return &resolvedSource{res: res, revision: string(res.Revision), contentDigest: res.ContentDigest}, nil
+}
+
+func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in *inputs, _ bool) (*rendering, error) {
+	start := time.Now()
+	art, err := ku.r.fetch(ctx, src.res)
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	k := ku.k
+	opts := render.Options{
+		Root:            art.Dir,
+		Path:            sourcePathIn(k.Path),
+		TargetNamespace: k.TargetNamespace,
+		NamePrefix:      k.NamePrefix,
+		NameSuffix:      k.NameSuffix,
+		Components:      k.Components,
+		Substitute:      in.vars,
+		Logger:          ku.r.log,
+	}
+	if k.IgnoreMissingComponents {
+		opts.Components = existingComponents(art.Dir, opts.Path, k.Components)
+	}
+	if cm := k.CommonMetadata; cm != nil {
+		opts.CommonMetadata = &render.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
+	}
+	for _, p := range k.Patches {
+		rp := render.Patch{Patch: p.Patch}
+		if p.Target != nil {
+			t := render.Selector(*p.Target)
+			rp.Target = &t
+		}
+		opts.Patches = append(opts.Patches, rp)
+	}
+	for _, im := range k.Images {
+		opts.Images = append(opts.Images, render.Image(im))
+	}
+	out, err := render.Render(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	ku.r.log.Info("rendered", "unit", k.ID.String(), "objects", len(out.Objects), "duration", time.Since(start).String())
+	return withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs), nil
+}
+
+func (ku *kustomizationUnit) specDigest(inputsDigest string) string {
+	return ku.r.unitDigest(ku.k.ID, inputsDigest)
+}
+
+// existingComponents returns the components (relative to dir inside root)
+// that exist: Flux's ignoreMissingComponents drops the others.
+func existingComponents(root, dir string, components []string) []string {
+	var out []string
+	for _, c := range components {
+		p := path.Join(dir, c)
+		if strings.HasPrefix(p, "../") || p == ".." {
+			out = append(out, c) // render refuses it, naming it
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// helmReleaseUnit is a Flux HelmRelease as a unit: its chart, from a Helm
+// repository or registry (packaged), or from a tree of files (a chart
+// directory), rendered with its values.
+type helmReleaseUnit struct {
+	r   *runner
+	h   *flux.HelmRelease
+	src *fluxSource
+	// chart is the chart's name (packaged), or its directory in the tree.
+	chart                    string
+	packaged                 bool
+	valuesFiles              []string
+	ignoreMissingValuesFiles bool
+	// versionOnly: a chart directory rendered again only when its version
+	// changes (reconcileStrategy ChartVersion).
+	versionOnly bool
+	action      flux.HelmAction
+}
+
+func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []flux.Object, inv *inventory.Inventory) (unitKind, unitSettings, error) {
+	h := u.(*flux.HelmRelease)
+	hu := &helmReleaseUnit{r: r, h: h, action: h.Install}
+	if inv.Record.LastAppliedRevision != "" {
+		hu.action = h.Upgrade
+	}
+	var (
+		name, version, strategy, field string
+		from                           flux.Object
+	)
+	switch c := sources[0].(type) {
+	case *flux.HelmChart:
+		// chartRef to a HelmChart: the HelmChart says which chart, from
+		// its own source.
+		name, version, strategy, field, from = c.Chart, c.Version, c.ReconcileStrategy, "chartRef "+c.ID.String()+" sourceRef", sources[1]
+		hu.valuesFiles, hu.ignoreMissingValuesFiles = c.ValuesFiles, c.IgnoreMissingValuesFiles
+	default:
+		from = sources[0]
+		if t := h.Chart; t != nil {
+			name, version, strategy, field = t.Chart, t.Version, t.ReconcileStrategy, "chart.spec.sourceRef"
+			hu.valuesFiles, hu.ignoreMissingValuesFiles = t.ValuesFiles, t.IgnoreMissingValuesFiles
+		} else {
+			field = "chartRef"
+		}
+	}
+	var err error
+	if k := fluxSourceKinds[from.Metadata().ID.Kind]; k.chart != nil {
+		hu.packaged = true
+		hu.src, err = r.chartSource(ctx, from, h.ID, field, name, version)
+	} else {
+		hu.chart = sourcePathIn(name)
+		hu.versionOnly = strategy != flux.ReconcileStrategyRevision
+		hu.src, err = r.treeSource(ctx, from, h.ID, field)
+	}
+	if err != nil {
+		return nil, unitSettings{}, err
+	}
+	return hu, unitSettings{
+		namespace:   h.ReleaseNamespace,
+		prune:       true, // a HelmRelease's objects follow its chart, as an upgrade does
+		adopt:       r.sync.Spec.Adopt,
+		wait:        hu.action.Wait,
+		waitForJobs: hu.action.WaitForJobs,
+		timeout:     hu.action.Timeout,
+		hooks:       !hu.action.DisableHooks,
+	}, nil
+}
+
+func (hu *helmReleaseUnit) inputs(ctx context.Context) (*inputs, error) {
+	h := hu.h
+	from := make([]helm.ValuesSource, len(h.ValuesFrom))
+	for i, ref := range h.ValuesFrom {
+		vs := helm.ValuesSource{Kind: ref.Kind, Name: ref.Name, ValuesKey: ref.ValuesKey, TargetPath: ref.TargetPath, Optional: ref.Optional}
+		var err error
+		vs.Data, vs.Found, err = hu.r.readDataIn(ctx, h.ID.Namespace, ref.Kind, ref.Name, fmt.Sprintf("spec.valuesFrom[%d]", i), true)
+		if err != nil {
+			return nil, err
+		}
+		from[i] = vs
+	}
+	values, err := helm.MergeValues(from, h.Values)
+	if err != nil {
+		return nil, fmt.Errorf("spec.values: %w", err)
+	}
+	in := &inputs{values: values}
+	if len(h.ValuesFrom) > 0 {
+		// Inline values are in the object's digest already; values read
+		// from the cluster are not.
+		in.digest = helm.ValuesDigest(values)
+	}
+	return in, nil
+}
+
+func (hu *helmReleaseUnit) resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error) {
+	res, err := hu.r.resolveFlux(ctx, hu.src, last.LastAppliedRevision)
+	if err != nil {
+		return nil, err
+	}
+	out := &resolvedSource{res: res, revision: string(res.Revision), contentDigest: res.ContentDigest}
+	if hu.packaged {
+		return out, nil
+	}
+	// A chart directory's revision is its version and the commit: the
+	// version decides (ChartVersion) unless every commit does (Revision).
+	out.versionOnly = hu.versionOnly
+	if prev := source.Revision(last.LastAppliedRevision); prev.Digest() != "" && prev.Digest() == res.Revision.Digest() {
+		out.revision = string(prev) // same commit: same chart, no need to read it
+		return out, nil
+	}
+	version, err := hu.chartVersion(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	out.revision = version + "@" + res.Revision.Digest()
+	return out, nil
+}
+
+// chartVersion reads the version of the chart directory from Chart.yaml.
+func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolved) (string, error) {
+	art, err := hu.r.fetch(ctx, res)
+	if err != nil {
+		return "", redact.Error(err)
+	}
+	root, err := os.OpenRoot(art.Dir)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = root.Close() }()
+	data, err := root.ReadFile(path.Join(hu.chart, "Chart.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("chart %s: %w", hu.chart, err)
+	}
+	var meta struct {
+		Version string `json:"version"`
+	}
+	if err := sigsyaml.Unmarshal(data, &meta); err != nil || meta.Version == "" {
+		return "", fmt.Errorf("chart %s: Chart.yaml has no version", hu.chart)
+	}
+	return meta.Version, nil
+}
+
+func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error) {
+	art, err := hu.r.fetch(ctx, src.res)
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	work, err := os.MkdirTemp(hu.r.opts.WorkDir, "gitsync-")
+	if err != nil {
+		return nil, err
+	}
+	defer hu.r.removeTemp(ctx, work)
+	h := hu.h
+	rel := release{
+		name:                    h.ReleaseName,
+		namespace:               h.ReleaseNamespace,
+		values:                  in.values,
+		valuesFiles:             hu.valuesFiles,
+		ignoreMissingValues:     hu.ignoreMissingValuesFiles,
+		isUpgrade:               isUpgrade,
+		crds:                    hu.action.CRDs,
+		postRenderers:           h.PostRenderers,
+		postRenderStrategy:      h.PostRenderStrategy,
+		disableSchemaValidation: hu.action.DisableSchemaValidation,
+		commonMetadata:          h.CommonMetadata,
+		workDir:                 work,
+	}
+	if hu.packaged {
+		rel.chartPath = filepath.Join(art.Dir, filepath.FromSlash(art.Path))
+	} else {
+		rel.chartPath, rel.root = filepath.Join(art.Dir, filepath.FromSlash(hu.chart)), art.Dir
+	}
+	rnd, err := hu.r.renderRelease(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	if h.Install.CreateNamespace {
+		// As helm install --create-namespace: created when missing, never
+		// updated or deleted by the release.
+		ns := &unstructured.Unstructured{}
+		ns.SetAPIVersion("v1")
+		ns.SetKind("Namespace")
+		ns.SetName(h.ReleaseNamespace)
+		ns.SetAnnotations(map[string]string{"gitsync.io/ssa": "IfNotPresent", "gitsync.io/prune": "disabled"})
+		rnd.objects = append([]*unstructured.Unstructured{ns}, rnd.objects...)
+	}
+	return rnd, nil
+}
+
+func (hu *helmReleaseUnit) specDigest(inputsDigest string) string {
+	return hu.r.unitDigest(hu.h.ID, inputsDigest)
+}
+
+// deletionPolicy returns what removing unit u from Git does to its
+// objects, recorded while u is still there.
+func deletionPolicy(u flux.Unit) string {
+	k, ok := u.(*flux.Kustomization)
+	if !ok {
+		return inventory.DeletionDelete // a HelmRelease's objects go with it, as helm uninstall
+	}
+	switch k.DeletionPolicy {
+	case flux.DeletionPolicyDelete:
+		return inventory.DeletionDelete
+	case flux.DeletionPolicyWaitForTermination:
+		return inventory.DeletionWait
+	case flux.DeletionPolicyOrphan:
+		return inventory.DeletionOrphan
+	}
+	if k.Prune {
+		return inventory.DeletionDelete
+	}
+	return inventory.DeletionOrphan
+}

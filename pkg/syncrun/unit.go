@@ -1,0 +1,534 @@
+package syncrun
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/flux"
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// A unit is one part of a run with its own source, render, state and
+// apply: the sync itself (the root unit), or a Flux Kustomization or
+// HelmRelease that a render held (units.go). Every unit goes through the
+// same pass, unitPass: inputs → resolve → (fetch → render) → apply →
+// (prune) → health → hooks, or only the drift check when nothing changed.
+// What a kind of unit contributes (its inputs, its source, its render) is
+// behind unitKind; how it applies, prunes and waits is in unitSettings.
+type unit struct {
+	// id is the Flux object; zero for the sync itself. parent is the unit
+	// whose render held it; zero for the sync's own render.
+	id, parent flux.ID
+	// store keeps the unit's inventory, record and history; inv is what it
+	// held when the unit started, and what the pass updates.
+	store *inventory.Store
+	inv   *inventory.Inventory
+	// labels are set on every object the unit applies: the ApplySet of
+	// its store, the sync's labels and, for a Flux unit, LabelUnit.
+	labels map[string]string
+	kind   unitKind
+	unitSettings
+
+	// res is what the pass did.
+	res *Result
+	// current are the unit's objects after the pass; stale the objects of
+	// its previous inventory it no longer renders, left for the prune
+	// phase when deferPrune (see units.go).
+	current, stale []inventory.Entry
+	// applied is set once apply succeeded: only then may its stale objects
+	// be pruned.
+	applied bool
+	// children are the Flux objects the unit's render held, lifted out of
+	// what it applies; from the stored tree when it did not render.
+	// childrenKnown is false when neither is available (the pass failed
+	// before rendering).
+	children      []*unstructured.Unstructured
+	childrenKnown bool
+	// installation is Flux's own installation found in the render (of its
+	// gotk-sync.yaml only, when restored); installationSummary says what
+	// it held.
+	installation        flux.Installation
+	installationSummary string
+	// suspendedUnit is set for a suspended unit, which did not run.
+	suspendedUnit bool
+	// inputs and inputsDigest are the directories its last render looked
+	// into and their digest (render.InputsDigest), kept in the stored tree.
+	inputs       []string
+	inputsDigest string
+}
+
+// unitSettings say how a unit applies, prunes and waits: a Sync spec's
+// fields, or their Flux equivalents.
+type unitSettings struct {
+	// namespace receives namespaced objects rendered without a namespace:
+	// targetNamespace, else the sync's namespace (a HelmRelease's own
+	// namespace for its release).
+	namespace string
+	// prune deletes objects no longer rendered; allowEmpty lets an empty
+	// render prune everything.
+	prune, allowEmpty bool
+	// force recreates objects on immutable-field changes; adopt takes
+	// objects of other owners.
+	force, adopt bool
+	// wait waits for every applied object, healthChecks for the named
+	// ones; waitForJobs includes Jobs in wait.
+	wait, waitForJobs bool
+	healthChecks      []spec.HealthCheck
+	// timeout bounds the unit's pass.
+	timeout time.Duration
+	// hooks runs a chart's hooks around apply.
+	hooks bool
+	// deferPrune leaves the stale objects to the run's prune phase,
+	// after every unit applied (units.go); false for a sync without
+	// units, which prunes right after apply, as it always did.
+	deferPrune bool
+	// healthWhenUnchanged checks health also when the unit only checked
+	// drift: other units depend on it being ready.
+	healthWhenUnchanged bool
+}
+
+// unitKind is what one kind of unit (the sync itself, a Kustomization, a
+// HelmRelease) contributes to the pass. A new Flux kind becomes a unit by
+// implementing it (and registering in unitKinds, fluxunits.go); the pass
+// never asks which kind it runs.
+type unitKind interface {
+	// inputs reads what the render depends on from the cluster:
+	// substitution variables, Helm values.
+	inputs(ctx context.Context) (*inputs, error)
+	// resolve returns the revision of the unit's source without
+	// fetching it; last is the unit's record.
+	resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error)
+	// render fetches the resolved source and renders the unit's objects.
+	render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error)
+	// specDigest returns the digest of what the unit renders and applies
+	// besides its source: its spec, and inputsDigest (the digest of what
+	// inputs read and of the source's content).
+	specDigest(inputsDigest string) string
+}
+
+// resolvedSource is a unit's source as resolved for this run.
+type resolvedSource struct {
+	// res is what the run's source cache resolved, and fetches.
+	res *source.Resolved
+	// revision is the unit's revision, recorded and compared with the
+	// last one: the source's, or for a chart from Git its version and
+	// the commit ("1.2.0@sha1:…").
+	revision string
+	// contentDigest joins the spec digest (source.ContentDigester).
+	contentDigest string
+	// versionOnly compares revisions by their name only: a chart from Git
+	// whose reconcileStrategy is ChartVersion is rendered again only when
+	// its version changes, as Flux does.
+	versionOnly bool
+}
+
+// same reports whether the recorded revision is the one resolved now.
+func (s *resolvedSource) same(recorded string) bool {
+	if s.versionOnly {
+		return recorded != "" && source.Revision(recorded).Name() == source.Revision(s.revision).Name()
+	}
+	return recorded == s.revision
+}
+
+// rootKind is the sync itself as a unit: its spec's source and render.
+type rootKind struct{ r *runner }
+
+func (k rootKind) inputs(ctx context.Context) (*inputs, error) { return k.r.gatherInputs(ctx) }
+
+func (k rootKind) resolve(ctx context.Context, _ *inventory.Record) (*resolvedSource, error) {
+	res, err := k.r.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k.r.rootSource = res
+	return &resolvedSource{res: res, revision: string(res.Revision), contentDigest: res.ContentDigest}, nil
+}
+
+func (k rootKind) render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error) {
+	return k.r.fetchAndRender(ctx, src.res, in, isUpgrade)
+}
+
+func (k rootKind) specDigest(inputsDigest string) string { return k.r.specDigest(inputsDigest) }
+
+// rootUnit returns the sync itself as a unit, with inv its state.
+func (r *runner) rootUnit(inv *inventory.Inventory, res *Result) *unit {
+	s := &r.sync.Spec
+	return &unit{
+		store:  r.store,
+		inv:    inv,
+		labels: r.objectLabels(),
+		kind:   rootKind{r},
+		res:    res,
+		unitSettings: unitSettings{
+			namespace:    r.releaseNamespace(),
+			prune:        s.PruneEnabled(),
+			allowEmpty:   s.AllowEmpty,
+			force:        s.Force,
+			adopt:        s.Adopt,
+			wait:         s.Wait,
+			waitForJobs:  true,
+			healthChecks: s.HealthChecks,
+			timeout:      s.Timeout.Duration,
+			hooks:        true,
+		},
+	}
+}
+
+// ownerLabels are the labels every object of the sync carries, whichever
+// unit applied it: apply.Options.Owner, so that an object moves between
+// units of the sync without adopt.
+func (r *runner) ownerLabels() map[string]string {
+	return map[string]string{inventory.LabelSync: r.opts.Name, names.LabelSyncNamespace: r.opts.Namespace}
+}
+
+// unitPass runs u: resolve → (fetch → render) → apply → prune → wait,
+// filling u.res. A unit whose revision, spec and inputs are those of its
+// last successful run only has its drift checked.
+func (r *runner) unitPass(ctx context.Context, u *unit) {
+	res, inv := u.res, u.inv
+	fail := func(stage string, err error) {
+		res.Outcome, res.Err = Failed, fmt.Errorf("%s: %w", stage, err)
+		res.Message = res.Err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+
+	in, err := u.kind.inputs(ctx)
+	if err != nil {
+		fail("inputs", err)
+		return
+	}
+	src, err := u.kind.resolve(ctx, &inv.Record)
+	if err != nil {
+		fail("source", err)
+		return
+	}
+	res.Revision = src.revision
+	specDigest := u.kind.specDigest(in.digest + src.contentDigest)
+	res.specDigest = specDigest
+
+	rec := inv.Record
+	sameSpec := rec.SelfSucceeded() && rec.LastAppliedSpecDigest == specDigest
+	upToDate := sameSpec && src.same(rec.LastAppliedRevision) && r.restoreChildren(ctx, u)
+	if !upToDate && sameSpec && !src.same(rec.LastAppliedRevision) && r.inputsUnchanged(ctx, u, src) {
+		// The source moved, but not in the directories the last render
+		// looked into: rendering again would give the same objects.
+		upToDate = r.restoreChildren(ctx, u)
+	}
+	var only map[object.ID]bool
+	if upToDate {
+		// The revision was verified when it was fetched and applied, or,
+		// when the source moved without touching what the unit renders,
+		// just now by the fetch that compared its inputs (the Cache's).
+		res.VerifiedBy = rec.LastRun.VerifiedBy
+		if !src.same(rec.LastAppliedRevision) {
+			if art, err := r.sources.Fetch(ctx, src.res); err == nil {
+				res.VerifiedBy = art.VerifiedBy
+			}
+		}
+		drifted, err := r.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+		if err != nil {
+			fail("drift", err)
+			return
+		}
+		res.Objects = len(inv.Entries)
+		if len(drifted) == 0 {
+			u.current = inv.Entries
+			if err := r.claim(u, inv.Entries); err != nil {
+				fail("render", err)
+				return
+			}
+			if u.healthWhenUnchanged {
+				if err := r.health(ctx, u, u.current); err != nil {
+					fail("health", err)
+					return
+				}
+			}
+			res.Outcome = Succeeded
+			res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
+			return
+		}
+		res.Drifted = drifted
+		only = make(map[object.ID]bool, len(drifted))
+		for _, id := range drifted {
+			only[id] = true
+		}
+		r.log.Info("drift found", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
+	}
+
+	// A chart renders as an upgrade once a previous apply succeeded.
+	isUpgrade := rec.LastAppliedRevision != ""
+	rnd, err := u.kind.render(ctx, src, in, isUpgrade)
+	res.Rendered = true
+	if err != nil {
+		fail("render", err)
+		return
+	}
+	res.VerifiedBy = rnd.verifiedBy
+	objs, setDigest := r.lift(u, rnd), rnd.digest
+	u.inputs, u.inputsDigest = rnd.inputs, rnd.inputsDigest
+	res.Objects = len(objs)
+	// A render of Flux objects only is not empty: its objects moved into
+	// units.
+	if len(objs) == 0 && len(u.children) == 0 && len(inv.Entries) > 0 && !u.allowEmpty {
+		fail("render", errEmptyRender(len(inv.Entries)))
+		return
+	}
+	// Resolve every object's resource, then write the union of the old and
+	// the new set before touching anything: an interrupted run leaves every
+	// object it may have created tracked.
+	resolved, err := r.engine.Targets(objs)
+	if err != nil {
+		fail("render", err)
+		return
+	}
+	if err := r.checkUnitRendered(u, objs, resolved); err != nil {
+		fail("render", err)
+		return
+	}
+	pre, post := helm.HookPreInstall, helm.HookPostInstall
+	if isUpgrade {
+		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
+	}
+	runHooks := rnd.chart != nil && u.hooks
+	if runHooks {
+		if err := r.checkUnitHooks(u, rnd.chart, pre, post); err != nil {
+			fail("render", err)
+			return
+		}
+	}
+	current := entriesOf(resolved, inv.Entries)
+	if err := r.claim(u, current); err != nil {
+		fail("render", err)
+		return
+	}
+	stale := inventory.Diff(inv.Entries, current)
+	inv.Entries = inventory.Union(inv.Entries, current)
+	if err := r.guard(ctx, "inventory"); err != nil {
+		fail("lease", err)
+		return
+	}
+	if err := u.store.Save(ctx, inv); err != nil {
+		fail("inventory", err)
+		return
+	}
+
+	toApply := objs
+	var fingerprints map[object.ID]string
+	if only != nil {
+		toApply = nil
+		for i, o := range objs {
+			if only[resolved[i].ID] {
+				toApply = append(toApply, o)
+			}
+		}
+	} else if !upToDate {
+		// Objects whose rendered form and live state are what the last run
+		// left need no request: a commit touching 3 objects of 1,000 costs
+		// 3 applies.
+		fingerprints = make(map[object.ID]string, len(inv.Entries))
+		for _, e := range inv.Entries {
+			if e.Fingerprint != "" {
+				fingerprints[e.ID] = e.Fingerprint
+			}
+		}
+	}
+	runHooks = runHooks && only == nil
+	if runHooks {
+		if err := r.guard(ctx, string(pre)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
+		if err := r.runUnitHooks(ctx, u, rnd.chart, pre); err != nil {
+			fail("hooks", err)
+			return
+		}
+	}
+	if err := r.guard(ctx, "apply"); err != nil {
+		fail("lease", err)
+		return
+	}
+	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
+		Concurrency:  r.opts.Concurrency,
+		Force:        u.force,
+		Adopt:        u.adopt,
+		Labels:       u.labels,
+		Owner:        r.ownerLabels(),
+		Fingerprints: fingerprints,
+	})
+	r.nameOwners(applied)
+	res.Applied = applied
+	if err == nil {
+		err = applied.Err()
+	}
+	current = mergeFingerprints(current, applied)
+	inv.Entries = inventory.Union(inv.Entries, current)
+	if err != nil {
+		fail("apply", err)
+		return
+	}
+	u.applied = true
+	if r.opts.stopAfterApply {
+		return
+	}
+
+	switch {
+	case !u.prune || len(stale) == 0:
+		// Without prune the stale objects are left in place and forgotten.
+		inv.Entries = current
+	case u.deferPrune || len(u.children) > 0:
+		// Pruned once every unit of the run applied (units.go): one of
+		// them may have taken an object over.
+		u.stale = stale
+	default:
+		if err := r.guard(ctx, "prune"); err != nil {
+			fail("lease", err)
+			return
+		}
+		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+		res.Pruned = pruned
+		if err == nil {
+			err = pruned.Err()
+		}
+		inv.Entries = inventory.Narrow(current, stale, deletedIDs(pruned))
+		if err != nil {
+			fail("prune", err)
+			return
+		}
+	}
+	u.current = current
+
+	if err := r.health(ctx, u, current); err != nil {
+		fail("health", err)
+		return
+	}
+	if runHooks {
+		if err := r.guard(ctx, string(post)+" hooks"); err != nil {
+			fail("lease", err)
+			return
+		}
+		if err := r.runUnitHooks(ctx, u, rnd.chart, post); err != nil {
+			fail("hooks", err)
+			return
+		}
+	}
+	res.Outcome = Succeeded
+	res.Message = summary(res)
+	res.setDigest = setDigest
+}
+
+// name returns the unit's name for logs and messages: Kind/namespace/name,
+// or "the sync" for the root.
+func (u *unit) name() string {
+	if u.id == (flux.ID{}) {
+		return "the sync"
+	}
+	return u.id.String()
+}
+
+// lift takes Flux's objects out of what a unit rendered: Flux's own
+// installation (left out unless spec.flux.installation is Apply) and the
+// Flux objects, which become the unit's children. It returns the objects
+// to apply.
+func (r *runner) lift(u *unit, rnd *rendering) []*unstructured.Unstructured {
+	in, rest := flux.FindInstallation(rnd.objects, rnd.sources)
+	children, rest := flux.Split(rest)
+	u.installation, u.children, u.childrenKnown = in, children, true
+	u.installationSummary = in.Summary()
+	if r.sync.Spec.Flux.ApplyInstallation() && !in.Empty() {
+		rest = append(append(append([]*unstructured.Unstructured(nil), in.Components...), in.Sync...), rest...)
+	}
+	return rest
+}
+
+// checkUnitRendered puts namespaced objects without a namespace into the
+// unit's namespace, and for a namespaced install refuses anything outside
+// the sync's scope: every unit of a namespaced sync is held to the sync's.
+func (r *runner) checkUnitRendered(u *unit, objs []*unstructured.Unstructured, resolved []apply.Target) error {
+	if err := defaultNamespace(objs, resolved, u.namespace); err != nil {
+		return err
+	}
+	if r.opts.NamespaceScoped {
+		return checkScope(resolved, []string{r.releaseNamespace()})
+	}
+	return nil
+}
+
+// checkUnitHooks is checkHooks for unit u's release namespace and scope.
+func (r *runner) checkUnitHooks(u *unit, chart *helm.Rendered, events ...helm.HookEvent) error {
+	var objs []*unstructured.Unstructured
+	for _, e := range events {
+		for _, h := range chart.HooksFor(e) {
+			obj := h.Object.DeepCopy()
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(u.namespace)
+			}
+			objs = append(objs, obj)
+		}
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	resolved, err := r.engine.Targets(objs)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
+	}
+	if r.opts.NamespaceScoped {
+		if err := checkScope(resolved, []string{r.releaseNamespace()}); err != nil {
+			return fmt.Errorf("hooks: %w", err)
+		}
+	}
+	return nil
+}
+
+// health waits for what the unit asks: every applied object with wait
+// (without Jobs unless waitForJobs), the named objects with healthChecks.
+func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry) error {
+	var want []apply.Target
+	switch {
+	case u.wait:
+		for _, e := range current {
+			if !u.waitForJobs && e.Group == "batch" && e.Kind == "Job" {
+				continue
+			}
+			want = append(want, target(e))
+		}
+	case len(u.healthChecks) > 0:
+		byID := make(map[object.ID]inventory.Entry, len(current))
+		for _, e := range current {
+			byID[e.ID] = e
+		}
+		for i, hc := range u.healthChecks {
+			group, _ := splitAPIVersion(hc.APIVersion)
+			ns := hc.Namespace
+			id := object.ID{Group: group, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
+			e, ok := byID[id]
+			if !ok && ns == "" {
+				id.Namespace = u.namespace
+				e, ok = byID[id]
+			}
+			if !ok {
+				return fmt.Errorf("spec.healthChecks[%d]: %s is not in the rendered set", i, id)
+			}
+			want = append(want, target(e))
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	return r.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels})
+}
+
+// runUnitHooks runs a chart's hooks of one event for unit u.
+func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
+	return r.runHooksIn(ctx, chart, event, u.namespace, u.adopt)
+}
