@@ -7,11 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
-
-// maxLinkHops bounds symlink chains, as the kernel's ELOOP limit does.
-const maxLinkHops = 40
 
 // checkSymlinks walks root and returns an error wrapping ErrUnsafeSymlink for
 // the first symlink that is absolute, resolves outside root, or resolves into
@@ -22,6 +20,11 @@ const maxLinkHops = 40
 // parent. So each link is resolved component by component, following the
 // links it passes through, and refused as soon as any step leaves root.
 func checkSymlinks(ctx context.Context, root string) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -39,7 +42,7 @@ func checkSymlinks(ctx context.Context, root string) error {
 		if d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
-		if err := resolveInside(root, rel); err != nil {
+		if err := ResolveInside(r, filepath.ToSlash(rel), ".git"); err != nil {
 			dest, _ := os.Readlink(p)
 			return fmt.Errorf("%w: %s -> %s: %w", ErrUnsafeSymlink, filepath.ToSlash(rel), dest, err)
 		}
@@ -47,22 +50,32 @@ func checkSymlinks(ctx context.Context, root string) error {
 	})
 }
 
-// Reasons resolveInside refuses a path.
+// maxLinkHops bounds symlink chains, as the kernel's ELOOP limit does.
+const maxLinkHops = 40
+
+// Reasons ResolveInside refuses a path.
 var (
 	errAbsolute = errors.New("absolute link target")
 	errOutside  = errors.New("points outside the repository")
-	errIntoGit  = errors.New("points into .git")
 	errLoop     = errors.New("too many levels of symbolic links")
+	errIntoGit  = intoError(".git")
 )
 
-// resolveInside resolves rel (relative to root) the way the kernel would,
-// one component at a time, and fails when a step would leave root, names
-// root/.git, or meets an absolute link. Components that do not exist are
-// taken lexically: a dangling link is harmless as long as its text stays
-// inside.
-func resolveInside(root, rel string) error {
+// intoError refuses a path that lands on a forbidden top-level entry.
+type intoError string
+
+func (e intoError) Error() string { return "points into " + string(e) }
+
+// ResolveInside resolves rel (slash-separated, relative to root) the way the
+// kernel would, one component at a time, and fails when a step would leave
+// root, meets an absolute link, or lands on a top-level entry named in
+// forbidden. A link's own text may stay inside while a link it passes
+// through makes it leave ("a" -> "b/..", "b" -> "."), so each link met is
+// expanded in place. Components that do not exist are taken lexically: a
+// dangling link is harmless as long as its text stays inside.
+func ResolveInside(root *os.Root, rel string, forbidden ...string) error {
 	var done []string // resolved components; none of them is a symlink
-	todo := splitPath(rel)
+	todo := strings.Split(rel, "/")
 	hops := 0
 	for len(todo) > 0 {
 		c := todo[0]
@@ -78,10 +91,11 @@ func resolveInside(root, rel string) error {
 			continue
 		}
 		next := append(done[:len(done):len(done)], c)
-		if next[0] == ".git" {
-			return errIntoGit
+		if slices.Contains(forbidden, next[0]) {
+			return intoError(next[0])
 		}
-		fi, err := os.Lstat(filepath.Join(root, filepath.Join(next...)))
+		p := strings.Join(next, "/")
+		fi, err := root.Lstat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			done = next
@@ -96,20 +110,15 @@ func resolveInside(root, rel string) error {
 		if hops++; hops > maxLinkHops {
 			return errLoop
 		}
-		dest, err := os.Readlink(filepath.Join(root, filepath.Join(next...)))
+		dest, err := root.Readlink(p)
 		if err != nil {
 			return err
 		}
-		if filepath.IsAbs(dest) || strings.HasPrefix(dest, "/") {
+		if strings.HasPrefix(dest, "/") || filepath.IsAbs(dest) {
 			return errAbsolute
 		}
 		// The link's text is resolved from the directory holding it: done.
-		todo = append(splitPath(dest), todo...)
+		todo = append(strings.Split(filepath.ToSlash(dest), "/"), todo...)
 	}
 	return nil
-}
-
-// splitPath splits p into its components.
-func splitPath(p string) []string {
-	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator })
 }

@@ -209,8 +209,13 @@ func TestResolveInside(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := resolveInside(root, tt.path); !errors.Is(err, tt.want) {
-				t.Errorf("resolveInside(%s) = %v, want %v", tt.path, err, tt.want)
+			r, err := os.OpenRoot(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = r.Close() }()
+			if err := ResolveInside(r, tt.path, ".git"); !errors.Is(err, tt.want) {
+				t.Errorf("ResolveInside(%s) = %v, want %v", tt.path, err, tt.want)
 			}
 		})
 	}

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -158,7 +157,7 @@ func (x *extractor) extract(ctx context.Context, tr *tar.Reader) error {
 		}
 	}
 	for _, l := range x.links {
-		if err := resolveInside(x.root, l); err != nil {
+		if err := source.ResolveInside(x.root, l); err != nil {
 			dest, _ := x.root.Readlink(l)
 			return fmt.Errorf("%w: %w: %s -> %s: %w", ErrUnsafeEntry, source.ErrUnsafeSymlink, l, dest, err)
 		}
@@ -250,7 +249,7 @@ func (x *extractor) file(ctx context.Context, tr *tar.Reader, hdr *tar.Header, n
 
 // symlink creates a link whose text is relative and, read from the link's
 // directory, stays inside; links through other links are checked when
-// all entries are extracted (resolveInside).
+// all entries are extracted (source.ResolveInside).
 func (x *extractor) symlink(name, target string) error {
 	switch {
 	case target == "":
@@ -331,65 +330,4 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// maxLinkHops bounds symlink chains, as the kernel's ELOOP limit does.
-const maxLinkHops = 40
-
-// Reasons resolveInside refuses a link.
-var (
-	errOutside = errors.New("resolves outside the directory")
-	errAbs     = errors.New("absolute link target")
-	errLoop    = errors.New("too many levels of symbolic links")
-)
-
-// resolveInside resolves rel below root one component at a time, as the
-// kernel would, and fails when a step leaves root. A link's own text may
-// stay inside while a link it passes through makes it leave ("a" -> "b/..",
-// "b" -> "."), so each link met is expanded in place. Missing components
-// are taken lexically: a dangling link is harmless while its text stays
-// inside.
-func resolveInside(root *os.Root, rel string) error {
-	var done []string // resolved components, none of them a symlink
-	todo := strings.Split(rel, "/")
-	hops := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) == 0 {
-				return errOutside
-			}
-			done = done[:len(done)-1]
-			continue
-		}
-		next := append(done[:len(done):len(done)], c)
-		p := strings.Join(next, "/")
-		fi, err := root.Lstat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			done = next
-			continue
-		case err != nil:
-			return err
-		case fi.Mode()&fs.ModeSymlink == 0:
-			done = next
-			continue
-		}
-		if hops++; hops > maxLinkHops {
-			return errLoop
-		}
-		dest, err := root.Readlink(p)
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(dest, "/") {
-			return errAbs
-		}
-		todo = append(strings.Split(dest, "/"), todo...)
-	}
-	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gitsync/gitsync/pkg/source"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite the seed corpus under testdata/fuzz/FuzzExtract")
@@ -73,7 +75,7 @@ func FuzzExtract(f *testing.F) {
 			switch t := d.Type(); {
 			case t.IsDir(), t.IsRegular():
 			case t&fs.ModeSymlink != 0:
-				if err := resolveInside(r, filepath.ToSlash(rel)); err != nil {
+				if err := source.ResolveInside(r, filepath.ToSlash(rel)); err != nil {
 					return fmt.Errorf("accepted symlink %s: %w", rel, err)
 				}
 			default:
