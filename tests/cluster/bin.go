@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gitsync/gitsync/tests/internal/gomod"
 )
 
 // modulePath is the module whose go.mod marks the repository root.
@@ -52,22 +54,7 @@ func declaresModule(gomod, module string) bool {
 // KubernetesVersion reads the k8s.io/kubernetes version pinned in
 // tests/testbin/go.mod under the repository root.
 func KubernetesVersion(root string) (string, error) {
-	gomod := filepath.Join(root, "tests", "testbin", "go.mod")
-	b, err := os.ReadFile(gomod)
-	if err != nil {
-		return "", err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		fields := strings.Fields(line)
-		// Both "require k8s.io/kubernetes vX" and a line inside a require block.
-		if len(fields) >= 2 && fields[0] == "require" {
-			fields = fields[1:]
-		}
-		if len(fields) >= 2 && fields[0] == "k8s.io/kubernetes" && strings.HasPrefix(fields[1], "v") {
-			return fields[1], nil
-		}
-	}
-	return "", fmt.Errorf("%s: no k8s.io/kubernetes requirement", gomod)
+	return gomod.Required(filepath.Join(root, "tests", "testbin", "go.mod"), "k8s.io/kubernetes")
 }
 
 // TestbinDir returns the directory of the cluster's binaries: $GITSYNC_TESTBIN

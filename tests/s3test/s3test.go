@@ -42,6 +42,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitsync/gitsync/tests/internal/gomod"
+
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -203,21 +205,7 @@ func Binary() (string, error) {
 // SeaweedFSVersion reads the SeaweedFS version pinned in
 // tests/s3server/go.mod below root.
 func SeaweedFSVersion(root string) (string, error) {
-	gomod := filepath.Join(root, "tests", "s3server", "go.mod")
-	b, err := os.ReadFile(gomod)
-	if err != nil {
-		return "", err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) >= 2 && fields[0] == "require" {
-			fields = fields[1:]
-		}
-		if len(fields) >= 2 && fields[0] == "github.com/seaweedfs/seaweedfs" {
-			return fields[1], nil
-		}
-	}
-	return "", fmt.Errorf("%s: no github.com/seaweedfs/seaweedfs requirement", gomod)
+	return gomod.Required(filepath.Join(root, "tests", "s3server", "go.mod"), "github.com/seaweedfs/seaweedfs")
 }
 
 // repoRoot walks up from the working directory to gitsync's go.mod.
