@@ -95,7 +95,7 @@ func (b *bench) flux(ctx context.Context, total int) error {
 	}
 	ns := fmt.Sprintf("bench-flux-%d", time.Now().UnixNano()%100000)
 	tree, flat := fluxFiles(ns, repo.URL(), total)
-	f, err := b.newSyncIn(ctx, ns, "fleet", tree, "./clusters/bench")
+	f, err := b.newSyncIn(ctx, ns, "fleet", tree, "./clusters/bench", "")
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (b *bench) flux(ctx context.Context, total int) error {
 
 	fmt.Fprintln(os.Stderr, "same objects, one flat sync ...")
 	flatNS := fmt.Sprintf("bench-flat-%d", time.Now().UnixNano()%100000)
-	ff, err := b.newSyncIn(ctx, flatNS, "flat", flat, "./deploy")
+	ff, err := b.newSyncIn(ctx, flatNS, "flat", flat, "./deploy", "")
 	if err != nil {
 		return err
 	}
@@ -145,8 +145,9 @@ func (b *bench) flux(ctx context.Context, total int) error {
 	return nil
 }
 
-// newSyncIn is newSync in namespace ns, rendering path.
-func (b *bench) newSyncIn(ctx context.Context, ns, name string, files map[string]string, path string) (*syncFixture, error) {
+// newSyncIn creates namespace ns, a repository holding files and a sync named
+// name rendering path, with extra appended to its spec.
+func (b *bench) newSyncIn(ctx context.Context, ns, name string, files map[string]string, path, extra string) (*syncFixture, error) {
 	if _, err := b.env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
@@ -157,8 +158,8 @@ func (b *bench) newSyncIn(ctx context.Context, ns, name string, files map[string
 	if _, err := repo.Commit(ctx, "objects", files); err != nil {
 		return nil, err
 	}
-	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref:\n        branch: main\n  path: %s\n  timeout: 10m\n",
-		name, ns, b.git.HTTPURL(ns), path)
+	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref:\n        branch: main\n  path: %s\n  timeout: 10m\n%s",
+		name, ns, b.git.HTTPURL(ns), path, extra)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(name), Namespace: ns}, Data: map[string]string{spec.ConfigMapKey: doc}}
 	if _, err := b.env.Client().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		return nil, err

@@ -48,7 +48,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitsync/gitsync/pkg/render"
-	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/cluster"
 	"github.com/gitsync/gitsync/tests/gitserver"
 )
@@ -253,25 +252,11 @@ type syncFixture struct {
 	repo     *gitserver.Repo
 }
 
+// newSync is a sync named name in a fresh namespace, rendering ./deploy of
+// files, with extra appended to its spec.
 func (b *bench) newSync(ctx context.Context, name string, files map[string]string, extra string) (*syncFixture, error) {
 	ns := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano()%100000)
-	if _, err := b.env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		return nil, err
-	}
-	repo, err := b.git.CreateRepo(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := repo.Commit(ctx, "objects", files); err != nil {
-		return nil, err
-	}
-	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref:\n        branch: main\n  path: ./deploy\n  timeout: 10m\n%s",
-		name, ns, b.git.HTTPURL(ns), extra)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spec.ConfigMapName(name), Namespace: ns}, Data: map[string]string{spec.ConfigMapKey: doc}}
-	if _, err := b.env.Client().CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		return nil, err
-	}
-	return &syncFixture{ns: ns, name: name, repo: repo}, nil
+	return b.newSyncIn(ctx, ns, name, files, "./deploy", extra)
 }
 
 // result is what one sync-job process did, from its last log line and rusage.
