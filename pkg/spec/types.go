@@ -135,6 +135,13 @@ type SyncSpec struct {
 	// object. Objects no sync labelled are adopted either way, and the
 	// run's summary names them.
 	Adopt bool `json:"adopt,omitempty"`
+	// ManageGitsync lets the render hold gitsync's own objects (a sync's
+	// spec ConfigMap, CronJob, ServiceAccount, RBAC, state ConfigMaps,
+	// Lease), as the root sync that bootstrap writes needs. Without it a
+	// run refuses, before applying anything, any such object of any sync:
+	// otherwise a tenant's repository could rewrite a more privileged
+	// sync's spec and take over its rights.
+	ManageGitsync bool `json:"manageGitsync,omitempty"`
 	// Wait waits for every applied object to become ready; HealthChecks are
 	// then ignored, as in Flux.
 	Wait bool `json:"wait,omitempty"`
