@@ -429,20 +429,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 	if k.IgnoreMissingComponents {
 		opts.Components = existingComponents(art.Dir, opts.Path, k.Components)
 	}
-	if cm := k.CommonMetadata; cm != nil {
-		opts.CommonMetadata = &render.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
-	}
-	for _, p := range k.Patches {
-		rp := render.Patch{Patch: p.Patch}
-		if p.Target != nil {
-			t := render.Selector(*p.Target)
-			rp.Target = &t
-		}
-		opts.Patches = append(opts.Patches, rp)
-	}
-	for _, im := range k.Images {
-		opts.Images = append(opts.Images, render.Image(im))
-	}
+	setTransformers(&opts, k.CommonMetadata, k.Patches, k.Images)
 	out, err := render.Render(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -246,19 +246,25 @@ func renderOptions(s *spec.SyncSpec, root, path string, vars map[string]string) 
 		Components:      s.Components,
 		Substitute:      vars,
 	}
-	if s.CommonMetadata != nil {
-		ropts.CommonMetadata = &render.CommonMetadata{Labels: s.CommonMetadata.Labels, Annotations: s.CommonMetadata.Annotations}
+	setTransformers(&ropts, s.CommonMetadata, s.Patches, s.Images)
+	return ropts
+}
+
+// setTransformers maps commonMetadata, patches and images, as a Sync and a
+// Flux Kustomization both spell them, onto the render stage's options.
+func setTransformers(opts *render.Options, cm *spec.CommonMetadata, patches []spec.Patch, images []spec.Image) {
+	if cm != nil {
+		opts.CommonMetadata = &render.CommonMetadata{Labels: cm.Labels, Annotations: cm.Annotations}
 	}
-	for _, p := range s.Patches {
+	for _, p := range patches {
 		rp := render.Patch{Patch: p.Patch}
 		if p.Target != nil {
 			t := render.Selector(*p.Target)
 			rp.Target = &t
 		}
-		ropts.Patches = append(ropts.Patches, rp)
+		opts.Patches = append(opts.Patches, rp)
 	}
-	for _, im := range s.Images {
-		ropts.Images = append(ropts.Images, render.Image(im))
+	for _, im := range images {
+		opts.Images = append(opts.Images, render.Image(im))
 	}
-	return ropts
 }
