@@ -498,7 +498,10 @@ func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (
 		key += "/" + hex.EncodeToString(sum[:8])
 	}
 	res, err := r.sources.Resolve(ctx, key, src)
-	return res, redact.Error(err)
+	if err != nil {
+		return nil, redact.Error(fmt.Errorf("%s: %w", fs.id, err))
+	}
+	return res, nil
 }
 
 // fetch returns the artifact of res, through the run's cache; the local
@@ -508,6 +511,16 @@ func (r *runner) fetch(ctx context.Context, res *source.Resolved) (*source.Artif
 		return r.localArtifact, nil
 	}
 	return r.sources.Fetch(ctx, res)
+}
+
+// fetchFlux fetches res of the Flux source fs, through the run's cache;
+// an error names the source (a verification failure happens here).
+func (r *runner) fetchFlux(ctx context.Context, fs *fluxSource, res *source.Resolved) (*source.Artifact, error) {
+	art, err := r.fetch(ctx, res)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fs.id, err)
+	}
+	return art, nil
 }
 
 // rawDigest is the digest of a Flux object as rendered, without status:
@@ -603,7 +616,7 @@ func (ku *kustomizationUnit) resolve(ctx context.Context, last *inventory.Record
 
 func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in *inputs, _ bool) (*rendering, error) {
 	start := time.Now()
-	art, err := ku.r.fetch(ctx, src.res)
+	art, err := ku.r.fetchFlux(ctx, ku.src, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -769,7 +782,7 @@ func (hu *helmReleaseUnit) resolve(ctx context.Context, last *inventory.Record) 
 
 // chartVersion reads the version of the chart directory from Chart.yaml.
 func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolved) (string, error) {
-	art, err := hu.r.fetch(ctx, res)
+	art, err := hu.r.fetchFlux(ctx, hu.src, res)
 	if err != nil {
 		return "", redact.Error(err)
 	}
@@ -792,7 +805,7 @@ func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolve
 }
 
 func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error) {
-	art, err := hu.r.fetch(ctx, src.res)
+	art, err := hu.r.fetchFlux(ctx, hu.src, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
