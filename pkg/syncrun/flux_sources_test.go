@@ -364,3 +364,114 @@ spec:
 		t.Errorf("signed commit: a=%s c=%s, want 3 and 2", a, c)
 	}
 }
+
+// TestFluxChartRefOCIRepository: a HelmRelease's chartRef to an
+// OCIRepository holding charts pushed as `helm push` does, selected by
+// semver with semverFilter and verified with cosign: the chart layer is
+// pulled, verified and rendered; a new matching version is rendered; an
+// unsigned one fails the unit naming the OCIRepository, applying nothing.
+func TestFluxChartRefOCIRepository(t *testing.T) {
+	reg := startRegistry(t)
+	trusted := newSigner(t)
+	push := func(version string, sign bool) string {
+		t.Helper()
+		d, err := reg.Push("charts", valueChart("app", version))
+		if err == nil && sign {
+			err = reg.SignCosign("charts/app", d, trusted.key, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d1 := push("1.0.0", true)
+	push("1.5.0-rc.1", true) // filtered out by semverFilter
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/release.yaml": fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: app-chart, namespace: NS}
+spec:
+  interval: 5m
+  url: %s
+  ref: {semver: ">=1.0.0-0", semverFilter: '^\d+\.\d+\.\d+$'}
+  layerSelector:
+    mediaType: application/vnd.cncf.helm.chart.content.v1.tar+gzip
+    operation: copy
+  secretRef: {name: registry}
+  certSecretRef: {name: registry-tls}
+  verify: {provider: cosign, secretRef: {name: cosign-keys}}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: app, namespace: NS}
+spec:
+  interval: 5m
+  chartRef: {kind: OCIRepository, name: app-chart}
+  values: {value: from-release}
+`, reg.URL("charts/app")),
+	})
+	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
+	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
+	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+	id := "HelmRelease/" + f.ns + "/app"
+	chart := func() string {
+		t.Helper()
+		c, err := f.configMap("app-config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Data["value"] != "from-release" {
+			t.Errorf("value %q, want the HelmRelease's", c.Data["value"])
+		}
+		return c.Data["chart"]
+	}
+
+	res := f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[id]; u.Revision != "1.0.0@"+d1 {
+		t.Errorf("revision %s, want 1.0.0@%s (the release candidate is filtered out)", u.Revision, d1)
+	}
+	if c := chart(); c != "app-1.0.0" {
+		t.Errorf("chart %s, want app-1.0.0", c)
+	}
+
+	d2 := push("1.1.0", true)
+	res = f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[id]; u.Revision != "1.1.0@"+d2 || !u.Rendered {
+		t.Errorf("new version: %+v", u)
+	}
+	if c := chart(); c != "app-1.1.0" {
+		t.Errorf("chart %s, want app-1.1.0", c)
+	}
+
+	d3 := push("1.2.0", false)
+	res = f.run()
+	u := units(res)[id]
+	if u.Outcome != Failed || !strings.Contains(u.Message, "OCIRepository/"+f.ns+"/app-chart") ||
+		!strings.Contains(u.Message, "is not signed") || !strings.Contains(u.Message, d3) {
+		t.Errorf("unsigned chart: %s: %s", u.Outcome, u.Message)
+	}
+	if c := chart(); c != "app-1.1.0" {
+		t.Errorf("chart %s after an unsigned one, want app-1.1.0", c)
+	}
+}
+
+// TestFluxOwnSourceVerify: the sync's own GitRepository (gotk-sync.yaml)
+// is the sync's checkout; a verify there that the Sync does not have
+// fails its units, naming the field, instead of being dropped.
+func TestFluxOwnSourceVerify(t *testing.T) {
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository + "  verify: {mode: HEAD, secretRef: {name: keys}}\n",
+		"clusters/test/units.yaml":                 kustomization("app", "./deploy", ""),
+		"deploy/a.yaml":                            cm("a", "1"),
+	})
+	res := f.run()
+	u := units(res)["Kustomization/"+f.ns+"/app"]
+	if u.Outcome != Failed || !strings.Contains(u.Message, "GitRepository/"+f.ns+"/"+f.ns) ||
+		!strings.Contains(u.Message, "spec.verify: this is the sync's own repository") {
+		t.Errorf("%s: %s", u.Outcome, u.Message)
+	}
+	f.mustNotHave("a")
+}
