@@ -182,9 +182,10 @@ spec:
 	}
 }
 
-// TestFluxBucketSource: a Kustomization reads a Bucket of a real S3
-// server with the access keys in secretRef and the CA in certSecretRef;
-// an unchanged bucket costs one listing and no render.
+// TestFluxBucketSource: a Kustomization and a HelmRelease (a chart
+// directory) read a Bucket of a real S3 server with the access keys in
+// secretRef and the CA in certSecretRef; an unchanged bucket costs one
+// listing for both and no render.
 func TestFluxBucketSource(t *testing.T) {
 	if os.Getenv(s3test.BinaryEnv) == "" {
 		if _, err := s3test.Binary(); err != nil {
@@ -196,10 +197,13 @@ func TestFluxBucketSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s3.Put(t.Context(), "config", map[string]string{
-		"apps/deploy/a.yaml":   cm("a", "1"),
-		"apps/deploy/b.yaml":   cm("b", "1"),
-		"apps/deploy/skip.yml": cm("skip", "1"),
-		"other/c.yaml":         cm("c", "1"),
+		"apps/deploy/a.yaml":                    cm("a", "1"),
+		"apps/deploy/b.yaml":                    cm("b", "1"),
+		"apps/deploy/skip.yml":                  cm("skip", "1"),
+		"other/c.yaml":                          cm("c", "1"),
+		"apps/charts/app/Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"apps/charts/app/values.yaml":           "value: one\n",
+		"apps/charts/app/templates/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ .Release.Name }}-config'}\ndata: {value: '{{ .Values.value }}'}\n",
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +222,17 @@ spec:
   certSecretRef: {name: s3-tls}
   ignore: "*.yml"
 `, s3.Endpoint()),
-		"clusters/test/units.yaml": sourceKustomization("from-bucket", "./apps/deploy", "Bucket", "config"),
+		"clusters/test/units.yaml": sourceKustomization("from-bucket", "./apps/deploy", "Bucket", "config") + `---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: chart, namespace: NS}
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: ./apps/charts/app
+      sourceRef: {kind: Bucket, name: config}
+`,
 	})
 	ak, sk := s3.ReaderKeys()
 	f.secret("s3-keys", map[string][]byte{"accesskey": []byte(ak), "secretkey": []byte(sk)})
@@ -233,6 +247,12 @@ spec:
 	}
 	f.mustHave("a", "b")
 	f.mustNotHave("skip", "c")
+	if v := f.configValue("chart-config"); v != "one" {
+		t.Errorf("the chart from the bucket rendered value %q, want one", v)
+	}
+	if u := units(res)["HelmRelease/"+f.ns+"/chart"]; !strings.HasPrefix(u.Revision, "0.1.0@sha256:") {
+		t.Errorf("HelmRelease revision %s, want 0.1.0@<the bucket's digest>", u.Revision)
+	}
 
 	s3.ResetRequests()
 	res = f.run()
@@ -241,7 +261,7 @@ spec:
 		t.Errorf("unchanged bucket: rendered %v, revision %s (was %s)", u.Rendered, u.Revision, first.Revision)
 	}
 	if reqs := s3.Requests(); !maps.Equal(reqs, map[string]int{"LIST": 1}) {
-		t.Errorf("unchanged bucket: the run sent %v, want one LIST", reqs)
+		t.Errorf("unchanged bucket read by two units: the run sent %v, want one LIST", reqs)
 	}
 
 	if err := s3.Put(t.Context(), "config", map[string]string{"apps/deploy/a.yaml": cm("a", "2")}); err != nil {
