@@ -116,9 +116,7 @@ func TestFluxOCIRepositorySource(t *testing.T) {
 	if err := reg.SignCosign("app", d1, trusted.key, ""); err != nil {
 		t.Fatal(err)
 	}
-	f := newFluxSync(t, map[string]string{
-		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
-		"clusters/test/oci.yaml": fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+	ociRepository := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
 metadata: {name: app, namespace: NS}
 spec:
@@ -129,7 +127,10 @@ spec:
   certSecretRef: {name: registry-tls}
   verify: {provider: cosign, secretRef: {name: cosign-keys}}
   ignore: /deploy/ignored.yaml
-`, reg.URL("app")),
+`, reg.URL("app"))
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/oci.yaml":                   ociRepository,
 		"clusters/test/units.yaml": sourceKustomization("oci-a", "./deploy", "OCIRepository", "app") +
 			sourceKustomization("oci-b", "./other", "OCIRepository", "app"),
 	})
@@ -180,6 +181,23 @@ spec:
 	if a, b := f.configValue("a"), f.configValue("b"); a != "2" || b != "2" {
 		t.Errorf("the signed artifact was not applied: a=%s b=%s", a, b)
 	}
+
+	// The OCIRepository's ignore rules change, the artifact does not: the
+	// units render again, and what was ignored is applied.
+	d3 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "2"), "deploy/ignored.yaml": cm("ignored", "1"), "other/b.yaml": cm("b", "2")})
+	if err := reg.SignCosign("app", d3, trusted.key, ""); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run()
+	mustUnitsSucceed(t, res)
+	f.mustNotHave("ignored")
+	f.commit(expandNS(map[string]string{"clusters/test/oci.yaml": strings.Replace(ociRepository, "  ignore: /deploy/ignored.yaml\n", "", 1)}, f.ns))
+	res = f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)["Kustomization/"+f.ns+"/oci-a"]; !u.Rendered || u.Revision != "latest@"+d3 {
+		t.Errorf("changed ignore rules: rendered %v, revision %s", u.Rendered, u.Revision)
+	}
+	f.mustHave("ignored")
 }
 
 // TestFluxBucketSource: a Kustomization and a HelmRelease (a chart

@@ -66,6 +66,12 @@ type fluxSource struct {
 	own bool
 	// suspended keeps the revision the unit used last.
 	suspended bool
+	// objects are the Flux objects the source was built from: the source
+	// and the GitRepositories it includes. Their manifests are part of
+	// the unit's spec digest, so that a change of one (ignore rules,
+	// verify, layerSelector) renders the unit again although the
+	// revision did not move.
+	objects []flux.ID
 }
 
 // fluxSourceKind turns one kind of Flux source object into a fluxSource,
@@ -101,6 +107,10 @@ func (r *runner) treeSource(ctx context.Context, obj flux.Object, includes []flu
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, id, err)
 	}
+	fs.objects = []flux.ID{id}
+	for _, inc := range includes {
+		fs.objects = append(fs.objects, inc.Metadata().ID)
+	}
 	return fs, nil
 }
 
@@ -116,6 +126,7 @@ func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID,
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, id, err)
 	}
+	fs.objects = []flux.ID{id}
 	return fs, nil
 }
 
@@ -542,14 +553,23 @@ func rawDigest(u *unstructured.Unstructured, extra ...string) string {
 }
 
 // unitDigest is the spec digest of Flux unit id: its object as rendered,
-// the sync's settings units inherit, and the digest of its inputs.
-func (r *runner) unitDigest(id flux.ID, inputsDigest string) string {
+// the sync's settings units inherit, the digest of its inputs, and the
+// objects its source was built from (fluxSource.objects) as rendered.
+func (r *runner) unitDigest(id flux.ID, inputsDigest string, src *fluxSource) string {
 	raw := r.tree.rawObject(id)
 	if raw == nil {
 		return ""
 	}
-	return rawDigest(raw, fmt.Sprintf("adopt=%t scoped=%t fluxInstallation=%t", r.sync.Spec.Adopt, r.opts.NamespaceScoped,
-		r.sync.Spec.Flux.ApplyInstallation()), inputsDigest)
+	extra := []string{fmt.Sprintf("adopt=%t scoped=%t fluxInstallation=%t", r.sync.Spec.Adopt, r.opts.NamespaceScoped,
+		r.sync.Spec.Flux.ApplyInstallation()), inputsDigest}
+	if src != nil {
+		for _, o := range src.objects {
+			if raw := r.tree.rawObject(o); raw != nil {
+				extra = append(extra, o.String()+"="+rawDigest(raw))
+			}
+		}
+	}
+	return rawDigest(raw, extra...)
 }
 
 // sourcePathIn returns a Flux path ("./apps/staging", "apps", "/apps") as a
@@ -644,7 +664,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 }
 
 func (ku *kustomizationUnit) specDigest(inputsDigest string) string {
-	return ku.r.unitDigest(ku.k.ID, inputsDigest)
+	return ku.r.unitDigest(ku.k.ID, inputsDigest, ku.src)
 }
 
 // existingComponents returns the components (relative to dir inside root)
@@ -852,7 +872,7 @@ func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *
 }
 
 func (hu *helmReleaseUnit) specDigest(inputsDigest string) string {
-	return hu.r.unitDigest(hu.h.ID, inputsDigest)
+	return hu.r.unitDigest(hu.h.ID, inputsDigest, hu.src)
 }
 
 // deletionPolicy returns what removing unit u from Git does to its
