@@ -513,3 +513,58 @@ func TestFluxOwnSourceVerify(t *testing.T) {
 	}
 	f.mustNotHave("a")
 }
+
+// TestFluxGitRepositorySparseSubmodules: a GitRepository with
+// sparseCheckout and recurseSubmodules: a unit reading a checked-out
+// directory gets the submodule's files; a unit reading a directory the
+// sparse checkout left out fails and applies nothing.
+func TestFluxGitRepositorySparseSubmodules(t *testing.T) {
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml": sourceKustomization("app", "./deploy", "GitRepository", "app") +
+			sourceKustomization("outside", "./outside", "GitRepository", "app"),
+	})
+	ctx := t.Context()
+	app, err := f.git.CreateRepo(ctx, "sparse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := f.git.CreateRepo(ctx, "lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	libID, err := lib.Commit(ctx, "l1", map[string]string{"l.yaml": cm("l", "1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.CommitEntries(ctx, "app",
+		gitserver.Entry{Path: "deploy/a.yaml", Content: cm("a", "1")},
+		gitserver.Entry{Path: "outside/o.yaml", Content: cm("outside", "1")},
+		gitserver.Entry{Path: ".gitmodules", Content: "[submodule \"lib\"]\n\tpath = deploy/lib\n\turl = ../lib.git\n"},
+		gitserver.Entry{Path: "deploy/lib", Content: libID, Mode: gitserver.Gitlink},
+	); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(expandNS(map[string]string{"clusters/test/sources.yaml": fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: app, namespace: NS}
+spec:
+  interval: 1m
+  url: %s
+  ref: {branch: main}
+  secretRef: {name: git-ca}
+  sparseCheckout: [deploy]
+  recurseSubmodules: true
+`, f.git.HTTPSURL("sparse"))}, f.ns))
+	f.secret("git-ca", map[string][]byte{"ca.crt": f.git.CACert()})
+
+	res := f.run()
+	if u := units(res)["Kustomization/"+f.ns+"/app"]; u.Outcome != Succeeded {
+		t.Errorf("app: %s: %s", u.Outcome, u.Message)
+	}
+	f.mustHave("a", "l")
+	if u := units(res)["Kustomization/"+f.ns+"/outside"]; u.Outcome != Failed || !strings.Contains(u.Message, "render: outside") {
+		t.Errorf("a unit reading a directory outside the sparse checkout: %s: %s", u.Outcome, u.Message)
+	}
+	f.mustNotHave("outside")
+}
