@@ -451,6 +451,15 @@ func (r reader) str(name string) string {
 	return s
 }
 
+// optStr returns a string field that may be set to "", nil when not set.
+func (r reader) optStr(name string) *string {
+	if !r.has(name) {
+		return nil
+	}
+	s := r.str(name)
+	return &s
+}
+
 func (r reader) boolean(name string) bool {
 	b, _ := r.mark(name).(bool)
 	return b

@@ -79,6 +79,49 @@ spec:
 				URL: "https://h/r", Ref: spec.GitRef{Name: "refs/pull/1/head"}, Timeout: DefaultSourceTimeout},
 		},
 		{
+			name: "GitRepository verify, ignore, sparseCheckout, submodules and include",
+			doc: `
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: a, namespace: ns1}
+spec:
+  interval: 5m
+  url: https://h/r
+  ref: {tag: v1}
+  verify: {mode: TagAndHEAD, secretRef: {name: keys}}
+  ignore: ""
+  sparseCheckout: [apps, infra]
+  recurseSubmodules: true
+  include:
+  - repository: {name: shared}
+  - repository: {name: other}
+    fromPath: deploy
+    toPath: vendor/other
+`,
+			want: &GitRepository{Meta: meta(KindGitRepository, "source.toolkit.fluxcd.io/v1", "ns1", "a"),
+				URL: "https://h/r", Ref: spec.GitRef{Tag: "v1"}, Timeout: DefaultSourceTimeout,
+				Verify: &GitVerify{Mode: "TagAndHEAD", SecretRef: "keys"}, Ignore: new(""),
+				SparseCheckout: []string{"apps", "infra"}, RecurseSubmodules: true,
+				Include: []GitInclude{
+					{Repository: ID{KindGitRepository, "ns1", "shared"}, ToPath: "shared"},
+					{Repository: ID{KindGitRepository, "ns1", "other"}, FromPath: "deploy", ToPath: "vendor/other"},
+				}},
+		},
+		{
+			name: "GitRepository verify defaults to HEAD",
+			doc:  "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: GitRepository\nmetadata: {name: a, namespace: ns1}\nspec: {interval: 5m, url: 'https://h/r', verify: {secretRef: {name: k}}}\n",
+			want: &GitRepository{Meta: meta(KindGitRepository, "source.toolkit.fluxcd.io/v1beta2", "ns1", "a"),
+				URL: "https://h/r", Ref: spec.GitRef{Branch: "master"}, Timeout: DefaultSourceTimeout,
+				Verify: &GitVerify{Mode: "HEAD", SecretRef: "k"}},
+		},
+		{
+			name: "OCIRepository verify and ignore",
+			doc:  "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: o, namespace: ns1}\nspec: {interval: 5m, url: 'oci://h/r', verify: {secretRef: {name: cosign}}, ignore: '*.md'}\n",
+			want: &OCIRepository{Meta: meta(KindOCIRepository, "source.toolkit.fluxcd.io/v1", "ns1", "o"),
+				URL: "oci://h/r", Ref: OCIRef{Tag: "latest"}, Timeout: DefaultSourceTimeout,
+				Verify: &OCIVerify{Provider: "cosign", SecretRef: "cosign"}, Ignore: new("*.md")},
+		},
+		{
 			name: "object without namespace takes the default",
 			doc:  "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: a, labels: {team: x}}\nspec: {interval: 5m, url: 'https://h/r', provider: generic, suspend: true}\n",
 			opts: DecodeOptions{DefaultNamespace: "apps"},
@@ -438,9 +481,17 @@ func TestDecodeErrors(t *testing.T) {
 			want: []string{"HelmRelease/apps/app: spec.releaseName: at most 53 characters"}},
 		{name: "GitRepository provider and submodules", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\nspec: {interval: 1m, url: 'https://h/r', provider: azure, recurseSubmodules: true, ignore: ''}\n",
 			is: ErrUnsupported, want: []string{
-				"GitRepository/ns1/r: spec.ignore: not supported yet (`.sourceignore` rules: issue 8)",
-				`GitRepository/ns1/r: spec.provider: provider "azure" is not supported: only generic, with credentials from secretRef`,
-				"GitRepository/ns1/r: spec.recurseSubmodules: submodules are not supported yet (issue 8)"}},
+				`GitRepository/ns1/r: spec.provider: provider "azure" is not supported: only generic, with credentials from secretRef`}},
+		{name: "OCIRepository notation and keyless verification", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n" +
+			"spec: {interval: 1m, url: 'oci://h/r', verify: {provider: notation, matchOIDCIdentity: [{issuer: x, subject: y}]}}\n",
+			is: ErrUnsupported, want: []string{
+				"OCIRepository/ns1/r: spec.verify.matchOIDCIdentity: not supported (keyless (Fulcio/Rekor) verification)",
+				`OCIRepository/ns1/r: spec.verify.provider: "notation" is not supported: only cosign signatures are verified`}},
+		{name: "GitRepository verify mode", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\n" +
+			"spec: {interval: 1m, url: 'https://h/r', verify: {mode: Commit, secretRef: {name: keys}}, include: [{fromPath: x}]}\n",
+			is: ErrInvalid, want: []string{
+				"GitRepository/ns1/r: spec.include[0].repository: required",
+				`GitRepository/ns1/r: spec.verify.mode: "Commit" is not one of HEAD, head, Tag, TagAndHEAD`}},
 		{name: "GitRepository URL scheme", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\nspec: {interval: 1m, url: 'git@h:r.git'}\n",
 			is: ErrInvalid, want: []string{"GitRepository/ns1/r: spec.url: must be an http://, https:// or ssh:// URL"}},
 		{name: "a URL is not quoted: it may hold credentials", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: h, namespace: ns1}\nspec: {url: 'ftp://user:s3cret@host/charts'}\n",
@@ -693,7 +744,7 @@ func TestDecodeAllJoinsErrors(t *testing.T) {
 		t.Errorf("decoded %v; want only good", got)
 	}
 	want := []string{
-		"GitRepository/ns1/bad: spec.verify: not supported yet (signature verification: issue 8)",
+		"GitRepository/ns1/bad: spec.verify.secretRef: required",
 		"Bucket/ns1/b: spec.bucketName: required",
 		"Bucket/ns1/b: spec.endpoint: required",
 	}

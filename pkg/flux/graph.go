@@ -111,6 +111,8 @@ func (g *Graph) Units() []Unit {
 // GitRepository, OCIRepository or Bucket; a HelmRelease's chart source
 // (HelmRepository, GitRepository or Bucket) or its chartRef
 // (OCIRepository, or a HelmChart followed by the HelmChart's own source).
+// When the last of these is a GitRepository with spec.include, the
+// GitRepositories it includes follow, in order.
 // A reference to an object the graph does not hold wraps ErrNotFound; to
 // another namespace under NoCrossNamespaceRefs, ErrCrossNamespace.
 func (g *Graph) Sources(u Unit) ([]Object, error) {
@@ -137,6 +139,15 @@ func (g *Graph) Sources(u Unit) ([]Object, error) {
 			return nil, fmt.Errorf("%s: %s %s: sourceRef %s: %w in this run", self, field, ref, hc.SourceRef, ErrNotFound)
 		}
 		out = append(out, next)
+	}
+	if gr, ok := out[len(out)-1].(*GitRepository); ok {
+		for i, inc := range gr.Include {
+			o, ok := g.objects[inc.Repository]
+			if !ok {
+				return nil, fmt.Errorf("%s: %s %s: spec.include[%d].repository %s: %w in this run", self, field, gr.ID, i, inc.Repository, ErrNotFound)
+			}
+			out = append(out, o)
+		}
 	}
 	return out, nil
 }

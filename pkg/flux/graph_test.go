@@ -80,6 +80,12 @@ func TestGraphSources(t *testing.T) {
 		hr("apps/web", ID{KindHelmRepository, "flux-system", "charts"}),
 		hr("apps/api", ID{KindHelmChart, "apps", "chart"}),
 		hr("apps/orphan", ID{KindHelmChart, "apps", "nochart"}),
+		&GitRepository{Meta: Meta{ID: ID{KindGitRepository, "apps", "main"}}, Include: []GitInclude{
+			{Repository: ID{KindGitRepository, "apps", "repo"}}, {Repository: ID{KindGitRepository, "apps", "lib"}}}},
+		&GitRepository{Meta: Meta{ID: ID{KindGitRepository, "apps", "lib"}}, Include: []GitInclude{
+			{Repository: ID{KindGitRepository, "apps", "missing"}}}},
+		ks("apps/includes", "main"),
+		ks("apps/broken-include", "lib"),
 	}
 	tests := []struct {
 		name string
@@ -98,6 +104,10 @@ func TestGraphSources(t *testing.T) {
 		{name: "HelmRelease chart template", unit: "HelmRelease/apps/web", want: []string{"HelmRepository/flux-system/charts"}},
 		{name: "HelmRelease chartRef to a HelmChart and its source", unit: "HelmRelease/apps/api",
 			want: []string{"HelmChart/apps/chart", "GitRepository/apps/repo"}},
+		{name: "included GitRepositories follow the source", unit: "Kustomization/apps/includes",
+			want: []string{"GitRepository/apps/main", "GitRepository/apps/repo", "GitRepository/apps/lib"}},
+		{name: "missing include", unit: "Kustomization/apps/broken-include", is: ErrNotFound,
+			err: "Kustomization/apps/broken-include: sourceRef GitRepository/apps/lib: spec.include[0].repository GitRepository/apps/missing: not found in this run"},
 		{name: "HelmRelease chartRef missing", unit: "HelmRelease/apps/orphan", is: ErrNotFound,
 			err: "HelmRelease/apps/orphan: chartRef HelmChart/apps/nochart: not found in this run"},
 	}

@@ -135,18 +135,19 @@ const (
 	noteKubeConfig      = "remote clusters"
 	noteDecryption      = "SOPS decryption"
 	noteCEL             = "CEL expressions"
-	noteVerify          = "signature verification"
-	noteIgnore          = "`.sourceignore` rules"
-	noteProxy           = "a proxy Secret; set HTTPS_PROXY in the Job's environment instead"
-	noteCloudSA         = "cloud workload identity; use `secretRef`"
-	noteProvider        = "any other provider is refused: cloud workload identity is not supported, credentials come from `secretRef`"
-	noteHealthExprs     = "custom health checks in CEL"
-	noteReadyExpr       = "a CEL readiness expression"
-	noteTimeout         = "bounds one operation of the source; default 60s"
+	noteChartVerify     = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
+		"HelmRelease's `chartRef`"
+	noteIgnoreMapped = "exclusion rules in `.gitignore` syntax, replacing Flux's default exclusions; " +
+		"`.sourceignore` files of the tree apply too. Not set: Flux's default exclusions"
+	noteProxy       = "a proxy Secret; set HTTPS_PROXY in the Job's environment instead"
+	noteCloudSA     = "cloud workload identity; use `secretRef`"
+	noteProvider    = "any other provider is refused: cloud workload identity is not supported, credentials come from `secretRef`"
+	noteHealthExprs = "custom health checks in CEL"
+	noteReadyExpr   = "a CEL readiness expression"
+	noteTimeout     = "bounds one operation of the source; default 60s"
 )
 
 const (
-	issueSources = "8"
 	issueTenancy = "12"
 	issueCEL     = "13"
 )
@@ -270,13 +271,26 @@ var schemas = []*kindSchema{
 			mapF("name", tString, "a full reference such as `refs/pull/1/head`").only("v1", "v1beta2"),
 			mapF("commit", tString, "a commit SHA"),
 		),
-		refF("verify", noteVerify, issueSources),
+		mapF("verify", tObject, "check the signature of the commit or tag before anything of it is applied: "+
+			"an unsigned commit or tag, or one signed by a key the Secret does not hold, fails every unit "+
+			"reading the repository, naming the commit or tag").sub(
+			mapF("mode", tString, "`HEAD` (default; `head` is accepted), `Tag` or `TagAndHEAD`; the tag modes need "+
+				"`ref.tag`, `ref.semver` or a `ref.name` under `refs/tags/`").oneOf("HEAD", "head", "Tag", "TagAndHEAD"),
+			secretRefF("secretRef", "armored OpenPGP public keys (any key, as in Flux; `*.asc` by convention) and SSH "+
+				"public keys (`*.sshpub`), read in the GitRepository's namespace").req(),
+		),
 		refF("proxySecretRef", noteProxy, "").only("v1"),
-		refF("ignore", noteIgnore, issueSources).whenPresent(),
+		mapF("ignore", tString, noteIgnoreMapped),
 		mapF("suspend", tBool, noteSuspend),
-		ignF("recurseSubmodules", tBool, "false is what gitsync does").refusing("`true` is refused until issue 8 (submodules)", refuseTrue("submodules are not supported yet (issue 8)")),
-		refF("include", "including other repositories", issueSources),
-		refF("sparseCheckout", "sparse checkout", issueSources).only("v1"),
+		mapF("recurseSubmodules", tBool, "check out submodules with the repository's credentials"),
+		mapF("include", tObjects, "copy a path of another GitRepository of the same namespace into the checkout "+
+			"before render, in order; the included one's URL, `ref` and `secretRef` are used, and its `verify`, "+
+			"`include`, `sparseCheckout`, `recurseSubmodules` and `ignore` are refused there").sub(
+			mapF("repository", tObject, "the GitRepository").req().sub(mapF("name", tString, "its name").req()),
+			mapF("fromPath", tString, "path in the included repository; default its root"),
+			mapF("toPath", tString, "path in the checkout; default the included GitRepository's name"),
+		),
+		mapF("sparseCheckout", tStrings, "fetch and check out only these directories").only("v1"),
 		ignF("gitImplementation", tString, noteGitImpl).only("v1beta2", "v1beta1"),
 		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
 	}},
@@ -296,13 +310,20 @@ var schemas = []*kindSchema{
 		ignF("provider", tString, "`generic` is what gitsync does").
 			oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
 		secretRefF("secretRef", "registry credentials (`.dockerconfigjson`)"),
-		refF("verify", noteVerify, issueSources),
+		mapF("verify", tObject, "check the artifact's cosign signature before anything of it is applied; a "+
+			"layer whose digest does not match is always refused").sub(
+			mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
+				refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
+			secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
+				"required, since keyless verification is not supported"),
+			refF("matchOIDCIdentity", "keyless (Fulcio/Rekor) verification", ""),
+		),
 		refF("serviceAccountName", noteCloudSA, ""),
 		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
 		refF("proxySecretRef", noteProxy, ""),
 		ignF("interval", tDuration, noteInterval).req(),
 		mapF("timeout", tDuration, noteTimeout),
-		refF("ignore", noteIgnore, issueSources).whenPresent(),
+		mapF("ignore", tString, noteIgnoreMapped),
 		mapF("insecure", tBool, "plain HTTP to the registry"),
 		mapF("suspend", tBool, noteSuspend),
 	}},
@@ -337,7 +358,7 @@ var schemas = []*kindSchema{
 		mapF("valuesFile", tString, "put in front of `valuesFiles`, as Flux merges it first").only("v1beta2", "v1beta1"),
 		mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v1", "v1beta2"),
 		mapF("suspend", tBool, noteSuspend),
-		refF("verify", noteVerify, issueSources),
+		refF("verify", noteChartVerify, ""),
 		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
 	}},
 	{group: SourceGroup, kind: KindBucket, versions: sourceVersions, spec: []field{
@@ -355,7 +376,7 @@ var schemas = []*kindSchema{
 		refF("proxySecretRef", noteProxy, "").only("v1", "v1beta2"),
 		ignF("interval", tDuration, noteInterval).req(),
 		mapF("timeout", tDuration, noteTimeout),
-		refF("ignore", noteIgnore, issueSources).whenPresent(),
+		mapF("ignore", tString, noteIgnoreMapped),
 		mapF("suspend", tBool, noteSuspend),
 		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
 	}},
@@ -440,7 +461,7 @@ var schemas = []*kindSchema{
 				mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
 				mapF("valuesFile", tString, "put in front of `valuesFiles`").only("v2beta2", "v2beta1"),
 				mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v2"),
-				refF("verify", noteVerify, issueSources),
+				refF("verify", noteChartVerify, ""),
 			),
 		),
 		mapF("chartRef", tObject, "an OCIRepository or HelmChart holding the chart").sub(

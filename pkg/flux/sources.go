@@ -11,6 +11,22 @@ func decodeGitRepository(meta Meta, r reader) *GitRepository {
 		SecretRef: r.obj("secretRef").str("name"),
 		Timeout:   r.duration("timeout", DefaultSourceTimeout),
 		Suspend:   r.boolean("suspend"),
+		Ignore:    r.optStr("ignore"),
+		// Flux's sparseCheckout is a list of directories.
+		SparseCheckout:    r.strs("sparseCheckout"),
+		RecurseSubmodules: r.boolean("recurseSubmodules"),
+	}
+	if r.has("verify") {
+		v := r.obj("verify")
+		g.Verify = &GitVerify{Mode: orDefault(v.str("mode"), "HEAD"), SecretRef: v.obj("secretRef").str("name")}
+	}
+	for _, inc := range r.list("include") {
+		name := inc.obj("repository").str("name")
+		g.Include = append(g.Include, GitInclude{
+			Repository: ID{Kind: KindGitRepository, Namespace: meta.ID.Namespace, Name: name},
+			FromPath:   inc.str("fromPath"),
+			ToPath:     orDefault(inc.str("toPath"), name),
+		})
 	}
 	branch, tag, semver, name, commit := ref.str("branch"), ref.str("tag"), ref.str("semver"), ref.str("name"), ref.str("commit")
 	// The order of fluxcd/pkg/git/gogit's Clone, which source-controller
@@ -46,6 +62,11 @@ func decodeOCIRepository(meta Meta, r reader) *OCIRepository {
 		Insecure:      r.boolean("insecure"),
 		Timeout:       r.duration("timeout", DefaultSourceTimeout),
 		Suspend:       r.boolean("suspend"),
+		Ignore:        r.optStr("ignore"),
+	}
+	if r.has("verify") {
+		v := r.obj("verify")
+		o.Verify = &OCIVerify{Provider: orDefault(v.str("provider"), "cosign"), SecretRef: v.obj("secretRef").str("name")}
 	}
 	if o.Ref == (OCIRef{}) {
 		o.Ref.Tag = DefaultOCITag
@@ -119,5 +140,6 @@ func decodeBucket(meta Meta, r reader) *Bucket {
 		CertSecretRef: r.obj("certSecretRef").str("name"),
 		Timeout:       r.duration("timeout", DefaultSourceTimeout),
 		Suspend:       r.boolean("suspend"),
+		Ignore:        r.optStr("ignore"),
 	}
 }

@@ -149,6 +149,41 @@ type GitRepository struct {
 	// Suspend keeps the revision the last run used instead of resolving
 	// the ref again.
 	Suspend bool
+	// Verify checks commit or tag signatures; nil for no check.
+	Verify *GitVerify
+	// Ignore holds exclusion rules in .gitignore syntax; nil for Flux's
+	// default exclusions (and the repository's .sourceignore files).
+	Ignore *string
+	// SparseCheckout lists the directories to check out; nil for all.
+	SparseCheckout []string
+	// RecurseSubmodules checks out submodules with the repository's
+	// credentials.
+	RecurseSubmodules bool
+	// Include copies paths of other GitRepositories of the same
+	// namespace into the checkout, in order.
+	Include []GitInclude
+}
+
+// GitVerify is a GitRepository's spec.verify.
+type GitVerify struct {
+	// Mode is HEAD (the default; "head" is accepted), Tag or TagAndHEAD.
+	Mode string
+	// SecretRef names the Secret with the trusted public keys, in the
+	// GitRepository's namespace.
+	SecretRef string
+}
+
+// GitInclude is one entry of a GitRepository's spec.include.
+type GitInclude struct {
+	// Repository is the included GitRepository, in the including one's
+	// namespace.
+	Repository ID
+	// FromPath is the path of the included repository to copy; "" for
+	// its root.
+	FromPath string
+	// ToPath is where it goes; default the included GitRepository's
+	// name, as in Flux.
+	ToPath string
 }
 
 // OCIRepository is a source.toolkit.fluxcd.io OCIRepository: an artifact
@@ -176,6 +211,21 @@ type OCIRepository struct {
 	Timeout time.Duration
 	// Suspend keeps the revision the last run used.
 	Suspend bool
+	// Verify checks the artifact's cosign signature; nil for no check.
+	Verify *OCIVerify
+	// Ignore holds exclusion rules in .gitignore syntax; nil for Flux's
+	// default exclusions.
+	Ignore *string
+}
+
+// OCIVerify is an OCIRepository's spec.verify with key-based cosign
+// signatures.
+type OCIVerify struct {
+	// Provider is "cosign" (the default).
+	Provider string
+	// SecretRef names the Secret whose *.pub keys are the trusted cosign
+	// public keys, in the OCIRepository's namespace.
+	SecretRef string
 }
 
 // OCIRef selects an OCI artifact.
@@ -266,6 +316,9 @@ type Bucket struct {
 	Timeout time.Duration
 	// Suspend keeps the revision the last run used.
 	Suspend bool
+	// Ignore holds exclusion rules in .gitignore syntax; nil for Flux's
+	// default exclusions.
+	Ignore *string
 }
 
 // Kustomization is a kustomize.toolkit.fluxcd.io Kustomization.

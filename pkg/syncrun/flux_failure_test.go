@@ -167,16 +167,16 @@ func TestFluxUnsupportedFields(t *testing.T) {
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/units.yaml": kustomization("decrypt", "./decrypt", "  decryption:\n    provider: sops\n") +
 			kustomization("impersonate", "./impersonate", "  serviceAccountName: deployer\n") +
-			strings.Replace(kustomization("verified", "./deploy", ""), "    name: NS\n", "    name: verified\n", 1) +
+			strings.Replace(kustomization("proxied", "./deploy", ""), "    name: NS\n", "    name: proxied\n", 1) +
 			strings.Replace(kustomization("good", "./deploy", ""), "    name: NS\n", "    name: other\n", 1) + `---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: verified, namespace: NS}
+metadata: {name: proxied, namespace: NS}
 spec:
   interval: 1m
   url: OTHERURL
   ref: {branch: main}
-  verify: {mode: HEAD, secretRef: {name: keys}}
+  proxySecretRef: {name: proxy}
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -212,8 +212,8 @@ spec:
 		"Kustomization/" + f.ns + "/decrypt":     "spec.decryption: not supported yet",
 		"Kustomization/" + f.ns + "/impersonate": "spec.serviceAccountName: not supported yet",
 		"HelmRelease/" + f.ns + "/release":       "spec.serviceAccountName: not supported yet",
-		"GitRepository/" + f.ns + "/verified":    "spec.verify: not supported yet",
-		"Kustomization/" + f.ns + "/verified":    "source GitRepository/" + f.ns + "/verified: spec.verify: not supported yet",
+		"GitRepository/" + f.ns + "/proxied":     "spec.proxySecretRef: not supported",
+		"Kustomization/" + f.ns + "/proxied":     "source GitRepository/" + f.ns + "/proxied: spec.proxySecretRef: not supported",
 	} {
 		u, ok := got[id]
 		if !ok || u.Outcome != Failed || !strings.HasPrefix(u.Message, want) {

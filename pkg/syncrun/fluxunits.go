@@ -49,14 +49,29 @@ type fluxSource struct {
 	id   flux.ID
 	spec spec.Source
 	// creds were read from the object's secretRef and certSecretRef, in
-	// the object's namespace; secrets names them for the cache key.
+	// the object's namespace; data holds the other Secrets the spec names
+	// (verification keys, included repositories' credentials) by name,
+	// as fromspec.Options.Secrets; secrets names every Secret read, for
+	// the cache key.
 	creds   source.Credentials
+	data    map[string]map[string][]byte
 	secrets string
+	// filter applies ignore rules to the fetched tree (source.WithIgnore):
+	// for an OCIRepository or a Bucket, whose spec.Source member has no
+	// ignore field; ignore is nil for Flux's default exclusions.
+	filter bool
+	ignore *string
 	// own is set for the GitRepository the sync itself came from: the
 	// unit reads the sync's checkout.
 	own bool
 	// suspended keeps the revision the unit used last.
 	suspended bool
+	// objects are the Flux objects the source was built from: the source
+	// and the GitRepositories it includes. Their manifests are part of
+	// the unit's spec digest, so that a change of one (ignore rules,
+	// verify, layerSelector) renders the unit again although the
+	// revision did not move.
+	objects []flux.ID
 }
 
 // fluxSourceKind turns one kind of Flux source object into a fluxSource,
@@ -64,31 +79,37 @@ type fluxSource struct {
 // as a packaged chart (of a Helm repository or registry). A nil function
 // is a use the kind does not support (yet).
 type fluxSourceKind struct {
-	tree  func(ctx context.Context, r *runner, obj flux.Object) (*fluxSource, error)
+	// tree is given the GitRepositories obj includes, in order (see
+	// flux.Graph.Sources); nil for other kinds.
+	tree  func(ctx context.Context, r *runner, obj flux.Object, includes []flux.Object) (*fluxSource, error)
 	chart func(ctx context.Context, r *runner, obj flux.Object, name, version string) (*fluxSource, error)
 }
 
-// fluxSourceKinds are the Flux source kinds units read. OCIRepository
-// artifacts and Buckets as trees come with spec.source.oci and
-// spec.source.bucket.
+// fluxSourceKinds are the Flux source kinds units read. An OCIRepository
+// is a tree for a Kustomization and a packaged chart for a HelmRelease's
+// chartRef.
 var fluxSourceKinds = map[string]fluxSourceKind{
 	flux.KindGitRepository:  {tree: gitRepositoryTree},
 	flux.KindHelmRepository: {chart: helmRepositoryChart},
-	flux.KindOCIRepository:  {chart: ociRepositoryChart},
-	flux.KindBucket:         {},
+	flux.KindOCIRepository:  {tree: ociRepositoryTree, chart: ociRepositoryChart},
+	flux.KindBucket:         {tree: bucketTree},
 }
 
-// treeSource returns obj as a tree of files for unit (field names the
-// reference in errors).
-func (r *runner) treeSource(ctx context.Context, obj flux.Object, unit flux.ID, field string) (*fluxSource, error) {
+// treeSource returns obj, with the GitRepositories it includes, as a tree
+// of files for unit (field names the reference in errors).
+func (r *runner) treeSource(ctx context.Context, obj flux.Object, includes []flux.Object, unit flux.ID, field string) (*fluxSource, error) {
 	id := obj.Metadata().ID
 	k := fluxSourceKinds[id.Kind]
 	if k.tree == nil {
 		return nil, fmt.Errorf("%s %s: a %s as a source of files for a %s is not supported yet", field, id, id.Kind, unit.Kind)
 	}
-	fs, err := k.tree(ctx, r, obj)
+	fs, err := k.tree(ctx, r, obj, includes)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, id, err)
+	}
+	fs.objects = []flux.ID{id}
+	for _, inc := range includes {
+		fs.objects = append(fs.objects, inc.Metadata().ID)
 	}
 	return fs, nil
 }
@@ -105,6 +126,7 @@ func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID,
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, id, err)
 	}
+	fs.objects = []flux.ID{id}
 	return fs, nil
 }
 
@@ -117,12 +139,9 @@ func (r *runner) readCredentials(ctx context.Context, ns, secretRef, certSecretR
 		if ref.name == "" {
 			continue
 		}
-		d, found, err := r.readDataIn(ctx, ns, "Secret", ref.name, ref.field, false)
+		d, err := r.readSecretIn(ctx, ns, ref.name, ref.field)
 		if err != nil {
 			return source.Credentials{}, "", err
-		}
-		if !found {
-			return source.Credentials{}, "", fmt.Errorf("%s (%s): not found", object.ID{Kind: "Secret", Namespace: ns, Name: ref.name}, ref.field)
 		}
 		for k, v := range d {
 			data[k] = v
@@ -133,6 +152,37 @@ func (r *runner) readCredentials(ctx context.Context, ns, secretRef, certSecretR
 		return source.Credentials{}, "", nil
 	}
 	return source.CredentialsFromSecret(data), strings.Join(names, ","), nil
+}
+
+// readSecretIn reads Secret name of namespace ns, which field names; a
+// missing Secret is an error naming both.
+func (r *runner) readSecretIn(ctx context.Context, ns, name, field string) (map[string][]byte, error) {
+	d, found, err := r.readDataIn(ctx, ns, "Secret", name, field, false)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%s (%s): not found", object.ID{Kind: "Secret", Namespace: ns, Name: name}, field)
+	}
+	return d, nil
+}
+
+// addSecret reads Secret name of fs's namespace into fs.data, for
+// fromspec.Options.Secrets, and adds it to the Secrets fs names.
+func (r *runner) addSecret(ctx context.Context, fs *fluxSource, name, field string) error {
+	if _, ok := fs.data[name]; ok {
+		return nil
+	}
+	d, err := r.readSecretIn(ctx, fs.id.Namespace, name, field)
+	if err != nil {
+		return err
+	}
+	if fs.data == nil {
+		fs.data = map[string]map[string][]byte{}
+	}
+	fs.data[name] = d
+	fs.secrets = strings.Trim(fs.secrets+","+fs.id.Namespace+"/"+name, ",")
+	return nil
 }
 
 // checkSource validates a spec.Source built from a Flux object by the
@@ -155,10 +205,13 @@ func checkSource(s *spec.Source, fields map[string]string) error {
 	return errors.Join(out...)
 }
 
-func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object) (*fluxSource, error) {
+func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object, includes []flux.Object) (*fluxSource, error) {
 	g := obj.(*flux.GitRepository)
 	fs := &fluxSource{id: g.ID, suspended: g.Suspend}
 	if r.isOwnSource(g) {
+		if err := r.checkOwnSource(g); err != nil {
+			return nil, err
+		}
 		fs.own = true
 		return fs, nil
 	}
@@ -171,15 +224,170 @@ func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object) (*fluxSo
 		URL: g.URL,
 		// Flux reads http:// repositories without being asked; so does a
 		// unit, since the object is Flux's.
-		Insecure: strings.HasPrefix(g.URL, "http://"),
-		Ref:      g.Ref,
-		Timeout:  spec.NewDuration(g.Timeout),
+		Insecure:          strings.HasPrefix(g.URL, "http://"),
+		Ref:               g.Ref,
+		Timeout:           spec.NewDuration(g.Timeout),
+		Ignore:            g.Ignore,
+		SparseCheckout:    g.SparseCheckout,
+		RecurseSubmodules: g.RecurseSubmodules,
 	}
 	if g.SecretRef != "" {
 		gs.SecretRef = &spec.LocalObjectReference{Name: g.SecretRef}
 	}
+	if v := g.Verify; v != nil {
+		gs.Verify = &spec.GitVerify{Mode: v.Mode, SecretRef: spec.LocalObjectReference{Name: v.SecretRef}}
+		if err := r.addSecret(ctx, fs, v.SecretRef, "spec.verify.secretRef"); err != nil {
+			return nil, err
+		}
+	}
+	if len(includes) != len(g.Include) {
+		// flux.Graph.Sources returns them all or fails.
+		return nil, fmt.Errorf("spec.include: %d repositories, %d found", len(g.Include), len(includes))
+	}
+	for i, inc := range g.Include {
+		field := fmt.Sprintf("spec.include[%d].repository", i)
+		ig := includes[i].(*flux.GitRepository)
+		if err := includable(ig); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", field, ig.ID, err)
+		}
+		gi := spec.GitInclude{Repository: spec.GitIncludeRepository{URL: ig.URL, Ref: ig.Ref}, FromPath: inc.FromPath, ToPath: inc.ToPath}
+		if ig.SecretRef != "" {
+			gi.Repository.SecretRef = &spec.LocalObjectReference{Name: ig.SecretRef}
+			if err := r.addSecret(ctx, fs, ig.SecretRef, field+" "+ig.ID.String()+" spec.secretRef"); err != nil {
+				return nil, err
+			}
+		}
+		gs.Include = append(gs.Include, gi)
+	}
 	fs.spec = spec.Source{Git: gs}
 	if err := checkSource(&fs.spec, map[string]string{"source.git.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+// includable refuses an included GitRepository whose fields an include
+// cannot honour: an include takes the repository's URL, ref and
+// credentials, not its own verification, includes, sparse checkout,
+// submodules or ignore rules.
+func includable(g *flux.GitRepository) error {
+	var set []string
+	if g.Verify != nil {
+		set = append(set, "spec.verify")
+	}
+	if len(g.Include) > 0 {
+		set = append(set, "spec.include")
+	}
+	if len(g.SparseCheckout) > 0 {
+		set = append(set, "spec.sparseCheckout")
+	}
+	if g.RecurseSubmodules {
+		set = append(set, "spec.recurseSubmodules")
+	}
+	if g.Ignore != nil {
+		set = append(set, "spec.ignore")
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s of an included repository: %w (only its url, ref and secretRef are used)", strings.Join(set, ", "), flux.ErrUnsupported)
+}
+
+// checkOwnSource refuses fields of the sync's own GitRepository that the
+// sync's checkout would not honour: it is fetched by the Sync's
+// spec.source.git, so a verify or include the Sync does not have would be
+// dropped silently.
+func (r *runner) checkOwnSource(g *flux.GitRepository) error {
+	own := r.sync.Spec.Source.Git
+	if own == nil {
+		return nil
+	}
+	if g.Verify != nil && own.Verify == nil {
+		return fmt.Errorf("spec.verify: this is the sync's own repository, which the sync fetches without verification: "+
+			"set spec.source.git.verify in the Sync: %w", flux.ErrUnsupported)
+	}
+	if len(g.Include) > 0 && len(own.Include) == 0 {
+		return fmt.Errorf("spec.include: this is the sync's own repository, which the sync fetches without includes: "+
+			"set spec.source.git.include in the Sync: %w", flux.ErrUnsupported)
+	}
+	return nil
+}
+
+// ociRepositoryTree reads an OCIRepository's artifact as a tree of files.
+func ociRepositoryTree(ctx context.Context, r *runner, obj flux.Object, _ []flux.Object) (*fluxSource, error) {
+	o := obj.(*flux.OCIRepository)
+	fs, oc, err := r.ociSource(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	fs.filter, fs.ignore = true, o.Ignore
+	if ls := o.LayerSelector; ls != nil {
+		oc.LayerSelector = &spec.OCILayerSelector{MediaType: ls.MediaType, Operation: spec.OCILayerExtract}
+		if ls.Operation == flux.OCILayerCopy {
+			// Flux stores the layer as it is, and kustomize-controller
+			// extracts it: the same tree, without ignore rules.
+			fs.filter = false
+		}
+	}
+	if err := checkSource(&fs.spec, map[string]string{"source.oci.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+// ociSource maps what an OCIRepository's uses as a tree and as a chart
+// share onto a spec.OCISource, reading its Secrets.
+func (r *runner) ociSource(ctx context.Context, o *flux.OCIRepository) (*fluxSource, *spec.OCISource, error) {
+	fs := &fluxSource{id: o.ID, suspended: o.Suspend}
+	var err error
+	fs.creds, fs.secrets, err = r.readCredentials(ctx, o.ID.Namespace, o.SecretRef, o.CertSecretRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	oc := &spec.OCISource{
+		URL:      o.URL,
+		Ref:      spec.OCIRef{Digest: o.Ref.Digest, SemVer: o.Ref.SemVer, SemverFilter: o.Ref.SemverFilter, Tag: o.Ref.Tag},
+		Insecure: o.Insecure,
+		Timeout:  spec.NewDuration(o.Timeout),
+	}
+	if o.SecretRef != "" {
+		oc.SecretRef = &spec.LocalObjectReference{Name: o.SecretRef}
+	}
+	if v := o.Verify; v != nil {
+		oc.Verify = &spec.OCIVerification{Provider: v.Provider}
+		if v.SecretRef != "" {
+			oc.Verify.SecretRef = &spec.LocalObjectReference{Name: v.SecretRef}
+			if err := r.addSecret(ctx, fs, v.SecretRef, "spec.verify.secretRef"); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	fs.spec = spec.Source{OCI: oc}
+	return fs, oc, nil
+}
+
+// bucketTree reads a Bucket's objects as a tree of files.
+func bucketTree(ctx context.Context, r *runner, obj flux.Object, _ []flux.Object) (*fluxSource, error) {
+	b := obj.(*flux.Bucket)
+	fs := &fluxSource{id: b.ID, suspended: b.Suspend, filter: true, ignore: b.Ignore}
+	var err error
+	fs.creds, fs.secrets, err = r.readCredentials(ctx, b.ID.Namespace, b.SecretRef, b.CertSecretRef)
+	if err != nil {
+		return nil, err
+	}
+	bs := &spec.BucketSource{
+		Endpoint:   b.Endpoint,
+		BucketName: b.BucketName,
+		Prefix:     b.Prefix,
+		Region:     b.Region,
+		Insecure:   b.Insecure,
+		Timeout:    spec.NewDuration(b.Timeout),
+	}
+	if b.SecretRef != "" {
+		bs.SecretRef = &spec.LocalObjectReference{Name: b.SecretRef}
+	}
+	fs.spec = spec.Source{Bucket: bs}
+	if err := checkSource(&fs.spec, map[string]string{"source.bucket.": "spec."}); err != nil {
 		return nil, err
 	}
 	return fs, nil
@@ -217,34 +425,20 @@ func helmRepositoryChart(ctx context.Context, r *runner, obj flux.Object, name, 
 // artifact.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
+// ociRepositoryChart reads an OCIRepository's artifact as a packaged
+// chart: its Helm chart layer, copied, as Flux's chartRef does. Every ref
+// (digest, semver with semverFilter, tag) and verify apply.
 func ociRepositoryChart(ctx context.Context, r *runner, obj flux.Object, _, _ string) (*fluxSource, error) {
 	o := obj.(*flux.OCIRepository)
-	var version string
-	switch ref := o.Ref; {
-	case ref.Digest != "":
-		return nil, errors.New("spec.ref.digest: a chart pinned by digest is not supported yet; use spec.ref.tag or spec.ref.semver")
-	case ref.SemverFilter != "":
-		return nil, errors.New("spec.ref.semverFilter: not supported yet for a chart")
-	case ref.SemVer != "":
-		version = ref.SemVer
-	default:
-		version = ref.Tag
-	}
 	if ls := o.LayerSelector; ls != nil && ls.MediaType != "" && ls.MediaType != helmChartLayer {
 		return nil, fmt.Errorf("spec.layerSelector.mediaType: a chart is the layer %s", helmChartLayer)
 	}
-	fs := &fluxSource{id: o.ID, suspended: o.Suspend}
-	var err error
-	fs.creds, fs.secrets, err = r.readCredentials(ctx, o.ID.Namespace, o.SecretRef, o.CertSecretRef)
+	fs, oc, err := r.ociSource(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	hs := &spec.HelmSource{URL: o.URL, Version: version, Insecure: o.Insecure, Timeout: spec.NewDuration(o.Timeout)}
-	if o.SecretRef != "" {
-		hs.SecretRef = &spec.LocalObjectReference{Name: o.SecretRef}
-	}
-	fs.spec = spec.Source{Helm: hs}
-	if err := checkSource(&fs.spec, map[string]string{"source.helm.version": "spec.ref", "source.helm.": "spec."}); err != nil {
+	oc.LayerSelector = &spec.OCILayerSelector{MediaType: helmChartLayer, Operation: spec.OCILayerCopy}
+	if err := checkSource(&fs.spec, map[string]string{"source.oci.": "spec."}); err != nil {
 		return nil, err
 	}
 	return fs, nil
@@ -294,11 +488,20 @@ func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (
 		}
 		pin = source.Revision(last)
 	}
-	src, err := fromspec.New(fs.spec, fs.creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log})
+	src, err := fromspec.New(fs.spec, fs.creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: fs.data})
 	if err != nil {
 		return nil, redact.Error(fmt.Errorf("%s: %w", fs.id, err))
 	}
 	key := fromspec.Key(fs.spec, pin)
+	if fs.filter {
+		src = source.WithIgnore(src, fs.ignore)
+		rules := "default"
+		if fs.ignore != nil {
+			rules = "rules:" + *fs.ignore
+		}
+		sum := sha256.Sum256([]byte(rules))
+		key += "/ignore:" + hex.EncodeToString(sum[:8])
+	}
 	if fs.secrets != "" {
 		// fromspec.Key names the Secret, not its namespace: sources of
 		// two namespaces with equal specs read different Secrets.
@@ -306,7 +509,10 @@ func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (
 		key += "/" + hex.EncodeToString(sum[:8])
 	}
 	res, err := r.sources.Resolve(ctx, key, src)
-	return res, redact.Error(err)
+	if err != nil {
+		return nil, redact.Error(fmt.Errorf("%s: %w", fs.id, err))
+	}
+	return res, nil
 }
 
 // fetch returns the artifact of res, through the run's cache; the local
@@ -316,6 +522,16 @@ func (r *runner) fetch(ctx context.Context, res *source.Resolved) (*source.Artif
 		return r.localArtifact, nil
 	}
 	return r.sources.Fetch(ctx, res)
+}
+
+// fetchFlux fetches res of the Flux source fs, through the run's cache;
+// an error names the source (a verification failure happens here).
+func (r *runner) fetchFlux(ctx context.Context, fs *fluxSource, res *source.Resolved) (*source.Artifact, error) {
+	art, err := r.fetch(ctx, res)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fs.id, err)
+	}
+	return art, nil
 }
 
 // rawDigest is the digest of a Flux object as rendered, without status:
@@ -337,14 +553,23 @@ func rawDigest(u *unstructured.Unstructured, extra ...string) string {
 }
 
 // unitDigest is the spec digest of Flux unit id: its object as rendered,
-// the sync's settings units inherit, and the digest of its inputs.
-func (r *runner) unitDigest(id flux.ID, inputsDigest string) string {
+// the sync's settings units inherit, the digest of its inputs, and the
+// objects its source was built from (fluxSource.objects) as rendered.
+func (r *runner) unitDigest(id flux.ID, inputsDigest string, src *fluxSource) string {
 	raw := r.tree.rawObject(id)
 	if raw == nil {
 		return ""
 	}
-	return rawDigest(raw, fmt.Sprintf("adopt=%t scoped=%t fluxInstallation=%t", r.sync.Spec.Adopt, r.opts.NamespaceScoped,
-		r.sync.Spec.Flux.ApplyInstallation()), inputsDigest)
+	extra := []string{fmt.Sprintf("adopt=%t scoped=%t fluxInstallation=%t", r.sync.Spec.Adopt, r.opts.NamespaceScoped,
+		r.sync.Spec.Flux.ApplyInstallation()), inputsDigest}
+	if src != nil {
+		for _, o := range src.objects {
+			if raw := r.tree.rawObject(o); raw != nil {
+				extra = append(extra, o.String()+"="+rawDigest(raw))
+			}
+		}
+	}
+	return rawDigest(raw, extra...)
 }
 
 // sourcePathIn returns a Flux path ("./apps/staging", "apps", "/apps") as a
@@ -364,7 +589,7 @@ type kustomizationUnit struct {
 
 func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources []flux.Object, _ *inventory.Inventory) (unitKind, unitSettings, error) {
 	k := u.(*flux.Kustomization)
-	src, err := r.treeSource(ctx, sources[0], k.ID, "sourceRef")
+	src, err := r.treeSource(ctx, sources[0], sources[1:], k.ID, "sourceRef")
 	if err != nil {
 		return nil, unitSettings{}, err
 	}
@@ -411,7 +636,7 @@ func (ku *kustomizationUnit) resolve(ctx context.Context, last *inventory.Record
 
 func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in *inputs, _ bool) (*rendering, error) {
 	start := time.Now()
-	art, err := ku.r.fetch(ctx, src.res)
+	art, err := ku.r.fetchFlux(ctx, ku.src, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -439,7 +664,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 }
 
 func (ku *kustomizationUnit) specDigest(inputsDigest string) string {
-	return ku.r.unitDigest(ku.k.ID, inputsDigest)
+	return ku.r.unitDigest(ku.k.ID, inputsDigest, ku.src)
 }
 
 // existingComponents returns the components (relative to dir inside root)
@@ -486,15 +711,16 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	var (
 		name, version, strategy, field string
 		from                           flux.Object
+		includes                       []flux.Object
 	)
 	switch c := sources[0].(type) {
 	case *flux.HelmChart:
 		// chartRef to a HelmChart: the HelmChart says which chart, from
 		// its own source.
-		name, version, strategy, field, from = c.Chart, c.Version, c.ReconcileStrategy, "chartRef "+c.ID.String()+" sourceRef", sources[1]
+		name, version, strategy, field, from, includes = c.Chart, c.Version, c.ReconcileStrategy, "chartRef "+c.ID.String()+" sourceRef", sources[1], sources[2:]
 		hu.valuesFiles, hu.ignoreMissingValuesFiles = c.ValuesFiles, c.IgnoreMissingValuesFiles
 	default:
-		from = sources[0]
+		from, includes = sources[0], sources[1:]
 		if t := h.Chart; t != nil {
 			name, version, strategy, field = t.Chart, t.Version, t.ReconcileStrategy, "chart.spec.sourceRef"
 			hu.valuesFiles, hu.ignoreMissingValuesFiles = t.ValuesFiles, t.IgnoreMissingValuesFiles
@@ -509,7 +735,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	} else {
 		hu.chart = sourcePathIn(name)
 		hu.versionOnly = strategy != flux.ReconcileStrategyRevision
-		hu.src, err = r.treeSource(ctx, from, h.ID, field)
+		hu.src, err = r.treeSource(ctx, from, includes, h.ID, field)
 	}
 	if err != nil {
 		return nil, unitSettings{}, err
@@ -576,7 +802,7 @@ func (hu *helmReleaseUnit) resolve(ctx context.Context, last *inventory.Record) 
 
 // chartVersion reads the version of the chart directory from Chart.yaml.
 func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolved) (string, error) {
-	art, err := hu.r.fetch(ctx, res)
+	art, err := hu.r.fetchFlux(ctx, hu.src, res)
 	if err != nil {
 		return "", redact.Error(err)
 	}
@@ -599,7 +825,7 @@ func (hu *helmReleaseUnit) chartVersion(ctx context.Context, res *source.Resolve
 }
 
 func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *inputs, isUpgrade bool) (*rendering, error) {
-	art, err := hu.r.fetch(ctx, src.res)
+	art, err := hu.r.fetchFlux(ctx, hu.src, src.res)
 	if err != nil {
 		return nil, redact.Error(err)
 	}
@@ -646,7 +872,7 @@ func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *
 }
 
 func (hu *helmReleaseUnit) specDigest(inputsDigest string) string {
-	return hu.r.unitDigest(hu.h.ID, inputsDigest)
+	return hu.r.unitDigest(hu.h.ID, inputsDigest, hu.src)
 }
 
 // deletionPolicy returns what removing unit u from Git does to its

@@ -1,0 +1,61 @@
+package flux
+
+import "fmt"
+
+// SecretUse is a Secret that a run reads for a Flux object: always in the
+// object's own namespace, by name.
+type SecretUse struct {
+	// Namespace and Name of the Secret.
+	Namespace, Name string
+	// Field is the field of the object that names it, such as
+	// spec.verify.secretRef.
+	Field string
+}
+
+// Secrets returns the Secrets a run reads for obj, in field order: what
+// the RBAC of a sync running a Flux tree must grant `get` on. The
+// credentials of an included GitRepository are the included object's own
+// secretRef, returned for that object. A kind that reads none returns nil.
+func Secrets(obj Object) []SecretUse {
+	ns := obj.Metadata().ID.Namespace
+	var out []SecretUse
+	add := func(name, field string) {
+		if name != "" {
+			out = append(out, SecretUse{Namespace: ns, Name: name, Field: field})
+		}
+	}
+	switch o := obj.(type) {
+	case *GitRepository:
+		add(o.SecretRef, "spec.secretRef")
+		if o.Verify != nil {
+			add(o.Verify.SecretRef, "spec.verify.secretRef")
+		}
+	case *OCIRepository:
+		add(o.SecretRef, "spec.secretRef")
+		add(o.CertSecretRef, "spec.certSecretRef")
+		if o.Verify != nil {
+			add(o.Verify.SecretRef, "spec.verify.secretRef")
+		}
+	case *HelmRepository:
+		add(o.SecretRef, "spec.secretRef")
+		add(o.CertSecretRef, "spec.certSecretRef")
+	case *Bucket:
+		add(o.SecretRef, "spec.secretRef")
+		add(o.CertSecretRef, "spec.certSecretRef")
+	case *Kustomization:
+		if o.PostBuild != nil {
+			for i, ref := range o.PostBuild.SubstituteFrom {
+				if ref.Kind == "Secret" {
+					add(ref.Name, fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i))
+				}
+			}
+		}
+	case *HelmRelease:
+		for i, ref := range o.ValuesFrom {
+			if ref.Kind == "Secret" {
+				add(ref.Name, fmt.Sprintf("spec.valuesFrom[%d]", i))
+			}
+		}
+	}
+	return out
+}
