@@ -56,5 +56,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newLogsCommand(flags, streams))
 	root.AddCommand(newArtifactCommands(flags, streams)...)
 	root.AddCommand(newCreateCommand(flags, streams))
+	root.AddCommand(newExportCommand(flags, streams))
 	return root
 }
