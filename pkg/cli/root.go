@@ -57,5 +57,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newArtifactCommands(flags, streams)...)
 	root.AddCommand(newCreateCommand(flags, streams))
 	root.AddCommand(newExportCommand(flags, streams))
+	root.AddCommand(newBootstrapCommand(flags, streams))
 	return root
 }

@@ -1,0 +1,461 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/gitsync/gitsync/pkg/install"
+	gsobject "github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
+	"github.com/gitsync/gitsync/pkg/version"
+)
+
+// Defaults of a bootstrap.
+const (
+	// BootstrapName is the default name of the root sync, and of its
+	// namespace.
+	BootstrapName = "gitsync-system"
+	// BootstrapDir is the directory under the bootstrap path that holds
+	// gitsync's own manifests.
+	BootstrapDir = "gitsync-system"
+	// BootstrapBranch is the default branch.
+	BootstrapBranch = "main"
+	// BootstrapAuthor is the default commit author name and e-mail.
+	BootstrapAuthor      = "gitsync"
+	BootstrapAuthorEmail = "gitsync@localhost"
+)
+
+// BootstrapOptions say what Bootstrap writes into Git and the cluster.
+type BootstrapOptions struct {
+	// URL is the Git repository. Required.
+	URL string
+	// Branch is the branch written and synced. Default BootstrapBranch.
+	Branch string
+	// Path is the directory of the repository the root sync applies, e.g.
+	// clusters/prod. Default "" (the repository's root).
+	Path string
+	// Name and Namespace name the root sync. Default BootstrapName for
+	// both.
+	Name, Namespace string
+	// Insecure allows a plain http:// URL.
+	Insecure bool
+
+	// Secret is the credentials Secret written to the cluster (nil: the
+	// repository is read anonymously, or SecretName names an existing
+	// Secret). Its data are also the push credentials.
+	Secret *corev1.Secret
+	// SecretName names an existing Secret in Namespace holding the
+	// credentials, read for the push. Ignored when Secret is set.
+	SecretName string
+
+	// Schedule is the root sync's schedule. Default the spec's.
+	Schedule string
+	// Install are the image and RBAC mode of the root sync. Default: the
+	// default image, RBACCluster.
+	Install install.Options
+
+	// AuthorName and AuthorEmail sign the commit. Default BootstrapAuthor
+	// and BootstrapAuthorEmail.
+	AuthorName, AuthorEmail string
+	// Timeout bounds each Git operation. Default source.DefaultTimeout.
+	Timeout time.Duration
+	// Now is the commit time. Default time.Now.
+	Now func() time.Time
+	// Progress is told each step. Default none.
+	Progress Progress
+}
+
+// BootstrapResult is what Bootstrap did. After an error it holds what was
+// done before it.
+type BootstrapResult struct {
+	// Ref names the root sync.
+	Ref Ref
+	// Files are the files written, relative to the repository's root.
+	Files []string
+	// Commit is the commit pushed; "" when Git already held the same files.
+	Commit string
+	// Head is the branch's commit after the push (or as found).
+	Head string
+	// Applied are the objects applied in the cluster, in order.
+	Applied []gsobject.ID
+	// CronJob is the root sync's CronJob as applied.
+	CronJob *batchv1.CronJob
+}
+
+// ErrForeignBootstrap matches (errors.Is) the error of Bootstrap for a path
+// that holds another tool's bootstrap (a flux-system directory).
+var ErrForeignBootstrap = errors.New("the path holds another tool's bootstrap")
+
+// ErrPushRejected matches (errors.Is) the error of Bootstrap when the
+// server refused the push; nothing was written to the cluster.
+var ErrPushRejected = errors.New("push rejected")
+
+// BootstrapManifests returns the root sync and the files bootstrap writes
+// under opts.Path: BootstrapDir/gitsync.yaml (the Namespace, then what
+// install --export prints for the root sync) and BootstrapDir/
+// kustomization.yaml. The root sync applies opts.Path with manageGitsync,
+// so that from its first run it manages itself from these files. Pure: the
+// same options give the same bytes, so that a second bootstrap commits
+// nothing.
+func BootstrapManifests(opts BootstrapOptions) (*install.Objects, map[string][]byte, error) {
+	opts = opts.withDefaults()
+	s := spec.New(opts.Name, opts.Namespace)
+	git := &spec.GitSource{URL: opts.URL, Insecure: opts.Insecure, Ref: spec.GitRef{Branch: opts.Branch}}
+	secretName := opts.SecretName
+	if opts.Secret != nil {
+		secretName = opts.Secret.Name
+	}
+	if secretName != "" {
+		git.SecretRef = &spec.LocalObjectReference{Name: secretName}
+	}
+	p := opts.Path
+	if p == "" {
+		p = "./"
+	}
+	s.Spec = spec.SyncSpec{
+		Source:        spec.Source{Git: git},
+		Path:          p,
+		Schedule:      opts.Schedule,
+		Prune:         ptr.To(true),
+		ManageGitsync: true,
+	}
+	objs, err := install.Generate(s, opts.Install)
+	if err != nil {
+		return nil, nil, err
+	}
+	list := append([]runtime.Object{namespaceObject(opts.Namespace)}, objs.List()...)
+	body, err := install.Marshal(list, install.FormatYAML)
+	if err != nil {
+		return nil, nil, err
+	}
+	header := fmt.Sprintf("# Written by kubectl gitsync bootstrap %s: the root sync %s/%s, which applies %s,\n"+
+		"# this directory included. Run bootstrap again to change it, or edit it here.\n", version.Version, opts.Namespace, opts.Name, p)
+	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gitsync.yaml\n"
+	dir := path.Join(opts.Path, BootstrapDir)
+	return objs, map[string][]byte{
+		path.Join(dir, "gitsync.yaml"):       append([]byte(header), body...),
+		path.Join(dir, "kustomization.yaml"): []byte(kust),
+	}, nil
+}
+
+func namespaceObject(name string) *corev1.Namespace {
+	return &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+func (opts BootstrapOptions) withDefaults() BootstrapOptions {
+	if opts.Branch == "" {
+		opts.Branch = BootstrapBranch
+	}
+	if opts.Name == "" {
+		opts.Name = BootstrapName
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = BootstrapName
+	}
+	opts.Path = strings.Trim(path.Clean("/"+strings.TrimPrefix(opts.Path, "./")), "/")
+	if opts.Install.RBAC == "" {
+		opts.Install.RBAC = install.RBACCluster
+	}
+	if opts.AuthorName == "" {
+		opts.AuthorName = BootstrapAuthor
+	}
+	if opts.AuthorEmail == "" {
+		opts.AuthorEmail = BootstrapAuthorEmail
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = source.DefaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return opts
+}
+
+// Bootstrap makes gitsync manage itself from Git. In order:
+//  1. it generates the root sync's manifests (BootstrapManifests), which
+//     checks every option before anything is written;
+//  2. it clones the branch (creating it in an empty repository), refuses a
+//     path holding a flux-system directory, writes the files, and commits
+//     and pushes only if they changed; a push refused as not fast-forward
+//     is retried once on a fresh clone; a refused push is an error matching
+//     ErrPushRejected, and the cluster is not touched;
+//  3. it server-side applies the Namespace, the credentials Secret and the
+//     root sync's objects (as Install does).
+//
+// The caller then runs the root sync once: its run applies Path, including
+// the manifests just pushed, so that from then on Git is the authority on
+// the root sync too.
+func Bootstrap(ctx context.Context, cfg *Config, opts BootstrapOptions) (*BootstrapResult, error) {
+	opts = opts.withDefaults()
+	prog := progressOr(opts.Progress)
+	res := &BootstrapResult{Ref: Ref{Name: opts.Name, Namespace: opts.Namespace}}
+	objs, files, err := BootstrapManifests(opts)
+	if err != nil {
+		return res, err
+	}
+	for f := range files {
+		res.Files = append(res.Files, f)
+	}
+	slices.Sort(res.Files)
+
+	creds, err := bootstrapCredentials(ctx, cfg, opts)
+	if err != nil {
+		return res, err
+	}
+	remote, err := source.ParseRemote(opts.URL, opts.Insecure)
+	if err != nil {
+		return res, fmt.Errorf("url: %w", err)
+	}
+	auth, ca, err := source.GitAuth(remote, creds, opts.Timeout)
+	if err != nil {
+		return res, fmt.Errorf("%s: credentials: %w", redact.URL(opts.URL), err)
+	}
+	g := &bootstrapGit{opts: opts, url: remote.URL, auth: auth, ca: ca, files: files, prog: prog}
+	commit, head, err := g.writeAndPush(ctx)
+	if err != nil && errors.Is(err, git.ErrNonFastForwardUpdate) {
+		prog.Event("push was not a fast-forward: fetching again and retrying once")
+		commit, head, err = g.writeAndPush(ctx)
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Commit, res.Head = commit, head
+
+	nsID := gsobject.ID{Kind: "Namespace", Name: opts.Namespace}
+	data, err := json.Marshal(namespaceObject(opts.Namespace))
+	if err != nil {
+		return res, err
+	}
+	if _, err := cfg.Client.CoreV1().Namespaces().Patch(ctx, opts.Namespace, types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: install.FieldManager, Force: ptr.To(true)}); err != nil {
+		return res, fmt.Errorf("%s: apply: %w", nsID, err)
+	}
+	res.Applied = append(res.Applied, nsID)
+	if opts.Secret != nil {
+		id, err := ApplySecret(ctx, cfg, opts.Secret)
+		if err != nil {
+			return res, err
+		}
+		res.Applied = append(res.Applied, id)
+	}
+	ires, err := Install(ctx, cfg, InstallOptions{Objects: objs})
+	res.Applied = append(res.Applied, ires.Applied...)
+	res.CronJob = ires.CronJob
+	return res, err
+}
+
+// bootstrapCredentials returns the push credentials: those of opts.Secret,
+// or of the existing Secret opts.SecretName, or none.
+func bootstrapCredentials(ctx context.Context, cfg *Config, opts BootstrapOptions) (source.Credentials, error) {
+	switch {
+	case opts.Secret != nil:
+		return source.CredentialsFromSecret(opts.Secret.Data), nil
+	case opts.SecretName != "":
+		s, err := cfg.Client.CoreV1().Secrets(opts.Namespace).Get(ctx, opts.SecretName, metav1.GetOptions{})
+		if err != nil {
+			return source.Credentials{}, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, opts.SecretName, err)
+		}
+		return source.CredentialsFromSecret(s.Data), nil
+	}
+	return source.Credentials{}, nil
+}
+
+// bootstrapGit writes the bootstrap files into a branch.
+type bootstrapGit struct {
+	opts  BootstrapOptions
+	url   string
+	auth  transport.AuthMethod
+	ca    []byte
+	files map[string][]byte
+	prog  Progress
+}
+
+// writeAndPush clones the branch into memory, writes the files, and commits
+// and pushes them if anything changed. It returns the new commit ("" when
+// nothing changed) and the branch's head.
+func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	where := fmt.Sprintf("%s branch %s", redact.URL(g.opts.URL), g.opts.Branch)
+	branch := plumbing.NewBranchReferenceName(g.opts.Branch)
+	fs := memfs.New()
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), fs, &git.CloneOptions{
+		URL: g.url, Auth: g.auth, CABundle: g.ca, ReferenceName: branch, SingleBranch: true, Tags: git.NoTags,
+	})
+	switch {
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		g.prog.Event(fmt.Sprintf("%s: the repository is empty; creating branch %s", redact.URL(g.opts.URL), g.opts.Branch))
+		if repo, err = g.initRepo(fs, branch); err != nil {
+			return "", "", fmt.Errorf("%s: %w", where, err)
+		}
+	case err != nil && isRefNotFound(err):
+		return "", "", fmt.Errorf("%s: the branch does not exist (bootstrap creates a branch only in an empty repository; create it first)", where)
+	case err != nil:
+		return "", "", fmt.Errorf("%s: clone: %w", where, redact.Error(classifyGitError(err)))
+	default:
+		g.prog.Event("cloned " + where)
+	}
+	if err := checkForeign(fs, g.opts.Path); err != nil {
+		return "", "", err
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return "", "", err
+	}
+	for _, name := range sortedKeys(g.files) {
+		if err := writeFile(fs, name, g.files[name]); err != nil {
+			return "", "", fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := wt.Add(name); err != nil {
+			return "", "", fmt.Errorf("%s: git add: %w", name, err)
+		}
+	}
+	status, err := wt.Status()
+	if err != nil {
+		return "", "", fmt.Errorf("%s: git status: %w", where, err)
+	}
+	head, _ := repo.Head()
+	if status.IsClean() && head != nil {
+		g.prog.Event(fmt.Sprintf("%s: already up to date at %s; nothing to commit", where, shortHash(head.Hash())))
+		return "", head.Hash().String(), nil
+	}
+	sig := &object.Signature{Name: g.opts.AuthorName, Email: g.opts.AuthorEmail, When: g.opts.Now()}
+	msg := fmt.Sprintf("gitsync bootstrap %s: root sync %s/%s for %s", version.Version, g.opts.Namespace, g.opts.Name, pathOrRoot(g.opts.Path))
+	hash, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		return "", "", fmt.Errorf("%s: commit: %w", where, err)
+	}
+	err = repo.PushContext(ctx, &git.PushOptions{
+		RemoteName: git.DefaultRemoteName, Auth: g.auth, CABundle: g.ca,
+		RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec(branch.String() + ":" + branch.String())},
+	})
+	switch {
+	case errors.Is(err, git.ErrNonFastForwardUpdate) || (err != nil && strings.Contains(err.Error(), "non-fast-forward")):
+		return "", "", fmt.Errorf("%s: %w", where, git.ErrNonFastForwardUpdate)
+	case err != nil:
+		return "", "", fmt.Errorf("%s: %w: %w; nothing was written to the cluster", where, ErrPushRejected, redact.Error(classifyGitError(err)))
+	}
+	g.prog.Event(fmt.Sprintf("committed and pushed %s to %s", shortHash(hash), where))
+	return hash.String(), hash.String(), nil
+}
+
+// initRepo starts the branch in an empty repository.
+func (g *bootstrapGit) initRepo(fs billy.Filesystem, branch plumbing.ReferenceName) (*git.Repository, error) {
+	repo, err := git.Init(memory.NewStorage(), fs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{g.url}}); err != nil {
+		return nil, err
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch)); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// classifyGitError adds what the user can do to the errors a push or clone
+// commonly meets.
+func classifyGitError(err error) error {
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		return fmt.Errorf("%w (give credentials: --secret, --private-key-file, --token-env, --username/--password)", err)
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w (the credentials are not allowed to write to the repository: a read-only deploy key or token?)", err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%w (or the credentials may not see it)", err)
+	}
+	return err
+}
+
+func isRefNotFound(err error) bool {
+	return errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref")
+}
+
+// checkForeign refuses a path that holds another tool's bootstrap.
+func checkForeign(fs billy.Filesystem, dir string) error {
+	p := path.Join(dir, "flux-system")
+	if _, err := fs.Stat(p); err == nil {
+		return fmt.Errorf("%s: %w: Flux's bootstrap lives here. gitsync runs Flux's objects without Flux (docs/flux.md): "+
+			"to migrate, uninstall Flux's controllers (flux uninstall --keep-namespace), delete %s from Git, "+
+			"and bootstrap gitsync at the same path; or bootstrap gitsync at another path", p, ErrForeignBootstrap, p)
+	}
+	return nil
+}
+
+func writeFile(fs billy.Filesystem, name string, data []byte) error {
+	if err := fs.MkdirAll(path.Dir(name), 0o755); err != nil {
+		return err
+	}
+	if old, err := readFile(fs, name); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	f, err := fs.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func readFile(fs billy.Filesystem, name string) ([]byte, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+func shortHash(h plumbing.Hash) string { return h.String()[:7] }
+
+func pathOrRoot(p string) string {
+	if p == "" {
+		return "the repository's root"
+	}
+	return p
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// BootstrapGitFiles returns what uninstall --bootstrap tells the user to
+// delete from Git: the bootstrap directory under path.
+func BootstrapGitFiles(p string) string {
+	return path.Join(strings.Trim(path.Clean("/"+strings.TrimPrefix(p, "./")), "/"), BootstrapDir)
+}
