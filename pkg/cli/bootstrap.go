@@ -220,16 +220,17 @@ func (o *bootstrapOptions) Run(ctx context.Context) error {
 	prog := format.NewProgress(o.ErrOut, cfg.Now)
 	opts.Progress = prog
 	res, err := action.Bootstrap(ctx, cfg, opts)
+	switch {
+	case res.Commit != "":
+		fmt.Fprintf(o.Out, "commit %s pushed to %s: %s\n", res.Commit, o.Branch, strings.Join(res.Files, ", "))
+	case res.Head != "":
+		fmt.Fprintf(o.Out, "Git unchanged at %s (no commit)\n", res.Head)
+	}
 	for _, id := range res.Applied {
 		fmt.Fprintf(o.Out, "%s applied\n", id)
 	}
 	if err != nil {
 		return err
-	}
-	if res.Commit != "" {
-		fmt.Fprintf(o.Out, "commit %s pushed to %s: %s\n", res.Commit, o.Branch, strings.Join(res.Files, ", "))
-	} else {
-		fmt.Fprintf(o.Out, "Git unchanged at %s (no commit)\n", res.Head)
 	}
 	if !o.FirstRun {
 		_, err := fmt.Fprintf(o.Out, "root sync %s installed; it runs on schedule %q\n", res.Ref, res.CronJob.Spec.Schedule)

@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/tests/gitserver"
+)
+
+// gitOut runs git in the bare repository dir and returns its trimmed output.
+func gitOut(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// managers returns the field managers of the object's managedFields.
+func managers(fields []metav1.ManagedFieldsEntry) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.Manager)
+	}
+	return out
+}
+
+// lastRunOK checks that the root sync's last recorded run succeeded at
+// revision commit, and returns its inventory.
+func lastRunOK(ctx context.Context, t *testing.T, ns, name, commit string) *inventory.Inventory {
+	t.Helper()
+	store := &inventory.Store{Client: env.Client(), Namespace: ns, Sync: name}
+	inv, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := inv.Record.LastRun
+	if run.Result != inventory.ResultSucceeded || !strings.Contains(run.Revision, commit) {
+		t.Fatalf("last run %+v, want succeeded at %s", run, commit)
+	}
+	return inv
+}
+
+// TestBootstrapHTTP bootstraps into an empty repository over HTTP with basic
+// auth and checks, on the real control plane and the real Git server: the
+// files in Git; the root sync's first run applied gitsync's own objects
+// from Git (the CronJob carries sync-job's field manager); a second
+// bootstrap makes no commit; a schedule changed by a commit in Git reaches
+// the CronJob on the next run; an application added under the path is
+// applied; bootstrap with a new --schedule makes exactly one commit.
+func TestBootstrapHTTP(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{Username: "bot", Password: "s3cret"})
+	repo, err := srv.CreateRepo(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	name := "root"
+	args := []string{"bootstrap", "git", "--url", srv.HTTPURL("fleet"), "--insecure", "--path", "clusters/test",
+		"--username", "bot", "--password", "s3cret", "--name", name, "-n", ns, "--image", testImage, "--local",
+		"--kubeconfig", env.KubeconfigPath()}
+	out, errOut, err := runCLISplit(ctx, args...)
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
+	}
+	t.Logf("bootstrap:\n%s%s", out, errOut)
+	if strings.Contains(out+errOut, "s3cret") {
+		t.Errorf("the password was printed:\n%s\n%s", out, errOut)
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	files := gitOut(t, repo.Dir(), "ls-tree", "-r", "--name-only", "main")
+	if files != "clusters/test/gitsync-system/gitsync.yaml\nclusters/test/gitsync-system/kustomization.yaml" {
+		t.Errorf("files in Git:\n%s", files)
+	}
+	if !strings.Contains(out, "commit "+head+" pushed") {
+		t.Errorf("output does not name commit %s:\n%s", head, out)
+	}
+	inv := lastRunOK(ctx, t, ns, name, head)
+	var sawCronJob bool
+	for _, e := range inv.Entries {
+		if e.Kind == "CronJob" && e.Name == names.CronJob(name) {
+			sawCronJob = true
+		}
+	}
+	if !sawCronJob {
+		t.Errorf("the root sync's inventory lacks its own CronJob: %+v", inv.Entries)
+	}
+	cjs := env.Client().BatchV1().CronJobs(ns)
+	cj, err := cjs.Get(ctx, names.CronJob(name), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := managers(cj.ManagedFields); !strings.Contains(strings.Join(m, ","), "gitsync") || len(m) < 2 {
+		t.Errorf("CronJob managers %v: want kubectl-gitsync and the run's", m)
+	}
+	secret, err := env.Client().CoreV1().Secrets(ns).Get(ctx, name+"-auth", metav1.GetOptions{})
+	if err != nil || string(secret.Data["username"]) != "bot" {
+		t.Fatalf("credentials Secret: %v %v", err, secret)
+	}
+
+	// Again, same flags: no commit.
+	out, errOut, err = runCLISplit(ctx, args...)
+	if err != nil {
+		t.Fatalf("second bootstrap: %v\n%s\n%s", err, out, errOut)
+	}
+	if got := gitOut(t, repo.Dir(), "rev-parse", "main"); got != head {
+		t.Errorf("second bootstrap committed %s", got)
+	}
+	if !strings.Contains(out, "Git unchanged") {
+		t.Errorf("second bootstrap output:\n%s", out)
+	}
+
+	// Git is the authority: a schedule changed in Git, and an app added
+	// under the path, reach the cluster with the next run.
+	file := "clusters/test/gitsync-system/gitsync.yaml"
+	content := gitOut(t, repo.Dir(), "show", "main:"+file)
+	if !strings.Contains(content, "*/5 * * * *") {
+		t.Fatalf("%s holds no default schedule:\n%s", file, content)
+	}
+	edited := strings.ReplaceAll(content, "*/5 * * * *", "*/9 * * * *") + "\n"
+	app := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: " + ns + "\ndata:\n  k: v\n"
+	commit, err := repo.Commit(ctx, "schedule every 9 minutes; an app", map[string]string{file: edited, "clusters/test/app.yaml": app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(ctx, "", "run", name, "-n", ns, "--local", "--kubeconfig", env.KubeconfigPath()); err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	lastRunOK(ctx, t, ns, name, commit)
+	if cj, err = cjs.Get(ctx, names.CronJob(name), metav1.GetOptions{}); err != nil || cj.Spec.Schedule != "*/9 * * * *" {
+		t.Errorf("CronJob schedule after the run: %v %q, want */9 * * * *", err, cj.Spec.Schedule)
+	}
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{}); err != nil {
+		t.Errorf("the app added under the path was not applied: %v", err)
+	}
+
+	// bootstrap with a new schedule: exactly one commit on top, and the
+	// CronJob follows.
+	args2 := append(append([]string{}, args...), "--schedule", "*/3 * * * *")
+	if out, errOut, err = runCLISplit(ctx, args2...); err != nil {
+		t.Fatalf("bootstrap --schedule: %v\n%s\n%s", err, out, errOut)
+	}
+	newHead := gitOut(t, repo.Dir(), "rev-parse", "main")
+	if parent := gitOut(t, repo.Dir(), "rev-parse", "main^"); parent != commit || newHead == commit {
+		t.Errorf("bootstrap --schedule: head %s with parent %s, want one commit on %s", newHead, parent, commit)
+	}
+	lastRunOK(ctx, t, ns, name, newHead)
+	if cj, err = cjs.Get(ctx, names.CronJob(name), metav1.GetOptions{}); err != nil || cj.Spec.Schedule != "*/3 * * * *" {
+		t.Errorf("CronJob schedule: %v %q, want */3 * * * *", err, cj.Spec.Schedule)
+	}
+}
+
+// TestBootstrapSSH bootstraps over SSH with a key and known_hosts into a
+// repository that already has content, on a branch that exists, with a
+// bearer-token-free SSH path; the existing files stay.
+func TestBootstrapSSH(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := srv.CreateRepo(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := repo.Commit(ctx, "existing", map[string]string{"README.md": "fleet\n", "clusters/other/x.yaml": "# other\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, kh := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(key, srv.ClientKey(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kh, srv.KnownHosts(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.SSHURL("fleet"), "--path", "clusters/ssh",
+		"--private-key-file", key, "--known-hosts-file", kh, "--name", "root", "-n", ns, "--image", testImage,
+		"--local", "--kubeconfig", env.KubeconfigPath())
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
+	}
+	if strings.Contains(out+errOut, "PRIVATE KEY") {
+		t.Errorf("the key was printed")
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	if parent := gitOut(t, repo.Dir(), "rev-parse", "main^"); parent != first {
+		t.Errorf("parent %s, want the existing commit %s", parent, first)
+	}
+	if got := gitOut(t, repo.Dir(), "show", "main:README.md"); got != "fleet" {
+		t.Errorf("README.md: %q", got)
+	}
+	lastRunOK(ctx, t, ns, "root", head)
+}
+
+// TestBootstrapRefused: a push the server refuses (a pre-receive hook, as a
+// read-only credential or branch protection answers) fails with the
+// server's reason and leaves the cluster untouched; a path holding Flux's
+// bootstrap is refused before any push.
+func TestBootstrapRefused(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{BearerToken: "t0ken"})
+	t.Setenv("BOOT_TEST_TOKEN", "t0ken")
+
+	ro, err := srv.CreateRepo(ctx, "readonly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := filepath.Join(ro.Dir(), "hooks", "pre-receive")
+	if err := os.MkdirAll(filepath.Dir(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'branch main is protected: read-only access' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ns := "boot-refused-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))[:10]
+	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPURL("readonly"), "--insecure",
+		"--bearer-token-env", "BOOT_TEST_TOKEN", "-n", ns, "--local", "--kubeconfig", env.KubeconfigPath())
+	t.Logf("refused: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "push rejected") || !strings.Contains(err.Error(), "pre-receive hook declined") {
+		t.Fatalf("error %v, want a refused push naming the cause\n%s\n%s", err, out, errOut)
+	}
+	if strings.Contains(err.Error()+out+errOut, "t0ken") {
+		t.Errorf("the token was printed: %v", err)
+	}
+	if _, err := env.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s: %v; want the cluster untouched", ns, err)
+	}
+
+	flux, err := srv.CreateRepo(ctx, "flux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := flux.Commit(ctx, "flux", map[string]string{"clusters/prod/flux-system/gotk-sync.yaml": "# flux\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPURL("flux"), "--insecure", "--path", "clusters/prod",
+		"--bearer-token-env", "BOOT_TEST_TOKEN", "-n", ns, "--local", "--kubeconfig", env.KubeconfigPath())
+	if err == nil || !strings.Contains(err.Error(), "clusters/prod/flux-system") || !strings.Contains(err.Error(), "migrate") {
+		t.Fatalf("error %v, want the flux-system directory refused with a migration hint", err)
+	}
+	if got := gitOut(t, flux.Dir(), "rev-parse", "main"); got != head {
+		t.Errorf("something was pushed: %s", got)
+	}
+}
