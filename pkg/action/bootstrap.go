@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-billy/v5/util"
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -23,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -293,7 +295,9 @@ type bootstrapGit struct {
 	auth  transport.AuthMethod
 	ca    []byte
 	files map[string][]byte
-	prog  Progress
+	// remove is a directory to delete instead of writing files.
+	remove string
+	prog   Progress
 }
 
 // writeAndPush clones the branch into memory, writes the files, and commits
@@ -321,19 +325,25 @@ func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error)
 	default:
 		g.prog.Event("cloned " + where)
 	}
-	if err := checkForeign(fs, g.opts.Path); err != nil {
-		return "", "", err
-	}
 	wt, err := repo.Worktree()
 	if err != nil {
 		return "", "", err
 	}
-	for _, name := range sortedKeys(g.files) {
-		if err := writeFile(fs, name, g.files[name]); err != nil {
-			return "", "", fmt.Errorf("%s: %w", name, err)
+	if g.remove != "" {
+		if err := removeTree(fs, wt, g.remove); err != nil {
+			return "", "", fmt.Errorf("%s: %w", g.remove, err)
 		}
-		if _, err := wt.Add(name); err != nil {
-			return "", "", fmt.Errorf("%s: git add: %w", name, err)
+	} else {
+		if err := checkForeign(fs, g.opts.Path); err != nil {
+			return "", "", err
+		}
+		for _, name := range sortedKeys(g.files) {
+			if err := writeFile(fs, name, g.files[name]); err != nil {
+				return "", "", fmt.Errorf("%s: %w", name, err)
+			}
+			if _, err := wt.Add(name); err != nil {
+				return "", "", fmt.Errorf("%s: git add: %w", name, err)
+			}
 		}
 	}
 	status, err := wt.Status()
@@ -347,6 +357,9 @@ func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error)
 	}
 	sig := &object.Signature{Name: g.opts.AuthorName, Email: g.opts.AuthorEmail, When: g.opts.Now()}
 	msg := fmt.Sprintf("gitsync bootstrap %s: root sync %s/%s for %s", version.Version, g.opts.Namespace, g.opts.Name, pathOrRoot(g.opts.Path))
+	if g.remove != "" {
+		msg = fmt.Sprintf("gitsync uninstall --bootstrap: remove root sync %s/%s (%s)", g.opts.Namespace, g.opts.Name, g.remove)
+	}
 	hash, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
 		return "", "", fmt.Errorf("%s: commit: %w", where, err)
@@ -359,7 +372,7 @@ func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error)
 	case errors.Is(err, git.ErrNonFastForwardUpdate) || (err != nil && strings.Contains(err.Error(), "non-fast-forward")):
 		return "", "", fmt.Errorf("%s: %w", where, git.ErrNonFastForwardUpdate)
 	case err != nil:
-		return "", "", fmt.Errorf("%s: %w: %w; nothing was written to the cluster", where, ErrPushRejected, redact.Error(classifyGitError(err)))
+		return "", "", fmt.Errorf("%s: %w: %w; nothing was changed in the cluster", where, ErrPushRejected, redact.Error(classifyGitError(err)))
 	}
 	g.prog.Event(fmt.Sprintf("committed and pushed %s to %s", shortHash(hash), where))
 	return hash.String(), hash.String(), nil
@@ -458,4 +471,137 @@ func sortedKeys(m map[string][]byte) []string {
 // delete from Git: the bootstrap directory under path.
 func BootstrapGitFiles(p string) string {
 	return path.Join(strings.Trim(path.Clean("/"+strings.TrimPrefix(p, "./")), "/"), BootstrapDir)
+}
+
+// removeTree deletes every file under dir from the worktree and the index.
+func removeTree(fs billy.Filesystem, wt *git.Worktree, dir string) error {
+	var files []string
+	if _, err := fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	err := util.Walk(fs, dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if _, err := wt.Remove(f); err != nil {
+			return fmt.Errorf("git rm %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// UninstallBootstrapOptions say which root sync UninstallBootstrap removes.
+type UninstallBootstrapOptions struct {
+	// Ref names the root sync. Default BootstrapName in BootstrapName.
+	Ref
+	// Prune deletes what the root sync applied (Uninstall's Prune).
+	Prune bool
+	// Push deletes the bootstrap directory from Git with a commit, using
+	// the root sync's URL, branch, path and credentials Secret. Default
+	// false: Git is not touched; GitDir says what to delete.
+	Push bool
+	// AuthorName and AuthorEmail sign the commit. Default BootstrapAuthor.
+	AuthorName, AuthorEmail string
+	// Progress is told each step.
+	Progress Progress
+}
+
+// UninstallBootstrapResult is what UninstallBootstrap did.
+type UninstallBootstrapResult struct {
+	// URL, Branch and GitDir say where bootstrap's files are in Git.
+	URL, Branch, GitDir string
+	// Commit is the commit that deleted GitDir (Push); "" when none.
+	Commit string
+	// Uninstall is what Uninstall did to the root sync.
+	Uninstall *UninstallResult
+	// SecretDeleted tells that the credentials Secret bootstrap wrote was
+	// deleted.
+	SecretDeleted string
+}
+
+// UninstallBootstrap removes a root sync made by Bootstrap: with Push it
+// first deletes PATH/gitsync-system from Git (so that nothing brings the
+// root sync back), then it uninstalls the root sync (Uninstall: CronJob,
+// spec, state, RBAC; with Prune what it applied), and deletes the
+// credentials Secret the spec names if bootstrap wrote it (managed-by
+// kubectl-gitsync). Objects the root sync applied stay unless Prune.
+func UninstallBootstrap(ctx context.Context, cfg *Config, opts UninstallBootstrapOptions) (*UninstallBootstrapResult, error) {
+	if opts.Name == "" {
+		opts.Name = BootstrapName
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = BootstrapName
+	}
+	prog := progressOr(opts.Progress)
+	res := &UninstallBootstrapResult{}
+	cm, err := spec.GetConfigMap(ctx, cfg.Client, opts.Namespace, opts.Name)
+	if err != nil {
+		return res, fmt.Errorf("root sync %s: %w", opts.Ref, err)
+	}
+	s, err := spec.FromConfigMap(cm)
+	if err != nil {
+		return res, err
+	}
+	g := s.Spec.Source.Git
+	if g == nil || !s.Spec.ManageGitsync {
+		return res, fmt.Errorf("sync %s: not a root sync made by bootstrap (no Git source with manageGitsync); use uninstall without --bootstrap", opts.Ref)
+	}
+	res.URL, res.Branch, res.GitDir = g.URL, g.Ref.Branch, BootstrapGitFiles(s.Spec.Path)
+	var secret *corev1.Secret
+	if g.SecretRef != nil {
+		secret, err = cfg.Client.CoreV1().Secrets(opts.Namespace).Get(ctx, g.SecretRef.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return res, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, g.SecretRef.Name, err)
+		}
+		if err != nil {
+			secret = nil
+		}
+	}
+	if opts.Push {
+		bo := BootstrapOptions{URL: g.URL, Branch: g.Ref.Branch, Path: s.Spec.Path, Name: opts.Name, Namespace: opts.Namespace,
+			Insecure: g.Insecure, AuthorName: opts.AuthorName, AuthorEmail: opts.AuthorEmail, Secret: secret}.withDefaults()
+		creds := source.Credentials{}
+		if secret != nil {
+			creds = source.CredentialsFromSecret(secret.Data)
+		}
+		remote, err := source.ParseRemote(g.URL, g.Insecure)
+		if err != nil {
+			return res, err
+		}
+		auth, ca, err := source.GitAuth(remote, creds, bo.Timeout)
+		if err != nil {
+			return res, fmt.Errorf("%s: credentials: %w", redact.URL(g.URL), err)
+		}
+		gw := &bootstrapGit{opts: bo, url: remote.URL, auth: auth, ca: ca, remove: res.GitDir, prog: prog}
+		res.Commit, _, err = gw.writeAndPush(ctx)
+		if err != nil && errors.Is(err, git.ErrNonFastForwardUpdate) {
+			res.Commit, _, err = gw.writeAndPush(ctx)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	ures, err := Uninstall(ctx, cfg, UninstallOptions{Ref: opts.Ref, Prune: opts.Prune})
+	res.Uninstall = ures
+	if err != nil {
+		return res, err
+	}
+	if secret != nil && secret.Labels[install.LabelManagedBy] == install.ManagedBy {
+		err := cfg.Client.CoreV1().Secrets(opts.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &secret.UID}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return res, fmt.Errorf("Secret/%s/%s: delete: %w", opts.Namespace, secret.Name, err)
+		}
+		res.SecretDeleted = secret.Name
+	}
+	return res, nil
 }

@@ -184,9 +184,10 @@ func TestBootstrapSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := env.NewNamespace(t)
-	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.SSHURL("fleet"), "--path", "clusters/ssh",
+	args := []string{"bootstrap", "git", "--url", srv.SSHURL("fleet"), "--path", "clusters/ssh",
 		"--private-key-file", key, "--known-hosts-file", kh, "--name", "root", "-n", ns, "--image", testImage,
-		"--local", "--kubeconfig", env.KubeconfigPath())
+		"--local", "--kubeconfig", env.KubeconfigPath()}
+	out, errOut, err := runCLISplit(ctx, args...)
 	if err != nil {
 		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
 	}
@@ -201,6 +202,48 @@ func TestBootstrapSSH(t *testing.T) {
 		t.Errorf("README.md: %q", got)
 	}
 	lastRunOK(ctx, t, ns, "root", head)
+
+	// uninstall --bootstrap without --yes: the cluster forgets the root
+	// sync and its Secret; Git is untouched and the output says what to
+	// delete there.
+	cj := names.CronJob("root")
+	out, err = runCLI(ctx, "", "uninstall", "--bootstrap", "root", "-n", ns, "--kubeconfig", env.KubeconfigPath())
+	if err != nil {
+		t.Fatalf("uninstall --bootstrap: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "delete clusters/ssh/gitsync-system from branch main") {
+		t.Errorf("uninstall does not say what to delete in Git:\n%s", out)
+	}
+	if _, err := env.Client().BatchV1().CronJobs(ns).Get(ctx, cj, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("CronJob after uninstall: %v", err)
+	}
+	if _, err := env.Client().CoreV1().Secrets(ns).Get(ctx, "root-auth", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("credentials Secret after uninstall: %v", err)
+	}
+	if got := gitOut(t, repo.Dir(), "rev-parse", "main"); got != head {
+		t.Errorf("uninstall without --yes changed Git: %s", got)
+	}
+
+	// bootstrap again brings everything back from Git, without a commit.
+	out, errOut, err = runCLISplit(ctx, args...)
+	if err != nil || !strings.Contains(out, "Git unchanged") {
+		t.Fatalf("bootstrap after uninstall: %v\n%s\n%s", err, out, errOut)
+	}
+	if _, err := env.Client().BatchV1().CronJobs(ns).Get(ctx, cj, metav1.GetOptions{}); err != nil {
+		t.Errorf("CronJob after the second bootstrap: %v", err)
+	}
+
+	// --yes also deletes the directory from Git, and only it.
+	out, err = runCLI(ctx, "", "uninstall", "--bootstrap", "root", "-n", ns, "--yes", "--kubeconfig", env.KubeconfigPath())
+	if err != nil {
+		t.Fatalf("uninstall --bootstrap --yes: %v\n%s", err, out)
+	}
+	if parent := gitOut(t, repo.Dir(), "rev-parse", "main^"); parent != head {
+		t.Errorf("uninstall --yes: want one commit on %s, parent is %s", head, parent)
+	}
+	if files := gitOut(t, repo.Dir(), "ls-tree", "-r", "--name-only", "main"); files != "README.md\nclusters/other/x.yaml" {
+		t.Errorf("files after uninstall --yes:\n%s", files)
+	}
 }
 
 // TestBootstrapRefused: a push the server refuses (a pre-receive hook, as a
