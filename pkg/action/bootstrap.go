@@ -200,6 +200,7 @@ func (opts BootstrapOptions) withDefaults() BootstrapOptions {
 }
 
 // Bootstrap makes gitsync manage itself from Git. In order:
+//  0. it checks the cluster and the user's rights as Check does;
 //  1. it generates the root sync's manifests (BootstrapManifests), which
 //     checks every option before anything is written;
 //  2. it clones the branch (creating it in an empty repository), refuses a
@@ -226,6 +227,9 @@ func Bootstrap(ctx context.Context, cfg *Config, opts BootstrapOptions) (*Bootst
 	}
 	slices.Sort(res.Files)
 
+	if err := bootstrapCheck(ctx, cfg, opts); err != nil {
+		return res, err
+	}
 	creds, err := bootstrapCredentials(ctx, cfg, opts)
 	if err != nil {
 		return res, err
@@ -271,6 +275,32 @@ func Bootstrap(ctx context.Context, cfg *Config, opts BootstrapOptions) (*Bootst
 	res.CronJob = ires.CronJob
 	return res, err
 }
+
+// bootstrapCheck checks, as check does, that the cluster is reachable and
+// serves what gitsync uses, and that the user may write what bootstrap
+// applies, before anything is written to Git.
+func bootstrapCheck(ctx context.Context, cfg *Config, opts BootstrapOptions) error {
+	res, err := Check(ctx, cfg, CheckOptions{Namespace: opts.Namespace, RBAC: opts.Install.RBAC})
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, sec := range res.Sections {
+		for _, it := range sec.Items {
+			if it.Required && !it.OK {
+				failed = append(failed, fmt.Sprintf("%s: %s (%s)", sec.Title, it.Name, it.Detail))
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: nothing was written to Git or the cluster:\n  %s", ErrNoRights, strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// ErrNoRights matches (errors.Is) the error of Bootstrap when the check
+// before it finds the user may not write what bootstrap applies.
+var ErrNoRights = errors.New("the cluster check failed")
 
 // bootstrapCredentials returns the push credentials: those of opts.Secret,
 // or of the existing Secret opts.SecretName, or none.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -295,5 +296,63 @@ func TestBootstrapRefused(t *testing.T) {
 	}
 	if got := gitOut(t, flux.Dir(), "rev-parse", "main"); got != head {
 		t.Errorf("something was pushed: %s", got)
+	}
+}
+
+// TestBootstrapHTTPSBearer bootstraps over HTTPS with a private CA and a
+// bearer token read from the environment.
+func TestBootstrapHTTPSBearer(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{BearerToken: "t0ken"})
+	repo, err := srv.CreateRepo(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(ca, srv.CACert(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BOOT_TEST_TOKEN", "t0ken")
+	ns := env.NewNamespace(t)
+	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPSURL("fleet"), "--ca-file", ca,
+		"--bearer-token-env", "BOOT_TEST_TOKEN", "--name", "root", "-n", ns, "--image", testImage, "--local",
+		"--kubeconfig", env.KubeconfigPath())
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
+	}
+	if strings.Contains(out+errOut, "t0ken") {
+		t.Errorf("the token was printed")
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	if files := gitOut(t, repo.Dir(), "ls-tree", "-r", "--name-only", "main"); files != "gitsync-system/gitsync.yaml\ngitsync-system/kustomization.yaml" {
+		t.Errorf("files at the root:\n%s", files)
+	}
+	lastRunOK(ctx, t, ns, "root", head)
+}
+
+// TestBootstrapNoRights: a user who may not write what bootstrap applies is
+// stopped by the check before anything reaches Git.
+func TestBootstrapNoRights(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := srv.CreateRepo(ctx, "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	if _, err := env.Client().CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.ServiceAccountConfig(ctx, ns, "nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPURL("fleet"), "--insecure", "-n", ns,
+		"--local", "--kubeconfig", kubeconfigFor(t, cfg, ns))
+	if err == nil || !strings.Contains(err.Error(), "the cluster check failed") || !strings.Contains(err.Error(), "cronjobs.batch") {
+		t.Fatalf("error %v, want the check's failures", err)
+	}
+	if out, _ := exec.Command("git", "-C", repo.Dir(), "rev-parse", "--verify", "-q", "main").CombinedOutput(); len(out) > 0 {
+		t.Errorf("something was pushed: %s", out)
 	}
 }
