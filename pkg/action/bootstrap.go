@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-billy/v5/util"
@@ -85,6 +86,9 @@ type BootstrapOptions struct {
 	// AuthorName and AuthorEmail sign the commit. Default BootstrapAuthor
 	// and BootstrapAuthorEmail.
 	AuthorName, AuthorEmail string
+	// SignKey, when set, OpenPGP-signs the commit (see ReadSignKey).
+	// Default: unsigned.
+	SignKey *openpgp.Entity
 	// Timeout bounds each Git operation. Default source.DefaultTimeout.
 	Timeout time.Duration
 	// Now is the commit time. Default time.Now.
@@ -390,7 +394,7 @@ func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error)
 	if g.remove != "" {
 		msg = fmt.Sprintf("gitsync uninstall --bootstrap: remove root sync %s/%s (%s)", g.opts.Namespace, g.opts.Name, g.remove)
 	}
-	hash, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig})
+	hash, err := wt.Commit(msg, &git.CommitOptions{Author: sig, Committer: sig, SignKey: g.opts.SignKey})
 	if err != nil {
 		return "", "", fmt.Errorf("%s: commit: %w", where, err)
 	}
@@ -634,4 +638,29 @@ func UninstallBootstrap(ctx context.Context, cfg *Config, opts UninstallBootstra
 		res.SecretDeleted = secret.Name
 	}
 	return res, nil
+}
+
+// ReadSignKey reads an armored OpenPGP private key to sign bootstrap's
+// commits with, decrypting it with passphrase when it is encrypted. The
+// first key of the ring that holds a private key is used.
+func ReadSignKey(armored, passphrase []byte) (*openpgp.Entity, error) {
+	ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, fmt.Errorf("not an armored OpenPGP key: %w", err)
+	}
+	for _, e := range ring {
+		if e.PrivateKey == nil {
+			continue
+		}
+		if e.PrivateKey.Encrypted {
+			if len(passphrase) == 0 {
+				return nil, errors.New("the key is encrypted: give its passphrase")
+			}
+			if err := e.DecryptPrivateKeys(passphrase); err != nil {
+				return nil, fmt.Errorf("decrypt: %w", err)
+			}
+		}
+		return e, nil
+	}
+	return nil, errors.New("no private key in the key ring")
 }

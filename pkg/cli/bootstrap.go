@@ -51,6 +51,9 @@ type bootstrapOptions struct {
 	// token, sent as the basic-auth password (TokenEnv) or as a bearer
 	// token, so that it is not on the command line.
 	TokenEnv, BearerTokenEnv string
+	// SignKeyFile is an armored OpenPGP private key signing the commit;
+	// SignKeyPassphraseEnv names the variable holding its passphrase.
+	SignKeyFile, SignKeyPassphraseEnv string
 	// GitTimeout bounds each Git operation.
 	GitTimeout time.Duration
 	// FirstRun makes the first run; Local makes it in this process.
@@ -114,6 +117,8 @@ in this process with your kubeconfig instead.`,
 	f.StringVar(&o.CAFile, "ca-file", "", "CA bundle trusted for HTTPS")
 	f.StringVar(&o.AuthorName, "author-name", action.BootstrapAuthor, "commit author name")
 	f.StringVar(&o.AuthorEmail, "author-email", action.BootstrapAuthorEmail, "commit author e-mail")
+	f.StringVar(&o.SignKeyFile, "sign-key", "", "armored OpenPGP private key to sign the commit with")
+	f.StringVar(&o.SignKeyPassphraseEnv, "sign-key-passphrase-env", "", "environment variable holding the passphrase of --sign-key")
 	f.StringVar(&o.Schedule, "schedule", "", `cron schedule of the root sync (default "*/5 * * * *")`)
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.DurationVar(&o.GitTimeout, "git-timeout", source.DefaultTimeout, "bound on each Git operation")
@@ -216,6 +221,19 @@ func (o *bootstrapOptions) Run(ctx context.Context) error {
 			return flagError(err)
 		}
 		opts.Secret = sec.Secret
+	}
+	if o.SignKeyFile != "" {
+		data, err := readSecretFile(o.SignKeyFile)
+		if err != nil {
+			return fmt.Errorf("--sign-key: %w", err)
+		}
+		var pass []byte
+		if o.SignKeyPassphraseEnv != "" {
+			pass = []byte(os.Getenv(o.SignKeyPassphraseEnv))
+		}
+		if opts.SignKey, err = action.ReadSignKey(data, pass); err != nil {
+			return fmt.Errorf("--sign-key: %s: %w", o.SignKeyFile, err)
+		}
 	}
 	prog := format.NewProgress(o.ErrOut, cfg.Now)
 	opts.Progress = prog

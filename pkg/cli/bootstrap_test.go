@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -313,10 +318,29 @@ func TestBootstrapHTTPSBearer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("BOOT_TEST_TOKEN", "t0ken")
+	signer, err := openpgp.NewEntity("gitsync test", "", "boot@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var priv, pub bytes.Buffer
+	w, _ := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
+	if err := signer.SerializePrivate(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, _ = armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err := signer.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	keyFile := filepath.Join(t.TempDir(), "sign.asc")
+	if err := os.WriteFile(keyFile, priv.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ns := env.NewNamespace(t)
 	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPSURL("fleet"), "--ca-file", ca,
 		"--bearer-token-env", "BOOT_TEST_TOKEN", "--name", "root", "-n", ns, "--image", testImage, "--local",
-		"--kubeconfig", env.KubeconfigPath())
+		"--sign-key", keyFile, "--kubeconfig", env.KubeconfigPath())
 	if err != nil {
 		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
 	}
@@ -328,6 +352,17 @@ func TestBootstrapHTTPSBearer(t *testing.T) {
 		t.Errorf("files at the root:\n%s", files)
 	}
 	lastRunOK(ctx, t, ns, "root", head)
+	r, err := git.PlainOpen(repo.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CommitObject(plumbing.NewHash(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(pub.String()); err != nil {
+		t.Errorf("commit %s not signed by --sign-key: %v", head, err)
+	}
 }
 
 // TestBootstrapNoRights: a user who may not write what bootstrap applies is
