@@ -664,3 +664,38 @@ func ReadSignKey(armored, passphrase []byte) (*openpgp.Entity, error) {
 	}
 	return nil, errors.New("no private key in the key ring")
 }
+
+// WaitForGitAccess lists the remote's refs with creds every interval until
+// it succeeds (an empty repository counts) or timeout passes, telling prog
+// each failure. It is how bootstrap waits for a generated deploy key to be
+// added on the Git host.
+func WaitForGitAccess(ctx context.Context, url string, insecure bool, creds source.Credentials, timeout, interval time.Duration, prog Progress) error {
+	prog = progressOr(prog)
+	remote, err := source.ParseRemote(url, insecure)
+	if err != nil {
+		return err
+	}
+	auth, ca, err := source.GitAuth(remote, creds, interval)
+	if err != nil {
+		return err
+	}
+	r := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{remote.URL}})
+	deadline := time.Now().Add(timeout)
+	for {
+		lctx, cancel := context.WithTimeout(ctx, interval)
+		_, err := r.ListContext(lctx, &git.ListOptions{Auth: auth, CABundle: ca})
+		cancel()
+		if err == nil || errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: the key was not accepted within %s: %w", redact.URL(url), timeout, redact.Error(classifyGitError(err)))
+		}
+		prog.Status(fmt.Sprintf("waiting for the deploy key to be accepted by %s (%v)", redact.URL(url), redact.Error(err)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}

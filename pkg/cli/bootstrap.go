@@ -54,6 +54,10 @@ type bootstrapOptions struct {
 	// SignKeyFile is an armored OpenPGP private key signing the commit;
 	// SignKeyPassphraseEnv names the variable holding its passphrase.
 	SignKeyFile, SignKeyPassphraseEnv string
+	// GenerateSSHKey generates an ed25519 deploy key; bootstrap prints its
+	// public key and waits up to DeployKeyTimeout for it to be accepted.
+	GenerateSSHKey   bool
+	DeployKeyTimeout time.Duration
 	// GitTimeout bounds each Git operation.
 	GitTimeout time.Duration
 	// FirstRun makes the first run; Local makes it in this process.
@@ -117,6 +121,8 @@ in this process with your kubeconfig instead.`,
 	f.StringVar(&o.CAFile, "ca-file", "", "CA bundle trusted for HTTPS")
 	f.StringVar(&o.AuthorName, "author-name", action.BootstrapAuthor, "commit author name")
 	f.StringVar(&o.AuthorEmail, "author-email", action.BootstrapAuthorEmail, "commit author e-mail")
+	f.BoolVar(&o.GenerateSSHKey, "generate-ssh-key", false, "generate an ed25519 deploy key, print its public key and wait until the host accepts it")
+	f.DurationVar(&o.DeployKeyTimeout, "deploy-key-timeout", 10*time.Minute, "how long --generate-ssh-key waits for the deploy key to be added")
 	f.StringVar(&o.SignKeyFile, "sign-key", "", "armored OpenPGP private key to sign the commit with")
 	f.StringVar(&o.SignKeyPassphraseEnv, "sign-key-passphrase-env", "", "environment variable holding the passphrase of --sign-key")
 	f.StringVar(&o.Schedule, "schedule", "", `cron schedule of the root sync (default "*/5 * * * *")`)
@@ -166,6 +172,16 @@ func (o *bootstrapOptions) Complete(cmd *cobra.Command, _ []string) error {
 		}
 		*file.into = data
 	}
+	if o.GenerateSSHKey {
+		if len(s.PrivateKey) > 0 {
+			return errors.New("--generate-ssh-key: cannot be combined with --private-key-file")
+		}
+		key, err := action.GenerateSSHKey(action.KeyEd25519, 0, "")
+		if err != nil {
+			return err
+		}
+		s.PrivateKey = key
+	}
 	if len(s.PrivateKey) > 0 && len(s.KnownHosts) == 0 {
 		kh, err := action.ScanHostKeys(cmd.Context(), o.URL, 10*time.Second)
 		if err != nil {
@@ -198,8 +214,12 @@ func (o *bootstrapOptions) Validate() error {
 	if err := validateSyncName(o.Name); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
-	if _, err := source.ParseRemote(o.URL, o.Insecure); err != nil {
+	remote, err := source.ParseRemote(o.URL, o.Insecure)
+	if err != nil {
 		return fmt.Errorf("--url: %w", err)
+	}
+	if o.GenerateSSHKey && !remote.SSH {
+		return errors.New("--generate-ssh-key: needs an ssh:// URL")
 	}
 	return nil
 }
@@ -221,6 +241,17 @@ func (o *bootstrapOptions) Run(ctx context.Context) error {
 			return flagError(err)
 		}
 		opts.Secret = sec.Secret
+		if o.GenerateSSHKey {
+			fmt.Fprintf(o.Out, "generated deploy key; add this public key to the repository with write access:\n%s\n", sec.PublicKey)
+			prog := format.NewProgress(o.ErrOut, cfg.Now)
+			stop := prog.Spin()
+			err := action.WaitForGitAccess(ctx, o.URL, o.Insecure, source.CredentialsFromSecret(sec.Secret.Data), o.DeployKeyTimeout, 5*time.Second, prog)
+			stop()
+			if err != nil {
+				return fmt.Errorf("--generate-ssh-key: %w; nothing was written to Git or the cluster", err)
+			}
+			prog.Event("deploy key accepted")
+		}
 	}
 	if o.SignKeyFile != "" {
 		data, err := readSecretFile(o.SignKeyFile)

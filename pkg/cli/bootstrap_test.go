@@ -286,6 +286,24 @@ func TestBootstrapRefused(t *testing.T) {
 		t.Errorf("namespace %s: %v; want the cluster untouched", ns, err)
 	}
 
+	// A generated deploy key that is never added: bootstrap prints the
+	// public key, waits, and gives up with nothing written.
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, srv.KnownHosts(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = runCLISplit(ctx, "bootstrap", "git", "--url", srv.SSHURL("readonly"), "--generate-ssh-key",
+		"--known-hosts-file", kh, "--deploy-key-timeout", "1s", "-n", ns, "--local", "--kubeconfig", env.KubeconfigPath())
+	if err == nil || !strings.Contains(err.Error(), "the key was not accepted within 1s") || !strings.Contains(out, "ssh-ed25519 ") {
+		t.Fatalf("error %v, want the deploy key wait to time out\n%s\n%s", err, out, errOut)
+	}
+	if strings.Contains(out+errOut+err.Error(), "PRIVATE KEY") {
+		t.Error("the generated private key was printed")
+	}
+	if _, err := env.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace %s: %v; want the cluster untouched", ns, err)
+	}
+
 	flux, err := srv.CreateRepo(ctx, "flux")
 	if err != nil {
 		t.Fatal(err)
