@@ -80,7 +80,9 @@ type BootstrapOptions struct {
 	// Schedule is the root sync's schedule. Default the spec's.
 	Schedule string
 	// Install are the image and RBAC mode of the root sync. Default: the
-	// default image, RBACCluster.
+	// default image, RBACCluster. With RBACNamespace (a tenant's
+	// bootstrap) the root sync applies only namespaced objects in its
+	// namespace, which must exist: no Namespace is written or applied.
 	Install install.Options
 
 	// AuthorName and AuthorEmail sign the commit. Default BootstrapAuthor
@@ -123,7 +125,8 @@ var ErrForeignBootstrap = errors.New("the path holds another tool's bootstrap")
 var ErrPushRejected = errors.New("push rejected")
 
 // BootstrapManifests returns the root sync and the files bootstrap writes
-// under opts.Path: BootstrapDir/gitsync.yaml (the Namespace, then what
+// under opts.Path: BootstrapDir/gitsync.yaml (the Namespace in cluster
+// mode, then what
 // install --export prints for the root sync) and BootstrapDir/
 // kustomization.yaml. The root sync applies opts.Path with manageGitsync,
 // so that from its first run it manages itself from these files. Pure: the
@@ -155,7 +158,12 @@ func BootstrapManifests(opts BootstrapOptions) (*install.Objects, map[string][]b
 	if err != nil {
 		return nil, nil, err
 	}
-	list := append([]runtime.Object{namespaceObject(opts.Namespace)}, objs.List()...)
+	list := objs.List()
+	if opts.Install.RBAC == install.RBACCluster {
+		// A namespace-mode root sync may not apply a Namespace: it
+		// lives in one that exists already.
+		list = append([]runtime.Object{namespaceObject(opts.Namespace)}, list...)
+	}
 	body, err := install.Marshal(list, install.FormatYAML)
 	if err != nil {
 		return nil, nil, err
@@ -257,16 +265,18 @@ func Bootstrap(ctx context.Context, cfg *Config, opts BootstrapOptions) (*Bootst
 	}
 	res.Commit, res.Head = commit, head
 
-	nsID := gsobject.ID{Kind: "Namespace", Name: opts.Namespace}
-	data, err := json.Marshal(namespaceObject(opts.Namespace))
-	if err != nil {
-		return res, err
+	if opts.Install.RBAC == install.RBACCluster {
+		nsID := gsobject.ID{Kind: "Namespace", Name: opts.Namespace}
+		data, err := json.Marshal(namespaceObject(opts.Namespace))
+		if err != nil {
+			return res, err
+		}
+		if _, err := cfg.Client.CoreV1().Namespaces().Patch(ctx, opts.Namespace, types.ApplyPatchType, data,
+			metav1.PatchOptions{FieldManager: install.FieldManager, Force: ptr.To(true)}); err != nil {
+			return res, fmt.Errorf("%s: apply: %w", nsID, err)
+		}
+		res.Applied = append(res.Applied, nsID)
 	}
-	if _, err := cfg.Client.CoreV1().Namespaces().Patch(ctx, opts.Namespace, types.ApplyPatchType, data,
-		metav1.PatchOptions{FieldManager: install.FieldManager, Force: ptr.To(true)}); err != nil {
-		return res, fmt.Errorf("%s: apply: %w", nsID, err)
-	}
-	res.Applied = append(res.Applied, nsID)
 	if opts.Secret != nil {
 		id, err := ApplySecret(ctx, cfg, opts.Secret)
 		if err != nil {
@@ -298,6 +308,12 @@ func bootstrapCheck(ctx context.Context, cfg *Config, opts BootstrapOptions) err
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%w: nothing was written to Git or the cluster:\n  %s", ErrNoRights, strings.Join(failed, "\n  "))
+	}
+	if opts.Install.RBAC == install.RBACNamespace {
+		_, err := cfg.Client.CoreV1().Namespaces().Get(ctx, opts.Namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace %s: not found: a namespace-mode bootstrap lives in a namespace that exists (an admin creates it)", opts.Namespace)
+		}
 	}
 	return nil
 }

@@ -54,6 +54,10 @@ type bootstrapOptions struct {
 	// SignKeyFile is an armored OpenPGP private key signing the commit;
 	// SignKeyPassphraseEnv names the variable holding its passphrase.
 	SignKeyFile, SignKeyPassphraseEnv string
+	// RBAC is the root sync's RBAC mode: cluster (default) or namespace.
+	RBAC string
+	// RBACExtraRules are added in namespace mode, as install's.
+	RBACExtraRules []string
 	// GenerateSSHKey generates an ed25519 deploy key; bootstrap prints its
 	// public key and waits up to DeployKeyTimeout for it to be accepted.
 	GenerateSSHKey   bool
@@ -126,6 +130,8 @@ in this process with your kubeconfig instead.`,
 	f.StringVar(&o.SignKeyFile, "sign-key", "", "armored OpenPGP private key to sign the commit with")
 	f.StringVar(&o.SignKeyPassphraseEnv, "sign-key-passphrase-env", "", "environment variable holding the passphrase of --sign-key")
 	f.StringVar(&o.Schedule, "schedule", "", `cron schedule of the root sync (default "*/5 * * * *")`)
+	f.StringVar(&o.RBAC, "rbac", string(install.RBACCluster), "RBAC mode of the root sync: cluster, or namespace for a tenant (namespaced objects in its own, existing namespace only)")
+	f.StringArrayVar(&o.RBACExtraRules, "rbac-extra-rule", nil, "RESOURCE[.GROUP][:VERB,...] to grant in namespace mode (repeatable)")
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.DurationVar(&o.GitTimeout, "git-timeout", source.DefaultTimeout, "bound on each Git operation")
 	f.BoolVar(&o.FirstRun, "run", true, "run the root sync once after installing it, and wait")
@@ -208,6 +214,10 @@ func (o *bootstrapOptions) Validate() error {
 		return errors.New("--secret: cannot be combined with credential flags; it names a Secret that holds them")
 	case o.SecretName != "" && !o.hasSecret:
 		return errors.New("--secret-name: only with credential flags (--username, --token-env, --private-key-file ...)")
+	case o.RBAC != string(install.RBACCluster) && o.RBAC != string(install.RBACNamespace):
+		return fmt.Errorf("--rbac: must be cluster or namespace, not %q", o.RBAC)
+	case len(o.RBACExtraRules) > 0 && o.RBAC != string(install.RBACNamespace):
+		return errors.New("--rbac-extra-rule: only with --rbac=namespace")
 	case o.Local && !o.FirstRun:
 		return errors.New("--local: only with --run")
 	}
@@ -232,7 +242,7 @@ func (o *bootstrapOptions) Run(ctx context.Context) error {
 	}
 	opts := action.BootstrapOptions{
 		URL: o.URL, Branch: o.Branch, Path: o.Path, Name: o.Name, Namespace: o.namespace, Insecure: o.Insecure,
-		SecretName: o.Secret, Schedule: o.Schedule, Install: install.Options{Image: o.Image, RBAC: install.RBACCluster},
+		SecretName: o.Secret, Schedule: o.Schedule, Install: install.Options{Image: o.Image, RBAC: install.RBACMode(o.RBAC)},
 		AuthorName: o.AuthorName, AuthorEmail: o.AuthorEmail, Timeout: o.GitTimeout,
 	}
 	if o.hasSecret {
@@ -252,6 +262,13 @@ func (o *bootstrapOptions) Run(ctx context.Context) error {
 			}
 			prog.Event("deploy key accepted")
 		}
+	}
+	for _, r := range o.RBACExtraRules {
+		rule, err := install.ParseRule(r)
+		if err != nil {
+			return fmt.Errorf("--rbac-extra-rule: %w", err)
+		}
+		opts.Install.ExtraRules = append(opts.Install.ExtraRules, rule)
 	}
 	if o.SignKeyFile != "" {
 		data, err := readSecretFile(o.SignKeyFile)

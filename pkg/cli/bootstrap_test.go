@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -407,5 +408,53 @@ func TestBootstrapNoRights(t *testing.T) {
 	}
 	if out, _ := exec.Command("git", "-C", repo.Dir(), "rev-parse", "--verify", "-q", "main").CombinedOutput(); len(out) > 0 {
 		t.Errorf("something was pushed: %s", out)
+	}
+}
+
+// TestBootstrapNamespaceMode: a tenant with admin rights in its namespace
+// only bootstraps a namespace-mode root sync, which manages its own
+// ServiceAccount, Roles, spec and CronJob from Git, with no Namespace.
+func TestBootstrapNamespaceMode(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := srv.CreateRepo(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	admin := env.Client()
+	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tenant"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "tenant-admin"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "tenant", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.ServiceAccountConfig(ctx, ns, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLISplit(ctx, "bootstrap", "git", "--url", srv.HTTPURL("tenant"), "--insecure", "--rbac", "namespace",
+		"--name", "root", "-n", ns, "--image", testImage, "--local", "--kubeconfig", kubeconfigFor(t, cfg, ns))
+	if err != nil {
+		t.Fatalf("bootstrap: %v\n%s\n%s", err, out, errOut)
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	content := gitOut(t, repo.Dir(), "show", "main:gitsync-system/gitsync.yaml")
+	if strings.Contains(content, "kind: Namespace") || strings.Contains(content, "kind: ClusterRole") {
+		t.Errorf("a namespace-mode bootstrap wrote cluster-scoped objects:\n%s", content)
+	}
+	inv := lastRunOK(ctx, t, ns, "root", head)
+	kinds := map[string]bool{}
+	for _, e := range inv.Entries {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "CronJob"} {
+		if !kinds[k] {
+			t.Errorf("the root sync did not apply its own %s from Git: %v", k, kinds)
+		}
 	}
 }
