@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -234,10 +235,7 @@ func Bootstrap(ctx context.Context, cfg *Config, opts BootstrapOptions) (*Bootst
 	if err != nil {
 		return res, err
 	}
-	for f := range files {
-		res.Files = append(res.Files, f)
-	}
-	slices.Sort(res.Files)
+	res.Files = slices.Sorted(maps.Keys(files))
 
 	if err := bootstrapCheck(ctx, cfg, opts); err != nil {
 		return res, err
@@ -387,7 +385,7 @@ func (g *bootstrapGit) writeAndPush(ctx context.Context) (string, string, error)
 		if err := checkForeign(fs, g.opts.Path); err != nil {
 			return "", "", err
 		}
-		for _, name := range sortedKeys(g.files) {
+		for _, name := range slices.Sorted(maps.Keys(g.files)) {
 			if err := writeFile(fs, name, g.files[name]); err != nil {
 				return "", "", fmt.Errorf("%s: %w", name, err)
 			}
@@ -506,15 +504,6 @@ func pathOrRoot(p string) string {
 		return "the repository's root"
 	}
 	return p
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // BootstrapGitFiles returns what uninstall --bootstrap tells the user to

@@ -16,7 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -396,10 +396,8 @@ func checkIdentity(key []byte, passphrase string) (string, error) {
 		}
 		return "", fmt.Errorf("private-key-file: %w", err)
 	}
-	if ck, ok := signer.PublicKey().(ssh.CryptoPublicKey); ok {
-		if rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey); ok && rk.N.BitLen() < 2048 {
-			return "", fmt.Errorf("private-key-file: the RSA key has %d bits; runs refuse keys under 2048", rk.N.BitLen())
-		}
+	if err := source.CheckKeyStrength(signer.PublicKey()); err != nil {
+		return "", fmt.Errorf("private-key-file: %w", err)
 	}
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }
@@ -474,24 +472,15 @@ func ScanHostKeys(ctx context.Context, url string, timeout time.Duration) ([]byt
 			continue
 		}
 		line := knownhosts.Line([]string{knownhosts.Normalize(remote.HostPort)}, key)
-		if !containsString(lines, line) {
+		if !slices.Contains(lines, line) {
 			lines = append(lines, line)
 		}
 	}
 	if len(lines) == 0 {
 		return nil, fmt.Errorf("%s: no host key: %w", remote.HostPort, errors.Join(errs...))
 	}
-	sort.Strings(lines)
+	slices.Sort(lines)
 	return []byte(strings.Join(lines, "\n") + "\n"), nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // errGotKey stops a handshake once the host key is known.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/gitsync/gitsync/pkg/redact"
 )
@@ -72,3 +73,7 @@ func CheckKnownHosts(data []byte, hostPort string) error {
 	}
 	return nil
 }
+
+// CheckKeyStrength refuses an SSH key a run would refuse (RSA under 2048
+// bits), so that a Secret is checked by the same rule before it is written.
+func CheckKeyStrength(key ssh.PublicKey) error { return checkKeyStrength(key) }
