@@ -97,6 +97,12 @@ Credentials (also written to the Secret NAME-auth, or --secret-name, that the ro
             --bearer-token-env VAR; --ca-file for a private CA
   ssh://    --private-key-file with --known-hosts-file (scanned from the host and printed when not given)
   --secret  an existing Secret in the root sync's namespace, with create secret git's keys
+--generate-ssh-key makes an ed25519 key instead, prints its public key and waits (--deploy-key-timeout) until
+the host accepts it as a deploy key. --sign-key signs the commit with an OpenPGP key.
+
+The root sync has --rbac=cluster. --rbac=namespace bootstraps a tenant's root sync in an existing namespace:
+no Namespace is written, and it may apply only namespaced objects there.
+
 The credentials must be allowed to push. A refused push fails with the server's reason and leaves the
 cluster untouched. The first run happens in a Job (the sync-job image must be pullable); --local runs it
 in this process with your kubeconfig instead.`,
