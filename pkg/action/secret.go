@@ -115,6 +115,10 @@ type SecretOptions struct {
 	// AgeKey holds age identities (AGE-SECRET-KEY-1...) (sops). Default:
 	// one is generated.
 	AgeKey []byte
+	// AgeRecipients are age public keys (age1...) the files are encrypted
+	// for; each must belong to an identity of AgeKey, so that a wrong key
+	// file is caught before it is stored (sops). Default: not checked.
+	AgeRecipients []string
 }
 
 // SecretResult is a Secret BuildSecret built, and what may be shown of it.
@@ -184,7 +188,7 @@ type opt = struct {
 
 func buildGitSecret(opts SecretOptions, res *SecretResult) error {
 	if err := unused(SecretGit, opt{"cert-file", len(opts.CertPEM) > 0}, opt{"key-file", len(opts.KeyPEM) > 0},
-		opt{"age-key-file", len(opts.AgeKey) > 0}); err != nil {
+		opt{"age-key-file", len(opts.AgeKey) > 0}, opt{"age-recipients", len(opts.AgeRecipients) > 0}); err != nil {
 		return err
 	}
 	if opts.URL == "" {
@@ -362,6 +366,12 @@ func buildSOPSSecret(opts SecretOptions, res *SecretResult) error {
 			recipients = append(recipients, id.Recipient().String())
 		case *age.HybridIdentity:
 			recipients = append(recipients, id.Recipient().String())
+		}
+	}
+	for _, want := range opts.AgeRecipients {
+		if !slices.Contains(recipients, strings.TrimSpace(want)) {
+			return fmt.Errorf("age-recipients: %s is not the recipient of any identity in the key (its recipients: %s)",
+				want, strings.Join(recipients, ", "))
 		}
 	}
 	res.Secret.Data[SecretAgeKey] = key

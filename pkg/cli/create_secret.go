@@ -51,6 +51,8 @@ type createSecretOptions struct {
 	// PrivateKeyFile, KnownHostsFile, CAFile, CertFile, KeyFile and
 	// AgeKeyFile are read into action.SecretOptions by Complete.
 	PrivateKeyFile, KnownHostsFile, CAFile, CertFile, KeyFile, AgeKeyFile string
+	// AgeRecipients are checked against the identities of AgeKeyFile.
+	AgeRecipients []string
 	// KeyAlgorithm, RSABits and ECDSACurve select a generated SSH key.
 	KeyAlgorithm, ECDSACurve string
 	RSABits                  int
@@ -98,6 +100,7 @@ func newCreateSecretCommand(kind action.SecretKind, flags *genericclioptions.Con
 	case action.SecretOCI:
 		f.StringVar(&o.URL, "url", "", "registry host, e.g. ghcr.io (an oci:// URL's host is taken)")
 	case action.SecretSOPS:
+		f.StringSliceVar(&o.AgeRecipients, "age-recipients", nil, "age public keys (age1...) the repository's files are encrypted for; each must match an identity of the key (checked before writing)")
 		f.StringVar(&o.AgeKeyFile, "age-key-file", "", "age identities (AGE-SECRET-KEY-1...), - for stdin (key "+action.SecretAgeKey+"); default: a new identity is generated")
 	}
 	if kind != action.SecretSOPS {
@@ -167,7 +170,7 @@ func (o *createSecretOptions) Complete(cmd *cobra.Command, args []string) error 
 	o.opts = action.SecretOptions{
 		Name: args[0], Namespace: ns, Kind: o.Kind,
 		URL: o.URL, Insecure: o.Insecure, Username: o.Username, Password: o.Password, BearerToken: o.BearerToken,
-		KeyAlgorithm: o.KeyAlgorithm, RSABits: o.RSABits, ECDSACurve: o.ECDSACurve,
+		KeyAlgorithm: o.KeyAlgorithm, RSABits: o.RSABits, ECDSACurve: o.ECDSACurve, AgeRecipients: o.AgeRecipients,
 	}
 	for _, file := range []struct {
 		flag, path string

@@ -41,7 +41,8 @@ func TestCreateSecretExportGolden(t *testing.T) {
 		{"helm", []string{"helm", "charts", "-u", "bot", "-p", "s3cret", "--ca-file", secretData + "ca.crt",
 			"--cert-file", secretData + "client.crt", "--key-file", secretData + "client.key"}},
 		{"oci", []string{"oci", "ghcr", "--url", "oci://ghcr.io/example/app", "-u", "bot", "-p", "s3cret"}},
-		{"sops", []string{"sops", "sops-age", "--age-key-file", secretData + "age.agekey"}},
+		{"sops", []string{"sops", "sops-age", "--age-key-file", secretData + "age.agekey",
+			"--age-recipients", "age1pvaxtj4mhrum20xe92k6js44jvggfv7rw0v560nms5ycq0m7hv5qqtj9ek"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +78,8 @@ func TestCreateSecretErrors(t *testing.T) {
 		{[]string{"helm", "charts", "--cert-file", secretData + "client.crt"}, "--key-file: required with cert-file"},
 		{[]string{"oci", "ghcr", "--url", "ghcr.io", "-u", "bot"}, "username and password: required"},
 		{[]string{"sops", "age", "--age-key-file", secretData + "ca.crt"}, "--age-key-file: "},
+		{[]string{"sops", "age", "--age-key-file", secretData + "age.agekey", "--age-recipients", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"},
+			"--age-recipients: age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq is not the recipient of any identity"},
 		{[]string{"git", "Web", "--url", "https://git.example.com/web.git"}, `NAME "Web": not a valid Secret name`},
 		{[]string{"oci", "ghcr", "--url", "ghcr.io", "-u", "bot", "-p", "s3cret", "-o", "json"}, "--output: only with --export"},
 	}
