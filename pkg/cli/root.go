@@ -55,5 +55,8 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newCheckCommand(flags, streams))
 	root.AddCommand(newLogsCommand(flags, streams))
 	root.AddCommand(newArtifactCommands(flags, streams)...)
+	root.AddCommand(newCreateCommand(flags, streams))
+	root.AddCommand(newExportCommand(flags, streams))
+	root.AddCommand(newBootstrapCommand(flags, streams))
 	return root
 }

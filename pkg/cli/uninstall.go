@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,8 @@ type uninstallOptions struct {
 	// Prune first deletes the objects the sync applied. Default false: they
 	// stay.
 	Prune bool
+	// Bootstrap, Yes: see uninstall_bootstrap.go.
+	Bootstrap, Yes bool
 
 	syncRef
 	genericiooptions.IOStreams
@@ -45,26 +48,36 @@ uninstall --prune can be run again.`,
 
   # Remove sync web and everything it applied
   kubectl gitsync uninstall web -n team-a --prune`,
-		Args:              cobra.ExactArgs(1),
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
 	cmd.Flags().BoolVar(&o.Prune, "prune", false, "first delete the objects the sync applied")
+	o.addBootstrapFlags(cmd)
 	return cmd
 }
 
 // Complete reads the argument and the namespace and builds the clients.
 func (o *uninstallOptions) Complete(cmd *cobra.Command, args []string) error {
+	if o.Bootstrap {
+		return o.completeBootstrap(cmd, args)
+	}
 	return o.complete(cmd, args)
 }
 
 // Validate checks the argument.
 func (o *uninstallOptions) Validate() error {
+	if o.Yes && !o.Bootstrap {
+		return errors.New("--yes: only with --bootstrap")
+	}
 	return validateSyncName(o.Name)
 }
 
 // Run deletes the sync and prints what happened to each object.
 func (o *uninstallOptions) Run(ctx context.Context) error {
+	if o.Bootstrap {
+		return o.runBootstrap(ctx)
+	}
 	res, err := action.Uninstall(ctx, o.cfg, action.UninstallOptions{Ref: o.ref(), Prune: o.Prune})
 	for _, d := range res.Deletions {
 		switch {
