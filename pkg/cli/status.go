@@ -262,6 +262,16 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 	field("Namespace", st.Namespace)
 	field("Source", format.OrDash(st.Source.URL))
 	field("Ref", format.OrDash(st.Source.Ref))
+	if st.Source.Digest != "" {
+		field("Digest", st.Source.Digest)
+	}
+	for i, d := range st.Source.Details {
+		if i == 0 {
+			field("Source Settings", d)
+		} else {
+			writeRow(w, "", d)
+		}
+	}
 	field("Path", format.OrDash(st.Path))
 	if st.TargetNamespace != "" {
 		field("Target Namespace", st.TargetNamespace)
