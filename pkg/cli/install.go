@@ -239,7 +239,7 @@ func (o *installOptions) Complete(cmd *cobra.Command, args []string) error {
 		o.Name = args[0]
 	}
 	for _, sf := range specFlags() {
-		if cmd.Flags().Changed(sf.flag) {
+		if cmd.Flags().Changed(sf.flag) && !slices.Contains(o.changed, sf.flag) {
 			o.changed = append(o.changed, sf.flag)
 		}
 	}

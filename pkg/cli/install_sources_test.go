@@ -156,6 +156,8 @@ func TestInstallSourceFlagsValidation(t *testing.T) {
 		{"include ssh without secret", slices.Concat(git, []string{"--include", "repository=ssh://git@g.example.com/b.git"}), "--include: spec.source.git.include[0].repository.secretRef: Required value"},
 		{"include two refs", slices.Concat(git, []string{"--include", "repository=https://g.example.com/b.git,tag=v1,branch=main"}), "--include: spec.source.git.include[0].repository.ref"},
 		{"values without a chart", slices.Concat(oci, []string{"--set", "a=b"}), "--values, --set, --release-name: only for a chart"},
+		{"source flags with a file", []string{"-f", "testdata/install/sync.yaml", "--secret", "x", "--oci-tag", "v1", "--ignore", "y"},
+			"--secret, --oci-tag, --ignore: cannot be combined with --filename"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
