@@ -42,6 +42,9 @@ type sourceFlags struct {
 	// Ignore are ignore rules, one a flag, joined into the source's
 	// ignore field (Git, OCI, bucket).
 	Ignore []string
+
+	// SecretRef is --secret-ref, Flux's name of --secret.
+	SecretRef string
 }
 
 // addSourceFlags adds the flags of sourceFlags to f.
@@ -63,6 +66,7 @@ func (o *sourceFlags) addSourceFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.SparseCheckout, "sparse-checkout", nil, "directories of the Git repository to fetch, comma-separated or repeated (spec.source.git.sparseCheckout)")
 	f.BoolVar(&o.RecurseSubmodules, "recurse-submodules", false, "fetch Git submodules with the repository's credentials (spec.source.git.recurseSubmodules)")
 	f.StringArrayVar(&o.Include, "include", nil, "copy a path of another Git repository before render: repository=URL[,branch=B|tag=T|semver=S|commit=C|ref=NAME][,from=PATH][,to=PATH][,secret=SECRET] (spec.source.git.include; repeatable)")
+	f.StringVar(&o.SecretRef, "secret-ref", "", "same as --secret (the name flux create source uses)")
 	f.StringArrayVar(&o.Ignore, "ignore", nil, "ignore rule in .gitignore syntax for a Git, OCI or bucket source (spec.source.*.ignore; repeatable, one rule each)")
 }
 
@@ -99,6 +103,10 @@ func sourceSpecFlags() []struct{ flag, path string } {
 		{"ignore", "spec.source.git.ignore"},
 		{"ignore", "spec.source.oci.ignore"},
 		{"ignore", "spec.source.bucket.ignore"},
+		{"secret-ref", "spec.source.git.secretRef"},
+		{"secret-ref", "spec.source.helm.secretRef"},
+		{"secret-ref", "spec.source.oci.secretRef"},
+		{"secret-ref", "spec.source.bucket.secretRef"},
 	}
 }
 
@@ -106,6 +114,12 @@ func sourceSpecFlags() []struct{ flag, path string } {
 // "url", "helm-repo", "oci-url" or "bucket-endpoint" (the bucket flags
 // count as one). More than one, or none, is an error naming the flags.
 func (o *installOptions) sourceKindFlag() (string, error) {
+	switch {
+	case o.SecretRef != "" && o.Secret != "" && o.SecretRef != o.Secret:
+		return "", errors.New("--secret-ref: cannot be combined with --secret, which it is another name of")
+	case o.SecretRef != "":
+		o.Secret = o.SecretRef
+	}
 	var given []string
 	for _, k := range []struct {
 		flag string

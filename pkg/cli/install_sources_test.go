@@ -114,6 +114,15 @@ func TestInstallSourceFlagsSpec(t *testing.T) {
 	if b == nil || b.Endpoint != "http://10.0.0.5:9000" || b.BucketName != "cfg" || !b.Insecure || b.SecretRef != nil || b.Ignore != nil {
 		t.Errorf("spec.source.bucket %+v", b)
 	}
+
+	// --secret-ref is Flux's name of --secret.
+	out, err = runCLI(t.Context(), "", append(base, "--url", "https://git.example.com/a.git", "--secret-ref", "git-creds")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if g := exportedSpec(t, out).Spec.Source.Git; g.SecretRef == nil || g.SecretRef.Name != "git-creds" {
+		t.Errorf("--secret-ref: spec.source.git.secretRef %+v", g.SecretRef)
+	}
 }
 
 func TestInstallSourceFlagsValidation(t *testing.T) {
@@ -156,6 +165,8 @@ func TestInstallSourceFlagsValidation(t *testing.T) {
 		{"include ssh without secret", slices.Concat(git, []string{"--include", "repository=ssh://git@g.example.com/b.git"}), "--include: spec.source.git.include[0].repository.secretRef: Required value"},
 		{"include two refs", slices.Concat(git, []string{"--include", "repository=https://g.example.com/b.git,tag=v1,branch=main"}), "--include: spec.source.git.include[0].repository.ref"},
 		{"values without a chart", slices.Concat(oci, []string{"--set", "a=b"}), "--values, --set, --release-name: only for a chart"},
+		{"secret and secret-ref", slices.Concat(bucket, []string{"--secret", "a", "--secret-ref", "b"}), "--secret-ref: cannot be combined with --secret"},
+		{"bad secret-ref", slices.Concat(oci, []string{"--secret-ref", "Bad_Name"}), "--secret: spec.source.oci.secretRef.name: Invalid value"},
 		{"source flags with a file", []string{"-f", "testdata/install/sync.yaml", "--secret", "x", "--oci-tag", "v1", "--ignore", "y"},
 			"--secret, --oci-tag, --ignore: cannot be combined with --filename"},
 	}
