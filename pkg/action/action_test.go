@@ -288,7 +288,7 @@ func TestBuildStatusProblems(t *testing.T) {
 	if diff := cmp.Diff(want, st.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
-	if st.Source != (SourceStatus{}) || st.LastRun != nil || st.NextRun != nil {
+	if st.Source.URL != "" || st.Source.Details != nil || st.LastRun != nil || st.NextRun != nil {
 		t.Errorf("status %+v", st)
 	}
 }

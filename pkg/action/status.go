@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -68,28 +69,42 @@ type SyncStatus struct {
 
 // SourceStatus is the source of a SyncStatus.
 type SourceStatus struct {
-	// Kind is "git" or "helm".
+	// Kind is the kind of source: "git", "helm", "oci" or "bucket".
 	Kind string `json:"kind,omitempty"`
-	// URL is the Git repository or the Helm repository.
+	// URL is the Git repository, the Helm repository, the OCI artifact's
+	// repository or the bucket's endpoint, credentials masked.
 	URL string `json:"url,omitempty"`
 	// Ref says what is taken from it, in words: the Git ref ("branch main",
-	// "tag v1.2.0") or the chart and version ("chart web, version 1.x").
+	// "tag v1.2.0"), the chart and version ("chart web, version 1.x"), the
+	// artifact's ref ("semver >=1.0.0") or the bucket and prefix.
 	Ref string `json:"ref,omitempty"`
+	// Digest pins the content of the last applied revision: the Git
+	// commit (sha1:...), the artifact's manifest digest or the bucket
+	// listing's digest (sha256:...). Empty before the first successful
+	// run and for a chart version of an HTTP repository.
+	Digest string `json:"digest,omitempty"`
+	// Details are the source's other settings in words, one an entry
+	// (spec.Source.Details): the Secret of its credentials, signature
+	// verification, sparse checkout, submodules, includes, ignore rules,
+	// a bucket's region.
+	Details []string `json:"details,omitempty"`
 }
 
 // DescribeSource returns the source of a spec as status shows it.
 func DescribeSource(s *spec.SyncSpec) SourceStatus {
 	kind, url, ref := s.Source.Describe()
-	return SourceStatus{Kind: kind, URL: url, Ref: ref}
+	return SourceStatus{Kind: kind, URL: url, Ref: ref, Details: s.Source.Details()}
 }
 
-// describeSource is DescribeSource of the sync's spec, and for a Git ref
-// that follows the remote's HEAD also the branch HEAD named at the last run
-// ("default branch main", from the recorded revision).
+// describeSource is DescribeSource of the sync's spec with the digest of
+// the last applied revision, and for a Git ref that follows the remote's
+// HEAD also the branch HEAD named at the last run ("default branch main",
+// from the recorded revision).
 func (s *Sync) describeSource() SourceStatus {
 	src := DescribeSource(&s.Spec.Spec)
+	rec := s.Record()
+	src.Digest = source.Revision(rec.LastAppliedRevision).Digest()
 	if g := s.Spec.Spec.Source.Git; g != nil && g.Ref == (spec.GitRef{}) {
-		rec := s.Record()
 		if branch, _, ok := strings.Cut(cmp.Or(rec.LastAttemptedRevision, rec.LastAppliedRevision), "@sha1:"); ok && branch != "" {
 			src.Ref = "default branch " + branch
 		}

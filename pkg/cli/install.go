@@ -77,6 +77,9 @@ type installOptions struct {
 	// RunNow (--run) starts a first run at once, as a Job made from the
 	// CronJob.
 	RunNow bool
+	// sourceFlags are the flags of OCI, bucket and Git extras
+	// (install_sources.go).
+	sourceFlags
 
 	configFlags *genericclioptions.ConfigFlags
 	// changed are the spec flags given on the command line.
@@ -99,7 +102,7 @@ type installOptions struct {
 // Listed longest path first within a prefix, so the first match is the most
 // specific.
 func specFlags() []struct{ flag, path string } {
-	return []struct{ flag, path string }{
+	return append([]struct{ flag, path string }{
 		{"url", "spec.source.git.url"},
 		{"insecure", "spec.source.git.insecure"},
 		{"branch", "spec.source.git.ref.branch"},
@@ -126,7 +129,7 @@ func specFlags() []struct{ flag, path string } {
 		{"release-name", "spec.helm.releaseName"},
 		{"values", "spec.helm.values"},
 		{"set", "spec.helm.values"},
-	}
+	}, sourceSpecFlags()...)
 }
 
 // newInstallCommand returns the `install` command. flags are the root's
@@ -166,6 +169,12 @@ RBAC (--rbac):
                        cluster-admin. Only a cluster admin can install it.
 Switching mode or target namespace deletes the RBAC objects the previous install made.
 
+Sources other than Git (--url): a Helm repository (--helm-repo), an OCI artifact (--oci-url, with --oci-tag,
+--oci-semver or --oci-digest) or an S3-compatible bucket (--bucket-endpoint and --bucket-name). --secret and
+--insecure apply to whichever is chosen; --verify-secret-ref verifies Git signatures (--verify-mode) or cosign
+signatures of an artifact (--verify-provider); --ignore adds ignore rules to a Git, OCI or bucket source. The
+Role reads exactly the Secrets these flags name.
+
 --export prints the objects (YAML, or a JSON List with -o json) instead of applying them; no cluster is
 contacted. --run starts the first run at once (a Job made from the CronJob, as kubectl create job --from).`,
 		Example: `  # Sync ./deploy of a repository's default branch every 5 minutes into the current namespace
@@ -192,8 +201,8 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.StringVar(&o.SemVer, "semver", "", "semver range; the highest matching tag is synced (spec.source.git.ref.semver)")
 	f.StringVar(&o.Commit, "commit", "", "full commit SHA-1 to sync, alone or with --branch (spec.source.git.ref.commit)")
 	f.StringVar(&o.RefName, "ref-name", "", "full reference such as refs/pull/1/head, or HEAD for the remote's default branch (spec.source.git.ref.name)")
-	f.StringVar(&o.Secret, "secret", "", "Secret in the sync's namespace with Git credentials (spec.source.git.secretRef.name)")
-	f.BoolVar(&o.Insecure, "insecure", false, "allow a plain http:// URL (spec.source.git.insecure)")
+	f.StringVar(&o.Secret, "secret", "", "Secret in the sync's namespace with the source's credentials (spec.source.<kind>.secretRef.name)")
+	f.BoolVar(&o.Insecure, "insecure", false, "allow plain HTTP: an http:// URL, an oci:// registry or a bucket endpoint without TLS (spec.source.<kind>.insecure)")
 	f.DurationVar(&o.GitTimeout, "git-timeout", 0, "bound on each Git operation (spec.source.git.timeout; default 60s)")
 	f.StringVar(&o.HelmRepo, "helm-repo", "", "Helm chart repository: https://... (index.yaml) or oci://... (spec.source.helm.url); instead of --url")
 	f.StringVar(&o.Chart, "chart", "", "chart name in --helm-repo (spec.source.helm.chart)")
@@ -218,6 +227,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.BoolVar(&o.Export, "export", false, "print the objects instead of applying them")
 	f.StringVarP(&o.Output, "output", "o", "", "format of --export: yaml (default) or json")
 	f.BoolVar(&o.RunNow, "run", false, "start a first run now, as a Job made from the CronJob")
+	o.addSourceFlags(f)
 	return cmd
 }
 
@@ -229,7 +239,7 @@ func (o *installOptions) Complete(cmd *cobra.Command, args []string) error {
 		o.Name = args[0]
 	}
 	for _, sf := range specFlags() {
-		if cmd.Flags().Changed(sf.flag) {
+		if cmd.Flags().Changed(sf.flag) && !slices.Contains(o.changed, sf.flag) {
 			o.changed = append(o.changed, sf.flag)
 		}
 	}
@@ -343,13 +353,17 @@ func (o *installOptions) syncFromFile() (*spec.Sync, error) {
 
 // syncFromFlags builds the spec from the spec flags.
 func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
-	switch {
-	case o.Name == "":
+	if o.Name == "" {
 		return nil, errors.New("NAME: required: kubectl gitsync install NAME --url URL, or give a Sync document with -f")
-	case o.URL == "" && o.HelmRepo == "":
-		return nil, errors.New("--url or --helm-repo: required (or give a Sync document with -f)")
-	case o.URL != "" && o.HelmRepo != "":
-		return nil, errors.New("--helm-repo: cannot be combined with --url: a sync has one source (a chart in Git: --url with --chart-path)")
+	}
+	kind, err := o.sourceKindFlag()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.checkSourceFlags(kind); err != nil {
+		return nil, err
+	}
+	switch {
 	case o.HelmRepo == "" && (o.Chart != "" || o.ChartVersion != ""):
 		return nil, errors.New("--chart, --chart-version: only with --helm-repo (a chart in Git: --chart-path)")
 	case o.ChartPath != "" && o.Path != "":
@@ -359,9 +373,10 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	if err != nil {
 		return nil, err
 	}
-	helmSync := o.HelmRepo != "" || o.ChartPath != "" || o.ReleaseName != "" || values != nil
-	if helmSync && o.HelmRepo == "" && o.ChartPath == "" {
-		return nil, errors.New("--values, --set, --release-name: only for a chart (--helm-repo, or --url with --chart-path)")
+	ociChart := o.OCILayerOperation == spec.OCILayerCopy
+	helmSync := o.HelmRepo != "" || o.ChartPath != "" || o.ReleaseName != "" || values != nil || ociChart
+	if helmSync && o.HelmRepo == "" && o.ChartPath == "" && !ociChart {
+		return nil, errors.New("--values, --set, --release-name: only for a chart (--helm-repo, --oci-layer-operation copy, or --url with --chart-path)")
 	}
 	var refs []string
 	for _, r := range []struct{ flag, value string }{
@@ -371,8 +386,10 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 			refs = append(refs, "--"+r.flag)
 		}
 	}
-	if o.HelmRepo != "" && len(refs) > 0 {
-		return nil, fmt.Errorf("%s: Git ref flags do not apply to --helm-repo (use --chart-version)", strings.Join(refs, ", "))
+	if kind != "url" && len(refs) > 0 {
+		return nil, fmt.Errorf("%s: Git ref flags do not apply to --%s (%s)", strings.Join(refs, ", "), kind, map[string]string{
+			"helm-repo": "use --chart-version", "oci-url": "use --oci-tag, --oci-semver or --oci-digest", "bucket-endpoint": "a bucket has no refs",
+		}[kind])
 	}
 	if len(refs) > 1 && !(len(refs) == 2 && o.Branch != "" && o.Commit != "") {
 		return nil, fmt.Errorf("%s: give one ref flag (only --commit may be combined with --branch)", strings.Join(refs, ", "))
@@ -408,14 +425,22 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	if o.GitTimeout > 0 {
 		git.Timeout = spec.NewDuration(o.GitTimeout)
 	}
+	if err := o.gitExtras(git); err != nil {
+		return nil, err
+	}
 	src := spec.Source{Git: git}
 	path := o.Path
-	if o.HelmRepo != "" {
+	switch kind {
+	case "helm-repo":
 		hs := &spec.HelmSource{URL: o.HelmRepo, Chart: o.Chart, Version: o.ChartVersion, Insecure: o.Insecure}
 		if o.Secret != "" {
 			hs.SecretRef = &spec.LocalObjectReference{Name: o.Secret}
 		}
 		src = spec.Source{Helm: hs}
+	case "oci-url":
+		src = spec.Source{OCI: o.ociSource()}
+	case "bucket-endpoint":
+		src = spec.Source{Bucket: o.bucketSource()}
 	}
 	if o.ChartPath != "" {
 		path = o.ChartPath

@@ -250,7 +250,7 @@ func TestInstallValidation(t *testing.T) {
 		{"output without export", []string{"-o", "yaml"}, "--output: only with --export"},
 		{"bad output", []string{"--export", "-o", "table"}, `--output: must be yaml or json, not "table"`},
 		{"run with export", []string{"--run", "--export"}, "--run: cannot be combined with --export"},
-		{"no url", nil, "--url or --helm-repo: required"},
+		{"no url", nil, "--url, --helm-repo, --oci-url or --bucket-endpoint: required"},
 		{"bad name", nil, `NAME: metadata.name: Invalid value: "Web_1"`},
 		{"long name", nil, "NAME: metadata.name: Invalid value"},
 		{"no name", nil, "NAME: required"},

@@ -49,8 +49,9 @@ func newStatusCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 last applied, when the last run ended and how, how many objects the sync manages, and when the CronJob will start
 the next run. -o wide adds the last run's duration and message.
 
-With NAME, describe one sync: its spec, the last run with its counts per action, the objects per kind, the
-recent history and the CronJob's active Jobs.
+With NAME, describe one sync: its spec, the source with the digest of the last applied revision and its
+settings (credentials Secret, signature verification, sparse checkout, includes, ignore rules, region), the last
+run with its counts per action, the objects per kind, the recent history and the CronJob's active Jobs.
 
 -o yaml|json prints the same as a structured object (a list under "items" without NAME); -o jsonpath=... and
 -o go-template=... select from that object, -o name prints sync.gitsync.io/NAME. --no-headers leaves out the
@@ -262,6 +263,16 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 	field("Namespace", st.Namespace)
 	field("Source", format.OrDash(st.Source.URL))
 	field("Ref", format.OrDash(st.Source.Ref))
+	if st.Source.Digest != "" {
+		field("Digest", st.Source.Digest)
+	}
+	for i, d := range st.Source.Details {
+		if i == 0 {
+			field("Source Settings", d)
+		} else {
+			writeRow(w, "", d)
+		}
+	}
 	field("Path", format.OrDash(st.Path))
 	if st.TargetNamespace != "" {
 		field("Target Namespace", st.TargetNamespace)

@@ -316,7 +316,8 @@ func TestStatusGolden(t *testing.T) {
 		var st action.SyncStatus
 		must(t, json.Unmarshal([]byte(out), &st))
 		want := action.SyncStatus{
-			Name: "api", Namespace: ns, Source: action.SourceStatus{Kind: "git", URL: "ssh://git@git.example.com/platform/api.git", Ref: "semver >=1.4.0 <2"},
+			Name: "api", Namespace: ns, Source: action.SourceStatus{Kind: "git", URL: "ssh://git@git.example.com/platform/api.git", Ref: "semver >=1.4.0 <2",
+				Digest: "sha1:aa11bb22cc33dd44ee55ff6600778899aabbccdd", Details: []string{"credentials from Secret deploy-key"}},
 			Path: "./", Prune: true, Schedule: "*/10 * * * *", Suspended: true, PinnedRevision: revAPIPrev,
 			LastAppliedRevision: revAPIPrev, LastAttemptedRevision: revAPI, Objects: 3,
 		}

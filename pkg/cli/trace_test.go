@@ -102,7 +102,7 @@ func TestTrace(t *testing.T) {
 		must(t, json.Unmarshal([]byte(out), &res))
 		want := action.TraceResult{Object: "ConfigMap/" + target + "/web-config", Managed: true, Role: action.TraceApplied, Sync: "web",
 			SyncNamespace: ns, ApplySet: labels[inventory.LabelApplySetPartOf], InInventory: true,
-			Source: action.SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "default branch main"}, Path: "./deploy",
+			Source: action.SourceStatus{Kind: "git", URL: "https://git.example.com/web.git", Ref: "default branch main", Digest: "sha1:3f2a1b2c4d5e6f708192a3b4c5d6e7f801234567"}, Path: "./deploy",
 			Revision: revWeb, Suspended: true}
 		got := res
 		got.LastRun = nil

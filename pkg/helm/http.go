@@ -114,15 +114,12 @@ func resolveHTTP(ctx context.Context, src *ChartSource, c *semver.Constraints) (
 	}
 	base := strings.TrimSuffix(src.URL, "/") + "/"
 	indexURL := base + "index.yaml"
-	resp, err := get(ctx, client, src, indexURL, true)
+	index, err := openIndex(ctx, client, src, indexURL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.where(), err)
 	}
-	defer resp.Body.Close()
-	if resp.ContentLength > src.maxIndexSize() {
-		return nil, fmt.Errorf("%s: index.yaml has %d bytes, more than %d: %w", src.where(), resp.ContentLength, src.maxIndexSize(), ErrTooLarge)
-	}
-	entries, st, err := readIndex(resp.Body, src.Chart, src.maxIndexSize())
+	defer index.Close()
+	entries, st, err := readIndex(index, src.Chart, src.maxIndexSize())
 	if err != nil {
 		return nil, fmt.Errorf("%s: index.yaml: %w", src.where(), err)
 	}
@@ -159,6 +156,45 @@ func resolveHTTP(ctx context.Context, src *ChartSource, c *semver.Constraints) (
 		res.Digest = "sha256:" + strings.ToLower(d)
 	}
 	return res, nil
+}
+
+// openIndex returns the repository's index: read through the run's
+// IndexCache when ctx carries one (one download per repository and run),
+// else straight from the server.
+func openIndex(ctx context.Context, client *http.Client, src *ChartSource, indexURL string) (io.ReadCloser, error) {
+	c := indexCacheFrom(ctx)
+	if c == nil {
+		resp, err := getIndex(ctx, client, src, indexURL)
+		if err != nil {
+			return nil, err
+		}
+		return resp.Body, nil
+	}
+	return c.open(ctx, indexKey(src, indexURL), func(ctx context.Context, w io.Writer) error {
+		resp, err := getIndex(ctx, client, src, indexURL)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := limitedCopy(w, resp.Body, src.maxIndexSize()); err != nil {
+			return fmt.Errorf("index.yaml: %w", redact.Error(err))
+		}
+		return nil
+	})
+}
+
+// getIndex requests the index, refusing one that announces more than
+// src's cap.
+func getIndex(ctx context.Context, client *http.Client, src *ChartSource, indexURL string) (*http.Response, error) {
+	resp, err := get(ctx, client, src, indexURL, true)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > src.maxIndexSize() {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("index.yaml has %d bytes, more than %d: %w", resp.ContentLength, src.maxIndexSize(), ErrTooLarge)
+	}
+	return resp, nil
 }
 
 // resolveReference resolves a chart URL of the index against the

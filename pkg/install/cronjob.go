@@ -34,8 +34,8 @@ const (
 	// are kept; the run history itself is in the history ConfigMaps.
 	JobsHistoryLimit = 3
 	// DeadlineMargin is added to a run's budget (spec.timeout for apply,
-	// prune and health checks, plus spec.source.git.timeout for each of
-	// ls-remote and fetch) for Pod start, image pull, render and record.
+	// prune and health checks, plus the source's timeout for each of its
+	// Resolve and Fetch) for Pod start, image pull, render and record.
 	DeadlineMargin = 2 * time.Minute
 	// UserID is the user and group sync-job runs as (the image's user).
 	UserID = 65532
@@ -91,18 +91,17 @@ func PullPolicy(image string) (corev1.PullPolicy, error) {
 }
 
 // ActiveDeadline returns how long one run's Job may take: spec.timeout plus
-// two Git operations plus DeadlineMargin. Past it the Job controller stops
-// the Pod (SIGTERM), which sync-job records as interrupted.
+// the source's fetch budget (spec.Source.FetchBudget: its timeout for each
+// of Resolve and Fetch, of every kind, with a Git source's includes and
+// submodules) plus DeadlineMargin. Past it the Job controller stops the Pod
+// (SIGTERM), which sync-job records as interrupted; within it a slow
+// source fails on its own timeout first, with a message that says so.
 func ActiveDeadline(s *spec.Sync) time.Duration {
 	d := spec.DefaultTimeout
 	if s.Spec.Timeout != nil {
 		d = s.Spec.Timeout.Duration
 	}
-	git := spec.DefaultGitTimeout
-	if g := s.Spec.Source.Git; g != nil && g.Timeout != nil {
-		git = g.Timeout.Duration
-	}
-	return d + 2*git + DeadlineMargin
+	return d + s.Spec.Source.FetchBudget() + DeadlineMargin
 }
 
 // JobArgs returns the sync-job arguments of the sync named sync in mode.

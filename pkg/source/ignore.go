@@ -220,6 +220,9 @@ func (s *ignoring) Fetch(ctx context.Context, rev Revision, dir string) (*Artifa
 	return art, nil
 }
 
+// Unwrap returns the wrapped source.
+func (s *ignoring) Unwrap() Source { return s.Source }
+
 // ContentDigest is the wrapped source's, when it has one.
 func (s *ignoring) ContentDigest(rev Revision) string {
 	if cd, ok := s.Source.(ContentDigester); ok {

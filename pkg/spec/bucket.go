@@ -85,9 +85,17 @@ type BucketSource struct {
 	// Timeout bounds one bucket operation: the listing, and the download
 	// of every object. Default DefaultBucketTimeout.
 	Timeout *Duration `json:"timeout,omitempty"`
+	// Ignore holds exclusion rules in .gitignore syntax for the fetched
+	// tree (Flux's ignore), with the .sourceignore files it holds. Default:
+	// Flux's default exclusions.
+	Ignore *string `json:"ignore,omitempty"`
 }
 
 func (b *BucketSource) secretRef() *LocalObjectReference { return b.SecretRef }
+
+// ignoreRules returns spec.source.bucket.ignore: a bucket's tree is
+// filtered by ignore rules, as Flux filters it.
+func (b *BucketSource) ignoreRules() *string { return b.Ignore }
 
 // describe returns the endpoint as a URL and the bucket and prefix.
 func (b *BucketSource) describe() (url, what string) {

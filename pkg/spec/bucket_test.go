@@ -110,8 +110,8 @@ func TestParseBucketErrors(t *testing.T) {
 			`spec.source.bucket.secretRef.name: Required value`,
 			`spec.source.bucket.timeout: Invalid value: "soon": must be a duration such as "90s" or "1m30s"`,
 		}},
-		{"unknown field (ignore is not there yet)", bucketSpec("endpoint: minio\nbucketName: abc\nignore: '*.md'"), []string{
-			`spec.source.bucket.ignore: Forbidden: unknown field`,
+		{"unknown field", bucketSpec("endpoint: minio\nbucketName: abc\nignores: '*.md'"), []string{
+			`spec.source.bucket.ignores: Forbidden: unknown field (did you mean "ignore"?)`,
 		}},
 		{"two sources", syncDoc("source:\n  git: {url: https://example.com/r.git}\n  bucket: {endpoint: minio, bucketName: abc}"), []string{
 			`spec.source: Forbidden: set exactly one source kind, not git and bucket`,

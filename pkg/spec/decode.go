@@ -169,7 +169,7 @@ func fluxHint(path string) string {
 		return "put ca.crt, tls.crt and tls.key in the Secret named by spec.source.oci.secretRef"
 	case "spec.source.oci.verify.matchOIDCIdentity", "spec.source.oci.verify.trustedRootSecretRef":
 		return "keyless cosign verification is not supported yet: sign with a key (cosign sign --key) and name the Secret holding cosign.pub in spec.source.oci.verify.secretRef"
-	case "spec.source.oci.serviceAccountName", "spec.source.oci.proxySecretRef", "spec.source.oci.ignore":
+	case "spec.source.oci.serviceAccountName", "spec.source.oci.proxySecretRef":
 		return unsupported
 	case "spec.sourceRef":
 		return "the source is part of the Sync: use spec.source.git"

@@ -69,6 +69,11 @@ type OCISource struct {
 	Insecure bool `json:"insecure,omitempty"`
 	// Timeout bounds one registry operation. Default DefaultOCITimeout.
 	Timeout *Duration `json:"timeout,omitempty"`
+	// Ignore holds exclusion rules in .gitignore syntax for the extracted
+	// tree (Flux's ignore), with the .sourceignore files it holds. Default:
+	// Flux's default exclusions. A copied layer is one file and is not
+	// filtered.
+	Ignore *string `json:"ignore,omitempty"`
 }
 
 // OCIRef selects an artifact, as Flux's OCIRepositoryRef. When several
@@ -131,6 +136,10 @@ func (l *OCILayerSelector) operation() string {
 }
 
 func (o *OCISource) secretRef() *LocalObjectReference { return o.SecretRef }
+
+// ignoreRules returns spec.source.oci.ignore: an extracted artifact is
+// filtered by ignore rules, as Flux filters it.
+func (o *OCISource) ignoreRules() *string { return o.Ignore }
 
 func (o *OCISource) describe() (url, what string) {
 	parts := []string{o.Ref.Describe()}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/flux"
+	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/source"
@@ -133,6 +134,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, err
 	}
 	defer r.close(ctx)
+	ctx = helm.WithIndexCache(ctx, r.indexes)
 	if opts.Spec != nil {
 		r.sync = opts.Spec
 	} else if err := r.loadSpec(ctx); err != nil {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/names"
@@ -183,6 +184,10 @@ type runner struct {
 	tree *tree
 	// retries counts the retried requests of all of the run's clients.
 	retries *retry.Counter
+	// indexes holds the Helm repository indexes the run read, so that the
+	// charts of one repository cost one download (helm.IndexCache); it
+	// travels in the run's context.
+	indexes *helm.IndexCache
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -198,7 +203,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.close(ctx)
-	return r.run(ctx)
+	return r.run(helm.WithIndexCache(ctx, r.indexes))
 }
 
 // newRunner builds the clients a run (or a render) needs.
@@ -225,6 +230,7 @@ func newRunner(opts Options) (*runner, error) {
 	}
 	r.store = &inventory.Store{Client: r.client, Namespace: opts.Namespace, Sync: opts.Name}
 	r.sources = source.NewCache(opts.WorkDir)
+	r.indexes = helm.NewIndexCache(opts.WorkDir)
 	r.tree = newTree()
 	return r, nil
 }
@@ -234,6 +240,9 @@ func newRunner(opts Options) (*runner, error) {
 func (r *runner) close(ctx context.Context) {
 	if err := r.sources.Close(); err != nil {
 		r.log.WarnContext(ctx, "removing the fetched sources failed", "error", err)
+	}
+	if err := r.indexes.Close(); err != nil {
+		r.log.WarnContext(ctx, "removing the Helm repository indexes failed", "error", err)
 	}
 }
 

@@ -17,8 +17,13 @@ func TestNewBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := src.(*bucket.Source); !ok {
-		t.Errorf("New(bucket) = %T, want *bucket.Source", src)
+	// A bucket's tree is filtered by ignore rules, as Git's and OCI's.
+	w, ok := src.(interface{ Unwrap() source.Source })
+	if !ok {
+		t.Fatalf("New(bucket) = %T, want it wrapped by source.WithIgnore", src)
+	}
+	if _, ok := w.Unwrap().(*bucket.Source); !ok {
+		t.Errorf("New(bucket) wraps %T, want *bucket.Source", w.Unwrap())
 	}
 	if k := fromspec.Key(b, ""); !strings.HasPrefix(k, "bucket:") {
 		t.Errorf("key %s does not start with bucket:", k)
