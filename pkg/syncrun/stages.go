@@ -152,6 +152,8 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 		Retries:    res.Retries,
 		VerifiedBy: res.VerifiedBy,
 	}
+	orphaned := orphanedIDs(res.Pruned)
+	run.SetOrphaned(orphaned)
 	if run.SetDigest == "" && (res.Outcome == Succeeded || res.selfSucceeded) {
 		run.SetDigest = inv.Record.LastAppliedSetDigest
 	}
@@ -170,6 +172,7 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", err)
 		}
 	}
+	r.emitOrphaned(ctx, store.Sync, orphaned, res)
 	if res.Rendered || res.Outcome == Failed {
 		h := inventory.History{
 			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
@@ -292,16 +295,17 @@ func targets(entries []inventory.Entry) []apply.Target {
 	return out
 }
 
-// deletedIDs returns the objects prune is done with: deleted, gone, or
-// left alone on purpose (not ours, opted out) — none of them is tracked any
-// more. Failed deletions stay in the inventory to be retried.
+// deletedIDs returns the objects prune is done with: deleted, gone, left
+// alone on purpose (not ours, opted out) or orphaned (outside the current
+// scope) — none of them is tracked any more. Failed deletions stay in the
+// inventory to be retried, and objects whose resource is not served.
 func deletedIDs(cs *apply.ChangeSet) []object.ID {
 	if cs == nil {
 		return nil
 	}
 	var ids []object.ID
 	for _, c := range cs.Changes {
-		if c.Action == apply.Deleted || c.Action == apply.Skipped && c.Err == nil {
+		if c.Action == apply.Deleted || c.Action == apply.Skipped && (c.Err == nil || errors.Is(c.Err, apply.ErrOutOfScope)) {
 			ids = append(ids, c.ID)
 		}
 	}

@@ -434,11 +434,20 @@ func (r *runner) objectLabels() map[string]string {
 // specDigest combines the spec's digest with the digest of the substitution
 // inputs read from ConfigMaps and Secrets: a changed variable must trigger a
 // render just as a changed spec does.
+//
+// A namespaced run's scope joins it too (scope.go): after a change of scope
+// the next run renders, so that the scope check and prune see the inventory
+// against the new scope, instead of a drift check failing on objects the
+// sync may no longer read.
 func (r *runner) specDigest(varsDigest string) string {
-	if varsDigest == "" {
+	extra := varsDigest
+	if r.opts.NamespaceScoped {
+		extra += "\nscope=namespace"
+	}
+	if extra == "" {
 		return r.sync.Digest()
 	}
-	sum := sha256.Sum256([]byte(r.sync.Digest() + "\n" + varsDigest))
+	sum := sha256.Sum256([]byte(r.sync.Digest() + "\n" + extra))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -493,6 +502,9 @@ func summary(res *Result) string {
 		if len(fromOwners) > 0 {
 			msg += fmt.Sprintf("; took %d %s from other owners (adopt): %s", len(fromOwners), plural(len(fromOwners), "object"), listSome(fromOwners, 10))
 		}
+	}
+	if s := orphanedSummary(orphanedIDs(res.Pruned)); s != "" {
+		msg += "; " + s
 	}
 	if res.Pruned != nil {
 		var kept []string
