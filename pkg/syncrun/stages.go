@@ -166,14 +166,19 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 	default:
 		inv.Record.Fail(run)
 	}
-	if err := store.Save(ctx, inv); err != nil {
-		r.log.Error("recording the result failed", "state", store.Sync, "error", err)
+	saveErr := store.Save(ctx, inv)
+	if saveErr != nil {
+		r.log.Error("recording the result failed", "state", store.Sync, "error", saveErr)
 		if res.Err == nil {
-			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", err)
+			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", saveErr)
 		}
 	}
-	r.emitOrphaned(ctx, store.Sync, orphaned, res)
-	if res.Rendered || res.Outcome == Failed {
+	if saveErr == nil {
+		r.emitOrphaned(ctx, store.Sync, orphaned, res)
+	}
+	// A record refused by the inventory's precondition (written by another
+	// run, or deleted by uninstall) gets no history either.
+	if (res.Rendered || res.Outcome == Failed) && !errors.Is(saveErr, inventory.ErrConflict) {
 		h := inventory.History{
 			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
 			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,

@@ -280,6 +280,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	r.lease = l
+	if r.uninstalled(startCtx) {
+		// Uninstalled between reading the spec and taking the Lease: the
+		// Lease just created goes again, and nothing else is written.
+		r.releaseLease(startCtx)
+		return nil, &SpecError{errUninstalled}
+	}
 
 	inv, err := r.store.Load(startCtx)
 	if err != nil {
@@ -300,7 +306,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// hung API server does not keep the run.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
-	if r.guard(fctx, "record") == nil || r.retakeLease(fctx, res) {
+	if r.uninstalled(fctx) {
+		markUninstalled(res)
+	} else if r.confirmLease(fctx) == nil || r.retakeLease(fctx, res) {
 		res.Retries = r.retries.Retries()
 		r.record(fctx, inv, res)
 	}
