@@ -122,11 +122,19 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	} else if err := stopRuns(ctx, cfg, opts, del, res); err != nil {
 		return res, err
 	}
+	units, err := unitStores(ctx, cfg, s)
+	if err != nil {
+		return res, err
+	}
 	if opts.Prune {
 		if s.InventoryErr != nil {
 			return res, fmt.Errorf("--prune: %w", s.InventoryErr)
 		}
-		if err := uninstallPrune(ctx, cfg, s, res); err != nil {
+		// The units' objects first, the sync's own last, as a run prunes.
+		if err := pruneUnits(ctx, cfg, s, units, res); err != nil {
+			return res, err
+		}
+		if err := pruneEntries(ctx, cfg, s.Entries(), appliedLabels(cfg, s.Ref), res); err != nil {
 			return res, err
 		}
 	} else {
@@ -137,6 +145,9 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	}
 
 	var errs []error
+	if err := deleteUnitState(ctx, cfg, s, units, res); err != nil {
+		errs = append(errs, err)
+	}
 	if err := deleteState(ctx, cfg, s, res); err != nil {
 		errs = append(errs, err)
 	}
@@ -155,11 +166,11 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	return res, nil
 }
 
-// uninstallPrune deletes the objects of the inventory with the apply
-// engine's prune policy. Any failure is an error, and the caller then keeps
-// the inventory so that uninstall --prune can be run again.
-func uninstallPrune(ctx context.Context, cfg *Config, s *Sync, res *UninstallResult) error {
-	entries := s.Entries()
+// pruneEntries deletes the objects of inventory entries (the sync's own, or
+// a unit's) with the apply engine's prune policy, selector proving them
+// ours. Any failure is an error, and the caller then keeps the inventories
+// so that uninstall --prune can be run again.
+func pruneEntries(ctx context.Context, cfg *Config, entries []inventory.Entry, selector map[string]string, res *UninstallResult) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -167,7 +178,7 @@ func uninstallPrune(ctx context.Context, cfg *Config, s *Sync, res *UninstallRes
 	if err != nil {
 		return err
 	}
-	cs, err := engine.Prune(ctx, targetsOf(entries), apply.PruneOptions{Selector: appliedLabels(cfg, s.Ref)})
+	cs, err := engine.Prune(ctx, targetsOf(entries), apply.PruneOptions{Selector: selector})
 	if err != nil {
 		return fmt.Errorf("--prune: %w", err)
 	}

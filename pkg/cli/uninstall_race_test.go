@@ -148,3 +148,83 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestUninstallUnits: a sync whose repository holds a Flux Kustomization
+// runs it as a unit, with its own state ConfigMaps and the Secret of the
+// units' Flux objects. uninstall --prune deletes the unit's objects and
+// all of that state.
+func TestUninstallUnits(t *testing.T) {
+	ctx := t.Context()
+	c := env.Client()
+	f := newPipelineFixture(t)
+	repo := strings.ReplaceAll(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: NS
+  namespace: NS
+spec:
+  interval: 1m
+  url: ssh://git@example.com/fleet
+  ref: {branch: main}
+`, "NS", f.ns)
+	ks := strings.ReplaceAll(`apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: unit
+  namespace: NS
+spec:
+  interval: 10m
+  path: ./unit
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: NS
+`, "NS", f.ns)
+	f.commit(map[string]string{
+		"deploy/flux-system/gotk-sync.yaml": repo,
+		"deploy/own.yaml":                   configMapYAML("own", "1"),
+		"deploy/units.yaml":                 ks,
+		"unit/cm.yaml":                      configMapYAML("of-unit", "1"),
+	})
+	f.installSpec("")
+	res, err := syncrun.Run(ctx, syncrun.Options{Name: f.name, Namespace: f.ns, Config: env.Config(),
+		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil))})
+	if err != nil || res.Outcome != syncrun.Succeeded || len(res.Units) != 1 {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	f.configMap("of-unit")
+	state := res.Units[0].State
+	units, err := c.CoreV1().ConfigMaps(f.ns).List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelUnitOf + "=" + f.name})
+	must(t, err)
+	if len(units.Items) < 2 {
+		t.Fatalf("fixture: %d unit state ConfigMaps, want the inventory and history", len(units.Items))
+	}
+	if _, err := c.CoreV1().Secrets(f.ns).Get(ctx, "gitsync-app-flux", metav1.GetOptions{}); err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+
+	out, errOut, err := f.cli(ctx, "uninstall", f.name, "--prune")
+	if err != nil {
+		t.Fatalf("uninstall: %v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{
+		"ConfigMap/" + f.ns + "/of-unit deleted", "ConfigMap/" + f.ns + "/own deleted",
+		"ConfigMap/" + f.ns + "/gitsync-" + state + "-inventory deleted",
+		"ConfigMap/" + f.ns + "/gitsync-" + state + "-rev-1 deleted",
+		"Secret/" + f.ns + "/gitsync-app-flux deleted",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	f.absent("of-unit")
+	f.absent("own")
+	left, err := c.CoreV1().ConfigMaps(f.ns).List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelUnitOf + "=" + f.name})
+	must(t, err)
+	if len(left.Items) != 0 {
+		t.Errorf("%d unit state ConfigMaps left after uninstall", len(left.Items))
+	}
+	if _, err := c.CoreV1().Secrets(f.ns).Get(ctx, "gitsync-app-flux", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Secret gitsync-app-flux after uninstall: %v, want NotFound", err)
+	}
+}
