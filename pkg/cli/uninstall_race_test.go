@@ -67,8 +67,9 @@ func TestUninstallStopsRuns(t *testing.T) {
 		t.Fatal("the run did not reach apply")
 	}
 
-	// The blocked apply goes on once uninstall took the Lease (or, should
-	// it not, once uninstall returned).
+	// The blocked apply goes on once uninstall took the Lease and the run's
+	// next renewal (every 2s) found it lost (or, should uninstall not take
+	// it, once uninstall returned).
 	uninstalled := make(chan struct{})
 	go func() {
 		defer close(release)
@@ -79,6 +80,7 @@ func TestUninstallStopsRuns(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 			if info, err := lease.Read(ctx, c, f.ns, lease.Name(f.name)); err == nil && info != nil && strings.HasPrefix(info.Holder, "kubectl-gitsync-uninstall-") {
+				time.Sleep(2500 * time.Millisecond)
 				return
 			}
 		}

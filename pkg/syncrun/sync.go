@@ -247,13 +247,6 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// the run until the Job's deadline kills it.
 	startCtx, cancelStart := context.WithTimeout(ctx, r.startTimeout())
 	defer cancelStart()
-	if err := r.loadSpec(startCtx); err != nil {
-		return nil, err
-	}
-	// spec.suspend is not checked here: it suspends the schedule (the
-	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
-	// rollback — is one somebody asked for.
-
 	// The Lease is renewed until leaseCtx ends, with the run. Taking it is
 	// bounded by StartTimeout too, without bounding its renewal.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
@@ -280,11 +273,18 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	r.lease = l
-	if r.uninstalled(startCtx) {
-		// Uninstalled between reading the spec and taking the Lease: the
-		// Lease just created goes again, and nothing else is written.
-		r.releaseLease(startCtx)
-		return nil, &SpecError{errUninstalled}
+	// The spec is read under the Lease: uninstall takes the Lease before it
+	// deletes the spec (and the Lease only after it), so a run that reads
+	// the spec now cannot be cut off by an uninstall that finished between
+	// the two (it would re-create the state of a sync that is gone).
+	// spec.suspend is not checked here: it suspends the schedule (the
+	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
+	// rollback — is one somebody asked for.
+	if err := r.loadSpec(startCtx); err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+		defer cancel()
+		r.releaseLease(fctx)
+		return nil, err
 	}
 
 	inv, err := r.store.Load(startCtx)
@@ -306,9 +306,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// hung API server does not keep the run.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
-	if r.uninstalled(fctx) {
+	switch {
+	case r.guard(fctx, "record") == nil:
+		res.Retries = r.retries.Retries()
+		r.record(fctx, inv, res)
+	case r.uninstalled(fctx):
+		// Lost to uninstall: taking the Lease back would re-create it, and
+		// recording would write history of a sync that is gone.
 		markUninstalled(res)
-	} else if r.confirmLease(fctx) == nil || r.retakeLease(fctx, res) {
+	case r.retakeLease(fctx, res):
 		res.Retries = r.retries.Retries()
 		r.record(fctx, inv, res)
 	}
