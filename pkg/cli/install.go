@@ -164,7 +164,9 @@ RBAC (--rbac):
   cluster              ClusterRole gitsync:NS:NAME grants every verb on every resource: the sync may apply
                        anything, CRDs and RBAC included, which makes its ServiceAccount as powerful as
                        cluster-admin. Only a cluster admin can install it.
-Switching mode or target namespace deletes the RBAC objects the previous install made.
+Switching mode or target namespace deletes the RBAC objects the previous install made. When that narrows
+the sync's scope (cluster to namespace, or another target namespace), the next run orphans the objects it
+applied outside the new scope: left in place, no longer tracked, named in its record and an Orphaned Event.
 
 --export prints the objects (YAML, or a JSON List with -o json) instead of applying them; no cluster is
 contacted. --run starts the first run at once (a Job made from the CronJob, as kubectl create job --from).`,
@@ -560,6 +562,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 	}
 	for _, id := range res.Deleted {
 		fmt.Fprintf(o.Out, "%s deleted (no longer granted)\n", id)
+	}
+	if len(res.Deleted) > 0 && install.RBACMode(o.RBAC) == install.RBACNamespace {
+		fmt.Fprintln(o.ErrOut, "note: the sync's scope changed: its next run leaves the objects it applied outside the new scope in place and stops tracking them (orphaned, named in its record and an Orphaned Event); to delete them, delete them by hand, or uninstall --prune before installing again")
 	}
 	if res.Job != nil {
 		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)
