@@ -150,6 +150,15 @@ func TestNarrowedScopeOrphans(t *testing.T) {
 	}
 
 	f.remove("deploy/b.yaml")
+	// diff's preview (Render, then apply.PreviewPrune) sees what the run
+	// will do: b is stale, and outside the scope.
+	rnd, err := Render(t.Context(), RenderOptions{Name: f.name, Namespace: f.ns, Config: cfg, NamespaceScoped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rnd.Stale) != 1 || rnd.Stale[0].Namespace != other || rnd.InScope == nil || rnd.InScope(rnd.Stale[0]) {
+		t.Errorf("Render: stale %v; want ConfigMap/%s/b, outside InScope", rnd.Stale, other)
+	}
 	for i := range 2 {
 		res = f.runWith(scoped)
 		f.mustSucceed(res)
