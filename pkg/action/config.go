@@ -7,6 +7,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+
+	"github.com/gitsync/gitsync/pkg/retry"
 )
 
 // Config is the cluster an operation works on. Build it with NewConfig.
@@ -22,8 +24,12 @@ type Config struct {
 	meta metadata.Interface
 }
 
-// NewConfig returns a Config for the cluster rc points to.
+// NewConfig returns a Config for the cluster rc points to. Every client of
+// it retries transient API faults as a run's do (pkg/retry); rc itself is
+// not changed.
 func NewConfig(rc *rest.Config) (*Config, error) {
+	rc = rest.CopyConfig(rc)
+	retry.Wrap(rc, retry.Options{})
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)

@@ -118,7 +118,7 @@ func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, erro
 	}
 	errs := []error{cs.Err()}
 	if r.Sync.Spec.PruneEnabled() && len(r.Stale) > 0 {
-		pruned, err := engine.PreviewPrune(ctx, r.Stale, apply.PruneOptions{Selector: r.Labels})
+		pruned, err := engine.PreviewPrune(ctx, r.Stale, apply.PruneOptions{Selector: r.Labels, InScope: r.InScope})
 		if err != nil {
 			return nil, err
 		}

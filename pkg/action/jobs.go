@@ -23,7 +23,7 @@ import (
 
 // This file follows the Jobs of a sync: which Jobs are its runs, which Pod
 // of a Job is the current one, which container is sync-job's, and how a Job
-// ended. run and logs use it; nothing else looks at Jobs or Pods.
+// ended. run, logs and uninstall use it; nothing else looks at Jobs or Pods.
 
 // ownedJobs returns the Jobs controlled by cj, newest first (by creation
 // time, then name). They are found by owner reference, not by label, so a

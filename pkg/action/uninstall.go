@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,12 @@ type UninstallOptions struct {
 	// Prune first deletes the objects the sync applied. Default false: they
 	// stay.
 	Prune bool
+	// JobTimeout bounds how long Uninstall waits for the sync's runs to
+	// stop: its Jobs, and a run holding its Lease elsewhere. Default
+	// DefaultJobTimeout.
+	JobTimeout time.Duration
+	// Progress is told what Uninstall waits for. Default NoProgress.
+	Progress Progress
 }
 
 // Deletion is what Uninstall did to one object.
@@ -64,11 +71,15 @@ func (r *UninstallResult) DeletedCount() int {
 	return n
 }
 
-// Uninstall deletes what install and the sync's runs created: the CronJob
-// first (its Jobs and Pods go with it, so no run starts or goes on), with
-// Prune the objects the sync applied (apply.Engine.Prune, its safety rules
-// included), the spec ConfigMap, the inventory and history ConfigMaps, the
-// Lease, the RBAC objects and the ServiceAccount. Install's objects are
+// Uninstall deletes what install and the sync's runs created. First it
+// makes sure no run starts or goes on (stopRuns): it suspends the CronJob,
+// deletes its Jobs and waits until they are gone, deletes the CronJob, and
+// seizes the Lease, waiting for a run that held it elsewhere to stop. Only
+// then does it delete, with Prune, the objects the sync applied
+// (apply.Engine.Prune, its safety rules included), the spec ConfigMap, the
+// inventory and history ConfigMaps, the Lease, the RBAC objects and the
+// ServiceAccount. A run cut off meanwhile writes nothing more: it finds its
+// spec gone or its Lease lost (see syncrun). Install's objects are
 // deleted only when they carry its labels; the spec ConfigMap by name (one
 // written from Git need not carry them). If Prune cannot delete every
 // object, nothing else is removed, so that uninstall can be run again.
@@ -102,16 +113,28 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	}
 	ns, ours := opts.Namespace, installLabels(opts.Ref)
 
-	// The CronJob first, so that no run starts, and a running one stops,
-	// while the rest goes.
-	if err := del(object.ID{Group: "batch", Kind: "CronJob", Namespace: ns, Name: names.CronJob(opts.Name)}, ours); err != nil {
+	// First no run may start or go on (stopRuns): the CronJob, its Jobs,
+	// the Lease. Only then is anything a run writes to removed.
+	if notFound {
+		if err := del(object.ID{Group: "batch", Kind: "CronJob", Namespace: ns, Name: names.CronJob(opts.Name)}, ours); err != nil {
+			return res, err
+		}
+	} else if err := stopRuns(ctx, cfg, opts, del, res); err != nil {
+		return res, err
+	}
+	units, err := unitStores(ctx, cfg, s)
+	if err != nil {
 		return res, err
 	}
 	if opts.Prune {
 		if s.InventoryErr != nil {
 			return res, fmt.Errorf("--prune: %w", s.InventoryErr)
 		}
-		if err := uninstallPrune(ctx, cfg, s, res); err != nil {
+		// The units' objects first, the sync's own last, as a run prunes.
+		if err := pruneUnits(ctx, cfg, s, units, res); err != nil {
+			return res, err
+		}
+		if err := pruneEntries(ctx, cfg, s.Entries(), appliedLabels(cfg, s.Ref), res); err != nil {
 			return res, err
 		}
 	} else {
@@ -122,6 +145,9 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	}
 
 	var errs []error
+	if err := deleteUnitState(ctx, cfg, s, units, res); err != nil {
+		errs = append(errs, err)
+	}
 	if err := deleteState(ctx, cfg, s, res); err != nil {
 		errs = append(errs, err)
 	}
@@ -140,11 +166,11 @@ func Uninstall(ctx context.Context, cfg *Config, opts UninstallOptions) (*Uninst
 	return res, nil
 }
 
-// uninstallPrune deletes the objects of the inventory with the apply
-// engine's prune policy. Any failure is an error, and the caller then keeps
-// the inventory so that uninstall --prune can be run again.
-func uninstallPrune(ctx context.Context, cfg *Config, s *Sync, res *UninstallResult) error {
-	entries := s.Entries()
+// pruneEntries deletes the objects of inventory entries (the sync's own, or
+// a unit's) with the apply engine's prune policy, selector proving them
+// ours. Any failure is an error, and the caller then keeps the inventories
+// so that uninstall --prune can be run again.
+func pruneEntries(ctx context.Context, cfg *Config, entries []inventory.Entry, selector map[string]string, res *UninstallResult) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -152,7 +178,7 @@ func uninstallPrune(ctx context.Context, cfg *Config, s *Sync, res *UninstallRes
 	if err != nil {
 		return err
 	}
-	cs, err := engine.Prune(ctx, targetsOf(entries), apply.PruneOptions{Selector: appliedLabels(cfg, s.Ref)})
+	cs, err := engine.Prune(ctx, targetsOf(entries), apply.PruneOptions{Selector: selector})
 	if err != nil {
 		return fmt.Errorf("--prune: %w", err)
 	}

@@ -159,3 +159,10 @@ func containsAction(actions []Action, a Action) bool {
 // caller keeps it in the inventory, reports it, and the next run that finds
 // the resource served again prunes it.
 var ErrNotServed = errors.New("resource not served; kept in the inventory until it is served again")
+
+// ErrOutOfScope marks stale objects that prune left alone because they lie
+// outside the sync's current scope (PruneOptions.InScope): the sync may no
+// longer touch them. Such a Change is Skipped and its Err wraps
+// ErrOutOfScope; the caller drops it from the inventory and reports it as
+// orphaned: it stays in the cluster, and no sync tracks it any more.
+var ErrOutOfScope = errors.New("outside the sync's current scope; orphaned: left in place and no longer tracked")

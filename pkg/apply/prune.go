@@ -28,6 +28,10 @@ type PruneOptions struct {
 	PerNamespace bool
 	// Concurrency bounds the requests in flight. Default DefaultConcurrency.
 	Concurrency int
+	// InScope tells whether a stale object lies within the caller's current
+	// scope: where it may still read and delete (rule 0 of Prune). Default
+	// nil: every object is.
+	InScope func(Target) bool
 }
 
 // ErrNoSelector is returned by Prune when PruneOptions.Selector is empty.
@@ -37,6 +41,11 @@ var ErrNoSelector = errors.New("prune: no selector: refusing to delete objects t
 // longer in the rendered set (the caller computes that difference). It is a
 // safety policy first; each rule errs on the side of keeping an object:
 //
+//  0. An object outside PruneOptions.InScope is not looked at: the sync's
+//     scope was narrowed (its target namespace changed, or its rights went
+//     from cluster to namespace) and requests there would be refused on
+//     every run. It is kept, Skipped with ErrOutOfScope, for the caller to
+//     drop from the inventory and report as orphaned.
 //  1. Only a live object carrying every label of PruneOptions.Selector is
 //     ours. A same-named object without them (created by someone else, or
 //     released by removing the label) is kept and reported Skipped.
@@ -130,6 +139,8 @@ func (e *Engine) pruneStage(ctx context.Context, changes []Change, selector stri
 			c.Action, c.Err = Failed, fmt.Errorf("%s: no resource recorded; cannot prune", c.ID)
 		case c.Namespaced && c.Namespace == "":
 			c.Action, c.Err = Failed, fmt.Errorf("%s: namespaced without a namespace; cannot prune", c.ID)
+		case opts.InScope != nil && !opts.InScope(c.Target):
+			c.Action, c.Err = Skipped, fmt.Errorf("%s: %w", c.ID, ErrOutOfScope)
 		default:
 			targets = append(targets, c.Target)
 			index[c.ID] = c

@@ -167,7 +167,9 @@ RBAC (--rbac):
   cluster              ClusterRole gitsync:NS:NAME grants every verb on every resource: the sync may apply
                        anything, CRDs and RBAC included, which makes its ServiceAccount as powerful as
                        cluster-admin. Only a cluster admin can install it.
-Switching mode or target namespace deletes the RBAC objects the previous install made.
+Switching mode or target namespace deletes the RBAC objects the previous install made. When that narrows
+the sync's scope (cluster to namespace, or another target namespace), the next run orphans the objects it
+applied outside the new scope: left in place, no longer tracked, named in its record and an Orphaned Event.
 
 Sources other than Git (--url): a Helm repository (--helm-repo), an OCI artifact (--oci-url, with --oci-tag,
 --oci-semver or --oci-digest) or an S3-compatible bucket (--bucket-endpoint and --bucket-name). --secret and
@@ -585,6 +587,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 	}
 	for _, id := range res.Deleted {
 		fmt.Fprintf(o.Out, "%s deleted (no longer granted)\n", id)
+	}
+	if len(res.Deleted) > 0 && install.RBACMode(o.RBAC) == install.RBACNamespace {
+		fmt.Fprintln(o.ErrOut, "note: the sync's scope changed: its next run leaves the objects it applied outside the new scope in place and stops tracking them (orphaned, named in its record and an Orphaned Event); to delete them, delete them by hand, or uninstall --prune before installing again")
 	}
 	if res.Job != nil {
 		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)

@@ -588,6 +588,9 @@ func TestInstallOnCluster(t *testing.T) {
 		if n := strings.Count(out, "deleted (no longer granted)"); n != 2 {
 			t.Errorf("%d objects deleted, want the ClusterRole and its binding:\n%s", n, out)
 		}
+		if !strings.Contains(out, "note: the sync's scope changed") {
+			t.Errorf("narrowing to namespace mode does not say what happens to objects outside the scope:\n%s", out)
+		}
 		waitForbidden(t, "create a ClusterRole back in namespace mode", func() error {
 			_, err := sa.RbacV1().ClusterRoles().Create(ctx, clusterRole, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err

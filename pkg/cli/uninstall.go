@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -22,6 +23,9 @@ type uninstallOptions struct {
 	Prune bool
 	// Bootstrap, Yes: see uninstall_bootstrap.go.
 	Bootstrap, Yes bool
+	// JobTimeout bounds the wait for the sync's runs to stop. Default
+	// action.DefaultJobTimeout.
+	JobTimeout time.Duration
 
 	syncRef
 	genericiooptions.IOStreams
@@ -33,11 +37,18 @@ func newUninstallCommand(flags *genericclioptions.ConfigFlags, streams genericio
 	cmd := &cobra.Command{
 		Use:   "uninstall NAME",
 		Short: "Remove a sync: its CronJob, spec, state, ServiceAccount and RBAC",
-		Long: `Delete what install and the sync's runs created for sync NAME: the CronJob gitsync-NAME (its Jobs and Pods
-go with it, so a run in progress is stopped), the spec ConfigMap gitsync-NAME, the inventory ConfigMap
-gitsync-NAME-inventory and the history ConfigMaps gitsync-NAME-rev-N, the Lease gitsync-NAME, and the
-ServiceAccount, Roles, RoleBindings, ClusterRole and ClusterRoleBinding labelled as this sync's
-(gitsync.io/sync=NAME, gitsync.io/sync-namespace=NAMESPACE, app.kubernetes.io/managed-by=kubectl-gitsync).
+		Long: `Delete what install and the sync's runs created for sync NAME.
+
+First no run may start or go on: the CronJob gitsync-NAME is suspended, its Jobs are deleted and uninstall
+waits until they are gone (a run stopped this way records why), the CronJob is deleted, and the Lease
+gitsync-NAME is taken over, so that no run can start and a run holding it elsewhere stops before its next
+write; uninstall waits for such a run until its Lease would have expired. Both waits are bounded by
+--job-timeout; if a run does not stop in time, nothing else is removed and uninstall can be run again.
+
+Then it deletes the spec ConfigMap gitsync-NAME, the inventory ConfigMap gitsync-NAME-inventory and the
+history ConfigMaps gitsync-NAME-rev-N, the Lease, and the ServiceAccount, Roles, RoleBindings, ClusterRole
+and ClusterRoleBinding labelled as this sync's (gitsync.io/sync=NAME, gitsync.io/sync-namespace=NAMESPACE,
+app.kubernetes.io/managed-by=kubectl-gitsync).
 
 The objects the sync applied stay in place unless --prune is given. With --prune they are deleted first,
 in reverse order of apply (Namespaces and CRDs last), and only those still carrying this sync's labels and
@@ -54,6 +65,7 @@ uninstall --prune can be run again.`,
 	}
 	cmd.Flags().BoolVar(&o.Prune, "prune", false, "first delete the objects the sync applied")
 	o.addBootstrapFlags(cmd)
+	cmd.Flags().DurationVar(&o.JobTimeout, "job-timeout", action.DefaultJobTimeout, "how long to wait for the sync's running Jobs (and a run holding its Lease) to stop")
 	return cmd
 }
 
@@ -65,10 +77,13 @@ func (o *uninstallOptions) Complete(cmd *cobra.Command, args []string) error {
 	return o.complete(cmd, args)
 }
 
-// Validate checks the argument.
+// Validate checks the argument and the flags.
 func (o *uninstallOptions) Validate() error {
 	if o.Yes && !o.Bootstrap {
 		return errors.New("--yes: only with --bootstrap")
+	}
+	if o.JobTimeout <= 0 {
+		return fmt.Errorf("--job-timeout: must be positive, not %s", o.JobTimeout)
 	}
 	return validateSyncName(o.Name)
 }
@@ -78,7 +93,10 @@ func (o *uninstallOptions) Run(ctx context.Context) error {
 	if o.Bootstrap {
 		return o.runBootstrap(ctx)
 	}
-	res, err := action.Uninstall(ctx, o.cfg, action.UninstallOptions{Ref: o.ref(), Prune: o.Prune})
+	prog := format.NewProgress(o.ErrOut, o.cfg.Now)
+	stop := prog.Spin()
+	res, err := action.Uninstall(ctx, o.cfg, action.UninstallOptions{Ref: o.ref(), Prune: o.Prune, JobTimeout: o.JobTimeout, Progress: prog})
+	stop()
 	for _, d := range res.Deletions {
 		switch {
 		case d.Action == apply.Deleted:

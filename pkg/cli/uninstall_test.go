@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -58,7 +59,12 @@ func uninstallFixture(t *testing.T, target string, mode install.RBACMode) string
 		target: target, rbac: mode, entries: entries, record: rec,
 		history: []inventory.History{{Revision: revWebPrev, Result: inventory.ResultSucceeded}, {Revision: revWeb, Result: inventory.ResultSucceeded}},
 	})
-	_, err := c.CoordinationV1().Leases(ns).Create(ctx, leaseNamed(lease.Name("web")), metav1.CreateOptions{})
+	// The Lease of a run that ended without releasing it: expired, so that
+	// uninstall need not wait for it (TestUninstallStopsRuns covers a live
+	// one).
+	l := leaseNamed(lease.Name("web"))
+	l.Spec.RenewTime = &metav1.MicroTime{Time: time.Now().Add(-2 * time.Minute)}
+	_, err := c.CoordinationV1().Leases(ns).Create(ctx, l, metav1.CreateOptions{})
 	must(t, err)
 	return ns
 }

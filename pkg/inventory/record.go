@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // Result is the outcome of a run.
@@ -91,6 +93,26 @@ type Run struct {
 	// in a run that applied the sync's own objects (see
 	// SucceedExceptUnits).
 	FailedUnits int `json:"failedUnits,omitempty"`
+	// Orphaned lists objects this run dropped from the inventory without
+	// deleting them, because they lie outside the sync's current scope (its
+	// target namespace changed, or its rights went from cluster to
+	// namespace): they stay in the cluster and no sync tracks them any
+	// more. At most MaxOrphaned are listed; OrphanedCount counts them all.
+	Orphaned      []object.ID `json:"orphaned,omitempty"`
+	OrphanedCount int         `json:"orphanedCount,omitempty"`
+}
+
+// MaxOrphaned bounds Run.Orphaned, so that narrowing the scope of a sync
+// of thousands of objects cannot crowd the inventory out of its ConfigMap.
+const MaxOrphaned = 100
+
+// SetOrphaned records ids as orphaned by the run (see Run.Orphaned).
+func (run *Run) SetOrphaned(ids []object.ID) {
+	run.OrphanedCount = len(ids)
+	run.Orphaned = nil
+	if len(ids) > 0 {
+		run.Orphaned = append([]object.ID(nil), ids[:min(len(ids), MaxOrphaned)]...)
+	}
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

@@ -75,6 +75,10 @@ func History(sync string, n int) string { return Prefix + sync + "-rev-" + strco
 // Lease returns the name of the Lease of sync.
 func Lease(sync string) string { return Prefix + sync }
 
+// FluxTree returns the name of the Secret holding the Flux objects of
+// sync's units (see docs/architecture.md, Units).
+func FluxTree(sync string) string { return Prefix + sync + "-flux" }
+
 // SyncOfSpec returns the sync whose spec ConfigMap is named configMap, and
 // false when the name is not a spec ConfigMap's (it does not start with
 // Prefix or names nothing after it). A name that fits is not proof: the

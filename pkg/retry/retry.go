@@ -87,7 +87,9 @@ func (c *Counter) Retries() int64 { return c.retries.Load() }
 // Wrap makes every client built from cfg afterwards retry transient faults
 // as the package documentation says, and returns the counter of its
 // retries. It wraps the transports cfg already wraps, so a request counter
-// wrapped before sees every attempt.
+// wrapped before sees every attempt. Wrapping a config wrapped already (or
+// a copy of it) is harmless: the outermost transport retries, and counts,
+// and the inner ones send each attempt once.
 func Wrap(cfg *rest.Config, opts Options) *Counter {
 	c := &Counter{}
 	opts = opts.withDefaults()
@@ -130,8 +132,20 @@ func (t *transport) WrappedRoundTripper() http.RoundTripper { return t.next }
 // attempts run out.
 const maxErrorBody = 64 << 10
 
+// retryingKey marks a request's context as under a transport of this
+// package already.
+type retryingKey struct{}
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	if ctx.Value(retryingKey{}) != nil {
+		// An outer transport of this package owns the retries (a run in
+		// kubectl-gitsync's process builds on the plugin's wrapped config):
+		// retrying here too would multiply the attempts.
+		return t.next.RoundTrip(req)
+	}
+	ctx = context.WithValue(ctx, retryingKey{}, true)
+	req = req.WithContext(ctx)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		// client-go gives bodies as bytes (GetBody set); an opaque reader is
 		// read once here so that it can be sent again.

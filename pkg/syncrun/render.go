@@ -90,6 +90,10 @@ type Rendered struct {
 	// would prune when the spec's prune is enabled, if they still carry
 	// Labels and do not opt out.
 	Stale []apply.Target
+	// InScope is apply.PruneOptions.InScope as a run has it: stale objects
+	// outside the sync's current scope are orphaned, not pruned (scope.go).
+	// Nil for a cluster-scoped sync.
+	InScope func(apply.Target) bool
 	// Flux are the Flux objects the render held: a run executes them as
 	// units (RenderOptions.Unit renders one) instead of applying them.
 	// Flux's own installation is not among them, nor in Objects, unless
@@ -213,6 +217,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	}
 	out.Targets = resolved
 	out.Stale = targets(inventory.Diff(inv.Entries, entriesOf(resolved, nil)))
+	out.InScope = r.pruneScope()
 	return out, nil
 }
 

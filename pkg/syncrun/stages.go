@@ -152,6 +152,8 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 		Retries:    res.Retries,
 		VerifiedBy: res.VerifiedBy,
 	}
+	orphaned := orphanedIDs(res.Pruned)
+	run.SetOrphaned(orphaned)
 	if run.SetDigest == "" && (res.Outcome == Succeeded || res.selfSucceeded) {
 		run.SetDigest = inv.Record.LastAppliedSetDigest
 	}
@@ -164,13 +166,19 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 	default:
 		inv.Record.Fail(run)
 	}
-	if err := store.Save(ctx, inv); err != nil {
-		r.log.Error("recording the result failed", "state", store.Sync, "error", err)
+	saveErr := store.Save(ctx, inv)
+	if saveErr != nil {
+		r.log.Error("recording the result failed", "state", store.Sync, "error", saveErr)
 		if res.Err == nil {
-			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", err)
+			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", saveErr)
 		}
 	}
-	if res.Rendered || res.Outcome == Failed {
+	if saveErr == nil {
+		r.emitOrphaned(ctx, store.Sync, orphaned, res)
+	}
+	// A record refused by the inventory's precondition (written by another
+	// run, or deleted by uninstall) gets no history either.
+	if (res.Rendered || res.Outcome == Failed) && !errors.Is(saveErr, inventory.ErrConflict) {
 		h := inventory.History{
 			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
 			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
@@ -292,16 +300,17 @@ func targets(entries []inventory.Entry) []apply.Target {
 	return out
 }
 
-// deletedIDs returns the objects prune is done with: deleted, gone, or
-// left alone on purpose (not ours, opted out) — none of them is tracked any
-// more. Failed deletions stay in the inventory to be retried.
+// deletedIDs returns the objects prune is done with: deleted, gone, left
+// alone on purpose (not ours, opted out) or orphaned (outside the current
+// scope) — none of them is tracked any more. Failed deletions stay in the
+// inventory to be retried, and objects whose resource is not served.
 func deletedIDs(cs *apply.ChangeSet) []object.ID {
 	if cs == nil {
 		return nil
 	}
 	var ids []object.ID
 	for _, c := range cs.Changes {
-		if c.Action == apply.Deleted || c.Action == apply.Skipped && c.Err == nil {
+		if c.Action == apply.Deleted || c.Action == apply.Skipped && (c.Err == nil || errors.Is(c.Err, apply.ErrOutOfScope)) {
 			ids = append(ids, c.ID)
 		}
 	}

@@ -256,13 +256,6 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// the run until the Job's deadline kills it.
 	startCtx, cancelStart := context.WithTimeout(ctx, r.startTimeout())
 	defer cancelStart()
-	if err := r.loadSpec(startCtx); err != nil {
-		return nil, err
-	}
-	// spec.suspend is not checked here: it suspends the schedule (the
-	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
-	// rollback — is one somebody asked for.
-
 	// The Lease is renewed until leaseCtx ends, with the run. Taking it is
 	// bounded by StartTimeout too, without bounding its renewal.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
@@ -289,6 +282,19 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	r.lease = l
+	// The spec is read under the Lease: uninstall takes the Lease before it
+	// deletes the spec (and the Lease only after it), so a run that reads
+	// the spec now cannot be cut off by an uninstall that finished between
+	// the two (it would re-create the state of a sync that is gone).
+	// spec.suspend is not checked here: it suspends the schedule (the
+	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
+	// rollback — is one somebody asked for.
+	if err := r.loadSpec(startCtx); err != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
+		defer cancel()
+		r.releaseLease(fctx)
+		return nil, err
+	}
 
 	inv, err := r.store.Load(startCtx)
 	if err != nil {
@@ -309,7 +315,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// hung API server does not keep the run.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
-	if r.guard(fctx, "record") == nil || r.retakeLease(fctx, res) {
+	switch {
+	case r.guard(fctx, "record") == nil:
+		res.Retries = r.retries.Retries()
+		r.record(fctx, inv, res)
+	case r.uninstalled(fctx):
+		// Lost to uninstall: taking the Lease back would re-create it, and
+		// recording would write history of a sync that is gone.
+		markUninstalled(res)
+	case r.retakeLease(fctx, res):
 		res.Retries = r.retries.Retries()
 		r.record(fctx, inv, res)
 	}
@@ -443,11 +457,20 @@ func (r *runner) objectLabels() map[string]string {
 // specDigest combines the spec's digest with the digest of the substitution
 // inputs read from ConfigMaps and Secrets: a changed variable must trigger a
 // render just as a changed spec does.
+//
+// A namespaced run's scope joins it too (scope.go): after a change of scope
+// the next run renders, so that the scope check and prune see the inventory
+// against the new scope, instead of a drift check failing on objects the
+// sync may no longer read.
 func (r *runner) specDigest(varsDigest string) string {
-	if varsDigest == "" {
+	extra := varsDigest
+	if r.opts.NamespaceScoped {
+		extra += "\nscope=namespace"
+	}
+	if extra == "" {
 		return r.sync.Digest()
 	}
-	sum := sha256.Sum256([]byte(r.sync.Digest() + "\n" + varsDigest))
+	sum := sha256.Sum256([]byte(r.sync.Digest() + "\n" + extra))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -502,6 +525,9 @@ func summary(res *Result) string {
 		if len(fromOwners) > 0 {
 			msg += fmt.Sprintf("; took %d %s from other owners (adopt): %s", len(fromOwners), plural(len(fromOwners), "object"), listSome(fromOwners, 10))
 		}
+	}
+	if s := orphanedSummary(orphanedIDs(res.Pruned)); s != "" {
+		msg += "; " + s
 	}
 	if res.Pruned != nil {
 		var kept []string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/retry"
@@ -153,7 +154,7 @@ const treeKey = "tree.json.gz"
 const kindFluxTree = "flux-tree"
 
 // treeSecretName returns the name of the stored tree Secret of sync.
-func treeSecretName(sync string) string { return "gitsync-" + sync + "-flux" }
+func treeSecretName(sync string) string { return names.FluxTree(sync) }
 
 // storedTree is the content of the stored tree Secret.
 type storedTree struct {

@@ -394,7 +394,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 			fail("lease", err)
 			return
 		}
-		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 		res.Pruned = pruned
 		if err == nil {
 			err = pruned.Err()

@@ -323,7 +323,7 @@ func (r *runner) pruneUnit(ctx context.Context, u *unit) {
 		fail(fmt.Errorf("lease: %w", err))
 		return
 	}
-	pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+	pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 	res.Pruned = pruned
 	if err == nil {
 		err = pruned.Err()
@@ -594,7 +594,7 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 				stale = append(stale, e)
 			}
 		}
-		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: r.unitLabels(store), Concurrency: r.opts.Concurrency})
+		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: r.unitLabels(store), Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 		ur.Pruned = pruned
 		if err == nil {
 			err = pruned.Err()
@@ -611,7 +611,8 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 			return fail(err)
 		}
 		if policy == inventory.DeletionWait {
-			if err := r.waitGone(ctx, stale); err != nil {
+			// Orphaned objects (outside the scope) are not waited for.
+			if err := r.waitGone(ctx, inventory.Narrow(nil, stale, orphanedIDs(pruned))); err != nil {
 				return fail(err)
 			}
 		}
@@ -621,6 +622,10 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 	}
 	ur.Outcome = Succeeded
 	ur.Message = fmt.Sprintf("removed from Git: %d objects %s", ur.Objects, map[bool]string{true: "left in place (deletion policy Orphan)", false: "deleted"}[policy == inventory.DeletionOrphan])
+	if s := orphanedSummary(orphanedIDs(ur.Pruned)); s != "" {
+		ur.Message += "; " + s
+		r.emitOrphaned(ctx, store.Sync, orphanedIDs(ur.Pruned), &Result{End: r.now()})
+	}
 	r.log.Info("unit removed from Git", "unit", ur.ID.String(), "objects", ur.Objects, "deletionPolicy", policy)
 	return ur
 }
