@@ -112,6 +112,7 @@ func (r *runner) describeUnit(u *unit, objs []*unstructured.Unstructured, rnd *r
 	out.Unit = u.id
 	out.Revision, out.Objects, out.Digest, out.Flux = u.res.Revision, objs, rnd.digest, u.children
 	out.Labels, out.Inventory = u.labels, u.inv.Entries
+	out.Prune, out.Force = u.prune, u.force
 	if len(objs) == 0 && len(u.children) == 0 && len(u.inv.Entries) > 0 {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(u.inv.Entries)))
 	}
