@@ -97,6 +97,8 @@ func (o *treeOptions) Run(ctx context.Context) error {
 func printTree(out io.Writer, t *action.Tree) error {
 	head := fmt.Sprintf("Sync/%s/%s", t.Namespace, t.Sync)
 	switch {
+	case t.Objects == 0 && len(t.Units) > 0:
+		head += fmt.Sprintf(" (no objects of its own, %s)", format.Count(len(t.Units), "unit"))
 	case t.Objects == 0:
 		head += " (no objects: it has not applied anything yet)"
 	case t.Revision != "":
