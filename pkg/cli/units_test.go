@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +246,109 @@ func TestUnitTreeOrder(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// fluxFiles is a small Flux repository: the sync's own GitRepository, and
+// Kustomizations infra and apps (apps after infra) reading it.
+func fluxFiles(ns, url string) map[string]string {
+	ks := func(name, path, dependsOn string) string {
+		doc := fmt.Sprintf(`apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  interval: 10m
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  path: %s
+  prune: true
+`, name, ns, path)
+		if dependsOn != "" {
+			doc += "  dependsOn:\n  - name: " + dependsOn + "\n"
+		}
+		return doc
+	}
+	return map[string]string{
+		"deploy/source.yaml": fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: %s
+spec:
+  interval: 1m
+  url: %s
+  ref:
+    branch: main
+`, ns, url),
+		"deploy/infra.yaml": ks("infra", "./infra", ""),
+		"deploy/apps.yaml":  ks("apps", "./apps", "infra"),
+		"infra/cm.yaml":     configMapYAML("infra-config", "1"),
+		"apps/cm.yaml":      configMapYAML("app-config", "1"),
+	}
+}
+
+// TestUnitsAfterRealRun runs a Flux repository served by the test Git
+// server, then reads what the run recorded with status, tree, trace,
+// history, build and diff.
+func TestUnitsAfterRealRun(t *testing.T) {
+	f := newPipelineFixture(t)
+	f.commit(fluxFiles(f.ns, f.git.HTTPURL("app")))
+	f.installCronJob(f.installSpec(""))
+	ctx := t.Context()
+	out, logs, err := f.cli(ctx, "run", "app", "--local")
+	if err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out, logs)
+	}
+	apps := "Kustomization/" + f.ns + "/apps"
+	infra := "Kustomization/" + f.ns + "/infra"
+
+	out, _, err = f.cli(ctx, "status")
+	must(t, err)
+	if !strings.Contains(out, "── "+infra+" ") || !strings.Contains(out, "── "+apps+" ") {
+		t.Errorf("status does not nest the units:\n%s", out)
+	}
+	out, _, err = f.cli(ctx, "status", "app")
+	must(t, err)
+	if !regexp.MustCompile(`── ` + apps + `\s+main@sha1:\w+\s+Succeeded\s+true\s+1\s+\S+ ago\s+` + infra).MatchString(out) {
+		t.Errorf("status app does not show apps waiting on infra:\n%s", out)
+	}
+
+	out, _, err = f.cli(ctx, "tree", "app")
+	must(t, err)
+	if !strings.Contains(out, apps+" (Succeeded, main@sha1:") || !strings.Contains(out, "└── app-config\n") || !strings.Contains(out, "└── infra-config\n") {
+		t.Errorf("tree:\n%s", out)
+	}
+
+	out, _, err = f.cli(ctx, "trace", "configmap/app-config")
+	must(t, err)
+	if !strings.Contains(out, "Unit:           "+apps+" (Succeeded at main@sha1:") || !strings.Contains(out, "In Inventory:   true") {
+		t.Errorf("trace:\n%s", out)
+	}
+
+	out, _, err = f.cli(ctx, "history", "app", "--unit", "ks/"+f.ns+"/apps")
+	must(t, err)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "Succeeded") {
+		t.Errorf("history --unit:\n%s", out)
+	}
+
+	out, _, err = f.cli(ctx, "build", "app", "--unit", apps)
+	must(t, err)
+	if !strings.Contains(out, "name: app-config") || strings.Contains(out, "infra-config") || !strings.Contains(out, syncrun.LabelUnit+": "+flux.StateName("app", flux.ID{Kind: flux.KindKustomization, Namespace: f.ns, Name: "apps"})) {
+		t.Errorf("build --unit:\n%s", out)
+	}
+
+	// A change in Git shows in the unit's diff, and only there.
+	f.commit(map[string]string{"apps/cm.yaml": configMapYAML("app-config", "2")})
+	out, _, err = f.cli(ctx, "diff", "app", "--unit", apps)
+	wantExit(t, err, ExitFailed, "")
+	if !strings.Contains(out, `-  value: "1"`) || !strings.Contains(out, `+  value: "2"`) {
+		t.Errorf("diff --unit:\n%s", out)
+	}
+	_, _, err = f.cli(ctx, "diff", "app", "--unit", infra)
+	wantExit(t, err, ExitOK, "")
+
+	_, _, err = f.cli(ctx, "build", "app", "--unit", "HelmRelease/"+f.ns+"/nope")
+	wantExit(t, err, ExitError, "no such unit; the sync's units are: "+apps+", "+infra)
 }
