@@ -55,5 +55,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newCheckCommand(flags, streams))
 	root.AddCommand(newLogsCommand(flags, streams))
 	root.AddCommand(newArtifactCommands(flags, streams)...)
+	root.AddCommand(newConvertCommand(flags, streams))
 	return root
 }
