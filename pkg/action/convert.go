@@ -442,7 +442,9 @@ func dependsOnNote(deps []flux.ID) flux.FieldNote {
 }
 
 // oneLine joins the lines of err's message.
-func oneLine(err error) string { return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ") }
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
 
 // fluxGroupKinds are the kinds ReadFluxObjects lists: sources first, then
 // units.
