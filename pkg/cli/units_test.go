@@ -286,6 +286,7 @@ spec:
 		"deploy/apps.yaml":  ks("apps", "./apps", "infra"),
 		"infra/cm.yaml":     configMapYAML("infra-config", "1"),
 		"apps/cm.yaml":      configMapYAML("app-config", "1"),
+		"apps/extra.yaml":   configMapYAML("app-extra", "1"),
 	}
 }
 
@@ -295,7 +296,9 @@ spec:
 func TestUnitsAfterRealRun(t *testing.T) {
 	f := newPipelineFixture(t)
 	f.commit(fluxFiles(f.ns, f.git.HTTPURL("app")))
-	f.installCronJob(f.installSpec(""))
+	// The sync itself does not prune, its units do: diff --unit follows
+	// the unit's prune.
+	f.installCronJob(f.installSpec("  prune: false\n"))
 	ctx := t.Context()
 	out, logs, err := f.cli(ctx, "run", "app", "--local")
 	if err != nil {
@@ -311,13 +314,13 @@ func TestUnitsAfterRealRun(t *testing.T) {
 	}
 	out, _, err = f.cli(ctx, "status", "app")
 	must(t, err)
-	if !regexp.MustCompile(`── ` + apps + `\s+main@sha1:\w+\s+Succeeded\s+true\s+1\s+\S+ ago\s+` + infra).MatchString(out) {
+	if !regexp.MustCompile(`── ` + apps + `\s+main@sha1:\w+\s+Succeeded\s+true\s+2\s+\S+ ago\s+` + infra).MatchString(out) {
 		t.Errorf("status app does not show apps waiting on infra:\n%s", out)
 	}
 
 	out, _, err = f.cli(ctx, "tree", "app")
 	must(t, err)
-	if !strings.Contains(out, apps+" (Succeeded, main@sha1:") || !strings.Contains(out, "└── app-config\n") || !strings.Contains(out, "└── infra-config\n") {
+	if !strings.Contains(out, apps+" (Succeeded, main@sha1:") || !strings.Contains(out, "├── app-config\n") || !strings.Contains(out, "└── infra-config\n") {
 		t.Errorf("tree:\n%s", out)
 	}
 
@@ -329,22 +332,27 @@ func TestUnitsAfterRealRun(t *testing.T) {
 
 	out, _, err = f.cli(ctx, "history", "app", "--unit", "ks/"+f.ns+"/apps")
 	must(t, err)
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "Succeeded") {
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "Succeeded") || !strings.Contains(lines[1], "  2  ") {
 		t.Errorf("history --unit:\n%s", out)
 	}
 
 	out, _, err = f.cli(ctx, "build", "app", "--unit", apps)
 	must(t, err)
-	if !strings.Contains(out, "name: app-config") || strings.Contains(out, "infra-config") || !strings.Contains(out, syncrun.LabelUnit+": "+flux.StateName("app", flux.ID{Kind: flux.KindKustomization, Namespace: f.ns, Name: "apps"})) {
+	if !strings.Contains(out, "name: app-config") || !strings.Contains(out, "name: app-extra") || strings.Contains(out, "infra-config") || !strings.Contains(out, syncrun.LabelUnit+": "+flux.StateName("app", flux.ID{Kind: flux.KindKustomization, Namespace: f.ns, Name: "apps"})) {
 		t.Errorf("build --unit:\n%s", out)
 	}
 
-	// A change in Git shows in the unit's diff, and only there.
+	// A change in Git shows in the unit's diff, and only there; the
+	// unit's prune (true) decides that a removed object shows as pruned.
 	f.commit(map[string]string{"apps/cm.yaml": configMapYAML("app-config", "2")})
+	f.remove("apps/extra.yaml")
 	out, _, err = f.cli(ctx, "diff", "app", "--unit", apps)
 	wantExit(t, err, ExitFailed, "")
 	if !strings.Contains(out, `-  value: "1"`) || !strings.Contains(out, `+  value: "2"`) {
 		t.Errorf("diff --unit:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^-  name: app-extra$`).MatchString(out) {
+		t.Errorf("diff --unit does not show app-extra pruned:\n%s", out)
 	}
 	_, _, err = f.cli(ctx, "diff", "app", "--unit", infra)
 	wantExit(t, err, ExitOK, "")
