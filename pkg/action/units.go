@@ -200,3 +200,20 @@ func traceUnit(ctx context.Context, cfg *Config, s *Sync, state string, id objec
 	}
 	res.Problems = append(res.Problems, "the unit's inventory does not list it: the unit no longer manages it and prune will not delete it")
 }
+
+// UnitNames returns the units of the sync ref names, as the sync's last
+// run listed them (Kind/namespace/name), sorted.
+func UnitNames(ctx context.Context, cfg *Config, ref Ref) ([]string, error) {
+	s, err := GetSync(ctx, cfg, ref)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, u := range s.Record().Units {
+		if slices.Contains(unitKinds, u.Kind) {
+			out = append(out, UnitName(u))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

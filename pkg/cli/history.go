@@ -64,6 +64,7 @@ the whole message. A revision listed here is what rollback can return to.`,
 	}
 	o.print.addFlags(cmd, true)
 	cmd.Flags().StringVar(&o.Unit, "unit", "", unitFlagUsage)
+	_ = cmd.RegisterFlagCompletionFunc("unit", completeUnits(flags))
 	return cmd
 }
 

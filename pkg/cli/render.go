@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/flux"
@@ -36,11 +37,12 @@ type renderFlags struct {
 	unit flux.ID
 }
 
-func (f *renderFlags) addFlags(cmd *cobra.Command) {
+func (f *renderFlags) addFlags(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) {
 	cmd.Flags().StringVar(&f.Path, "path", "", "render this local directory instead of the sync's source")
 	cmd.Flags().StringVarP(&f.Filename, "filename", "f", "", "Sync document to render instead of the installed spec (- for stdin); NAME is then optional")
 	cmd.Flags().BoolVar(&f.Offline, "offline", false, "contact no cluster: needs -f; the built-in kinds and the render's CRDs decide what is namespaced")
 	cmd.Flags().StringVar(&f.Unit, "unit", "", unitFlagUsage)
+	_ = cmd.RegisterFlagCompletionFunc("unit", completeUnits(flags))
 }
 
 // complete reads the document and checks --path, then completes r: NAME,

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
@@ -162,4 +166,29 @@ func leaseCell(l *action.LeaseStatus, now time.Time) string {
 		return fmt.Sprintf("expired %s ago (held by %s, which did not release it; the next run takes it over)", format.Age(now, l.Expires), holder)
 	}
 	return fmt.Sprintf("held by %s for %s, expires %s unless renewed", holder, format.Age(now, l.Acquired), format.Until(now, l.Expires))
+}
+
+// completeUnits completes --unit with the units of the sync named by the
+// first argument, as its last run listed them.
+func completeUnits(flags *genericclioptions.ConfigFlags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		namespace, err := syncNamespace(flags)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := actionConfig(ctx, flags)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		units, err := action.UnitNames(ctx, cfg, action.Ref{Name: args[0], Namespace: namespace})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return withPrefix(units, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
 }

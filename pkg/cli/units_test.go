@@ -216,6 +216,16 @@ func TestUnitsGolden(t *testing.T) {
 		}
 	})
 
+	t.Run("--unit completes the recorded units", func(t *testing.T) {
+		for _, cmd := range []string{"history", "build", "diff"} {
+			out, _, err := gitsyncCLI(ctx, "__complete", cmd, "fleet", "--kubeconfig", env.KubeconfigPath(), "-n", ns, "--unit", "Kustomization/flux-system/infra")
+			must(t, err)
+			if got := strings.Fields(out); len(got) < 3 || got[0] != "Kustomization/flux-system/infra-configs" || got[1] != "Kustomization/flux-system/infrastructure" || got[2] != ":4" {
+				t.Errorf("%s: completion %q", cmd, out)
+			}
+		}
+	})
+
 	t.Run("bad --unit", func(t *testing.T) {
 		for _, u := range []string{"apps", "GitRepository/flux-system/flux-system", "Kustomization//apps"} {
 			_, _, err := gitsyncCLI(ctx, "history", "fleet", "--unit", u, "--kubeconfig", env.KubeconfigPath(), "-n", ns)
