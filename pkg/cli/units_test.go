@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -369,4 +371,28 @@ func TestUnitsAfterRealRun(t *testing.T) {
 
 	_, _, err = f.cli(ctx, "build", "app", "--unit", "HelmRelease/"+f.ns+"/nope")
 	wantExit(t, err, ExitError, "no such unit; the sync's units are: "+apps+", "+infra)
+}
+
+// TestUnitOffline renders one unit of a local Flux tree without a cluster.
+func TestUnitOffline(t *testing.T) {
+	dir := t.TempDir()
+	files := fluxFiles("fs", "https://git.example.com/fleet.git")
+	files[".git/HEAD"] = "ref: refs/heads/main\n"
+	files["sync.yaml"] = "apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: fleet, namespace: fs}\n" +
+		"spec:\n  source:\n    git:\n      url: https://git.example.com/fleet.git\n      ref: {branch: main}\n  path: ./deploy\n"
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	args := []string{"build", "-f", filepath.Join(dir, "sync.yaml"), "--path", filepath.Join(dir, "deploy"), "--offline"}
+	out, errOut, err := cliWithInput(t.Context(), "", append(args, "--unit", "ks/fs/apps")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "name: app-config") || !strings.Contains(out, syncrun.LabelUnit+": fleet.ks.fs.apps") || strings.Contains(out, "infra-config") {
+		t.Errorf("build --offline --unit:\n%s", out)
+	}
+	_, _, err = cliWithInput(t.Context(), "", append(args, "--unit", "HelmRelease/fs/nope")...)
+	wantExit(t, err, ExitError, "HelmRelease/fs/nope: no unit of the sync's tree renders it; its units are: Kustomization/fs/apps, Kustomization/fs/infra")
 }

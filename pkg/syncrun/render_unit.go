@@ -3,6 +3,7 @@ package syncrun
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -43,6 +44,14 @@ func (r *runner) renderUnitOf(ctx context.Context, root *unit, want flux.ID, out
 		}
 		if next == nil {
 			msg := fmt.Sprintf("%s: no unit of the sync's tree renders it", want)
+			var known []string
+			for _, u := range g.Units() {
+				known = append(known, u.Metadata().ID.String())
+			}
+			slices.Sort(known)
+			if len(known) > 0 {
+				msg += "; its units are: " + listSome(known, 20)
+			}
 			if len(passed) > 0 {
 				msg += fmt.Sprintf(" (units that failed to render: %s)", listSome(passed, 5))
 			}
