@@ -97,7 +97,7 @@ func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, erro
 	if err != nil {
 		return nil, err
 	}
-	cs, err := engine.Apply(ctx, r.Objects, apply.Options{DryRun: true, Labels: r.Labels, Force: r.Sync.Spec.Force})
+	cs, err := engine.Apply(ctx, r.Objects, apply.Options{DryRun: true, Labels: r.Labels, Force: r.Force})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func Diff(ctx context.Context, cfg *Config, opts DiffOptions) (*DiffResult, erro
 		}
 	}
 	errs := []error{cs.Err()}
-	if r.Sync.Spec.PruneEnabled() && len(r.Stale) > 0 {
+	if r.Prune && len(r.Stale) > 0 {
 		pruned, err := engine.PreviewPrune(ctx, r.Stale, apply.PruneOptions{Selector: r.Labels, InScope: r.InScope})
 		if err != nil {
 			return nil, err
@@ -297,7 +297,7 @@ func diffOffline(ctx context.Context, opts DiffOptions) (*DiffResult, error) {
 		}
 		res.Diffs = append(res.Diffs, ObjectDiff{ID: t.ID, Before: b, After: after[i], From: "source", To: "local"})
 	}
-	if local.Sync.Spec.PruneEnabled() {
+	if local.Prune {
 		for i, t := range source.Targets {
 			if before[t.ID] != nil {
 				res.Diffs = append(res.Diffs, ObjectDiff{ID: t.ID, Before: src[i], From: "source", To: "local"})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 )
@@ -27,6 +28,11 @@ type RenderOptions struct {
 	// kinds and the render's CRDs decide what is namespaced, nothing is
 	// read from a cluster, so Spec is required. Default false.
 	Offline bool
+	// Unit, when set, renders that unit of the sync (a Kustomization or
+	// HelmRelease its tree holds, see ParseUnit) instead of the sync's
+	// own objects. A unit the sync's last run did not list is an error
+	// naming the units it did. Default: the sync.
+	Unit flux.ID
 }
 
 // renderSync renders the sync (or a local directory with its spec) as a run
@@ -48,7 +54,13 @@ func renderSync(ctx context.Context, cfg *Config, opts RenderOptions) (*syncrun.
 			return nil, err
 		}
 		ropts.Config, ropts.NamespaceScoped = cfg.REST, args.NamespaceScoped()
+		if opts.Unit != (flux.ID{}) {
+			if err := checkUnit(ctx, cfg, opts.Ref, opts.Unit); err != nil {
+				return nil, err
+			}
+		}
 	}
+	ropts.Unit = opts.Unit
 	if opts.Path != "" {
 		ropts.LocalDir, ropts.LocalRoot = opts.Path, localRoot(opts.Path)
 	}
@@ -96,4 +108,19 @@ func CheckLocalPath(path string) error {
 		return fmt.Errorf("%s is not a directory", path)
 	}
 	return nil
+}
+
+// checkUnit fails when the sync's last run listed units and unit is not
+// one of them, naming those it listed. Before the first run (no units
+// recorded) the render itself looks for the unit in the sync's tree.
+func checkUnit(ctx context.Context, cfg *Config, ref Ref, unit flux.ID) error {
+	s, err := GetSync(ctx, cfg, ref)
+	if err != nil {
+		return err
+	}
+	if len(s.Record().Units) == 0 {
+		return nil
+	}
+	_, err = findUnit(s, unit)
+	return err
 }

@@ -62,6 +62,14 @@ type SyncStatus struct {
 	History []inventory.History `json:"history,omitempty"`
 	// ActiveJobs are the CronJob's unfinished Jobs (detailed status only).
 	ActiveJobs []JobStatus `json:"activeJobs,omitempty"`
+	// Lease is the sync's Lease, while a run holds it or until a dead
+	// run's Lease expires (detailed status only).
+	Lease *LeaseStatus `json:"lease,omitempty"`
+	// Units are the Kustomizations and HelmReleases the sync's last run
+	// executed as units, in the order it found them: each names its
+	// parent, source, dependencies, the dependency that blocked it,
+	// result, revision and objects.
+	Units []inventory.UnitRecord `json:"units,omitempty"`
 	// Problems are what is wrong with the sync's objects: an invalid spec,
 	// a missing CronJob, an unreadable inventory.
 	Problems []string `json:"problems,omitempty"`
@@ -168,6 +176,9 @@ func Status(ctx context.Context, cfg *Config, opts StatusOptions) (*SyncStatus, 
 		st.Problems = append(st.Problems, "jobs: "+err.Error())
 	}
 	st.ActiveJobs = jobs
+	if st.Lease, err = readLease(ctx, cfg, opts.Ref, cfg.now()); err != nil {
+		st.Problems = append(st.Problems, "lease: "+err.Error())
+	}
 	return &st, nil
 }
 
@@ -235,6 +246,7 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 		st.LastRun = &run
 	}
 	st.Objects = len(s.Entries())
+	st.Units = rec.Units
 	return st
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/syncrun"
 )
 
 // The roles Trace tells apart.
@@ -41,8 +42,20 @@ type TraceResult struct {
 	SyncNamespace string `json:"syncNamespace,omitempty"`
 	// ApplySet is the object's applyset.kubernetes.io/part-of label.
 	ApplySet string `json:"applySet,omitempty"`
-	// InInventory tells whether the sync's inventory lists the object.
+	// InInventory tells whether the sync's inventory (the unit's, for an
+	// object a unit applied) lists the object.
 	InInventory bool `json:"inInventory"`
+	// Unit is the unit that applied the object, as Kind/namespace/name;
+	// empty for an object of the sync's own render.
+	Unit string `json:"unit,omitempty"`
+	// UnitState is the object's gitsync.io/unit label: the unit's state
+	// name.
+	UnitState string `json:"unitState,omitempty"`
+	// UnitRevision, UnitResult and UnitMessage describe the unit's last
+	// run.
+	UnitRevision string           `json:"unitRevision,omitempty"`
+	UnitResult   inventory.Result `json:"unitResult,omitempty"`
+	UnitMessage  string           `json:"unitMessage,omitempty"`
 	// Source, Path and Revision describe the sync, when it exists.
 	Source   SourceStatus `json:"source,omitzero"`
 	Path     string       `json:"path,omitempty"`
@@ -169,6 +182,10 @@ func trace(ctx context.Context, cfg *Config, id object.ID, obj *metav1.PartialOb
 	}
 	if s.InventoryErr != nil {
 		res.Problems = append(res.Problems, "inventory: "+s.InventoryErr.Error())
+		return res, nil
+	}
+	if state := l[syncrun.LabelUnit]; state != "" {
+		traceUnit(ctx, cfg, s, state, id, res)
 		return res, nil
 	}
 	want := s.Store(cfg.Client).ParentID()

@@ -21,6 +21,10 @@ type Tree struct {
 	// Namespaces hold the objects, cluster-scoped ones first (under an
 	// empty name), then by namespace name.
 	Namespaces []TreeNamespace `json:"namespaces"`
+	// Units are the sync's units (Kustomizations and HelmReleases its
+	// run executes), each with the objects it manages, in the order the
+	// last run found them.
+	Units []TreeUnit `json:"units,omitempty"`
 }
 
 // TreeNamespace is one namespace of a Tree.
@@ -39,8 +43,9 @@ type TreeKind struct {
 	Names []string `json:"names"`
 }
 
-// GetTree returns the inventory of the sync as a Tree. It reads only the
-// inventory, not the objects themselves.
+// GetTree returns the inventory of the sync as a Tree, with the inventory
+// of each of its units. It reads only inventories, not the objects
+// themselves.
 func GetTree(ctx context.Context, cfg *Config, ref Ref) (*Tree, error) {
 	s, err := GetSync(ctx, cfg, ref)
 	if err != nil {
@@ -60,6 +65,7 @@ func GetTree(ctx context.Context, cfg *Config, ref Ref) (*Tree, error) {
 		Revision:   s.Record().LastAppliedRevision,
 		Objects:    len(ids),
 		Namespaces: BuildTree(ids),
+		Units:      treeUnits(ctx, cfg, s),
 	}, nil
 }
 

@@ -61,7 +61,7 @@ name objects in the cluster cannot be rendered.`,
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	o.renderFlags.addFlags(cmd)
+	o.renderFlags.addFlags(cmd, flags)
 	o.print.addFlags(cmd, false)
 	return cmd
 }

@@ -74,7 +74,7 @@ when the external diff program fails, that is exits with more than 1).`,
 		ValidArgsFunction: completeSyncNames(flags),
 		RunE:              runE(o),
 	}
-	o.renderFlags.addFlags(cmd)
+	o.renderFlags.addFlags(cmd, flags)
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/format"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/names"
@@ -28,6 +29,11 @@ type historyOptions struct {
 	// messages; yaml, json, name, jsonpath=..., go-template=...) and
 	// --no-headers.
 	print *printFlags
+	// Unit is --unit: Kind/namespace/name of a unit of the sync whose
+	// history to list instead of the sync's.
+	Unit string
+	// unit is Unit parsed, set by Validate.
+	unit flux.ID
 
 	syncRef
 
@@ -57,6 +63,8 @@ the whole message. A revision listed here is what rollback can return to.`,
 		RunE:              runE(o),
 	}
 	o.print.addFlags(cmd, true)
+	cmd.Flags().StringVar(&o.Unit, "unit", "", unitFlagUsage)
+	_ = cmd.RegisterFlagCompletionFunc("unit", completeUnits(flags))
 	return cmd
 }
 
@@ -70,21 +78,38 @@ func (o *historyOptions) Complete(cmd *cobra.Command, args []string) error {
 
 // Validate checks the argument and flags.
 func (o *historyOptions) Validate() error {
+	if o.Unit != "" {
+		u, err := action.ParseUnit(o.Unit)
+		if err != nil {
+			return fmt.Errorf("--unit: %w", err)
+		}
+		o.unit = u
+	}
 	return validateSyncName(o.Name)
 }
 
 // Run prints the history.
 func (o *historyOptions) Run(ctx context.Context) error {
-	hist, err := action.History(ctx, o.cfg, o.ref())
+	var hist *action.HistoryList
+	var err error
+	if o.unit != (flux.ID{}) {
+		hist, err = action.UnitHistory(ctx, o.cfg, o.ref(), o.unit)
+	} else {
+		hist, err = action.History(ctx, o.cfg, o.ref())
+	}
 	if err != nil {
 		return err
 	}
 	if !o.print.table() {
 		named := make([]runtime.Object, len(hist.Items))
 		for i, h := range hist.Items {
-			named[i] = nameOf("v1", "ConfigMap", names.History(o.Name, h.Number))
+			named[i] = nameOf("v1", "ConfigMap", names.History(o.stateName(), h.Number))
 		}
 		return o.print.print(o.Out, hist, named)
+	}
+	if len(hist.Items) == 0 && hist.Unit != "" {
+		_, err := fmt.Fprintf(o.ErrOut, "No history for unit %s of sync %s in namespace %s: it has not run yet.\n", hist.Unit, o.Name, o.Namespace)
+		return err
 	}
 	if len(hist.Items) == 0 {
 		_, err := fmt.Fprintf(o.ErrOut, "No history for sync %s in namespace %s: it has not run yet.\n", o.Name, o.Namespace)
@@ -120,4 +145,13 @@ func printHistoryTable(out io.Writer, indent string, hist []inventory.History, n
 			format.OrDash(format.OneLine(h.Message, historyMessageWidth)))
 	}
 	return w.Flush()
+}
+
+// stateName is the name the history ConfigMaps are named after: the
+// sync's, or its unit's state name.
+func (o *historyOptions) stateName() string {
+	if o.unit != (flux.ID{}) {
+		return flux.StateName(o.Name, o.unit)
+	}
+	return o.Name
 }

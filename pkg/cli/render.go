@@ -7,8 +7,10 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -23,17 +25,24 @@ type renderFlags struct {
 	Filename string
 	// Offline renders without contacting a cluster; it needs Filename.
 	Offline bool
+	// Unit is --unit: Kind/namespace/name of a unit of the sync to render
+	// instead of the sync itself.
+	Unit string
 
 	// document is Filename's content, read by complete.
 	document []byte
 	// spec is document parsed, set by validate.
 	spec *spec.Sync
+	// unit is Unit parsed, set by validate.
+	unit flux.ID
 }
 
-func (f *renderFlags) addFlags(cmd *cobra.Command) {
+func (f *renderFlags) addFlags(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) {
 	cmd.Flags().StringVar(&f.Path, "path", "", "render this local directory instead of the sync's source")
 	cmd.Flags().StringVarP(&f.Filename, "filename", "f", "", "Sync document to render instead of the installed spec (- for stdin); NAME is then optional")
 	cmd.Flags().BoolVar(&f.Offline, "offline", false, "contact no cluster: needs -f; the built-in kinds and the render's CRDs decide what is namespaced")
+	cmd.Flags().StringVar(&f.Unit, "unit", "", unitFlagUsage)
+	_ = cmd.RegisterFlagCompletionFunc("unit", completeUnits(flags))
 }
 
 // complete reads the document and checks --path, then completes r: NAME,
@@ -66,6 +75,13 @@ func (f *renderFlags) complete(r *syncRef, cmd *cobra.Command, args []string, in
 // validate parses the document and reconciles its name and namespace with
 // NAME and --namespace.
 func (f *renderFlags) validate(r *syncRef) error {
+	if f.Unit != "" {
+		u, err := action.ParseUnit(f.Unit)
+		if err != nil {
+			return fmt.Errorf("--unit: %w", err)
+		}
+		f.unit = u
+	}
 	if f.Offline && f.Filename == "" {
 		return errors.New("--offline: needs the Sync document (-f): there is no cluster to read the spec from")
 	}
@@ -91,5 +107,5 @@ func (f *renderFlags) validate(r *syncRef) error {
 
 // options returns the render's options for the sync r names.
 func (f *renderFlags) options(r *syncRef) action.RenderOptions {
-	return action.RenderOptions{Ref: r.ref(), Path: f.Path, Spec: f.spec, Offline: f.Offline}
+	return action.RenderOptions{Ref: r.ref(), Path: f.Path, Spec: f.spec, Offline: f.Offline, Unit: f.unit}
 }

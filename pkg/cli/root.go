@@ -58,5 +58,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newCreateCommand(flags, streams))
 	root.AddCommand(newExportCommand(flags, streams))
 	root.AddCommand(newBootstrapCommand(flags, streams))
+	root.AddCommand(newConvertCommand(flags, streams))
 	return root
 }

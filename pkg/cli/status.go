@@ -49,9 +49,15 @@ func newStatusCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 last applied, when the last run ended and how, how many objects the sync manages, and when the CronJob will start
 the next run. -o wide adds the last run's duration and message.
 
+A sync whose repository holds Flux objects lists its units (Kustomizations and HelmReleases) under it,
+nested as their parents render them: the Flux source each reads, its revision, result and objects; -o wide
+adds each one's message, saying which dependency a skipped unit waits on.
+
+
 With NAME, describe one sync: its spec, the source with the digest of the last applied revision and its
-settings (credentials Secret, signature verification, sparse checkout, includes, ignore rules, region), the last
-run with its counts per action, the objects per kind, the recent history and the CronJob's active Jobs.
+settings (credentials Secret, signature verification, sparse checkout, includes, ignore rules, region), the
+Lease of a run in progress (holder, age, expiry), the last run with its counts per action, the objects per
+kind, the recent history, the CronJob's active Jobs and its units with the dependencies each waits on.
 
 -o yaml|json prints the same as a structured object (a list under "items" without NAME); -o jsonpath=... and
 -o go-template=... select from that object, -o name prints sync.gitsync.io/NAME. --no-headers leaves out the
@@ -226,6 +232,9 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 			row = append(row, dur, format.OrDash(format.OneLine(msg, 0)))
 		}
 		writeRow(w, row...)
+		for _, r := range unitRows(st, now, allNamespaces, wide) {
+			writeRow(w, r...)
+		}
 	}
 	return w.Flush()
 }
@@ -298,6 +307,7 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		applied += " (" + format.Age(now, *st.LastAppliedTime) + " ago)"
 	}
 	field("Last Applied", applied)
+	field("Lease", leaseCell(st.Lease, now))
 	if r := st.LastRun; r == nil {
 		field("Last Run", "none yet")
 	} else {
@@ -350,6 +360,10 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		if err := w.Flush(); err != nil {
 			return err
 		}
+	}
+
+	if err := writeUnitsDetail(out, st.Units, now); err != nil {
+		return err
 	}
 
 	if len(st.Problems) > 0 {

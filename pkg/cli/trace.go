@@ -45,10 +45,12 @@ func newTraceCommand(flags *genericclioptions.ConfigFlags, streams genericioopti
 	o := &traceOptions{flags: flags, IOStreams: streams, print: newPrintFlags(outputTable)}
 	cmd := &cobra.Command{
 		Use:   "trace KIND/NAME | trace KIND NAME",
-		Short: "Show which sync manages an object, and from which source and revision",
+		Short: "Show which sync (and which of its units) manages an object, and from which source and revision",
 		Long: `Read the gitsync labels of an object (gitsync.io/sync, gitsync.io/sync-namespace and the ApplySet label
 applyset.kubernetes.io/part-of) and show the sync that manages it: its source, the revision last applied, the
-last run, and whether the sync's inventory still lists the object.
+last run, and whether the sync's inventory still lists the object. An object applied by a unit of the sync (a
+Flux Kustomization or HelmRelease in its repository) carries gitsync.io/unit: trace then names that unit, its
+last result and revision, and checks the object against the unit's own ApplySet and inventory.
 
 KIND is anything kubectl accepts: a kind, a resource or a short name, optionally with its group
 (deployment, deploy, deployments.apps). The object is looked up in --namespace unless its kind is
@@ -157,6 +159,17 @@ func writeTrace(out io.Writer, res *action.TraceResult, now time.Time) error {
 		sync += " (the sync's own state, written by its runs)"
 	}
 	field("Sync", sync)
+	if res.UnitState != "" {
+		unit := format.OrDash(res.Unit)
+		if res.UnitResult != "" {
+			unit += fmt.Sprintf(" (%s at %s)", res.UnitResult, format.OrDash(res.UnitRevision))
+		}
+		field("Unit", unit)
+		field("Unit State", "ConfigMap gitsync-"+res.UnitState+"-inventory")
+		if res.UnitMessage != "" {
+			field("Unit Message", format.OneLine(res.UnitMessage, 0))
+		}
+	}
 	field("Source", sourceCell(res.Source))
 	field("Path", format.OrDash(res.Path))
 	field("Revision", format.OrDash(res.Revision))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,10 +36,12 @@ func newTreeCommand(flags *genericclioptions.ConfigFlags, streams genericiooptio
 	o := &treeOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable)}
 	cmd := &cobra.Command{
 		Use:   "tree NAME",
-		Short: "Show the objects a sync manages, by namespace and kind",
+		Short: "Show the objects a sync manages, by namespace and kind, and its units with theirs",
 		Long: `Show the inventory of a sync (the objects it applied, as recorded in ConfigMap gitsync-NAME-inventory)
-as a tree: cluster-scoped objects first, then each namespace, each with its kinds and object names. It reads
-only the inventory, not the objects themselves.`,
+as a tree: cluster-scoped objects first, then each namespace, each with its kinds and object names. A sync
+whose repository holds Flux objects then shows its units (Kustomizations and HelmReleases), nested as their
+parents render them, each with its result, revision and the objects of its own inventory
+(gitsync-SYNC.ks.NAMESPACE.NAME-inventory). It reads only inventories, not the objects themselves.`,
 		Example: `  # The objects of sync web
   kubectl gitsync tree web -n team-a
 
@@ -73,7 +76,11 @@ func (o *treeOptions) Run(ctx context.Context) error {
 	}
 	if !o.print.table() {
 		var named []runtime.Object
-		for _, ns := range t.Namespaces {
+		all := slices.Clone(t.Namespaces)
+		for _, u := range t.Units {
+			all = append(all, u.Namespaces...)
+		}
+		for _, ns := range all {
 			for _, k := range ns.Kinds {
 				kind, group, _ := strings.Cut(k.Kind, ".")
 				for _, n := range k.Names {
@@ -90,6 +97,8 @@ func (o *treeOptions) Run(ctx context.Context) error {
 func printTree(out io.Writer, t *action.Tree) error {
 	head := fmt.Sprintf("Sync/%s/%s", t.Namespace, t.Sync)
 	switch {
+	case t.Objects == 0 && len(t.Units) > 0:
+		head += fmt.Sprintf(" (no objects of its own, %s)", format.Count(len(t.Units), "unit"))
 	case t.Objects == 0:
 		head += " (no objects: it has not applied anything yet)"
 	case t.Revision != "":
@@ -97,27 +106,80 @@ func printTree(out io.Writer, t *action.Tree) error {
 	default:
 		head += fmt.Sprintf(" (%s)", format.Count(t.Objects, "object"))
 	}
+	root := &treeNode{label: head, kids: namespaceNodes(t.Namespaces)}
+	root.kids = append(root.kids, unitNodes(t.Units)...)
 	var b strings.Builder
-	b.WriteString(head + "\n")
-	for i, ns := range t.Namespaces {
-		lastNS := i == len(t.Namespaces)-1
+	root.draw(&b, "", "")
+	_, err := io.WriteString(out, b.String())
+	return err
+}
+
+// treeNode is one line of the tree and the lines under it.
+type treeNode struct {
+	label string
+	kids  []*treeNode
+}
+
+// draw writes n after prefix and its children under it, indented by indent.
+func (n *treeNode) draw(b *strings.Builder, prefix, indent string) {
+	b.WriteString(prefix + n.label + "\n")
+	for i, k := range n.kids {
+		last := i == len(n.kids)-1
+		k.draw(b, indent+treeBranch(last), indent+treeIndent(last))
+	}
+}
+
+// namespaceNodes are the objects of namespaces: each namespace, its kinds
+// and their objects' names.
+func namespaceNodes(namespaces []action.TreeNamespace) []*treeNode {
+	var out []*treeNode
+	for _, ns := range namespaces {
 		name := ns.Name
 		if name == "" {
 			name = treeClusterScoped
 		}
-		b.WriteString(treeBranch(lastNS) + name + "\n")
-		nsIndent := treeIndent(lastNS)
-		for j, k := range ns.Kinds {
-			lastKind := j == len(ns.Kinds)-1
-			b.WriteString(nsIndent + treeBranch(lastKind) + k.Kind + "\n")
-			kindIndent := nsIndent + treeIndent(lastKind)
-			for n, obj := range k.Names {
-				b.WriteString(kindIndent + treeBranch(n == len(k.Names)-1) + obj + "\n")
+		nsNode := &treeNode{label: name}
+		for _, k := range ns.Kinds {
+			kind := &treeNode{label: k.Kind}
+			for _, obj := range k.Names {
+				kind.kids = append(kind.kids, &treeNode{label: obj})
 			}
+			nsNode.kids = append(nsNode.kids, kind)
+		}
+		out = append(out, nsNode)
+	}
+	return out
+}
+
+// unitNodes are the units of a sync nested as their parents render them,
+// each with its own objects before the units it renders.
+func unitNodes(units []action.TreeUnit) []*treeNode {
+	nodes := make([]*treeNode, len(units))
+	for i, u := range units {
+		label := u.Unit
+		switch {
+		case u.Problem != "":
+			label += " (" + format.OrDash(string(u.Result)) + ": " + format.OneLine(u.Problem, 100) + ")"
+		case u.Objects == 0:
+			label += fmt.Sprintf(" (%s, no objects)", format.OrDash(string(u.Result)))
+		default:
+			label += fmt.Sprintf(" (%s, %s, %s)", format.OrDash(string(u.Result)), format.Revision(u.Revision), format.Count(u.Objects, "object"))
+		}
+		nodes[i] = &treeNode{label: label, kids: namespaceNodes(u.Namespaces)}
+	}
+	// unitTree gives every unit after its parent: attach it there.
+	byName := map[string]*treeNode{}
+	var top []*treeNode
+	for _, n := range unitTree(len(units), func(i int) string { return units[i].Parent }, func(i int) string { return units[i].Unit }, "") {
+		u := units[n.index]
+		byName[u.Unit] = nodes[n.index]
+		if p := byName[u.Parent]; p != nil && u.Parent != "" {
+			p.kids = append(p.kids, nodes[n.index])
+		} else {
+			top = append(top, nodes[n.index])
 		}
 	}
-	_, err := io.WriteString(out, b.String())
-	return err
+	return top
 }
 
 func treeBranch(last bool) string {

@@ -34,7 +34,7 @@
 //     filesystem enforces.
 //   - Substitution is always strict (Flux's StrictPostBuildSubstitutions):
 //     an undefined variable without a default is an error. ${var:?x} and
-//     ${var:+x}, which Flux documents as unsupported, are errors.
+//     ${var:+x} evaluate as ${var:-x}, as Flux's library does (subst.go).
 //   - Output is sorted by group, kind, namespace and name rather than left
 //     in kustomize's order; the apply stage orders by kind itself.
 //   - kustomize is asked for origin annotations so errors and

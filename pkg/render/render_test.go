@@ -472,11 +472,11 @@ func TestRenderErrors(t *testing.T) {
 			want:  []string{`"1bad"`, "invalid"},
 		},
 		{
-			name:  "unsupported operator",
-			files: map[string]string{"a.yaml": cmA + "data:\n  y: ${v:+x}\n"},
+			name:  "operator Flux cannot parse",
+			files: map[string]string{"a.yaml": cmA + "data:\n  y: ${v+x}\n"},
 			opts:  Options{Substitute: map[string]string{"v": "x"}},
 			is:    ErrBadSubstitution,
-			want:  []string{"ConfigMap/x/a", "not supported"},
+			want:  []string{"ConfigMap/x/a", "${v+x}"},
 		},
 		{
 			name:  "substitution producing invalid YAML",

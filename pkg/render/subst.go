@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/fluxcd/pkg/envsubst"
-	"github.com/fluxcd/pkg/envsubst/parse"
 )
 
 // ErrUndefinedVariable is wrapped by the error Render returns when an object
@@ -52,14 +51,17 @@ var varNameRE = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 // ${...} expressions, evaluated before the operator: an undefined variable
 // inside a default is an error even when the default is not used.
 //
-// Two choices are gitsync's:
-//   - Strict always, as Flux with its StrictPostBuildSubstitutions feature
-//     gate: an undefined variable without a default is an error, not "".
-//   - ${var:?word} and ${var:+word} are refused. Flux documents both as
-//     unsupported, and its library evaluates them as ${var:-word}, the
-//     opposite of what ${var:+word} means in a shell; a manifest that uses
-//     them gets an error that says so instead of a value nobody meant.
-//     ${var-word}, ${var+word} and ${var?word} fail to parse in Flux too.
+//	${var:?word}     evaluated as ${var:-word}, as Flux's library does:
+//	${var:+word}     its README lists both as unsupported, yet parses
+//	                 them and substitutes the value, or word when the
+//	                 value is unset or empty (not the shell's meaning).
+//	                 A repository that renders in Flux renders the same
+//	                 here. ${var-word}, ${var+word} and ${var?word} fail
+//	                 to parse, in Flux too.
+//
+// One choice is gitsync's: strict always, as Flux with its
+// StrictPostBuildSubstitutions feature gate: an undefined variable without
+// a default is an error, not "".
 //
 // The library reads every character through a closure, which made it ten
 // times slower than gitsync's former hand-written evaluator on 4,000
@@ -186,9 +188,6 @@ func expandOne(s string, lookup func(string) (string, bool), missing *string) (s
 		if err != nil {
 			continue
 		}
-		if err := refuseUnsupported(s[:end]); err != nil {
-			return "", 0, err
-		}
 		v, err := t.Execute(lookup)
 		if err != nil {
 			return "", 0, fmt.Errorf("%w %q", ErrUndefinedVariable, *missing)
@@ -198,9 +197,6 @@ func expandOne(s string, lookup func(string) (string, bool), missing *string) (s
 	// No closing brace ends a valid expression within the tries: let the
 	// library parse everything that is left, which either fails with its
 	// own message or (deep nesting) evaluates the rest of s.
-	if err := refuseUnsupported(s); err != nil {
-		return "", 0, err
-	}
 	t, err := envsubst.Parse(s)
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: %w", ErrBadSubstitution, err)
@@ -210,41 +206,6 @@ func expandOne(s string, lookup func(string) (string, bool), missing *string) (s
 		return "", 0, fmt.Errorf("%w %q", ErrUndefinedVariable, *missing)
 	}
 	return v, len(s), nil
-}
-
-// refuseUnsupported fails when expr uses ${var:?word} or ${var:+word},
-// at any depth.
-func refuseUnsupported(expr string) error {
-	if !strings.Contains(expr, ":?") && !strings.Contains(expr, ":+") {
-		return nil
-	}
-	tree, err := parse.Parse(expr)
-	if err != nil {
-		return nil // the caller reports the parse error
-	}
-	var walk func(parse.Node) error
-	walk = func(n parse.Node) error {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			for _, c := range n.Nodes {
-				if err := walk(c); err != nil {
-					return err
-				}
-			}
-		case *parse.FuncNode:
-			if n.Name == ":?" || n.Name == ":+" {
-				return fmt.Errorf("%w: operator %q is not supported: Flux documents it as unsupported and "+
-					"evaluates it as \":-\"; write ${%s:-...} if that is what is meant", ErrBadSubstitution, n.Name, n.Param)
-			}
-			for _, c := range n.Args {
-				if err := walk(c); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return walk(tree.Root)
 }
 
 // excerpt names the expression starting at start for error messages.

@@ -101,6 +101,10 @@ type Rendered struct {
 	Flux []*unstructured.Unstructured
 	// Unit is the unit rendered; zero for the sync itself.
 	Unit flux.ID
+	// Prune and Force are what the run applies Objects with: the spec's
+	// prune (with its default) and force, or the unit's own (a
+	// Kustomization's prune and force; a HelmRelease always prunes).
+	Prune, Force bool
 }
 
 // WithLabels returns copies of Objects with Labels set, overriding rendered
@@ -145,7 +149,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, err
 	}
 	s := &r.sync.Spec
-	out := &Rendered{Sync: r.sync, Labels: r.objectLabels()}
+	out := &Rendered{Sync: r.sync, Labels: r.objectLabels(), Prune: s.PruneEnabled(), Force: s.Force}
 
 	in, err := r.gatherInputs(ctx)
 	if err != nil {

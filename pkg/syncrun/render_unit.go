@@ -3,6 +3,7 @@ package syncrun
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -43,6 +44,14 @@ func (r *runner) renderUnitOf(ctx context.Context, root *unit, want flux.ID, out
 		}
 		if next == nil {
 			msg := fmt.Sprintf("%s: no unit of the sync's tree renders it", want)
+			var known []string
+			for _, u := range g.Units() {
+				known = append(known, u.Metadata().ID.String())
+			}
+			slices.Sort(known)
+			if len(known) > 0 {
+				msg += "; its units are: " + listSome(known, 20)
+			}
 			if len(passed) > 0 {
 				msg += fmt.Sprintf(" (units that failed to render: %s)", listSome(passed, 5))
 			}
@@ -112,6 +121,7 @@ func (r *runner) describeUnit(u *unit, objs []*unstructured.Unstructured, rnd *r
 	out.Unit = u.id
 	out.Revision, out.Objects, out.Digest, out.Flux = u.res.Revision, objs, rnd.digest, u.children
 	out.Labels, out.Inventory = u.labels, u.inv.Entries
+	out.Prune, out.Force = u.prune, u.force
 	if len(objs) == 0 && len(u.children) == 0 && len(u.inv.Entries) > 0 {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(u.inv.Entries)))
 	}

@@ -1,0 +1,151 @@
+package action
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/flux"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// convertInputs parses YAML documents separated by "---" lines.
+func convertInputs(t *testing.T, docs string) []ConvertInput {
+	t.Helper()
+	var out []ConvertInput
+	for i, d := range strings.Split(docs, "\n---\n") {
+		u := &unstructured.Unstructured{}
+		must(t, yaml.Unmarshal([]byte(d), &u.Object))
+		out = append(out, ConvertInput{Object: u, Origin: "doc" + string(rune('1'+i))})
+	}
+	return out
+}
+
+func TestConvertMapping(t *testing.T) {
+	res, err := Convert(ConvertOptions{Inputs: convertInputs(t, `apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: OCIRepository
+metadata: {name: manifests, namespace: apps}
+spec:
+  interval: 5m
+  url: oci://ghcr.io/example/manifests
+  ref: {semver: ">=1.0.0"}
+  secretRef: {name: ghcr}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: podinfo, namespace: apps}
+spec:
+  interval: 1h
+  sourceRef: {kind: OCIRepository, name: manifests}
+  prune: false
+  suspend: true
+  timeout: 2m
+  unknownField: true
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: charts, namespace: apps}
+spec:
+  interval: 5m
+  url: oci://ghcr.io/example/charts/podinfo
+  ref: {tag: 6.5.4}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: apps}
+spec:
+  interval: 10m
+  chartRef: {kind: OCIRepository, name: charts}
+  targetNamespace: web
+  values: {replicaCount: 3}`)})
+	must(t, err)
+	if len(res.Syncs) != 2 || len(res.Notes) != 0 {
+		t.Fatalf("syncs %d, notes %q", len(res.Syncs), res.Notes)
+	}
+	ks, hr := res.Syncs[0], res.Syncs[1]
+	prune := false
+	want := spec.SyncSpec{
+		Source: spec.Source{OCI: &spec.OCISource{URL: "oci://ghcr.io/example/manifests", Ref: spec.OCIRef{SemVer: ">=1.0.0"},
+			SecretRef: &spec.LocalObjectReference{Name: "ghcr"}}},
+		Path: "./", Schedule: ks.Sync.Spec.Schedule, Suspend: true, Prune: &prune, Timeout: spec.NewDuration(2 * 60e9),
+	}
+	wantYAML, err := yaml.Marshal(want)
+	must(t, err)
+	gotYAML, err := yaml.Marshal(ks.Sync.Spec)
+	must(t, err)
+	if diff := cmp.Diff(string(wantYAML), string(gotYAML)); diff != "" {
+		t.Errorf("Kustomization's sync (-want +got):\n%s", diff)
+	}
+	if !strings.HasSuffix(ks.Sync.Spec.Schedule, " * * * *") || strings.Contains(ks.Sync.Spec.Schedule, "/") {
+		t.Errorf("interval 1h: schedule %q, want once an hour", ks.Sync.Spec.Schedule)
+	}
+	if diff := cmp.Diff([]flux.FieldNote{{Path: "spec.unknownField", Note: "unknown field"}}, ks.NotConverted); diff != "" {
+		t.Errorf("not converted (-want +got):\n%s", diff)
+	}
+	// The HelmRelease takes the Kustomization's name with its kind.
+	if hr.Sync.Name != "podinfo-helmrelease" || hr.Sync.Namespace != "apps" {
+		t.Errorf("HelmRelease's sync is %s/%s", hr.Sync.Namespace, hr.Sync.Name)
+	}
+	h := hr.Sync.Spec
+	if h.Source.Helm == nil || h.Source.Helm.URL != "oci://ghcr.io/example/charts/podinfo" || h.Source.Helm.Version != "6.5.4" ||
+		h.TargetNamespace != "web" || h.Helm == nil || h.Helm.ReleaseName != "web-podinfo" || h.Helm.Values["replicaCount"] != float64(3) {
+		t.Errorf("HelmRelease's sync: %+v, helm %+v", h, h.Helm)
+	}
+	if hr.Objects == nil || hr.Objects.CronJob == nil {
+		t.Errorf("no objects generated for %s", hr.From)
+	}
+}
+
+func TestConvertNotes(t *testing.T) {
+	res, err := Convert(ConvertOptions{Inputs: convertInputs(t, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: plain}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {name: p, namespace: flux-system}
+spec: {}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps}
+spec:
+  interval: 7m
+  sourceRef: {kind: GitRepository, name: flux-system}
+  path: ./apps
+  prune: true
+  dependsOn: [{name: infra}]
+  deletionPolicy: Orphan
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system}
+spec:
+  interval: 1m
+  url: https://github.com/example/fleet
+  ref: {tag: v1.0.0}`)})
+	must(t, err)
+	if len(res.Syncs) != 1 {
+		t.Fatalf("syncs: %+v\nnotes: %q", res.Syncs, res.Notes)
+	}
+	s := res.Syncs[0]
+	if s.Sync.Namespace != "flux-system" || s.Sync.Spec.Source.Git == nil || s.Sync.Spec.Source.Git.Ref.Tag != "v1.0.0" {
+		t.Errorf("sync %s/%s: %+v", s.Sync.Namespace, s.Sync.Name, s.Sync.Spec.Source)
+	}
+	var paths []string
+	for _, n := range s.NotConverted {
+		paths = append(paths, n.Path)
+	}
+	if diff := cmp.Diff([]string{"spec.interval", "spec.dependsOn", "spec.deletionPolicy"}, paths); diff != "" {
+		t.Errorf("not converted (-want +got):\n%s", diff)
+	}
+	notes := strings.Join(res.Notes, "\n")
+	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: kind ImagePolicy.image.toolkit.fluxcd.io is not supported"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
