@@ -113,3 +113,15 @@ func TestReserved(t *testing.T) {
 		})
 	}
 }
+
+func TestClusterModeWarning(t *testing.T) {
+	if w := ClusterModeWarning(RBACCluster, "team-a"); !strings.Contains(w, "namespace team-a") || !strings.Contains(w, ClusterNamespace) {
+		t.Errorf("cluster mode in a tenant namespace: %q", w)
+	}
+	if w := ClusterModeWarning(RBACCluster, ClusterNamespace); w != "" {
+		t.Errorf("cluster mode in %s: %q, want none", ClusterNamespace, w)
+	}
+	if w := ClusterModeWarning(RBACNamespace, "team-a"); w != "" {
+		t.Errorf("namespace mode: %q, want none", w)
+	}
+}
