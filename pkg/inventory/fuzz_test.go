@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,6 +51,14 @@ func FuzzDecodeEntries(f *testing.F) {
 			t.Fatalf("%d entries decoded, the document declares %d (%v)", len(entries), doc.Count, err)
 		}
 		enc, err := encodeEntries(entries)
+		if dup := duplicateID(entries); dup != "" {
+			// The decoder keeps both entries (none dropped); encode refuses
+			// the set, so a run writes it only after inventory.Union.
+			if err == nil || !strings.Contains(err.Error(), dup) {
+				t.Fatalf("entries with %s twice encode: %v", dup, err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("a decoded inventory does not encode again: %v", err)
 		}
@@ -61,4 +70,17 @@ func FuzzDecodeEntries(f *testing.F) {
 			t.Fatalf("round trip changed the entries (-decoded +again):\n%s", diff)
 		}
 	})
+}
+
+// duplicateID returns the ID that entries list twice, or "".
+func duplicateID(entries []Entry) string {
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		id := e.ID.String()
+		if seen[id] {
+			return id
+		}
+		seen[id] = true
+	}
+	return ""
 }
