@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/install"
 )
@@ -102,5 +104,70 @@ func TestCheckClusterModeSyncs(t *testing.T) {
 	}
 	if strings.Contains(out, "RoleBinding gitsync") {
 		t.Errorf("gitsync's own bindings are reported:\n%s", out)
+	}
+}
+
+// TestSyncAccountCannotRewriteItsInstall: what RBAC does promise for a
+// namespace-mode sync applying to another namespace: its ServiceAccount,
+// impersonated against the real API server, may read its spec but not
+// change its CronJob, ServiceAccount, Role or RoleBinding, nor bind roles
+// in its namespace. (ConfigMaps, its spec among them, stay writable: its
+// inventory and history need that, and RBAC cannot except one name; the
+// run's refusal of gitsync's objects covers the spec, docs/security.md.)
+func TestSyncAccountCannotRewriteItsInstall(t *testing.T) {
+	ctx := t.Context()
+	ns, target := env.NewNamespace(t), env.NewNamespace(t)
+	out, err := runCLI(ctx, "", "install", "web", "-n", ns, "--target-namespace", target, "--kubeconfig", env.KubeconfigPath(),
+		"--url", "https://git.example.com/web.git", "--image", testImage, "--suspend")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cfg, err := env.ServiceAccountConfig(ctx, ns, "gitsync-web")
+	must(t, err)
+	sa := kubernetes.NewForConfigOrDie(cfg)
+	waitAllowed(t, "read its own spec", func() error {
+		_, err := sa.CoreV1().ConfigMaps(ns).Get(ctx, "gitsync-web", metav1.GetOptions{})
+		return err
+	})
+	admin := env.Client()
+	cj, err := admin.BatchV1().CronJobs(ns).Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	role, err := admin.RbacV1().Roles(ns).Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	binding, err := admin.RbacV1().RoleBindings(ns).Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	account, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "gitsync-web", metav1.GetOptions{})
+	must(t, err)
+	role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}})
+	cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image = "evil.example.com/sync-job"
+	for what, try := range map[string]func() error{
+		"update its CronJob": func() error {
+			_, err := sa.BatchV1().CronJobs(ns).Update(ctx, cj, metav1.UpdateOptions{})
+			return err
+		},
+		"update its Role": func() error {
+			_, err := sa.RbacV1().Roles(ns).Update(ctx, role, metav1.UpdateOptions{})
+			return err
+		},
+		"update its RoleBinding": func() error {
+			_, err := sa.RbacV1().RoleBindings(ns).Update(ctx, binding, metav1.UpdateOptions{})
+			return err
+		},
+		"update its ServiceAccount": func() error {
+			_, err := sa.CoreV1().ServiceAccounts(ns).Update(ctx, account, metav1.UpdateOptions{})
+			return err
+		},
+		"bind a role in its namespace": func() error {
+			_, err := sa.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "more"},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+				Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "gitsync-web", Namespace: ns}},
+			}, metav1.CreateOptions{})
+			return err
+		},
+	} {
+		if err := try(); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: %v, want Forbidden", what, err)
+		}
 	}
 }
