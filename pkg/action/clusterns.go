@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitsync/gitsync/pkg/install"
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // ensureClusterNamespace creates install.ClusterNamespace when a sync is
@@ -18,10 +19,11 @@ func ensureClusterNamespace(ctx context.Context, cfg *Config, namespace string) 
 	if namespace != install.ClusterNamespace {
 		return false, nil
 	}
+	id := object.ID{Kind: "Namespace", Name: namespace}
 	_, err := cfg.Client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		if err != nil {
-			return false, fmt.Errorf("Namespace/%s: %w", namespace, err)
+			return false, fmt.Errorf("%s: %w", id, err)
 		}
 		return false, nil
 	}
@@ -31,7 +33,7 @@ func ensureClusterNamespace(ctx context.Context, cfg *Config, namespace string) 
 	case apierrors.IsAlreadyExists(err):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("Namespace/%s: create: %w", namespace, err)
+		return false, fmt.Errorf("%s: create: %w", id, err)
 	}
 	return true, nil
 }
