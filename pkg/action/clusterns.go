@@ -14,7 +14,8 @@ import (
 
 // ensureClusterNamespace creates install.ClusterNamespace when a sync is
 // installed there and it does not exist yet, and reports whether it did.
-// Other namespaces are the user's: a missing one fails the install.
+// Other namespaces are the user's: a missing one fails the install. A user
+// who may not read namespaces learns what else is denied from the apply.
 func ensureClusterNamespace(ctx context.Context, cfg *Config, namespace string) (bool, error) {
 	if namespace != install.ClusterNamespace {
 		return false, nil
@@ -22,7 +23,7 @@ func ensureClusterNamespace(ctx context.Context, cfg *Config, namespace string) 
 	id := object.ID{Kind: "Namespace", Name: namespace}
 	_, err := cfg.Client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
-		if err != nil {
+		if err != nil && !apierrors.IsForbidden(err) {
 			return false, fmt.Errorf("%s: %w", id, err)
 		}
 		return false, nil
