@@ -204,3 +204,36 @@ subjects: [{kind: ServiceAccount, name: default}]
 		t.Errorf("the hook ran: %v", err)
 	}
 }
+
+// TestFluxUnitHoldingGitsyncObjectsIsRefused: a Flux Kustomization unit is
+// held to the same rule as the sync: its render holding another sync's
+// spec fails the unit before it applies anything, naming object and file;
+// the sync's own objects and independent units are applied.
+func TestFluxUnitHoldingGitsyncObjectsIsRefused(t *testing.T) {
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/own.yaml":                   cm("own", "1"),
+		"clusters/test/units.yaml":                 kustomization("good", "./good", "") + kustomization("evil", "./evil", ""),
+		"good/a.yaml":                              cm("good-a", "1"),
+		"evil/a.yaml":                              cm("evil-a", "1"),
+		"evil/spec.yaml":                           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gitsync-admin\ndata:\n  sync.yaml: x\n",
+	})
+	res := f.run()
+	if res.Outcome != Failed {
+		t.Fatalf("outcome %s (%s), want Failed", res.Outcome, res.Message)
+	}
+	u := units(res)
+	evil, ok := u["Kustomization/"+f.ns+"/evil"]
+	if !ok {
+		t.Fatalf("no unit evil in %v", u)
+	}
+	if evil.Outcome != Failed || !strings.Contains(evil.Message, "ConfigMap/"+f.ns+"/gitsync-admin (evil/spec.yaml)") ||
+		!strings.Contains(evil.Message, "nothing was applied") {
+		t.Errorf("unit evil: %s %q; want Failed naming the spec and its file", evil.Outcome, evil.Message)
+	}
+	if good := u["Kustomization/"+f.ns+"/good"]; good.Outcome != Succeeded {
+		t.Errorf("unit good: %s %q", good.Outcome, good.Message)
+	}
+	f.mustHave("own", "good-a")
+	f.mustNotHave("evil-a", "gitsync-admin")
+}
