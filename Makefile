@@ -50,7 +50,7 @@ GOLANGCI_LINT := $(BIN)/golangci-lint
 export GITSYNC_TESTBIN := $(TESTBIN_DIR)
 export GITSYNC_S3SERVER := $(S3SERVER_DIR)
 
-.PHONY: build test unit e2e bench lint image dist demo testbin s3server deps clean help
+.PHONY: build test unit fuzz e2e bench lint image dist demo testbin s3server deps clean help
 
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -85,8 +85,22 @@ $(S3SERVER_DIR)/.stamp: tests/s3server/go.mod tests/s3server/go.sum
 	cd tests/s3server && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(S3SERVER_DIR).tmp/weed github.com/seaweedfs/seaweedfs/weed
 	@rm -rf $(S3SERVER_DIR) && mv $(S3SERVER_DIR).tmp $(S3SERVER_DIR) && touch $@
 
-test: deps testbin s3server ## Run every test: unit, integration (real control plane) and end-to-end (real node).
+test: deps testbin s3server ## Run every test: unit, integration (real control plane) and end-to-end (real node); then make fuzz.
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+# Go fuzz targets as PACKAGE:TARGET; each runs FUZZTIME on top of its seed
+# corpus (f.Add and testdata/fuzz/TARGET). Targets live in small packages
+# where possible: the fuzzing build instruments every package linked in.
+FUZZ_TARGETS := ./pkg/render/internal/manifest:FuzzDecode ./pkg/spec:FuzzParse ./pkg/inventory:FuzzDecodeEntries \
+                ./pkg/redact:FuzzURL ./pkg/source/archive:FuzzExtract ./pkg/render:FuzzExpand
+FUZZTIME ?= 3s
+
+fuzz: ## Run every fuzz target for FUZZTIME (3s) each: manifests, spec, inventory, substitution, URL redaction, archives.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 # Packages whose tests need no cluster (no etcd, no API server): the
 # operations' pure logic, formatting and diff text, spec, install, names,

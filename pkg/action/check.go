@@ -72,8 +72,10 @@ type CheckOptions struct {
 // Check checks, before install, that the API server is reachable, that it
 // serves the APIs gitsync uses, and that the user may create what install
 // writes (SelfSubjectAccessReviews for create and patch, the verbs of
-// server-side apply). An unreachable API server is an error; everything
-// else is an item of the result.
+// server-side apply). It also warns about cluster-mode syncs outside
+// install.ClusterNamespace and about who else may write in the namespaces
+// that hold them (checkClusterSyncs). An unreachable API server is an
+// error; everything else is an item of the result.
 func Check(ctx context.Context, cfg *Config, opts CheckOptions) (*CheckResult, error) {
 	if opts.TargetNamespace == "" {
 		opts.TargetNamespace = opts.Namespace
@@ -102,6 +104,7 @@ func Check(ctx context.Context, cfg *Config, opts CheckOptions) (*CheckResult, e
 	return &CheckResult{Sections: []CheckSection{
 		{Title: "Cluster", Items: items},
 		{Title: "Permissions of " + whoAmI(ctx, client), Items: perms},
+		{Title: "Cluster-mode syncs (warnings)", Items: checkClusterSyncs(ctx, client)},
 	}}, nil
 }
 

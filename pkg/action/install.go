@@ -43,6 +43,9 @@ type InstallResult struct {
 	Deleted []object.ID
 	// Job is the first run's Job (RunNow); nil otherwise.
 	Job *batchv1.Job
+	// CreatedNamespace is install.ClusterNamespace when Install created
+	// it; "" otherwise.
+	CreatedNamespace string
 }
 
 // Install server-side applies the sync's objects with install.FieldManager,
@@ -61,6 +64,11 @@ func Install(ctx context.Context, cfg *Config, opts InstallOptions) (*InstallRes
 	cm := opts.Objects.ConfigMap
 	ref := Ref{Name: cm.Labels[names.LabelSync], Namespace: cm.Namespace}
 	sa := opts.Objects.ServiceAccount
+	if created, err := ensureClusterNamespace(ctx, cfg, sa.Namespace); err != nil {
+		return res, err
+	} else if created {
+		res.CreatedNamespace = sa.Namespace
+	}
 	previous, err := cfg.Client.CoreV1().ServiceAccounts(sa.Namespace).Get(ctx, sa.Name, metav1.GetOptions{})
 	var stale []object.ID
 	switch {

@@ -45,7 +45,12 @@ func newCheckCommand(flags *genericclioptions.ConfigFlags, streams genericioopti
 create what install writes in the namespace: ConfigMaps, ServiceAccounts, Roles, RoleBindings and CronJobs
 (asked with SelfSubjectAccessReviews, for the verbs create and patch of server-side apply). With
 --rbac=cluster the rights on ClusterRoles and ClusterRoleBindings are required too; otherwise they are shown
-for information. Creating Jobs (kubectl gitsync run) is shown for information.
+for information. Creating Jobs (kubectl gitsync run) is shown for information. With --rbac=cluster and no
+-n the namespace checked is gitsync-system, where install puts cluster-mode syncs.
+
+It then warns, without failing, about cluster-mode syncs (found by the ClusterRoleBindings install wrote)
+outside gitsync-system, and about RoleBindings in the namespaces holding them that let someone else write
+ConfigMaps, CronJobs or workloads there: each of those subjects is cluster-admin through the sync.
 
 Exit status 1 when a required check fails.`,
 		Example: `  # Can I install a sync in namespace team-a?
@@ -67,8 +72,13 @@ Exit status 1 when a required check fails.`,
 // Complete reads the namespace and builds the client.
 func (o *checkOptions) Complete(cmd *cobra.Command, _ []string) error {
 	var err error
-	if o.Namespace, err = syncNamespace(o.flags); err != nil {
+	var explicit bool
+	if o.Namespace, explicit, err = namespaceOf(o.flags); err != nil {
 		return err
+	}
+	if !explicit && install.RBACMode(o.RBAC) == install.RBACCluster {
+		// Where install puts a cluster-mode sync without -n.
+		o.Namespace = install.ClusterNamespace
 	}
 	if o.TargetNamespace == "" {
 		o.TargetNamespace = o.Namespace

@@ -74,7 +74,9 @@ func TestCheck(t *testing.T) {
 		{name: "tenant, cluster mode", args: []string{"check", "--rbac", "cluster", "--kubeconfig", tenant}, code: ExitFailed,
 			contains: []string{
 				"  ✗ create, patch clusterroles.rbac.authorization.k8s.io cluster-wide: denied create, patch; needed for --rbac=cluster\n",
-				"2 required checks failed",
+				// Without -n, cluster mode goes into gitsync-system, where the tenant has no rights either.
+				"  ✗ create, patch configmaps in namespace gitsync-system: denied create, patch\n",
+				"7 required checks failed",
 			}},
 		{name: "bad flag", args: []string{"check", "--rbac", "everything", "--kubeconfig", tenant}, code: ExitError},
 	}

@@ -166,7 +166,9 @@ RBAC (--rbac):
                        cluster-scoped objects or objects of other namespaces before applying anything.
   cluster              ClusterRole gitsync:NS:NAME grants every verb on every resource: the sync may apply
                        anything, CRDs and RBAC included, which makes its ServiceAccount as powerful as
-                       cluster-admin. Only a cluster admin can install it.
+                       cluster-admin. Only a cluster admin can install it. Without -n the sync goes into
+                       namespace gitsync-system (created if missing), out of tenants' reach; elsewhere
+                       install warns that anyone with write rights in that namespace is cluster-admin.
 Switching mode or target namespace deletes the RBAC objects the previous install made. When that narrows
 the sync's scope (cluster to namespace, or another target namespace), the next run orphans the objects it
 applied outside the new scope: left in place, no longer tracked, named in its record and an Orphaned Event.
@@ -248,6 +250,10 @@ func (o *installOptions) Complete(cmd *cobra.Command, args []string) error {
 	var err error
 	if o.Namespace, o.namespaceFlag, err = namespaceOf(o.configFlags); err != nil {
 		return err
+	}
+	if !o.namespaceFlag && install.RBACMode(o.RBAC) == install.RBACCluster {
+		// Out of tenants' reach unless -n says otherwise (docs/security.md).
+		o.Namespace = install.ClusterNamespace
 	}
 	switch o.Filename {
 	case "":
@@ -562,6 +568,9 @@ func specError(err error, file string, flag func(string) string) error {
 // objects of an earlier install that are no longer wanted, and starts a
 // first run if asked.
 func (o *installOptions) Run(ctx context.Context) error {
+	if w := install.ClusterModeWarning(install.RBACMode(o.RBAC), o.Namespace); w != "" {
+		fmt.Fprintln(o.ErrOut, w)
+	}
 	if o.Export {
 		format := o.Output
 		if format == "" {
@@ -579,6 +588,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := action.Install(ctx, cfg, action.InstallOptions{Objects: o.objects, RunNow: o.RunNow})
+	if res.CreatedNamespace != "" {
+		fmt.Fprintf(o.Out, "Namespace/%s created\n", res.CreatedNamespace)
+	}
 	for _, id := range res.Applied {
 		fmt.Fprintf(o.Out, "%s applied\n", id)
 	}

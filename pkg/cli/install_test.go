@@ -755,9 +755,14 @@ func TestInstallAsTenant(t *testing.T) {
 	if !strings.Contains(out, "sync "+ns+"/web installed") {
 		t.Errorf("output:\n%s", out)
 	}
-	out, err = runCLI(ctx, "", append(args, "--rbac", "cluster")...)
+	// -n: without it cluster mode installs into gitsync-system (clusterns_test.go).
+	out, err = runCLI(ctx, "", append(args, "--rbac", "cluster", "-n", ns)...)
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "ClusterRole.rbac.authorization.k8s.io/gitsync:"+ns+":web: apply") {
 		t.Errorf("tenant in cluster mode: err = %v, want Forbidden naming the ClusterRole\n%s", err, out)
+	}
+	out, err = runCLI(ctx, "", append(args, "--rbac", "cluster")...)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "/gitsync-system/gitsync-web") {
+		t.Errorf("tenant in cluster mode without -n: err = %v, want Forbidden in gitsync-system\n%s", err, out)
 	}
 }
 

@@ -161,6 +161,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	}
 	isUpgrade := inv.Record.LastAppliedRevision != ""
 	var sources []string
+	var files map[*unstructured.Unstructured]string
 	if opts.LocalDir != "" {
 		root, path, err := localRootAndPath(opts.LocalRoot, opts.LocalDir)
 		if err != nil {
@@ -176,7 +177,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			if err != nil {
 				return nil, fmt.Errorf("render: %w", err)
 			}
-			out.Objects, out.Digest = rnd.objects, rnd.digest
+			out.Objects, out.Digest, files = rnd.objects, rnd.digest, renderedFiles(rnd)
 		} else {
 			ropts := renderOptions(s, root, path, in.vars)
 			ropts.Logger = r.log
@@ -185,6 +186,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 				return nil, fmt.Errorf("render: %w", err)
 			}
 			out.Objects, out.Digest, sources = res.Objects, res.Digest, res.Sources
+			files = renderedFiles(&rendering{objects: res.Objects, sources: res.Sources})
 		}
 		// Units reading the sync's own repository read the local tree.
 		r.rootSource, r.localArtifact = &source.Resolved{Key: "local"}, &source.Artifact{Dir: root}
@@ -199,6 +201,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			return nil, fmt.Errorf("render: %w", err)
 		}
 		out.Objects, out.Digest, sources = rnd.objects, rnd.digest, rnd.sources
+		files = renderedFiles(rnd)
 		r.rootSource = src
 	}
 	// Flux's objects are lifted out as a run lifts them.
@@ -217,6 +220,9 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	if err := r.checkRendered(out.Objects, resolved); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	if err := r.refuseReserved(out.Objects, resolved, files, false); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	out.Targets = resolved

@@ -132,6 +132,9 @@ func (r *runner) describeUnit(u *unit, objs []*unstructured.Unstructured, rnd *r
 	if err := r.checkUnitRendered(u, objs, resolved); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
+	if err := r.refuseReserved(objs, resolved, renderedFiles(rnd), false); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
 	out.Targets = resolved
 	out.Stale = targets(inventory.Diff(u.inv.Entries, entriesOf(resolved, nil)))
 	return out, nil

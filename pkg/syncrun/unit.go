@@ -295,6 +295,10 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		fail("render", err)
 		return
 	}
+	if err := r.refuseReserved(objs, resolved, renderedFiles(rnd), false); err != nil {
+		fail("render", err)
+		return
+	}
 	pre, post := helm.HookPreInstall, helm.HookPostInstall
 	if isUpgrade {
 		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
@@ -466,6 +470,7 @@ func (r *runner) checkUnitRendered(u *unit, objs []*unstructured.Unstructured, r
 // checkUnitHooks is checkHooks for unit u's release namespace and scope.
 func (r *runner) checkUnitHooks(u *unit, chart *helm.Rendered, events ...helm.HookEvent) error {
 	var objs []*unstructured.Unstructured
+	files := map[*unstructured.Unstructured]string{}
 	for _, e := range events {
 		for _, h := range chart.HooksFor(e) {
 			obj := h.Object.DeepCopy()
@@ -473,6 +478,7 @@ func (r *runner) checkUnitHooks(u *unit, chart *helm.Rendered, events ...helm.Ho
 				obj.SetNamespace(u.namespace)
 			}
 			objs = append(objs, obj)
+			files[obj] = h.Source
 		}
 	}
 	if len(objs) == 0 {
@@ -487,7 +493,7 @@ func (r *runner) checkUnitHooks(u *unit, chart *helm.Rendered, events ...helm.Ho
 			return fmt.Errorf("hooks: %w", err)
 		}
 	}
-	return nil
+	return r.refuseReserved(objs, resolved, files, true)
 }
 
 // health waits for what the unit asks: every applied object with wait

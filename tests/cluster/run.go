@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,6 +20,11 @@ import (
 func Run(m *testing.M, opts Options, out **Cluster) int {
 	if dir := os.Getenv(reaperEnv); dir != "" {
 		return reap(dir)
+	}
+	if fuzzOnly() {
+		// make fuzz: fuzz targets need no cluster, and each fuzz worker
+		// process would start one of its own.
+		return m.Run()
 	}
 	opts.withReaper = true
 	mode := "control plane"
@@ -84,4 +90,19 @@ func runTests(m *testing.M, c *Cluster) int {
 		}
 	}()
 	return m.Run()
+}
+
+// fuzzOnly reports whether this process only fuzzes: a fuzz worker, or a
+// run with -fuzz and -run '^$' (no test, only the fuzz target).
+func fuzzOnly() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	get := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	return get("test.fuzzworker") == "true" || (get("test.fuzz") != "" && get("test.run") == "^$")
 }
