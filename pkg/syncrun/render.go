@@ -169,7 +169,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			out.Objects, out.Digest = rnd.objects, rnd.digest
 		} else {
 			ropts := renderOptions(s, root, path, in.vars)
-			ropts.Logger = r.log
+			ropts.Logger, ropts.Decryption = r.log, in.keys
 			res, err := render.Render(ctx, ropts)
 			if err != nil {
 				return nil, fmt.Errorf("render: %w", err)
