@@ -196,7 +196,7 @@ spec:
 				PostBuild: &PostBuild{Strategy: SubstituteAlways, Substitute: map[string]string{"cluster": "staging"},
 					SubstituteFrom: []spec.SubstituteReference{{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secrets", Optional: true}}},
 				Decryption: &spec.Decryption{Provider: "sops", SecretRef: &spec.LocalObjectReference{Name: "sops-age"}},
-				Force: true, Wait: true, Suspend: true},
+				Force:      true, Wait: true, Suspend: true},
 		},
 		{
 			name: "Kustomization v1beta2: deprecated patches become patches, validation is ignored",
