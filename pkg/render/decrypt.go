@@ -26,12 +26,18 @@ func (c *confinedFS) decrypt(real string, data []byte) ([]byte, error) {
 	if !sops.IsEncrypted(f, data) {
 		return data, nil
 	}
+	// The error returned is wrapped with the file's name by the readers
+	// that know it; the violation, which Render reports after a kustomize
+	// build, names the file itself.
 	if c.keys == nil {
-		return nil, c.refuse(fmt.Errorf("%s: %w", c.rel(real), ErrDecryptionRequired))
+		c.refuse(fmt.Errorf("%s: %w", c.rel(real), ErrDecryptionRequired))
+		return nil, ErrDecryptionRequired
 	}
 	out, err := sops.Decrypt(f, data, c.keys)
 	if err != nil {
-		return nil, c.refuse(fmt.Errorf("%s: SOPS decryption failed: %w", c.rel(real), err))
+		err = fmt.Errorf("SOPS decryption failed: %w", err)
+		c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
+		return nil, err
 	}
 	if c.decrypted == nil {
 		c.decrypted = map[string][]byte{}

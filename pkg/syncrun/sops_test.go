@@ -234,6 +234,7 @@ func TestSOPSFailuresApplyNothing(t *testing.T) {
 					t.Errorf("error %q does not say %q", res.Err, w)
 				}
 			}
+			t.Logf("the run said: %v", res.Err)
 			f.mustNotHave("ok")
 			if _, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "db", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 				t.Errorf("Secret db: %v, want NotFound", err)
