@@ -284,3 +284,37 @@ spec:
 	// The applied ConfigMap holds the values by design; nothing else may.
 	checkNoPlaintext(t, writings(t, f, log, res, "rel-config"))
 }
+
+// TestSOPSFluxKustomization: a Flux Kustomization unit with decryption
+// applies its encrypted Secret decrypted; a sibling unit without
+// decryption that reads an encrypted file fails and applies nothing, and
+// the other unit is not held up by it.
+func TestSOPSFluxKustomization(t *testing.T) {
+	k := newSOPSKeys(t)
+	secret := encYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: unit-secret}\nstringData:\n  password: "+sopsPlaintexts[0]+"\n", k.ageOpts())
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml": kustomization("secrets", "./secrets",
+			"  decryption:\n    provider: sops\n    secretRef: {name: sops-keys}\n") +
+			kustomization("nokeys", "./nokeys", ""),
+		"secrets/secret.yaml": secret,
+		"nokeys/secret.yaml":  secret,
+		"nokeys/cm.yaml":      cm("nokeys", "1"),
+	})
+	createSecret(t, f.ns, "sops-keys", k.data)
+	res, log := f.runLogged()
+	got := units(res)
+	ks := func(name string) string { return "Kustomization/" + f.ns + "/" + name }
+	if u := got[ks("secrets")]; u.Outcome != Succeeded {
+		t.Errorf("secrets: %s (%s)", u.Outcome, u.Message)
+	}
+	if u := got[ks("nokeys")]; u.Outcome != Failed || !strings.Contains(u.Message, "nokeys/secret.yaml: decryption required") {
+		t.Errorf("nokeys: %s (%s)", u.Outcome, u.Message)
+	}
+	s, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "unit-secret", metav1.GetOptions{})
+	if err != nil || string(s.Data["password"]) != sopsPlaintexts[0] {
+		t.Errorf("unit-secret: %v, %v", s, err)
+	}
+	f.mustNotHave("nokeys")
+	checkNoPlaintext(t, writings(t, f, log, res))
+}
