@@ -30,13 +30,13 @@ func (c *confinedFS) decrypt(real string, data []byte) ([]byte, error) {
 	// that know it; the violation, which Render reports after a kustomize
 	// build, names the file itself.
 	if c.keys == nil {
-		c.refuse(fmt.Errorf("%s: %w", c.rel(real), ErrDecryptionRequired))
+		_ = c.refuse(fmt.Errorf("%s: %w", c.rel(real), ErrDecryptionRequired))
 		return nil, ErrDecryptionRequired
 	}
 	out, err := sops.Decrypt(f, data, c.keys)
 	if err != nil {
 		err = fmt.Errorf("SOPS decryption failed: %w", err)
-		c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
+		_ = c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
 		return nil, err
 	}
 	if c.decrypted == nil {

@@ -37,7 +37,7 @@
 //     plaintext or a private key.
 //
 // Not supported, each refused with an error that says so: INI files,
-// Shamir key groups (more than one key group), cloud key services (KMS,
+// more than one key group (Shamir secret sharing), cloud key services (KMS,
 // Vault, Key Vault) and the comment-driven encryption rules
 // (encrypted_comment_regex, unencrypted_comment_regex).
 package sops

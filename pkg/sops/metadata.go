@@ -83,7 +83,7 @@ func (m *metadata) check() (*rules, error) {
 		return nil, fmt.Errorf("encrypted_comment_regex and unencrypted_comment_regex are %w", ErrUnsupported)
 	}
 	if len(m.KeyGroups) > 1 {
-		return nil, fmt.Errorf("Shamir secret sharing over %d key groups is %w", len(m.KeyGroups), ErrUnsupported)
+		return nil, fmt.Errorf("key groups (%d, for Shamir secret sharing) are %w", len(m.KeyGroups), ErrUnsupported)
 	}
 	r := &rules{m: m}
 	var err error

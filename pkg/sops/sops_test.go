@@ -138,7 +138,9 @@ func TestPGP(t *testing.T) {
 	if err := ent.SerializePrivate(w, nil); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	keys, err := sops.ParseKeys(map[string][]byte{"sops.asc": []byte(priv.String())})
 	if err != nil {
 		t.Fatal(err)
