@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,6 +121,43 @@ func TestRenderDecrypts(t *testing.T) {
 			if _, _, err = render(context.Background(), opts, tc.force); err == nil ||
 				!strings.Contains(err.Error(), "no decryption key matches any recipient of the file: age age1") {
 				t.Errorf("wrong key: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkRenderEncrypted renders 200 Secrets, age-encrypted or plain
+// (-bench RenderEncrypted -benchtime 3x): the cost of decryption per file.
+func BenchmarkRenderEncrypted(b *testing.B) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := sops.ParseKeys(map[string][]byte{"k.agekey": []byte(id.String())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, encrypted := range []bool{false, true} {
+		dir := b.TempDir()
+		for i := range 200 {
+			plain := strings.Replace(encSecret, "name: db", "name: db-"+strconv.Itoa(i), 1)
+			data := []byte(plain)
+			if encrypted {
+				if data, err = sopstest.YAML(data, sopstest.Options{Age: []*age.X25519Recipient{id.Recipient()}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, "s"+strconv.Itoa(i)+".yaml"), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("encrypted="+strconv.FormatBool(encrypted), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := Render(context.Background(), Options{Root: dir, Decryption: keys})
+				if err != nil || len(res.Objects) != 200 {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
