@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,10 @@ func TestDecryption(t *testing.T) {
 				}
 				if d := s.Spec.Decryption; d == nil || d.Provider != "sops" || d.SecretRef.Name != "sops-keys" {
 					t.Errorf("Decryption = %+v", d)
+				}
+				// The generated RBAC lets the job read the keys.
+				if names := s.SecretNames(); !slices.Contains(names, "sops-keys") {
+					t.Errorf("SecretNames = %v, want sops-keys", names)
 				}
 				return
 			}
