@@ -365,7 +365,7 @@ var schemas = []*kindSchema{
 		mapF("decryption", tObject, noteDecryption).sub(
 			mapF("provider", tString, "`sops`, the only provider").req().oneOf("sops"),
 			secretRefF("secretRef", "age identities (`*.agekey`) and OpenPGP private keys (`*.asc`), in the "+
-				"Kustomization's namespace; required, as gitsync reaches no cloud key service").req(),
+				"Kustomization's namespace (Flux may leave it out for a cloud KMS; gitsync reaches none)").req(),
 			refF("serviceAccountName", noteCloudSA, "").only("v1"),
 		),
 		ignF("interval", tDuration, noteIntervalTimeout).req(),
