@@ -1,9 +1,14 @@
 package render
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
+	yaml "go.yaml.in/yaml/v3"
+
+	objectid "github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
 
@@ -30,8 +35,12 @@ func (c *confinedFS) decrypt(real string, data []byte) ([]byte, error) {
 	// that know it; the violation, which Render reports after a kustomize
 	// build, names the file itself.
 	if c.keys == nil {
-		_ = c.refuse(fmt.Errorf("%s: %w", c.rel(real), ErrDecryptionRequired))
-		return nil, ErrDecryptionRequired
+		err := ErrDecryptionRequired
+		if ids := encryptedObjects(data); len(ids) > 0 {
+			err = fmt.Errorf("%w (for %s)", ErrDecryptionRequired, strings.Join(ids, ", "))
+		}
+		_ = c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
+		return nil, err
 	}
 	out, err := sops.Decrypt(f, data, c.keys)
 	if err != nil {
@@ -44,6 +53,30 @@ func (c *confinedFS) decrypt(real string, data []byte) ([]byte, error) {
 	}
 	c.decrypted[real] = out
 	return out, nil
+}
+
+// encryptedObjects names the objects of an encrypted YAML or JSON file, as
+// far as their kind and name are in clear (encrypted_regex leaves them so),
+// for the message that asks for decryption.
+func encryptedObjects(data []byte) []string {
+	var ids []string
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name      string `yaml:"name"`
+				Namespace string `yaml:"namespace"`
+			} `yaml:"metadata"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			return ids
+		}
+		id := objectid.ID{Kind: doc.Kind, Namespace: doc.Metadata.Namespace, Name: doc.Metadata.Name}.String()
+		if doc.Kind != "" && doc.Metadata.Name != "" && !strings.Contains(id, "ENC[") {
+			ids = append(ids, id)
+		}
+	}
 }
 
 // checkNotEncrypted fails on an object that still carries SOPS metadata

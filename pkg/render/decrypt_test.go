@@ -162,3 +162,26 @@ func BenchmarkRenderEncrypted(b *testing.B) {
 		})
 	}
 }
+
+// TestDecryptionRequiredNamesObjects: without keys, the error names the
+// objects of the encrypted file whose kind and name are in clear.
+func TestDecryptionRequiredNamesObjects(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := sopstest.YAML([]byte(strings.Replace(encSecret, "name: db", "name: db\n  namespace: app", 1)),
+		sopstest.Options{Age: []*age.X25519Recipient{id.Recipient()}, EncryptedRegex: "^(data|stringData)$"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secret.yaml"), enc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Render(context.Background(), Options{Root: dir})
+	want := "secret.yaml: decryption required: SOPS-encrypted, and no decryption is configured (for Secret/app/db)"
+	if !errors.Is(err, ErrDecryptionRequired) || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
