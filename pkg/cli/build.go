@@ -23,6 +23,8 @@ type buildOptions struct {
 	// print is -o: yaml (the default, "" too), json (a v1 List), name,
 	// jsonpath=... or go-template=... (over that List).
 	print *printFlags
+	// showSecrets is --show-secrets: print Secret values.
+	showSecrets bool
 
 	syncRef
 	genericiooptions.IOStreams
@@ -43,7 +45,8 @@ adds (the ApplySet part-of label and the sync's labels). Objects come in render 
 namespace and name.
 
 The spec, its substitution variables and the cluster's discovery (which kinds are namespaced) are read from
-the cluster; nothing is written. Secrets are printed as rendered, values included, as kustomize build does.
+the cluster; nothing is written. Values of Secrets (data and stringData, including values decrypted from
+SOPS-encrypted files) are printed as *** unless --show-secrets is given.
 
 -f renders a Sync document instead of the installed spec, so a sync can be previewed before it is installed.
 With --offline no cluster is contacted at all (in CI, say): the built-in kinds and the CustomResourceDefinitions
@@ -63,6 +66,7 @@ name objects in the cluster cannot be rendered.`,
 	}
 	o.renderFlags.addFlags(cmd, flags)
 	o.print.addFlags(cmd, false)
+	cmd.Flags().BoolVar(&o.showSecrets, "show-secrets", false, "print the values of Secrets instead of ***")
 	return cmd
 }
 
@@ -83,7 +87,7 @@ func (o *buildOptions) Validate() error {
 
 // Run renders and prints.
 func (o *buildOptions) Run(ctx context.Context) error {
-	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: o.options(&o.syncRef)})
+	objs, err := action.Build(ctx, o.cfg, action.BuildOptions{RenderOptions: o.options(&o.syncRef), ShowSecrets: o.showSecrets})
 	if err != nil {
 		return err
 	}

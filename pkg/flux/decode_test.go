@@ -225,6 +225,7 @@ spec:
     substituteStrategy: Always
     substitute: {cluster: staging}
     substituteFrom: [{kind: ConfigMap, name: vars}, {kind: Secret, name: secrets, optional: true}]
+  decryption: {provider: sops, secretRef: {name: sops-age}}
 `,
 			want: &Kustomization{Meta: meta(KindKustomization, "kustomize.toolkit.fluxcd.io/v1", "flux-system", "apps"),
 				Source: ID{KindGitRepository, "flux-system", "repo"}, Path: "apps", Prune: true, DeletionPolicy: DeletionPolicyOrphan,
@@ -237,7 +238,8 @@ spec:
 				HealthChecks: []spec.HealthCheck{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", Namespace: "apps"}},
 				PostBuild: &PostBuild{Strategy: SubstituteAlways, Substitute: map[string]string{"cluster": "staging"},
 					SubstituteFrom: []spec.SubstituteReference{{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secrets", Optional: true}}},
-				Force: true, Wait: true, Suspend: true},
+				Decryption: &spec.Decryption{Provider: "sops", SecretRef: &spec.LocalObjectReference{Name: "sops-age"}},
+				Force:      true, Wait: true, Suspend: true},
 		},
 		{
 			name: "Kustomization v1beta2: deprecated patches become patches, validation is ignored",
@@ -425,8 +427,9 @@ func TestDecodeErrors(t *testing.T) {
 		is   error
 		want []string // each must be one line of the error
 	}{
-		{name: "decryption is refused, naming object and field", doc: ks + ksSpec + "  decryption: {provider: sops, secretRef: {name: sops}}\n",
-			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.decryption: not supported yet (SOPS decryption: issue 12)"}},
+		{name: "decryption through a cloud key service is refused", doc: ks + ksSpec + "  decryption: {provider: sops, serviceAccountName: kms}\n",
+			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.decryption.serviceAccountName: not supported (cloud workload identity; use `secretRef`)",
+				"Kustomization/flux-system/apps: spec.decryption.secretRef: required"}},
 		{name: "serviceAccountName and kubeConfig, all at once", doc: ks + ksSpec + "  serviceAccountName: tenant\n  kubeConfig: {secretRef: {name: kc}}\n",
 			is: ErrUnsupported, want: []string{
 				"Kustomization/flux-system/apps: spec.kubeConfig: not supported yet (remote clusters: issue 12)",

@@ -133,7 +133,7 @@ const (
 	noteSecretRef       = "name of a Secret in the object's namespace"
 	noteSAName          = "impersonation of a ServiceAccount"
 	noteKubeConfig      = "remote clusters"
-	noteDecryption      = "SOPS decryption"
+	noteDecryption      = "SOPS decryption of manifests and generator files as they are read (docs/sops.md)"
 	noteCEL             = "CEL expressions"
 	noteChartVerify     = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
 		"HelmRelease's `chartRef`"
@@ -383,7 +383,12 @@ var schemas = []*kindSchema{
 	{group: KustomizeGroup, kind: KindKustomization, versions: kustomizeVersions, spec: []field{
 		commonMetadataF().only("v1", "v1beta2"),
 		dependsOnF("Kustomization", "v1"),
-		refF("decryption", noteDecryption, issueTenancy),
+		mapF("decryption", tObject, noteDecryption).sub(
+			mapF("provider", tString, "`sops`, the only provider").req().oneOf("sops"),
+			secretRefF("secretRef", "age identities (`*.agekey`) and OpenPGP private keys (`*.asc`), in the "+
+				"Kustomization's namespace (Flux may leave it out for a cloud KMS; gitsync reaches none)").req(),
+			refF("serviceAccountName", noteCloudSA, "").only("v1"),
+		),
 		ignF("interval", tDuration, noteIntervalTimeout).req(),
 		ignF("retryInterval", tDuration, noteRetryInterval),
 		refF("kubeConfig", noteKubeConfig, issueTenancy),

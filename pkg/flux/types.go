@@ -360,6 +360,8 @@ type Kustomization struct {
 	IgnoreMissingComponents bool
 	// PostBuild substitutes variables; nil when not set.
 	PostBuild *PostBuild
+	// Decryption decrypts SOPS-encrypted files; nil when not set.
+	Decryption *spec.Decryption
 	// HealthChecks are waited for after apply when Wait is false.
 	HealthChecks []spec.HealthCheck
 	// Force recreates objects whose update hits an immutable field.

@@ -40,6 +40,13 @@ func decodeKustomization(meta Meta, r reader) *Kustomization {
 		Wait:                    r.boolean("wait"),
 		Suspend:                 r.boolean("suspend"),
 	}
+	if r.has("decryption") {
+		d := r.obj("decryption")
+		k.Decryption = &spec.Decryption{Provider: d.str("provider")}
+		if d.has("secretRef") {
+			k.Decryption.SecretRef = &spec.LocalObjectReference{Name: d.obj("secretRef").str("name")}
+		}
+	}
 	if r.has("postBuild") {
 		pb := r.obj("postBuild")
 		k.PostBuild = &PostBuild{

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/sops"
 )
 
 // CRDPolicy says what happens to the CRDs of a chart's crds/ directories
@@ -109,6 +110,10 @@ type RenderOptions struct {
 	// have, as Flux's ignoreMissingValuesFiles. Default false: a missing
 	// file is an error.
 	IgnoreMissingValuesFiles bool
+	// Decryption decrypts ValuesFiles that SOPS encrypted (Flux leaves
+	// them encrypted). Default nil: an encrypted values file is an error
+	// wrapping render.ErrDecryptionRequired.
+	Decryption *sops.Keys
 	// KubeVersion is .Capabilities.KubeVersion, e.g. "v1.37.2" (see
 	// ClusterCapabilities). Default: Helm's built-in version, which is not
 	// the cluster's.
@@ -210,7 +215,7 @@ func Render(ctx context.Context, opts RenderOptions) (res *Rendered, err error) 
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if len(opts.ValuesFiles) > 0 {
-		if ch.Values, err = valuesFiles(ch, opts.ValuesFiles, opts.IgnoreMissingValuesFiles); err != nil {
+		if ch.Values, err = valuesFiles(ch, opts.ValuesFiles, opts.IgnoreMissingValuesFiles, opts.Decryption); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
@@ -420,7 +425,7 @@ func checkDependencies(c *chart.Chart) error {
 
 // valuesFiles merges the chart's files named by names, in order; with
 // ignoreMissing, names the chart does not have are left out.
-func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool) (map[string]any, error) {
+func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool, keys *sops.Keys) (map[string]any, error) {
 	out := map[string]any{}
 	for i, name := range names {
 		clean := path.Clean(filepath.ToSlash(name))
@@ -437,6 +442,15 @@ func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool) (map[string
 		}
 		if !found {
 			return nil, fmt.Errorf("valuesFiles[%d] %s: no such file in the chart: %w", i, name, ErrInvalidChart)
+		}
+		if sops.IsEncrypted(sops.YAML, data) {
+			if keys == nil {
+				return nil, fmt.Errorf("valuesFiles[%d] %s: %w", i, name, render.ErrDecryptionRequired)
+			}
+			var err error
+			if data, err = sops.Decrypt(sops.YAML, data, keys); err != nil {
+				return nil, fmt.Errorf("valuesFiles[%d] %s: SOPS decryption failed: %w", i, name, err)
+			}
 		}
 		v, err := chartloader.LoadValues(bytes.NewReader(data))
 		if err != nil {

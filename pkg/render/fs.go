@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/kustomize/api/konfig"
+
+	"github.com/gitsync/gitsync/pkg/sops"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -42,6 +44,12 @@ type confinedFS struct {
 	overlay map[string][]byte // absolute path → content served instead of the disk
 	// inputs are the directories the render looked into (inputs.go).
 	inputs inputLog
+	// keys decrypt SOPS-encrypted files as they are read (decrypt.go);
+	// nil means decryption is not configured.
+	keys *sops.Keys
+	// decrypted caches decrypted files by absolute path: kustomize may
+	// read a file more than once.
+	decrypted map[string][]byte
 	// violation is the first confinement or remote-reference error. kustomize
 	// turns some filesystem errors into "not found" and tries alternatives,
 	// so Render reports this instead of whatever kustomize made of it.
@@ -127,7 +135,9 @@ func (c *confinedFS) Open(p string) (filesys.File, error) {
 	if data, ok := c.overlay[real]; ok {
 		return &memFile{Reader: bytes.NewReader(data), name: filepath.Base(real), size: int64(len(data))}, nil
 	}
-	if isKustomizationFile(real) {
+	if isKustomizationFile(real) || !c.disk.IsDir(real) {
+		// Read through ReadFile so remote references are checked and
+		// SOPS files are decrypted whichever way kustomize asks.
 		data, err := c.ReadFile(real)
 		if err != nil {
 			return nil, err
@@ -236,8 +246,9 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 		if err := checkRemote(data); err != nil {
 			return nil, c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
 		}
+		return data, nil
 	}
-	return data, nil
+	return c.decrypt(real, data)
 }
 
 // Walk walks a confined tree, refusing entries that resolve outside root.

@@ -64,6 +64,8 @@ import (
 	"sigs.k8s.io/kustomize/api/resource"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/sops"
 )
 
 // ErrDuplicate is wrapped by the error Render returns when two rendered
@@ -117,6 +119,13 @@ type Options struct {
 	// removed, as Flux does. Undefined variables without a default are an
 	// error (Flux's strict mode).
 	Substitute map[string]string
+
+	// Decryption holds the keys SOPS-encrypted files are decrypted with as
+	// they are read (Flux's decryption with provider sops). nil means
+	// decryption is not configured: reading an encrypted file, or
+	// rendering an object with SOPS metadata, fails with
+	// ErrDecryptionRequired.
+	Decryption *sops.Keys
 
 	// Logger receives debug records about the chosen build path; nil
 	// discards them.
@@ -200,7 +209,7 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	c, dir, err := open(opts.Root, opts.Path)
+	c, dir, err := open(opts.Root, opts.Path, opts.Decryption)
 	if err != nil {
 		return nil, "", err
 	}
@@ -331,7 +340,7 @@ func needsKustomize(o *Options) bool {
 
 // open checks Root and Path and returns the confined filesystem and the
 // absolute directory to build.
-func open(root, path string) (*confinedFS, string, error) {
+func open(root, path string, keys *sops.Keys) (*confinedFS, string, error) {
 	if root == "" {
 		return nil, "", errors.New("render: Root is required")
 	}
@@ -344,6 +353,7 @@ func open(root, path string) (*confinedFS, string, error) {
 		return nil, "", fmt.Errorf("%s: %w", root, err)
 	}
 	c := newConfinedFS(real)
+	c.keys = keys
 	if filepath.IsAbs(path) {
 		return nil, "", fmt.Errorf("%s: path must be relative to the source root: %w", path, ErrOutsideRoot)
 	}
@@ -482,6 +492,11 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 			if err := substitute(&objs[i], vars); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for i := range objs {
+		if err := checkNotEncrypted(objs[i].obj, opts.Decryption); err != nil {
+			return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
 		}
 	}
 	if cm := opts.CommonMetadata; cm != nil {

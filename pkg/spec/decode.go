@@ -181,7 +181,9 @@ func fluxHint(path string) string {
 		return "the Git credentials are spec.source.git.secretRef"
 	case "spec.source.git.suspend":
 		return "use spec.suspend"
-	case "spec.dependsOn", "spec.decryption", "spec.kubeConfig", "spec.deletionPolicy",
+	case "spec.decryption.serviceAccountName":
+		return "cloud key services are not supported: put age (*.agekey) or OpenPGP (*.asc) keys in the Secret spec.decryption.secretRef names"
+	case "spec.dependsOn", "spec.kubeConfig", "spec.deletionPolicy",
 		"spec.healthCheckExprs", "spec.driftIgnoreRules", "spec.ignoreMissingComponents",
 		"spec.source.git.provider", "spec.source.git.proxySecretRef":
 		return unsupported

@@ -164,8 +164,9 @@ func (h *HelmSource) describe() (url, what string) {
 // SecretNames returns the Secrets of the sync's namespace that a run
 // reads, sorted and without duplicates: the source's secretRef and the
 // others it reads (MoreSecrets: verification keys, includes'
-// credentials), and the Secrets of postBuild.substituteFrom and
-// helm.valuesFrom. The generated RBAC grants get on exactly these.
+// credentials), the Secrets of postBuild.substituteFrom and
+// helm.valuesFrom, and the decryption keys' Secret. The generated RBAC
+// grants get on exactly these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
@@ -187,6 +188,9 @@ func (s *Sync) SecretNames() []string {
 				names = append(names, ref.Name)
 			}
 		}
+	}
+	if d := s.Spec.Decryption; d != nil && d.SecretRef != nil {
+		names = append(names, d.SecretRef.Name)
 	}
 	slices.Sort(names)
 	return slices.Compact(names)

@@ -118,6 +118,10 @@ type SyncSpec struct {
 	Components []string `json:"components,omitempty"`
 	// PostBuild substitutes ${var} references in the rendered manifests.
 	PostBuild *PostBuild `json:"postBuild,omitempty"`
+	// Decryption decrypts SOPS-encrypted files of the render (Flux's
+	// decryption). Default: none, and an encrypted file fails the run.
+	// See decryption.go.
+	Decryption *Decryption `json:"decryption,omitempty"`
 
 	// Prune deletes objects of an earlier run that the current render no
 	// longer contains. Flux requires the field; gitsync defaults it to

@@ -135,6 +135,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	if pb := s.PostBuild; pb != nil {
 		errs = append(errs, pb.validate(p.Child("postBuild"))...)
 	}
+	errs = append(errs, s.Decryption.validate(p.Child("decryption"))...)
 	errs = append(errs, validateDuration(p.Child("timeout"), s.Timeout)...)
 	for i, hc := range s.HealthChecks {
 		errs = append(errs, hc.validate(p.Child("healthChecks").Index(i))...)

@@ -610,9 +610,13 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 }
 
 func (ku *kustomizationUnit) inputs(ctx context.Context) (*inputs, error) {
+	keys, keysDigest, err := ku.r.decryptionKeys(ctx, ku.k.ID.Namespace, ku.k.Decryption, "spec.decryption")
+	if err != nil {
+		return nil, err
+	}
 	pb := ku.k.PostBuild
 	if pb == nil {
-		return &inputs{}, nil
+		return &inputs{keys: keys, digest: keysDigest}, nil
 	}
 	vars, digest, err := ku.r.collectVars(ctx, ku.k.ID.Namespace, pb.SubstituteFrom, pb.Substitute, "spec.postBuild")
 	if err != nil {
@@ -623,7 +627,7 @@ func (ku *kustomizationUnit) inputs(ctx context.Context) (*inputs, error) {
 		// strategy says Always.
 		vars = nil
 	}
-	return &inputs{vars: vars, digest: digest}, nil
+	return &inputs{vars: vars, keys: keys, digest: withDigest(digest, keysDigest)}, nil
 }
 
 func (ku *kustomizationUnit) resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error) {
@@ -649,6 +653,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		NameSuffix:      k.NameSuffix,
 		Components:      k.Components,
 		Substitute:      in.vars,
+		Decryption:      in.keys,
 		Logger:          ku.r.log,
 	}
 	if k.IgnoreMissingComponents {

@@ -17,6 +17,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
+	"github.com/gitsync/gitsync/pkg/sops"
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/source/fromspec"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -26,7 +27,10 @@ import (
 // postBuild variables and Helm values. Their digest joins the spec digest,
 // so a changed ConfigMap or Secret makes the next run render again.
 type inputs struct {
-	vars   map[string]string
+	vars map[string]string
+	// keys decrypt SOPS-encrypted files and values; nil when the spec
+	// sets no decryption.
+	keys   *sops.Keys
 	values map[string]any
 	digest string
 }
@@ -103,6 +107,11 @@ func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
 		return nil, fmt.Errorf("postBuild: %w", err)
 	}
 	in := &inputs{vars: vars, digest: varsDigest}
+	keys, keysDigest, err := r.decryptionKeys(ctx, r.opts.Namespace, r.sync.Spec.Decryption, "spec.decryption")
+	if err != nil {
+		return nil, fmt.Errorf("decryption: %w", err)
+	}
+	in.keys, in.digest = keys, withDigest(in.digest, keysDigest)
 	h := r.sync.Spec.Helm
 	if h == nil {
 		return in, nil
@@ -111,8 +120,13 @@ func (r *runner) gatherInputs(ctx context.Context) (*inputs, error) {
 	for i, ref := range h.ValuesFrom {
 		vs := helm.ValuesSource{Kind: ref.Kind, Name: ref.Name, ValuesKey: ref.ValuesKey, TargetPath: ref.TargetPath, Optional: ref.Optional}
 		var err error
-		vs.Data, vs.Found, err = r.readData(ctx, ref.Kind, ref.Name, fmt.Sprintf("spec.helm.valuesFrom[%d]", i), true)
+		field := fmt.Sprintf("spec.helm.valuesFrom[%d]", i)
+		vs.Data, vs.Found, err = r.readData(ctx, ref.Kind, ref.Name, field, true)
 		if err != nil {
+			return nil, err
+		}
+		id := object.ID{Kind: ref.Kind, Namespace: r.opts.Namespace, Name: ref.Name}
+		if vs.Data, err = decryptValuesData(vs.Data, in.keys, id, field); err != nil {
 			return nil, err
 		}
 		from[i] = vs
@@ -172,7 +186,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 
 	start = time.Now()
 	ropts := renderOptions(s, art.Dir, s.Path, in.vars)
-	ropts.Logger = r.log
+	ropts.Logger, ropts.Decryption = r.log, in.keys
 	out, err := render.Render(ctx, ropts)
 	if err != nil {
 		return nil, err
@@ -210,6 +224,7 @@ func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *in
 		namespace:               r.releaseNamespace(),
 		values:                  in.values,
 		valuesFiles:             h.ValuesFiles,
+		keys:                    in.keys,
 		isUpgrade:               isUpgrade,
 		crds:                    h.CRDPolicy(),
 		postRenderers:           h.PostRenderers,
@@ -228,6 +243,7 @@ type release struct {
 	values                  map[string]any
 	valuesFiles             []string
 	ignoreMissingValues     bool
+	keys                    *sops.Keys // decrypt SOPS-encrypted valuesFiles
 	isUpgrade               bool
 	crds                    string
 	postRenderers           []spec.PostRenderer
@@ -254,6 +270,7 @@ func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, er
 		Values:                   rel.values,
 		ValuesFiles:              rel.valuesFiles,
 		IgnoreMissingValuesFiles: rel.ignoreMissingValues,
+		Decryption:               rel.keys,
 		KubeVersion:              kubeVersion,
 		APIVersions:              apiVersions,
 		IsUpgrade:                rel.isUpgrade,
