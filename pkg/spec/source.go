@@ -188,6 +188,7 @@ func (s *Sync) SecretNames() []string {
 			}
 		}
 	}
+	names = append(names, s.Spec.notifySecretNames()...)
 	slices.Sort(names)
 	return slices.Compact(names)
 }
