@@ -77,6 +77,8 @@ type installOptions struct {
 	// RunNow (--run) starts a first run at once, as a Job made from the
 	// CronJob.
 	RunNow bool
+	// notifyFlags set spec.notify and spec.metrics (install_notify.go).
+	notifyFlags
 
 	configFlags *genericclioptions.ConfigFlags
 	// changed are the spec flags given on the command line.
@@ -99,7 +101,7 @@ type installOptions struct {
 // Listed longest path first within a prefix, so the first match is the most
 // specific.
 func specFlags() []struct{ flag, path string } {
-	return []struct{ flag, path string }{
+	return append([]struct{ flag, path string }{
 		{"url", "spec.source.git.url"},
 		{"insecure", "spec.source.git.insecure"},
 		{"branch", "spec.source.git.ref.branch"},
@@ -126,7 +128,7 @@ func specFlags() []struct{ flag, path string } {
 		{"release-name", "spec.helm.releaseName"},
 		{"values", "spec.helm.values"},
 		{"set", "spec.helm.values"},
-	}
+	}, notifySpecFlags...)
 }
 
 // newInstallCommand returns the `install` command. flags are the root's
@@ -218,6 +220,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.BoolVar(&o.Export, "export", false, "print the objects instead of applying them")
 	f.StringVarP(&o.Output, "output", "o", "", "format of --export: yaml (default) or json")
 	f.BoolVar(&o.RunNow, "run", false, "start a first run now, as a Job made from the CronJob")
+	o.notifyFlags.addFlags(f)
 	return cmd
 }
 
@@ -436,6 +439,9 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	}
 	if helmSync {
 		s.Spec.Helm = &spec.HelmSpec{ReleaseName: o.ReleaseName, Values: values}
+	}
+	if err := o.notifyFlags.apply(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

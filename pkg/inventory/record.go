@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/notify"
 )
 
 // Result is the outcome of a run.
@@ -91,6 +93,16 @@ type Run struct {
 	// in a run that applied the sync's own objects (see
 	// SucceedExceptUnits).
 	FailedUnits int `json:"failedUnits,omitempty"`
+	// Drifted is how many objects the drift check found changed or
+	// missing.
+	Drifted int `json:"drifted,omitempty"`
+	// ConsecutiveFailures is how many runs in a row failed, this one
+	// included; 0 after a success.
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// Notify is what became of the run's notifications (spec.notify), one
+	// entry per provider that wanted the run's event; it names neither
+	// addresses nor tokens.
+	Notify []notify.Delivery `json:"notify,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the
