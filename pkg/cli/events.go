@@ -173,4 +173,3 @@ func (o *eventsOptions) write(v any) error {
 	_, err = o.Out.Write(b)
 	return err
 }
-
