@@ -311,6 +311,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.record(fctx, inv, res)
 	}
 	r.releaseLease(fctx)
+	r.pushMetrics(ctx, inv, res)
 	return res, nil
 }
 
