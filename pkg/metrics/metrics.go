@@ -109,7 +109,9 @@ func registry(syncs []Sync, syncLabels bool) *prometheus.Registry {
 		}
 		rec, run := s.Record, s.Record.LastRun
 		objects.With(l).Set(float64(s.Objects))
-		revision.With(merge(l, "revision", rec.LastAppliedRevision, "attempted_revision", rec.LastAttemptedRevision)).Set(1)
+		if rec.LastAppliedRevision != "" || rec.LastAttemptedRevision != "" {
+			revision.With(merge(l, "revision", rec.LastAppliedRevision, "attempted_revision", rec.LastAttemptedRevision)).Set(1)
+		}
 		if !rec.LastAppliedTime.IsZero() {
 			success.With(l).Set(seconds(rec.LastAppliedTime))
 		}
