@@ -391,7 +391,7 @@ func TestNoSecretInDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := "http://" + l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	failing := newReceiver(t, 500, 500, 500)
 	for name, p := range map[string]Provider{
 		"refused":     {Type: "slack", Address: closed + "/services/S3CRETPATH", Token: "xoxb-S3CRET"},
