@@ -38,6 +38,13 @@ S3SERVER_CACHE   ?= $(HOME)/.cache/gitsync/s3server
 S3SERVER_DIR     ?= $(S3SERVER_CACHE)/$(S3SERVER_VERSION)-$(S3SERVER_KEY)
 S3SERVER_LINK    := $(CURDIR)/.cache/s3server/$(S3SERVER_VERSION)
 
+# The test Pushgateway is pinned in tests/pushgateway/go.mod and built the same way.
+PUSHGATEWAY_VERSION := $(shell awk '$$1=="require"{$$1=""; $$0=$$0} $$1=="github.com/prometheus/pushgateway"{print $$2; exit}' tests/pushgateway/go.mod)
+PUSHGATEWAY_KEY     := $(shell cat tests/pushgateway/go.mod tests/pushgateway/go.sum | sha256sum | cut -c1-12)
+PUSHGATEWAY_CACHE   ?= $(HOME)/.cache/gitsync/pushgateway
+PUSHGATEWAY_DIR     ?= $(PUSHGATEWAY_CACHE)/$(PUSHGATEWAY_VERSION)-$(PUSHGATEWAY_KEY)
+PUSHGATEWAY_LINK    := $(CURDIR)/.cache/pushgateway/$(PUSHGATEWAY_VERSION)
+
 # Debian packages the tests need: the Git server runs real git; node mode runs containerd, runc, CNI, iptables.
 DEB_PACKAGES  := git ca-certificates containerd runc containernetworking-plugins iptables conntrack iproute2
 TEST_TIMEOUT  ?= 45m
@@ -49,8 +56,9 @@ GOLANGCI_LINT := $(BIN)/golangci-lint
 
 export GITSYNC_TESTBIN := $(TESTBIN_DIR)
 export GITSYNC_S3SERVER := $(S3SERVER_DIR)
+export GITSYNC_PUSHGATEWAY := $(PUSHGATEWAY_DIR)
 
-.PHONY: build test unit fuzz e2e bench lint image dist demo testbin s3server deps clean help
+.PHONY: build test unit fuzz e2e bench lint image dist demo testbin s3server pushgateway deps clean help
 
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -85,7 +93,16 @@ $(S3SERVER_DIR)/.stamp: tests/s3server/go.mod tests/s3server/go.sum
 	cd tests/s3server && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(S3SERVER_DIR).tmp/weed github.com/seaweedfs/seaweedfs/weed
 	@rm -rf $(S3SERVER_DIR) && mv $(S3SERVER_DIR).tmp $(S3SERVER_DIR) && touch $@
 
-test: deps testbin s3server ## Run every test: unit, integration (real control plane) and end-to-end (real node); then make fuzz.
+pushgateway: $(PUSHGATEWAY_DIR)/.stamp ## Build the pinned Prometheus Pushgateway the metrics tests push to (cached per pin).
+	@mkdir -p $(dir $(PUSHGATEWAY_LINK)) && ln -sfn $(PUSHGATEWAY_DIR) $(PUSHGATEWAY_LINK)
+
+$(PUSHGATEWAY_DIR)/.stamp: tests/pushgateway/go.mod tests/pushgateway/go.sum
+	@echo "building the Pushgateway $(PUSHGATEWAY_VERSION) into $(PUSHGATEWAY_DIR) (cold: ~2 min on 2 cores)"
+	@mkdir -p $(PUSHGATEWAY_DIR).tmp
+	cd tests/pushgateway && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(PUSHGATEWAY_DIR).tmp/pushgateway github.com/prometheus/pushgateway
+	@rm -rf $(PUSHGATEWAY_DIR) && mv $(PUSHGATEWAY_DIR).tmp $(PUSHGATEWAY_DIR) && touch $@
+
+test: deps testbin s3server pushgateway ## Run every test: unit, integration (real control plane) and end-to-end (real node); then make fuzz.
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) fuzz
 
@@ -141,4 +158,4 @@ demo: deps testbin ## Start the local cluster and Git server and show how to use
 	go run ./tests/demo
 
 clean: ## Remove build outputs (not the testbin cache).
-	rm -rf $(BIN) dist .cache/testbin .cache/s3server
+	rm -rf $(BIN) dist .cache/testbin .cache/s3server .cache/pushgateway

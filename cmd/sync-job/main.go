@@ -156,6 +156,9 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 		"rendered", res.Rendered, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "retries", res.Retries,
 		"duration", res.End.Sub(res.Start).String(),
 	}
+	if len(res.Notify) > 0 {
+		attrs = append(attrs, "notified", len(res.Notify))
+	}
 	attrs = append(attrs, memoryAttrs()...)
 	switch res.Outcome {
 	case syncrun.Failed:

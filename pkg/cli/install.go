@@ -80,6 +80,8 @@ type installOptions struct {
 	// sourceFlags are the flags of OCI, bucket and Git extras
 	// (install_sources.go).
 	sourceFlags
+	// notifyFlags set spec.notify and spec.metrics (install_notify.go).
+	notifyFlags
 
 	configFlags *genericclioptions.ConfigFlags
 	// changed are the spec flags given on the command line.
@@ -129,7 +131,7 @@ func specFlags() []struct{ flag, path string } {
 		{"release-name", "spec.helm.releaseName"},
 		{"values", "spec.helm.values"},
 		{"set", "spec.helm.values"},
-	}, sourceSpecFlags()...)
+	}, append(sourceSpecFlags(), notifySpecFlags...)...)
 }
 
 // newInstallCommand returns the `install` command. flags are the root's
@@ -232,6 +234,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.StringVarP(&o.Output, "output", "o", "", "format of --export: yaml (default) or json")
 	f.BoolVar(&o.RunNow, "run", false, "start a first run now, as a Job made from the CronJob")
 	o.addSourceFlags(f)
+	o.notifyFlags.addFlags(f)
 	return cmd
 }
 
@@ -469,6 +472,9 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	}
 	if helmSync {
 		s.Spec.Helm = &spec.HelmSpec{ReleaseName: o.ReleaseName, Values: values}
+	}
+	if err := o.notifyFlags.apply(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

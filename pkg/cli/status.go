@@ -41,7 +41,7 @@ type statusOptions struct {
 
 // newStatusCommand returns the `status` command.
 func newStatusCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &statusOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputWide)}
+	o := &statusOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable, outputWide, outputPrometheus)}
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
 		Short: "Show the state of syncs: revision, last run, objects, next run",
@@ -60,7 +60,8 @@ Lease of a run in progress (holder, age, expiry), the last run with its counts p
 kind, the recent history, the CronJob's active Jobs and its units with the dependencies each waits on.
 
 -o yaml|json prints the same as a structured object (a list under "items" without NAME); -o jsonpath=... and
--o go-template=... select from that object, -o name prints sync.gitsync.io/NAME. --no-headers leaves out the
+-o go-template=... select from that object, -o name prints sync.gitsync.io/NAME. -o prometheus prints the
+metrics a run pushes to a Pushgateway, from the records, for a textfile collector (docs/monitoring.md). --no-headers leaves out the
 table's header. --watch prints again whenever a run records its result, until interrupted.`,
 		Example: `  # List the syncs of the current namespace
   kubectl gitsync status
@@ -135,6 +136,9 @@ func (o *statusOptions) listNamespace() string {
 }
 
 func (o *statusOptions) printOnce(ctx context.Context) error {
+	if o.print.Output == outputPrometheus {
+		return o.printPrometheus(ctx)
+	}
 	now := o.now()
 	if o.Name != "" {
 		st, err := action.Status(ctx, o.cfg, action.StatusOptions{Ref: o.ref(), Detail: true})

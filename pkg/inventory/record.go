@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/notify"
 	"github.com/gitsync/gitsync/pkg/object"
 )
 
@@ -100,6 +101,16 @@ type Run struct {
 	// more. At most MaxOrphaned are listed; OrphanedCount counts them all.
 	Orphaned      []object.ID `json:"orphaned,omitempty"`
 	OrphanedCount int         `json:"orphanedCount,omitempty"`
+	// Drifted is how many objects the drift check found changed or
+	// missing.
+	Drifted int `json:"drifted,omitempty"`
+	// ConsecutiveFailures is how many runs in a row failed, this one
+	// included; 0 after a success.
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// Notify is what became of the run's notifications (spec.notify), one
+	// entry per provider that wanted the run's event; it names neither
+	// addresses nor tokens.
+	Notify []notify.Delivery `json:"notify,omitempty"`
 }
 
 // MaxOrphaned bounds Run.Orphaned, so that narrowing the scope of a sync

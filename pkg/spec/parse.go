@@ -213,6 +213,8 @@ func (s *Sync) Digest() string {
 		panic(fmt.Sprintf("spec: digest of Sync %s: %v", s.Name, err))
 	}
 	c.Default()
+	// Who is told and where metrics go do not change what is rendered.
+	c.Spec.Notify, c.Spec.Metrics = nil, nil
 	b, err := json.Marshal(c.Spec)
 	if err != nil {
 		panic(fmt.Sprintf("spec: digest of Sync %s: %v", s.Name, err))

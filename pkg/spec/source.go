@@ -192,6 +192,7 @@ func (s *Sync) SecretNames() []string {
 	if d := s.Spec.Decryption; d != nil && d.SecretRef != nil {
 		names = append(names, d.SecretRef.Name)
 	}
+	names = append(names, s.Spec.notifySecretNames()...)
 	slices.Sort(names)
 	return slices.Compact(names)
 }

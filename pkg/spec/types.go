@@ -169,6 +169,13 @@ type SyncSpec struct {
 	// Flux says how a run treats the Flux objects its render holds. See
 	// flux.go.
 	Flux *FluxSpec `json:"flux,omitempty"`
+
+	// Notify lists who is told what a run did (chat, webhooks, commit
+	// status). Not part of the digest. See notify.go.
+	Notify []NotifyProvider `json:"notify,omitempty"`
+	// Metrics says where a run pushes its metrics. Not part of the digest.
+	// See notify.go.
+	Metrics *MetricsSpec `json:"metrics,omitempty"`
 }
 
 // PruneEnabled reports whether pruning is on, applying the default when

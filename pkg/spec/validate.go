@@ -146,6 +146,8 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	errs = append(errs, s.validateHelm(p)...)
 	errs = append(errs, s.validateOCI(p)...)
 	errs = append(errs, s.Flux.validate(p.Child("flux"))...)
+	errs = append(errs, validateNotify(p.Child("notify"), s.Notify)...)
+	errs = append(errs, s.Metrics.validate(p.Child("metrics"))...)
 	return errs
 }
 

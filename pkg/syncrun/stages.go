@@ -151,6 +151,11 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 		Counts:     res.Counts(),
 		Retries:    res.Retries,
 		VerifiedBy: res.VerifiedBy,
+		Drifted:    len(res.Drifted),
+		Notify:     res.Notify,
+	}
+	if res.Outcome != Succeeded && !res.selfSucceeded {
+		run.ConsecutiveFailures = inv.Record.LastRun.ConsecutiveFailures + 1
 	}
 	orphaned := orphanedIDs(res.Pruned)
 	run.SetOrphaned(orphaned)

@@ -25,6 +25,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/names"
+	"github.com/gitsync/gitsync/pkg/notify"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/source"
@@ -145,6 +146,9 @@ type Result struct {
 	// FluxInstallation says what of Flux's own installation the render
 	// held and the run left out (flux.Installation.Summary); "" when none.
 	FluxInstallation string
+	// Notify is what became of the run's notifications (notify.go); the
+	// record keeps it as lastRun.notify.
+	Notify []notify.Delivery
 
 	specDigest, setDigest string
 	// selfSucceeded is set when the sync's own objects were applied but
@@ -308,6 +312,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return res, nil // a killed run records and releases nothing
 	}
 	res.End = r.now()
+	// Before the record, so that one write records the deliveries too.
+	r.notify(ctx, inv, res)
 
 	// Record and release even when ctx ended (SIGTERM, the Job's
 	// deadline), so that the run says why it stopped and the next one need
@@ -328,6 +334,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.record(fctx, inv, res)
 	}
 	r.releaseLease(fctx)
+	r.pushMetrics(ctx, inv, res)
 	return res, nil
 }
 

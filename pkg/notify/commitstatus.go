@@ -1,0 +1,131 @@
+package notify
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// commitStatus sets the status of the applied commit on a forge: success
+// when the run succeeded, failure when it failed, with the context
+// gitsync/NAMESPACE/NAME so that each sync has its own check. The address
+// is the repository's web URL (https://github.com/org/repo); the API is
+// found from it as the forge's own tools do.
+type commitStatus struct{ forge forge }
+
+// forge builds the request of one forge's commit status API.
+type forge func(repo *url.URL, path, sha, token, context, description string, failed bool) (request, error)
+
+// StatusContext is the context (GitHub, Gitea), name (GitLab) or key
+// (Bitbucket) of a sync's commit status.
+func StatusContext(namespace, sync string) string { return "gitsync/" + namespace + "/" + sync }
+
+var commitRE = regexp.MustCompile(`(?:^|[@:])([0-9a-f]{40})$`)
+
+// Commit returns the Git commit a revision names (main@sha1:<hex>,
+// sha1:<hex>, <hex>), or "".
+func Commit(revision string) string {
+	m := commitRE.FindStringSubmatch(revision)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func (c commitStatus) requests(p *Provider, e *Event) ([]request, error) {
+	sha := Commit(e.Revision)
+	if sha == "" {
+		return nil, &skipError{"the revision is not a Git commit"}
+	}
+	if p.Token == "" {
+		return nil, errNoToken("the forge's API token")
+	}
+	u, err := url.Parse(p.Address)
+	if err != nil {
+		return nil, errors.New("the address is not a repository URL")
+	}
+	path := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	if strings.Count(path, "/") < 1 {
+		return nil, errors.New("the address must be the repository's URL: https://HOST/OWNER/REPO")
+	}
+	desc := e.Message
+	if e.Reason != ReasonFailed {
+		desc = "applied " + e.Revision
+	}
+	r, err := c.forge(u, path, sha, p.Token, StatusContext(e.Namespace, e.Sync), cut(desc, 140), e.Reason == ReasonFailed)
+	if err != nil {
+		return nil, err
+	}
+	return []request{r}, nil
+}
+
+// apiBase is scheme://host of the repository URL.
+func apiBase(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+// github: POST /repos/OWNER/REPO/statuses/SHA on api.github.com, or on
+// HOST/api/v3 for GitHub Enterprise Server.
+func github(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
+	base := apiBase(u) + "/api/v3"
+	if u.Host == "github.com" {
+		base = "https://api.github.com"
+	}
+	state := map[bool]string{false: "success", true: "failure"}[failed]
+	return statusRequest(base+"/repos/"+path+"/statuses/"+sha,
+		map[string]string{"state": state, "context": context, "description": desc},
+		http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/vnd.github+json"}})
+}
+
+// gitlab: POST /api/v4/projects/URL-ENCODED-PATH/statuses/SHA.
+func gitlab(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
+	state := map[bool]string{false: "success", true: "failed"}[failed]
+	return statusRequest(apiBase(u)+"/api/v4/projects/"+url.PathEscape(path)+"/statuses/"+sha,
+		map[string]string{"state": state, "name": context, "description": desc},
+		http.Header{"Private-Token": {token}})
+}
+
+// gitea (and Forgejo): POST /api/v1/repos/OWNER/REPO/statuses/SHA.
+func gitea(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
+	state := map[bool]string{false: "success", true: "failure"}[failed]
+	return statusRequest(apiBase(u)+"/api/v1/repos/"+path+"/statuses/"+sha,
+		map[string]string{"state": state, "context": context, "description": desc},
+		http.Header{"Authorization": {"token " + token}})
+}
+
+// bitbucket (Cloud): POST /2.0/repositories/OWNER/REPO/commit/SHA/statuses/build
+// on api.bitbucket.org (on HOST/2.0 for any other host), with the token
+// USER:APP_PASSWORD as basic authentication, as Flux's.
+func bitbucket(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
+	user, pass, ok := strings.Cut(token, ":")
+	if !ok {
+		return request{}, errors.New("the bitbucket token must be USERNAME:APP_PASSWORD")
+	}
+	base := apiBase(u) + "/2.0"
+	if u.Host == "bitbucket.org" {
+		base = "https://api.bitbucket.org/2.0"
+	}
+	key := context
+	if len(key) > 40 {
+		// Bitbucket keys have at most 40 characters.
+		sum := sha256.Sum256([]byte(context))
+		key = hex.EncodeToString(sum[:])[:40]
+	}
+	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
+	repoURL := apiBase(u) + "/" + path
+	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	return statusRequest(base+"/repositories/"+path+"/commit/"+sha+"/statuses/build",
+		map[string]string{"state": state, "key": key, "name": context, "description": desc, "url": repoURL},
+		http.Header{"Authorization": {"Basic " + basic}})
+}
+
+func statusRequest(address string, body map[string]string, h http.Header) (request, error) {
+	rs, err := jsonRequest(address, body, h)
+	if err != nil {
+		return request{}, err
+	}
+	return rs[0], nil
+}
