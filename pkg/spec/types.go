@@ -165,6 +165,11 @@ type SyncSpec struct {
 	// Flux says how a run treats the Flux objects its render holds. See
 	// flux.go.
 	Flux *FluxSpec `json:"flux,omitempty"`
+
+	// ImageUpdate commits the tags image policies choose to the Git
+	// source and applies that commit in the same run (Flux's image
+	// automation). See imageupdate.go.
+	ImageUpdate *ImageUpdateSpec `json:"imageUpdate,omitempty"`
 }
 
 // PruneEnabled reports whether pruning is on, applying the default when

@@ -145,6 +145,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	errs = append(errs, s.validateHelm(p)...)
 	errs = append(errs, s.validateOCI(p)...)
 	errs = append(errs, s.Flux.validate(p.Child("flux"))...)
+	errs = append(errs, s.validateImageUpdate(p)...)
 	return errs
 }
 
