@@ -78,6 +78,9 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 		secrets[u.Name] = data
 	}
 	pin := source.Revision(r.opts.Revision)
+	if r.imagePin != "" {
+		pin = r.imagePin
+	}
 	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: secrets})
 	if err != nil {
 		return nil, redact.Error(err)

@@ -183,6 +183,10 @@ type runner struct {
 	tree *tree
 	// retries counts the retried requests of all of the run's clients.
 	retries *retry.Counter
+	// imageUpdated and imagePin: spec.imageUpdate ran, and the commit it
+	// pushed that the run applies (imageupdate.go).
+	imageUpdated bool
+	imagePin     source.Revision
 }
 
 // Run performs one run of the sync named in opts. It returns an error only

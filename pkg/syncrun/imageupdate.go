@@ -1,0 +1,179 @@
+package syncrun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/gitsync/gitsync/pkg/imagepolicy"
+	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/setters"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/registry"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// imageUpdate runs spec.imageUpdate before the sync's source is resolved:
+// the policies choose tags, the markers are rewritten, and a change is
+// committed and pushed (pkg/imageupdate). When the commit went to the
+// branch the sync follows, the run is pinned to it, so that it applies
+// exactly that commit. A failure fails the run before anything is
+// applied. A rollback (Options.Revision) updates nothing.
+func (r *runner) imageUpdate(ctx context.Context) error {
+	u := r.sync.Spec.ImageUpdate
+	if u == nil || r.opts.Revision != "" || r.imageUpdated {
+		return nil
+	}
+	r.imageUpdated = true
+	images, err := r.resolvePolicies(ctx, u)
+	if err != nil {
+		return err
+	}
+	g := r.sync.Spec.Source.Git
+	var creds source.Credentials
+	if ref, field := r.sync.Spec.Source.SecretRef(); ref != nil {
+		data, err := r.secretData(ctx, ref.Name, field)
+		if err != nil {
+			return err
+		}
+		creds = source.CredentialsFromSecret(data)
+	}
+	gopts := source.GitOptions{URL: g.URL, Insecure: g.Insecure, Auth: creds, Logger: r.log, RecurseSubmodules: g.RecurseSubmodules}
+	if g.Timeout != nil {
+		gopts.Timeout = g.Timeout.Duration
+	}
+	branch := g.Ref.Branch
+	if branch == "" {
+		// The remote's default branch, as the sync follows it.
+		rev, err := source.Resolve(ctx, gopts)
+		if err != nil {
+			return redact.Error(err)
+		}
+		branch = rev.Name()
+	}
+	gopts.Ref = source.GitRef{Branch: branch}
+	opts := imageupdate.Options{
+		Git: gopts, Path: u.Path, Images: images,
+		Author:          imageupdate.Author{Name: u.Git.Commit.Author.Name, Email: u.Git.Commit.Author.Email},
+		MessageTemplate: u.Git.Commit.MessageTemplate,
+		PushBranch:      u.PushBranch(),
+		WorkDir:         r.opts.WorkDir,
+		Now:             r.now,
+	}
+	if u.Git.Push != nil {
+		opts.Refspec = u.Git.Push.Refspec
+	}
+	if k := u.Git.Commit.SigningKey; k != nil {
+		if opts.SigningKey, err = r.signingKey(ctx, k.SecretRef.Name); err != nil {
+			return err
+		}
+	}
+	res, err := imageupdate.Run(ctx, opts)
+	if err != nil {
+		return redact.Error(err)
+	}
+	if res.Commit == "" {
+		r.log.Info("image update: no change", "revision", branch+"@sha1:"+res.Base)
+		return nil
+	}
+	for _, c := range res.Changes {
+		r.log.Info("image update", "file", c.Location(), "policy", c.Policy, "old", c.Value, "new", c.New)
+	}
+	r.log.Info("image update: pushed", "branch", res.Branch, "commit", res.Commit, "attempts", res.Attempts)
+	if res.Applies(branch) {
+		r.imagePin = source.Revision(branch + "@sha1:" + res.Commit)
+	}
+	return nil
+}
+
+// resolvePolicies scans each policy's repository and returns the images
+// chosen, keyed "NAMESPACE:POLICY". A policy that fails or matches no tag
+// fails the run, naming the policy.
+func (r *runner) resolvePolicies(ctx context.Context, u *spec.ImageUpdateSpec) (map[string]setters.Image, error) {
+	images := make(map[string]setters.Image, len(u.Policies))
+	for i := range u.Policies {
+		p := &u.Policies[i]
+		ns := p.Namespace
+		if ns == "" {
+			ns = r.opts.Namespace
+		}
+		key := ns + ":" + p.Name
+		img, err := r.resolvePolicy(ctx, i, p)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s (spec.imageUpdate.policies[%d]): %w", key, i, redact.Error(err))
+		}
+		images[key] = img
+	}
+	return images, nil
+}
+
+func (r *runner) resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec) (setters.Image, error) {
+	pol, err := imagepolicy.Compile(p.PolicySpec())
+	if err != nil {
+		return setters.Image{}, err
+	}
+	ir := p.ImageRepository
+	repo, err := imagepolicy.ParseImage(ir.Image, ir.Insecure)
+	if err != nil {
+		return setters.Image{}, err
+	}
+	client := registry.Client{Insecure: ir.Insecure}
+	if ir.SecretRef != nil {
+		data, err := r.secretData(ctx, ir.SecretRef.Name, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i))
+		if err != nil {
+			return setters.Image{}, err
+		}
+		client.Auth = source.CredentialsFromSecret(data)
+	}
+	timeout := spec.DefaultGitTimeout
+	if ir.Timeout != nil {
+		timeout = ir.Timeout.Duration
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	tags, err := imagepolicy.ListTags(sctx, repo, imagepolicy.ScanOptions{Client: client})
+	if err != nil {
+		return setters.Image{}, err
+	}
+	latest, err := pol.Latest(tags)
+	if err != nil {
+		if errors.Is(err, imagepolicy.ErrNoMatch) {
+			return setters.Image{}, fmt.Errorf("none of the %d tags of %s matches the policy", len(tags), ir.Image)
+		}
+		return setters.Image{}, err
+	}
+	r.log.Info("image policy", "image", ir.Image, "tags", len(tags), "latest", latest, "duration", time.Since(start).String())
+	return setters.Image{Name: ir.Image, Tag: latest}, nil
+}
+
+// signingKey reads Flux's signing key Secret: git.asc, an armored OpenPGP
+// private key, and passphrase when it is encrypted.
+func (r *runner) signingKey(ctx context.Context, name string) (*openpgp.Entity, error) {
+	const field = "spec.imageUpdate.git.commit.signingKey.secretRef"
+	data, err := r.secretData(ctx, name, field)
+	if err != nil {
+		return nil, err
+	}
+	armored, ok := data["git.asc"]
+	if !ok {
+		return nil, fmt.Errorf("Secret %s/%s (%s): no key git.asc", r.opts.Namespace, name, field)
+	}
+	keys, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil || len(keys) == 0 || keys[0].PrivateKey == nil {
+		return nil, fmt.Errorf("Secret %s/%s (%s): git.asc holds no armored OpenPGP private key", r.opts.Namespace, name, field)
+	}
+	e := keys[0]
+	if e.PrivateKey.Encrypted {
+		pass := data["passphrase"]
+		if err := e.DecryptPrivateKeys(pass); err != nil {
+			return nil, fmt.Errorf("Secret %s/%s (%s): the passphrase does not decrypt git.asc", r.opts.Namespace, name, field)
+		}
+	}
+	return e, nil
+}
