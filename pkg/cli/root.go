@@ -54,6 +54,7 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newUninstallCommand(flags, streams))
 	root.AddCommand(newCheckCommand(flags, streams))
 	root.AddCommand(newLogsCommand(flags, streams))
+	root.AddCommand(newImagesCommand(flags, streams))
 	root.AddCommand(newArtifactCommands(flags, streams)...)
 	return root
 }

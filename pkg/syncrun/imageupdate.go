@@ -3,19 +3,13 @@ package syncrun
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/gitsync/gitsync/pkg/imagepolicy"
 	"github.com/gitsync/gitsync/pkg/imageupdate"
 	"github.com/gitsync/gitsync/pkg/redact"
-	"github.com/gitsync/gitsync/pkg/setters"
 	"github.com/gitsync/gitsync/pkg/source"
-	"github.com/gitsync/gitsync/pkg/source/registry"
-	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // imageUpdate runs spec.imageUpdate before the sync's source is resolved:
@@ -30,9 +24,12 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 		return nil
 	}
 	r.imageUpdated = true
-	images, err := r.resolvePolicies(ctx, u)
+	chosen, err := imageupdate.ResolvePolicies(ctx, r.opts.Namespace, u, r.secretData)
 	if err != nil {
 		return err
+	}
+	for _, c := range chosen {
+		r.log.Info("image policy", "policy", c.Key, "image", c.Image.Name, "tags", c.Tags, "latest", c.Image.Tag, "duration", c.Duration.String())
 	}
 	g := r.sync.Spec.Source.Git
 	var creds source.Credentials
@@ -58,7 +55,7 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 	}
 	gopts.Ref = source.GitRef{Branch: branch}
 	opts := imageupdate.Options{
-		Git: gopts, Path: u.Path, Images: images,
+		Git: gopts, Path: u.Path, Images: imageupdate.Images(chosen),
 		Author:          imageupdate.Author{Name: u.Git.Commit.Author.Name, Email: u.Git.Commit.Author.Email},
 		MessageTemplate: u.Git.Commit.MessageTemplate,
 		PushBranch:      u.PushBranch(),
@@ -89,67 +86,6 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 		r.imagePin = source.Revision(branch + "@sha1:" + res.Commit)
 	}
 	return nil
-}
-
-// resolvePolicies scans each policy's repository and returns the images
-// chosen, keyed "NAMESPACE:POLICY". A policy that fails or matches no tag
-// fails the run, naming the policy.
-func (r *runner) resolvePolicies(ctx context.Context, u *spec.ImageUpdateSpec) (map[string]setters.Image, error) {
-	images := make(map[string]setters.Image, len(u.Policies))
-	for i := range u.Policies {
-		p := &u.Policies[i]
-		ns := p.Namespace
-		if ns == "" {
-			ns = r.opts.Namespace
-		}
-		key := ns + ":" + p.Name
-		img, err := r.resolvePolicy(ctx, i, p)
-		if err != nil {
-			return nil, fmt.Errorf("policy %s (spec.imageUpdate.policies[%d]): %w", key, i, redact.Error(err))
-		}
-		images[key] = img
-	}
-	return images, nil
-}
-
-func (r *runner) resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec) (setters.Image, error) {
-	pol, err := imagepolicy.Compile(p.PolicySpec())
-	if err != nil {
-		return setters.Image{}, err
-	}
-	ir := p.ImageRepository
-	repo, err := imagepolicy.ParseImage(ir.Image, ir.Insecure)
-	if err != nil {
-		return setters.Image{}, err
-	}
-	client := registry.Client{Insecure: ir.Insecure}
-	if ir.SecretRef != nil {
-		data, err := r.secretData(ctx, ir.SecretRef.Name, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i))
-		if err != nil {
-			return setters.Image{}, err
-		}
-		client.Auth = source.CredentialsFromSecret(data)
-	}
-	timeout := spec.DefaultGitTimeout
-	if ir.Timeout != nil {
-		timeout = ir.Timeout.Duration
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	tags, err := imagepolicy.ListTags(sctx, repo, imagepolicy.ScanOptions{Client: client})
-	if err != nil {
-		return setters.Image{}, err
-	}
-	latest, err := pol.Latest(tags)
-	if err != nil {
-		if errors.Is(err, imagepolicy.ErrNoMatch) {
-			return setters.Image{}, fmt.Errorf("none of the %d tags of %s matches the policy", len(tags), ir.Image)
-		}
-		return setters.Image{}, err
-	}
-	r.log.Info("image policy", "image", ir.Image, "tags", len(tags), "latest", latest, "duration", time.Since(start).String())
-	return setters.Image{Name: ir.Image, Tag: latest}, nil
 }
 
 // signingKey reads Flux's signing key Secret: git.asc, an armored OpenPGP

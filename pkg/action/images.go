@@ -1,0 +1,191 @@
+package action
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/setters"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/fromspec"
+)
+
+// ImagesOptions says which syncs Images reports on.
+type ImagesOptions struct {
+	// Namespace holds the syncs; "" means all namespaces.
+	Namespace string
+	// Name, when set, reports on that sync only.
+	Name string
+	// WorkDir holds the checkouts while markers are read. Default
+	// os.TempDir().
+	WorkDir string
+}
+
+// ImagePolicyStatus is one policy of a sync's spec.imageUpdate: what it
+// chooses now and where its markers are.
+type ImagePolicyStatus struct {
+	// Sync names the sync.
+	Sync Ref `json:"sync"`
+	// Policy is "NAMESPACE:POLICY", as markers name it.
+	Policy string `json:"policy"`
+	// Image is the repository scanned.
+	Image string `json:"image,omitempty"`
+	// Latest is the tag the policy chooses now; "" when Error is set.
+	Latest string `json:"latest,omitempty"`
+	// Tags is the number of tags listed.
+	Tags int `json:"tags"`
+	// Error says why the policy chose nothing, or that markers name a
+	// policy the spec lacks.
+	Error string `json:"error,omitempty"`
+	// Markers are the policy's markers under spec.imageUpdate.path.
+	Markers []ImageMarker `json:"markers,omitempty"`
+}
+
+// ImageMarker is one marker and the value it holds in the repository.
+type ImageMarker struct {
+	// Location is FILE:LINE, relative to the repository root.
+	Location string `json:"location"`
+	// Field is "", "tag", "name" or "digest" (setters' fields).
+	Field string `json:"field,omitempty"`
+	// Value is the value in the file.
+	Value string `json:"value"`
+	// UpToDate reports whether Value is what the policy chooses now.
+	UpToDate bool `json:"upToDate"`
+}
+
+// Images scans the policies of the syncs opts names and reads their
+// markers from each sync's Git source as the spec selects it. Syncs
+// without spec.imageUpdate are left out. A policy or checkout that fails
+// is reported in its items' Error, not as the call's error.
+func Images(ctx context.Context, cfg *Config, opts ImagesOptions) ([]ImagePolicyStatus, error) {
+	var syncs []*Sync
+	if opts.Name != "" {
+		s, err := GetSync(ctx, cfg, Ref{Name: opts.Name, Namespace: opts.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		if s.Spec == nil {
+			return nil, s.SpecErr
+		}
+		if s.Spec.Spec.ImageUpdate == nil {
+			return nil, fmt.Errorf("sync %s: its spec has no imageUpdate", s.Ref)
+		}
+		syncs = []*Sync{s}
+	} else {
+		all, err := ListSyncs(ctx, cfg, ListOptions{Namespace: opts.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range all {
+			if s.Spec != nil && s.Spec.Spec.ImageUpdate != nil {
+				syncs = append(syncs, s)
+			}
+		}
+	}
+	var out []ImagePolicyStatus
+	for _, s := range syncs {
+		out = append(out, syncImages(ctx, cfg, s, opts.WorkDir)...)
+	}
+	return out, nil
+}
+
+func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []ImagePolicyStatus {
+	u := s.Spec.Spec.ImageUpdate
+	read := func(ctx context.Context, name, field string) (map[string][]byte, error) {
+		sec, err := cfg.Client.CoreV1().Secrets(s.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("Secret/%s/%s (%s): %w", s.Namespace, name, field, err)
+		}
+		return sec.Data, nil
+	}
+	items := make([]ImagePolicyStatus, len(u.Policies))
+	index := map[string]int{}
+	for i := range u.Policies {
+		items[i] = ImagePolicyStatus{Sync: s.Ref, Policy: imageupdate.PolicyKey(s.Namespace, u, i), Image: u.Policies[i].ImageRepository.Image}
+		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read)
+		if err != nil {
+			items[i].Error = err.Error()
+		} else {
+			items[i].Latest, items[i].Tags = res.Image.Tag, res.Tags
+		}
+		index[items[i].Policy] = i
+	}
+	markers, err := readMarkers(ctx, s, read, workDir)
+	if err != nil {
+		for i := range items {
+			if items[i].Error == "" {
+				items[i].Error = "markers: " + err.Error()
+			}
+		}
+		return items
+	}
+	for _, m := range markers {
+		i, ok := index[m.Policy]
+		if !ok {
+			i = len(items)
+			index[m.Policy] = i
+			items = append(items, ImagePolicyStatus{Sync: s.Ref, Policy: m.Policy, Error: "no such policy in spec.imageUpdate.policies"})
+		}
+		it := &items[i]
+		up := false
+		if it.Latest != "" {
+			up = setters.Image{Name: it.Image, Tag: it.Latest}.Value(m.Field) == m.Value
+		}
+		it.Markers = append(it.Markers, ImageMarker{Location: m.Location(), Field: m.Field, Value: m.Value, UpToDate: up})
+	}
+	return items
+}
+
+// readMarkers fetches the sync's source as its spec selects it and lists
+// the markers under spec.imageUpdate.path.
+func readMarkers(ctx context.Context, s *Sync, read imageupdate.SecretReader, workDir string) ([]setters.Marker, error) {
+	src := s.Spec.Spec.Source
+	var creds source.Credentials
+	if ref, field := src.SecretRef(); ref != nil {
+		data, err := read(ctx, ref.Name, field)
+		if err != nil {
+			return nil, err
+		}
+		creds = source.CredentialsFromSecret(data)
+	}
+	more := map[string]map[string][]byte{}
+	for _, u := range src.MoreSecrets() {
+		data, err := read(ctx, u.Name, u.Field)
+		if err != nil {
+			return nil, err
+		}
+		more[u.Name] = data
+	}
+	fs, err := fromspec.New(src, creds, fromspec.Options{Secrets: more})
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	rev, err := fs.Resolve(ctx)
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	dir, err := os.MkdirTemp(workDir, "gitsync-images-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if _, err := fs.Fetch(ctx, rev, dir); err != nil {
+		return nil, redact.Error(err)
+	}
+	path := s.Spec.Spec.ImageUpdate.Path
+	if path == "" {
+		path = "."
+	}
+	// Without images nothing is rewritten: Update only reads.
+	res, err := setters.Update(ctx, dir, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(res.Markers, func(i, j int) bool { return res.Markers[i].File < res.Markers[j].File })
+	return res.Markers, nil
+}
