@@ -1,11 +1,16 @@
 package syncrun
 
 import (
+	"bytes"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +28,7 @@ type imageFixture struct {
 	image  string
 }
 
-func newImageFixture(t *testing.T, gopts gitserver.Options) *imageFixture {
+func newImageFixture(t *testing.T, gopts gitserver.Options, commitExtra ...string) *imageFixture {
 	f := &imageFixture{fixture: newFixture(t, gopts)}
 	reg, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{Username: "reg", Password: "regpass"})
 	if err != nil {
@@ -63,7 +68,7 @@ spec:
     git:
       commit:
         author: {name: gitsync, email: gitsync@example.com}
-`, f.image))
+%s`, f.image, strings.Join(commitExtra, "")))
 	return f
 }
 
@@ -148,5 +153,63 @@ func TestImageUpdateRegistryAuthFails(t *testing.T) {
 	}
 	if _, err := env.Client().AppsV1().Deployments(f.ns).Get(t.Context(), "app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("Deployment app: %v, want NotFound", err)
+	}
+}
+
+// signingKey reads git.asc (and passphrase) from the Secret and signs the
+// commit it pushes.
+func TestImageUpdateSignsWithTheSecretsKey(t *testing.T) {
+	e, err := openpgp.NewEntity("gitsync", "", "gitsync@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EncryptPrivateKeys([]byte("pass phrase"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var priv, pub bytes.Buffer
+	w, _ := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
+	if err := e.SerializePrivateWithoutSigning(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	w, _ = armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	f := newImageFixture(t, gitserver.Options{}, "        signingKey: {secretRef: {name: gpg}}\n")
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gpg", Namespace: f.ns},
+		StringData: map[string]string{"git.asc": priv.String(), "passphrase": "pass phrase"}}
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Create(t.Context(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustSucceed(f.run())
+	head, _ := f.repo.Head(t.Context())
+	repo, err := git.PlainOpen(f.repo.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(pub.String()); err != nil {
+		t.Errorf("commit %s: signature does not verify: %v", head, err)
+	}
+
+	// A wrong passphrase fails the run naming the Secret, without the
+	// passphrase, and pushes nothing.
+	f.tag("1.5.0")
+	s.StringData["passphrase"] = "wrong phrase"
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Update(t.Context(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res := f.run()
+	if res.Outcome != Failed || res.Err == nil || !strings.Contains(res.Err.Error(), "Secret "+f.ns+"/gpg") ||
+		strings.Contains(res.Err.Error(), "wrong phrase") {
+		t.Errorf("run %s: %v", res.Outcome, res.Err)
+	}
+	if now, _ := f.repo.Head(t.Context()); now != head {
+		t.Errorf("pushed %s with a key that does not decrypt", now)
 	}
 }
