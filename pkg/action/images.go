@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/setters"
 	"github.com/gitsync/gitsync/pkg/source"
@@ -99,7 +100,7 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 	read := func(ctx context.Context, name, field string) (map[string][]byte, error) {
 		sec, err := cfg.Client.CoreV1().Secrets(s.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("Secret/%s/%s (%s): %w", s.Namespace, name, field, err)
+			return nil, fmt.Errorf("%s (%s): %w", object.ID{Kind: "Secret", Namespace: s.Namespace, Name: name}, field, err)
 		}
 		return sec.Data, nil
 	}
@@ -173,7 +174,7 @@ func readMarkers(ctx context.Context, s *Sync, read imageupdate.SecretReader, wo
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	if _, err := fs.Fetch(ctx, rev, dir); err != nil {
 		return nil, redact.Error(err)
 	}

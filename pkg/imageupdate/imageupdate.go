@@ -173,7 +173,7 @@ func attempt(ctx context.Context, opts Options, tmpl *template.Template, branch,
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	g := opts.Git
 	g.KeepGitDir = true
 	g.Ref = source.GitRef{Branch: branch}

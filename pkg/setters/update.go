@@ -33,7 +33,7 @@ func Update(ctx context.Context, root, dir string, images map[string]Image) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	dir = path.Clean(strings.TrimPrefix(dir, "./"))
 	if dir == "" || strings.HasPrefix(dir, "../") || dir == ".." || path.IsAbs(dir) {
 		return Result{}, fmt.Errorf("path %q: must be relative and inside the repository", dir)

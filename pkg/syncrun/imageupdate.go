@@ -8,6 +8,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/source"
 )
@@ -96,19 +97,20 @@ func (r *runner) signingKey(ctx context.Context, name string) (*openpgp.Entity, 
 	if err != nil {
 		return nil, err
 	}
+	id := object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}
 	armored, ok := data["git.asc"]
 	if !ok {
-		return nil, fmt.Errorf("Secret %s/%s (%s): no key git.asc", r.opts.Namespace, name, field)
+		return nil, fmt.Errorf("%s (%s): no key git.asc", id, field)
 	}
 	keys, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
 	if err != nil || len(keys) == 0 || keys[0].PrivateKey == nil {
-		return nil, fmt.Errorf("Secret %s/%s (%s): git.asc holds no armored OpenPGP private key", r.opts.Namespace, name, field)
+		return nil, fmt.Errorf("%s (%s): git.asc holds no armored OpenPGP private key", id, field)
 	}
 	e := keys[0]
 	if e.PrivateKey.Encrypted {
 		pass := data["passphrase"]
 		if err := e.DecryptPrivateKeys(pass); err != nil {
-			return nil, fmt.Errorf("Secret %s/%s (%s): the passphrase does not decrypt git.asc", r.opts.Namespace, name, field)
+			return nil, fmt.Errorf("%s (%s): the passphrase does not decrypt git.asc", id, field)
 		}
 	}
 	return e, nil

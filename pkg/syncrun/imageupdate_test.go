@@ -205,7 +205,7 @@ func TestImageUpdateSignsWithTheSecretsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.run()
-	if res.Outcome != Failed || res.Err == nil || !strings.Contains(res.Err.Error(), "Secret "+f.ns+"/gpg") ||
+	if res.Outcome != Failed || res.Err == nil || !strings.Contains(res.Err.Error(), "Secret/"+f.ns+"/gpg") ||
 		strings.Contains(res.Err.Error(), "wrong phrase") {
 		t.Errorf("run %s: %v", res.Outcome, res.Err)
 	}
