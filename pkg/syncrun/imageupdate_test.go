@@ -213,3 +213,17 @@ func TestImageUpdateSignsWithTheSecretsKey(t *testing.T) {
 		t.Errorf("pushed %s with a key that does not decrypt", now)
 	}
 }
+
+// Render (kubectl gitsync diff and build) previews the branch as it is: it
+// never commits or pushes.
+func TestImageUpdateRenderDoesNotPush(t *testing.T) {
+	f := newImageFixture(t, gitserver.Options{})
+	head, _ := f.repo.Head(t.Context())
+	out, err := Render(t.Context(), RenderOptions{Name: f.name, Namespace: f.ns, Config: env.Config()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.Revision, head) || f.git.Stats().HTTPReceivePacks != 0 {
+		t.Errorf("Render rendered %s and pushed %d times; want %s and no push", out.Revision, f.git.Stats().HTTPReceivePacks, head)
+	}
+}
