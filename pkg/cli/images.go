@@ -15,6 +15,8 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/format"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // imagesOptions are the options of `kubectl gitsync images`.
@@ -126,4 +128,27 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 		writeRow(w, sync, it.Policy, format.OrDash(it.Image), latest, strconv.Itoa(it.Tags), format.OrDash(strings.Join(markers, ", ")))
 	}
 	return w.Flush()
+}
+
+// imageUpdateNote is what install says about a spec with imageUpdate: the
+// run pushes, so the Git credentials need write access. "" without
+// imageUpdate.
+func imageUpdateNote(s *spec.Sync) string {
+	u := s.Spec.ImageUpdate
+	if u == nil || s.Spec.Source.Git == nil {
+		return ""
+	}
+	branch := s.Spec.Source.Git.Ref.Branch
+	if b := u.PushBranch(); b != "" {
+		branch = b
+	}
+	if branch == "" {
+		branch = "the default branch"
+	}
+	creds := "anonymous access"
+	if ref := s.Spec.Source.Git.SecretRef; ref != nil {
+		creds = "the credentials of Secret " + ref.Name
+	}
+	return fmt.Sprintf("image update: every run may push to %s of %s, so %s must allow pushing there; "+
+		"`kubectl gitsync images %s` shows the policies and markers\n", branch, redact.URL(s.Spec.Source.Git.URL), creds, s.Name)
 }

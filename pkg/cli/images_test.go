@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -81,5 +82,33 @@ func TestImagesCommand(t *testing.T) {
 	}
 	if _, errOut, err := f.cli(t.Context(), "images", "app", "-A"); err == nil {
 		t.Errorf("NAME with -A accepted: %s", errOut)
+	}
+}
+
+// install says that a sync with imageUpdate pushes, where and with which
+// credentials; nothing for other syncs.
+func TestImageUpdateNote(t *testing.T) {
+	doc := `apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: web, namespace: team}
+spec:
+  source:
+    git: {url: "https://git.example.com/r.git", ref: {branch: main}, secretRef: {name: git-write}}
+`
+	s, err := spec.Parse([]byte(doc))
+	must(t, err)
+	if n := imageUpdateNote(s); n != "" {
+		t.Errorf("note without imageUpdate: %q", n)
+	}
+	s, err = spec.Parse([]byte(doc + `  imageUpdate:
+    policies: [{name: app, imageRepository: {image: ghcr.io/org/app}, policy: {alphabetical: {}}}]
+    git: {commit: {author: {name: a, email: a@example.com}}}
+`))
+	must(t, err)
+	n := imageUpdateNote(s)
+	for _, want := range []string{"push to main of https://", "Secret git-write must allow pushing", "kubectl gitsync images web"} {
+		if !strings.Contains(n, want) {
+			t.Errorf("note %q lacks %q", n, want)
+		}
 	}
 }
