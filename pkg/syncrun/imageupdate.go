@@ -11,6 +11,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // imageUpdate runs spec.imageUpdate before the sync's source is resolved:
@@ -87,6 +88,17 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 		r.imagePin = source.Revision(branch + "@sha1:" + res.Commit)
 	}
 	return nil
+}
+
+// imagePinned returns s with its Git ref set to the commit the image
+// update pushed, on its branch: the run fetches exactly that commit, and
+// records it as BRANCH@sha1:COMMIT, as a run following the branch does,
+// so that the next run sees the same revision.
+func (r *runner) imagePinned(s spec.Source) spec.Source {
+	g := *s.Git
+	g.Ref = spec.GitRef{Branch: r.imagePin.Name(), Commit: r.imagePin.Commit()}
+	s.Git = &g
+	return s
 }
 
 // signingKey reads Flux's signing key Secret: git.asc, an armored OpenPGP

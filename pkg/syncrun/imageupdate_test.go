@@ -112,7 +112,11 @@ func TestImageUpdateCommitsPushesAndApplies(t *testing.T) {
 	}
 
 	pushes := f.git.Stats().HTTPReceivePacks
-	f.mustSucceed(f.run())
+	second := f.run()
+	f.mustSucceed(second)
+	if second.Rendered {
+		t.Errorf("a run without a new tag rendered again (revision %s after %s)", second.Revision, res.Revision)
+	}
 	if again, _ := f.repo.Head(t.Context()); again != head || f.git.Stats().HTTPReceivePacks != pushes {
 		t.Errorf("a run without a new tag pushed (head %s -> %s)", head, again)
 	}

@@ -79,7 +79,7 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 	}
 	pin := source.Revision(r.opts.Revision)
 	if r.imagePin != "" {
-		pin = r.imagePin
+		s = r.imagePinned(s)
 	}
 	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: secrets})
 	if err != nil {
