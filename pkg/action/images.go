@@ -59,11 +59,32 @@ type ImageMarker struct {
 	UpToDate bool `json:"upToDate"`
 }
 
+// PushAccess is whether a sync's Git credentials may push where its
+// image update pushes (source.CheckPush).
+type PushAccess struct {
+	// Sync names the sync.
+	Sync Ref `json:"sync"`
+	// Branch is the branch the update pushes to.
+	Branch string `json:"branch"`
+	// Allowed tells whether the server accepts a push from the
+	// credentials; Error says why not.
+	Allowed bool   `json:"allowed"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ImagesResult is what Images found.
+type ImagesResult struct {
+	// Items are the policies, by sync in spec order.
+	Items []ImagePolicyStatus `json:"items"`
+	// Push is each sync's write access.
+	Push []PushAccess `json:"push"`
+}
+
 // Images scans the policies of the syncs opts names and reads their
 // markers from each sync's Git source as the spec selects it. Syncs
 // without spec.imageUpdate are left out. A policy or checkout that fails
 // is reported in its items' Error, not as the call's error.
-func Images(ctx context.Context, cfg *Config, opts ImagesOptions) ([]ImagePolicyStatus, error) {
+func Images(ctx context.Context, cfg *Config, opts ImagesOptions) (*ImagesResult, error) {
 	var syncs []*Sync
 	if opts.Name != "" {
 		s, err := GetSync(ctx, cfg, Ref{Name: opts.Name, Namespace: opts.Namespace})
@@ -88,11 +109,36 @@ func Images(ctx context.Context, cfg *Config, opts ImagesOptions) ([]ImagePolicy
 			}
 		}
 	}
-	var out []ImagePolicyStatus
+	out := &ImagesResult{Items: []ImagePolicyStatus{}, Push: []PushAccess{}}
 	for _, s := range syncs {
-		out = append(out, syncImages(ctx, cfg, s, opts.WorkDir)...)
+		out.Items = append(out.Items, syncImages(ctx, cfg, s, opts.WorkDir)...)
+		out.Push = append(out.Push, pushAccess(ctx, cfg, s))
 	}
 	return out, nil
+}
+
+// pushAccess checks the write access of the sync's Git credentials.
+func pushAccess(ctx context.Context, cfg *Config, s *Sync) PushAccess {
+	g := s.Spec.Spec.Source.Git
+	pa := PushAccess{Sync: s.Ref, Branch: s.Spec.Spec.ImageUpdate.PushBranch()}
+	if pa.Branch == "" {
+		pa.Branch = g.Ref.Branch
+	}
+	opts := source.GitOptions{URL: g.URL, Insecure: g.Insecure}
+	if ref, field := s.Spec.Spec.Source.SecretRef(); ref != nil {
+		sec, err := cfg.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			pa.Error = fmt.Sprintf("%s (%s): %v", object.ID{Kind: "Secret", Namespace: s.Namespace, Name: ref.Name}, field, err)
+			return pa
+		}
+		opts.Auth = source.CredentialsFromSecret(sec.Data)
+	}
+	if err := source.CheckPush(ctx, opts); err != nil {
+		pa.Error = redact.Error(err).Error()
+		return pa
+	}
+	pa.Allowed = true
+	return pa
 }
 
 func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []ImagePolicyStatus {

@@ -30,11 +30,6 @@ type imagesOptions struct {
 	genericiooptions.IOStreams
 }
 
-// imagesList is what -o yaml and -o json print.
-type imagesList struct {
-	Items []action.ImagePolicyStatus `json:"items"`
-}
-
 // newImagesCommand returns the `images` command.
 func newImagesCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &imagesOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable)}
@@ -86,16 +81,17 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 	if o.AllNamespaces {
 		ns = metav1.NamespaceAll
 	}
-	items, err := action.Images(ctx, o.cfg, action.ImagesOptions{Namespace: ns, Name: o.Name})
+	res, err := action.Images(ctx, o.cfg, action.ImagesOptions{Namespace: ns, Name: o.Name})
 	if err != nil {
 		return err
 	}
+	items := res.Items
 	if !o.print.table() {
 		names := make([]runtime.Object, len(items))
 		for i, it := range items {
 			names[i] = syncName(it.Sync.Name)
 		}
-		return o.print.print(o.Out, imagesList{Items: items}, names)
+		return o.print.print(o.Out, res, names)
 	}
 	if len(items) == 0 {
 		_, err := fmt.Fprintf(o.ErrOut, "No syncs with spec.imageUpdate in %s.\n", action.NamespaceWords(ns))
@@ -127,7 +123,23 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 		}
 		writeRow(w, sync, it.Policy, format.OrDash(it.Image), latest, strconv.Itoa(it.Tags), format.OrDash(strings.Join(markers, ", ")))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, p := range res.Push {
+		state := "allowed"
+		if !p.Allowed {
+			state = "REFUSED: " + format.OneLine(p.Error, 0)
+		}
+		branch := p.Branch
+		if branch == "" {
+			branch = "the default branch"
+		}
+		if _, err := fmt.Fprintf(o.Out, "sync %s: push to %s: %s\n", p.Sync, branch, state); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // imageUpdateNote is what install says about a spec with imageUpdate: the

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -51,8 +52,11 @@ func TestImagesCommand(t *testing.T) {
 	}
 	t.Log("\n" + out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("want a header and 3 rows:\n%s", out)
+	if len(lines) != 5 {
+		t.Fatalf("want a header, 3 rows and the push access:\n%s", out)
+	}
+	if want := "sync " + f.ns + "/app: push to main: allowed"; lines[4] != want {
+		t.Errorf("push line %q, want %q", lines[4], want)
 	}
 	for i, want := range [][]string{
 		{"SYNC", "POLICY", "LATEST", "MARKERS"},
@@ -72,9 +76,9 @@ func TestImagesCommand(t *testing.T) {
 
 	out, _, err = f.cli(t.Context(), "images", "-o", "json")
 	must(t, err)
-	var got imagesList
+	var got action.ImagesResult
 	must(t, json.Unmarshal([]byte(out), &got))
-	if len(got.Items) != 3 || len(got.Items[0].Markers) != 2 || got.Items[0].Markers[1].UpToDate != true || got.Items[0].Markers[0].UpToDate {
+	if len(got.Push) != 1 || !got.Push[0].Allowed || len(got.Items) != 3 || len(got.Items[0].Markers) != 2 || got.Items[0].Markers[1].UpToDate != true || got.Items[0].Markers[0].UpToDate {
 		t.Errorf("json: %s", out)
 	}
 	if now, _ := f.repo.Head(t.Context()); now != head {

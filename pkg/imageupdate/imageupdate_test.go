@@ -182,3 +182,19 @@ func TestRunPushBranch(t *testing.T) {
 		t.Errorf("bad template: %v", err)
 	}
 }
+
+// source.CheckPush tells write access from read-only access without
+// pushing.
+func TestCheckPush(t *testing.T) {
+	s, _, o := setup(t, gitserver.Options{})
+	if err := source.CheckPush(t.Context(), o.Git); err != nil {
+		t.Errorf("CheckPush with write access: %v", err)
+	}
+	if s.Stats().HTTPReceivePacks != 0 {
+		t.Errorf("CheckPush pushed")
+	}
+	_, _, ro := setup(t, gitserver.Options{ReadOnly: true})
+	if err := source.CheckPush(t.Context(), ro.Git); !errors.Is(err, source.ErrAuthentication) {
+		t.Errorf("CheckPush read-only = %v, want ErrAuthentication", err)
+	}
+}

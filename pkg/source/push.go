@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	gitclient "github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
 // ErrPushRejected says the remote refused a push for another reason than
@@ -52,4 +54,36 @@ func Push(ctx context.Context, opts GitOptions, dir string, refspecs []string) e
 		err = fmt.Errorf("%w: %w", ErrPushRejected, err)
 	}
 	return c.wrap(err)
+}
+
+// CheckPush asks the remote for its receive-pack ref advertisement, the
+// first step of a push, with opts.Auth: servers refuse it to credentials
+// without write access (ErrAuthentication), so it tells whether a push
+// would be allowed without pushing anything. A server may still refuse
+// the push itself (a protected branch).
+func CheckPush(ctx context.Context, opts GitOptions) error {
+	c, err := newClient(opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	ep, err := transport.NewEndpoint(c.remote.url)
+	if err != nil {
+		return c.wrap(err)
+	}
+	ep.CaBundle = c.caBundle()
+	cl, err := gitclient.NewClient(ep)
+	if err != nil {
+		return c.wrap(err)
+	}
+	sess, err := cl.NewReceivePackSession(ep, c.auth)
+	if err != nil {
+		return c.wrap(classify(ctx, err))
+	}
+	defer func() { _ = sess.Close() }()
+	if _, err := sess.AdvertisedReferencesContext(ctx); err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return c.wrap(classify(ctx, err))
+	}
+	return nil
 }
