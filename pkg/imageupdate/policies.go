@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/gitsync/gitsync/pkg/imagepolicy"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/setters"
@@ -113,5 +115,17 @@ func resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec, secrets 
 		}
 		return PolicyResult{}, err
 	}
-	return PolicyResult{Image: setters.Image{Name: ir.Image, Tag: latest}, Tags: len(tags), Duration: time.Since(start)}, nil
+	img := setters.Image{Name: ir.Image, Tag: latest}
+	if p.ReflectsDigest() {
+		ro, err := client.Options(sctx, repo)
+		if err != nil {
+			return PolicyResult{}, err
+		}
+		desc, err := remote.Head(repo.Tag(latest), ro...)
+		if err != nil {
+			return PolicyResult{}, fmt.Errorf("digest of %s:%s: %w", ir.Image, latest, registry.Error(err))
+		}
+		img.Digest = desc.Digest.String()
+	}
+	return PolicyResult{Image: img, Tags: len(tags), Duration: time.Since(start)}, nil
 }

@@ -48,6 +48,24 @@ type ImagePolicySpec struct {
 	Policy imagepolicy.Choice `json:"policy"`
 	// FilterTags selects and extracts tags before the policy compares.
 	FilterTags *imagepolicy.FilterTags `json:"filterTags,omitempty"`
+	// DigestReflectionPolicy is Flux's: Never (default) leaves digests
+	// out; IfNotPresent and Always look the chosen tag's manifest digest
+	// up at every run (a run keeps no status to remember it by), so that
+	// whole-image markers become NAME:TAG@DIGEST and :digest markers can
+	// be set.
+	DigestReflectionPolicy string `json:"digestReflectionPolicy,omitempty"`
+}
+
+// The values of digestReflectionPolicy.
+const (
+	DigestReflectNever        = "Never"
+	DigestReflectIfNotPresent = "IfNotPresent"
+	DigestReflectAlways       = "Always"
+)
+
+// ReflectsDigest reports whether the policy looks the digest up.
+func (p *ImagePolicySpec) ReflectsDigest() bool {
+	return p.DigestReflectionPolicy == DigestReflectIfNotPresent || p.DigestReflectionPolicy == DigestReflectAlways
 }
 
 // ImageRepositorySpec is Flux's ImageRepository spec, as far as a run
@@ -192,6 +210,12 @@ func (s *SyncSpec) validateImageUpdate(p *field.Path) field.ErrorList {
 			errs = append(errs, dns1123Subdomain(irp.Child("secretRef", "name"), ir.SecretRef.Name)...)
 		}
 		errs = append(errs, validateDuration(irp.Child("timeout"), ir.Timeout)...)
+		switch pol.DigestReflectionPolicy {
+		case "", DigestReflectNever, DigestReflectIfNotPresent, DigestReflectAlways:
+		default:
+			errs = append(errs, field.NotSupported(pp.Child("digestReflectionPolicy"), pol.DigestReflectionPolicy,
+				[]string{DigestReflectNever, DigestReflectIfNotPresent, DigestReflectAlways}))
+		}
 		if _, err := imagepolicy.Compile(pol.PolicySpec()); err != nil {
 			var fe *imagepolicy.FieldError
 			if errors.As(err, &fe) {

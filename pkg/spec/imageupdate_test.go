@@ -62,6 +62,7 @@ func TestImageUpdateErrorsNameTheField(t *testing.T) {
 		{"branch: image-updates", "branch: refs/heads/x", "spec.imageUpdate.git.push.branch"},
 		{`refspec: "refs/heads/main:refs/heads/auto"`, `refspec: "main"`, "spec.imageUpdate.git.push.refspec"},
 		{"path: ./clusters/prod", "path: ../up", "spec.imageUpdate.path"},
+		{"order: asc}}", "order: asc}}\n    digestReflectionPolicy: Sometimes", "spec.imageUpdate.policies[1].digestReflectionPolicy: Unsupported value"},
 		{"  git: {url: https://example.com/r.git, ref: {branch: main}}", "  git: {url: https://example.com/r.git, sparseCheckout: [a]}", "sparseCheckout"},
 	}
 	for _, tt := range tests {
