@@ -152,6 +152,7 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 	}
 	items := make([]ImagePolicyStatus, len(u.Policies))
 	index := map[string]int{}
+	chosen := map[string]setters.Image{}
 	for i := range u.Policies {
 		items[i] = ImagePolicyStatus{Sync: s.Ref, Policy: imageupdate.PolicyKey(s.Namespace, u, i), Image: u.Policies[i].ImageRepository.Image}
 		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read)
@@ -159,6 +160,7 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 			items[i].Error = err.Error()
 		} else {
 			items[i].Latest, items[i].Tags = res.Image.Tag, res.Tags
+			chosen[res.Key] = res.Image
 		}
 		index[items[i].Policy] = i
 	}
@@ -180,8 +182,8 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 		}
 		it := &items[i]
 		up := false
-		if it.Latest != "" {
-			up = setters.Image{Name: it.Image, Tag: it.Latest}.Value(m.Field) == m.Value
+		if img, ok := chosen[m.Policy]; ok {
+			up = img.Value(m.Field) == m.Value
 		}
 		it.Markers = append(it.Markers, ImageMarker{Location: m.Location(), Field: m.Field, Value: m.Value, UpToDate: up})
 	}
