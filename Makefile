@@ -137,6 +137,7 @@ bench: deps testbin s3server ## Run the benchmarks and print figures with their 
 	@echo "BenchmarkRenderAtScale: render of 1k/2k/5k/10k objects with targetNamespace, namePrefix, commonMetadata, images and two patches on the linear path; kustomize's own build up to GITSYNC_BENCH_KUSTOMIZE_MAX=$(GITSYNC_BENCH_KUSTOMIZE_MAX) objects"
 	GITSYNC_BENCH_KUSTOMIZE_MAX=$(GITSYNC_BENCH_KUSTOMIZE_MAX) go test -count=1 -run '^$$' -bench . -benchmem -timeout $(TEST_TIMEOUT) ./pkg/render/ ./pkg/apply/ ./pkg/inventory/
 	go test -count=1 -run 'TestBenchmark' -v ./pkg/helm/ | grep -E '^(=== RUN|--- |\s+bench_test)|ok|FAIL' 
+	go test -count=1 -run 'TestBenchmarkImageScan' -v ./pkg/imageupdate/ | grep -E '^(=== RUN|--- |\s+bench_test)|ok|FAIL'
 
 lint: $(GOLANGCI_LINT) ## gofmt, go mod tidy, go vet and golangci-lint (pinned, installed into bin/).
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -95,6 +95,8 @@ type installOptions struct {
 	valuesFiles [][]byte
 	// objects are what Validate generated and Run writes.
 	objects *install.Objects
+	// imageNote is what Run says about spec.imageUpdate (images.go).
+	imageNote string
 
 	genericiooptions.IOStreams
 }
@@ -306,6 +308,7 @@ func (o *installOptions) Validate() error {
 		}
 		opts.ExtraRules = append(opts.ExtraRules, rule)
 	}
+	o.imageNote = imageUpdateNote(s)
 	o.objects, err = install.Generate(s, opts)
 	if err != nil {
 		if o.Filename != "" {
@@ -619,6 +622,6 @@ func (o *installOptions) Run(ctx context.Context) error {
 	if res.CronJob.Spec.Suspend != nil && *res.CronJob.Spec.Suspend {
 		state = "suspended"
 	}
-	_, err = fmt.Fprintf(o.Out, "sync %s/%s installed: %s\n", o.Namespace, o.Name, state)
+	_, err = fmt.Fprintf(o.Out, "sync %s/%s installed: %s\n%s", o.Namespace, o.Name, state, o.imageNote)
 	return err
 }

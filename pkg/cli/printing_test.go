@@ -14,7 +14,7 @@ import (
 func TestHelp(t *testing.T) {
 	root := NewRootCommand(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
 	mine := map[string]bool{"status": true, "history": true, "tree": true, "trace": true, "suspend": true,
-		"resume": true, "uninstall": true, "check": true, "logs": true}
+		"resume": true, "uninstall": true, "check": true, "logs": true, "images": true}
 	found := map[string]bool{}
 	for _, cmd := range root.Commands() {
 		if !mine[cmd.Name()] {

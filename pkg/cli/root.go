@@ -55,6 +55,7 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newCheckCommand(flags, streams))
 	root.AddCommand(newLogsCommand(flags, streams))
 	root.AddCommand(newEventsCommand(flags, streams))
+	root.AddCommand(newImagesCommand(flags, streams))
 	root.AddCommand(newArtifactCommands(flags, streams)...)
 	root.AddCommand(newCreateCommand(flags, streams))
 	root.AddCommand(newExportCommand(flags, streams))

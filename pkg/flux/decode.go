@@ -82,7 +82,7 @@ type DecodeOptions struct {
 // otherKinds says why the Flux kinds gitsync does not execute are refused,
 // by group or by kind.group.
 var otherKinds = map[string]string{
-	"image.toolkit.fluxcd.io":                       "yet (image update automation: issue 14)",
+	"image.toolkit.fluxcd.io":                       "as an object yet: put its policies in the Sync's spec.imageUpdate (docs/image-automation.md)",
 	"notification.toolkit.fluxcd.io":                "yet (notifications: issue 13)",
 	"ExternalArtifact.source.toolkit.fluxcd.io":     "(Flux's source-watcher controller produces it, and gitsync has none)",
 	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",

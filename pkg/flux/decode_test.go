@@ -506,7 +506,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "OCIRepository v1beta1 does not exist", doc: "apiVersion: source.toolkit.fluxcd.io/v1beta1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n",
 			is: ErrUnsupported, want: []string{"OCIRepository/ns1/r: apiVersion source.toolkit.fluxcd.io/v1beta1 is not supported: gitsync reads source.toolkit.fluxcd.io/v1, v1beta2"}},
 		{name: "image automation", doc: "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: ns1}\n",
-			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: kind ImageUpdateAutomation.image.toolkit.fluxcd.io is not supported yet (image update automation: issue 14)"}},
+			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: kind ImageUpdateAutomation.image.toolkit.fluxcd.io is not supported as an object yet: put its policies in the Sync's spec.imageUpdate (docs/image-automation.md)"}},
 		{name: "ExternalArtifact", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: ExternalArtifact\nmetadata: {name: a, namespace: ns1}\n",
 			is: ErrUnsupported, want: []string{"ExternalArtifact/ns1/a: kind ExternalArtifact.source.toolkit.fluxcd.io is not supported (Flux's source-watcher controller produces it, and gitsync has none)"}},
 		{name: "no namespace and no default", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r}\n",

@@ -176,6 +176,10 @@ type SyncSpec struct {
 	// Metrics says where a run pushes its metrics. Not part of the digest.
 	// See notify.go.
 	Metrics *MetricsSpec `json:"metrics,omitempty"`
+	// ImageUpdate commits the tags image policies choose to the Git
+	// source and applies that commit in the same run (Flux's image
+	// automation). See imageupdate.go.
+	ImageUpdate *ImageUpdateSpec `json:"imageUpdate,omitempty"`
 }
 
 // PruneEnabled reports whether pruning is on, applying the default when

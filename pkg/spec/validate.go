@@ -148,6 +148,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	errs = append(errs, s.Flux.validate(p.Child("flux"))...)
 	errs = append(errs, validateNotify(p.Child("notify"), s.Notify)...)
 	errs = append(errs, s.Metrics.validate(p.Child("metrics"))...)
+	errs = append(errs, s.validateImageUpdate(p)...)
 	return errs
 }
 

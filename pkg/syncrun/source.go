@@ -82,6 +82,9 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 		secrets[u.Name] = data
 	}
 	pin := source.Revision(r.opts.Revision)
+	if r.imagePin != "" {
+		s = r.imagePinned(s)
+	}
 	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: secrets})
 	if err != nil {
 		return nil, redact.Error(err)

@@ -192,6 +192,10 @@ type runner struct {
 	// charts of one repository cost one download (helm.IndexCache); it
 	// travels in the run's context.
 	indexes *helm.IndexCache
+	// imageUpdated and imagePin: spec.imageUpdate ran, and the commit it
+	// pushed that the run applies (imageupdate.go).
+	imageUpdated bool
+	imagePin     source.Revision
 }
 
 // Run performs one run of the sync named in opts. It returns an error only

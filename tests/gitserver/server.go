@@ -52,6 +52,10 @@ type Options struct {
 	// side. Default: discard.
 	Logger *slog.Logger
 
+	// ReadOnly refuses pushes over HTTP(S) (http.receivepack false), as a
+	// server does for credentials without write access. Default: pushes
+	// are accepted.
+	ReadOnly bool
 	// NoFilter turns partial clone off (uploadpack.allowFilter false), as
 	// servers that do not support it behave: they do not advertise the
 	// filter capability. Default: filters are allowed.
@@ -286,7 +290,7 @@ func gitEnv(extra ...string) []string {
 // allow.
 func serverConfig(opts Options) []string {
 	kv := [][2]string{
-		{"http.receivepack", "true"},
+		{"http.receivepack", strconv.FormatBool(!opts.ReadOnly)},
 		{"uploadpack.allowReachableSHA1InWant", "true"},
 		{"uploadpack.allowFilter", strconv.FormatBool(!opts.NoFilter)},
 	}

@@ -1,0 +1,165 @@
+package imagepolicy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/gitsync/gitsync/pkg/source/registry"
+)
+
+// Scan defaults.
+const (
+	// DefaultPageSize is the number of tags asked for per request.
+	DefaultPageSize = 1000
+	// DefaultMaxTags caps the tags read from one repository.
+	DefaultMaxTags = 10000
+)
+
+// ErrTooManyTags says a repository holds more tags than ScanOptions.MaxTags.
+var ErrTooManyTags = errors.New("too many tags")
+
+// ScanOptions says how to list a repository's tags.
+type ScanOptions struct {
+	// Client holds the credentials, TLS settings and Insecure. Default:
+	// anonymous HTTPS.
+	Client registry.Client
+	// PageSize is the number of tags per request. Default DefaultPageSize.
+	PageSize int
+	// MaxTags fails the scan when the repository holds more tags.
+	// Default DefaultMaxTags.
+	MaxTags int
+}
+
+// ParseImage returns the repository of an ImageRepository's image field
+// ("ghcr.io/org/app", "nginx" for Docker Hub's library/nginx). The image
+// holds no tag or digest.
+func ParseImage(image string, insecure bool) (name.Repository, error) {
+	opts := []name.Option{name.StrictValidation}
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	repo, err := name.NewRepository(image, opts...)
+	if err != nil {
+		if _, terr := name.NewTag(image, name.StrictValidation); terr == nil {
+			return name.Repository{}, fmt.Errorf("image %q names a tag or digest: give the repository only", image)
+		}
+		return name.Repository{}, fmt.Errorf("image %q is not a valid repository", image)
+	}
+	return repo, nil
+}
+
+// ListTags lists the tags of repo page by page (the registry's Link
+// header), failing with ErrTooManyTags beyond opts.MaxTags. Errors of the
+// registry are classified by registry.Error (401/403 wrap
+// source.ErrAuthentication).
+//
+// The pages are fetched here rather than by go-containerregistry's
+// Lister, which refuses an https next-page link from a registry on a
+// loopback or private address (it assumes plain HTTP there).
+func ListTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
+	tags, err := listTags(ctx, repo, opts)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repo, registry.Error(err))
+	}
+	return tags, nil
+}
+
+func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
+	page, limit := opts.PageSize, opts.MaxTags
+	if page <= 0 {
+		page = DefaultPageSize
+	}
+	if limit <= 0 {
+		limit = DefaultMaxTags
+	}
+	rt, err := opts.Client.Transport()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := opts.Client.Authenticator(repo.RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	scheme := "https"
+	if opts.Client.Insecure {
+		scheme = "http"
+	}
+	rt, err = transport.NewWithContext(ctx, schemed(repo.Registry, scheme), auth, rt, []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: rt}
+	next := &url.URL{Scheme: scheme, Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/tags/list",
+		RawQuery: "n=" + strconv.Itoa(page)}
+	var tags []string
+	for next != nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var body struct {
+			Tags []string `json:"tags"`
+		}
+		err = transport.CheckError(resp, http.StatusOK)
+		if err == nil {
+			err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body)
+		}
+		link := resp.Header.Get("Link")
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, body.Tags...)
+		if len(tags) > limit {
+			return nil, fmt.Errorf("%w: more than %d", ErrTooManyTags, limit)
+		}
+		if next, err = nextPage(next, link); err != nil {
+			return nil, err
+		}
+	}
+	return tags, nil
+}
+
+// schemed returns reg, insecure (plain HTTP) only when scheme is http.
+func schemed(reg name.Registry, scheme string) name.Registry {
+	if scheme == "http" {
+		r, err := name.NewRegistry(reg.RegistryStr(), name.Insecure)
+		if err == nil {
+			return r
+		}
+	}
+	return reg
+}
+
+// nextPage returns the target of a Link header `<URL>; rel="next"`,
+// resolved against cur and kept on cur's host and scheme, or nil.
+func nextPage(cur *url.URL, link string) (*url.URL, error) {
+	if link == "" {
+		return nil, nil
+	}
+	target, _, _ := strings.Cut(link, ";")
+	target = strings.TrimSpace(target)
+	target = strings.TrimSuffix(strings.TrimPrefix(target, "<"), ">")
+	u, err := cur.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("invalid next-page link: %w", err)
+	}
+	if u.Host != cur.Host || u.Scheme != cur.Scheme {
+		return nil, errors.New("the next-page link leaves the registry")
+	}
+	return u, nil
+}

@@ -1,0 +1,131 @@
+package imageupdate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitsync/gitsync/pkg/imagepolicy"
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/setters"
+	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/registry"
+	"github.com/gitsync/gitsync/pkg/spec"
+)
+
+// SecretReader returns the data of the Secret name in the sync's
+// namespace; field is the spec field that names it, for messages.
+type SecretReader func(ctx context.Context, name, field string) (map[string][]byte, error)
+
+// PolicyResult is what one policy chose.
+type PolicyResult struct {
+	// Key is "NAMESPACE:POLICY", as markers name it.
+	Key string
+	// Image is the choice: the repository as spec'd and the latest tag.
+	Image setters.Image
+	// Tags is the number of tags listed.
+	Tags int
+	// Duration is how long the scan took.
+	Duration time.Duration
+}
+
+// ResolvePolicies scans the repository of each policy of u and returns
+// their choices in spec order. namespace is the sync's: the NAMESPACE of
+// policies that set none. A policy that fails to scan, or matches no
+// tag, is an error naming it (NAMESPACE:POLICY and its field path).
+func ResolvePolicies(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, secrets SecretReader) ([]PolicyResult, error) {
+	out := make([]PolicyResult, 0, len(u.Policies))
+	for i := range u.Policies {
+		res, err := ResolvePolicy(ctx, namespace, u, i, secrets)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// PolicyKey returns "NAMESPACE:POLICY" of policy i of u; namespace is the
+// sync's.
+func PolicyKey(namespace string, u *spec.ImageUpdateSpec, i int) string {
+	p := &u.Policies[i]
+	if p.Namespace != "" {
+		namespace = p.Namespace
+	}
+	return namespace + ":" + p.Name
+}
+
+// ResolvePolicy is ResolvePolicies for policy i of u alone.
+func ResolvePolicy(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, i int, secrets SecretReader) (PolicyResult, error) {
+	key := PolicyKey(namespace, u, i)
+	res, err := resolvePolicy(ctx, i, &u.Policies[i], secrets)
+	if err != nil {
+		return PolicyResult{}, fmt.Errorf("policy %s (spec.imageUpdate.policies[%d]): %w", key, i, redact.Error(err))
+	}
+	res.Key = key
+	return res, nil
+}
+
+// Images maps the results' keys to their images, as Options.Images takes
+// them.
+func Images(results []PolicyResult) map[string]setters.Image {
+	m := make(map[string]setters.Image, len(results))
+	for _, r := range results {
+		m[r.Key] = r.Image
+	}
+	return m
+}
+
+func resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec, secrets SecretReader) (PolicyResult, error) {
+	pol, err := imagepolicy.Compile(p.PolicySpec())
+	if err != nil {
+		return PolicyResult{}, err
+	}
+	ir := p.ImageRepository
+	repo, err := imagepolicy.ParseImage(ir.Image, ir.Insecure)
+	if err != nil {
+		return PolicyResult{}, err
+	}
+	client := registry.Client{Insecure: ir.Insecure}
+	if ir.SecretRef != nil {
+		data, err := secrets(ctx, ir.SecretRef.Name, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i))
+		if err != nil {
+			return PolicyResult{}, err
+		}
+		client.Auth = source.CredentialsFromSecret(data)
+	}
+	timeout := spec.DefaultGitTimeout
+	if ir.Timeout != nil {
+		timeout = ir.Timeout.Duration
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	tags, err := imagepolicy.ListTags(sctx, repo, imagepolicy.ScanOptions{Client: client})
+	if err != nil {
+		return PolicyResult{}, err
+	}
+	latest, err := pol.Latest(tags)
+	if err != nil {
+		if errors.Is(err, imagepolicy.ErrNoMatch) {
+			return PolicyResult{}, fmt.Errorf("none of the %d tags of %s matches the policy", len(tags), ir.Image)
+		}
+		return PolicyResult{}, err
+	}
+	img := setters.Image{Name: ir.Image, Tag: latest}
+	if p.ReflectsDigest() {
+		ro, err := client.Options(sctx, repo)
+		if err != nil {
+			return PolicyResult{}, err
+		}
+		desc, err := remote.Head(repo.Tag(latest), ro...)
+		if err != nil {
+			return PolicyResult{}, fmt.Errorf("digest of %s:%s: %w", ir.Image, latest, registry.Error(err))
+		}
+		img.Digest = desc.Digest.String()
+	}
+	return PolicyResult{Image: img, Tags: len(tags), Duration: time.Since(start)}, nil
+}
