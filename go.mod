@@ -36,14 +36,10 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require (
-	filippo.io/age v1.3.2 // indirect
-	filippo.io/hpke v0.4.0 // indirect
-)
+require filippo.io/hpke v0.4.0 // indirect
 
 require (
 	dario.cat/mergo v1.0.1 // indirect
-	filippo.io/hpke v0.4.0 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/Masterminds/goutils v1.1.1 // indirect
