@@ -329,7 +329,7 @@ func bootstrapCredentials(ctx context.Context, cfg *Config, opts BootstrapOption
 	case opts.SecretName != "":
 		s, err := cfg.Client.CoreV1().Secrets(opts.Namespace).Get(ctx, opts.SecretName, metav1.GetOptions{})
 		if err != nil {
-			return source.Credentials{}, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, opts.SecretName, err)
+			return source.Credentials{}, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, opts.SecretName, err) //nolint:staticcheck // the message starts with the object's Kind
 		}
 		return source.CredentialsFromSecret(s.Data), nil
 	}
@@ -493,7 +493,7 @@ func readFile(fs billy.Filesystem, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return io.ReadAll(f)
 }
 
@@ -599,7 +599,7 @@ func UninstallBootstrap(ctx context.Context, cfg *Config, opts UninstallBootstra
 	if g.SecretRef != nil {
 		secret, err = cfg.Client.CoreV1().Secrets(opts.Namespace).Get(ctx, g.SecretRef.Name, metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return res, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, g.SecretRef.Name, err)
+			return res, fmt.Errorf("Secret/%s/%s: get: %w", opts.Namespace, g.SecretRef.Name, err) //nolint:staticcheck // the message starts with the object's Kind
 		}
 		if err != nil {
 			secret = nil
@@ -638,7 +638,7 @@ func UninstallBootstrap(ctx context.Context, cfg *Config, opts UninstallBootstra
 		err := cfg.Client.CoreV1().Secrets(opts.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{
 			Preconditions: &metav1.Preconditions{UID: &secret.UID}})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return res, fmt.Errorf("Secret/%s/%s: delete: %w", opts.Namespace, secret.Name, err)
+			return res, fmt.Errorf("Secret/%s/%s: delete: %w", opts.Namespace, secret.Name, err) //nolint:staticcheck // the message starts with the object's Kind
 		}
 		res.SecretDeleted = secret.Name
 	}

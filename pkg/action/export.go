@@ -115,7 +115,7 @@ func extraRules(ctx context.Context, cfg *Config, s *spec.Sync) ([]rbacv1.Policy
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("Role/%s/%s: get: %w", target, name, err)
+		return nil, fmt.Errorf("Role/%s/%s: get: %w", target, name, err) //nolint:staticcheck // the message starts with the object's Kind
 	}
 	def, err := install.Generate(s, install.Options{Image: install.DefaultImage()})
 	if err != nil {
@@ -128,7 +128,7 @@ func extraRules(ctx context.Context, cfg *Config, s *spec.Sync) ([]rbacv1.Policy
 		}
 	}
 	if len(live.Rules) < len(base) || !equality.Semantic.DeepEqual(live.Rules[:len(base)], base) {
-		return nil, fmt.Errorf("Role/%s/%s: its rules are not those install writes (edited by hand?): export cannot tell the --rbac-extra-rule flags", target, name)
+		return nil, fmt.Errorf("Role/%s/%s: its rules are not those install writes (edited by hand?): export cannot tell the --rbac-extra-rule flags", target, name) //nolint:staticcheck // the message starts with the object's Kind
 	}
 	return slices.Clone(live.Rules[len(base):]), nil
 }

@@ -502,7 +502,7 @@ func hostKey(ctx context.Context, hostPort, algo string, timeout time.Duration) 
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	var got ssh.PublicKey
 	cfg := &ssh.ClientConfig{

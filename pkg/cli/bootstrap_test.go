@@ -346,12 +346,12 @@ func TestBootstrapHTTPSBearer(t *testing.T) {
 	if err := signer.SerializePrivate(w, nil); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	_ = w.Close()
 	w, _ = armor.Encode(&pub, openpgp.PublicKeyType, nil)
 	if err := signer.Serialize(w); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	_ = w.Close()
 	keyFile := filepath.Join(t.TempDir(), "sign.asc")
 	if err := os.WriteFile(keyFile, priv.Bytes(), 0o600); err != nil {
 		t.Fatal(err)

@@ -90,7 +90,6 @@ func (f field) req() field               { f.required = true; return f }
 func (f field) only(vs ...string) field  { f.versions = vs; return f }
 func (f field) oneOf(vs ...string) field { f.enum = vs; return f }
 func (f field) sub(fs ...field) field    { f.fields = fs; return f }
-func (f field) whenPresent() field       { f.evenEmpty = true; return f }
 func (f field) match(re, text string) field {
 	f.pattern, f.patternText = regexp.MustCompile(re), text
 	return f
