@@ -181,7 +181,7 @@ func fluxHint(path string) string {
 		return "the Git credentials are spec.source.git.secretRef"
 	case "spec.source.git.suspend":
 		return "use spec.suspend"
-	case "spec.dependsOn", "spec.decryption", "spec.kubeConfig", "spec.deletionPolicy",
+	case "spec.dependsOn", "spec.decryption", "spec.deletionPolicy",
 		"spec.healthCheckExprs", "spec.driftIgnoreRules", "spec.ignoreMissingComponents",
 		"spec.source.git.provider", "spec.source.git.proxySecretRef":
 		return unsupported

@@ -165,7 +165,7 @@ func (h *HelmSource) describe() (url, what string) {
 // reads, sorted and without duplicates: the source's secretRef and the
 // others it reads (MoreSecrets: verification keys, includes'
 // credentials), and the Secrets of postBuild.substituteFrom and
-// helm.valuesFrom. The generated RBAC grants get on exactly these.
+// helm.valuesFrom, and kubeConfig's. The generated RBAC grants get on exactly these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
@@ -187,6 +187,9 @@ func (s *Sync) SecretNames() []string {
 				names = append(names, ref.Name)
 			}
 		}
+	}
+	if kc := s.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
+		names = append(names, kc.SecretRef.Name)
 	}
 	slices.Sort(names)
 	return slices.Compact(names)

@@ -202,7 +202,11 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if len(out.Objects) == 0 && len(out.Flux) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(inv.Entries)))
 	}
-	resolved, err := r.engine.Targets(out.Objects)
+	to, err := r.rootDestination(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	resolved, err := to.engine.Targets(out.Objects)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}

@@ -183,6 +183,9 @@ type runner struct {
 	tree *tree
 	// retries counts the retried requests of all of the run's clients.
 	retries *retry.Counter
+	// dests are the clusters and identities the units' objects are
+	// written with (target.go).
+	dests destinations
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -240,7 +243,7 @@ func (r *runner) close(ctx context.Context) {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	start := r.now()
 	res := &Result{Start: start}
-	defer func() { res.Retries = r.retries.Retries() }()
+	defer func() { res.Retries = r.retries.Retries() + r.dests.retried() }()
 
 	// Until the spec's timeout applies, StartTimeout bounds the run: an
 	// API server that accepts requests and never answers must not keep
