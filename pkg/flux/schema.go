@@ -135,9 +135,9 @@ const (
 		"impersonates (apply, prune, drift, health checks, hooks); the state stays on the job's identity"
 	noteKubeConfig = "another cluster to apply to: the kubeconfig in a Secret of the object's namespace; exec and " +
 		"auth-provider plugins and file paths are refused"
-	noteDecryption      = "SOPS decryption"
-	noteCEL             = "CEL expressions"
-	noteChartVerify     = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
+	noteDecryption  = "SOPS decryption"
+	noteCEL         = "CEL expressions"
+	noteChartVerify = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
 		"HelmRelease's `chartRef`"
 	noteIgnoreMapped = "exclusion rules in `.gitignore` syntax, replacing Flux's default exclusions; " +
 		"`.sourceignore` files of the tree apply too. Not set: Flux's default exclusions"
