@@ -308,6 +308,10 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		fail("render", err)
 		return
 	}
+	if err := u.to.preflight(ctx, resolved, inventoryIDs(inv.Entries)); err != nil {
+		fail("apply", err)
+		return
+	}
 	pre, post := helm.HookPreInstall, helm.HookPostInstall
 	if isUpgrade {
 		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
