@@ -5,9 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/inventory"
 )
 
 // install --service-account: the job's Role reads its spec and the named
@@ -89,6 +93,22 @@ func TestInstallServiceAccountErrors(t *testing.T) {
 		_, err := runCLI(t.Context(), "", args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// status shows where and as whom the last run applied.
+func TestStatusShowsTarget(t *testing.T) {
+	var out strings.Builder
+	st := action.SyncStatus{Name: "web", Namespace: "team-a", LastRun: &inventory.Run{
+		Result: inventory.ResultSucceeded, Target: "https://10.0.0.1:6443", ServiceAccount: "system:serviceaccount:team-a:tenant",
+	}}
+	if err := writeStatusDetail(&out, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Target:", "https://10.0.0.1:6443", "As:", "system:serviceaccount:team-a:tenant"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
 		}
 	}
 }

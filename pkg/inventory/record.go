@@ -91,6 +91,13 @@ type Run struct {
 	// in a run that applied the sync's own objects (see
 	// SucceedExceptUnits).
 	FailedUnits int `json:"failedUnits,omitempty"`
+	// Target is the API server the run applied to when it is not the
+	// sync's own cluster (spec.kubeConfig); empty otherwise.
+	Target string `json:"target,omitempty"`
+	// ServiceAccount is the user the run's requests for the objects
+	// impersonated (spec.serviceAccountName), such as
+	// system:serviceaccount:NS:NAME; empty for the job's own identity.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
 }
 
 // Succeed records run as the last run and, because it succeeded, as the

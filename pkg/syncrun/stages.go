@@ -152,6 +152,7 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 		Retries:    res.Retries,
 		VerifiedBy: res.VerifiedBy,
 	}
+	run.Target, run.ServiceAccount = res.Target, res.ServiceAccount
 	if run.SetDigest == "" && (res.Outcome == Succeeded || res.selfSucceeded) {
 		run.SetDigest = inv.Record.LastAppliedSetDigest
 	}

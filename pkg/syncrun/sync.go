@@ -144,6 +144,12 @@ type Result struct {
 	// FluxInstallation says what of Flux's own installation the render
 	// held and the run left out (flux.Installation.Summary); "" when none.
 	FluxInstallation string
+	// Target is the API server the objects went to when spec.kubeConfig
+	// selects another cluster; "" for the sync's own.
+	Target string
+	// ServiceAccount is the user impersonated for the objects
+	// (spec.serviceAccountName); "" for the job's own identity.
+	ServiceAccount string
 
 	specDigest, setDigest string
 	// selfSucceeded is set when the sync's own objects were applied but

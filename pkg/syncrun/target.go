@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"sync"
@@ -97,7 +98,7 @@ func (r *runner) destinationFor(ctx context.Context, ref destinationRef) (*desti
 			return nil, err
 		}
 		r.dests.retries = append(r.dests.retries, retry.Wrap(cfg, retry.Options{}))
-		d.cfg, d.server, d.remote = cfg, cfg.Host, true
+		d.cfg, d.server, d.remote = cfg, serverAddress(cfg.Host), true
 	}
 	if ref.serviceAccount != "" {
 		d.user = serviceAccountUser(ref.namespace, ref.serviceAccount)
@@ -250,4 +251,15 @@ func serviceAccountUser(ns, name string) string { return "system:serviceaccount:
 // in Flux.
 func fluxDestination(id flux.ID, serviceAccount string, kc *spec.KubeConfigReference) destinationRef {
 	return destinationRef{namespace: id.Namespace, serviceAccount: serviceAccount, kubeConfig: kc, field: id.String() + " spec"}
+}
+
+// serverAddress is host without user information, which a kubeconfig's
+// server URL may carry and which must not reach the record.
+func serverAddress(host string) string {
+	u, err := url.Parse(host)
+	if err != nil || u.User == nil {
+		return host
+	}
+	u.User = nil
+	return u.String()
 }

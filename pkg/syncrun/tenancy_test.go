@@ -194,6 +194,9 @@ func testImpersonation(t *testing.T, c *cluster.Cluster) {
 	if !exists(t, c, ns, "ConfigMap", "app-config") || !exists(t, c, ns, "Deployment", "web") {
 		t.Fatalf("objects not applied")
 	}
+	if res.ServiceAccount != tenant {
+		t.Errorf("Result.ServiceAccount = %q, want %q", res.ServiceAccount, tenant)
+	}
 	// Drift is found and corrected as the tenant too.
 	if err := c.Client().CoreV1().ConfigMaps(ns).Delete(ctx, "app-config", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -339,6 +342,9 @@ func testRemoteCluster(t *testing.T, b *cluster.Cluster) {
 	}
 	if len(inv.Entries) != 2 || inv.Record.LastAppliedRevision == "" {
 		t.Errorf("state in cluster A: %d entries, revision %q; want 2 and a revision", len(inv.Entries), inv.Record.LastAppliedRevision)
+	}
+	if got, want := inv.Record.LastRun.Target, b.Config().Host; got != want || res.Target != want {
+		t.Errorf("recorded target %q (result %q), want %q", got, res.Target, want)
 	}
 	// Nothing of the sync's state went to B.
 	cms, err := b.Client().CoreV1().ConfigMaps(nsB).List(ctx, metav1.ListOptions{LabelSelector: inventory.LabelKind})

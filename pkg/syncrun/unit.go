@@ -215,6 +215,10 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		return
 	}
 	u.to = to
+	if to.remote {
+		res.Target = to.server
+	}
+	res.ServiceAccount = to.user
 	in, err := u.kind.inputs(ctx)
 	if err != nil {
 		fail("inputs", err)
