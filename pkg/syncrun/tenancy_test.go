@@ -40,6 +40,7 @@ func TestTenancy(t *testing.T) {
 		}
 	})
 	t.Run("impersonation", func(t *testing.T) { testImpersonation(t, audited) })
+	t.Run("flux unit impersonation", func(t *testing.T) { testFluxUnitImpersonation(t, audited) })
 	t.Run("remote cluster", func(t *testing.T) { testRemoteCluster(t, audited) })
 	t.Run("remote kubeconfig refusals", func(t *testing.T) { testRemoteRefusals(t) })
 }
@@ -402,5 +403,91 @@ users: [{name: u, user: %s}]
 	}
 	if exists(t, env, ns, "ConfigMap", "refused") {
 		t.Errorf("a refused kubeconfig applied objects")
+	}
+}
+
+// A Flux Kustomization's own serviceAccountName is impersonated for its
+// objects, in its namespace; the job needs impersonate on it too (install
+// does not read Git, so the administrator grants it).
+func testFluxUnitImpersonation(t *testing.T, c *cluster.Cluster) {
+	ctx := t.Context()
+	ns := c.NewNamespace(t)
+	git := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := git.CreateRepo(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(ctx, "tree", expandNS(map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml":                 kustomization("team", "./team", "  serviceAccountName: unit-sa\n"),
+		"team/cm.yaml":                             cm("unit-cm", "1"),
+	}, ns)); err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: app, namespace: %s}\n"+
+		"spec:\n  suspend: true\n  serviceAccountName: tenant\n  source: {git: {url: %s, insecure: true, ref: {branch: main}}}\n  path: ./clusters/test\n",
+		ns, git.HTTPURL("app"))
+	jobCfg := installSync(t, c, doc)
+	for _, sa := range []string{"tenant", "unit-sa"} {
+		if _, err := c.Client().CoreV1().ServiceAccounts(ns).Create(ctx,
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := "system:serviceaccount:" + ns + ":" + names.ServiceAccount("app")
+	unitUser := "system:serviceaccount:" + ns + ":unit-sa"
+	yaml := fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: unit-sa}
+rules:
+- {apiGroups: [""], resources: [configmaps], verbs: [get, list, create, update, patch, delete]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: unit-sa}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: unit-sa}
+subjects: [{kind: ServiceAccount, name: unit-sa, namespace: %[1]s}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: impersonate-units}
+rules:
+- {apiGroups: [""], resources: [serviceaccounts], resourceNames: [unit-sa], verbs: [impersonate]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: impersonate-units}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: impersonate-units}
+subjects: [{kind: ServiceAccount, name: %[2]s, namespace: %[1]s}]
+`, ns, names.ServiceAccount("app"))
+	if err := c.ApplyYAML(ctx, ns, yaml); err != nil {
+		t.Fatal(err)
+	}
+	res := runAs(t, ns, jobCfg)
+	if res.Outcome != Succeeded {
+		t.Fatalf("run: %s: %v", res.Outcome, res.Err)
+	}
+	if len(res.Units) != 1 || res.Units[0].ServiceAccount != unitUser {
+		t.Errorf("units %+v, want one, as %s", res.Units, unitUser)
+	}
+	if !exists(t, c, ns, "ConfigMap", "unit-cm") {
+		t.Fatal("unit-cm not applied")
+	}
+	events, err := c.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes int
+	for _, e := range events {
+		if e.ObjectRef == nil || e.ObjectRef.Namespace != ns || e.ObjectRef.Name != "unit-cm" || e.User.Username != job {
+			continue
+		}
+		writes++
+		if e.ImpersonatedUser == nil || e.ImpersonatedUser.Username != unitUser {
+			t.Errorf("%s configmaps/unit-cm by the job not as %s: %+v", e.Verb, unitUser, e.ImpersonatedUser)
+		}
+	}
+	if writes == 0 {
+		t.Error("the audit log has no request by the job for unit-cm")
 	}
 }
