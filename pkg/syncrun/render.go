@@ -133,6 +133,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 		return nil, err
 	}
 	defer r.close(ctx)
+	r.dests.callerOnly = true
 	if opts.Spec != nil {
 		r.sync = opts.Spec
 	} else if err := r.loadSpec(ctx); err != nil {

@@ -77,10 +77,18 @@ type destinations struct {
 	// retries count the retried requests to other clusters: their
 	// configs are not built from the run's, which runner.retries counts.
 	retries []*retry.Counter
+	// callerOnly makes every destination the caller's own cluster and
+	// identity: Render (build, diff) writes nothing, resolves kinds and
+	// reads capabilities as the plugin's user, who need not be allowed
+	// to impersonate, and diff compares with the sync's own cluster.
+	callerOnly bool
 }
 
 // destinationFor returns the destination of ref, building it on first use.
 func (r *runner) destinationFor(ctx context.Context, ref destinationRef) (*destination, error) {
+	if r.dests.callerOnly {
+		ref = destinationRef{}
+	}
 	r.dests.mu.Lock()
 	defer r.dests.mu.Unlock()
 	if d, ok := r.dests.byID[ref.key()]; ok {

@@ -43,6 +43,7 @@ func TestTenancy(t *testing.T) {
 	t.Run("flux unit impersonation", func(t *testing.T) { testFluxUnitImpersonation(t, audited) })
 	t.Run("remote cluster", func(t *testing.T) { testRemoteCluster(t, audited) })
 	t.Run("remote kubeconfig refusals", func(t *testing.T) { testRemoteRefusals(t) })
+	t.Run("render as the caller", func(t *testing.T) { testRenderAsCaller(t) })
 }
 
 const tenantDeployment = `apiVersion: apps/v1
@@ -489,5 +490,30 @@ subjects: [{kind: ServiceAccount, name: %[2]s, namespace: %[1]s}]
 	}
 	if writes == 0 {
 		t.Error("the audit log has no request by the job for unit-cm")
+	}
+}
+
+// Render (build, diff) writes nothing and works as the plugin's user, in
+// the sync's own cluster: it neither impersonates nor reads the
+// kubeconfig Secret, which here does not exist.
+func testRenderAsCaller(t *testing.T) {
+	ctx := t.Context()
+	ns := env.NewNamespace(t)
+	git := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := git.CreateRepo(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(ctx, "app", map[string]string{"deploy/a.yaml": cm("rendered", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	installSync(t, env, syncDoc(ns, git.HTTPURL("app"),
+		"  serviceAccountName: nobody\n  kubeConfig: {secretRef: {name: missing}}\n"))
+	out, err := Render(ctx, RenderOptions{Name: "app", Namespace: ns, Config: env.Config()})
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	if len(out.Objects) != 1 || len(out.Targets) != 1 {
+		t.Errorf("Render: %d objects, %d targets; want 1 and 1", len(out.Objects), len(out.Targets))
 	}
 }
