@@ -70,6 +70,8 @@ type installOptions struct {
 	// RBACExtraRules are RESOURCE[.GROUP][:VERB,...] rules added to the
 	// applying Role in namespace mode. Default none.
 	RBACExtraRules []string
+	// ServiceAccount sets spec.serviceAccountName (install_tenancy.go).
+	ServiceAccount string
 	// Export prints the objects instead of applying them.
 	Export bool
 	// Output is the format of Export: "yaml" (default) or "json".
@@ -232,6 +234,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode: namespace or cluster (see above)")
 	f.StringArrayVar(&o.RBACExtraRules, "rbac-extra-rule", nil, "RESOURCE[.GROUP][:VERB,...] to grant in namespace mode (repeatable; default verbs get,list,create,update,patch,delete)")
+	f.StringVar(&o.ServiceAccount, "service-account", "", serviceAccountUsage)
 	f.BoolVar(&o.Export, "export", false, "print the objects instead of applying them")
 	f.StringVarP(&o.Output, "output", "o", "", "format of --export: yaml (default) or json")
 	f.BoolVar(&o.RunNow, "run", false, "start a first run now, as a Job made from the CronJob")
@@ -298,6 +301,9 @@ func (o *installOptions) Validate() error {
 		s, err = o.syncFromFlags()
 	}
 	if err != nil {
+		return err
+	}
+	if err := o.setServiceAccount(s); err != nil {
 		return err
 	}
 	opts := install.Options{Image: o.Image, RBAC: install.RBACMode(o.RBAC)}

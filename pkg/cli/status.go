@@ -321,6 +321,12 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		field("  Started", timeCell(now, r.Start))
 		field("  Duration", format.Duration(r.Duration.Duration))
 		field("  Changes", format.Counts(r.Counts))
+		if r.Target != "" {
+			field("  Target", r.Target)
+		}
+		if r.ServiceAccount != "" {
+			field("  As", r.ServiceAccount)
+		}
 		field("  Message", format.OrDash(format.OneLine(r.Message, 0)))
 	}
 	if err := w.Flush(); err != nil {

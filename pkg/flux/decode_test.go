@@ -430,10 +430,10 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "decryption through a cloud key service is refused", doc: ks + ksSpec + "  decryption: {provider: sops, serviceAccountName: kms}\n",
 			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.decryption.serviceAccountName: not supported (cloud workload identity; use `secretRef`)",
 				"Kustomization/flux-system/apps: spec.decryption.secretRef: required"}},
-		{name: "serviceAccountName and kubeConfig, all at once", doc: ks + ksSpec + "  serviceAccountName: tenant\n  kubeConfig: {secretRef: {name: kc}}\n",
-			is: ErrUnsupported, want: []string{
-				"Kustomization/flux-system/apps: spec.kubeConfig: not supported yet (remote clusters: issue 12)",
-				"Kustomization/flux-system/apps: spec.serviceAccountName: not supported yet (impersonation of a ServiceAccount: issue 12)"}},
+		{name: "kubeConfig without secretRef, and configMapRef", doc: ks + ksSpec + "  kubeConfig: {configMapRef: {name: kc}}\n",
+			is: ErrInvalid, want: []string{
+				"Kustomization/flux-system/apps: spec.kubeConfig.configMapRef: not supported (cloud provider identity for the remote cluster)",
+				"Kustomization/flux-system/apps: spec.kubeConfig.secretRef: required"}},
 		{name: "empty refused field is unset", doc: ks + ksSpec + "  serviceAccountName: \"\"\n  decryption: null\n"},
 		{name: "readyExpr", doc: ks + ksSpec + "  dependsOn: [{name: a, readyExpr: 'true'}]\n",
 			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.dependsOn[0].readyExpr: not supported yet (a CEL readiness expression: issue 13)"}},
@@ -468,11 +468,10 @@ func TestDecodeErrors(t *testing.T) {
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
-		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n  serviceAccountName: sa\n",
+		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",
 			is: ErrUnsupported, want: []string{
 				`HelmRelease/apps/app: spec.driftDetection.mode: "warn" is not supported: gitsync always corrects drift (mode: enabled)`,
 				"HelmRelease/apps/app: spec.install.serverSideApply: gitsync always applies server-side",
-				"HelmRelease/apps/app: spec.serviceAccountName: not supported yet (impersonation of a ServiceAccount: issue 12)",
 				"HelmRelease/apps/app: spec.test.enable: Helm tests are not supported",
 				"HelmRelease/apps/app: spec.upgrade.preserveValues: not supported (re-using the last release's values is not declarative)",
 				`HelmRelease/apps/app: spec.upgrade.serverSideApply: "disabled" is not supported: gitsync always applies server-side`}},

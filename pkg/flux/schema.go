@@ -130,11 +130,13 @@ const (
 	noteGitImpl         = "Flux ignores it too: go-git is its only implementation"
 	noteRefAPIVersion   = "the kind and name identify the object; each kind exists once across Flux's groups"
 	noteSecretRef       = "name of a Secret in the object's namespace"
-	noteSAName          = "impersonation of a ServiceAccount"
-	noteKubeConfig      = "remote clusters"
-	noteDecryption      = "SOPS decryption of manifests and generator files as they are read (docs/sops.md)"
-	noteCEL             = "CEL expressions"
-	noteChartVerify     = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
+	noteSAName          = "a ServiceAccount of the object's namespace that every request for the unit's objects " +
+		"impersonates (apply, prune, drift, health checks, hooks); the state stays on the job's identity"
+	noteKubeConfig = "another cluster to apply to: the kubeconfig in a Secret of the object's namespace; exec and " +
+		"auth-provider plugins and file paths are refused"
+	noteDecryption  = "SOPS decryption of manifests and generator files as they are read (docs/sops.md)"
+	noteCEL         = "CEL expressions"
+	noteChartVerify = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
 		"HelmRelease's `chartRef`"
 	noteIgnoreMapped = "exclusion rules in `.gitignore` syntax, replacing Flux's default exclusions; " +
 		"`.sourceignore` files of the tree apply too. Not set: Flux's default exclusions"
@@ -183,6 +185,16 @@ func refuseExcept(why string, ok ...string) func(any) string {
 }
 
 // Fields shared by several kinds.
+func kubeConfigF() field {
+	return mapF("kubeConfig", tObject, noteKubeConfig).sub(
+		mapF("secretRef", tObject, "the Secret holding the kubeconfig").req().sub(
+			mapF("name", tString, noteSecretRef).req(),
+			mapF("key", tString, "the key; default `value`, else `value.yaml`"),
+		),
+		refF("configMapRef", "cloud provider identity for the remote cluster", ""),
+	)
+}
+
 func secretRefF(name, note string) field {
 	return mapF(name, tObject, note).sub(mapF("name", tString, noteSecretRef).req())
 }
@@ -390,7 +402,7 @@ var schemas = []*kindSchema{
 		),
 		ignF("interval", tDuration, noteIntervalTimeout).req(),
 		ignF("retryInterval", tDuration, noteRetryInterval),
-		refF("kubeConfig", noteKubeConfig, issueTenancy),
+		kubeConfigF(),
 		mapF("path", tString, "directory in the source; default the root"),
 		mapF("postBuild", tObject, "variable substitution, with Flux's own library").sub(
 			mapF("substituteStrategy", tString, "`WithVariables` (default): substitute when a variable is defined; "+
@@ -418,7 +430,7 @@ var schemas = []*kindSchema{
 		patchesSMF().only("v1beta2", "v1beta1"),
 		patchesJSONF().only("v1beta2", "v1beta1"),
 		imagesF(),
-		refF("serviceAccountName", noteSAName, issueTenancy),
+		mapF("serviceAccountName", tString, noteSAName),
 		mapF("sourceRef", tObject, "the source to render from").req().sub(
 			ignF("apiVersion", tString, noteRefAPIVersion),
 			mapF("kind", tString, "`GitRepository`, `OCIRepository` or `Bucket`").req().
@@ -479,7 +491,7 @@ var schemas = []*kindSchema{
 			mapF("namespace", tString, "namespace; default the HelmRelease's"),
 		),
 		ignF("interval", tDuration, noteInterval).req(),
-		refF("kubeConfig", noteKubeConfig, issueTenancy),
+		kubeConfigF(),
 		mapF("suspend", tBool, "the unit is not run; what it applied stays as it is"),
 		mapF("releaseName", tString, "`.Release.Name`; default `[targetNamespace-]name`, shortened to 53 characters "+
 			"with a hash as helm-controller does"),
@@ -489,7 +501,7 @@ var schemas = []*kindSchema{
 		dependsOnF("HelmRelease", "v2"),
 		mapF("timeout", tDuration, "bounds each wait and hook of an action; default 5m"),
 		ignF("maxHistory", tInt, "gitsync keeps the unit's own history (the last 10 runs) and writes no Helm releases"),
-		refF("serviceAccountName", noteSAName, issueTenancy),
+		mapF("serviceAccountName", tString, noteSAName),
 		ignF("persistentClient", tBool, "a detail of helm-controller's Kubernetes client"),
 		ignF("driftDetection", tObject, "gitsync corrects drift of every object it applied at every run, "+
 			"which is `mode: enabled`").sub(

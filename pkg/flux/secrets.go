@@ -1,6 +1,10 @@
 package flux
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gitsync/gitsync/pkg/spec"
+)
 
 // SecretUse is a Secret that a run reads for a Flux object: always in the
 // object's own namespace, by name.
@@ -50,12 +54,20 @@ func Secrets(obj Object) []SecretUse {
 				}
 			}
 		}
+		addKubeConfig(add, o.KubeConfig)
 	case *HelmRelease:
 		for i, ref := range o.ValuesFrom {
 			if ref.Kind == "Secret" {
 				add(ref.Name, fmt.Sprintf("spec.valuesFrom[%d]", i))
 			}
 		}
+		addKubeConfig(add, o.KubeConfig)
 	}
 	return out
+}
+
+func addKubeConfig(add func(name, field string), kc *spec.KubeConfigReference) {
+	if kc != nil && kc.SecretRef != nil {
+		add(kc.SecretRef.Name, "spec.kubeConfig.secretRef")
+	}
 }

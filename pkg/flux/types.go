@@ -370,6 +370,11 @@ type Kustomization struct {
 	Wait bool
 	// Suspend: the unit is not run; its objects stay as they are.
 	Suspend bool
+	// ServiceAccountName and KubeConfig say as whom and in which cluster
+	// the unit's objects are applied, as spec.Sync's fields of the same
+	// names, relative to the Kustomization's namespace.
+	ServiceAccountName string
+	KubeConfig         *spec.KubeConfigReference
 }
 
 // PostBuild is a Kustomization's postBuild.
@@ -436,6 +441,9 @@ type HelmRelease struct {
 	PostRenderStrategy string
 	// Suspend: the unit is not run.
 	Suspend bool
+	// ServiceAccountName and KubeConfig as in Kustomization.
+	ServiceAccountName string
+	KubeConfig         *spec.KubeConfigReference
 }
 
 // ChartTemplate is a HelmRelease's spec.chart.spec.

@@ -39,6 +39,8 @@ func decodeKustomization(meta Meta, r reader) *Kustomization {
 		Force:                   r.boolean("force"),
 		Wait:                    r.boolean("wait"),
 		Suspend:                 r.boolean("suspend"),
+		ServiceAccountName:      r.str("serviceAccountName"),
+		KubeConfig:              kubeConfig(r),
 	}
 	if r.has("decryption") {
 		d := r.obj("decryption")
@@ -144,6 +146,15 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// kubeConfig is spec.kubeConfig, nil when not set.
+func kubeConfig(r reader) *spec.KubeConfigReference {
+	if !r.has("kubeConfig") {
+		return nil
+	}
+	ref := r.obj("kubeConfig").obj("secretRef")
+	return &spec.KubeConfigReference{SecretRef: &spec.SecretKeyReference{Name: ref.str("name"), Key: ref.str("key")}}
+}
+
 func images(r reader) []spec.Image {
 	var out []spec.Image
 	for _, i := range r.list("images") {
@@ -174,6 +185,8 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		CommonMetadata:     commonMetadata(r),
 		PostRenderStrategy: orDefault(r.str("postRenderStrategy"), spec.PostRenderCombined),
 		Suspend:            r.boolean("suspend"),
+		ServiceAccountName: r.str("serviceAccountName"),
+		KubeConfig:         kubeConfig(r),
 	}
 	switch {
 	case r.has("chart") == r.has("chartRef"):

@@ -199,10 +199,15 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	if o.CronJob, err = cronJob(parsed, opts); err != nil {
 		return nil, err
 	}
-	switch opts.RBAC {
-	case RBACCluster:
+	switch {
+	case delegates(parsed):
+		// The RBAC mode then only selects sync-job's scope (tenancy.go).
+		if o.Roles, o.RoleBindings, err = delegatedRBAC(parsed, opts.ExtraRules); err != nil {
+			return nil, err
+		}
+	case opts.RBAC == RBACCluster:
 		o.ClusterRole, o.ClusterRoleBinding = clusterRBAC(ns, name)
-	case RBACNamespace:
+	case opts.RBAC == RBACNamespace:
 		o.Roles, o.RoleBindings = namespaceRBAC(parsed, opts.ExtraRules)
 	}
 	ids := make([]string, 0, 4)

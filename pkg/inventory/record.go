@@ -111,6 +111,13 @@ type Run struct {
 	// entry per provider that wanted the run's event; it names neither
 	// addresses nor tokens.
 	Notify []notify.Delivery `json:"notify,omitempty"`
+	// Target is the API server the run applied to when it is not the
+	// sync's own cluster (spec.kubeConfig); empty otherwise.
+	Target string `json:"target,omitempty"`
+	// ServiceAccount is the user the run's requests for the objects
+	// impersonated (spec.serviceAccountName), such as
+	// system:serviceaccount:NS:NAME; empty for the job's own identity.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
 }
 
 // MaxOrphaned bounds Run.Orphaned, so that narrowing the scope of a sync

@@ -165,8 +165,9 @@ func (h *HelmSource) describe() (url, what string) {
 // reads, sorted and without duplicates: the source's secretRef and the
 // others it reads (MoreSecrets: verification keys, includes'
 // credentials), the Secrets of postBuild.substituteFrom and
-// helm.valuesFrom, and the decryption keys' Secret. The generated RBAC
-// grants get on exactly these.
+// helm.valuesFrom, the decryption keys' Secret, the notification
+// providers' Secrets and kubeConfig's. The generated RBAC grants get on
+// exactly these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
@@ -193,6 +194,9 @@ func (s *Sync) SecretNames() []string {
 		names = append(names, d.SecretRef.Name)
 	}
 	names = append(names, s.Spec.notifySecretNames()...)
+	if kc := s.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
+		names = append(names, kc.SecretRef.Name)
+	}
 	slices.Sort(names)
 	return slices.Compact(names)
 }

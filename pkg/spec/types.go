@@ -156,10 +156,21 @@ type SyncSpec struct {
 	// is false.
 	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
 
-	// ServiceAccountName is reserved: it is validated but not yet used.
-	// It will name the ServiceAccount the sync's Job acts as, in place of
-	// the one the plugin creates.
+	// ServiceAccountName, as in Flux, names a ServiceAccount of the sync's
+	// namespace that every request for the sync's objects (apply, prune,
+	// drift check, health checks, Helm hooks) is made as, through
+	// impersonation. The spec, its Secrets, the state, the Lease and the
+	// Events stay on the Job's own identity. Default: the Job's identity
+	// for everything. See docs/security.md (multi-tenancy).
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// KubeConfig, as in Flux, applies the sync's objects to the cluster of
+	// a kubeconfig held in a Secret of the sync's namespace; the spec, its
+	// Secrets and the state stay in the sync's own cluster. With
+	// ServiceAccountName the requests in that cluster impersonate the
+	// ServiceAccount there. Default: the sync's own cluster. See
+	// kubeconfig.go.
+	KubeConfig *KubeConfigReference `json:"kubeConfig,omitempty"`
 
 	// Helm renders a Helm chart, as Flux's HelmRelease: the chart of
 	// Source.Helm, or with a Git source the chart directory Path names.

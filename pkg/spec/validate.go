@@ -143,6 +143,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	if s.ServiceAccountName != "" {
 		errs = append(errs, dns1123Subdomain(p.Child("serviceAccountName"), s.ServiceAccountName)...)
 	}
+	errs = append(errs, s.KubeConfig.validate(p.Child("kubeConfig"))...)
 	errs = append(errs, s.validateHelm(p)...)
 	errs = append(errs, s.validateOCI(p)...)
 	errs = append(errs, s.Flux.validate(p.Child("flux"))...)

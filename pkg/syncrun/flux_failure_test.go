@@ -209,9 +209,11 @@ spec:
 	got := units(res)
 	for id, want := range map[string]string{
 		// The message says what is wrong; UnitResult.ID names the object.
-		"Kustomization/" + f.ns + "/decrypt":     "spec.decryption: not supported yet",
-		"Kustomization/" + f.ns + "/impersonate": "spec.serviceAccountName: not supported yet",
-		"HelmRelease/" + f.ns + "/release":       "spec.serviceAccountName: not supported yet",
+		"Kustomization/" + f.ns + "/decrypt": "spec.decryption: not supported yet",
+		// serviceAccountName is honoured: deployer has no rights, and the
+		// preflight names it before anything is applied.
+		"Kustomization/" + f.ns + "/impersonate": "apply: ConfigMap/" + f.ns + "/impersonate: forbidden: User \"system:serviceaccount:" + f.ns + ":deployer\" (impersonated) cannot patch",
+		"HelmRelease/" + f.ns + "/release":       "chart.spec.sourceRef HelmRepository/" + f.ns + "/nowhere: not found",
 		"GitRepository/" + f.ns + "/proxied":     "spec.proxySecretRef: not supported",
 		"Kustomization/" + f.ns + "/proxied":     "source GitRepository/" + f.ns + "/proxied: spec.proxySecretRef: not supported",
 	} {
@@ -225,7 +227,7 @@ spec:
 	}
 	f.mustHave("from-other")
 	f.mustNotHave("decrypt", "impersonate")
-	for _, name := range []string{"decrypt", "impersonate"} {
+	for _, name := range []string{"decrypt"} {
 		state := flux.StateName("tree", flux.ID{Kind: flux.KindKustomization, Namespace: f.ns, Name: name})
 		if _, err := f.configMap(inventory.InventoryName(state)); !apierrors.IsNotFound(err) {
 			t.Errorf("%s has state: %v", name, err)

@@ -606,6 +606,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		waitForJobs:  true,
 		healthChecks: k.HealthChecks,
 		timeout:      k.Timeout,
+		dest:         fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
 }
 
@@ -696,6 +697,8 @@ type helmReleaseUnit struct {
 	r   *runner
 	h   *flux.HelmRelease
 	src *fluxSource
+	// dest is where the release goes (unitSettings.dest).
+	dest destinationRef
 	// chart is the chart's name (packaged), or its directory in the tree.
 	chart                    string
 	packaged                 bool
@@ -745,7 +748,9 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	if err != nil {
 		return nil, unitSettings{}, err
 	}
+	hu.dest = fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
 	return hu, unitSettings{
+		dest:        hu.dest,
 		namespace:   h.ReleaseNamespace,
 		prune:       true, // a HelmRelease's objects follow its chart, as an upgrade does
 		adopt:       r.sync.Spec.Adopt,
@@ -840,7 +845,12 @@ func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *
 	}
 	defer hu.r.removeTemp(ctx, work)
 	h := hu.h
+	to, err := hu.r.destinationFor(ctx, hu.dest)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
 	rel := release{
+		to:                      to,
 		name:                    h.ReleaseName,
 		namespace:               h.ReleaseNamespace,
 		values:                  in.values,

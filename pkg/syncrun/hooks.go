@@ -41,13 +41,13 @@ const hookPollInterval = 500 * time.Millisecond
 // delete them. They carry the sync's label, so `kubectl gitsync trace`
 // still finds them.
 //
-// namespace is the release namespace; adopt is the unit's adopt setting.
-func (r *runner) runHooksIn(ctx context.Context, chart *helm.Rendered, event helm.HookEvent, namespace string, adopt bool) error {
+// to is where the unit's objects go; namespace is the release namespace; adopt is the unit's adopt setting.
+func (r *runner) runHooksIn(ctx context.Context, to *destination, chart *helm.Rendered, event helm.HookEvent, namespace string, adopt bool) error {
 	hooks := chart.HooksFor(event)
 	if len(hooks) == 0 {
 		return nil
 	}
-	dyn, err := dynamic.NewForConfig(r.cfg)
+	dyn, err := dynamic.NewForConfig(to.cfg)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (r *runner) runHooksIn(ctx context.Context, chart *helm.Rendered, event hel
 			// without a namespace goes to the release namespace.
 			obj.SetNamespace(namespace)
 		}
-		targets, err := r.engine.Targets([]*unstructured.Unstructured{obj})
+		targets, err := to.engine.Targets([]*unstructured.Unstructured{obj})
 		if err != nil {
 			return fmt.Errorf("%s hook %s: %w", event, h.Source, err)
 		}
@@ -87,7 +87,7 @@ func (r *runner) runHooksIn(ctx context.Context, chart *helm.Rendered, event hel
 				return fmt.Errorf("%s hook %s: deleting the previous one: %w", event, t.ID, err)
 			}
 		}
-		cs, err := r.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
+		cs, err := to.engine.Apply(ctx, []*unstructured.Unstructured{obj}, apply.Options{
 			Concurrency: 1,
 			Adopt:       adopt,
 			Labels:      map[string]string{inventory.LabelSync: r.opts.Name, names.LabelSyncNamespace: r.opts.Namespace},

@@ -143,6 +143,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	}
 	defer r.close(ctx)
 	ctx = helm.WithIndexCache(ctx, r.indexes)
+	r.dests.callerOnly = true
 	if opts.Spec != nil {
 		r.sync = opts.Spec
 	} else if err := r.loadSpec(ctx); err != nil {
@@ -215,7 +216,11 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if len(out.Objects) == 0 && len(out.Flux) == 0 && len(inv.Entries) > 0 && !s.AllowEmpty {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(inv.Entries)))
 	}
-	resolved, err := r.engine.Targets(out.Objects)
+	to, err := r.rootDestination(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	resolved, err := to.engine.Targets(out.Objects)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}

@@ -100,6 +100,9 @@ func (r *runner) renderOneUnit(ctx context.Context, fu flux.Unit, g *flux.Graph)
 		return nil, nil, nil, fmt.Errorf("source: %w", err)
 	}
 	u := &unit{id: id, store: store, inv: inv, labels: r.unitLabels(store), kind: kind, unitSettings: settings, res: &Result{}}
+	if u.to, err = r.destinationFor(ctx, u.dest); err != nil {
+		return nil, nil, nil, fmt.Errorf("target: %w", err)
+	}
 	in, err := kind.inputs(ctx)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("inputs: %w", err)
@@ -125,7 +128,7 @@ func (r *runner) describeUnit(u *unit, objs []*unstructured.Unstructured, rnd *r
 	if len(objs) == 0 && len(u.children) == 0 && len(u.inv.Entries) > 0 {
 		return nil, fmt.Errorf("render: %w", errEmptyRender(len(u.inv.Entries)))
 	}
-	resolved, err := r.engine.Targets(objs)
+	resolved, err := u.to.engine.Targets(objs)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}

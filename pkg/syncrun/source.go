@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/object"
@@ -220,7 +221,12 @@ func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *in
 	if h == nil {
 		h = &spec.HelmSpec{}
 	}
+	to, err := r.rootDestination(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
 	return r.renderRelease(ctx, release{
+		to:                      to,
 		chartPath:               chartPath,
 		root:                    root,
 		name:                    r.sync.HelmReleaseName(),
@@ -254,6 +260,9 @@ type release struct {
 	disableSchemaValidation bool
 	commonMetadata          *spec.CommonMetadata
 	workDir                 string
+	// to is the cluster the release goes to: its capabilities are the
+	// chart's.
+	to *destination
 }
 
 // renderRelease renders a chart with the cluster's version and API list,
@@ -261,7 +270,7 @@ type release struct {
 // hooks stay in rendering.chart.
 func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, error) {
 	start := time.Now()
-	kubeVersion, apiVersions, err := r.capabilities(ctx)
+	kubeVersion, apiVersions, err := r.capabilities(ctx, rel.to.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -341,8 +350,8 @@ func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, er
 // capabilities returns the cluster's version and API list for Helm. It
 // asks again for every chart: a unit that ran before may have added CRDs
 // that a chart's .Capabilities.APIVersions must see.
-func (r *runner) capabilities(ctx context.Context) (string, []string, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
+func (r *runner) capabilities(ctx context.Context, cfg *rest.Config) (string, []string, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return "", nil, err
 	}

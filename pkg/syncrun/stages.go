@@ -159,6 +159,7 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 	}
 	orphaned := orphanedIDs(res.Pruned)
 	run.SetOrphaned(orphaned)
+	run.Target, run.ServiceAccount = res.Target, res.ServiceAccount
 	if run.SetDigest == "" && (res.Outcome == Succeeded || res.selfSucceeded) {
 		run.SetDigest = inv.Record.LastAppliedSetDigest
 	}

@@ -149,6 +149,12 @@ type Result struct {
 	// Notify is what became of the run's notifications (notify.go); the
 	// record keeps it as lastRun.notify.
 	Notify []notify.Delivery
+	// Target is the API server the objects went to when spec.kubeConfig
+	// selects another cluster; "" for the sync's own.
+	Target string
+	// ServiceAccount is the user impersonated for the objects
+	// (spec.serviceAccountName); "" for the job's own identity.
+	ServiceAccount string
 
 	specDigest, setDigest string
 	// selfSucceeded is set when the sync's own objects were applied but
@@ -196,6 +202,9 @@ type runner struct {
 	// pushed that the run applies (imageupdate.go).
 	imageUpdated bool
 	imagePin     source.Revision
+	// dests are the clusters and identities the units' objects are
+	// written with (target.go).
+	dests destinations
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -257,7 +266,7 @@ func (r *runner) close(ctx context.Context) {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	start := r.now()
 	res := &Result{Start: start}
-	defer func() { res.Retries = r.retries.Retries() }()
+	defer func() { res.Retries = r.retries.Retries() + r.dests.retried() }()
 
 	// Until the spec's timeout applies, StartTimeout bounds the run: an
 	// API server that accepts requests and never answers must not keep

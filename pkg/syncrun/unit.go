@@ -64,6 +64,8 @@ type unit struct {
 	// into and their digest (render.InputsDigest), kept in the stored tree.
 	inputs       []string
 	inputsDigest string
+	// to is where its objects go, bound from dest when its pass starts.
+	to *destination
 }
 
 // unitSettings say how a unit applies, prunes and waits: a Sync spec's
@@ -94,6 +96,9 @@ type unitSettings struct {
 	// healthWhenUnchanged checks health also when the unit only checked
 	// drift: other units depend on it being ready.
 	healthWhenUnchanged bool
+	// dest says which cluster and identity the unit's objects are read
+	// and written with: serviceAccountName and kubeConfig (target.go).
+	dest destinationRef
 }
 
 // unitKind is what one kind of unit (the sync itself, a Kustomization, a
@@ -182,6 +187,8 @@ func (r *runner) rootUnit(inv *inventory.Inventory, res *Result) *unit {
 			healthChecks: s.HealthChecks,
 			timeout:      s.Timeout.Duration,
 			hooks:        true,
+			dest: destinationRef{namespace: r.opts.Namespace, serviceAccount: s.ServiceAccountName,
+				kubeConfig: s.KubeConfig, field: "spec"},
 		},
 	}
 }
@@ -205,6 +212,16 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	defer cancel()
 
+	to, err := r.destinationFor(ctx, u.dest)
+	if err != nil {
+		fail("target", err)
+		return
+	}
+	u.to = to
+	if to.remote {
+		res.Target = to.server
+	}
+	res.ServiceAccount = to.user
 	in, err := u.kind.inputs(ctx)
 	if err != nil {
 		fail("inputs", err)
@@ -238,7 +255,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 				res.VerifiedBy = art.VerifiedBy
 			}
 		}
-		drifted, err := r.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+		drifted, err := u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
 		if err != nil {
 			fail("drift", err)
 			return
@@ -289,7 +306,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 	// Resolve every object's resource, then write the union of the old and
 	// the new set before touching anything: an interrupted run leaves every
 	// object it may have created tracked.
-	resolved, err := r.engine.Targets(objs)
+	resolved, err := u.to.engine.Targets(objs)
 	if err != nil {
 		fail("render", err)
 		return
@@ -300,6 +317,10 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 	}
 	if err := r.refuseReserved(objs, resolved, renderedFiles(rnd), false); err != nil {
 		fail("render", err)
+		return
+	}
+	if err := u.to.preflight(ctx, resolved, inventoryIDs(inv.Entries)); err != nil {
+		fail("apply", err)
 		return
 	}
 	pre, post := helm.HookPreInstall, helm.HookPostInstall
@@ -364,7 +385,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		fail("lease", err)
 		return
 	}
-	applied, err := r.engine.Apply(ctx, toApply, apply.Options{
+	applied, err := u.to.engine.Apply(ctx, toApply, apply.Options{
 		Concurrency:  r.opts.Concurrency,
 		Force:        u.force,
 		Adopt:        u.adopt,
@@ -401,7 +422,7 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 			fail("lease", err)
 			return
 		}
-		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
+		pruned, err := u.to.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 		res.Pruned = pruned
 		if err == nil {
 			err = pruned.Err()
@@ -487,7 +508,7 @@ func (r *runner) checkUnitHooks(u *unit, chart *helm.Rendered, events ...helm.Ho
 	if len(objs) == 0 {
 		return nil
 	}
-	resolved, err := r.engine.Targets(objs)
+	resolved, err := u.to.engine.Targets(objs)
 	if err != nil {
 		return fmt.Errorf("hooks: %w", err)
 	}
@@ -534,10 +555,10 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 	if len(want) == 0 {
 		return nil
 	}
-	return r.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels})
+	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels})
 }
 
 // runUnitHooks runs a chart's hooks of one event for unit u.
 func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
-	return r.runHooksIn(ctx, chart, event, u.namespace, u.adopt)
+	return r.runHooksIn(ctx, u.to, chart, event, u.namespace, u.adopt)
 }

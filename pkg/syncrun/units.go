@@ -323,7 +323,7 @@ func (r *runner) pruneUnit(ctx context.Context, u *unit) {
 		fail(fmt.Errorf("lease: %w", err))
 		return
 	}
-	pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
+	pruned, err := u.to.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 	res.Pruned = pruned
 	if err == nil {
 		err = pruned.Err()
@@ -582,6 +582,12 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 		return fail(err)
 	}
 	ur.Objects = len(inv.Entries)
+	// The unit's own serviceAccountName and kubeConfig went with it: its
+	// objects are deleted where, and as whom, the sync's own go.
+	to, err := r.rootDestination(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("target: %w", err))
+	}
 	policy := p.DeletionPolicy
 	if policy == "" {
 		policy = inventory.DeletionDelete
@@ -594,7 +600,7 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 				stale = append(stale, e)
 			}
 		}
-		pruned, err := r.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: r.unitLabels(store), Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
+		pruned, err := to.engine.Prune(ctx, targets(stale), apply.PruneOptions{Selector: r.unitLabels(store), Concurrency: r.opts.Concurrency, InScope: r.pruneScope()})
 		ur.Pruned = pruned
 		if err == nil {
 			err = pruned.Err()
@@ -612,7 +618,7 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 		}
 		if policy == inventory.DeletionWait {
 			// Orphaned objects (outside the scope) are not waited for.
-			if err := r.waitGone(ctx, inventory.Narrow(nil, stale, orphanedIDs(pruned))); err != nil {
+			if err := r.waitGone(ctx, to, inventory.Narrow(nil, stale, orphanedIDs(pruned))); err != nil {
 				return fail(err)
 			}
 		}
@@ -632,8 +638,8 @@ func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitRes
 
 // waitGone waits until every object of entries is gone (Flux's
 // WaitForTermination), polling.
-func (r *runner) waitGone(ctx context.Context, entries []inventory.Entry) error {
-	dyn, err := dynamic.NewForConfig(r.cfg)
+func (r *runner) waitGone(ctx context.Context, to *destination, entries []inventory.Entry) error {
+	dyn, err := dynamic.NewForConfig(to.cfg)
 	if err != nil {
 		return err
 	}

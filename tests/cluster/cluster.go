@@ -84,6 +84,10 @@ type Options struct {
 	// Verbosity is the klog level of the Kubernetes components. Default 0.
 	Verbosity int
 
+	// AuditLog makes kube-apiserver write an audit log of every request
+	// (level Metadata), read with AuditEvents. Default false.
+	AuditLog bool
+
 	// withReaper is set by Run: node mode then starts a reaper process that
 	// cleans up if the test binary dies without Stop.
 	withReaper bool

@@ -134,6 +134,10 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		return err
 	}
 
+	audit, err := c.auditArgs()
+	if err != nil {
+		return err
+	}
 	v := "--v=" + strconv.Itoa(c.opts.Verbosity)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
@@ -158,7 +162,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		// a node nobody needs it, and the reconciler would log errors.
 		reconciler = "none"
 	}
-	if _, err := c.startProcess("kube-apiserver", c.bins["kube-apiserver"], []string{
+	if _, err := c.startProcess("kube-apiserver", c.bins["kube-apiserver"], append([]string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=" + c.opts.BindAddress,
 		"--advertise-address=" + c.opts.BindAddress,
@@ -180,7 +184,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--allow-privileged=true",
 		"--profiling=false",
 		v,
-	}, nil); err != nil {
+	}, audit...), nil); err != nil {
 		return err
 	}
 
