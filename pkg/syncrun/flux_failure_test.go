@@ -165,7 +165,7 @@ func TestFluxUnsupportedFields(t *testing.T) {
 	f.name = "tree"
 	f.commit(expandOther(map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
-		"clusters/test/units.yaml": kustomization("decrypt", "./decrypt", "  decryption:\n    provider: sops\n") +
+		"clusters/test/units.yaml": kustomization("decrypt", "./decrypt", "  decryption:\n    provider: sops\n    secretRef: {name: sops}\n    serviceAccountName: kms\n") +
 			kustomization("impersonate", "./impersonate", "  serviceAccountName: deployer\n") +
 			strings.Replace(kustomization("proxied", "./deploy", ""), "    name: NS\n", "    name: proxied\n", 1) +
 			strings.Replace(kustomization("good", "./deploy", ""), "    name: NS\n", "    name: other\n", 1) + `---
@@ -209,7 +209,7 @@ spec:
 	got := units(res)
 	for id, want := range map[string]string{
 		// The message says what is wrong; UnitResult.ID names the object.
-		"Kustomization/" + f.ns + "/decrypt": "spec.decryption: not supported yet",
+		"Kustomization/" + f.ns + "/decrypt": "spec.decryption.serviceAccountName: not supported",
 		// serviceAccountName is honoured: deployer has no rights, and the
 		// preflight names it before anything is applied.
 		"Kustomization/" + f.ns + "/impersonate": "apply: ConfigMap/" + f.ns + "/impersonate: forbidden: User \"system:serviceaccount:" + f.ns + ":deployer\" (impersonated) cannot patch",
