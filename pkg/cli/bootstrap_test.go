@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/gitserver"
@@ -456,5 +459,69 @@ func TestBootstrapNamespaceMode(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("the root sync did not apply its own %s from Git: %v", k, kinds)
 		}
+	}
+}
+
+// raceProgress pushes a commit of its own to the repository the first time
+// bootstrap reports its clone, so that bootstrap's push meets a branch that
+// moved after the clone, as when two people bootstrap at once.
+type raceProgress struct {
+	ctx    context.Context
+	repo   *gitserver.Repo
+	raced  string
+	events []string
+	err    error
+}
+
+func (p *raceProgress) Event(msg string) {
+	p.events = append(p.events, msg)
+	if p.raced == "" && strings.HasPrefix(msg, "cloned ") {
+		p.raced, p.err = p.repo.Commit(p.ctx, "a concurrent commit", map[string]string{"README.md": "raced\n"})
+	}
+}
+
+func (p *raceProgress) Status(string) {}
+
+// TestBootstrapPushRace: the branch moves between bootstrap's clone and its
+// push; the push is refused as not a fast-forward, and bootstrap clones
+// again and pushes its commit on top of the concurrent one, losing neither.
+func TestBootstrapPushRace(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := srv.CreateRepo(ctx, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(ctx, "first", map[string]string{"README.md": "first\n"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := action.NewConfig(env.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	prog := &raceProgress{ctx: ctx, repo: repo}
+	res, err := action.Bootstrap(ctx, cfg, action.BootstrapOptions{
+		URL: srv.HTTPURL("race"), Insecure: true, Path: "clusters/race", Name: "root", Namespace: ns,
+		Install: install.Options{Image: testImage, RBAC: install.RBACNamespace}, Progress: prog,
+	})
+	if err != nil {
+		t.Fatalf("bootstrap: %v\nevents: %q", err, prog.events)
+	}
+	if prog.err != nil || prog.raced == "" {
+		t.Fatalf("the concurrent commit was not made: %v", prog.err)
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	if res.Commit != head {
+		t.Errorf("bootstrap reports commit %s; the branch is at %s", res.Commit, head)
+	}
+	if parent := gitOut(t, repo.Dir(), "rev-parse", "main^"); parent != prog.raced {
+		t.Errorf("bootstrap's commit %s has parent %s, want the concurrent commit %s", head, parent, prog.raced)
+	}
+	if got := gitOut(t, repo.Dir(), "show", "main:README.md"); got != "raced" {
+		t.Errorf("README.md after bootstrap: %q, want the concurrent commit's", got)
+	}
+	if !slices.ContainsFunc(prog.events, func(e string) bool { return strings.Contains(e, "not a fast-forward") }) {
+		t.Errorf("no event says the push was retried: %q", prog.events)
 	}
 }
