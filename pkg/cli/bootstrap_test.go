@@ -3,21 +3,25 @@ package cli
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/install"
@@ -523,5 +527,79 @@ func TestBootstrapPushRace(t *testing.T) {
 	}
 	if !slices.ContainsFunc(prog.events, func(e string) bool { return strings.Contains(e, "not a fast-forward") }) {
 		t.Errorf("no event says the push was retried: %q", prog.events)
+	}
+}
+
+// deployKeyWriter is bootstrap's standard output: when the generated
+// public key appears, it adds the key to the server, as a user adds a
+// deploy key while bootstrap waits.
+type deployKeyWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	srv   *gitserver.Server
+	added bool
+	err   error
+}
+
+func (w *deployKeyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.added {
+		return len(p), nil
+	}
+	for line := range strings.Lines(w.buf.String()) {
+		if strings.HasPrefix(line, "ssh-ed25519 ") && strings.HasSuffix(line, "\n") {
+			key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+			if err != nil {
+				w.err = err
+				return len(p), nil
+			}
+			w.srv.AuthorizeKey(key)
+			w.added = true
+		}
+	}
+	return len(p), nil
+}
+
+// TestBootstrapGeneratedKey: --generate-ssh-key prints an ed25519 public
+// key, waits until the server accepts it (added while bootstrap waits), then
+// pushes over SSH; the Secret holds the private key and the known_hosts
+// given, and the first run reads the repository with them.
+func TestBootstrapGeneratedKey(t *testing.T) {
+	ctx := t.Context()
+	srv := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := srv.CreateRepo(ctx, "keyed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, srv.KnownHosts(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	out := &deployKeyWriter{srv: srv}
+	var errOut bytes.Buffer
+	cmd := NewRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: &errOut})
+	cmd.SetArgs([]string{"bootstrap", "git", "--url", srv.SSHURL("keyed"), "--generate-ssh-key", "--known-hosts-file", kh,
+		"--deploy-key-timeout", "2m", "--path", "clusters/keyed", "--name", "root", "-n", ns, "--image", testImage,
+		"--rbac", "namespace", "--local", "--kubeconfig", env.KubeconfigPath()})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("bootstrap: %v\n%s\n%s", err, out.buf.String(), errOut.String())
+	}
+	if !out.added || out.err != nil {
+		t.Fatalf("no public key was printed (%v):\n%s", out.err, out.buf.String())
+	}
+	if strings.Contains(out.buf.String()+errOut.String(), "PRIVATE KEY") {
+		t.Error("the generated private key was printed")
+	}
+	head := gitOut(t, repo.Dir(), "rev-parse", "main")
+	lastRunOK(ctx, t, ns, "root", head)
+	sec, err := env.Client().CoreV1().Secrets(ns).Get(ctx, "root-auth", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(sec.Data["identity"], []byte("PRIVATE KEY")) || !bytes.Equal(sec.Data["known_hosts"], srv.KnownHosts()) {
+		t.Errorf("Secret root-auth holds keys %v; want identity (the generated private key) and the known_hosts given", slices.Sorted(maps.Keys(sec.Data)))
 	}
 }

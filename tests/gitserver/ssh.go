@@ -78,7 +78,10 @@ func (s *Server) startSSH(ctx context.Context) error {
 
 	s.sshConfig = &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			if s.sshKeys[string(key.Marshal())] {
+			s.mu.Lock()
+			ok := s.sshKeys[string(key.Marshal())]
+			s.mu.Unlock()
+			if ok {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("public key %s: not authorized", ssh.FingerprintSHA256(key))
@@ -95,6 +98,14 @@ func (s *Server) startSSH(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.acceptSSH()
 	return nil
+}
+
+// AuthorizeKey accepts key for SSH from now on, as adding a deploy key to a
+// forge does.
+func (s *Server) AuthorizeKey(key ssh.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sshKeys[string(key.Marshal())] = true
 }
 
 // acceptSSH accepts SSH connections until the listener is closed.
