@@ -10,7 +10,6 @@ package pgtest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +125,7 @@ func (s *Server) Scrape(ctx context.Context) (string, error) {
 func Binary() (string, error) {
 	dir := os.Getenv(BinaryEnv)
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := gomod.RepoRoot()
 		if err != nil {
 			return "", err
 		}
@@ -143,21 +142,3 @@ func Binary() (string, error) {
 	return bin, nil
 }
 
-// repoRoot walks up from the working directory to gitsync's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(bytes.TrimSpace(b), []byte("module github.com/gitsync/gitsync\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module github.com/gitsync/gitsync above the working directory")
-		}
-		dir = parent
-	}
-}

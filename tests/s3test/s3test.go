@@ -185,7 +185,7 @@ func StartTest(t testing.TB, opts Options) *Server {
 func Binary() (string, error) {
 	dir := os.Getenv(BinaryEnv)
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := gomod.RepoRoot()
 		if err != nil {
 			return "", err
 		}
@@ -208,24 +208,6 @@ func SeaweedFSVersion(root string) (string, error) {
 	return gomod.Required(filepath.Join(root, "tests", "s3server", "go.mod"), "github.com/seaweedfs/seaweedfs")
 }
 
-// repoRoot walks up from the working directory to gitsync's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
-			bytes.HasPrefix(bytes.TrimSpace(b), []byte("module github.com/gitsync/gitsync\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module github.com/gitsync/gitsync above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // writeIdentities writes the gateway's identity file (the admin, and a
 // reader that may only list and read) and its master's configuration.

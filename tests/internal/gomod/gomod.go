@@ -4,8 +4,11 @@
 package gomod
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -26,4 +29,23 @@ func Required(path, module string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: no %s requirement", path, module)
+}
+
+// RepoRoot walks up from the working directory to gitsync's go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			bytes.HasPrefix(bytes.TrimSpace(b), []byte("module github.com/gitsync/gitsync\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of module github.com/gitsync/gitsync above the working directory")
+		}
+		dir = parent
+	}
 }
