@@ -330,6 +330,7 @@ func kustomizationSpec(s *spec.SyncSpec, k *flux.Kustomization, src flux.Object,
 		NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix, CommonMetadata: k.CommonMetadata, Patches: k.Patches,
 		Images: k.Images, Components: k.Components, Prune: &prune, Force: k.Force, Wait: k.Wait,
 		Timeout: spec.NewDuration(k.Timeout), HealthChecks: k.HealthChecks, Decryption: k.Decryption,
+		ServiceAccountName: k.ServiceAccountName, KubeConfig: k.KubeConfig,
 	}
 	if pb := k.PostBuild; pb != nil {
 		s.PostBuild = &spec.PostBuild{Substitute: pb.Substitute, SubstituteFrom: pb.SubstituteFrom}
@@ -409,6 +410,7 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 		Wait: h.Upgrade.Wait, Timeout: spec.NewDuration(h.Timeout),
 		Helm: &spec.HelmSpec{ReleaseName: h.ReleaseName, Values: h.Values, ValuesFrom: h.ValuesFrom, ValuesFiles: valuesFiles,
 			PostRenderers: h.PostRenderers},
+		ServiceAccountName: h.ServiceAccountName, KubeConfig: h.KubeConfig,
 	}
 	if tn, _, _ := unstructured.NestedString(raw.Object, "spec", "targetNamespace"); tn != "" {
 		s.TargetNamespace = tn

@@ -59,7 +59,7 @@ func TestConvertGolden(t *testing.T) {
 			"# Sync flux-system/infra-configs from Kustomization/flux-system/infra-configs",
 			"  decryption:\n",
 			"#   not converted: spec.dependsOn: Kustomization/flux-system/infra-controllers: ",
-			"#   not converted: spec.serviceAccountName: ",
+			"  serviceAccountName: ",
 			"#   not converted: spec.deletionPolicy: unknown field in v1beta2",
 			"#   no effect in gitsync: spec.retryInterval: ",
 			"#   no effect in gitsync: spec.install.remediation: ",
