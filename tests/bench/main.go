@@ -16,6 +16,8 @@
 //     sync (flux.go);
 //   - a sync from an S3 bucket of N objects on a real S3 server: cold, with
 //     nothing changed (its drift check plus one LIST), one object changed;
+//   - 2,000 generated CRDs installed: the engine's discovery and a cold
+//     sync there (crds.go);
 //
 // and, in-process, without a cluster:
 //
@@ -23,7 +25,7 @@
 //     files elsewhere, against a full shallow fetch.
 //
 // -objects chooses the size; -only takes a comma-separated list of steps
-// (sparse, render, main, large, kubectl, oci, bucket, flux), all by
+// (sparse, render, main, large, kubectl, oci, bucket, flux, crds), all by
 // default.
 package main
 
@@ -82,7 +84,7 @@ type bench struct {
 }
 
 // allSteps are the steps of a whole bench, in the order they run.
-var allSteps = []string{"sparse", "render", "main", "large", "kubectl", "oci", "bucket", "flux"}
+var allSteps = []string{"sparse", "render", "main", "large", "kubectl", "oci", "bucket", "flux", "crds"}
 
 // steps says which measurements to take, by step name.
 type steps map[string]bool
@@ -191,6 +193,11 @@ func run(ctx context.Context, n int, st steps) (err error) {
 			return err
 		}
 	}
+	if st["crds"] { // last: its CRDs stay installed
+		if err := b.crds(ctx, n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -270,6 +277,7 @@ type result struct {
 	units    int
 	anonKiB  int64 // anonymous resident memory at exit (heap, stacks)
 	fileKiB  int64 // file-backed resident memory at exit (the binary's pages)
+	stderr   string
 }
 
 func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
@@ -278,7 +286,7 @@ func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	res := result{wall: time.Since(start)}
+	res := result{wall: time.Since(start), stderr: stderr.String()}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	var last struct {
 		Result   string `json:"result"`
