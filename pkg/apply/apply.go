@@ -304,15 +304,15 @@ func (e *Engine) applyStage(ctx context.Context, items []*item, set setInfo, opt
 // the CRD is Established, so an unknown kind is retried for retryFor.
 func (e *Engine) resolve(ctx context.Context, c *Change, u *unstructured.Unstructured, retryFor time.Duration) error {
 	gvk := u.GroupVersionKind()
-	mapping, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := e.mapper.mapping(ctx, gvk.GroupKind(), gvk.Version, true)
 	if err != nil && meta.IsNoMatchError(err) && retryFor > 0 {
 		deadline := time.Now().Add(retryFor)
 		for delay := 100 * time.Millisecond; err != nil && meta.IsNoMatchError(err) && time.Now().Before(deadline); delay = min(2*delay, time.Second) {
 			if serr := sleep(ctx, delay); serr != nil {
 				return serr
 			}
-			e.mapper.Reset()
-			mapping, err = e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			e.mapper.rearm()
+			mapping, err = e.mapper.mapping(ctx, gvk.GroupKind(), gvk.Version, true)
 		}
 	}
 	if err != nil {
@@ -620,8 +620,8 @@ func (e *Engine) deleteAndWait(ctx context.Context, t Target, pre *metav1.Partia
 }
 
 // settleCRDs waits until the CRDs applied in the first stage are
-// Established, failing those that are not, and makes the engine re-read
-// discovery so their kinds resolve.
+// Established, failing those that are not, and lets the engine read
+// discovery again when one of their kinds is missing.
 func (e *Engine) settleCRDs(ctx context.Context, items []*item, opts Options) {
 	var crds []*item
 	changed := false
@@ -645,7 +645,7 @@ func (e *Engine) settleCRDs(ctx context.Context, items []*item, opts Options) {
 		}
 	}
 	if changed {
-		e.mapper.Reset()
+		e.mapper.rearm()
 	}
 }
 
