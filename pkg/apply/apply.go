@@ -294,8 +294,9 @@ func (e *Engine) applyStage(ctx context.Context, items []*item, set setInfo, opt
 	lctx, st := withServerTime(ctx)
 	live := e.listLive(lctx, targets, opts.Labels, opts.PerNamespace, opts.Concurrency)
 	listed := st.get()
+	sv := e.surveyUnlisted(ctx, todo, live, opts)
 	forEach(ctx, todo, opts.Concurrency, func(ctx context.Context, it *item) {
-		e.applyOne(ctx, it, live[it.change.ID], listed, opts)
+		e.applyOne(ctx, it, live[it.change.ID], sv, listed, opts)
 	})
 }
 
@@ -366,8 +367,9 @@ func body(u *unstructured.Unstructured, c *Change, labels map[string]string) ([]
 	return json.Marshal(obj)
 }
 
-// applyOne applies one object and fills in its change.
-func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObjectMetadata, listed time.Time, opts Options) {
+// applyOne applies one object and fills in its change. pre is the object
+// as listed with Options.Labels; sv may know it when it was not.
+func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObjectMetadata, sv *survey, listed time.Time, opts Options) {
 	c := it.change
 	fail := func(format string, err error) {
 		c.Action, c.Err = Failed, fmt.Errorf("%s: "+format+": %w", c.ID, err)
@@ -376,12 +378,20 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		c.Action = Skipped
 		return
 	}
+	absent := false // known not to exist from the survey
 	if pre == nil && len(opts.Labels) > 0 && it.policy.SSA != SSAIfNotPresent {
 		// Not among the objects listed with our labels: new, or someone
-		// else's. Only here is the object read before it is applied, so an
-		// object that is already ours costs no request.
-		live, err := e.meta.Resource(c.GroupVersionResource()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		// else's. Only here is the object read before it is applied (or
+		// looked up in the survey of its resource), so an object that is
+		// already ours costs no request.
+		live, known := sv.lookup(c.Target)
+		var err error
+		if !known {
+			live, err = e.meta.Resource(c.GroupVersionResource()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		}
 		switch {
+		case known && live == nil:
+			absent = true
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			fail("reading the live object to check who owns it", err)
@@ -446,6 +456,17 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		migrated = true
 	}
 
+	if absent && !created && c.Adopted == nil {
+		// Someone created it between the survey and the apply: it is
+		// taken over as an object nobody had labelled would be; say so.
+		c.Adopted = &Adoption{}
+		for _, m := range post.ManagedFields {
+			if m.Manager != opts.FieldManager && m.Manager != "" && !slices.Contains(c.Adopted.Managers, m.Manager) {
+				c.Adopted.Managers = append(c.Adopted.Managers, m.Manager)
+			}
+		}
+		slices.Sort(c.Adopted.Managers)
+	}
 	switch {
 	case replaced:
 		c.Action = Replaced
