@@ -279,6 +279,7 @@ type result struct {
 	anonKiB  int64 // anonymous resident memory at exit (heap, stacks)
 	fileKiB  int64 // file-backed resident memory at exit (the binary's pages)
 	stderr   string
+	cpu      time.Duration // the process's user + system CPU time
 }
 
 func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
@@ -288,6 +289,9 @@ func (b *bench) syncJob(ctx context.Context, f *syncFixture) (result, error) {
 	start := time.Now()
 	err := cmd.Run()
 	res := result{wall: time.Since(start), stderr: stderr.String()}
+	if cmd.ProcessState != nil {
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	var last struct {
 		Result   string `json:"result"`
@@ -406,6 +410,7 @@ func (b *bench) cold(ctx context.Context, n int, target time.Duration) error {
 	w := fmt.Sprintf("%d objects (7 kinds, 50 per file) in one namespace; %d API requests", n, res.requests)
 	b.add(fmt.Sprintf("cold sync, %d objects", n), res.wall, fmt.Sprintf("≤ %.0f s", target.Seconds()), w)
 	b.add(fmt.Sprintf("  kube-apiserver CPU during it (the floor on %d cores)", runtime.NumCPU()), server, "", "utime+stime of the test cluster's kube-apiserver process, /proc/PID/stat before and after")
+	b.add("  sync-job CPU during it", res.cpu, "", "user+system time of the sync-job process")
 	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w})
 	return nil
 }
