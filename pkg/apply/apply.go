@@ -416,9 +416,9 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		return
 	}
 	digest := digestOf(data)
-	if pre != nil && pre.DeletionTimestamp == nil && opts.Fingerprints[c.ID] != "" &&
+	if fp := opts.Fingerprints[c.ID]; pre != nil && pre.DeletionTimestamp == nil && fp != "" &&
 		(it.policy.SSA == SSAMerge || !needsMigration(pre.ManagedFields, opts.FieldManager)) &&
-		opts.Fingerprints[c.ID] == fingerprint(stateOf(pre, opts.FieldManager), digest) {
+		fp == fingerprint(stateOfFingerprint(fp), digest) && stateMatches(pre, opts.FieldManager, stateOfFingerprint(fp)) {
 		c.Action, c.Fingerprint = Unchanged, opts.Fingerprints[c.ID]
 		return
 	}
