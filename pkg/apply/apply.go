@@ -294,8 +294,9 @@ func (e *Engine) applyStage(ctx context.Context, items []*item, set setInfo, opt
 	lctx, st := withServerTime(ctx)
 	live := e.listLive(lctx, targets, opts.Labels, opts.PerNamespace, opts.Concurrency)
 	listed := st.get()
+	sv := e.surveyUnlisted(ctx, todo, live, opts)
 	forEach(ctx, todo, opts.Concurrency, func(ctx context.Context, it *item) {
-		e.applyOne(ctx, it, live[it.change.ID], listed, opts)
+		e.applyOne(ctx, it, live[it.change.ID], sv, listed, opts)
 	})
 }
 
@@ -304,15 +305,15 @@ func (e *Engine) applyStage(ctx context.Context, items []*item, set setInfo, opt
 // the CRD is Established, so an unknown kind is retried for retryFor.
 func (e *Engine) resolve(ctx context.Context, c *Change, u *unstructured.Unstructured, retryFor time.Duration) error {
 	gvk := u.GroupVersionKind()
-	mapping, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, err := e.mapper.mapping(ctx, gvk.GroupKind(), gvk.Version, true)
 	if err != nil && meta.IsNoMatchError(err) && retryFor > 0 {
 		deadline := time.Now().Add(retryFor)
 		for delay := 100 * time.Millisecond; err != nil && meta.IsNoMatchError(err) && time.Now().Before(deadline); delay = min(2*delay, time.Second) {
 			if serr := sleep(ctx, delay); serr != nil {
 				return serr
 			}
-			e.mapper.Reset()
-			mapping, err = e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			e.mapper.rearm()
+			mapping, err = e.mapper.mapping(ctx, gvk.GroupKind(), gvk.Version, true)
 		}
 	}
 	if err != nil {
@@ -366,8 +367,9 @@ func body(u *unstructured.Unstructured, c *Change, labels map[string]string) ([]
 	return json.Marshal(obj)
 }
 
-// applyOne applies one object and fills in its change.
-func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObjectMetadata, listed time.Time, opts Options) {
+// applyOne applies one object and fills in its change. pre is the object
+// as listed with Options.Labels; sv may know it when it was not.
+func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObjectMetadata, sv *survey, listed time.Time, opts Options) {
 	c := it.change
 	fail := func(format string, err error) {
 		c.Action, c.Err = Failed, fmt.Errorf("%s: "+format+": %w", c.ID, err)
@@ -376,12 +378,20 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		c.Action = Skipped
 		return
 	}
+	absent := false // known not to exist from the survey
 	if pre == nil && len(opts.Labels) > 0 && it.policy.SSA != SSAIfNotPresent {
 		// Not among the objects listed with our labels: new, or someone
-		// else's. Only here is the object read before it is applied, so an
-		// object that is already ours costs no request.
-		live, err := e.meta.Resource(c.GroupVersionResource()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		// else's. Only here is the object read before it is applied (or
+		// looked up in the survey of its resource), so an object that is
+		// already ours costs no request.
+		live, known := sv.lookup(c.Target)
+		var err error
+		if !known {
+			live, err = e.meta.Resource(c.GroupVersionResource()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		}
 		switch {
+		case known && live == nil:
+			absent = true
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			fail("reading the live object to check who owns it", err)
@@ -406,9 +416,9 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		return
 	}
 	digest := digestOf(data)
-	if pre != nil && pre.DeletionTimestamp == nil && opts.Fingerprints[c.ID] != "" &&
+	if fp := opts.Fingerprints[c.ID]; pre != nil && pre.DeletionTimestamp == nil && fp != "" &&
 		(it.policy.SSA == SSAMerge || !needsMigration(pre.ManagedFields, opts.FieldManager)) &&
-		opts.Fingerprints[c.ID] == fingerprint(stateOf(pre, opts.FieldManager), digest) {
+		fp == fingerprint(stateOfFingerprint(fp), digest) && stateMatches(pre, opts.FieldManager, stateOfFingerprint(fp)) {
 		c.Action, c.Fingerprint = Unchanged, opts.Fingerprints[c.ID]
 		return
 	}
@@ -446,6 +456,17 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		migrated = true
 	}
 
+	if absent && !created && c.Adopted == nil {
+		// Someone created it between the survey and the apply: it is
+		// taken over as an object nobody had labelled would be; say so.
+		c.Adopted = &Adoption{}
+		for _, m := range post.ManagedFields {
+			if m.Manager != opts.FieldManager && m.Manager != "" && !slices.Contains(c.Adopted.Managers, m.Manager) {
+				c.Adopted.Managers = append(c.Adopted.Managers, m.Manager)
+			}
+		}
+		slices.Sort(c.Adopted.Managers)
+	}
 	switch {
 	case replaced:
 		c.Action = Replaced
@@ -620,8 +641,8 @@ func (e *Engine) deleteAndWait(ctx context.Context, t Target, pre *metav1.Partia
 }
 
 // settleCRDs waits until the CRDs applied in the first stage are
-// Established, failing those that are not, and makes the engine re-read
-// discovery so their kinds resolve.
+// Established, failing those that are not, and lets the engine read
+// discovery again when one of their kinds is missing.
 func (e *Engine) settleCRDs(ctx context.Context, items []*item, opts Options) {
 	var crds []*item
 	changed := false
@@ -645,7 +666,7 @@ func (e *Engine) settleCRDs(ctx context.Context, items []*item, opts Options) {
 		}
 	}
 	if changed {
-		e.mapper.Reset()
+		e.mapper.rearm()
 	}
 }
 

@@ -17,8 +17,8 @@
 // when every earlier stage succeeded (see Stage):
 //
 //  1. CustomResourceDefinitions, Namespaces, ClusterRoles — then the engine
-//     waits until the CRDs are Established and forgets its discovery cache so
-//     the new kinds resolve;
+//     waits until the CRDs are Established and lets a missing kind read
+//     discovery once more, so the new kinds resolve;
 //  2. *Class kinds (StorageClass, IngressClass, ...) and Roles;
 //  3. everything else, including RoleBindings and ClusterRoleBindings (after
 //     the roles they bind, so a restricted applier passes RBAC's escalation

@@ -64,7 +64,7 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		}
 		for _, t := range g.targets {
 			m := live[t.ID]
-			if m == nil || stateOf(m, opts.FieldManager) != stateOfFingerprint(t.Fingerprint) {
+			if m == nil || !stateMatches(m, opts.FieldManager, stateOfFingerprint(t.Fingerprint)) {
 				drifted = append(drifted, t.ID)
 			}
 		}

@@ -9,12 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // DefaultFieldManager is the field manager the engine applies with unless
@@ -33,15 +30,16 @@ const DefaultFieldManager = "gitsync"
 const DefaultConcurrency = 16
 
 // Engine applies, prunes, checks and waits for objects on one cluster. It
-// caches discovery for its lifetime (one run) and forgets the cache after
-// applying CRDs. An Engine is safe for concurrent use, but a run uses one at
-// a time.
+// reads discovery when it first resolves a kind and keeps it for its
+// lifetime (one run), reading it again once when a kind is missing after
+// CRDs were applied (see mapper). An Engine is safe for concurrent use, but
+// a run uses one at a time.
 type Engine struct {
 	log    *slog.Logger
 	rc     rest.Interface // speaks PartialObjectMetadata; for apply, create, delete
 	meta   metadata.Interface
 	dyn    dynamic.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
+	mapper *mapper
 }
 
 // New returns an Engine for the cluster cfg points to. It copies cfg and,
@@ -76,17 +74,11 @@ func New(cfg *rest.Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: rest client: %w", err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfigAndClient(c, hc)
+	m, err := newMapper(c, hc, log)
 	if err != nil {
 		return nil, fmt.Errorf("apply: discovery client: %w", err)
 	}
-	return &Engine{
-		log:    log,
-		rc:     rc,
-		meta:   meta,
-		dyn:    dyn,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
-	}, nil
+	return &Engine{log: log, rc: rc, meta: meta, dyn: dyn, mapper: m}, nil
 }
 
 // resourcePath returns the URL path segments of a resource collection, or

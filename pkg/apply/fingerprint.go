@@ -35,6 +35,20 @@ const fingerprintSep = "."
 // existence (UID) matters. It reads only ObjectMeta, so it works on the
 // metadata-only objects a metadata LIST returns.
 func stateOf(m metav1.Object, manager string) string {
+	return stateHash(m, manager, true)
+}
+
+// stateMatches tells whether m's STATE is state. It first hashes the field
+// set as the server sent it, which is canonical already when the API server
+// wrote it (a match then proves the sets equal), and canonicalizes it only
+// when that differs: a drift check of 1,000 objects parses no field set
+// unless something changed.
+func stateMatches(m metav1.Object, manager, state string) bool {
+	return stateHash(m, manager, false) == state || stateHash(m, manager, true) == state
+}
+
+// stateHash computes stateOf, with the field set canonicalized or as sent.
+func stateHash(m metav1.Object, manager string, canonical bool) string {
 	h := sha256.New()
 	h.Write([]byte("gitsync-state-v1\x00"))
 	h.Write([]byte(m.GetUID()))
@@ -42,7 +56,11 @@ func stateOf(m metav1.Object, manager string) string {
 	if _, v, ok := lookup(m.GetAnnotations(), AnnotationSSA); ok && strings.EqualFold(v, string(SSAIfNotPresent)) {
 		h.Write([]byte("if-not-present"))
 	} else if e := applyEntry(m.GetManagedFields(), manager); e != nil && e.FieldsV1 != nil {
-		h.Write(canonicalFields(e.FieldsV1.GetRawBytes()))
+		if canonical {
+			h.Write(canonicalFields(e.FieldsV1.GetRawBytes()))
+		} else {
+			h.Write(e.FieldsV1.GetRawBytes())
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

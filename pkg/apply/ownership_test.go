@@ -76,10 +76,11 @@ func TestApplyOwnership(t *testing.T) {
 	}
 }
 
-// TestOwnershipCheckCost measures what the ownership check costs: one
-// metadata GET for each object not already listed with our labels (new or
-// someone else's), and none on the common path, where every object is
-// already ours.
+// TestOwnershipCheckCost measures what the ownership check costs: for
+// objects not already listed with our labels (new or someone else's), one
+// metadata LIST without a selector per resource and namespace where there
+// are surveyThreshold of them or more, else one metadata GET each; and
+// nothing on the common path, where every object is already ours.
 func TestOwnershipCheckCost(t *testing.T) {
 	ns := env.NewNamespace(t)
 	e, count := newEngine(t, nil)
@@ -100,8 +101,14 @@ func TestOwnershipCheckCost(t *testing.T) {
 	mustApply(t, e, objs(t, ns, configMaps(ns, n, "2")), opts) // every object changed, none fingerprinted
 	second, secondGets := len(count.requests()), gets()
 	t.Logf("%d objects: first apply %d requests (%d GETs of single objects), second apply %d requests (%d GETs)", n, first, firstGets, second, secondGets)
-	if firstGets != n {
-		t.Errorf("first apply: %d GETs, want %d (one per new object)", firstGets, n)
+	if firstGets != 0 || first > n+4 {
+		t.Errorf("first apply: %d requests, %d GETs, want 0 GETs and at most %d requests (discovery's 2, a LIST with our labels, one without, one apply per object)", first, firstGets, n+4)
+	}
+	count.reset()
+	few := objs(t, ns, configMaps(ns, n+surveyThreshold-1, "3"))[n:] // surveyThreshold-1 new objects
+	mustApply(t, e, few, opts)
+	if got := gets(); got != surveyThreshold-1 {
+		t.Errorf("%d new objects: %d GETs, want one each", surveyThreshold-1, got)
 	}
 	if secondGets != 0 {
 		t.Errorf("second apply, all objects ours: %d GETs, want 0", secondGets)

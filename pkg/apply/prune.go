@@ -212,8 +212,8 @@ func (e *resourceGoneError) Error() string { return e.why }
 // deleting a CRD deletes its objects. Anything else (the CRD exists but
 // serves no version, the check is forbidden) keeps them.
 func (e *Engine) listUnserved(ctx context.Context, g *resourceGroup, selector string, perNamespace bool) (map[object.ID]*metav1.PartialObjectMetadata, error) {
-	e.mapper.Reset() // discovery as of now, not as of the start of the run
-	if m, err := e.mapper.RESTMapping(g.gk); err == nil && m.Resource != g.gvr {
+	e.mapper.forget() // discovery as of now, not as of the start of the run
+	if m, err := e.mapper.mapping(ctx, g.gk, "", false); err == nil && m.Resource != g.gvr {
 		e.log.Info("prune: listing through the served version", "resource", g.gvr.GroupResource().String(),
 			"recorded", g.gvr.Version, "served", m.Resource.Version)
 		alt := *g

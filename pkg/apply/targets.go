@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -13,20 +14,25 @@ import (
 
 // Targets resolves rendered objects to Targets without writing anything, so
 // a caller can record them (the inventory union) before Apply runs. A kind
-// the server serves is resolved through discovery (cached for the Engine's
-// lifetime, which Apply then reuses); a custom resource whose
+// the server serves is resolved through discovery (read once for the
+// Engine's lifetime, which Apply then reuses); a custom resource whose
 // CustomResourceDefinition is among objs but not yet served is resolved
 // from that CRD's spec. A kind that is neither is an error naming the
 // object. Cluster-scoped objects lose any namespace they were rendered
 // with, as in Apply's Changes.
 func (e *Engine) Targets(objs []*unstructured.Unstructured) ([]Target, error) {
+	// Its callers resolve before they have a context at hand; the one
+	// discovery read this may cost is bounded by the client's timeout.
+	ctx := context.TODO()
 	rendered := renderedCRDs(objs)
 	out := make([]Target, 0, len(objs))
 	var errs []string
 	for _, u := range objs {
 		gvk := u.GroupVersionKind()
 		t := Target{ID: object.IDOf(u), Version: gvk.Version}
-		mapping, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		// A kind a rendered CRD defines needs no second look at discovery.
+		_, inRender := rendered[gvk.GroupKind()]
+		mapping, err := e.mapper.mapping(ctx, gvk.GroupKind(), gvk.Version, !inRender)
 		switch {
 		case err == nil:
 			t.Resource = mapping.Resource.Resource

@@ -162,11 +162,27 @@ func TestStateOf(t *testing.T) {
 		{name: "gitsync update entry is not the apply entry", m: liveMeta("1", nil,
 			entry("gitsync", metav1.ManagedFieldsOperationUpdate, `{"f:data":{"f:a":{}}}`, t0))},
 	}
+	tests = append(tests,
+		struct {
+			name string
+			m    *metav1.PartialObjectMetadata
+			same bool
+		}{name: "same set, encoded otherwise", same: true, m: liveMeta("1", nil,
+			entry("gitsync", metav1.ManagedFieldsOperationApply, `{ "f:data" : { "f:a" : { } } }`, t0))},
+		struct {
+			name string
+			m    *metav1.PartialObjectMetadata
+			same bool
+		}{name: "another set, encoded otherwise", m: liveMeta("1", nil,
+			entry("gitsync", metav1.ManagedFieldsOperationApply, `{ "f:data" : { "f:b" : { } } }`, t0))})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := stateOf(tt.m, "gitsync")
 			if (got == fp) != tt.same {
 				t.Errorf("Fingerprint = %s, base %s: want same=%v", got, fp, tt.same)
+			}
+			if stateMatches(tt.m, "gitsync", fp) != tt.same {
+				t.Errorf("stateMatches = %v, want %v", !tt.same, tt.same)
 			}
 		})
 	}
