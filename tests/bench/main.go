@@ -20,10 +20,12 @@
 // and, in-process, without a cluster:
 //
 //   - sparseCheckout of one small directory of a repository with 10,000
-//     files elsewhere, against a full shallow fetch.
+//     files elsewhere, against a full shallow fetch;
+//   - the binaries' sizes, sync-job's size by module, its init work and its
+//     start-up time, exec to the first API request (size.go).
 //
 // -objects chooses the size; -only takes a comma-separated list of steps
-// (sparse, render, main, large, kubectl, oci, bucket, flux), all by
+// (sparse, size, render, main, large, kubectl, oci, bucket, flux), all by
 // default.
 package main
 
@@ -82,7 +84,7 @@ type bench struct {
 }
 
 // allSteps are the steps of a whole bench, in the order they run.
-var allSteps = []string{"sparse", "render", "main", "large", "kubectl", "oci", "bucket", "flux"}
+var allSteps = []string{"sparse", "size", "render", "main", "large", "kubectl", "oci", "bucket", "flux"}
 
 // steps says which measurements to take, by step name.
 type steps map[string]bool
@@ -103,10 +105,10 @@ func parseSteps(list string) (steps, error) {
 	return st, nil
 }
 
-// needsCluster tells whether a step other than sparse is asked for.
+// needsCluster tells whether a step other than sparse and size is asked for.
 func (st steps) needsCluster() bool {
 	for name := range st {
-		if name != "sparse" {
+		if name != "sparse" && name != "size" {
 			return true
 		}
 	}
@@ -126,6 +128,11 @@ func run(ctx context.Context, n int, st steps) (err error) {
 	// Steps without a cluster first.
 	if st["sparse"] {
 		if err := b.sparseCheckout(ctx); err != nil {
+			return err
+		}
+	}
+	if st["size"] {
+		if err := b.sizeBench(ctx); err != nil {
 			return err
 		}
 	}
