@@ -93,7 +93,6 @@ func goEnv(ctx context.Context, name string) string {
 	return strings.TrimSpace(string(out))
 }
 
-
 // printBreakdown prints the bytes of the binary at path by module, top 25,
 // and the share of the file no symbol accounts for (mostly the function
 // table, runtime.pclntab, which grows with the code).
