@@ -399,7 +399,7 @@ func (b *bench) cold(ctx context.Context, n int, target time.Duration) error {
 	}
 	w := fmt.Sprintf("%d objects (7 kinds, 50 per file) in one namespace; %d API requests", n, res.requests)
 	b.add(fmt.Sprintf("cold sync, %d objects", n), res.wall, fmt.Sprintf("≤ %.0f s", target.Seconds()), w)
-	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w})
+	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w + memSplit(res)})
 	return nil
 }
 
