@@ -58,6 +58,11 @@ export GITSYNC_TESTBIN := $(TESTBIN_DIR)
 export GITSYNC_S3SERVER := $(S3SERVER_DIR)
 export GITSYNC_PUSHGATEWAY := $(PUSHGATEWAY_DIR)
 
+
+.PHONY: size
+size: ## Print the binaries' sizes, sync-job's size by module, its init work and start-up time (no cluster).
+	go run ./tests/bench -only size
+
 .PHONY: build test unit fuzz e2e bench lint image dist demo testbin s3server pushgateway deps clean help
 
 help: ## Show the targets.

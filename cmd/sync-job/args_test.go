@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 
@@ -37,8 +36,7 @@ func TestJobArgsRoundTrip(t *testing.T) {
 		argv := a.Argv()
 		t.Run(strings.Join(argv, " "), func(t *testing.T) {
 			o := &options{}
-			cmd := newCommand(o, io.Discard, io.Discard)
-			if err := cmd.ParseFlags(argv); err != nil {
+			if err := newFlags(o).Parse(argv); err != nil {
 				t.Fatalf("sync-job refuses %q: %v", argv, err)
 			}
 			if diff := cmp.Diff(withDefaults(a), o.args); diff != "" {

@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitsync/gitsync/pkg/jobargs"
 	"github.com/gitsync/gitsync/pkg/syncrun"
@@ -38,11 +38,17 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	tuneGC()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 type options struct {
-	flags *genericclioptions.ConfigFlags
+	// loading and overrides are the kubeconfig flags (--kubeconfig,
+	// --context, -n/--namespace, --server, --token, ...): client-go's own,
+	// without the plugin's CLI packages. With neither, a Pod uses its
+	// ServiceAccount and namespace.
+	loading   *clientcmd.ClientConfigLoadingRules
+	overrides *clientcmd.ConfigOverrides
 	// args are sync-job's own flags, the contract with the CronJob the
 	// plugin writes (pkg/jobargs).
 	args     jobargs.Args
@@ -50,11 +56,41 @@ type options struct {
 	logged   bool // the error is in the JSON log already
 }
 
+// usage is sync-job's help text; the flags follow it.
+const usage = `sync-job runs one pass of the sync NAME: it reads the spec from ConfigMap gitsync-NAME, resolves and
+fetches the source, renders it with kustomize, server-side applies it, prunes what was removed, records the result
+in ConfigMap gitsync-NAME-inventory and exits. In a Pod it uses the Pod's ServiceAccount and namespace.
+
+Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the spec is missing or invalid,
+4 interrupted by a signal.
+
+Usage:
+  sync-job --sync NAME [-n NAMESPACE] [flags]
+  sync-job version
+
+Flags:
+`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := &options{}
-	root := newCommand(o, stdout, stderr)
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	fs := newFlags(o)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, usage+fs.FlagUsages())
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "sync-job:", err)
+		return exitUsage
+	}
+	switch rest := fs.Args(); {
+	case len(rest) == 1 && rest[0] == "version":
+		fmt.Fprintln(stdout, "sync-job", version.Get())
+		return exitOK
+	case len(rest) > 0:
+		fmt.Fprintf(stderr, "sync-job: unknown command %q: sync-job takes flags only (or \"version\")\n", strings.Join(rest, " "))
+		return exitUsage
+	}
+	if err := o.run(ctx, stderr); err != nil {
 		if !o.logged {
 			fmt.Fprintln(stderr, "sync-job:", err)
 		}
@@ -66,41 +102,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return o.exitCode
 }
 
-// newCommand returns sync-job's command, whose flags fill o: the
-// kubeconfig flags and the pkg/jobargs contract.
-func newCommand(o *options, stdout, stderr io.Writer) *cobra.Command {
-	o.flags = genericclioptions.NewConfigFlags(false)
-	root := &cobra.Command{
-		Use:   "sync-job --sync NAME [-n NAMESPACE]",
-		Short: "Run one pass of a gitsync sync: fetch, render, apply, prune, record",
-		Long: `sync-job runs one pass of the sync NAME: it reads the spec from ConfigMap gitsync-NAME, resolves and
-fetches the source, renders it with kustomize, server-side applies it, prunes what was removed, records the result
-in ConfigMap gitsync-NAME-inventory and exits. In a Pod it uses the Pod's ServiceAccount and namespace.
-
-Exit codes: 0 succeeded or nothing to do, 1 the run failed, 2 bad usage, 3 the spec is missing or invalid,
-4 interrupted by a signal.`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), stderr)
-		},
-	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	fs := root.Flags()
-	o.flags.AddFlags(fs)
+// newFlags returns sync-job's flags, which fill o: the kubeconfig flags
+// and the pkg/jobargs contract. A plain flag set, not a command tree: a
+// run needs nothing else, and cobra and cli-runtime cost sync-job size and
+// start-up (docs/benchmarks.md).
+func newFlags(o *options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("sync-job", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints the error and the usage
+	fs.SortFlags = false
+	o.loading = clientcmd.NewDefaultClientConfigLoadingRules()
+	o.overrides = &clientcmd.ConfigOverrides{}
+	fs.StringVar(&o.loading.ExplicitPath, clientcmd.RecommendedConfigPathFlag, "", "Path to the kubeconfig file; in a Pod, leave it out to use the Pod's ServiceAccount.")
+	clientcmd.BindOverrideFlags(o.overrides, fs, clientcmd.RecommendedConfigOverrideFlags(""))
 	o.args.AddFlags(fs)
-	root.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(stdout, "sync-job", version.Get())
-			return err
-		},
-	})
-	return root
+	return fs
 }
 
 func (o *options) run(ctx context.Context, stderr io.Writer) error {
@@ -111,12 +126,13 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := o.flags.ToRESTConfig()
+	kubeconfig := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(o.loading, o.overrides)
+	cfg, err := kubeconfig.ClientConfig()
 	if err != nil {
 		o.exitCode = exitFailed
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
-	ns, _, err := o.flags.ToRawKubeConfigLoader().Namespace()
+	ns, _, err := kubeconfig.Namespace()
 	if err != nil {
 		o.exitCode = exitFailed
 		return fmt.Errorf("namespace: %w", err)

@@ -22,10 +22,12 @@
 // and, in-process, without a cluster:
 //
 //   - sparseCheckout of one small directory of a repository with 10,000
-//     files elsewhere, against a full shallow fetch.
+//     files elsewhere, against a full shallow fetch;
+//   - the binaries' sizes, sync-job's size by module, its init work and its
+//     start-up time, exec to the first API request (size.go).
 //
 // -objects chooses the size; -only takes a comma-separated list of steps
-// (sparse, render, main, large, kubectl, oci, bucket, flux, crds), all by
+// (sparse, size, render, main, large, kubectl, oci, bucket, flux, crds), all by
 // default.
 package main
 
@@ -85,7 +87,7 @@ type bench struct {
 }
 
 // allSteps are the steps of a whole bench, in the order they run.
-var allSteps = []string{"sparse", "render", "main", "large", "kubectl", "oci", "bucket", "flux", "crds"}
+var allSteps = []string{"sparse", "size", "render", "main", "large", "kubectl", "oci", "bucket", "flux", "crds"}
 
 // steps says which measurements to take, by step name.
 type steps map[string]bool
@@ -106,10 +108,10 @@ func parseSteps(list string) (steps, error) {
 	return st, nil
 }
 
-// needsCluster tells whether a step other than sparse is asked for.
+// needsCluster tells whether a step other than sparse and size is asked for.
 func (st steps) needsCluster() bool {
 	for name := range st {
-		if name != "sparse" {
+		if name != "sparse" && name != "size" {
 			return true
 		}
 	}
@@ -129,6 +131,11 @@ func run(ctx context.Context, n int, st steps) (err error) {
 	// Steps without a cluster first.
 	if st["sparse"] {
 		if err := b.sparseCheckout(ctx); err != nil {
+			return err
+		}
+	}
+	if st["size"] {
+		if err := b.sizeBench(ctx); err != nil {
 			return err
 		}
 	}
@@ -411,7 +418,7 @@ func (b *bench) cold(ctx context.Context, n int, target time.Duration) error {
 	b.add(fmt.Sprintf("cold sync, %d objects", n), res.wall, fmt.Sprintf("≤ %.0f s", target.Seconds()), w)
 	b.add(fmt.Sprintf("  kube-apiserver CPU during it (the floor on %d cores)", runtime.NumCPU()), server, "", "utime+stime of the test cluster's kube-apiserver process, /proc/PID/stat before and after")
 	b.add("  sync-job CPU during it", res.cpu, "", "user+system time of the sync-job process")
-	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w})
+	b.rows = append(b.rows, row{fmt.Sprintf("peak RSS, cold sync of %d objects", n), fmt.Sprintf("%.1f MiB", float64(res.maxRSS)/1024), "", w + memSplit(res)})
 	return nil
 }
 

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLeanDependencies guards a cut that made sync-job smaller and quicker
+// to start (docs/benchmarks.md, "Binary and start-up"): a run links none of
+// the plugin's CLI packages. Put new command-line code for sync-job in this
+// package, with pflag and client-go's clientcmd.
+func TestLeanDependencies(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps listed %d packages: %q", len(deps), deps)
+	}
+	refused := []string{
+		"github.com/spf13/cobra",
+		"k8s.io/cli-runtime/",
+		"k8s.io/kubectl/",
+		"github.com/gitsync/gitsync/pkg/cli",
+		"github.com/gitsync/gitsync/pkg/action",
+	}
+	for _, p := range deps {
+		for _, r := range refused {
+			if p == strings.TrimSuffix(r, "/") || strings.HasPrefix(p, r) || strings.HasPrefix(p, r+"/") {
+				t.Errorf("sync-job links %s (refused: %s)", p, r)
+			}
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if got := run(t.Context(), []string{"--help"}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("--help: exit %d: %s", got, stderr.String())
+	}
+	for _, want := range []string{"sync-job --sync NAME", "--kubeconfig", "--namespace", "--sync", "Exit codes"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("--help does not mention %q:\n%s", want, stdout.String())
+		}
+	}
+	if got := run(t.Context(), []string{"frobnicate"}, &stdout, &stderr); got != exitUsage || !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
+		t.Errorf("sync-job frobnicate: exit %d, stderr %q; want %d and the command named", got, stderr.String(), exitUsage)
+	}
+}
