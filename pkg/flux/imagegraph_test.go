@@ -101,3 +101,44 @@ func TestImageAutomationOrder(t *testing.T) {
 		}
 	}
 }
+
+// A unit that renders an automation does not wait for it (it could
+// never run); the units it renders along with it do.
+func TestImageAutomationRenderedByAUnit(t *testing.T) {
+	objs := decodeDocs(t, imageTree)
+	var root, children []Object
+	for _, o := range objs {
+		switch o.Metadata().ID.Kind {
+		case KindGitRepository, KindKustomization:
+			root = append(root, o)
+		default:
+			children = append(children, o)
+		}
+	}
+	child := decodeDocs(t, strings.Replace(strings.Split(imageTree, "---\n")[1], "name: apps", "name: child", 1))
+	children = append(children, child...)
+	g := NewGraph(GraphOptions{})
+	if err := g.Add(ID{}, root...); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	results := Schedule(context.Background(), g, ScheduleOptions{Run: func(_ context.Context, u Unit, _ []Object) ([]Object, error) {
+		id := u.Metadata().ID
+		mu.Lock()
+		order = append(order, id.Kind+"/"+id.Name)
+		mu.Unlock()
+		if id.Name == "apps" {
+			return children, nil
+		}
+		return nil, nil
+	}})
+	for _, r := range results {
+		if r.Status != Succeeded {
+			t.Errorf("%s: %s %v", r.Unit, r.Status, r.Err)
+		}
+	}
+	if got := strings.Join(order, ","); got != "Kustomization/apps,ImageUpdateAutomation/auto,Kustomization/child" {
+		t.Errorf("run order %s", got)
+	}
+}
