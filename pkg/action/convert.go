@@ -112,6 +112,11 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 			continue
 		}
 		d := decoded{in: in, obj: obj, refused: refused}
+		if _, ok := obj.(*flux.ImageUpdateAutomation); ok {
+			res.Notes = append(res.Notes, what+": not converted: a sync runs image automation from its spec.imageUpdate, "+
+				"or runs this object as a unit of a Flux tree (docs/image-automation.md)")
+			continue
+		}
 		if _, ok := obj.(flux.Unit); ok {
 			units = append(units, d)
 		} else {

@@ -143,7 +143,7 @@ spec:
 		t.Errorf("not converted (-want +got):\n%s", diff)
 	}
 	notes := strings.Join(res.Notes, "\n")
-	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: kind ImagePolicy.image.toolkit.fluxcd.io is not supported"} {
+	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}

@@ -82,7 +82,6 @@ type DecodeOptions struct {
 // otherKinds says why the Flux kinds gitsync does not execute are refused,
 // by group or by kind.group.
 var otherKinds = map[string]string{
-	"image.toolkit.fluxcd.io":                       "as an object yet: put its policies in the Sync's spec.imageUpdate (docs/image-automation.md)",
 	"notification.toolkit.fluxcd.io":                "yet (notifications: issue 13)",
 	"ExternalArtifact.source.toolkit.fluxcd.io":     "(Flux's source-watcher controller produces it, and gitsync has none)",
 	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",
@@ -158,6 +157,12 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 		o = decodeKustomization(meta, r)
 	case KindHelmRelease:
 		o = decodeHelmRelease(d, meta, r)
+	case KindImageRepository:
+		o = decodeImageRepository(d, meta, r)
+	case KindImagePolicy:
+		o = decodeImagePolicy(d, meta, r)
+	case KindImageUpdateAutomation:
+		o = decodeImageUpdateAutomation(d, meta, r)
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)

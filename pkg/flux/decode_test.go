@@ -504,8 +504,14 @@ func TestDecodeErrors(t *testing.T) {
 			is: ErrUnsupported, want: []string{"GitRepository/ns1/r: apiVersion source.toolkit.fluxcd.io/v1alpha1 is not supported: gitsync reads source.toolkit.fluxcd.io/v1, v1beta2, v1beta1"}},
 		{name: "OCIRepository v1beta1 does not exist", doc: "apiVersion: source.toolkit.fluxcd.io/v1beta1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n",
 			is: ErrUnsupported, want: []string{"OCIRepository/ns1/r: apiVersion source.toolkit.fluxcd.io/v1beta1 is not supported: gitsync reads source.toolkit.fluxcd.io/v1, v1beta2"}},
-		{name: "image automation", doc: "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: ns1}\n",
-			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: kind ImageUpdateAutomation.image.toolkit.fluxcd.io is not supported as an object yet: put its policies in the Sync's spec.imageUpdate (docs/image-automation.md)"}},
+		{name: "image automation v1beta1", doc: "apiVersion: image.toolkit.fluxcd.io/v1beta1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: ns1}\n",
+			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: apiVersion image.toolkit.fluxcd.io/v1beta1 is not supported: gitsync reads image.toolkit.fluxcd.io/v1, v1beta2"}},
+		{name: "ImageRepository with a cloud provider", doc: "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: r, namespace: ns1}\nspec: {image: ghcr.io/a/b, interval: 1m, provider: aws, serviceAccountName: sa}\n",
+			is: ErrUnsupported, want: []string{"ImageRepository/ns1/r: spec.provider: provider \"aws\" is not supported: only generic, with credentials from secretRef", "ImageRepository/ns1/r: spec.serviceAccountName: not supported (the image pull secrets of a ServiceAccount; put the credentials in `secretRef`)"}},
+		{name: "ImagePolicy with a bad range", doc: "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImagePolicy\nmetadata: {name: p, namespace: ns1}\nspec: {imageRepositoryRef: {name: r}, policy: {semver: {range: '>= 1 <<'}}}\n",
+			is: ErrInvalid, want: []string{"ImagePolicy/ns1/p: spec.policy.semver.range: invalid semver range \">= 1 <<\": improper constraint: \">= 1 <<\""}},
+		{name: "ImageUpdateAutomation checking out a tag", doc: "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: ns1}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: g}, git: {checkout: {ref: {tag: v1}}, commit: {author: {name: bot, email: e@x}}, push: {options: {ci.skip: ''}}}}\n",
+			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: spec.git.checkout.ref.tag: not supported (the update is committed on a branch: name it in `branch`)", "ImageUpdateAutomation/ns1/a: spec.git.push.options: not supported (Git push options)"}},
 		{name: "ExternalArtifact", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: ExternalArtifact\nmetadata: {name: a, namespace: ns1}\n",
 			is: ErrUnsupported, want: []string{"ExternalArtifact/ns1/a: kind ExternalArtifact.source.toolkit.fluxcd.io is not supported (Flux's source-watcher controller produces it, and gitsync has none)"}},
 		{name: "no namespace and no default", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r}\n",
@@ -601,6 +607,17 @@ func sampleObject(t *testing.T, kind string, fields []field, version string) map
 func everyField(t *testing.T, s *kindSchema, version, drop string) *unstructured.Unstructured {
 	specMap := sampleObject(t, s.kind, s.spec, version)
 	delete(specMap, drop)
+	// Values the builders check beyond the schema.
+	switch s.kind {
+	case KindImageRepository:
+		specMap["image"] = "ghcr.io/org/app"
+	case KindImagePolicy:
+		pol := specMap["policy"].(map[string]any)
+		delete(pol, "alphabetical")
+		delete(pol, "numerical")
+	case KindImageUpdateAutomation:
+		specMap["git"].(map[string]any)["push"].(map[string]any)["refspec"] = "refs/heads/a:refs/heads/b"
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": s.group + "/" + version,
 		"kind":       s.kind,

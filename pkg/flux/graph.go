@@ -43,6 +43,8 @@ type Graph struct {
 	objects map[ID]Object
 	parents map[ID]ID
 	units   []ID
+	// automations are the ImageUpdateAutomations among units.
+	automations []ID
 }
 
 // NewGraph returns an empty graph.
@@ -76,6 +78,9 @@ func (g *Graph) Add(parent ID, objs ...Object) error {
 		g.parents[id] = parent
 		if _, ok := o.(Unit); ok {
 			g.units = append(g.units, id)
+		}
+		if _, ok := o.(*ImageUpdateAutomation); ok {
+			g.automations = append(g.automations, id)
 		}
 	}
 	return nil
@@ -116,6 +121,9 @@ func (g *Graph) Units() []Unit {
 // A reference to an object the graph does not hold wraps ErrNotFound; to
 // another namespace under NoCrossNamespaceRefs, ErrCrossNamespace.
 func (g *Graph) Sources(u Unit) ([]Object, error) {
+	if a, ok := u.(*ImageUpdateAutomation); ok {
+		return g.automationSources(a)
+	}
 	self := u.Metadata().ID
 	field := "sourceRef"
 	if h, ok := u.(*HelmRelease); ok {

@@ -231,7 +231,7 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 	if err := s.g.dependencyError(u, final); err != nil {
 		return err
 	}
-	for _, dep := range u.Dependencies() {
+	for _, dep := range s.g.Dependencies(u) {
 		r, ok := s.results[dep]
 		if !ok || s.state[dep] != done || r.Status == Succeeded {
 			continue
@@ -250,7 +250,7 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 
 // ready returns u's sources when u can start now.
 func (s *scheduler) ready(u Unit) ([]Object, bool) {
-	for _, dep := range u.Dependencies() {
+	for _, dep := range s.g.Dependencies(u) {
 		r, ok := s.results[dep]
 		if !ok || s.state[dep] != done || r.Status != Succeeded {
 			return nil, false

@@ -265,7 +265,7 @@ func healthCheckExprsF(versions ...string) field {
 }
 
 // schemas lists every kind Decode reads.
-var schemas = []*kindSchema{
+var schemas = append([]*kindSchema{
 	{group: SourceGroup, kind: KindGitRepository, versions: sourceVersions, spec: []field{
 		mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`, "an http://, https:// or ssh:// URL"),
 		secretRefF("secretRef", "credentials: `username`/`password` or `bearerToken`, `identity`/`known_hosts`, `ca.crt`"),
@@ -567,7 +567,7 @@ var schemas = []*kindSchema{
 		),
 		healthCheckExprsF("v2"),
 	}},
-}
+}, imageSchemas...)
 
 // helmActionFields are the fields of a HelmRelease's install (or upgrade).
 func helmActionFields(install bool) []field {

@@ -53,6 +53,9 @@ type Options struct {
 	// MessageTemplate is a text/template over TemplateData. Default
 	// DefaultMessageTemplate.
 	MessageTemplate string
+	// MessageValues are TemplateData.Values (Flux's
+	// messageTemplateValues).
+	MessageValues map[string]string
 	// SigningKey, when set, signs the commit (OpenPGP). Default unsigned.
 	SigningKey *openpgp.Entity
 	// PushBranch is the branch pushed to. Default Git.Ref.Branch. Another
@@ -78,6 +81,8 @@ type Options struct {
 // Flux's OldValue, NewValue and Setter, plus File and Line.
 type TemplateData struct {
 	Changed Changed
+	// Values are Options.MessageValues.
+	Values map[string]string
 }
 
 // Changed lists the changes of a commit.
@@ -193,7 +198,7 @@ func attempt(ctx context.Context, opts Options, tmpl *template.Template, branch,
 	if len(up.Changes) == 0 {
 		return res, nil
 	}
-	data := TemplateData{}
+	data := TemplateData{Values: opts.MessageValues}
 	for _, c := range up.Changes {
 		setter := c.Policy
 		if c.Field != "" {

@@ -61,7 +61,7 @@ func PolicyKey(namespace string, u *spec.ImageUpdateSpec, i int) string {
 // ResolvePolicy is ResolvePolicies for policy i of u alone.
 func ResolvePolicy(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, i int, secrets SecretReader) (PolicyResult, error) {
 	key := PolicyKey(namespace, u, i)
-	res, err := resolvePolicy(ctx, i, &u.Policies[i], secrets)
+	res, err := resolvePolicy(ctx, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i), &u.Policies[i], secrets)
 	if err != nil {
 		return PolicyResult{}, fmt.Errorf("policy %s (spec.imageUpdate.policies[%d]): %w", key, i, redact.Error(err))
 	}
@@ -79,7 +79,20 @@ func Images(results []PolicyResult) map[string]setters.Image {
 	return m
 }
 
-func resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec, secrets SecretReader) (PolicyResult, error) {
+// ResolveSpec resolves one policy given as p, whose choice is named key
+// ("NAMESPACE:POLICY"); secretField names the field of its registry
+// Secret in messages. Errors are redacted, and do not name the policy:
+// the caller does (Flux's ImagePolicy objects are named as objects).
+func ResolveSpec(ctx context.Context, key string, p *spec.ImagePolicySpec, secretField string, secrets SecretReader) (PolicyResult, error) {
+	res, err := resolvePolicy(ctx, secretField, p, secrets)
+	if err != nil {
+		return PolicyResult{}, redact.Error(err)
+	}
+	res.Key = key
+	return res, nil
+}
+
+func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicySpec, secrets SecretReader) (PolicyResult, error) {
 	pol, err := imagepolicy.Compile(p.PolicySpec())
 	if err != nil {
 		return PolicyResult{}, err
@@ -91,7 +104,7 @@ func resolvePolicy(ctx context.Context, i int, p *spec.ImagePolicySpec, secrets 
 	}
 	client := registry.Client{Insecure: ir.Insecure}
 	if ir.SecretRef != nil {
-		data, err := secrets(ctx, ir.SecretRef.Name, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i))
+		data, err := secrets(ctx, ir.SecretRef.Name, secretField)
 		if err != nil {
 			return PolicyResult{}, err
 		}

@@ -475,6 +475,12 @@ func sameRepository(a, b string) bool {
 // sync's checkout; a suspended source is pinned to last, the revision the
 // unit applied before.
 func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (*source.Resolved, error) {
+	// An ImageUpdateAutomation of the run pushed to the branch the source
+	// follows: the unit applies that very commit (fluximage.go).
+	pushed := r.tree.images.pushedTo(fs.id)
+	if fs.own && pushed != "" && !fs.suspended {
+		return r.resolveOwnPushed(ctx, pushed)
+	}
 	if fs.own {
 		if r.rootSource == nil {
 			return nil, fmt.Errorf("%s: the sync's own repository was not resolved in this run", fs.id)
@@ -487,6 +493,8 @@ func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (
 			return nil, fmt.Errorf("%s is suspended, and no run used a revision of it before", fs.id)
 		}
 		pin = source.Revision(last)
+	} else if pushed != "" {
+		pin = pushed
 	}
 	src, err := fromspec.New(fs.spec, fs.creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: fs.data})
 	if err != nil {

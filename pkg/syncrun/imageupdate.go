@@ -90,13 +90,13 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 	return nil
 }
 
-// imagePinned returns s with its Git ref set to the commit the image
+// pinnedTo returns s with its Git ref set to the commit the image
 // update pushed, on its branch: the run fetches exactly that commit, and
 // records it as BRANCH@sha1:COMMIT, as a run following the branch does,
 // so that the next run sees the same revision.
-func (r *runner) imagePinned(s spec.Source) spec.Source {
+func pinnedTo(s spec.Source, pin source.Revision) spec.Source {
 	g := *s.Git
-	g.Ref = spec.GitRef{Branch: r.imagePin.Name(), Commit: r.imagePin.Commit()}
+	g.Ref = spec.GitRef{Branch: pin.Name(), Commit: pin.Commit()}
 	s.Git = &g
 	return s
 }
@@ -109,7 +109,12 @@ func (r *runner) signingKey(ctx context.Context, name string) (*openpgp.Entity, 
 	if err != nil {
 		return nil, err
 	}
-	id := object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}
+	return signingKeyFrom(data, object.ID{Kind: "Secret", Namespace: r.opts.Namespace, Name: name}, field)
+}
+
+// signingKeyFrom reads the signing key of Secret id, whose data is data;
+// field names the spec field that names the Secret.
+func signingKeyFrom(data map[string][]byte, id object.ID, field string) (*openpgp.Entity, error) {
 	armored, ok := data["git.asc"]
 	if !ok {
 		return nil, fmt.Errorf("%s (%s): no key git.asc", id, field)

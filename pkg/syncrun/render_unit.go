@@ -29,6 +29,9 @@ func (r *runner) renderUnitOf(ctx context.Context, root *unit, want flux.ID, out
 			if !ok {
 				return nil, fmt.Errorf("%s: not a unit: only Kustomizations and HelmReleases are", want)
 			}
+			if unitActions[want.Kind] != nil {
+				return nil, fmt.Errorf("%s: renders nothing: it commits image updates when the sync runs", want)
+			}
 			u, objs, rnd, err := r.renderOneUnit(ctx, fu, g)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", want, err)
@@ -59,6 +62,9 @@ func (r *runner) renderUnitOf(ctx context.Context, root *unit, want flux.ID, out
 		}
 		id := next.Metadata().ID
 		expanded[id] = true
+		if unitActions[id.Kind] != nil {
+			continue // an automation renders nothing, and a preview pushes nothing
+		}
 		u, _, _, err := r.renderOneUnit(ctx, next, g)
 		if err != nil {
 			passed = append(passed, fmt.Sprintf("%s (%v)", id, firstLine(err.Error())))

@@ -57,6 +57,12 @@ type rendering struct {
 // resolve finds the revision of the spec's source without fetching it,
 // through the run's source cache.
 func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
+	return r.resolveAt(ctx, r.imagePin)
+}
+
+// resolveAt is resolve with the Git ref pinned to imagePin, a commit an
+// image update pushed (none when "").
+func (r *runner) resolveAt(ctx context.Context, imagePin source.Revision) (*source.Resolved, error) {
 	s := r.sync.Spec.Source
 	var creds source.Credentials
 	if ref, field := s.SecretRef(); ref != nil {
@@ -83,8 +89,8 @@ func (r *runner) resolve(ctx context.Context) (*source.Resolved, error) {
 		secrets[u.Name] = data
 	}
 	pin := source.Revision(r.opts.Revision)
-	if r.imagePin != "" {
-		s = r.imagePinned(s)
+	if imagePin != "" {
+		s = pinnedTo(s, imagePin)
 	}
 	src, err := fromspec.New(s, creds, fromspec.Options{Pin: pin, UserAgent: "gitsync", Logger: r.log, Secrets: secrets})
 	if err != nil {

@@ -46,6 +46,8 @@ type tree struct {
 	// storedErr why it could not be read.
 	stored    *storedTree
 	storedErr error
+	// images is what the run's ImageUpdateAutomations did (fluximage.go).
+	images fluxImages
 }
 
 func newTree() *tree {

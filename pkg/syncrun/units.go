@@ -136,6 +136,9 @@ func (r *runner) runFluxUnit(ctx context.Context, fu flux.Unit, sources []flux.O
 		}
 	}
 	id := fu.Metadata().ID
+	if act := unitActions[id.Kind]; act != nil {
+		return nil, r.runAction(ctx, act, fu, sources)
+	}
 	build := unitKinds[id.Kind]
 	if build == nil {
 		return nil, fmt.Errorf("kind %s is not run as a unit", id.Kind)
@@ -415,8 +418,10 @@ func (r *runner) collectUnits(ctx context.Context, g *flux.Graph, results []flux
 		rec.Revision, rec.DeletionPolicy = old.Revision, old.DeletionPolicy
 		if fu, ok := g.Object(sr.Unit).(flux.Unit); ok {
 			if _, broken := fu.(*brokenObject); !broken {
-				ur.State = flux.StateName(r.opts.Name, sr.Unit)
-				ur.Source, ur.DependsOn, ur.Suspended = fu.SourceRef(), fu.Dependencies(), fu.Suspended()
+				if unitActions[sr.Unit.Kind] == nil {
+					ur.State = flux.StateName(r.opts.Name, sr.Unit)
+				}
+				ur.Source, ur.DependsOn, ur.Suspended = fu.SourceRef(), g.Dependencies(fu), fu.Suspended()
 				rec.DeletionPolicy = deletionPolicy(fu)
 			}
 		}
@@ -429,6 +434,9 @@ func (r *runner) collectUnits(ctx context.Context, g *flux.Graph, results []flux
 				ur.Outcome, ur.Err, ur.Message = Failed, sr.Err, msg
 				u.res.Outcome, u.res.Err, u.res.Message = Failed, sr.Err, msg
 			}
+		} else if ar := r.tree.images.result(sr.Unit); ar != nil {
+			// An action (an ImageUpdateAutomation) ran.
+			ur.Result = *ar
 		} else {
 			ur.Outcome = Failed
 			if sr.Status == flux.Skipped {
