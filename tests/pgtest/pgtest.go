@@ -141,4 +141,3 @@ func Binary() (string, error) {
 	}
 	return bin, nil
 }
-

@@ -208,7 +208,6 @@ func SeaweedFSVersion(root string) (string, error) {
 	return gomod.Required(filepath.Join(root, "tests", "s3server", "go.mod"), "github.com/seaweedfs/seaweedfs")
 }
 
-
 // writeIdentities writes the gateway's identity file (the admin, and a
 // reader that may only list and read) and its master's configuration.
 func (s *Server) writeIdentities() error {
