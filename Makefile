@@ -82,7 +82,7 @@ deps: ## Install the Debian packages the tests need (apt-get, only what is missi
 testbin: $(TESTBIN_DIR)/.stamp ## Build the pinned etcd and Kubernetes binaries (cached per pin).
 	@mkdir -p $(dir $(TESTBIN_LINK)) && ln -sfn $(TESTBIN_DIR) $(TESTBIN_LINK)
 
-$(TESTBIN_DIR)/.stamp: tests/testbin/go.mod tests/testbin/go.sum
+$(TESTBIN_DIR)/.stamp: | tests/testbin/go.mod tests/testbin/go.sum
 	@echo "building Kubernetes $(KUBE_VERSION) and etcd into $(TESTBIN_DIR) (cold: ~6 min on 2 cores)"
 	@mkdir -p $(TESTBIN_DIR).tmp
 	cd tests/testbin && CGO_ENABLED=0 go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(TESTBIN_DIR).tmp/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_CMDS))
@@ -92,7 +92,7 @@ $(TESTBIN_DIR)/.stamp: tests/testbin/go.mod tests/testbin/go.sum
 s3server: $(S3SERVER_DIR)/.stamp ## Build the pinned S3 server (SeaweedFS) the bucket tests run (cached per pin).
 	@mkdir -p $(dir $(S3SERVER_LINK)) && ln -sfn $(S3SERVER_DIR) $(S3SERVER_LINK)
 
-$(S3SERVER_DIR)/.stamp: tests/s3server/go.mod tests/s3server/go.sum
+$(S3SERVER_DIR)/.stamp: | tests/s3server/go.mod tests/s3server/go.sum
 	@echo "building SeaweedFS $(S3SERVER_VERSION) into $(S3SERVER_DIR) (cold: ~12 min of CPU, 36 min wall on 2 shared cores; 164 MB binary)"
 	@mkdir -p $(S3SERVER_DIR).tmp
 	cd tests/s3server && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(S3SERVER_DIR).tmp/weed github.com/seaweedfs/seaweedfs/weed
@@ -101,7 +101,7 @@ $(S3SERVER_DIR)/.stamp: tests/s3server/go.mod tests/s3server/go.sum
 pushgateway: $(PUSHGATEWAY_DIR)/.stamp ## Build the pinned Prometheus Pushgateway the metrics tests push to (cached per pin).
 	@mkdir -p $(dir $(PUSHGATEWAY_LINK)) && ln -sfn $(PUSHGATEWAY_DIR) $(PUSHGATEWAY_LINK)
 
-$(PUSHGATEWAY_DIR)/.stamp: tests/pushgateway/go.mod tests/pushgateway/go.sum
+$(PUSHGATEWAY_DIR)/.stamp: | tests/pushgateway/go.mod tests/pushgateway/go.sum
 	@echo "building the Pushgateway $(PUSHGATEWAY_VERSION) into $(PUSHGATEWAY_DIR) (cold: ~2 min on 2 cores)"
 	@mkdir -p $(PUSHGATEWAY_DIR).tmp
 	cd tests/pushgateway && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(PUSHGATEWAY_DIR).tmp/pushgateway github.com/prometheus/pushgateway
