@@ -614,7 +614,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		waitForJobs:  true,
 		healthChecks: k.HealthChecks,
 		timeout:      k.Timeout,
-		dest:         fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
+		dest:         r.fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
 }
 
@@ -756,7 +756,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	if err != nil {
 		return nil, unitSettings{}, err
 	}
-	hu.dest = fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
+	hu.dest = r.fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
 	return hu, unitSettings{
 		dest:        hu.dest,
 		namespace:   h.ReleaseNamespace,

@@ -256,8 +256,10 @@ func serviceAccountUser(ns, name string) string { return "system:serviceaccount:
 
 // fluxDestination is the destinationRef of a Flux unit: its
 // serviceAccountName and kubeConfig are relative to its own namespace, as
-// in Flux.
-func fluxDestination(id flux.ID, serviceAccount string, kc *spec.KubeConfigReference) destinationRef {
+// in Flux, and without either the namespace lockdown's default
+// ServiceAccount applies, as Flux's --default-service-account does.
+func (r *runner) fluxDestination(id flux.ID, serviceAccount string, kc *spec.KubeConfigReference) destinationRef {
+	serviceAccount = r.lockdown.UnitServiceAccount(serviceAccount, kc != nil)
 	return destinationRef{namespace: id.Namespace, serviceAccount: serviceAccount, kubeConfig: kc, field: id.String() + " spec"}
 }
 
