@@ -10,6 +10,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/lockdown"
+	"github.com/gitsync/gitsync/pkg/object"
 )
 
 // LockdownResult is a namespace's lockdown before and after SetLockdown.
@@ -52,7 +53,7 @@ func SetLockdown(ctx context.Context, cfg *Config, namespace string, policy lock
 		_, err = cfg.Client.CoreV1().Namespaces().Patch(ctx, namespace, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: install.FieldManager})
 		if err != nil {
-			return res, fmt.Errorf("Namespace/%s: %w", namespace, err)
+			return res, fmt.Errorf("%s: %w", object.ID{Kind: "Namespace", Name: namespace}, err)
 		}
 		res.Changed = true
 	}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -85,7 +86,7 @@ func (p Policy) Validate() error {
 // lockdown that is unreadable must not read as none.
 func FromNamespace(ns *corev1.Namespace) (Policy, error) {
 	var p Policy
-	where := func(key string) string { return fmt.Sprintf("Namespace/%s: annotation %s", ns.Name, key) }
+	where := func(key string) string { return fmt.Sprintf("%s: annotation %s", nsID(ns.Name), key) }
 	if v, ok := ns.Annotations[AnnotationNoCrossNamespaceRefs]; ok {
 		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
@@ -112,9 +113,9 @@ func Read(ctx context.Context, client kubernetes.Interface, namespace string) (P
 	ns, err := client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return Policy{}, fmt.Errorf("Namespace/%s: cannot read its lockdown annotations: %w", namespace, err)
+			return Policy{}, fmt.Errorf("%s: cannot read its lockdown annotations: %w", nsID(namespace), err)
 		}
-		return Policy{}, fmt.Errorf("Namespace/%s: %w", namespace, err)
+		return Policy{}, fmt.Errorf("%s: %w", nsID(namespace), err)
 	}
 	return FromNamespace(ns)
 }
@@ -162,3 +163,5 @@ func (p Policy) UnitServiceAccount(own string, remote bool) string {
 	}
 	return p.DefaultServiceAccount
 }
+
+func nsID(name string) object.ID { return object.ID{Kind: "Namespace", Name: name} }
