@@ -155,7 +155,7 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 	chosen := map[string]setters.Image{}
 	for i := range u.Policies {
 		items[i] = ImagePolicyStatus{Sync: s.Ref, Policy: imageupdate.PolicyKey(s.Namespace, u, i), Image: u.Policies[i].ImageRepository.Image}
-		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read)
+		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read, nil)
 		if err != nil {
 			items[i].Error = err.Error()
 		} else {

@@ -2,6 +2,8 @@ package imagepolicy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,29 @@ type ScanOptions struct {
 	// MaxTags fails the scan when the repository holds more tags.
 	// Default DefaultMaxTags.
 	MaxTags int
+	// ETag, when set, is sent as If-None-Match with the first page: the
+	// ETag of the last listing (Listing.ETag). A registry that answers
+	// 304 Not Modified ends the scan with Listing.NotModified.
+	ETag string
+}
+
+// Listing is what Scan read.
+type Listing struct {
+	// Tags are the tags in the registry's order; nil when NotModified.
+	Tags []string
+	// NotModified tells that the registry answered ScanOptions.ETag with
+	// 304 Not Modified: the tags are those of the last listing.
+	NotModified bool
+	// ETag is the registry's ETag of a listing that fit one page; ""
+	// when it sent none or the listing took more pages (an ETag names one
+	// page, and a later page may change alone).
+	ETag string
+	// Digest is the hex SHA-256 of the tags as listed, truncated to 128
+	// bits (it tells an unchanged listing apart, it guards nothing); ""
+	// when NotModified.
+	Digest string
+	// Pages counts the requests that returned tags or 304.
+	Pages int
 }
 
 // ParseImage returns the repository of an ImageRepository's image field
@@ -67,14 +92,35 @@ func ParseImage(image string, insecure bool) (name.Repository, error) {
 // Lister, which refuses an https next-page link from a registry on a
 // loopback or private address (it assumes plain HTTP there).
 func ListTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
-	tags, err := listTags(ctx, repo, opts)
+	opts.ETag = ""
+	l, err := Scan(ctx, repo, opts)
+	if err != nil {
+		return nil, err
+	}
+	return l.Tags, nil
+}
+
+// Scan is ListTags, conditional on opts.ETag, returning the listing's
+// ETag and digest, by which the next scan tells it is unchanged.
+func Scan(ctx context.Context, repo name.Repository, opts ScanOptions) (*Listing, error) {
+	l, err := listTags(ctx, repo, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list tags of %s: %w", repo, registry.Error(err))
 	}
-	return tags, nil
+	return l, nil
 }
 
-func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
+// TagsDigest returns Listing.Digest of tags.
+func TagsDigest(tags []string) string {
+	h := sha256.New()
+	for _, t := range tags {
+		_, _ = io.WriteString(h, t)
+		_, _ = h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) (*Listing, error) {
 	page, limit := opts.PageSize, opts.MaxTags
 	if page <= 0 {
 		page = DefaultPageSize
@@ -101,15 +147,24 @@ func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]st
 	client := &http.Client{Transport: rt}
 	next := &url.URL{Scheme: scheme, Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/tags/list",
 		RawQuery: "n=" + strconv.Itoa(page)}
-	var tags []string
+	l := &Listing{Tags: []string{}}
+	etag := ""
 	for next != nil {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
 		if err != nil {
 			return nil, err
 		}
+		if l.Pages == 0 && opts.ETag != "" {
+			req.Header.Set("If-None-Match", opts.ETag)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, err
+		}
+		l.Pages++
+		if l.Pages == 1 && opts.ETag != "" && resp.StatusCode == http.StatusNotModified {
+			_ = resp.Body.Close()
+			return &Listing{NotModified: true, ETag: opts.ETag, Pages: 1}, nil
 		}
 		var body struct {
 			Tags []string `json:"tags"`
@@ -119,19 +174,26 @@ func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]st
 			err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body)
 		}
 		link := resp.Header.Get("Link")
+		if l.Pages == 1 {
+			etag = resp.Header.Get("ETag")
+		}
 		_ = resp.Body.Close()
 		if err != nil {
 			return nil, err
 		}
-		tags = append(tags, body.Tags...)
-		if len(tags) > limit {
+		l.Tags = append(l.Tags, body.Tags...)
+		if len(l.Tags) > limit {
 			return nil, fmt.Errorf("%w: more than %d", ErrTooManyTags, limit)
 		}
 		if next, err = nextPage(next, link); err != nil {
 			return nil, err
 		}
 	}
-	return tags, nil
+	if l.Pages == 1 {
+		l.ETag = etag
+	}
+	l.Digest = TagsDigest(l.Tags)
+	return l, nil
 }
 
 // schemed returns reg, insecure (plain HTTP) only when scheme is http.

@@ -36,7 +36,7 @@ func TestResolvePolicyReflectsDigest(t *testing.T) {
 	read := func(_ context.Context, name, _ string) (map[string][]byte, error) {
 		return map[string][]byte{"username": []byte("u"), "password": []byte("p"), "ca.crt": reg.CA().CertPEM}, nil
 	}
-	res, err := ResolvePolicies(t.Context(), "team", u, read)
+	res, err := ResolvePolicies(t.Context(), "team", u, read, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
