@@ -33,10 +33,12 @@ type PolicyResult struct {
 	Tags int
 	// Duration is how long the scan took.
 	Duration time.Duration
-	// ETag, TagsDigest and SpecDigest are what the next scan reuses the
-	// choice by (Last): the registry's ETag of the tag list, a digest of
-	// the list and a digest of the policy with its image repository.
-	ETag, TagsDigest, SpecDigest string
+	// ETags, TagsDigest and SpecDigest are what the next scan reuses the
+	// choice by (Last): the registry's ETags of the tag list's pages, a
+	// digest of the list and a digest of the policy with its image
+	// repository.
+	ETags                  []string
+	TagsDigest, SpecDigest string
 	// Reused says why the choice is Last's: ReusedNotModified or
 	// ReusedSameTags; "" when the policy chose anew.
 	Reused string
@@ -44,7 +46,7 @@ type PolicyResult struct {
 
 // Why a choice was reused (PolicyResult.Reused).
 const (
-	// ReusedNotModified: the registry answered the last ETag with 304
+	// ReusedNotModified: the registry answered the last ETags with 304
 	// Not Modified; the tags were not listed.
 	ReusedNotModified = "not modified"
 	// ReusedSameTags: the tags were listed and are those of the last
@@ -53,7 +55,7 @@ const (
 )
 
 // Last maps "NAMESPACE:POLICY" to what the last run chose for it (Key,
-// Image, Tags, ETag, TagsDigest and SpecDigest are read), so that a scan
+// Image, Tags, ETags, TagsDigest and SpecDigest are read), so that a scan
 // of an unchanged tag list reuses the choice. Nil reuses nothing.
 type Last map[string]PolicyResult
 
@@ -137,7 +139,7 @@ func SpecDigest(p *spec.ImagePolicySpec) string {
 }
 
 // resolvePolicy scans p's repository and chooses. With last, the scan is
-// conditional on last's ETag and the choice is last's when the registry
+// conditional on last's ETags and the choice is last's when the registry
 // answers 304 or lists the same tags, and p is unchanged.
 func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicySpec, secrets SecretReader, last *PolicyResult) (PolicyResult, error) {
 	pol, err := imagepolicy.Compile(p.PolicySpec())
@@ -170,13 +172,13 @@ func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicyS
 	}
 	sopts := imagepolicy.ScanOptions{Client: client}
 	if last != nil {
-		sopts.ETag = last.ETag
+		sopts.ETags = last.ETags
 	}
 	listing, err := imagepolicy.Scan(sctx, repo, sopts)
 	if err != nil {
 		return PolicyResult{}, err
 	}
-	res := PolicyResult{ETag: listing.ETag, TagsDigest: listing.Digest, SpecDigest: specDigest, Tags: len(listing.Tags)}
+	res := PolicyResult{ETags: listing.ETags, TagsDigest: listing.Digest, SpecDigest: specDigest, Tags: len(listing.Tags)}
 	var latest string
 	switch {
 	case listing.NotModified:

@@ -8,10 +8,10 @@ package inventory
 //	{"policy": "apps:podinfo", "automation": "ImageUpdateAutomation/flux-system/apps",
 //	 "image": "ghcr.io/org/podinfo", "latest": "6.5.4", "tags": 42,
 //	 "markers": ["apps/podinfo.yaml:12", "apps/values.yaml:3:tag"],
-//	 "etag": "\"5e1f…\"", "tagsDigest": "0c4b…", "specDigest": "9a1d…"}
+//	 "etags": ["\"5e1f…\""], "tagsDigest": "0c4b…", "specDigest": "9a1d…"}
 //
 // `kubectl gitsync images` lists them, and the next run reuses Latest
-// when the repository's tag list is unchanged (ETag, TagsDigest) and so is
+// when the repository's tag list is unchanged (ETags, TagsDigest) and so is
 // the policy (SpecDigest). About 260 bytes each: 20 policies add about
 // 5 KiB to the record (measured in images_test.go).
 type ImageRecord struct {
@@ -33,9 +33,9 @@ type ImageRecord struct {
 	// Pending tells that the markers were updated on a push branch for
 	// review: the branch the run applies still holds the old values.
 	Pending bool `json:"pending,omitempty"`
-	// ETag is the registry's ETag of the tag list (one page only), sent
-	// as If-None-Match by the next scan.
-	ETag string `json:"etag,omitempty"`
+	// ETags are the registry's ETags of the tag list's pages, sent as
+	// If-None-Match by the next scan.
+	ETags []string `json:"etags,omitempty"`
 	// TagsDigest is a digest of the tag list as listed.
 	TagsDigest string `json:"tagsDigest,omitempty"`
 	// SpecDigest is a digest of the policy and its image repository.

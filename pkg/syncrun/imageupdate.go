@@ -176,7 +176,7 @@ func imageRecords(automation string, chosen []imageupdate.PolicyResult, res *ima
 		out = append(out, inventory.ImageRecord{
 			Policy: c.Key, Automation: automation, Image: c.Image.Name, Latest: c.Image.Tag, Tags: c.Tags,
 			Markers: markers[c.Key], Pending: pending && len(markers[c.Key]) > 0,
-			ETag: c.ETag, TagsDigest: c.TagsDigest, SpecDigest: c.SpecDigest,
+			ETags: c.ETags, TagsDigest: c.TagsDigest, SpecDigest: c.SpecDigest,
 		})
 	}
 	return out
@@ -189,7 +189,7 @@ func lastImages(recs []inventory.ImageRecord, automation string) imageupdate.Las
 	for _, rec := range inventory.ImagesOf(recs, automation) {
 		last[rec.Policy] = imageupdate.PolicyResult{
 			Key: rec.Policy, Image: setters.Image{Name: rec.Image, Tag: rec.Latest}, Tags: rec.Tags,
-			ETag: rec.ETag, TagsDigest: rec.TagsDigest, SpecDigest: rec.SpecDigest,
+			ETags: rec.ETags, TagsDigest: rec.TagsDigest, SpecDigest: rec.SpecDigest,
 		}
 	}
 	return last
