@@ -3,6 +3,7 @@ package syncrun
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,10 +12,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -111,9 +114,16 @@ func TestImageUpdateCommitsPushesAndApplies(t *testing.T) {
 		t.Errorf("commit message %q lacks %q", msg, want)
 	}
 
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.1.0",
+		Tags: 3, Markers: []string{"deploy/app.yaml:12"}})
+
 	pushes := f.git.Stats().HTTPReceivePacks
-	second := f.run()
+	var logs bytes.Buffer
+	second := f.runWith(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	f.mustSucceed(second)
+	if !strings.Contains(logs.String(), `"reused":"same tags"`) {
+		t.Errorf("the second run did not reuse the policy's choice on the same tags:\n%s", logs.String())
+	}
 	if second.Rendered {
 		t.Errorf("a run without a new tag rendered again (revision %s after %s)", second.Revision, res.Revision)
 	}
@@ -125,6 +135,25 @@ func TestImageUpdateCommitsPushesAndApplies(t *testing.T) {
 	f.mustSucceed(f.run())
 	if got, want := f.deployedImage(), f.image+":1.2.0"; got != want {
 		t.Errorf("after a new tag: Deployment image %s, want %s", got, want)
+	}
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.2.0",
+		Tags: 4, Markers: []string{"deploy/app.yaml:12"}})
+}
+
+// wantImages compares the image records with want, leaving out the
+// digests (only checked to be set) and ETags.
+func wantImages(t *testing.T, got []inventory.ImageRecord, want ...inventory.ImageRecord) {
+	t.Helper()
+	var cut []inventory.ImageRecord
+	for _, r := range got {
+		if r.TagsDigest == "" || r.SpecDigest == "" {
+			t.Errorf("image record %s without its digests: %+v", r.Policy, r)
+		}
+		r.TagsDigest, r.SpecDigest, r.ETags = "", "", nil
+		cut = append(cut, r)
+	}
+	if diff := cmp.Diff(want, cut); diff != "" {
+		t.Errorf("record's images (-want +got):\n%s", diff)
 	}
 }
 
