@@ -58,7 +58,7 @@ type Listing struct {
 	// ETags are the registry's ETags of the listing's pages, in order;
 	// nil when a page came without one.
 	ETags []string
-	// Digest is the hex SHA-256 of the tags as listed, truncated to 128
+	// Digest is the hex SHA-256 of the tags as listed, truncated to 64
 	// bits (it tells an unchanged listing apart, it guards nothing); ""
 	// when NotModified.
 	Digest string
@@ -118,7 +118,7 @@ func TagsDigest(tags []string) string {
 		_, _ = io.WriteString(h, t)
 		_, _ = h.Write([]byte{'\n'})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) (*Listing, error) {

@@ -127,7 +127,7 @@ func lastOf(last Last, key string) *PolicyResult {
 }
 
 // SpecDigest returns PolicyResult.SpecDigest of p: the hex SHA-256 of its
-// JSON, truncated to 128 bits. Any change of the policy, its filter, its
+// JSON, truncated to 64 bits. Any change of the policy, its filter, its
 // image or its repository's settings makes the next scan choose anew.
 func SpecDigest(p *spec.ImagePolicySpec) string {
 	b, err := json.Marshal(p)
@@ -135,7 +135,7 @@ func SpecDigest(p *spec.ImagePolicySpec) string {
 		return ""
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:8])
 }
 
 // resolvePolicy scans p's repository and chooses. With last, the scan is
