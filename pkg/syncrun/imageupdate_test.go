@@ -260,3 +260,35 @@ func TestImageUpdateRenderDoesNotPush(t *testing.T) {
 		t.Errorf("Render rendered %s and pushed %d times; want %s and no push", out.Revision, f.git.Stats().HTTPReceivePacks, head)
 	}
 }
+
+// A change pushed to a push.branch for review is recorded as pending (the
+// branch applied keeps the old value); a run whose scan fails keeps the
+// last run's records; a spec without imageUpdate drops them.
+func TestImageUpdateRecordsPendingAndKeepsOnFailure(t *testing.T) {
+	f := newImageFixture(t, gitserver.Options{}, "      push: {branch: review}\n")
+	f.mustSucceed(f.run())
+	if got, want := f.deployedImage(), f.image+":1.0.0"; got != want {
+		t.Errorf("Deployment image %s, want %s: a review branch is not applied", got, want)
+	}
+	want := inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.1.0", Tags: 3,
+		Markers: []string{"deploy/app.yaml:12"}, Pending: true}
+	wantImages(t, f.inventory().Record.Images, want)
+
+	s, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "regcred", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data["password"] = []byte("wrong")
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Update(t.Context(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.tag("1.2.0")
+	if res := f.run(); res.Outcome != Failed {
+		t.Fatalf("run with a wrong registry password: %s", res.Outcome)
+	}
+	wantImages(t, f.inventory().Record.Images, want)
+
+	f.install(f.git.HTTPURL("app"), "", "")
+	f.mustSucceed(f.run())
+	wantImages(t, f.inventory().Record.Images)
+}
