@@ -57,6 +57,9 @@ type ImagePolicyStatus struct {
 	Error string `json:"error,omitempty"`
 	// Markers are the policy's markers under spec.imageUpdate.path.
 	Markers []ImageMarker `json:"markers,omitempty"`
+	// MoreMarkers counts the markers a recorded policy has beyond those
+	// listed (inventory.MaxImageMarkers).
+	MoreMarkers int `json:"moreMarkers,omitempty"`
 }
 
 // ImageMarker is one marker and the value it holds in the repository.
@@ -168,7 +171,7 @@ func recordedImages(s *Sync) []ImagePolicyStatus {
 			path = append([]string{p}, path...)
 		}
 		it := ImagePolicyStatus{Sync: s.Ref, Policy: r.Policy, Source: strings.Join(path, " > "), Recorded: true,
-			Image: r.Image, Latest: r.Latest, Tags: r.Tags}
+			Image: r.Image, Latest: r.Latest, Tags: r.Tags, MoreMarkers: r.MoreMarkers}
 		for _, m := range r.Markers {
 			loc, field := m, ""
 			if i := strings.LastIndexByte(m, ':'); i > 0 {

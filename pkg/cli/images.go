@@ -129,6 +129,9 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 			}
 			markers = append(markers, s)
 		}
+		if it.MoreMarkers > 0 {
+			markers = append(markers, fmt.Sprintf("and %d more", it.MoreMarkers))
+		}
 		source := "spec"
 		if it.Recorded {
 			// The automation; -o json has the path of units to it.

@@ -143,7 +143,7 @@ func TestImagesCommandFluxPolicies(t *testing.T) {
 		{Policy: f.ns + ":web", Automation: auto, Image: "ghcr.io/org/web", Latest: "2.1.0", Tags: 17,
 			Markers: []string{"apps/web.yaml:12", "apps/values.yaml:3:tag"}, TagsDigest: "x", SpecDigest: "y"},
 		{Policy: f.ns + ":api", Automation: auto, Image: "ghcr.io/org/api", Latest: "0.9.1", Tags: 4,
-			Markers: []string{"apps/api.yaml:7"}, Pending: true},
+			Markers: []string{"apps/api.yaml:7"}, MoreMarkers: 25, Pending: true},
 	}
 	must(t, store.Save(t.Context(), inv))
 
@@ -159,7 +159,7 @@ func TestImagesCommandFluxPolicies(t *testing.T) {
 	for i, want := range [][]string{
 		{"SOURCE"},
 		{f.ns + ":web", auto, "ghcr.io/org/web", "2.1.0", "17", "apps/web.yaml:12, apps/values.yaml:3 (tag)"},
-		{f.ns + ":api", auto, "0.9.1", "apps/api.yaml:7 (on the push branch)"},
+		{f.ns + ":api", auto, "0.9.1", "apps/api.yaml:7 (on the push branch), and 25 more"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(lines[i], w) {

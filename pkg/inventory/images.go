@@ -31,6 +31,9 @@ type ImageRecord struct {
 	// Markers are the policy's markers under the update path, as
 	// FILE:LINE, or FILE:LINE:FIELD for a :tag, :name or :digest marker.
 	Markers []string `json:"markers,omitempty"`
+	// MoreMarkers counts the markers beyond the first MaxImageMarkers,
+	// which are not listed.
+	MoreMarkers int `json:"moreMarkers,omitempty"`
 	// Pending tells that the markers were updated on a push branch for
 	// review: the branch the run applies still holds the old values.
 	Pending bool `json:"pending,omitempty"`
@@ -42,6 +45,10 @@ type ImageRecord struct {
 	// SpecDigest is a digest of the policy and its image repository.
 	SpecDigest string `json:"specDigest,omitempty"`
 }
+
+// MaxImageMarkers bounds the markers an ImageRecord lists: a policy may
+// mark hundreds of files, and the record is read at every run.
+const MaxImageMarkers = 20
 
 // ImagesOf returns the records of automation ("" for spec.imageUpdate)
 // among recs.

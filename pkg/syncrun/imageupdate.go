@@ -173,11 +173,16 @@ func imageRecords(automation string, chosen []imageupdate.PolicyResult, res *ima
 	pending := res.Commit != "" && !res.Applies(branch)
 	out := make([]inventory.ImageRecord, 0, len(chosen))
 	for _, c := range chosen {
-		out = append(out, inventory.ImageRecord{
+		m := markers[c.Key]
+		rec := inventory.ImageRecord{
 			Policy: c.Key, Automation: automation, Image: c.Image.Name, Latest: c.Image.Tag, Tags: c.Tags,
-			Markers: markers[c.Key], Pending: pending && len(markers[c.Key]) > 0,
+			Markers: m, Pending: pending && len(m) > 0,
 			ETags: c.ETags, TagsDigest: c.TagsDigest, SpecDigest: c.SpecDigest,
-		})
+		}
+		if len(m) > inventory.MaxImageMarkers {
+			rec.Markers, rec.MoreMarkers = m[:inventory.MaxImageMarkers], len(m)-inventory.MaxImageMarkers
+		}
+		out = append(out, rec)
 	}
 	return out
 }

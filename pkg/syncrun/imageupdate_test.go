@@ -17,7 +17,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/imageupdate"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/setters"
 	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -291,4 +293,34 @@ func TestImageUpdateRecordsPendingAndKeepsOnFailure(t *testing.T) {
 	f.install(f.git.HTTPURL("app"), "", "")
 	f.mustSucceed(f.run())
 	wantImages(t, f.inventory().Record.Images)
+}
+
+// imageRecords lists each policy's markers (FILE:LINE[:FIELD]), at most
+// inventory.MaxImageMarkers with the rest counted, and marks them pending
+// only when the commit went to another branch than the one checked out.
+func TestImageRecordsOfAResult(t *testing.T) {
+	res := &imageupdate.Result{Commit: "c0ffee", Branch: "review"}
+	for i := range 25 {
+		res.Markers = append(res.Markers, setters.Marker{File: "a.yaml", Line: i + 1, Policy: "ns:many"})
+	}
+	res.Markers = append(res.Markers, setters.Marker{File: "b.yaml", Line: 3, Policy: "ns:one", Field: setters.FieldTag})
+	chosen := []imageupdate.PolicyResult{
+		{Key: "ns:many", Image: setters.Image{Name: "r/many", Tag: "1.0.0"}, Tags: 9},
+		{Key: "ns:one", Image: setters.Image{Name: "r/one", Tag: "2.0.0"}, Tags: 2, ETags: []string{`"e"`}},
+		{Key: "ns:none", Image: setters.Image{Name: "r/none", Tag: "3.0.0"}},
+	}
+	got := imageRecords("ImageUpdateAutomation/ns/auto", chosen, res, "main")
+	if len(got) != 3 || len(got[0].Markers) != inventory.MaxImageMarkers || got[0].MoreMarkers != 5 || got[0].Markers[19] != "a.yaml:20" {
+		t.Fatalf("many: %+v", got)
+	}
+	if diff := cmp.Diff(inventory.ImageRecord{Policy: "ns:one", Automation: "ImageUpdateAutomation/ns/auto", Image: "r/one", Latest: "2.0.0",
+		Tags: 2, Markers: []string{"b.yaml:3:tag"}, Pending: true, ETags: []string{`"e"`}}, got[1]); diff != "" {
+		t.Errorf("one (-want +got):\n%s", diff)
+	}
+	if got[2].Pending || got[2].Markers != nil {
+		t.Errorf("a policy without markers is pending or has markers: %+v", got[2])
+	}
+	if got := imageRecords("", chosen, res, "review"); got[1].Pending {
+		t.Errorf("pending although the commit is on the branch checked out: %+v", got[1])
+	}
 }
