@@ -89,6 +89,20 @@ func TestImagesCommand(t *testing.T) {
 	if _, errOut, err := f.cli(t.Context(), "images", "app", "-A"); err == nil {
 		t.Errorf("NAME with -A accepted: %s", errOut)
 	}
+
+	// Once a run recorded a Flux ImagePolicy of that name, the marker is
+	// its own, not one of a missing spec policy.
+	store := &inventory.Store{Client: env.Client(), Namespace: f.ns, Sync: f.name}
+	inv, err := store.Load(t.Context())
+	must(t, err)
+	inv.Record.Images = []inventory.ImageRecord{{Policy: f.ns + ":gone", Automation: "ImageUpdateAutomation/" + f.ns + "/auto",
+		Image: "ghcr.io/org/gone", Latest: "3.0.0", Tags: 1, Markers: []string{"deploy/app.yaml:3"}}}
+	must(t, store.Save(t.Context(), inv))
+	out, _, err = f.cli(t.Context(), "images", "app")
+	must(t, err)
+	if strings.Contains(out, "no such policy") || !strings.Contains(out, "ImageUpdateAutomation/"+f.ns+"/auto") {
+		t.Errorf("the Flux policy's marker is listed as a missing spec policy's:\n%s", out)
+	}
 }
 
 // install says that a sync with imageUpdate pushes, where and with which
