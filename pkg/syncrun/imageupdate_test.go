@@ -34,8 +34,15 @@ type imageFixture struct {
 }
 
 func newImageFixture(t *testing.T, gopts gitserver.Options, commitExtra ...string) *imageFixture {
+	return newImageFixtureWith(t, gopts, helmrepo.RegistryOptions{}, commitExtra...)
+}
+
+// newImageFixtureWith is newImageFixture with the registry's options
+// (its credentials are set here).
+func newImageFixtureWith(t *testing.T, gopts gitserver.Options, ropts helmrepo.RegistryOptions, commitExtra ...string) *imageFixture {
 	f := &imageFixture{fixture: newFixture(t, gopts)}
-	reg, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{Username: "reg", Password: "regpass"})
+	ropts.Username, ropts.Password = "reg", "regpass"
+	reg, err := helmrepo.StartRegistry(t.Context(), ropts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,5 +329,25 @@ func TestImageRecordsOfAResult(t *testing.T) {
 	}
 	if got := imageRecords("", chosen, res, "review"); got[1].Pending {
 		t.Errorf("pending although the commit is on the branch checked out: %+v", got[1])
+	}
+}
+
+// With a registry that sends ETags, the run records them and the next run
+// reuses the choice on the registry's 304, listing no tag.
+func TestImageUpdateReusesByETag(t *testing.T) {
+	f := newImageFixtureWith(t, gitserver.Options{}, helmrepo.RegistryOptions{Wrap: helmrepo.TagListETags})
+	f.mustSucceed(f.run())
+	recs := f.inventory().Record.Images
+	if len(recs) != 1 || len(recs[0].ETags) != 1 || recs[0].Latest != "1.1.0" {
+		t.Fatalf("record's images: %+v, want 1.1.0 with the tag list's ETag", recs)
+	}
+	var logs bytes.Buffer
+	f.mustSucceed(f.runWith(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+	if !strings.Contains(logs.String(), `"reused":"not modified"`) {
+		t.Errorf("the second run did not reuse the choice on a 304:\n%s", logs.String())
+	}
+	if again := f.inventory().Record.Images; len(again) != 1 || again[0].Latest != "1.1.0" || again[0].Tags != 3 ||
+		len(again[0].ETags) != 1 || again[0].ETags[0] != recs[0].ETags[0] {
+		t.Errorf("record after the reuse: %+v, want %+v", again, recs)
 	}
 }
