@@ -149,8 +149,8 @@ type rootKind struct{ r *runner }
 
 func (k rootKind) inputs(ctx context.Context) (*inputs, error) { return k.r.gatherInputs(ctx) }
 
-func (k rootKind) resolve(ctx context.Context, _ *inventory.Record) (*resolvedSource, error) {
-	if err := k.r.imageUpdate(ctx); err != nil {
+func (k rootKind) resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error) {
+	if err := k.r.imageUpdate(ctx, last); err != nil {
 		return nil, fmt.Errorf("image update: %w", err)
 	}
 	res, err := k.r.resolve(ctx)
