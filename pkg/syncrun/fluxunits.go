@@ -664,6 +664,8 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		Substitute:      in.vars,
 		Decryption:      in.keys,
 		Logger:          ku.r.log,
+
+		LenientSubstitution: !ku.r.sync.Spec.Flux.SubstitutionStrict(),
 	}
 	if k.IgnoreMissingComponents {
 		opts.Components = existingComponents(art.Dir, opts.Path, k.Components)
@@ -674,7 +676,12 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		return nil, err
 	}
 	ku.r.log.Info("rendered", "unit", k.ID.String(), "objects", len(out.Objects), "duration", time.Since(start).String())
-	return withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs), nil
+	if len(out.UndefinedVariables) > 0 {
+		ku.r.log.Warn("undefined postBuild variables substituted empty, as Flux does (spec.flux.strictSubstitution: true refuses them)",
+			"unit", k.ID.String(), "variables", out.UndefinedVariables)
+	}
+	rnd := &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest, undefinedVars: out.UndefinedVariables}
+	return withInputs(rnd, art.Dir, out.Inputs), nil
 }
 
 func (ku *kustomizationUnit) specDigest(inputsDigest string) string {

@@ -450,8 +450,18 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		}
 	}
 	res.Outcome = Succeeded
-	res.Message = summary(res)
+	res.Message = summary(res) + undefinedVarsNote(rnd.undefinedVars)
 	res.setDigest = setDigest
+}
+
+// undefinedVarsNote is the part of a unit's message naming the postBuild
+// variables its lenient substitution made ""; "" when none.
+func undefinedVarsNote(vars []string) string {
+	if len(vars) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; undefined postBuild %s substituted empty, as Flux does (spec.flux.strictSubstitution: true refuses them): %s",
+		plural(len(vars), "variable"), listSome(vars, 10))
 }
 
 // name returns the unit's name for logs and messages: Kind/namespace/name,
