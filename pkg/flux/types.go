@@ -364,6 +364,9 @@ type Kustomization struct {
 	Decryption *spec.Decryption
 	// HealthChecks are waited for after apply when Wait is false.
 	HealthChecks []spec.HealthCheck
+	// HealthCheckExprs judge the objects of their kinds by CEL instead of
+	// kstatus wherever the unit waits (v1 only, as in Flux).
+	HealthCheckExprs []spec.CustomHealthCheck
 	// Force recreates objects whose update hits an immutable field.
 	Force bool
 	// Wait waits for every applied object to become ready.

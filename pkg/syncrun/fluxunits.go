@@ -613,6 +613,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		wait:         k.Wait,
 		waitForJobs:  true,
 		healthChecks: k.HealthChecks,
+		healthExprs:  k.HealthCheckExprs,
 		timeout:      k.Timeout,
 		dest:         fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
