@@ -165,3 +165,37 @@ func TestHealthCheckExprs(t *testing.T) {
 		}
 	})
 }
+
+// TestFluxHealthCheckExprs: a Flux Kustomization's healthCheckExprs in a
+// synced repository judge its Widgets: the unit whose Widget is Synced
+// succeeds, the one whose Widget is not fails naming the Widget and the
+// expression; the ConfigMaps of both stay with kstatus.
+func TestFluxHealthCheckExprs(t *testing.T) {
+	group := healthCRD(t)
+	exprs := fmt.Sprintf("  wait: true\n  healthCheckExprs:\n  - apiVersion: %s/v1\n    kind: Widget\n    current: %q\n    failed: %q\n",
+		group, syncedTrue, syncedFalse)
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml":                 kustomization("ready", "./ready", exprs) + kustomization("stuck", "./stuck", exprs),
+		"ready/w.yaml":                             widget(group, "w-ready"),
+		"ready/cm.yaml":                            cm("ready", "1"),
+		"stuck/w.yaml":                             widget(group, "w-stuck"),
+		"stuck/cm.yaml":                            cm("stuck", "1"),
+	})
+	setSynced(t, group, f.ns, "w-ready", "True", "in sync")
+	setSynced(t, group, f.ns, "w-stuck", "False", "cannot sync")
+	res := f.run()
+	if res.Outcome != Failed {
+		t.Fatalf("run %s (%v), want Failed", res.Outcome, res.Err)
+	}
+	got := units(res)
+	ks := func(name string) string { return "Kustomization/" + f.ns + "/" + name }
+	if u := got[ks("ready")]; u.Outcome != Succeeded {
+		t.Errorf("ready: %s (%s), want Succeeded", u.Outcome, u.Message)
+	}
+	want := fmt.Sprintf("Widget.%s/%s/w-stuck: Failed: healthCheckExprs failed is true: %s", group, f.ns, syncedFalse)
+	if u := got[ks("stuck")]; u.Outcome != Failed || !strings.Contains(u.Message, want) {
+		t.Errorf("stuck: %s (%s), want Failed with %q", u.Outcome, u.Message, want)
+	}
+	f.mustHave("ready", "stuck")
+}
