@@ -412,7 +412,7 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 	}
 	*s = spec.SyncSpec{
 		Source: source, Path: path, Schedule: sched, Suspend: h.Suspend, CommonMetadata: h.CommonMetadata,
-		Wait: h.Upgrade.Wait, Timeout: spec.NewDuration(h.Timeout),
+		Wait: h.Upgrade.Wait, Timeout: spec.NewDuration(h.Timeout), HealthCheckExprs: h.HealthCheckExprs,
 		Helm: &spec.HelmSpec{ReleaseName: h.ReleaseName, Values: h.Values, ValuesFrom: h.ValuesFrom, ValuesFiles: valuesFiles,
 			PostRenderers: h.PostRenderers},
 		ServiceAccountName: h.ServiceAccountName, KubeConfig: h.KubeConfig,

@@ -493,6 +493,8 @@ func TestDecodeErrors(t *testing.T) {
 			is: ErrInvalid, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs: unknown field in v1beta2 (it exists in v1)"}},
 		{name: "HelmRelease needs chart or chartRef", doc: hr + "spec: {interval: 1m}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
+		{name: "HelmRelease healthCheckExprs are compiled at decode", doc: hr + hrSpec + "  healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: \"status.phase == 'Ready'\", inProgress: 'status.phase.size()'}]\n",
+			is: ErrInvalid, want: []string{"HelmRelease/apps/app: spec.healthCheckExprs[0].inProgress: the result is int, not a bool"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",

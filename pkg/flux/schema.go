@@ -260,15 +260,11 @@ func dependsOnF(kind string, readyExprIn ...string) field {
 	)
 }
 
+// healthCheckExprsF is Kustomization's and HelmRelease's healthCheckExprs,
+// read as a Sync's (docs/health.md); the expressions are compiled at decode.
 func healthCheckExprsF(versions ...string) field {
-	return refF("healthCheckExprs", noteHealthExprs, issueCEL).only(versions...)
-}
-
-// kustomizationHealthCheckExprsF is Kustomization's healthCheckExprs, read
-// as a Sync's (docs/health.md); the expressions are compiled at decode.
-func kustomizationHealthCheckExprsF() field {
-	return mapF("healthCheckExprs", tObjects, "CEL expressions that judge the objects of a kind instead of kstatus "+
-		"wherever the unit waits, as a Sync's `healthCheckExprs` (docs/health.md)").only("v1").sub(
+	return mapF("healthCheckExprs", tObjects, noteHealthExprs+": expressions that judge the objects of a kind instead "+
+		"of kstatus wherever the unit waits, as a Sync's `healthCheckExprs` (docs/health.md)").only(versions...).sub(
 		mapF("apiVersion", tString, "group/version of the objects; any version of the group matches, as in Flux").req(),
 		mapF("kind", tString, "kind").req(),
 		mapF("current", tString, "true when the object is ready").req(),
@@ -462,7 +458,7 @@ var schemas = append([]*kindSchema{
 		refF("buildMetadata", "kustomize build metadata annotations", "").only("v1"),
 		mapF("components", tStrings, "kustomize Components, relative to `path`").only("v1", "v1beta2"),
 		mapF("ignoreMissingComponents", tBool, "drop components that do not exist").only("v1"),
-		kustomizationHealthCheckExprsF(),
+		healthCheckExprsF("v1"),
 		refF("ignore", "rules that exclude fields from drift correction", "").only("v1"),
 		ignF("validation", tString, "gitsync applies server-side, so the API server validates every object; "+
 			"Flux ignores the field since v1beta2").only("v1beta2", "v1beta1").oneOf("none", "client", "server"),

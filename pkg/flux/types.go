@@ -426,6 +426,9 @@ type HelmRelease struct {
 	// Timeout bounds each Kubernetes operation of an action (hooks,
 	// waits). Default DefaultHelmTimeout.
 	Timeout time.Duration
+	// HealthCheckExprs judge the objects of their kinds by CEL instead of
+	// kstatus when an action waits (v2 only, as in Flux).
+	HealthCheckExprs []spec.CustomHealthCheck
 	// Install applies to the first run of the unit, Upgrade to the
 	// following ones.
 	Install HelmAction

@@ -182,6 +182,7 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		StorageNamespace:   orDefault(r.str("storageNamespace"), ns),
 		DependsOn:          dependsOn(r, KindHelmRelease, ns),
 		Timeout:            r.duration("timeout", DefaultHelmTimeout),
+		HealthCheckExprs:   healthCheckExprs(d, r),
 		Values:             r.free("values"),
 		CommonMetadata:     commonMetadata(r),
 		PostRenderStrategy: orDefault(r.str("postRenderStrategy"), spec.PostRenderCombined),

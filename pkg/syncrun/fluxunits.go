@@ -765,6 +765,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		adopt:       r.sync.Spec.Adopt,
 		wait:        hu.action.Wait,
 		waitForJobs: hu.action.WaitForJobs,
+		healthExprs: h.HealthCheckExprs,
 		timeout:     hu.action.Timeout,
 		hooks:       !hu.action.DisableHooks,
 	}, nil
