@@ -181,9 +181,24 @@ func TestFluxHealthCheckExprs(t *testing.T) {
 		"ready/cm.yaml":                            cm("ready", "1"),
 		"stuck/w.yaml":                             widget(group, "w-stuck"),
 		"stuck/cm.yaml":                            cm("stuck", "1"),
+		// A HelmRelease (v2, where Flux has the field) whose chart holds a
+		// Widget that is not Synced.
+		"clusters/test/release.yaml": `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: chart, namespace: NS}
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: ./charts/w
+      sourceRef: {kind: GitRepository, name: NS}
+` + exprs[len("  wait: true\n"):],
+		"charts/w/Chart.yaml":       "apiVersion: v2\nname: w\nversion: 0.1.0\n",
+		"charts/w/templates/w.yaml": strings.Replace(widget(group, "w-chart"), "w-chart", "{{ .Release.Name }}-w", 1),
 	})
 	setSynced(t, group, f.ns, "w-ready", "True", "in sync")
 	setSynced(t, group, f.ns, "w-stuck", "False", "cannot sync")
+	setSynced(t, group, f.ns, "chart-w", "False", "cannot sync")
 	res := f.run()
 	if res.Outcome != Failed {
 		t.Fatalf("run %s (%v), want Failed", res.Outcome, res.Err)
@@ -196,6 +211,10 @@ func TestFluxHealthCheckExprs(t *testing.T) {
 	want := fmt.Sprintf("Widget.%s/%s/w-stuck: Failed: healthCheckExprs failed is true: %s", group, f.ns, syncedFalse)
 	if u := got[ks("stuck")]; u.Outcome != Failed || !strings.Contains(u.Message, want) {
 		t.Errorf("stuck: %s (%s), want Failed with %q", u.Outcome, u.Message, want)
+	}
+	want = fmt.Sprintf("Widget.%s/%s/chart-w: Failed: healthCheckExprs failed is true: %s", group, f.ns, syncedFalse)
+	if u := got["HelmRelease/"+f.ns+"/chart"]; u.Outcome != Failed || !strings.Contains(u.Message, want) {
+		t.Errorf("HelmRelease: %s (%s), want Failed with %q", u.Outcome, u.Message, want)
 	}
 	f.mustHave("ready", "stuck")
 }
