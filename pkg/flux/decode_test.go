@@ -495,6 +495,8 @@ func TestDecodeErrors(t *testing.T) {
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease healthCheckExprs are compiled at decode", doc: hr + hrSpec + "  healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: \"status.phase == 'Ready'\", inProgress: 'status.phase.size()'}]\n",
 			is: ErrInvalid, want: []string{"HelmRelease/apps/app: spec.healthCheckExprs[0].inProgress: the result is int, not a bool"}},
+		{name: "healthCheckExprs: Secrets are refused", doc: ks + ksSpec + "  healthCheckExprs: [{apiVersion: v1, kind: Secret, current: \"int(data.n) > 0\"}]\n",
+			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: Secrets are not judged by expressions: an evaluation error could quote their data"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",

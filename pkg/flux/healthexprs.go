@@ -22,6 +22,8 @@ func healthCheckExprs(d *decoder, r reader) []spec.CustomHealthCheck {
 		gv, err := schema.ParseGroupVersion(c.APIVersion)
 		if err != nil {
 			d.errorf(p+".apiVersion", ErrInvalid, "%q must be version or group/version", c.APIVersion)
+		} else if why := health.Refused(gv.Group, c.Kind); why != "" {
+			d.errorf(p+".kind", ErrUnsupported, "%s", why)
 		} else if gk := (schema.GroupKind{Group: gv.Group, Kind: c.Kind}); seen[gk] {
 			d.errorf(p, ErrInvalid, "a second entry for %s %s (the version does not matter)", c.APIVersion, c.Kind)
 		} else {

@@ -78,6 +78,18 @@ func (c *Check) Evaluate(ctx context.Context, u *unstructured.Unstructured) (*st
 	return &status.Result{Status: status.InProgressStatus, Message: fmt.Sprintf("healthCheckExprs current is false: %s", c.Current)}, nil
 }
 
+// Refused returns why objects of group and kind may not be judged by
+// expressions, or "". Secrets are refused: an evaluation error can quote
+// the value it failed on (a string that is no number, say), and a Secret's
+// data must never reach an error message; kstatus has nothing to wait for
+// in a Secret anyway.
+func Refused(group, kind string) string {
+	if group == "" && kind == "Secret" {
+		return "Secrets are not judged by expressions: an evaluation error could quote their data"
+	}
+	return ""
+}
+
 // Checks holds the checks of a unit by group and kind. As in Flux, the
 // version of an entry's apiVersion does not matter: an object of any
 // version of the group and kind is judged by it.
@@ -86,8 +98,9 @@ type Checks map[schema.GroupKind]*Check
 // Judge evaluates the check of u's group and kind; ok is false when there
 // is none, and kstatus judges u.
 func (cs Checks) Judge(ctx context.Context, u *unstructured.Unstructured) (res *status.Result, ok bool, err error) {
-	c := cs[u.GroupVersionKind().GroupKind()]
-	if c == nil {
+	gk := u.GroupVersionKind().GroupKind()
+	c := cs[gk]
+	if c == nil || Refused(gk.Group, gk.Kind) != "" {
 		return nil, false, nil
 	}
 	res, err = c.Evaluate(ctx, u)

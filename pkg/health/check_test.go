@@ -95,7 +95,7 @@ func TestJudge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := Checks{schema.GroupKind{Group: "example.com", Kind: "Widget"}: c}
+	cs := Checks{schema.GroupKind{Group: "example.com", Kind: "Widget"}: c, schema.GroupKind{Kind: "Secret"}: c}
 	for _, tt := range []struct {
 		doc    string
 		ok     bool
@@ -105,6 +105,8 @@ func TestJudge(t *testing.T) {
 		{"apiVersion: example.com/v2beta1\nkind: Widget\nmetadata: {name: w}\ndata: {ready: 'no'}\n", true, status.InProgressStatus},
 		{"apiVersion: other.com/v1\nkind: Widget\nmetadata: {name: w}\n", false, ""},
 		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w}\n", false, ""},
+		// Even with an entry (the spec refuses one), a Secret stays with kstatus.
+		{"apiVersion: v1\nkind: Secret\nmetadata: {name: w}\ndata: {ready: eWVz}\n", false, ""},
 	} {
 		res, ok, err := cs.Judge(t.Context(), object(t, tt.doc))
 		if err != nil || ok != tt.ok || (ok && res.Status != tt.status) {

@@ -26,6 +26,9 @@ func validateHealthCheckExprs(p *field.Path, checks []CustomHealthCheck) field.E
 			errs = append(errs, field.Required(ip.Child("kind"), "the kind of the objects to judge"))
 		}
 		if gk := (schema.GroupKind{Group: gv.Group, Kind: c.Kind}); err == nil && c.Kind != "" {
+			if why := health.Refused(gk.Group, gk.Kind); why != "" {
+				errs = append(errs, field.Forbidden(ip.Child("kind"), why))
+			}
 			if seen[gk] {
 				// Two entries for one kind: which would win is not
 				// obvious, so neither is silently dropped.

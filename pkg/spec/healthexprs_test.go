@@ -50,6 +50,8 @@ func TestHealthCheckExprsErrors(t *testing.T) {
 			`spec.healthCheckExprs[0].apiVersion: Invalid value: "a/b/c"`},
 		"same kind twice": {"healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: '" + ok + "'}, {apiVersion: a.io/v2, kind: W, current: 'true'}]",
 			"spec.healthCheckExprs[1]: Duplicate value"},
+		"Secrets": {"healthCheckExprs: [{apiVersion: v1, kind: Secret, current: 'has(data.token)'}]",
+			"spec.healthCheckExprs[0].kind: Forbidden: Secrets are not judged by expressions"},
 		"misspelt field": {"healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: '" + ok + "', Failed: 'true'}]",
 			"spec.healthCheckExprs[0].Failed"},
 	} {
