@@ -27,6 +27,23 @@ func TestHealthCheckExprs(t *testing.T) {
 	if diff := cmp.Diff(want, s.Spec.HealthCheckExprs); diff != "" {
 		t.Errorf("healthCheckExprs (-want +got):\n%s", diff)
 	}
+	// The spec ConfigMap's canonical form keeps them (testdata/health-exprs.yaml
+	// also seeds FuzzParse).
+	s, err = Parse(readFile(t, "health-exprs.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Spec.HealthCheckExprs) != 1 || back.Digest() != s.Digest() {
+		t.Errorf("canonical form lost healthCheckExprs:\n%s", out)
+	}
 }
 
 func TestHealthCheckExprsErrors(t *testing.T) {
