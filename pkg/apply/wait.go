@@ -55,10 +55,10 @@ func (o WaitOptions) withDefaults() WaitOptions {
 }
 
 // Wait polls the targets until kstatus (or opts.Judge for the objects it
-// covers) computes Current for all of them. It
-// fails as soon as one is Failed (kstatus' Failed is terminal until the
-// object changes again), and at the timeout with every object that is not
-// Current, its status and kstatus' message, one line each starting with the
+// covers) computes Current for all of them. It fails as soon as one is
+// Failed (kstatus' Failed is terminal until the object changes again), and
+// at the timeout with every object that is not Current, its status and
+// kstatus' (or the judge's) message, one line each starting with the
 // object's ID. A target that does not exist is not Current.
 func (e *Engine) Wait(ctx context.Context, targets []Target, opts WaitOptions) error {
 	return errors.Join(e.waitAll(ctx, targets, opts)...)
