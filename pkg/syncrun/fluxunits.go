@@ -613,6 +613,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		wait:         k.Wait,
 		waitForJobs:  true,
 		healthChecks: k.HealthChecks,
+		healthExprs:  k.HealthCheckExprs,
 		timeout:      k.Timeout,
 		dest:         r.fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
@@ -771,6 +772,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		adopt:       r.sync.Spec.Adopt,
 		wait:        hu.action.Wait,
 		waitForJobs: hu.action.WaitForJobs,
+		healthExprs: h.HealthCheckExprs,
 		timeout:     hu.action.Timeout,
 		hooks:       !hu.action.DisableHooks,
 	}, nil

@@ -85,6 +85,9 @@ type unitSettings struct {
 	// ones; waitForJobs includes Jobs in wait.
 	wait, waitForJobs bool
 	healthChecks      []spec.HealthCheck
+	// healthExprs judge the kinds they name by CEL instead of kstatus
+	// (health.go).
+	healthExprs []spec.CustomHealthCheck
 	// timeout bounds the unit's pass.
 	timeout time.Duration
 	// hooks runs a chart's hooks around apply.
@@ -185,6 +188,7 @@ func (r *runner) rootUnit(inv *inventory.Inventory, res *Result) *unit {
 			wait:         s.Wait,
 			waitForJobs:  true,
 			healthChecks: s.HealthChecks,
+			healthExprs:  s.HealthCheckExprs,
 			timeout:      s.Timeout.Duration,
 			hooks:        true,
 			dest: destinationRef{namespace: r.opts.Namespace, serviceAccount: s.ServiceAccountName,
@@ -565,7 +569,11 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 	if len(want) == 0 {
 		return nil
 	}
-	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels})
+	judge, err := healthJudge(u.healthExprs)
+	if err != nil {
+		return err
+	}
+	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels, Judge: judge})
 }
 
 // runUnitHooks runs a chart's hooks of one event for unit u.
