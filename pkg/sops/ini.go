@@ -205,29 +205,52 @@ func decryptINI(data []byte, keys *Keys) ([]byte, error) {
 		return nil, err
 	}
 	w := newWalker(key, r)
-	var out bytes.Buffer
 	for _, s := range body {
-		if s.name == iniDefault && len(s.keys) == 0 {
-			continue
-		}
-		writeINIComment(&out, iniComment(s.comment, key, []string{s.name}))
-		if s.name != iniDefault {
-			out.WriteString("[" + s.name + "]\n")
-		}
-		for _, k := range s.keys {
+		s.comment = iniComment(s.comment, key, []string{s.name})
+		for i := range s.keys {
+			k := &s.keys[i]
 			v, err := w.leaf([]string{s.name, k.name}, k.value)
 			if err != nil {
 				return nil, err
 			}
-			writeINIComment(&out, iniComment(k.comment, key, []string{s.name}))
-			out.WriteString(iniQuoteKey(k.name) + " = " + iniQuoteValue(iniString(v)) + "\n")
+			k.value, k.comment = iniString(v), iniComment(k.comment, key, []string{s.name})
 		}
-		out.WriteString("\n")
 	}
 	if err := w.verify(); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return writeINI(body), nil
+}
+
+// writeINI writes sections as SOPS's INI library does (`sops decrypt`
+// prints the same text): a blank line between sections, no header for a
+// leading DEFAULT section, "=" aligned within a section, and keys and
+// values quoted where reading them back needs it.
+func writeINI(sections []*iniSection) []byte {
+	var out bytes.Buffer
+	for i, s := range sections {
+		writeINIComment(&out, s.comment, false)
+		if i == 0 && s.name == iniDefault {
+			if len(s.keys) == 0 {
+				continue
+			}
+		} else {
+			out.WriteString("[" + s.name + "]\n")
+		}
+		width := 0
+		for _, k := range s.keys {
+			width = max(width, len(iniQuoteKey(k.name)))
+		}
+		for _, k := range s.keys {
+			writeINIComment(&out, k.comment, true)
+			name := iniQuoteKey(k.name)
+			out.WriteString(name + strings.Repeat(" ", width-len(name)) + " = " + iniQuoteValue(k.value) + "\n")
+		}
+		if i < len(sections)-1 {
+			out.WriteString("\n")
+		}
+	}
+	return out.Bytes()
 }
 
 // iniComment returns a comment as SOPS keeps it (the first line without its
@@ -253,12 +276,15 @@ func iniComment(c string, key []byte, path []string) string {
 	return c
 }
 
-func writeINIComment(out *bytes.Buffer, c string) {
+func writeINIComment(out *bytes.Buffer, c string, trim bool) {
 	if c == "" {
 		return
 	}
 	for l := range strings.SplitSeq(c, "\n") {
 		if l == "" || l[0] != '#' && l[0] != ';' {
+			if trim {
+				l = strings.TrimSpace(l)
+			}
 			l = "; " + l
 		}
 		out.WriteString(l + "\n")
@@ -296,10 +322,10 @@ func iniQuoteValue(v string) string {
 
 func iniQuoteKey(k string) string {
 	switch {
+	case strings.ContainsAny(k, "\"=:"):
+		return "`" + k + "`"
 	case strings.Contains(k, "`"):
 		return `"""` + k + `"""`
-	case strings.ContainsAny(k, "=:\"#;"):
-		return "`" + k + "`"
 	}
 	return k
 }

@@ -25,7 +25,7 @@ func TestINI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "top = level-secret\n\n[database]\nuser = admin\npassword = `p4ss;word#x`\npadded = \nnote_unencrypted = visible\n\n[cache]\nurl = redis://c:6379\n\n"
+	want := "top = level-secret\n\n[database]\nuser             = admin\npassword         = `p4ss;word#x`\npadded           = \nnote_unencrypted = visible\n\n[cache]\nurl = redis://c:6379\n"
 	if string(out) != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}

@@ -66,7 +66,7 @@ func TestSOPSINIAndKeyGroups(t *testing.T) {
 		res, log := f.runLogged()
 		f.mustSucceed(res)
 		secrets := secretsIn(t, f.ns)
-		if got, want := string(secrets["from-ini"].Data["app.ini"]), "[db]\nuser = app\npassword = "+iniGroupPlaintexts[0]+"\n\n"; got != want {
+		if got, want := string(secrets["from-ini"].Data["app.ini"]), "[db]\nuser     = app\npassword = "+iniGroupPlaintexts[0]+"\n"; got != want {
 			t.Errorf("Secret from-ini app.ini = %q, want %q", got, want)
 		}
 		if got := string(secrets["split"].Data["password"]); got != iniGroupPlaintexts[1] {
