@@ -160,3 +160,22 @@ func TestGetsopsKeyGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestGetsopsKeyGroupBroken: a key group whose wrapped share is damaged
+// does not stop the others, as in SOPS; below the threshold the error
+// says what was wrong with it.
+func TestGetsopsKeyGroupBroken(t *testing.T) {
+	data := string(readFixture(t, "groups3.enc.ini"))
+	const stanza = "key_groups__list_1__map_age__list_0__map_enc       = -----BEGIN AGE ENCRYPTED FILE-----\\nYWdl"
+	bad := strings.Replace(data, stanza, strings.TrimSuffix(stanza, "YWdl")+"AAAA", 1)
+	if bad == data {
+		t.Fatal("nothing damaged")
+	}
+	if out, err := Decrypt(INI, []byte(bad), groupKeys(t, 1, 2, 3)); err != nil || !strings.Contains(string(out), "groups-ini-s3cr3t") {
+		t.Errorf("groups 1 and 3 should suffice: %q, %v", out, err)
+	}
+	_, err := Decrypt(INI, []byte(bad), groupKeys(t, 1, 2))
+	if _, ok := errors.AsType[*NoKeyError](err); !ok || !strings.Contains(err.Error(), "key group 2: age recipient age1") {
+		t.Errorf("err = %v, want a *NoKeyError and group 2's failure", err)
+	}
+}

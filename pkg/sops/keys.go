@@ -125,10 +125,14 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 	}
 	e := &NoKeyError{Threshold: threshold, Decrypted: make([]bool, len(m.KeyGroups))}
 	var shares [][]byte
+	var broken []error
 	for i, g := range m.KeyGroups {
 		share, recipients, err := k.groupKey(g, dataKeySize+1)
 		if err != nil {
-			return nil, fmt.Errorf("key group %d: %w", i+1, err)
+			// As SOPS does, a group that fails does not stop the
+			// others: the threshold may be reached without it.
+			broken = append(broken, fmt.Errorf("key group %d: %w", i+1, err))
+			recipients = recipientsOf(g)
 		}
 		recipients = append(recipients, groupOtherKeys(g)...)
 		e.Recipients = append(e.Recipients, recipients...)
@@ -139,7 +143,7 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 		}
 	}
 	if len(shares) < threshold {
-		return nil, e
+		return nil, errors.Join(append([]error{e}, broken...)...)
 	}
 	return combineShares(shares)
 }
@@ -147,6 +151,18 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 // dataKeySize is the length of SOPS's data key; a Shamir share is one
 // byte longer.
 const dataKeySize = 32
+
+// recipientsOf names the age and OpenPGP recipients of a key group.
+func recipientsOf(g keyGroup) []string {
+	var out []string
+	for _, s := range g.Age {
+		out = append(out, "age "+s.Recipient)
+	}
+	for _, s := range g.PGP {
+		out = append(out, "pgp "+s.Fingerprint)
+	}
+	return out
+}
 
 // groupKey decrypts what the key group g holds for the file (the data key,
 // or a share of it) with the first matching key. It returns the group's
