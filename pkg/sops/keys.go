@@ -84,6 +84,9 @@ type NoKeyError struct {
 	Groups    [][]string
 	Decrypted []bool
 	Threshold int
+	// GroupErrors hold, per group, why a matching key failed to unwrap
+	// the group's share (a damaged file); nil where no key matched.
+	GroupErrors []error
 }
 
 func (e *NoKeyError) Error() string {
@@ -94,6 +97,8 @@ func (e *NoKeyError) Error() string {
 			state := "no matching key"
 			if i < len(e.Decrypted) && e.Decrypted[i] {
 				state, n = "decrypted", n+1
+			} else if i < len(e.GroupErrors) && e.GroupErrors[i] != nil {
+				state = "failed: " + e.GroupErrors[i].Error()
 			}
 			parts[i] = fmt.Sprintf("group %d (%s): %s", i+1, strings.Join(g, ", "), state)
 		}
@@ -123,15 +128,14 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 		// SOPS reads a missing threshold as "every group".
 		threshold = len(m.KeyGroups)
 	}
-	e := &NoKeyError{Threshold: threshold, Decrypted: make([]bool, len(m.KeyGroups))}
+	e := &NoKeyError{Threshold: threshold, Decrypted: make([]bool, len(m.KeyGroups)), GroupErrors: make([]error, len(m.KeyGroups))}
 	var shares [][]byte
-	var broken []error
 	for i, g := range m.KeyGroups {
 		share, recipients, err := k.groupKey(g, dataKeySize+1)
 		if err != nil {
 			// As SOPS does, a group that fails does not stop the
 			// others: the threshold may be reached without it.
-			broken = append(broken, fmt.Errorf("key group %d: %w", i+1, err))
+			e.GroupErrors[i] = err
 			recipients = recipientsOf(g)
 		}
 		recipients = append(recipients, groupOtherKeys(g)...)
@@ -143,7 +147,7 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 		}
 	}
 	if len(shares) < threshold {
-		return nil, errors.Join(append([]error{e}, broken...)...)
+		return nil, e
 	}
 	return combineShares(shares)
 }
