@@ -6,7 +6,7 @@
 //
 // # The format
 //
-// SOPS encrypts each value of a YAML, JSON or dotenv file, leaving the
+// SOPS encrypts each value of a YAML, JSON, dotenv or INI file, leaving the
 // keys in clear, or a whole file as one value (binary format). A value is
 // stored as ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]: AES-256-GCM under a
 // random 32-byte data key, with a 32-byte IV and the value's path (the
@@ -15,7 +15,10 @@
 // plaintext back: str, int, float, bool, bytes, time or comment.
 //
 // The file's metadata sits under the top-level key "sops" (dotenv: keys
-// prefixed sops_, with nested fields flattened as __map_ and __list_). It
+// prefixed sops_, with nested fields flattened as __map_ and __list_; INI:
+// the section [sops], its keys flattened the same way, without the
+// prefix). In an INI file a value's path is its section and key, keys
+// before the first header being in the section DEFAULT. The metadata
 // holds the data key encrypted for each recipient (age: an armored age
 // file; pgp: an armored OpenPGP message), the rules that chose which
 // values were encrypted (unencrypted_suffix, encrypted_suffix,
@@ -25,6 +28,11 @@
 // and nulls left out), itself encrypted like a value with lastmodified as
 // additional data.
 //
+// With more than one key group, the data key is split by Shamir's secret
+// sharing over GF(2^8) into one share per group (the share's last byte is
+// its x coordinate), each share encrypted for its group's recipients, and
+// shamir_threshold shares (default: all) rebuild it.
+//
 // # What Decrypt guarantees
 //
 //   - It returns the file without its metadata and with every value in
@@ -32,12 +40,13 @@
 //   - A MAC that does not match the decrypted values (tampered or swapped
 //     ciphertext, an added or removed value) is ErrMACMismatch.
 //   - A file whose data key none of the Keys can decrypt is a
-//     *NoKeyError naming the recipients the file was encrypted for.
+//     *NoKeyError naming the recipients the file was encrypted for; with
+//     key groups, also when the Keys open fewer groups than the
+//     threshold, naming each group's recipients and whether it opened.
 //   - Errors name the file's value paths and key ids, never a value, a
 //     plaintext or a private key.
 //
-// Not supported, each refused with an error that says so: INI files,
-// more than one key group (Shamir secret sharing), cloud key services (KMS,
-// Vault, Key Vault) and the comment-driven encryption rules
+// Not supported, each refused with an error that says so: cloud key
+// services (KMS, Vault, Key Vault) and the comment-driven encryption rules
 // (encrypted_comment_regex, unencrypted_comment_regex).
 package sops

@@ -71,25 +71,109 @@ func (k *Keys) Empty() bool {
 	return k == nil || len(k.age) == 0 && len(k.pgp) == 0
 }
 
-// NoKeyError is returned when none of the Keys decrypts a file's data key.
+// NoKeyError is returned when the Keys cannot recover a file's data key:
+// none of them decrypts it, or, for a file with several key groups, they
+// decrypt the shares of fewer groups than its shamir_threshold.
 type NoKeyError struct {
 	// Recipients are the key ids the file was encrypted for: age
 	// recipients, OpenPGP fingerprints, and a count per cloud key service.
 	Recipients []string
+	// Groups, for a file with several key groups, are the recipients of
+	// each group, in the file's order; Decrypted tells which groups' shares
+	// the Keys decrypted, and Threshold how many are needed.
+	Groups    [][]string
+	Decrypted []bool
+	Threshold int
+	// GroupErrors hold, per group, why a matching key failed to unwrap
+	// the group's share (a damaged file); nil where no key matched.
+	GroupErrors []error
 }
 
 func (e *NoKeyError) Error() string {
+	if len(e.Groups) > 1 {
+		n := 0
+		parts := make([]string, len(e.Groups))
+		for i, g := range e.Groups {
+			state := "no matching key"
+			if i < len(e.Decrypted) && e.Decrypted[i] {
+				state, n = "decrypted", n+1
+			} else if i < len(e.GroupErrors) && e.GroupErrors[i] != nil {
+				state = "failed: " + e.GroupErrors[i].Error()
+			}
+			parts[i] = fmt.Sprintf("group %d (%s): %s", i+1, strings.Join(g, ", "), state)
+		}
+		return fmt.Sprintf("the decryption keys open %d of the file's %d key groups, and its shamir_threshold needs %d: %s",
+			n, len(e.Groups), e.Threshold, strings.Join(parts, "; "))
+	}
 	if len(e.Recipients) == 0 {
 		return "no decryption key matches: the file names no recipient"
 	}
 	return "no decryption key matches any recipient of the file: " + strings.Join(e.Recipients, ", ")
 }
 
-// dataKey returns the file's 32-byte data key, decrypted with the first
-// matching key.
+// dataKey returns the file's 32-byte data key: decrypted with the first
+// matching key, or, for a file with several key groups, combined from the
+// shares of the groups the Keys decrypt.
 func (k *Keys) dataKey(m *metadata) ([]byte, error) {
+	if len(m.KeyGroups) <= 1 {
+		g := keyGroup{Age: m.ageStanzas(), PGP: m.pgpStanzas()}
+		key, recipients, err := k.groupKey(g, dataKeySize)
+		if err != nil || key != nil {
+			return key, err
+		}
+		return nil, &NoKeyError{Recipients: append(recipients, m.otherKeys()...)}
+	}
+	threshold := m.ShamirThreshold
+	if threshold == 0 {
+		// SOPS reads a missing threshold as "every group".
+		threshold = len(m.KeyGroups)
+	}
+	e := &NoKeyError{Threshold: threshold, Decrypted: make([]bool, len(m.KeyGroups)), GroupErrors: make([]error, len(m.KeyGroups))}
+	var shares [][]byte
+	for i, g := range m.KeyGroups {
+		share, recipients, err := k.groupKey(g, dataKeySize+1)
+		if err != nil {
+			// As SOPS does, a group that fails does not stop the
+			// others: the threshold may be reached without it.
+			e.GroupErrors[i] = err
+			recipients = recipientsOf(g)
+		}
+		recipients = append(recipients, groupOtherKeys(g)...)
+		e.Recipients = append(e.Recipients, recipients...)
+		e.Groups = append(e.Groups, recipients)
+		if share != nil {
+			e.Decrypted[i] = true
+			shares = append(shares, share)
+		}
+	}
+	if len(shares) < threshold {
+		return nil, e
+	}
+	return combineShares(shares)
+}
+
+// dataKeySize is the length of SOPS's data key; a Shamir share is one
+// byte longer.
+const dataKeySize = 32
+
+// recipientsOf names the age and OpenPGP recipients of a key group.
+func recipientsOf(g keyGroup) []string {
+	var out []string
+	for _, s := range g.Age {
+		out = append(out, "age "+s.Recipient)
+	}
+	for _, s := range g.PGP {
+		out = append(out, "pgp "+s.Fingerprint)
+	}
+	return out
+}
+
+// groupKey decrypts what the key group g holds for the file (the data key,
+// or a share of it) with the first matching key. It returns the group's
+// recipients, and a nil key when none of the Keys matches.
+func (k *Keys) groupKey(g keyGroup, size int) ([]byte, []string, error) {
 	var recipients []string
-	for _, s := range m.ageStanzas() {
+	for _, s := range g.Age {
 		recipients = append(recipients, "age "+s.Recipient)
 		if k == nil || len(k.age) == 0 {
 			continue
@@ -99,18 +183,19 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 			if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
 				continue
 			}
-			return nil, fmt.Errorf("age recipient %s: %w", s.Recipient, err)
+			return nil, nil, fmt.Errorf("age recipient %s: %w", s.Recipient, err)
 		}
-		return readKey(r, "age recipient "+s.Recipient)
+		key, err := readKey(r, "age recipient "+s.Recipient, size)
+		return key, recipients, err
 	}
-	for _, s := range m.pgpStanzas() {
+	for _, s := range g.PGP {
 		recipients = append(recipients, "pgp "+s.Fingerprint)
 		if k == nil || len(k.pgp) == 0 {
 			continue
 		}
 		block, err := pgparmor.Decode(strings.NewReader(s.Enc))
 		if err != nil {
-			return nil, fmt.Errorf("pgp key %s: encrypted data key is not armored", s.Fingerprint)
+			return nil, nil, fmt.Errorf("pgp key %s: encrypted data key is not armored", s.Fingerprint)
 		}
 		md, err := openpgp.ReadMessage(block.Body, k.pgp, nil, nil)
 		if err != nil {
@@ -118,18 +203,19 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 			// or an unknown-issuer error: try the next recipient.
 			continue
 		}
-		return readKey(md.UnverifiedBody, "pgp key "+s.Fingerprint)
+		key, err := readKey(md.UnverifiedBody, "pgp key "+s.Fingerprint, size)
+		return key, recipients, err
 	}
-	return nil, &NoKeyError{Recipients: append(recipients, m.otherKeys()...)}
+	return nil, recipients, nil
 }
 
-func readKey(r io.Reader, who string) ([]byte, error) {
+func readKey(r io.Reader, who string, size int) ([]byte, error) {
 	key, err := io.ReadAll(io.LimitReader(r, 64))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", who, err)
 	}
-	if len(key) != 32 {
-		return nil, fmt.Errorf("%s: data key has %d bytes, want 32", who, len(key))
+	if len(key) != size {
+		return nil, fmt.Errorf("%s: data key has %d bytes, want %d", who, len(key), size)
 	}
 	return key, nil
 }

@@ -82,8 +82,8 @@ func (m *metadata) check() (*rules, error) {
 	if m.UnencryptedCRegex != "" || m.EncryptedCRegex != "" {
 		return nil, fmt.Errorf("encrypted_comment_regex and unencrypted_comment_regex are %w", ErrUnsupported)
 	}
-	if len(m.KeyGroups) > 1 {
-		return nil, fmt.Errorf("key groups (%d, for Shamir secret sharing) are %w", len(m.KeyGroups), ErrUnsupported)
+	if len(m.KeyGroups) > 1 && (m.ShamirThreshold < 0 || m.ShamirThreshold > len(m.KeyGroups) || m.ShamirThreshold == 1) {
+		return nil, fmt.Errorf("sops metadata: shamir_threshold %d does not fit %d key groups", m.ShamirThreshold, len(m.KeyGroups))
 	}
 	r := &rules{m: m}
 	var err error
@@ -120,21 +120,30 @@ func (m *metadata) pgpStanzas() []pgpStanza {
 
 // otherKeys names the key services the file was also encrypted for.
 func (m *metadata) otherKeys() []string {
+	all := keyGroup{KMS: m.KMS, GCPKMS: m.GCPKMS, HCKMS: m.HCKMS, AzureKV: m.AzureKV, Vault: m.Vault}
+	for _, g := range m.KeyGroups {
+		all.KMS = append(all.KMS, g.KMS...)
+		all.GCPKMS = append(all.GCPKMS, g.GCPKMS...)
+		all.HCKMS = append(all.HCKMS, g.HCKMS...)
+		all.AzureKV = append(all.AzureKV, g.AzureKV...)
+		all.Vault = append(all.Vault, g.Vault...)
+	}
+	return groupOtherKeys(all)
+}
+
+// groupOtherKeys counts the cloud key services of one key group.
+func groupOtherKeys(g keyGroup) []string {
 	var out []string
 	add := func(name string, n int) {
 		if n > 0 {
 			out = append(out, fmt.Sprintf("%d %s", n, name))
 		}
 	}
-	kms, gcp, hc, az, vault := len(m.KMS), len(m.GCPKMS), len(m.HCKMS), len(m.AzureKV), len(m.Vault)
-	for _, g := range m.KeyGroups {
-		kms, gcp, hc, az, vault = kms+len(g.KMS), gcp+len(g.GCPKMS), hc+len(g.HCKMS), az+len(g.AzureKV), vault+len(g.Vault)
-	}
-	add("AWS KMS", kms)
-	add("GCP KMS", gcp)
-	add("HuaweiCloud KMS", hc)
-	add("Azure Key Vault", az)
-	add("HashiCorp Vault", vault)
+	add("AWS KMS", len(g.KMS))
+	add("GCP KMS", len(g.GCPKMS))
+	add("HuaweiCloud KMS", len(g.HCKMS))
+	add("Azure Key Vault", len(g.AzureKV))
+	add("HashiCorp Vault", len(g.Vault))
 	return out
 }
 

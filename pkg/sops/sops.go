@@ -65,7 +65,7 @@ func IsEncrypted(f Format, data []byte) bool {
 
 // Decrypt returns the plaintext of data, a file in format f encrypted by
 // SOPS, without its metadata: YAML as YAML (all documents), JSON as
-// indented JSON, dotenv as dotenv, binary as the original bytes. The file's
+// indented JSON, dotenv as dotenv, INI as INI, binary as the original bytes. The file's
 // MAC is verified before anything is returned. Errors name value paths
 // and key ids, never values; see the package documentation.
 func Decrypt(f Format, data []byte, keys *Keys) ([]byte, error) {
@@ -79,7 +79,7 @@ func Decrypt(f Format, data []byte, keys *Keys) ([]byte, error) {
 	case Dotenv:
 		return decryptDotenv(data, keys)
 	case INI:
-		return nil, fmt.Errorf("INI files are %w", ErrUnsupported)
+		return decryptINI(data, keys)
 	default:
 		return nil, fmt.Errorf("format %q is %w", f, ErrUnsupported)
 	}

@@ -40,6 +40,12 @@ type Options struct {
 	EncryptedRegex string
 	// LastModified defaults to now.
 	LastModified time.Time
+	// KeyGroups, when there are two or more, replace Age: the data key is
+	// split by Shamir's secret sharing into one share per group, each
+	// wrapped for its group's age recipients, and ShamirThreshold shares
+	// (0: all) are needed to decrypt.
+	KeyGroups       [][]*age.X25519Recipient
+	ShamirThreshold int
 }
 
 // enc is the state of one encryption: data key and running MAC.
@@ -145,25 +151,34 @@ func (e *enc) leaf(path []string, v any) (string, bool, error) {
 	return s, true, err
 }
 
-// recipients encrypts the data key for every recipient.
-func (e *enc) recipients() (ages, pgps []map[string]string, err error) {
-	for _, r := range e.o.Age {
+// wrapAge encrypts secret for every age recipient.
+func wrapAge(secret []byte, rs []*age.X25519Recipient) ([]map[string]string, error) {
+	var ages []map[string]string
+	for _, r := range rs {
 		var buf bytes.Buffer
 		aw := armor.NewWriter(&buf)
 		w, err := age.Encrypt(aw, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if _, err := w.Write(e.key); err != nil {
-			return nil, nil, err
+		if _, err := w.Write(secret); err != nil {
+			return nil, err
 		}
 		if err := w.Close(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := aw.Close(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ages = append(ages, map[string]string{"recipient": r.String(), "enc": buf.String()})
+	}
+	return ages, nil
+}
+
+// recipients encrypts the data key for every recipient.
+func (e *enc) recipients() (ages, pgps []map[string]string, err error) {
+	if ages, err = wrapAge(e.key, e.o.Age); err != nil {
+		return nil, nil, err
 	}
 	for _, ent := range e.o.PGP {
 		var buf bytes.Buffer
@@ -207,6 +222,26 @@ func (e *enc) metadata() (map[string]any, error) {
 	}
 	if len(pgps) > 0 {
 		m["pgp"] = pgps
+	}
+	if len(e.o.KeyGroups) > 1 {
+		t := e.o.ShamirThreshold
+		if t == 0 {
+			t = len(e.o.KeyGroups)
+		}
+		shares, err := split(e.key, len(e.o.KeyGroups), t)
+		if err != nil {
+			return nil, err
+		}
+		var groups []map[string]any
+		for i, g := range e.o.KeyGroups {
+			ages, err := wrapAge(shares[i], g)
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, map[string]any{"age": ages})
+		}
+		m["key_groups"] = groups
+		m["shamir_threshold"] = t
 	}
 	if e.o.EncryptedRegex != "" {
 		m["encrypted_regex"] = e.o.EncryptedRegex
