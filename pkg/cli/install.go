@@ -97,6 +97,9 @@ type installOptions struct {
 	valuesFiles [][]byte
 	// objects are what Validate generated and Run writes.
 	objects *install.Objects
+	// FluxSecrets are --flux-secret: spec.flux.readSecrets.
+	FluxSecrets []string
+
 	// imageNote is what Run says about spec.imageUpdate (images.go).
 	imageNote string
 	// sync and genOpts are what Validate generated the objects from, for
@@ -140,6 +143,7 @@ func specFlags() []struct{ flag, path string } {
 		{"release-name", "spec.helm.releaseName"},
 		{"values", "spec.helm.values"},
 		{"set", "spec.helm.values"},
+		{"flux-secret", "spec.flux.readSecrets"},
 	}, append(sourceSpecFlags(), notifySpecFlags...)...)
 }
 
@@ -238,6 +242,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.DurationVar(&o.Timeout, "timeout", 0, "bound on apply, prune and health checks of a run (spec.timeout; default 5m)")
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode: namespace or cluster (see above)")
+	f.StringArrayVar(&o.FluxSecrets, "flux-secret", nil, "Secret of the sync's namespace that its Flux objects read (a source's secretRef, substituteFrom, valuesFrom): the job may get it (spec.flux.readSecrets; repeatable)")
 	f.StringArrayVar(&o.RBACExtraRules, "rbac-extra-rule", nil, "RESOURCE[.GROUP][:VERB,...] to grant in namespace mode (repeatable; default verbs get,list,create,update,patch,delete)")
 	f.StringVar(&o.ServiceAccount, "service-account", "", serviceAccountUsage)
 	f.BoolVar(&o.Export, "export", false, "print the objects instead of applying them")
@@ -487,6 +492,12 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	}
 	if helmSync {
 		s.Spec.Helm = &spec.HelmSpec{ReleaseName: o.ReleaseName, Values: values}
+	}
+	if len(o.FluxSecrets) > 0 {
+		if s.Spec.Flux == nil {
+			s.Spec.Flux = &spec.FluxSpec{}
+		}
+		s.Spec.Flux.ReadSecrets = o.FluxSecrets
 	}
 	if err := o.notifyFlags.apply(s); err != nil {
 		return nil, err

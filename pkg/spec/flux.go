@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -46,6 +47,13 @@ type FluxSpec struct {
 	// controllers do with --no-cross-namespace-refs. Default false: such
 	// references are allowed, as in Flux by default.
 	NoCrossNamespaceRefs bool `json:"noCrossNamespaceRefs,omitempty"`
+	// ReadSecrets names the Secrets of the sync's namespace that its Flux
+	// objects read (a source's secretRef or certSecretRef, a
+	// Kustomization's substituteFrom, a HelmRelease's valuesFrom, ...):
+	// install lets the job get each of them by name, as it does for the
+	// Secrets the spec itself names. install cannot read them from Git,
+	// and must not: a repository could name any Secret of the namespace.
+	ReadSecrets []string `json:"readSecrets,omitempty"`
 	// StrictSubstitution makes a Flux Kustomization's postBuild variable
 	// that is undefined and has no default an error, as Flux's
 	// StrictPostBuildSubstitutions feature gate does. Default false: it is
@@ -98,6 +106,11 @@ func (f *FluxSpec) validate(p *field.Path) field.ErrorList {
 	case c.N < 0 || c.N > MaxFluxConcurrency:
 		errs = append(errs, field.Invalid(p.Child("concurrency"), c.N,
 			fmt.Sprintf("must be between 1 and %d (0 or unset: %d)", MaxFluxConcurrency, DefaultFluxConcurrency)))
+	}
+	for i, name := range f.ReadSecrets {
+		for _, msg := range validation.IsDNS1123Subdomain(name) {
+			errs = append(errs, field.Invalid(p.Child("readSecrets").Index(i), name, msg))
+		}
 	}
 	return errs
 }

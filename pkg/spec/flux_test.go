@@ -23,6 +23,7 @@ func TestFluxSpec(t *testing.T) {
 		{name: "negative concurrency", flux: "flux: {concurrency: -1}", err: "spec.flux.concurrency: Invalid value: -1"},
 		{name: "concurrency not a number", flux: "flux: {concurrency: many}", err: `spec.flux.concurrency: Invalid value: "\"many\"": must be a whole number`},
 		{name: "unknown field", flux: "flux: {concurency: 2}", err: "spec.flux.concurency: Forbidden: unknown field"},
+		{name: "bad secret name", flux: "flux: {readSecrets: [ok, Not_OK]}", err: `spec.flux.readSecrets[1]: Invalid value: "Not_OK"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Parse([]byte(syncDoc(okSource + tc.flux)))
@@ -40,5 +41,19 @@ func TestFluxSpec(t *testing.T) {
 				t.Errorf("spec.flux %+v: apply %v, concurrency %d, no cross-namespace refs %v", f, f.ApplyInstallation(), f.UnitConcurrency(), f.CrossNamespaceRefsRefused())
 			}
 		})
+	}
+}
+
+// spec.flux.readSecrets joins the Secrets the generated RBAC grants.
+func TestFluxReadSecretsNamed(t *testing.T) {
+	s, err := Parse([]byte(syncDoc(okSource + "flux: {readSecrets: [git-auth, cluster-vars]}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(s.SecretNames(), ",")
+	for _, want := range []string{"git-auth", "cluster-vars"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("SecretNames() = %s, want %s among them", got, want)
+		}
 	}
 }

@@ -166,8 +166,9 @@ func (h *HelmSource) describe() (url, what string) {
 // others it reads (MoreSecrets: verification keys, includes'
 // credentials), the Secrets of postBuild.substituteFrom and
 // helm.valuesFrom, the decryption keys' Secret, the notification
-// providers' Secrets and kubeConfig's. The generated RBAC grants get on
-// exactly these.
+// providers' Secrets, kubeConfig's and those spec.flux.readSecrets lists
+// for the sync's Flux objects. The generated RBAC grants get on exactly
+// these.
 func (s *Sync) SecretNames() []string {
 	var names []string
 	if ref, _ := s.Spec.Source.SecretRef(); ref != nil {
@@ -196,6 +197,9 @@ func (s *Sync) SecretNames() []string {
 	names = append(names, s.Spec.notifySecretNames()...)
 	if kc := s.Spec.KubeConfig; kc != nil && kc.SecretRef != nil {
 		names = append(names, kc.SecretRef.Name)
+	}
+	if f := s.Spec.Flux; f != nil {
+		names = append(names, f.ReadSecrets...)
 	}
 	slices.Sort(names)
 	return slices.Compact(names)

@@ -59,7 +59,7 @@ func (r *runner) readDataIn(ctx context.Context, ns, kind, name, field string, b
 	case apierrors.IsNotFound(getErr):
 		return nil, false, nil
 	case getErr != nil:
-		return nil, false, fmt.Errorf("%s (%s): %w", object.ID{Kind: kind, Namespace: ns, Name: name}, field, getErr)
+		return nil, false, fmt.Errorf("%s (%s): %w%s", object.ID{Kind: kind, Namespace: ns, Name: name}, field, getErr, r.secretHint(kind, ns, name, getErr))
 	}
 	return data, true, nil
 }
