@@ -62,15 +62,11 @@ func decryptDotenv(data []byte, keys *Keys) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := md.check()
+	w, err := keys.walker(md)
 	if err != nil {
 		return nil, err
 	}
-	key, err := keys.dataKey(md)
-	if err != nil {
-		return nil, err
-	}
-	w := newWalker(key, r)
+	key := w.key
 	var out bytes.Buffer
 	for _, l := range body {
 		if l.comment {

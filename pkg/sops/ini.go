@@ -196,15 +196,11 @@ func decryptINI(data []byte, keys *Keys) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := md.check()
+	w, err := keys.walker(md)
 	if err != nil {
 		return nil, err
 	}
-	key, err := keys.dataKey(md)
-	if err != nil {
-		return nil, err
-	}
-	w := newWalker(key, r)
+	key := w.key
 	for _, s := range body {
 		s.comment = iniComment(s.comment, key, []string{s.name})
 		for i := range s.keys {

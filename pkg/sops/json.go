@@ -107,15 +107,10 @@ func decryptJSON(data []byte, keys *Keys, binary bool) ([]byte, error) {
 			i--
 		}
 	}
-	r, err := md.check()
+	w, err := keys.walker(md)
 	if err != nil {
 		return nil, err
 	}
-	key, err := keys.dataKey(md)
-	if err != nil {
-		return nil, err
-	}
-	w := newWalker(key, r)
 	if err := w.jsonNode(root, nil); err != nil {
 		return nil, err
 	}

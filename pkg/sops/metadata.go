@@ -204,6 +204,21 @@ type walker struct {
 	mac   hash.Hash
 }
 
+// walker checks the file's metadata, opens its data key with k and
+// returns the walker over its values: the first steps of every format's
+// decryption.
+func (k *Keys) walker(md *metadata) (*walker, error) {
+	r, err := md.check()
+	if err != nil {
+		return nil, err
+	}
+	key, err := k.dataKey(md)
+	if err != nil {
+		return nil, err
+	}
+	return newWalker(key, r), nil
+}
+
 func newWalker(key []byte, r *rules) *walker {
 	w := &walker{key: key, rules: r, mac: sha512.New()}
 	if r.m.MACOnlyEncrypted {

@@ -90,15 +90,10 @@ func decryptYAML(data []byte, keys *Keys) ([]byte, error) {
 	if !ok {
 		return nil, errors.New("no sops metadata in the first document")
 	}
-	r, err := md.check()
+	w, err := keys.walker(md)
 	if err != nil {
 		return nil, err
 	}
-	key, err := keys.dataKey(md)
-	if err != nil {
-		return nil, err
-	}
-	w := newWalker(key, r)
 	for _, doc := range docs {
 		if m, i := yamlMetadataNode(doc); i >= 0 {
 			m.Content = append(m.Content[:i], m.Content[i+2:]...)

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gitsync/gitsync/tests/gitserver"
 )
 
 // TestFluxReadSecrets: the job of a sync that delegates its objects to a
@@ -20,19 +19,12 @@ import (
 func TestFluxReadSecrets(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "tree", expandNS(map[string]string{
+	git, _ := appRepo(t, expandNS(map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/units.yaml": kustomization("apps", "./apps",
 			"  postBuild:\n    substituteFrom:\n    - {kind: Secret, name: cluster-vars}\n"),
 		"apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vars-cm\ndata:\n  env: ${env}\n",
-	}, ns)); err != nil {
-		t.Fatal(err)
-	}
+	}, ns))
 	if _, err := env.Client().CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "cluster-vars"}, StringData: map[string]string{"env": "prod"},
 	}, metav1.CreateOptions{}); err != nil {

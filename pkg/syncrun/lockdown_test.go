@@ -11,7 +11,6 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/lockdown"
 	"github.com/gitsync/gitsync/pkg/names"
-	"github.com/gitsync/gitsync/tests/gitserver"
 )
 
 // TestLockdown: a namespace locked down (Namespace annotations, which a
@@ -26,24 +25,17 @@ import (
 func TestLockdown(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
 	foreign := strings.Replace(kustomization("foreign", "./foreign", ""), "    name: NS\n", "    name: NS\n    namespace: elsewhere\n", 1)
 	if !strings.Contains(foreign, "namespace: elsewhere") {
 		t.Fatalf("test tree: no cross-namespace sourceRef in\n%s", foreign)
 	}
-	if _, err := repo.Commit(ctx, "tree", expandNS(map[string]string{
+	git, _ := appRepo(t, expandNS(map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/units.yaml":                 kustomization("team", "./team", "") + foreign,
 		"clusters/test/root-cm.yaml":               cm("root-cm", "1"),
 		"team/cm.yaml":                             cm("unit-cm", "1"),
 		"foreign/cm.yaml":                          cm("foreign-cm", "1"),
-	}, ns)); err != nil {
-		t.Fatal(err)
-	}
+	}, ns))
 	// Before the lockdown: a plain namespace-mode sync, with the applier
 	// RBAC install generates, and no right to impersonate anyone.
 	doc := syncDoc(ns, git.HTTPURL("app"), "")

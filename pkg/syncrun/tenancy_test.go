@@ -86,6 +86,21 @@ func installSync(t *testing.T, c *cluster.Cluster, doc string) *rest.Config {
 	return cfg
 }
 
+// appRepo starts a Git server with one repository, app, holding files on
+// its main branch, and returns both.
+func appRepo(t *testing.T, files map[string]string) (*gitserver.Server, *gitserver.Repo) {
+	t.Helper()
+	git := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := git.CreateRepo(t.Context(), "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(t.Context(), "app", files); err != nil {
+		t.Fatal(err)
+	}
+	return git, repo
+}
+
 func syncDoc(ns, url, extra string) string {
 	return fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
 kind: Sync
@@ -153,16 +168,9 @@ func exists(t *testing.T, c *cluster.Cluster, ns, kind, name string) bool {
 func testImpersonation(t *testing.T, c *cluster.Cluster) {
 	ctx := t.Context()
 	ns := c.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "app", map[string]string{
+	git, repo := appRepo(t, map[string]string{
 		"deploy/config.yaml": cm("app-config", "v1"), "deploy/web.yaml": tenantDeployment,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	jobCfg := installSync(t, c, syncDoc(ns, git.HTTPURL("app"), "  serviceAccountName: tenant\n"))
 	if _, err := c.Client().CoreV1().ServiceAccounts(ns).Create(ctx,
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tenant"}}, metav1.CreateOptions{}); err != nil {
@@ -297,16 +305,9 @@ func putSecret(t *testing.T, c *cluster.Cluster, ns, name string, data map[strin
 func testRemoteCluster(t *testing.T, b *cluster.Cluster) {
 	ctx := t.Context()
 	nsA, nsB := env.NewNamespace(t), b.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "app", map[string]string{
+	git, repo := appRepo(t, map[string]string{
 		"deploy/a.yaml": cm("remote-a", "1"), "deploy/b.yaml": cm("remote-b", "1"),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	// The remote identity: ServiceAccount deployer of B with ConfigMap
 	// rights in nsB only.
 	if _, err := b.Client().CoreV1().ServiceAccounts(nsB).Create(ctx,
@@ -371,16 +372,8 @@ func testRemoteCluster(t *testing.T, b *cluster.Cluster) {
 // A kubeconfig that would start a process or read a file of the job's Pod
 // is refused, naming the field, and nothing is applied.
 func testRemoteRefusals(t *testing.T) {
-	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "app", map[string]string{"deploy/a.yaml": cm("refused", "1")}); err != nil {
-		t.Fatal(err)
-	}
+	git, _ := appRepo(t, map[string]string{"deploy/a.yaml": cm("refused", "1")})
 	const kubeconfig = `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
@@ -413,18 +406,11 @@ users: [{name: u, user: %s}]
 func testFluxUnitImpersonation(t *testing.T, c *cluster.Cluster) {
 	ctx := t.Context()
 	ns := c.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "tree", expandNS(map[string]string{
+	git, _ := appRepo(t, expandNS(map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/units.yaml":                 kustomization("team", "./team", "  serviceAccountName: unit-sa\n"),
 		"team/cm.yaml":                             cm("unit-cm", "1"),
-	}, ns)); err != nil {
-		t.Fatal(err)
-	}
+	}, ns))
 	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: app, namespace: %s}\n"+
 		"spec:\n  suspend: true\n  serviceAccountName: tenant\n  source: {git: {url: %s, insecure: true, ref: {branch: main}}}\n  path: ./clusters/test\n",
 		ns, git.HTTPURL("app"))
@@ -499,14 +485,7 @@ subjects: [{kind: ServiceAccount, name: %[2]s, namespace: %[1]s}]
 func testRenderAsCaller(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit(ctx, "app", map[string]string{"deploy/a.yaml": cm("rendered", "1")}); err != nil {
-		t.Fatal(err)
-	}
+	git, _ := appRepo(t, map[string]string{"deploy/a.yaml": cm("rendered", "1")})
 	installSync(t, env, syncDoc(ns, git.HTTPURL("app"),
 		"  serviceAccountName: nobody\n  kubeConfig: {secretRef: {name: missing}}\n"))
 	out, err := Render(ctx, RenderOptions{Name: "app", Namespace: ns, Config: env.Config()})
