@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
@@ -309,5 +310,43 @@ func TestLateRunStartsOver(t *testing.T) {
 	}
 	if after := f.inventory(); after.ResourceVersion != inv.ResourceVersion {
 		t.Errorf("the late run rewrote the inventory")
+	}
+}
+
+// TestNoopRunRecordsItsNotification: a provider that wants every run that
+// succeeded is notified by a run with nothing else to do, and what became
+// of the notification is recorded: that run takes the Lease to write the
+// record, once, and then releases it.
+func TestNoopRunRecordsItsNotification(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	rcv := newHookReceiver(t, "k")
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"},
+		StringData: map[string]string{"address": rcv.URL + "/hooks/S3CRETPATH", "token": "k", "headers": "X-Env: test\n"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(map[string]string{"deploy/a.yaml": cm("a", "1")})
+	f.install(f.git.HTTPURL("app"), "", `  notify:
+  - {name: hook, type: generic-hmac, secretRef: {name: hook}, events: [Succeeded]}
+`)
+	f.mustSucceed(f.run())
+	before := f.inventory()
+
+	rec := &recorder{}
+	res := f.runWith(Options{Config: rec.config()})
+	f.mustSucceed(res)
+	if res.Rendered || len(res.Notify) != 1 || res.Notify[0].Result != "Sent" {
+		t.Fatalf("rendered %v, notify %+v; want a drift check and one notification sent", res.Rendered, res.Notify)
+	}
+	if reasons, bad := rcv.got(); strings.Join(reasons, ",") != "Changed,Succeeded" || len(bad) > 0 {
+		t.Errorf("receiver got %v (rejected %v); want the first run's Changed, then Succeeded", reasons, bad)
+	}
+	after := f.inventory()
+	if after.ResourceVersion == before.ResourceVersion || len(after.Record.LastRun.Notify) != 1 {
+		t.Errorf("record's notify %+v; want the delivery recorded", after.Record.LastRun.Notify)
+	}
+	leases := "/apis/coordination.k8s.io/v1/namespaces/" + f.ns + "/leases"
+	want := []string{"POST " + leases, "PUT /api/v1/namespaces/" + f.ns + "/configmaps/gitsync-app-inventory", "DELETE " + leases + "/gitsync-app"}
+	if w := rec.writes(); strings.Join(w, ",") != strings.Join(want, ",") {
+		t.Errorf("writes %v; want %v", w, want)
 	}
 }
