@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +103,29 @@ func TestStatusLastChecked(t *testing.T) {
 	must(t, err)
 	if !regexp.MustCompile(`\nLast Checked: +` + regexp.QuoteMeta(at(time.Minute).Format(time.RFC3339)) + ` \(60s ago\)\n`).MatchString(out) {
 		t.Errorf("describe:\n%s\nwant Last Checked 60s ago", out)
+	}
+}
+
+// TestPrometheusLastChecked: a sync whose later runs found nothing to do is
+// not stale to `status -o prometheus`: its last success and last run are
+// when the sync was last checked.
+func TestPrometheusLastChecked(t *testing.T) {
+	end, checked := goldenNow.Add(-time.Hour), goldenNow.Add(-time.Minute)
+	items := []action.SyncStatus{{Name: "web", Namespace: "ns", LastAppliedRevision: revWeb, LastAppliedTime: &end,
+		LastCheckedTime: &checked, LastRun: &inventory.Run{Revision: revWeb, End: end, Result: inventory.ResultSucceeded}}}
+	var out strings.Builder
+	must(t, writePrometheus(&out, items))
+	for _, m := range []string{"gitsync_last_success_timestamp_seconds", "gitsync_run_timestamp_seconds"} {
+		want := fmt.Sprintf(`%s{namespace="ns",sync="web"} %s`, m, strconv.FormatFloat(float64(checked.Unix()), 'g', -1, 64))
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("want %s in:\n%s", want, out.String())
+		}
+	}
+	// A failed last run is not made a success by a later Job.
+	items[0].LastRun.Result = inventory.ResultFailed
+	out.Reset()
+	must(t, writePrometheus(&out, items))
+	if strings.Contains(out.String(), strconv.FormatFloat(float64(checked.Unix()), 'g', -1, 64)) {
+		t.Errorf("a failed run's sync reports the later Job:\n%s", out.String())
 	}
 }
