@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/gitsync/gitsync/pkg/action"
@@ -87,15 +88,23 @@ func TestStatusLastChecked(t *testing.T) {
 	job, err = c.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
 	must(t, err)
 	done := metav1.NewTime(at(time.Minute))
-	job.Status = batchv1.JobStatus{
-		StartTime: ptr.To(metav1.NewTime(at(time.Minute + time.Second))), CompletionTime: &done, Succeeded: 1,
-		Conditions: []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: done},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: done},
-		},
-	}
-	_, err = c.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
-	must(t, err)
+	// The Job controller writes the Job's status too (the control plane
+	// has no node, so no Pod of it ever runs).
+	must(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		job, err := c.BatchV1().Jobs(ns).Get(ctx, job.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		job.Status = batchv1.JobStatus{
+			StartTime: ptr.To(metav1.NewTime(at(time.Minute + time.Second))), CompletionTime: &done, Succeeded: 1,
+			Conditions: []batchv1.JobCondition{
+				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: done},
+				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: done},
+			},
+		}
+		_, err = c.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+		return err
+	}))
 	if got := checked(statusOf("status", "web")); !got.Equal(at(time.Minute)) {
 		t.Errorf("described: lastCheckedTime %s, want the Job's completionTime %s", got, at(time.Minute))
 	}
