@@ -209,6 +209,10 @@ type runner struct {
 	// read; notified is set once the run's notifications went out.
 	specVersion string
 	notified    bool
+	// check is the check of the units before the Lease (noop.go);
+	// checkedUnits the units of the record as the run read it.
+	check        unitsCheck
+	checkedUnits []inventory.UnitRecord
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -344,7 +348,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if root != nil {
-		if r.specVersion == specVersion && inv.ResourceVersion == checked.ResourceVersion {
+		if r.specVersion == specVersion && inv.ResourceVersion == checked.ResourceVersion && len(checked.Record.Units) == 0 {
 			inv = checked // what the check decided on is still so
 		} else {
 			ctx = r.startOver(ctx)
@@ -352,6 +356,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			root = nil
 		}
 	}
+	r.checkedUnits = inv.Record.Units
 	r.pass(ctx, inv, res, root)
 	if r.opts.stopAfterApply {
 		return res, nil // a killed run records and releases nothing
@@ -369,7 +374,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
 	switch {
-	case nothingToRecord(&inv.Record, res):
+	case nothingToRecord(&inv.Record, r.checkedUnits, res):
 		// Checked again under the Lease, nothing to do after all: there
 		// is nothing new to record.
 		noteResult(inv, res)
