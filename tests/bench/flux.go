@@ -117,8 +117,8 @@ func (b *bench) flux(ctx context.Context, total int) error {
 		return err
 	}
 	// Per unit: its inventory and one metadata LIST per kind; per
-	// HelmRelease: its repository's Secret; for the sync: its spec, Lease
-	// (create, release), inventory, record, and the stored tree.
+	// HelmRelease: its repository's Secret; for the sync: its spec,
+	// inventory and the stored tree (no Lease, no record: nothing to write).
 	kinds := 7*(fluxKustomizations-1) + fluxReleases
 	state := fluxKustomizations + fluxReleases + fluxReleases + 6
 	b.add("Flux tree: nothing changed", same.wall, "≤ 1 s", workload)
