@@ -1,6 +1,7 @@
 package syncrun
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -348,5 +349,16 @@ func TestNoopRunRecordsItsNotification(t *testing.T) {
 	want := []string{"POST " + leases, "PUT /api/v1/namespaces/" + f.ns + "/configmaps/gitsync-app-inventory", "DELETE " + leases + "/gitsync-app"}
 	if w := rec.writes(); strings.Join(w, ",") != strings.Join(want, ",") {
 		t.Errorf("writes %v; want %v", w, want)
+	}
+}
+
+// TestNoLeaseNoWrite: a run that holds no Lease is refused every write
+// stage, whatever it decided.
+func TestNoLeaseNoWrite(t *testing.T) {
+	r := &runner{}
+	for _, stage := range []string{"inventory", "apply", "prune", "record"} {
+		if err := r.guard(t.Context(), stage); !errors.Is(err, lease.ErrLost) || !strings.Contains(err.Error(), "holds no Lease") {
+			t.Errorf("guard before %s without a Lease: %v", stage, err)
+		}
 	}
 }

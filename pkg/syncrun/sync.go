@@ -314,6 +314,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	var held *lease.HeldError
 	if errors.As(err, &held) {
+		// What the check found is left to the run holding the Lease.
+		*res = Result{Start: start}
 		res.Outcome, res.End = Busy, r.now()
 		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %q, expires %s); this run did nothing",
 			r.opts.Namespace, lease.Name(r.opts.Name), held.Holder, held.Expires.UTC().Format(time.RFC3339))
