@@ -205,7 +205,6 @@ func (r *runner) startOver(ctx context.Context) context.Context {
 	r.indexes = helm.NewIndexCache(r.opts.WorkDir)
 	r.tree = newTree()
 	r.rootSource = nil
-	r.notified = false
 	r.check = unitsCheck{}
 	return helm.WithIndexCache(ctx, r.indexes)
 }

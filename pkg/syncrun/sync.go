@@ -353,8 +353,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if r.specVersion == specVersion && inv.ResourceVersion == checked.ResourceVersion && len(checked.Record.Units) == 0 {
 			inv = checked // what the check decided on is still so
 		} else {
+			// Notifications already sent are not sent again; the record
+			// keeps them.
+			notified := res.Notify
 			ctx = r.startOver(ctx)
-			res = &Result{Start: start}
+			res = &Result{Start: start, Notify: notified}
 			root = nil
 		}
 	}
