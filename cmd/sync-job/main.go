@@ -137,10 +137,15 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 		o.exitCode = exitFailed
 		return fmt.Errorf("namespace: %w", err)
 	}
-	var requests atomic.Int64
+	// requests counts the run's API requests; writes those that are not
+	// reads (GET: get, list, watch).
+	var requests, writes atomic.Int64
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			requests.Add(1)
+			if req.Method != http.MethodGet && req.Method != http.MethodHead {
+				writes.Add(1)
+			}
 			return rt.RoundTrip(req)
 		})
 	})
@@ -163,13 +168,13 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 		default:
 			o.exitCode = exitFailed
 		}
-		logger.Error("run could not start", "error", err.Error(), "requests", requests.Load(), "duration", time.Since(start).String())
+		logger.Error("run could not start", "error", err.Error(), "requests", requests.Load(), "writes", writes.Load(), "duration", time.Since(start).String())
 		o.logged = true
 		return err
 	}
 	attrs := []any{
 		"result", string(res.Outcome), "revision", res.Revision, "objects", res.Objects,
-		"rendered", res.Rendered, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "retries", res.Retries,
+		"rendered", res.Rendered, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "writes", writes.Load(), "retries", res.Retries,
 		"duration", res.End.Sub(res.Start).String(),
 	}
 	if len(res.Notify) > 0 {

@@ -100,6 +100,9 @@ func TestExitCodes(t *testing.T) {
 			if _, ok := last["requests"]; !ok {
 				t.Errorf("last log line has no request count: %v", last)
 			}
+			if _, ok := last["writes"]; !ok {
+				t.Errorf("last log line has no write count: %v", last)
+			}
 		})
 	}
 }

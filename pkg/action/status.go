@@ -48,6 +48,16 @@ type SyncStatus struct {
 	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
 	// LastAppliedTime is when that run ended.
 	LastAppliedTime *time.Time `json:"lastAppliedTime,omitempty"`
+	// LastCheckedTime is when a run last ended having checked the sync:
+	// the newest of the last recorded run's end, the CronJob's
+	// status.lastSuccessfulTime and, in a detailed status, the
+	// completionTime of the newest of its Jobs that succeeded. A run that
+	// found nothing to do rewrites no record (docs/architecture.md, "One
+	// run"), so only its Job says when it ran. A Job that succeeded may
+	// also be a run that found another run holding the Lease; a run
+	// outside a Job (`run --local`) that found nothing to do leaves no
+	// trace.
+	LastCheckedTime *time.Time `json:"lastCheckedTime,omitempty"`
 	// LastAttemptedRevision is the revision of the last run.
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
 	// LastRun is the last run; absent before the first one.
@@ -171,11 +181,12 @@ func Status(ctx context.Context, cfg *Config, opts StatusOptions) (*SyncStatus, 
 		st.Problems = append(st.Problems, "history: "+err.Error())
 	}
 	st.History = hist[:min(len(hist), statusHistoryLimit)]
-	jobs, err := activeJobs(ctx, cfg, s)
+	jobs, checked, err := activeJobs(ctx, cfg, s)
 	if err != nil {
 		st.Problems = append(st.Problems, "jobs: "+err.Error())
 	}
 	st.ActiveJobs = jobs
+	st.LastCheckedTime = later(st.LastCheckedTime, checked)
 	if st.Lease, err = readLease(ctx, cfg, opts.Ref, cfg.now()); err != nil {
 		st.Problems = append(st.Problems, "lease: "+err.Error())
 	}
@@ -245,9 +256,21 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 		run := rec.LastRun
 		st.LastRun = &run
 	}
+	st.LastCheckedTime = later(nil, rec.LastRun.End)
+	if s.CronJob != nil && s.CronJob.Status.LastSuccessfulTime != nil {
+		st.LastCheckedTime = later(st.LastCheckedTime, s.CronJob.Status.LastSuccessfulTime.Time)
+	}
 	st.Objects = len(s.Entries())
 	st.Units = rec.Units
 	return st
+}
+
+// later returns the later of t and u (in UTC); nil when both are unset.
+func later(t *time.Time, u time.Time) *time.Time {
+	if u.IsZero() || t != nil && !u.After(*t) {
+		return t
+	}
+	return timePtr(u)
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -264,19 +287,24 @@ func KindName(group, kind string) string {
 }
 
 // activeJobs returns the unfinished Jobs the sync's CronJob owns, oldest
-// first.
-func activeJobs(ctx context.Context, cfg *Config, s *Sync) ([]JobStatus, error) {
+// first, and when the newest of those that succeeded completed (zero when
+// none did).
+func activeJobs(ctx context.Context, cfg *Config, s *Sync) ([]JobStatus, time.Time, error) {
 	if s.CronJob == nil {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	jobs, err := ownedJobs(ctx, cfg.Client, s.CronJob)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	var out []JobStatus
+	var completed time.Time
 	for i := len(jobs) - 1; i >= 0; i-- {
 		j := jobs[i]
-		if finished, _, _ := jobOutcome(j); finished {
+		if finished, succeeded, _ := jobOutcome(j); finished {
+			if succeeded && j.Status.CompletionTime != nil && j.Status.CompletionTime.After(completed) {
+				completed = j.Status.CompletionTime.Time
+			}
 			continue
 		}
 		js := JobStatus{Name: j.Name, Status: jobPhase(j)}
@@ -285,5 +313,5 @@ func activeJobs(ctx context.Context, cfg *Config, s *Sync) ([]JobStatus, error) 
 		}
 		out = append(out, js)
 	}
-	return out, nil
+	return out, completed, nil
 }

@@ -47,7 +47,9 @@ func newStatusCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 		Short: "Show the state of syncs: revision, last run, objects, next run",
 		Long: `Without NAME, list the syncs of the namespace (of every namespace with -A) with their source, the revision
 last applied, when the last run ended and how, how many objects the sync manages, and when the CronJob will start
-the next run. -o wide adds the last run's duration and message.
+the next run. -o wide adds the last run's duration and message. A run that found nothing to do records nothing;
+LAST RUN and "Last Checked" say when it ended, from the CronJob's last successful Job (lastCheckedTime in -o
+json|yaml), while the result, duration and message stay those of the last run that wrote the record.
 
 A sync whose repository holds Flux objects lists its units (Kustomizations and HelmReleases) under it,
 nested as their parents render them: the Flux source each reads, its revision, result and objects; -o wide
@@ -216,6 +218,10 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 		lastRun, result, dur, msg := "-", "-", "-", ""
 		if r := st.LastRun; r != nil {
 			lastRun = format.Age(now, runEnd(*r))
+			if c := st.LastCheckedTime; c != nil && c.After(runEnd(*r)) {
+				// A later run found nothing to do and recorded nothing.
+				lastRun = format.Age(now, *c)
+			}
 			result = format.OrDash(string(r.Result))
 			dur = format.Duration(r.Duration.Duration)
 			msg = r.Message
@@ -311,6 +317,9 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		applied += " (" + format.Age(now, *st.LastAppliedTime) + " ago)"
 	}
 	field("Last Applied", applied)
+	if st.LastCheckedTime != nil {
+		field("Last Checked", timeCell(now, *st.LastCheckedTime))
+	}
 	field("Lease", leaseCell(st.Lease, now))
 	if r := st.LastRun; r == nil {
 		field("Last Run", "none yet")

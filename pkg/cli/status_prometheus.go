@@ -45,6 +45,12 @@ func writePrometheus(w io.Writer, items []action.SyncStatus) error {
 		}
 		if st.LastRun != nil {
 			rec.LastRun = *st.LastRun
+			// Runs since that found nothing to do recorded nothing; their
+			// Jobs say when they ended (lastCheckedTime), and they succeeded
+			// as the recorded run did.
+			if c := st.LastCheckedTime; c != nil && rec.LastRun.Result == inventory.ResultSucceeded && c.After(rec.LastRun.End) {
+				rec.LastRun.End, rec.LastAppliedTime = *c, *c
+			}
 		}
 		suspended := st.Suspended
 		syncs = append(syncs, metrics.Sync{Namespace: st.Namespace, Name: st.Name, Record: rec, Objects: st.Objects, Suspended: &suspended})

@@ -322,7 +322,7 @@ func TestStatusGolden(t *testing.T) {
 			LastAppliedRevision: revAPIPrev, LastAttemptedRevision: revAPI, Objects: 3,
 		}
 		got := st
-		got.LastScheduleTime, got.LastAppliedTime, got.LastRun, got.ObjectsByKind, got.History = nil, nil, nil, nil, nil
+		got.LastScheduleTime, got.LastAppliedTime, got.LastCheckedTime, got.LastRun, got.ObjectsByKind, got.History = nil, nil, nil, nil, nil, nil
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("status (-want +got):\n%s", diff)
 		}

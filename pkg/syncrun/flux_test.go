@@ -497,9 +497,14 @@ func TestFluxRepository(t *testing.T) {
 		t.Errorf("Render of a unit that does not exist: %v", err)
 	}
 
-	// Nothing changed: every unit only checks drift.
-	res = f.run()
+	// Nothing changed: every unit only checks drift, and the run writes
+	// nothing (noop.go).
+	recorded := &recorder{}
+	res = f.runWith(Options{Config: recorded.config()})
 	mustUnitsSucceed(t, res)
+	if w := recorded.writes(); len(w) != 0 {
+		t.Errorf("a run with nothing changed wrote %d times: %v", len(w), w)
+	}
 	if res.Rendered {
 		t.Error("the sync rendered again with nothing changed")
 	}

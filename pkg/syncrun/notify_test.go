@@ -100,7 +100,9 @@ func TestNotifyChangeOnly(t *testing.T) {
 	}
 	steps := []step{
 		{"change", nil, false, []string{"hook=Sent"}},
-		{"no change", nil, false, nil},
+		// Nothing to tell and nothing to record: the record stays as the
+		// change left it (a run with nothing to do writes nothing).
+		{"no change", nil, false, []string{"hook=Sent"}},
 		{"failure", map[string]string{"deploy/a.yaml": "kind: [unclosed"}, true, []string{"hook=Sent", "missing=Failed", "hang=Failed"}},
 		{"failure again", nil, true, nil},
 		{"recovery", map[string]string{"deploy/a.yaml": cm("a", "2")}, false, []string{"hook=Sent"}},

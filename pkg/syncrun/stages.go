@@ -140,6 +140,35 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 // store: the narrowed inventory and record, and a history entry for runs
 // that rendered or failed.
 func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inventory.Inventory, res *Result) {
+	orphaned := noteResult(inv, res)
+	run := inv.Record.LastRun
+	saveErr := store.Save(ctx, inv)
+	if saveErr != nil {
+		r.log.Error("recording the result failed", "state", store.Sync, "error", saveErr)
+		if res.Err == nil {
+			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", saveErr)
+		}
+	}
+	if saveErr == nil {
+		r.emitOrphaned(ctx, store.Sync, orphaned, res)
+	}
+	// A record refused by the inventory's precondition (written by another
+	// run, or deleted by uninstall) gets no history either.
+	if (res.Rendered || res.Outcome == Failed) && !errors.Is(saveErr, inventory.ErrConflict) {
+		h := inventory.History{
+			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
+			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
+			Duration: run.Duration, Counts: run.Counts,
+		}
+		if _, err := store.AppendHistory(ctx, h); err != nil {
+			r.log.Warn("writing history failed", "state", store.Sync, "error", err)
+		}
+	}
+}
+
+// noteResult updates inv's record (in memory) with the run's result, and
+// returns the objects the run orphaned.
+func noteResult(inv *inventory.Inventory, res *Result) []object.ID {
 	run := inventory.Run{
 		Revision:   res.Revision,
 		SpecDigest: res.specDigest,
@@ -172,28 +201,7 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 	default:
 		inv.Record.Fail(run)
 	}
-	saveErr := store.Save(ctx, inv)
-	if saveErr != nil {
-		r.log.Error("recording the result failed", "state", store.Sync, "error", saveErr)
-		if res.Err == nil {
-			res.Outcome, res.Err = Failed, fmt.Errorf("record: %w", saveErr)
-		}
-	}
-	if saveErr == nil {
-		r.emitOrphaned(ctx, store.Sync, orphaned, res)
-	}
-	// A record refused by the inventory's precondition (written by another
-	// run, or deleted by uninstall) gets no history either.
-	if (res.Rendered || res.Outcome == Failed) && !errors.Is(saveErr, inventory.ErrConflict) {
-		h := inventory.History{
-			Revision: res.Revision, Time: res.End, Result: inv.Record.LastRun.Result, Message: res.Message,
-			SetDigest: run.SetDigest, SpecDigest: run.SpecDigest, ObjectCount: res.Objects,
-			Duration: run.Duration, Counts: run.Counts,
-		}
-		if _, err := store.AppendHistory(ctx, h); err != nil {
-			r.log.Warn("writing history failed", "state", store.Sync, "error", err)
-		}
-	}
+	return orphaned
 }
 
 // defaultNamespace puts namespaced objects rendered without a namespace

@@ -209,6 +209,14 @@ type runner struct {
 	// lockdown is the namespace's lockdown the run holds itself and its
 	// units to (lockdown.go).
 	lockdown lockdown.Policy
+	// specVersion is the resourceVersion of the spec ConfigMap as last
+	// read; notified is set once the run's notifications went out.
+	specVersion string
+	notified    bool
+	// check is the check of the units before the Lease (noop.go);
+	// checkedUnits the units of the record as the run read it.
+	check        unitsCheck
+	checkedUnits []inventory.UnitRecord
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -277,6 +285,25 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// the run until the Job's deadline kills it.
 	startCtx, cancelStart := context.WithTimeout(ctx, r.startTimeout())
 	defer cancelStart()
+	// The spec and the inventory are read first without the Lease, and a
+	// sync whose last run succeeded is checked without it (noop.go): a run
+	// that finds nothing to do takes no Lease and writes nothing. A run
+	// that is to write takes the Lease first and reads both again.
+	// spec.suspend is not checked here: it suspends the schedule (the
+	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
+	// rollback — is one somebody asked for.
+	if err := r.loadSpec(startCtx); err != nil {
+		return nil, err
+	}
+	inv, err := r.store.Load(startCtx)
+	if err != nil {
+		return nil, err
+	}
+	root := r.checkFirst(ctx, inv, res)
+	if root != nil && r.finishIdle(ctx, inv, res) {
+		return res, nil
+	}
+
 	// The Lease is renewed until leaseCtx ends, with the run. Taking it is
 	// bounded by StartTimeout too, without bounding its renewal.
 	leaseCtx, stopRenewing := context.WithCancel(ctx)
@@ -291,6 +318,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	var held *lease.HeldError
 	if errors.As(err, &held) {
+		// What the check found is left to the run holding the Lease.
+		*res = Result{Start: start}
 		res.Outcome, res.End = Busy, r.now()
 		res.Message = fmt.Sprintf("another run holds Lease %s/%s (holder %q, expires %s); this run did nothing",
 			r.opts.Namespace, lease.Name(r.opts.Name), held.Holder, held.Expires.UTC().Format(time.RFC3339))
@@ -303,13 +332,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	r.lease = l
-	// The spec is read under the Lease: uninstall takes the Lease before it
-	// deletes the spec (and the Lease only after it), so a run that reads
-	// the spec now cannot be cut off by an uninstall that finished between
-	// the two (it would re-create the state of a sync that is gone).
-	// spec.suspend is not checked here: it suspends the schedule (the
-	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
-	// rollback — is one somebody asked for.
+	// The spec and the inventory are read again under the Lease: uninstall
+	// takes the Lease before it deletes the spec (and the Lease only after
+	// it), so a run that reads the spec now cannot be cut off by an
+	// uninstall that finished between the two (it would re-create the
+	// state of a sync that is gone); and a run that wrote since the check
+	// changed the inventory.
+	specVersion, checked := r.specVersion, inv
 	if err := r.loadSpec(startCtx); err != nil {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 		defer cancel()
@@ -317,20 +346,35 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	inv, err := r.store.Load(startCtx)
+	inv, err = r.store.Load(startCtx)
 	if err != nil {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 		defer cancel()
 		r.releaseLease(fctx)
 		return nil, err
 	}
-	r.pass(ctx, inv, res)
+	if root != nil {
+		if r.specVersion == specVersion && inv.ResourceVersion == checked.ResourceVersion && len(checked.Record.Units) == 0 {
+			inv = checked // what the check decided on is still so
+		} else {
+			// Notifications already sent are not sent again; the record
+			// keeps them.
+			notified := res.Notify
+			ctx = r.startOver(ctx)
+			res = &Result{Start: start, Notify: notified}
+			root = nil
+		}
+	}
+	r.checkedUnits = inv.Record.Units
+	r.pass(ctx, inv, res, root)
 	if r.opts.stopAfterApply {
 		return res, nil // a killed run records and releases nothing
 	}
 	res.End = r.now()
 	// Before the record, so that one write records the deliveries too.
-	r.notify(ctx, inv, res)
+	if !r.notified {
+		r.notify(ctx, inv, res)
+	}
 
 	// Record and release even when ctx ended (SIGTERM, the Job's
 	// deadline), so that the run says why it stopped and the next one need
@@ -339,6 +383,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
 	switch {
+	case nothingToRecord(&inv.Record, r.checkedUnits, res):
+		// Checked again under the Lease, nothing to do after all: there
+		// is nothing new to record.
+		noteResult(inv, res)
 	case r.guard(fctx, "record") == nil:
 		res.Retries = r.retries.Retries()
 		r.record(fctx, inv, res)
@@ -363,6 +411,9 @@ func (r *runner) startTimeout() time.Duration {
 }
 
 func (r *runner) releaseLease(ctx context.Context) {
+	if r.lease == nil {
+		return
+	}
 	if err := r.lease.Release(ctx); err != nil {
 		r.log.Warn("releasing the lease failed; it expires by itself", "error", err)
 	}
@@ -378,6 +429,10 @@ func (r *runner) leaseOptions() lease.Options {
 func (r *runner) guard(ctx context.Context, stage string) error {
 	if r.opts.beforeStage != nil {
 		r.opts.beforeStage(ctx, stage)
+	}
+	if r.lease == nil {
+		// A run writes only under its Lease (noop.go).
+		return fmt.Errorf("stopped before %s: %w: this run holds no Lease", stage, lease.ErrLost)
 	}
 	if err := r.lease.Check(); err != nil {
 		return fmt.Errorf("stopped before %s: %w", stage, err)
@@ -416,8 +471,12 @@ func (r *runner) retakeLease(ctx context.Context, res *Result) bool {
 
 // pass runs the sync's own unit (unit.go) and then, when its render holds
 // Flux objects or it had units before, the units (units.go), filling res.
-func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result) {
-	root := r.rootUnit(inv, res)
+// root is the sync's own unit when it was checked before the run took its
+// Lease (noop.go); nil makes a new one.
+func (r *runner) pass(ctx context.Context, inv *inventory.Inventory, res *Result, root *unit) {
+	if root == nil {
+		root = r.rootUnit(inv, res)
+	}
 	// With units, the sync's stale objects wait for the prune phase like
 	// every unit's: one of its units may take an object over.
 	root.deferPrune = len(inv.Record.Units) > 0
@@ -461,7 +520,7 @@ func (r *runner) loadSpec(ctx context.Context) error {
 	if err := r.lockDown(ctx, s); err != nil {
 		return err
 	}
-	r.sync = s
+	r.sync, r.specVersion = s, cm.ResourceVersion
 	return nil
 }
 

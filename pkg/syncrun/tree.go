@@ -315,6 +315,10 @@ func (r *runner) saveTree(ctx context.Context, keep map[string]*unit) {
 	if old != nil && bytes.Equal(raw, old.raw) {
 		return
 	}
+	if r.checking() {
+		_ = r.needLease("the stored unit tree changed")
+		return
+	}
 	zipped, err := gzipBytes(raw)
 	if err != nil {
 		r.log.Warn("compressing the unit tree failed", "error", err)

@@ -66,6 +66,9 @@ type unit struct {
 	inputsDigest string
 	// to is where its objects go, bound from dest when its pass starts.
 	to *destination
+	// check is what the first half of its pass decided (unitCheck); nil
+	// until then.
+	check *decision
 }
 
 // unitSettings say how a unit applies, prunes and waits: a Sync spec's
@@ -206,15 +209,33 @@ func (r *runner) ownerLabels() map[string]string {
 
 // unitPass runs u: resolve → (fetch → render) → apply → prune → wait,
 // filling u.res. A unit whose revision, spec and inputs are those of its
-// last successful run only has its drift checked.
+// last successful run only has its drift checked. The pass is two halves:
+// unitCheck, which reads only and decides, and unitWrite; a unit checked
+// already (the sync's own, checked before the run took its Lease, see
+// noop.go) goes on with the second half, unless its check ended the pass.
 func (r *runner) unitPass(ctx context.Context, u *unit) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	defer cancel()
+	if u.check == nil {
+		r.unitCheck(ctx, u)
+	}
+	if u.check.over {
+		return
+	}
+	r.unitWrite(ctx, u)
+}
+
+// unitCheck is the first half of unitPass: it reads the unit's inputs,
+// resolves its source and, when nothing changed, checks drift; it writes
+// nothing. It sets u.check: the pass is over (failed, or nothing to do), or
+// what unitWrite is to do.
+func (r *runner) unitCheck(ctx context.Context, u *unit) {
 	res, inv := u.res, u.inv
+	u.check = &decision{over: true}
 	fail := func(stage string, err error) {
 		res.Outcome, res.Err = Failed, fmt.Errorf("%s: %w", stage, err)
 		res.Message = res.Err.Error()
 	}
-	ctx, cancel := context.WithTimeout(ctx, u.timeout)
-	defer cancel()
 
 	to, err := r.destinationFor(ctx, u.dest)
 	if err != nil {
@@ -288,6 +309,32 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		}
 		r.log.Info("drift found", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
 	}
+	u.check = &decision{in: in, src: src, upToDate: upToDate, only: only}
+}
+
+// decision is what unitCheck (the first half of a unit's pass) decided.
+type decision struct {
+	// over: the pass ended in its check (failed, or nothing to do).
+	over bool
+	// in and src are the unit's inputs and resolved source; upToDate is
+	// set when the revision, spec and inputs are the last run's, and only
+	// then lists the drifted objects to apply again.
+	in       *inputs
+	src      *resolvedSource
+	upToDate bool
+	only     map[object.ID]bool
+}
+
+// unitWrite is the second half of unitPass: render, apply, prune, health
+// and hooks, as unitCheck decided.
+func (r *runner) unitWrite(ctx context.Context, u *unit) {
+	res, inv := u.res, u.inv
+	fail := func(stage string, err error) {
+		res.Outcome, res.Err = Failed, fmt.Errorf("%s: %w", stage, err)
+		res.Message = res.Err.Error()
+	}
+	in, src, upToDate, only := u.check.in, u.check.src, u.check.upToDate, u.check.only
+	rec := inv.Record
 
 	// A chart renders as an upgrade once a previous apply succeeded.
 	isUpgrade := rec.LastAppliedRevision != ""

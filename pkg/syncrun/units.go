@@ -138,6 +138,9 @@ func (r *runner) runFluxUnit(ctx context.Context, fu flux.Unit, sources []flux.O
 	}
 	id := fu.Metadata().ID
 	if act := unitActions[id.Kind]; act != nil {
+		if r.checking() {
+			return nil, r.needLease(id.String() + " acts on its own (it may push to Git)")
+		}
 		return nil, r.runAction(ctx, act, fu, sources)
 	}
 	build := unitKinds[id.Kind]
@@ -164,9 +167,14 @@ func (r *runner) runFluxUnit(ctx context.Context, fu flux.Unit, sources []flux.O
 	u.deferPrune = true
 	u.healthWhenUnchanged = r.tree.isDependedOn(id) && (u.wait || len(u.healthChecks) > 0)
 	r.tree.add(u)
-	if fu.Suspended() {
+	switch {
+	case fu.Suspended():
 		r.suspended(ctx, u)
-	} else {
+	case r.checking():
+		if err := r.checkUnit(ctx, u); err != nil {
+			return nil, err
+		}
+	default:
 		r.unitPass(ctx, u)
 	}
 	res.End = r.now()
@@ -346,6 +354,9 @@ func (r *runner) pruneUnit(ctx context.Context, u *unit) {
 // detached from the run's (a terminated run still says what its units
 // did), within finishBudget.
 func (r *runner) recordUnits(ctx context.Context) {
+	if r.checking() {
+		return // every unit that ran was idle, or the run takes the Lease and starts over
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 	defer cancel()
 	if err := r.guard(ctx, "record"); err != nil {
@@ -569,6 +580,11 @@ func parseID(s string) flux.ID {
 func (r *runner) removeUnit(ctx context.Context, p inventory.UnitRecord) UnitResult {
 	ur := UnitResult{ID: recordID(p), Parent: parseID(p.Parent), State: p.State, Removed: true}
 	ur.Start, ur.Revision = r.now(), p.Revision
+	if r.checking() {
+		ur.Outcome, ur.Err = Failed, r.needLease(ur.ID.String()+" left Git")
+		ur.Message = ur.Err.Error()
+		return ur
+	}
 	defer func() { ur.End = r.now() }()
 	fail := func(err error) UnitResult {
 		ur.Outcome, ur.Err = Failed, fmt.Errorf("removed from Git: %w", err)
