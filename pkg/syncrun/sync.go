@@ -320,6 +320,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.releaseLease(fctx)
 		return nil, err
 	}
+	if r.waitOnDependencies(ctx, inv, res) {
+		return res, nil
+	}
 	r.pass(ctx, inv, res)
 	if r.opts.stopAfterApply {
 		return res, nil // a killed run records and releases nothing
@@ -348,6 +351,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	r.releaseLease(fctx)
 	r.pushMetrics(ctx, inv, res)
+	r.startDependents(ctx, res)
 	return res, nil
 }
 
