@@ -57,6 +57,9 @@ type InstallResult struct {
 // outlives the install that granted it.
 func Install(ctx context.Context, cfg *Config, opts InstallOptions) (*InstallResult, error) {
 	res := &InstallResult{}
+	if err := checkDependsOnCycle(ctx, cfg, opts.Objects.ConfigMap); err != nil {
+		return res, err
+	}
 	dyn, err := dynamic.NewForConfig(cfg.REST)
 	if err != nil {
 		return res, fmt.Errorf("kubeconfig: %w", err)

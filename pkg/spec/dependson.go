@@ -25,14 +25,19 @@ func (d DependencyReference) String() string { return d.Namespace + "/" + d.Name
 
 // Dependencies returns spec.dependsOn with each namespace defaulted to the
 // sync's own.
-func (s *Sync) Dependencies() []DependencyReference {
+func (s *Sync) Dependencies() []DependencyReference { return s.DependenciesIn(s.Namespace) }
+
+// DependenciesIn returns spec.dependsOn with each namespace defaulted to
+// namespace: the sync's, for a spec read from its ConfigMap that does not
+// name it.
+func (s *Sync) DependenciesIn(namespace string) []DependencyReference {
 	if len(s.Spec.DependsOn) == 0 {
 		return nil
 	}
 	out := make([]DependencyReference, len(s.Spec.DependsOn))
 	for i, d := range s.Spec.DependsOn {
 		if d.Namespace == "" {
-			d.Namespace = s.Namespace
+			d.Namespace = namespace
 		}
 		out[i] = d
 	}

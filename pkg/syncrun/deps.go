@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ const dependsOnBudget = 20 * time.Second
 // includes its health checks and those of its units) and its last applied
 // revision is its last attempted one.
 func (r *runner) waitOnDependencies(ctx context.Context, inv *inventory.Inventory, res *Result) bool {
-	deps := r.sync.Dependencies()
+	deps := r.sync.DependenciesIn(r.opts.Namespace)
 	if len(deps) == 0 {
 		return false
 	}
@@ -57,7 +58,7 @@ func (r *runner) waitOnDependencies(ctx context.Context, inv *inventory.Inventor
 			return nil, spec.ErrDependencyUnknown
 		}
 		specs[d] = s
-		return s.Dependencies(), nil
+		return s.DependenciesIn(d.Namespace), nil
 	}
 	if err := spec.FindCycle(self, deps, read); err != nil {
 		res.Outcome, res.Err = Failed, fmt.Errorf("spec.dependsOn: %w", err)
@@ -224,7 +225,7 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 			continue
 		}
 		s, err := spec.FromConfigMap(cm)
-		if err != nil || !dependsOn(s, self) || s.Spec.Suspend {
+		if err != nil || !slices.Contains(s.DependenciesIn(cm.Namespace), self) || s.Spec.Suspend {
 			continue // a stale label, or nothing to start
 		}
 		ref := cm.Namespace + "/" + name
@@ -244,15 +245,6 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 	if len(failed) > 0 {
 		r.emit(tctx, corev1.EventTypeWarning, "DependentsNotStarted", "could not start "+strings.Join(failed, "; "), r.now())
 	}
-}
-
-func dependsOn(s *spec.Sync, d spec.DependencyReference) bool {
-	for _, x := range s.Dependencies() {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // startDependent creates a Job from the CronJob of sync name in namespace
