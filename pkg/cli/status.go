@@ -216,7 +216,7 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 		lastRun, result, dur, msg := "-", "-", "-", ""
 		if r := st.LastRun; r != nil {
 			lastRun = format.Age(now, runEnd(*r))
-			result = format.OrDash(string(r.Result))
+			result = resultCell(*r)
 			dur = format.Duration(r.Duration.Duration)
 			msg = r.Message
 		}
@@ -291,6 +291,9 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		field("Target Namespace", st.TargetNamespace)
 	}
 	field("Prune", strconv.FormatBool(st.Prune))
+	if len(st.DependsOn) > 0 {
+		field("Depends On", strings.Join(st.DependsOn, ", "))
+	}
 	schedule := format.OrDash(st.Schedule)
 	switch {
 	case st.Suspended:
@@ -317,6 +320,9 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 	} else {
 		field("Last Run", "")
 		field("  Result", format.OrDash(string(r.Result)))
+		if len(r.WaitingOn) > 0 {
+			field("  Waiting On", strings.Join(r.WaitingOn, ", "))
+		}
 		field("  Revision", format.OrDash(r.Revision))
 		field("  Started", timeCell(now, r.Start))
 		field("  Duration", format.Duration(r.Duration.Duration))
