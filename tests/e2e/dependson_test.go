@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -96,6 +97,23 @@ func TestDependsOnChain(t *testing.T) {
 	}
 	if n := scheduledJobs(t, ns); n != 0 {
 		t.Errorf("%d scheduled Jobs ran; the yearly schedules cannot have fired", n)
+	}
+	// Let the last Pods end before the cluster is stopped.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := env.WaitFor(wctx, func(ctx context.Context) (bool, error) {
+		pods, err := env.Client().CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+				return false, nil
+			}
+		}
+		return true, nil
+	}); err != nil {
+		t.Errorf("Pods still running: %v", err)
 	}
 }
 
