@@ -207,9 +207,14 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 	defer cancel()
 	self := spec.DependencyReference{Name: r.opts.Name, Namespace: r.opts.Namespace}
 	selector := install.LabelKind + "=" + install.KindSpec + "," + names.DependsOnLabel(self.Namespace, self.Name)
-	list, err := r.client.CoreV1().ConfigMaps(metav1.NamespaceAll).List(tctx, metav1.ListOptions{LabelSelector: selector})
-	if apierrors.IsForbidden(err) {
-		// Namespace mode, or a sync that delegates: its own namespace only.
+	ns := metav1.NamespaceAll
+	if r.opts.NamespaceScoped {
+		ns = r.opts.Namespace
+	}
+	list, err := r.client.CoreV1().ConfigMaps(ns).List(tctx, metav1.ListOptions{LabelSelector: selector})
+	if apierrors.IsForbidden(err) && ns == metav1.NamespaceAll {
+		// A cluster-scope sync that delegates has rights in its own
+		// namespace only.
 		list, err = r.client.CoreV1().ConfigMaps(r.opts.Namespace).List(tctx, metav1.ListOptions{LabelSelector: selector})
 	}
 	if err != nil {

@@ -25,12 +25,19 @@ import (
 type depSync struct {
 	name, ns string
 	cfg      *rest.Config
+	cluster  bool // installed with --rbac=cluster
 }
 
 // installDep installs sync name in ns, rendering ./name of url, with
 // extra YAML under spec: (two spaces). Its CronJob has a yearly schedule:
 // only a dependency's trigger starts it during a test.
 func installDep(t *testing.T, ns, name, url, extra string) *depSync {
+	t.Helper()
+	return installDepMode(t, ns, name, url, extra, install.RBACNamespace)
+}
+
+// installDepMode is installDep with RBAC mode mode.
+func installDepMode(t *testing.T, ns, name, url, extra string, mode install.RBACMode) *depSync {
 	t.Helper()
 	doc := fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
 kind: Sync
@@ -44,7 +51,7 @@ spec:
 	if err != nil {
 		t.Fatalf("test spec: %v\n%s", err, doc)
 	}
-	objs, err := install.Generate(s, install.Options{Image: "example.com/gitsync/sync-job:v0.0.0"})
+	objs, err := install.Generate(s, install.Options{Image: "example.com/gitsync/sync-job:v0.0.0", RBAC: mode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +66,12 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &depSync{name: name, ns: ns, cfg: cfg}
+	return &depSync{name: name, ns: ns, cfg: cfg, cluster: mode == install.RBACCluster}
 }
 
 func (d *depSync) run(t *testing.T) *Result {
 	t.Helper()
-	res, err := Run(t.Context(), Options{Name: d.name, Namespace: d.ns, Config: d.cfg, NamespaceScoped: true,
+	res, err := Run(t.Context(), Options{Name: d.name, Namespace: d.ns, Config: d.cfg, NamespaceScoped: !d.cluster,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	if err != nil {
 		t.Fatalf("Run %s: %v", d.name, err)
@@ -328,5 +335,37 @@ func TestDependsOnCycleAtRun(t *testing.T) {
 	}
 	if exists(t, env, ns, "ConfigMap", "a-config") {
 		t.Error("a run in a cycle applied its objects")
+	}
+}
+
+// TestDependsOnTriggerAcrossNamespaces checks that a cluster-mode
+// dependency starts a dependent of another namespace, which a
+// namespace-mode one cannot see.
+func TestDependsOnTriggerAcrossNamespaces(t *testing.T) {
+	ctx := t.Context()
+	nsA, nsB := env.NewNamespace(t), env.NewNamespace(t)
+	git := gitserver.StartTest(t, gitserver.Options{})
+	repo, err := git.CreateRepo(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(ctx, "v1", map[string]string{"a/config.yaml": cm("a-config", "v1"), "b/config.yaml": cm("b-config", "v1")}); err != nil {
+		t.Fatal(err)
+	}
+	url := git.HTTPURL("app")
+	// a applies into nsA (its ConfigMap names no namespace).
+	da := installDepMode(t, nsA, "a", url, "", install.RBACCluster)
+	installDep(t, nsB, "b", url, fmt.Sprintf("  dependsOn: [{name: a, namespace: %s}]\n", nsA))
+	if res := da.run(t); res.Outcome != Succeeded {
+		t.Fatalf("run of a: %s: %v", res.Outcome, res.Err)
+	}
+	jobs := jobsOf(t, nsB, "b")
+	if len(jobs) != 1 {
+		t.Fatalf("Jobs of b in %s after a's run: %v, want one", nsB, jobs)
+	}
+	for _, by := range jobs {
+		if by != nsA+"/a" {
+			t.Errorf("triggered-by %q, want %s/a", by, nsA)
+		}
 	}
 }
