@@ -626,6 +626,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 	if len(res.Deleted) > 0 && install.RBACMode(o.RBAC) == install.RBACNamespace {
 		fmt.Fprintln(o.ErrOut, "note: the sync's scope changed: its next run leaves the objects it applied outside the new scope in place and stops tracking them (orphaned, named in its record and an Orphaned Event); to delete them, delete them by hand, or uninstall --prune before installing again")
 	}
+	for _, d := range res.MissingDependencies {
+		fmt.Fprintf(o.ErrOut, "note: sync %s (spec.dependsOn) is not installed: runs of %s/%s apply nothing until it has applied its latest revision\n", d, o.Namespace, o.Name)
+	}
 	if res.Job != nil {
 		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)
 	}

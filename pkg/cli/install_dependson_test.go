@@ -25,10 +25,19 @@ func TestInstallDependsOn(t *testing.T) {
 			"--url", "https://git.example.com/web.git", "--image", testImage}, extra...)
 		return runCLI(ctx, "", args...)
 	}
+	var out string
 	for _, step := range [][]string{{"a"}, {"b", "--depends-on", "a"}, {"c", "--depends-on", "b", "--depends-on", other + "/x"}} {
-		if out, err := install(step[0], step[1:]...); err != nil {
+		var err error
+		if out, err = install(step[0], step[1:]...); err != nil {
 			t.Fatalf("install %v: %v\n%s", step, err, out)
 		}
+	}
+	// x is not installed: install says c waits for it.
+	if want := "note: sync " + other + "/x (spec.dependsOn) is not installed"; !strings.Contains(out, want) {
+		t.Errorf("install c says nothing of x:\n%s", out)
+	}
+	if strings.Contains(out, "note: sync "+ns+"/b") {
+		t.Errorf("install c calls the installed b missing:\n%s", out)
 	}
 	cm, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, names.Spec("c"), metav1.GetOptions{})
 	must(t, err)
@@ -62,7 +71,7 @@ func TestInstallDependsOn(t *testing.T) {
 	}
 
 	// a → c closes a → c → b → a.
-	out, err := install("a", "--depends-on", "c")
+	out, err = install("a", "--depends-on", "c")
 	wantErr := "dependsOn: cycle: " + ns + "/a → " + ns + "/c → " + ns + "/b → " + ns + "/a"
 	if err == nil || !strings.Contains(err.Error(), wantErr) {
 		t.Fatalf("install of a cycle: %v\n%s\nwant an error with %q", err, out, wantErr)
