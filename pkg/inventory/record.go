@@ -74,7 +74,7 @@ type Run struct {
 	End   time.Time `json:"end,omitzero"`
 	// Duration is End minus Start, kept for readers of the ConfigMap.
 	Duration metav1.Duration `json:"duration,omitzero"`
-	// Result is Succeeded or Failed.
+	// Result is Succeeded, Failed or DependencyNotReady (wait.go).
 	Result Result `json:"result,omitempty"`
 	// Message says what happened, or why the run failed. Store truncates
 	// it to MaxMessage bytes.
