@@ -68,12 +68,12 @@ func (r *runner) waitOnDependencies(ctx context.Context, inv *inventory.Inventor
 	}
 	var waiting, reasons []string
 	for _, d := range deps {
+		if specs[d] == nil && readErrs[d] == nil {
+			_, _ = read(d) // not walked by FindCycle; read it here
+		}
 		reason := ""
 		if err := readErrs[d]; err != nil {
 			reason = err.Error()
-		} else if specs[d] == nil {
-			// FindCycle did not reach it: the sync's dependsOn names it twice.
-			continue
 		} else {
 			reason = r.dependencyNotReady(gctx, d)
 		}
