@@ -216,7 +216,7 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 		lastRun, result, dur, msg := "-", "-", "-", ""
 		if r := st.LastRun; r != nil {
 			lastRun = format.Age(now, runEnd(*r))
-			result = resultCell(*r)
+			result = format.OrDash(string(r.Result))
 			dur = format.Duration(r.Duration.Duration)
 			msg = r.Message
 		}
@@ -226,6 +226,9 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 		next := "-"
 		if st.NextRun != nil {
 			next = format.Until(now, *st.NextRun)
+		}
+		if r := st.LastRun; r != nil {
+			result = resultCell(*r) // with the syncs a wait was on
 		}
 		row := []string{st.Name, sourceCell(st.Source), revisionCell(st), lastRun, result,
 			strconv.Itoa(st.Objects), format.OrDash(st.Schedule), next, strconv.FormatBool(st.Suspended)}
