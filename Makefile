@@ -128,7 +128,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (3s) each: manifests, spec, inventor
 # operations' pure logic, formatting and diff text, spec, install, names,
 # the sync-job argument contract, render. The others start a control plane
 # (TestMain) or build release archives (tools/dist).
-UNIT_PKGS := ./pkg/action/... ./pkg/format/... ./pkg/install/... ./pkg/jobargs/... ./pkg/names/... \
+UNIT_PKGS := ./pkg/action/... ./pkg/format/... ./pkg/health/... ./pkg/install/... ./pkg/jobargs/... ./pkg/names/... \
              ./pkg/object/... ./pkg/spec/... ./pkg/render/... ./internal/...
 
 unit: ## Run the tests of the packages that need no cluster (seconds).

@@ -335,7 +335,7 @@ func kustomizationSpec(s *spec.SyncSpec, k *flux.Kustomization, src flux.Object,
 		Source: source, Path: k.Path, Schedule: sched, Suspend: k.Suspend, TargetNamespace: k.TargetNamespace,
 		NamePrefix: k.NamePrefix, NameSuffix: k.NameSuffix, CommonMetadata: k.CommonMetadata, Patches: k.Patches,
 		Images: k.Images, Components: k.Components, Prune: &prune, Force: k.Force, Wait: k.Wait,
-		Timeout: spec.NewDuration(k.Timeout), HealthChecks: k.HealthChecks, Decryption: k.Decryption,
+		Timeout: spec.NewDuration(k.Timeout), HealthChecks: k.HealthChecks, HealthCheckExprs: k.HealthCheckExprs, Decryption: k.Decryption,
 		ServiceAccountName: k.ServiceAccountName, KubeConfig: k.KubeConfig,
 	}
 	if pb := k.PostBuild; pb != nil {
@@ -413,7 +413,7 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 	}
 	*s = spec.SyncSpec{
 		Source: source, Path: path, Schedule: sched, Suspend: h.Suspend, CommonMetadata: h.CommonMetadata,
-		Wait: h.Upgrade.Wait, Timeout: spec.NewDuration(h.Timeout),
+		Wait: h.Upgrade.Wait, Timeout: spec.NewDuration(h.Timeout), HealthCheckExprs: h.HealthCheckExprs,
 		Helm: &spec.HelmSpec{ReleaseName: h.ReleaseName, Values: h.Values, ValuesFrom: h.ValuesFrom, ValuesFiles: valuesFiles,
 			PostRenderers: h.PostRenderers},
 		ServiceAccountName: h.ServiceAccountName, KubeConfig: h.KubeConfig,

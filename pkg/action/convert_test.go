@@ -43,6 +43,7 @@ spec:
   prune: false
   suspend: true
   timeout: 2m
+  healthCheckExprs: [{apiVersion: example.com/v1, kind: Widget, current: "status.ready == true"}]
   unknownField: true
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -71,6 +72,7 @@ spec:
 		Source: spec.Source{OCI: &spec.OCISource{URL: "oci://ghcr.io/example/manifests", Ref: spec.OCIRef{SemVer: ">=1.0.0"},
 			SecretRef: &spec.LocalObjectReference{Name: "ghcr"}}},
 		Path: "./", Schedule: ks.Sync.Spec.Schedule, Suspend: true, Prune: &prune, Timeout: spec.NewDuration(2 * 60e9),
+		HealthCheckExprs: []spec.CustomHealthCheck{{APIVersion: "example.com/v1", Kind: "Widget", Current: "status.ready == true"}},
 	}
 	wantYAML, err := yaml.Marshal(want)
 	must(t, err)

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/setters"
@@ -27,13 +30,22 @@ type ImagesOptions struct {
 	WorkDir string
 }
 
-// ImagePolicyStatus is one policy of a sync's spec.imageUpdate: what it
-// chooses now and where its markers are.
+// ImagePolicyStatus is one image policy of a sync: a policy of its
+// spec.imageUpdate, with what it chooses now and where its markers are,
+// or a Flux ImagePolicy an ImageUpdateAutomation unit of its last run
+// resolved, as the run recorded it.
 type ImagePolicyStatus struct {
 	// Sync names the sync.
 	Sync Ref `json:"sync"`
 	// Policy is "NAMESPACE:POLICY", as markers name it.
 	Policy string `json:"policy"`
+	// Source is where the policy lives: spec.imageUpdate.policies[i], or
+	// the path of units down to the ImageUpdateAutomation that resolved
+	// it ("Kustomization/ns/apps > ImageUpdateAutomation/ns/auto").
+	Source string `json:"source,omitempty"`
+	// Recorded tells that Latest, Tags and Markers are what the sync's
+	// last run recorded (a Flux ImagePolicy), not a scan made now.
+	Recorded bool `json:"recorded,omitempty"`
 	// Image is the repository scanned.
 	Image string `json:"image,omitempty"`
 	// Latest is the tag the policy chooses now; "" when Error is set.
@@ -45,6 +57,9 @@ type ImagePolicyStatus struct {
 	Error string `json:"error,omitempty"`
 	// Markers are the policy's markers under spec.imageUpdate.path.
 	Markers []ImageMarker `json:"markers,omitempty"`
+	// MoreMarkers counts the markers a recorded policy has beyond those
+	// listed (inventory.MaxImageMarkers).
+	MoreMarkers int `json:"moreMarkers,omitempty"`
 }
 
 // ImageMarker is one marker and the value it holds in the repository.
@@ -53,9 +68,11 @@ type ImageMarker struct {
 	Location string `json:"location"`
 	// Field is "", "tag", "name" or "digest" (setters' fields).
 	Field string `json:"field,omitempty"`
-	// Value is the value in the file.
-	Value string `json:"value"`
-	// UpToDate reports whether Value is what the policy chooses now.
+	// Value is the value in the file; "" for a recorded marker.
+	Value string `json:"value,omitempty"`
+	// UpToDate reports whether Value is what the policy chooses now; for
+	// a recorded marker, whether the last run left it at Latest on the
+	// branch it applies (not on a push branch for review).
 	UpToDate bool `json:"upToDate"`
 }
 
@@ -81,9 +98,10 @@ type ImagesResult struct {
 }
 
 // Images scans the policies of the syncs opts names and reads their
-// markers from each sync's Git source as the spec selects it. Syncs
-// without spec.imageUpdate are left out. A policy or checkout that fails
-// is reported in its items' Error, not as the call's error.
+// markers from each sync's Git source as the spec selects it, then adds
+// the Flux ImagePolicies the syncs' last runs recorded. Syncs with
+// neither are left out. A policy or checkout that fails is reported in
+// its items' Error, not as the call's error.
 func Images(ctx context.Context, cfg *Config, opts ImagesOptions) (*ImagesResult, error) {
 	var syncs []*Sync
 	if opts.Name != "" {
@@ -94,8 +112,8 @@ func Images(ctx context.Context, cfg *Config, opts ImagesOptions) (*ImagesResult
 		if s.Spec == nil {
 			return nil, s.SpecErr
 		}
-		if s.Spec.Spec.ImageUpdate == nil {
-			return nil, fmt.Errorf("sync %s: its spec has no imageUpdate", s.Ref)
+		if s.Spec.Spec.ImageUpdate == nil && len(fluxImages(s)) == 0 {
+			return nil, fmt.Errorf("sync %s: its spec has no imageUpdate, and its last run resolved no Flux ImagePolicy", s.Ref)
 		}
 		syncs = []*Sync{s}
 	} else {
@@ -104,17 +122,68 @@ func Images(ctx context.Context, cfg *Config, opts ImagesOptions) (*ImagesResult
 			return nil, err
 		}
 		for _, s := range all {
-			if s.Spec != nil && s.Spec.Spec.ImageUpdate != nil {
+			if s.Spec != nil && (s.Spec.Spec.ImageUpdate != nil || len(fluxImages(s)) > 0) {
 				syncs = append(syncs, s)
 			}
 		}
 	}
 	out := &ImagesResult{Items: []ImagePolicyStatus{}, Push: []PushAccess{}}
 	for _, s := range syncs {
-		out.Items = append(out.Items, syncImages(ctx, cfg, s, opts.WorkDir)...)
-		out.Push = append(out.Push, pushAccess(ctx, cfg, s))
+		if s.Spec.Spec.ImageUpdate != nil {
+			out.Items = append(out.Items, syncImages(ctx, cfg, s, opts.WorkDir)...)
+			out.Push = append(out.Push, pushAccess(ctx, cfg, s))
+		}
+		out.Items = append(out.Items, recordedImages(s)...)
 	}
 	return out, nil
+}
+
+// fluxImages returns the records of the Flux ImagePolicies of the sync's
+// last runs.
+func fluxImages(s *Sync) []inventory.ImageRecord {
+	if s.Inventory == nil {
+		return nil
+	}
+	var out []inventory.ImageRecord
+	for _, r := range s.Inventory.Record.Images {
+		if r.Automation != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordedImages returns the Flux ImagePolicies of the sync as its last
+// runs recorded them, each with the path of units to its automation.
+func recordedImages(s *Sync) []ImagePolicyStatus {
+	recs := fluxImages(s)
+	if len(recs) == 0 {
+		return nil
+	}
+	parents := map[string]string{}
+	for _, u := range s.Inventory.Record.Units {
+		parents[u.Kind+"/"+u.Namespace+"/"+u.Name] = u.Parent
+	}
+	out := make([]ImagePolicyStatus, 0, len(recs))
+	for _, r := range recs {
+		path := []string{r.Automation}
+		for p := parents[r.Automation]; p != "" && len(path) < 64; p = parents[p] {
+			path = append([]string{p}, path...)
+		}
+		it := ImagePolicyStatus{Sync: s.Ref, Policy: r.Policy, Source: strings.Join(path, " > "), Recorded: true,
+			Image: r.Image, Latest: r.Latest, Tags: r.Tags, MoreMarkers: r.MoreMarkers}
+		for _, m := range r.Markers {
+			loc, field := m, ""
+			if i := strings.LastIndexByte(m, ':'); i > 0 {
+				if _, err := strconv.Atoi(m[i+1:]); err != nil {
+					loc, field = m[:i], m[i+1:]
+				}
+			}
+			it.Markers = append(it.Markers, ImageMarker{Location: loc, Field: field, UpToDate: !r.Pending})
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 // pushAccess checks the write access of the sync's Git credentials.
@@ -153,9 +222,14 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 	items := make([]ImagePolicyStatus, len(u.Policies))
 	index := map[string]int{}
 	chosen := map[string]setters.Image{}
+	flux := map[string]bool{}
+	for _, r := range fluxImages(s) {
+		flux[r.Policy] = true
+	}
 	for i := range u.Policies {
-		items[i] = ImagePolicyStatus{Sync: s.Ref, Policy: imageupdate.PolicyKey(s.Namespace, u, i), Image: u.Policies[i].ImageRepository.Image}
-		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read)
+		items[i] = ImagePolicyStatus{Sync: s.Ref, Policy: imageupdate.PolicyKey(s.Namespace, u, i), Image: u.Policies[i].ImageRepository.Image,
+			Source: fmt.Sprintf("spec.imageUpdate.policies[%d]", i)}
+		res, err := imageupdate.ResolvePolicy(ctx, s.Namespace, u, i, read, nil)
 		if err != nil {
 			items[i].Error = err.Error()
 		} else {
@@ -175,6 +249,10 @@ func syncImages(ctx context.Context, cfg *Config, s *Sync, workDir string) []Ima
 	}
 	for _, m := range markers {
 		i, ok := index[m.Policy]
+		if !ok && flux[m.Policy] {
+			// A Flux ImagePolicy's marker: listed with that policy.
+			continue
+		}
 		if !ok {
 			i = len(items)
 			index[m.Policy] = i

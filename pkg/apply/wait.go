@@ -28,6 +28,17 @@ type WaitOptions struct {
 	Selector map[string]string
 	// Concurrency bounds the requests in flight. Default DefaultConcurrency.
 	Concurrency int
+	// Judge, when set, computes the status of the objects it covers
+	// instead of kstatus (a sync's healthCheckExprs). Default none:
+	// kstatus judges every object.
+	Judge StatusJudge
+}
+
+// StatusJudge computes an object's status in place of kstatus. ok is false
+// for an object it does not cover; an error leaves the object not Current
+// (the wait goes on, and reports the error if it times out).
+type StatusJudge interface {
+	Judge(ctx context.Context, u *unstructured.Unstructured) (res *status.Result, ok bool, err error)
 }
 
 func (o WaitOptions) withDefaults() WaitOptions {
@@ -43,10 +54,11 @@ func (o WaitOptions) withDefaults() WaitOptions {
 	return o
 }
 
-// Wait polls the targets until kstatus computes Current for all of them. It
-// fails as soon as one is Failed (kstatus' Failed is terminal until the
-// object changes again), and at the timeout with every object that is not
-// Current, its status and kstatus' message, one line each starting with the
+// Wait polls the targets until kstatus (or opts.Judge for the objects it
+// covers) computes Current for all of them. It fails as soon as one is
+// Failed (kstatus' Failed is terminal until the object changes again), and
+// at the timeout with every object that is not Current, its status and
+// kstatus' (or the judge's) message, one line each starting with the
 // object's ID. A target that does not exist is not Current.
 func (e *Engine) Wait(ctx context.Context, targets []Target, opts WaitOptions) error {
 	return errors.Join(e.waitAll(ctx, targets, opts)...)
@@ -89,7 +101,7 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 			case err != nil:
 				s.err = err
 			default:
-				s.result, s.err = status.Compute(u)
+				s.result, s.err = judge(ctx, opts.Judge, u)
 			}
 			if s.err != nil && ctx.Err() != nil && (states[i].result != nil || states[i].err != nil) {
 				return // the wait ended mid-poll: keep what the last poll saw
@@ -133,6 +145,16 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 		}
 		delay = min(2*delay, opts.Interval)
 	}
+}
+
+// judge computes u's status with j when it covers u, else with kstatus.
+func judge(ctx context.Context, j StatusJudge, u *unstructured.Unstructured) (*status.Result, error) {
+	if j != nil {
+		if res, ok, err := j.Judge(ctx, u); ok {
+			return res, err
+		}
+	}
+	return status.Compute(u)
 }
 
 // fetch reads, with one LIST per resource and namespace, the pending

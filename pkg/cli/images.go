@@ -35,12 +35,16 @@ func newImagesCommand(flags *genericclioptions.ConfigFlags, streams genericioopt
 	o := &imagesOptions{syncRef: syncRef{flags: flags}, IOStreams: streams, print: newPrintFlags(outputTable)}
 	cmd := &cobra.Command{
 		Use:   "images [NAME]",
-		Short: "List the image policies of syncs, the tag each chooses now and where its markers are",
+		Short: "List the image policies of syncs, the tag each chooses and where its markers are",
 		Long: `For each policy of a sync's spec.imageUpdate: scan its image repository as a run would (with the
 Secret the policy names), print the tag it chooses now, and list the setter markers under spec.imageUpdate.path
 in the sync's Git source, with the value each holds and whether that is up to date. Nothing is written:
-the next run commits and applies what is out of date. Without NAME, every sync of the namespace that has an
-imageUpdate.`,
+the next run commits and applies what is out of date.
+
+Then each Flux ImagePolicy that an ImageUpdateAutomation unit of the sync resolved, as the sync's last run
+recorded it (SOURCE names the automation): the tag it chose and where its markers are.
+
+Without NAME, every sync of the namespace that has either.`,
 		Example: `  # The policies of sync web
   kubectl gitsync images web
 
@@ -94,12 +98,12 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 		return o.print.print(o.Out, res, names)
 	}
 	if len(items) == 0 {
-		_, err := fmt.Fprintf(o.ErrOut, "No syncs with spec.imageUpdate in %s.\n", action.NamespaceWords(ns))
+		_, err := fmt.Fprintf(o.ErrOut, "No syncs with image policies (spec.imageUpdate or Flux ImagePolicies) in %s.\n", action.NamespaceWords(ns))
 		return err
 	}
 	w := newTableWriter(o.Out)
 	if !o.print.NoHeaders {
-		writeRow(w, "SYNC", "POLICY", "IMAGE", "LATEST", "TAGS", "MARKERS")
+		writeRow(w, "SYNC", "POLICY", "SOURCE", "IMAGE", "LATEST", "TAGS", "MARKERS")
 	}
 	for _, it := range items {
 		sync := it.Sync.Name
@@ -116,12 +120,25 @@ func (o *imagesOptions) Run(ctx context.Context) error {
 			if m.Field != "" {
 				s += " (" + m.Field + ")"
 			}
-			if !m.UpToDate && it.Latest != "" {
+			switch {
+			case m.UpToDate || it.Latest == "":
+			case it.Recorded:
+				s += " (on the push branch)"
+			default:
 				s += " " + m.Value + " -> next run"
 			}
 			markers = append(markers, s)
 		}
-		writeRow(w, sync, it.Policy, format.OrDash(it.Image), latest, strconv.Itoa(it.Tags), format.OrDash(strings.Join(markers, ", ")))
+		if it.MoreMarkers > 0 {
+			markers = append(markers, fmt.Sprintf("and %d more", it.MoreMarkers))
+		}
+		source := "spec"
+		if it.Recorded {
+			// The automation; -o json has the path of units to it.
+			path := strings.Split(it.Source, " > ")
+			source = path[len(path)-1]
+		}
+		writeRow(w, sync, it.Policy, source, format.OrDash(it.Image), latest, strconv.Itoa(it.Tags), format.OrDash(strings.Join(markers, ", ")))
 	}
 	if err := w.Flush(); err != nil {
 		return err

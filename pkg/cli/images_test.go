@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitsync/gitsync/pkg/action"
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -87,6 +89,20 @@ func TestImagesCommand(t *testing.T) {
 	if _, errOut, err := f.cli(t.Context(), "images", "app", "-A"); err == nil {
 		t.Errorf("NAME with -A accepted: %s", errOut)
 	}
+
+	// Once a run recorded a Flux ImagePolicy of that name, the marker is
+	// its own, not one of a missing spec policy.
+	store := &inventory.Store{Client: env.Client(), Namespace: f.ns, Sync: f.name}
+	inv, err := store.Load(t.Context())
+	must(t, err)
+	inv.Record.Images = []inventory.ImageRecord{{Policy: f.ns + ":gone", Automation: "ImageUpdateAutomation/" + f.ns + "/auto",
+		Image: "ghcr.io/org/gone", Latest: "3.0.0", Tags: 1, Markers: []string{"deploy/app.yaml:3"}}}
+	must(t, store.Save(t.Context(), inv))
+	out, _, err = f.cli(t.Context(), "images", "app")
+	must(t, err)
+	if strings.Contains(out, "no such policy") || !strings.Contains(out, "ImageUpdateAutomation/"+f.ns+"/auto") {
+		t.Errorf("the Flux policy's marker is listed as a missing spec policy's:\n%s", out)
+	}
 }
 
 // install says that a sync with imageUpdate pushes, where and with which
@@ -114,5 +130,72 @@ spec:
 		if !strings.Contains(n, want) {
 			t.Errorf("note %q lacks %q", n, want)
 		}
+	}
+}
+
+// The Flux ImagePolicies a sync's last run recorded are listed with the
+// automation that resolved them (and the path of units to it in JSON),
+// also for a sync without spec.imageUpdate; a marker left on a push
+// branch for review shows so.
+func TestImagesCommandFluxPolicies(t *testing.T) {
+	f := newPipelineFixture(t)
+	f.commit(map[string]string{"deploy/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"})
+	f.installSpec("")
+	if _, errOut, err := f.cli(t.Context(), "images", "app"); err == nil || !strings.Contains(err.Error(), "no imageUpdate") {
+		t.Errorf("images of a sync without policies: %v %s", err, errOut)
+	}
+
+	store := &inventory.Store{Client: env.Client(), Namespace: f.ns, Sync: f.name}
+	inv, err := store.Load(t.Context())
+	must(t, err)
+	ks, auto := "Kustomization/"+f.ns+"/apps", "ImageUpdateAutomation/"+f.ns+"/auto"
+	inv.Record.Units = []inventory.UnitRecord{
+		{Kind: "Kustomization", Namespace: f.ns, Name: "apps", Result: inventory.ResultSucceeded},
+		{Kind: "ImageUpdateAutomation", Namespace: f.ns, Name: "auto", Parent: ks, Result: inventory.ResultSucceeded},
+	}
+	inv.Record.Images = []inventory.ImageRecord{
+		{Policy: f.ns + ":web", Automation: auto, Image: "ghcr.io/org/web", Latest: "2.1.0", Tags: 17,
+			Markers: []string{"apps/web.yaml:12", "apps/values.yaml:3:tag"}, TagsDigest: "x", SpecDigest: "y"},
+		{Policy: f.ns + ":api", Automation: auto, Image: "ghcr.io/org/api", Latest: "0.9.1", Tags: 4,
+			Markers: []string{"apps/api.yaml:7"}, MoreMarkers: 25, Pending: true},
+	}
+	must(t, store.Save(t.Context(), inv))
+
+	out, errOut, err := f.cli(t.Context(), "images", "app")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	t.Log("\n" + out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want a header and 2 rows, no push line (Flux pushes with its GitRepository's credentials):\n%s", out)
+	}
+	for i, want := range [][]string{
+		{"SOURCE"},
+		{f.ns + ":web", auto, "ghcr.io/org/web", "2.1.0", "17", "apps/web.yaml:12, apps/values.yaml:3 (tag)"},
+		{f.ns + ":api", auto, "0.9.1", "apps/api.yaml:7 (on the push branch), and 25 more"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("line %d %q lacks %q", i, lines[i], w)
+			}
+		}
+	}
+	if strings.Contains(lines[1], "push branch") {
+		t.Errorf("an applied marker shown as pending: %q", lines[1])
+	}
+
+	out, _, err = f.cli(t.Context(), "images", "-o", "json")
+	must(t, err)
+	var got action.ImagesResult
+	must(t, json.Unmarshal([]byte(out), &got))
+	want := action.ImagePolicyStatus{Sync: action.Ref{Name: "app", Namespace: f.ns}, Policy: f.ns + ":web",
+		Source: ks + " > " + auto, Recorded: true, Image: "ghcr.io/org/web", Latest: "2.1.0", Tags: 17,
+		Markers: []action.ImageMarker{{Location: "apps/web.yaml:12", UpToDate: true}, {Location: "apps/values.yaml:3", Field: "tag", UpToDate: true}}}
+	if len(got.Items) != 2 || len(got.Push) != 0 {
+		t.Fatalf("json: %s", out)
+	}
+	if diff := cmp.Diff(want, got.Items[0]); diff != "" {
+		t.Errorf("json item (-want +got):\n%s", diff)
 	}
 }

@@ -102,6 +102,11 @@ type installOptions struct {
 	objects *install.Objects
 	// imageNote is what Run says about spec.imageUpdate (images.go).
 	imageNote string
+	// sync and genOpts are what Validate generated the objects from, for
+	// Run to generate them again under the namespace's lockdown
+	// (install_tenancy.go).
+	sync    *spec.Sync
+	genOpts install.Options
 
 	genericiooptions.IOStreams
 }
@@ -320,6 +325,7 @@ func (o *installOptions) Validate() error {
 		opts.ExtraRules = append(opts.ExtraRules, rule)
 	}
 	o.imageNote = imageUpdateNote(s)
+	o.sync, o.genOpts = s, opts
 	o.objects, err = install.Generate(s, opts)
 	if err != nil {
 		if o.Filename != "" {
@@ -608,6 +614,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 	}
 	cfg, err := actionConfig(ctx, o.configFlags)
 	if err != nil {
+		return err
+	}
+	if err := o.applyLockdown(ctx, cfg); err != nil {
 		return err
 	}
 	res, err := action.Install(ctx, cfg, action.InstallOptions{Objects: o.objects, RunNow: o.RunNow})

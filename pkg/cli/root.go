@@ -61,5 +61,6 @@ in ConfigMaps and exits. Nothing of gitsync runs between runs.`,
 	root.AddCommand(newExportCommand(flags, streams))
 	root.AddCommand(newBootstrapCommand(flags, streams))
 	root.AddCommand(newConvertCommand(flags, streams))
+	root.AddCommand(newLockdownCommand(flags, streams))
 	return root
 }

@@ -154,7 +154,7 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 	case KindBucket:
 		o = decodeBucket(meta, r)
 	case KindKustomization:
-		o = decodeKustomization(meta, r)
+		o = decodeKustomization(d, meta, r)
 	case KindHelmRelease:
 		o = decodeHelmRelease(d, meta, r)
 	case KindImageRepository:

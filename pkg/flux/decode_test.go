@@ -186,6 +186,22 @@ spec:
 				Source: ID{KindOCIRepository, "src", "o"}, Path: "./", DeletionPolicy: DeletionPolicyMirrorPrune, Timeout: 30 * time.Second},
 		},
 		{
+			name: "Kustomization: healthCheckExprs, as Flux's RFC 0009 example",
+			doc: "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: ns1}\n" +
+				"spec:\n  interval: 1h\n  prune: true\n  sourceRef: {kind: Bucket, name: b}\n  wait: true\n  healthCheckExprs:\n" +
+				"  - apiVersion: cert-manager.io/v1\n    kind: Certificate\n" +
+				"    inProgress: \"status.conditions.filter(e, e.type == 'Issuing').all(e, e.observedGeneration == metadata.generation && e.status == 'True')\"\n" +
+				"    failed: \"status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'False')\"\n" +
+				"    current: \"status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'True')\"\n",
+			want: &Kustomization{Meta: meta(KindKustomization, "kustomize.toolkit.fluxcd.io/v1", "ns1", "k"),
+				Source: ID{KindBucket, "ns1", "b"}, Path: "./", Prune: true, Wait: true, DeletionPolicy: DeletionPolicyMirrorPrune,
+				Timeout: time.Hour - 30*time.Second,
+				HealthCheckExprs: []spec.CustomHealthCheck{{APIVersion: "cert-manager.io/v1", Kind: "Certificate",
+					InProgress: "status.conditions.filter(e, e.type == 'Issuing').all(e, e.observedGeneration == metadata.generation && e.status == 'True')",
+					Failed:     "status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'False')",
+					Current:    "status.conditions.filter(e, e.type == 'Ready').all(e, e.observedGeneration == metadata.generation && e.status == 'True')"}}},
+		},
+		{
 			name: "Kustomization: an explicit timeout below 30s is raised, as Flux",
 			doc:  "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: ns1}\nspec: {interval: 1h, timeout: 10s, prune: true, sourceRef: {kind: Bucket, name: b}}\n",
 			want: &Kustomization{Meta: meta(KindKustomization, "kustomize.toolkit.fluxcd.io/v1", "ns1", "k"),
@@ -462,10 +478,25 @@ func TestDecodeErrors(t *testing.T) {
 			want: []string{`Kustomization/flux-system/apps: spec.deletionPolicy: "Keep" is not one of MirrorPrune, Delete, WaitForTermination, Orphan`}},
 		{name: "ExternalArtifact source", doc: ks + "spec: {interval: 1m, prune: true, sourceRef: {kind: ExternalArtifact, name: r}}\n", is: ErrUnsupported,
 			want: []string{`Kustomization/flux-system/apps: spec.sourceRef.kind: "ExternalArtifact" is not supported: an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have`}},
-		{name: "healthCheckExprs", doc: ks + ksSpec + "  healthCheckExprs: [{apiVersion: v1, current: 'true'}]\n", is: ErrUnsupported,
-			want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs: not supported yet (custom health checks in CEL: issue 13)"}},
+		{name: "healthCheckExprs: kind required", doc: ks + ksSpec + "  healthCheckExprs: [{apiVersion: v1, current: 'true'}]\n", is: ErrInvalid,
+			want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: required"}},
+		{name: "healthCheckExprs: a wrong expression is refused with its path", is: ErrInvalid,
+			doc: ks + ksSpec + "  healthCheckExprs:\n  - {apiVersion: a.io/v1, kind: W, current: 'true'}\n" +
+				"  - {apiVersion: b.io/v1, kind: W, current: \"status.conditions.exist(c, c.status == 'True')\", failed: 'status.phase ='}\n" +
+				"  - {apiVersion: a.io/v2, kind: W, current: '1 + 1'}\n",
+			want: []string{
+				"Kustomization/flux-system/apps: spec.healthCheckExprs[1].current: ERROR: <input>:1:24: undeclared reference to 'exist' (in container '')",
+				"Kustomization/flux-system/apps: spec.healthCheckExprs[1].failed: ERROR: <input>:1:14: Syntax error: token recognition error at: '='",
+				"Kustomization/flux-system/apps: spec.healthCheckExprs[2]: a second entry for a.io/v2 W (the version does not matter)",
+				"Kustomization/flux-system/apps: spec.healthCheckExprs[2].current: the result is int, not a bool"}},
+		{name: "healthCheckExprs is v1 only", doc: strings.Replace(ks, "/v1\n", "/v1beta2\n", 1) + ksSpec + "  healthCheckExprs: [{apiVersion: v1, kind: ConfigMap, current: 'true'}]\n",
+			is: ErrInvalid, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs: unknown field in v1beta2 (it exists in v1)"}},
 		{name: "HelmRelease needs chart or chartRef", doc: hr + "spec: {interval: 1m}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
+		{name: "HelmRelease healthCheckExprs are compiled at decode", doc: hr + hrSpec + "  healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: \"status.phase == 'Ready'\", inProgress: 'status.phase.size()'}]\n",
+			is: ErrInvalid, want: []string{"HelmRelease/apps/app: spec.healthCheckExprs[0].inProgress: the result is int, not a bool"}},
+		{name: "healthCheckExprs: Secrets are refused", doc: ks + ksSpec + "  healthCheckExprs: [{apiVersion: v1, kind: Secret, current: \"int(data.n) > 0\"}]\n",
+			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: Secrets are not judged by expressions: an evaluation error could quote their data"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",

@@ -260,8 +260,17 @@ func dependsOnF(kind string, readyExprIn ...string) field {
 	)
 }
 
+// healthCheckExprsF is Kustomization's and HelmRelease's healthCheckExprs,
+// read as a Sync's (docs/health.md); the expressions are compiled at decode.
 func healthCheckExprsF(versions ...string) field {
-	return refF("healthCheckExprs", noteHealthExprs, issueCEL).only(versions...)
+	return mapF("healthCheckExprs", tObjects, noteHealthExprs+": expressions that judge the objects of a kind instead "+
+		"of kstatus wherever the unit waits, as a Sync's `healthCheckExprs` (docs/health.md)").only(versions...).sub(
+		mapF("apiVersion", tString, "group/version of the objects; any version of the group matches, as in Flux").req(),
+		mapF("kind", tString, "kind").req(),
+		mapF("current", tString, "true when the object is ready").req(),
+		mapF("inProgress", tString, "true while it is not ready yet; checked first"),
+		mapF("failed", tString, "true when it failed: the run fails at once; checked second"),
+	)
 }
 
 // schemas lists every kind Decode reads.

@@ -364,6 +364,9 @@ type Kustomization struct {
 	Decryption *spec.Decryption
 	// HealthChecks are waited for after apply when Wait is false.
 	HealthChecks []spec.HealthCheck
+	// HealthCheckExprs judge the objects of their kinds by CEL instead of
+	// kstatus wherever the unit waits (v1 only, as in Flux).
+	HealthCheckExprs []spec.CustomHealthCheck
 	// Force recreates objects whose update hits an immutable field.
 	Force bool
 	// Wait waits for every applied object to become ready.
@@ -423,6 +426,9 @@ type HelmRelease struct {
 	// Timeout bounds each Kubernetes operation of an action (hooks,
 	// waits). Default DefaultHelmTimeout.
 	Timeout time.Duration
+	// HealthCheckExprs judge the objects of their kinds by CEL instead of
+	// kstatus when an action waits (v2 only, as in Flux).
+	HealthCheckExprs []spec.CustomHealthCheck
 	// Install applies to the first run of the unit, Upgrade to the
 	// following ones.
 	Install HelmAction

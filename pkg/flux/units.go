@@ -12,7 +12,7 @@ import (
 // Builders of the unit kinds. They run after the schema walk, so every
 // value has its declared type; see decode.go.
 
-func decodeKustomization(meta Meta, r reader) *Kustomization {
+func decodeKustomization(d *decoder, meta Meta, r reader) *Kustomization {
 	ns := meta.ID.Namespace
 	src := r.obj("sourceRef")
 	k := &Kustomization{
@@ -36,6 +36,7 @@ func decodeKustomization(meta Meta, r reader) *Kustomization {
 		Components:              r.strs("components"),
 		IgnoreMissingComponents: r.boolean("ignoreMissingComponents"),
 		HealthChecks:            healthChecks(r),
+		HealthCheckExprs:        healthCheckExprs(d, r),
 		Force:                   r.boolean("force"),
 		Wait:                    r.boolean("wait"),
 		Suspend:                 r.boolean("suspend"),
@@ -181,6 +182,7 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		StorageNamespace:   orDefault(r.str("storageNamespace"), ns),
 		DependsOn:          dependsOn(r, KindHelmRelease, ns),
 		Timeout:            r.duration("timeout", DefaultHelmTimeout),
+		HealthCheckExprs:   healthCheckExprs(d, r),
 		Values:             r.free("values"),
 		CommonMetadata:     commonMetadata(r),
 		PostRenderStrategy: orDefault(r.str("postRenderStrategy"), spec.PostRenderCombined),

@@ -2,6 +2,8 @@ package imagepolicy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,30 @@ type ScanOptions struct {
 	// MaxTags fails the scan when the repository holds more tags.
 	// Default DefaultMaxTags.
 	MaxTags int
+	// ETags, when set, are the ETags of the pages of the last listing
+	// (Listing.ETags): each page is asked for with If-None-Match, and when
+	// the registry answers every one 304 Not Modified (and the last page
+	// still has no next) the scan ends with Listing.NotModified. Any other
+	// answer lists the tags again, unconditionally.
+	ETags []string
+}
+
+// Listing is what Scan read.
+type Listing struct {
+	// Tags are the tags in the registry's order; nil when NotModified.
+	Tags []string
+	// NotModified tells that the registry answered ScanOptions.ETags
+	// with 304 Not Modified: the tags are those of the last listing.
+	NotModified bool
+	// ETags are the registry's ETags of the listing's pages, in order;
+	// nil when a page came without one.
+	ETags []string
+	// Digest is the hex SHA-256 of the tags as listed, truncated to 64
+	// bits (it tells an unchanged listing apart, it guards nothing); ""
+	// when NotModified.
+	Digest string
+	// Requests counts the tag list requests made.
+	Requests int
 }
 
 // ParseImage returns the repository of an ImageRepository's image field
@@ -67,14 +93,35 @@ func ParseImage(image string, insecure bool) (name.Repository, error) {
 // Lister, which refuses an https next-page link from a registry on a
 // loopback or private address (it assumes plain HTTP there).
 func ListTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
-	tags, err := listTags(ctx, repo, opts)
+	opts.ETags = nil
+	l, err := Scan(ctx, repo, opts)
+	if err != nil {
+		return nil, err
+	}
+	return l.Tags, nil
+}
+
+// Scan is ListTags, conditional on opts.ETags, returning the listing's
+// ETags and digest, by which the next scan tells it is unchanged.
+func Scan(ctx context.Context, repo name.Repository, opts ScanOptions) (*Listing, error) {
+	l, err := listTags(ctx, repo, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list tags of %s: %w", repo, registry.Error(err))
 	}
-	return tags, nil
+	return l, nil
 }
 
-func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]string, error) {
+// TagsDigest returns Listing.Digest of tags.
+func TagsDigest(tags []string) string {
+	h := sha256.New()
+	for _, t := range tags {
+		_, _ = io.WriteString(h, t)
+		_, _ = h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) (*Listing, error) {
 	page, limit := opts.PageSize, opts.MaxTags
 	if page <= 0 {
 		page = DefaultPageSize
@@ -99,10 +146,22 @@ func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]st
 		return nil, err
 	}
 	client := &http.Client{Transport: rt}
-	next := &url.URL{Scheme: scheme, Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/tags/list",
+	first := &url.URL{Scheme: scheme, Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + "/tags/list",
 		RawQuery: "n=" + strconv.Itoa(page)}
-	var tags []string
-	for next != nil {
+	requests := 0
+	if len(opts.ETags) > 0 {
+		same, n, err := unchanged(ctx, client, first, opts.ETags)
+		requests = n
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			return &Listing{NotModified: true, ETags: opts.ETags, Requests: n}, nil
+		}
+	}
+	l := &Listing{Tags: []string{}, Requests: requests}
+	complete := true
+	for next := first; next != nil; {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
 		if err != nil {
 			return nil, err
@@ -111,6 +170,7 @@ func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]st
 		if err != nil {
 			return nil, err
 		}
+		l.Requests++
 		var body struct {
 			Tags []string `json:"tags"`
 		}
@@ -118,20 +178,62 @@ func listTags(ctx context.Context, repo name.Repository, opts ScanOptions) ([]st
 		if err == nil {
 			err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body)
 		}
-		link := resp.Header.Get("Link")
+		link, etag := resp.Header.Get("Link"), resp.Header.Get("ETag")
 		_ = resp.Body.Close()
 		if err != nil {
 			return nil, err
 		}
-		tags = append(tags, body.Tags...)
-		if len(tags) > limit {
+		complete = complete && etag != ""
+		l.ETags = append(l.ETags, etag)
+		l.Tags = append(l.Tags, body.Tags...)
+		if len(l.Tags) > limit {
 			return nil, fmt.Errorf("%w: more than %d", ErrTooManyTags, limit)
 		}
 		if next, err = nextPage(next, link); err != nil {
 			return nil, err
 		}
 	}
-	return tags, nil
+	if !complete {
+		l.ETags = nil
+	}
+	l.Digest = TagsDigest(l.Tags)
+	return l, nil
+}
+
+// unchanged asks for the pages from first on, each with If-None-Match
+// its ETag of etags, and reports whether the registry answered every one
+// 304 with a next-page link to the following one, and none after the
+// last; n counts the requests. It stops at the first other answer.
+func unchanged(ctx context.Context, client *http.Client, first *url.URL, etags []string) (same bool, n int, err error) {
+	next := first
+	for i, etag := range etags {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
+		if err != nil {
+			return false, n, err
+		}
+		req.Header.Set("If-None-Match", etag)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, n, err
+		}
+		n++
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			if resp.StatusCode == http.StatusOK {
+				return false, n, nil
+			}
+			return false, n, transport.CheckError(resp, http.StatusOK)
+		}
+		link := resp.Header.Get("Link")
+		if i == len(etags)-1 {
+			return link == "", n, nil
+		}
+		if next, err = nextPage(next, link); err != nil || next == nil {
+			// A 304 need not repeat the Link header: list again.
+			return false, n, nil
+		}
+	}
+	return false, n, nil
 }
 
 // schemed returns reg, insecure (plain HTTP) only when scheme is http.

@@ -83,3 +83,96 @@ func TestScanTestRegistry(t *testing.T) {
 		t.Errorf("error %q shows the password", err)
 	}
 }
+
+// A registry that sends ETags: the first scan keeps the pages' ETags and
+// the listing's digest, a scan with them gets 304 for every page and
+// lists nothing, a new tag changes both, and a registry without ETags
+// leaves none.
+func TestScanETag(t *testing.T) {
+	reg, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{Wrap: helmrepo.TagListETags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close() })
+	digest, err := reg.PushArtifact("team/app", "1.0.0", helmrepo.Artifact{Files: map[string]string{"a": "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag("team/app", digest, "1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := ParseImage(reg.Host()+"/team/app", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := registry.Client{Auth: source.Credentials{CAPEM: reg.CA().CertPEM}}
+	lists := func() int {
+		n := 0
+		for _, r := range reg.Requests() {
+			if r == "GET /v2/team/app/tags/list" {
+				n++
+			}
+		}
+		return n
+	}
+
+	for _, pageSize := range []int{0, 1} {
+		first, err := Scan(t.Context(), repo, ScanOptions{Client: client, PageSize: pageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages := 1
+		if pageSize == 1 {
+			pages = 3 // 2 tags, then an empty page
+		}
+		if len(first.ETags) != pages || first.Digest == "" || first.NotModified || len(first.Tags) != 2 {
+			t.Fatalf("page size %d, first scan: %+v, want 2 tags with %d ETags and a digest", pageSize, first, pages)
+		}
+		if first.Digest != TagsDigest([]string{"1.0.0", "1.1.0"}) {
+			t.Errorf("digest %s is not that of the tags", first.Digest)
+		}
+		reg.ResetRequests()
+		again, err := Scan(t.Context(), repo, ScanOptions{Client: client, PageSize: pageSize, ETags: first.ETags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.NotModified || again.Tags != nil || lists() != pages || again.Requests != pages {
+			t.Errorf("page size %d, rescan with the ETags: %+v after %d list requests, want 304 after %d", pageSize, again, lists(), pages)
+		}
+	}
+
+	first, err := Scan(t.Context(), repo, ScanOptions{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag("team/app", digest, "1.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := Scan(t.Context(), repo, ScanOptions{Client: client, ETags: first.ETags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.NotModified || len(moved.Tags) != 3 || moved.ETags[0] == first.ETags[0] || moved.Digest == first.Digest {
+		t.Errorf("rescan after a new tag: %+v, want 3 tags, a new ETag and digest", moved)
+	}
+
+	plain, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plain.Close() })
+	if _, err := plain.PushArtifact("team/app", "1.0.0", helmrepo.Artifact{Files: map[string]string{"a": "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	prepo, err := ParseImage(plain.Host()+"/team/app", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Scan(t.Context(), prepo, ScanOptions{Client: registry.Client{Auth: source.Credentials{CAPEM: plain.CA().CertPEM}}, ETags: []string{`"stale"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.NotModified || l.ETags != nil || len(l.Tags) != 1 || l.Digest == "" {
+		t.Errorf("scan of a registry without ETags: %+v", l)
+	}
+}

@@ -112,6 +112,9 @@ type Result struct {
 	Message string
 	// Changes are the markers rewritten.
 	Changes []setters.Change
+	// Markers are all the markers under the path, as found in the
+	// checkout (before the update: the lines are the same after it).
+	Markers []setters.Marker
 	// Attempts counts fetch-update-push rounds (more than one after a
 	// push race).
 	Attempts int
@@ -194,7 +197,7 @@ func attempt(ctx context.Context, opts Options, tmpl *template.Template, branch,
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Base: art.Commit, Changes: up.Changes}
+	res := &Result{Base: art.Commit, Changes: up.Changes, Markers: up.Markers}
 	if len(up.Changes) == 0 {
 		return res, nil
 	}

@@ -2,6 +2,9 @@ package imageupdate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -30,16 +33,40 @@ type PolicyResult struct {
 	Tags int
 	// Duration is how long the scan took.
 	Duration time.Duration
+	// ETags, TagsDigest and SpecDigest are what the next scan reuses the
+	// choice by (Last): the registry's ETags of the tag list's pages, a
+	// digest of the list and a digest of the policy with its image
+	// repository.
+	ETags                  []string
+	TagsDigest, SpecDigest string
+	// Reused says why the choice is Last's: ReusedNotModified or
+	// ReusedSameTags; "" when the policy chose anew.
+	Reused string
 }
+
+// Why a choice was reused (PolicyResult.Reused).
+const (
+	// ReusedNotModified: the registry answered the last ETags with 304
+	// Not Modified; the tags were not listed.
+	ReusedNotModified = "not modified"
+	// ReusedSameTags: the tags were listed and are those of the last
+	// scan; the policy was not evaluated.
+	ReusedSameTags = "same tags"
+)
+
+// Last maps "NAMESPACE:POLICY" to what the last run chose for it (Key,
+// Image, Tags, ETags, TagsDigest and SpecDigest are read), so that a scan
+// of an unchanged tag list reuses the choice. Nil reuses nothing.
+type Last map[string]PolicyResult
 
 // ResolvePolicies scans the repository of each policy of u and returns
 // their choices in spec order. namespace is the sync's: the NAMESPACE of
 // policies that set none. A policy that fails to scan, or matches no
 // tag, is an error naming it (NAMESPACE:POLICY and its field path).
-func ResolvePolicies(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, secrets SecretReader) ([]PolicyResult, error) {
+func ResolvePolicies(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, secrets SecretReader, last Last) ([]PolicyResult, error) {
 	out := make([]PolicyResult, 0, len(u.Policies))
 	for i := range u.Policies {
-		res, err := ResolvePolicy(ctx, namespace, u, i, secrets)
+		res, err := ResolvePolicy(ctx, namespace, u, i, secrets, last)
 		if err != nil {
 			return nil, err
 		}
@@ -59,9 +86,9 @@ func PolicyKey(namespace string, u *spec.ImageUpdateSpec, i int) string {
 }
 
 // ResolvePolicy is ResolvePolicies for policy i of u alone.
-func ResolvePolicy(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, i int, secrets SecretReader) (PolicyResult, error) {
+func ResolvePolicy(ctx context.Context, namespace string, u *spec.ImageUpdateSpec, i int, secrets SecretReader, last Last) (PolicyResult, error) {
 	key := PolicyKey(namespace, u, i)
-	res, err := resolvePolicy(ctx, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i), &u.Policies[i], secrets)
+	res, err := resolvePolicy(ctx, fmt.Sprintf("spec.imageUpdate.policies[%d].imageRepository.secretRef", i), &u.Policies[i], secrets, lastOf(last, key))
 	if err != nil {
 		return PolicyResult{}, fmt.Errorf("policy %s (spec.imageUpdate.policies[%d]): %w", key, i, redact.Error(err))
 	}
@@ -83,8 +110,8 @@ func Images(results []PolicyResult) map[string]setters.Image {
 // ("NAMESPACE:POLICY"); secretField names the field of its registry
 // Secret in messages. Errors are redacted, and do not name the policy:
 // the caller does (Flux's ImagePolicy objects are named as objects).
-func ResolveSpec(ctx context.Context, key string, p *spec.ImagePolicySpec, secretField string, secrets SecretReader) (PolicyResult, error) {
-	res, err := resolvePolicy(ctx, secretField, p, secrets)
+func ResolveSpec(ctx context.Context, key string, p *spec.ImagePolicySpec, secretField string, secrets SecretReader, last Last) (PolicyResult, error) {
+	res, err := resolvePolicy(ctx, secretField, p, secrets, lastOf(last, key))
 	if err != nil {
 		return PolicyResult{}, redact.Error(err)
 	}
@@ -92,7 +119,29 @@ func ResolveSpec(ctx context.Context, key string, p *spec.ImagePolicySpec, secre
 	return res, nil
 }
 
-func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicySpec, secrets SecretReader) (PolicyResult, error) {
+func lastOf(last Last, key string) *PolicyResult {
+	if r, ok := last[key]; ok && r.Image.Tag != "" {
+		return &r
+	}
+	return nil
+}
+
+// SpecDigest returns PolicyResult.SpecDigest of p: the hex SHA-256 of its
+// JSON, truncated to 64 bits. Any change of the policy, its filter, its
+// image or its repository's settings makes the next scan choose anew.
+func SpecDigest(p *spec.ImagePolicySpec) string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// resolvePolicy scans p's repository and chooses. With last, the scan is
+// conditional on last's ETags and the choice is last's when the registry
+// answers 304 or lists the same tags, and p is unchanged.
+func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicySpec, secrets SecretReader, last *PolicyResult) (PolicyResult, error) {
 	pol, err := imagepolicy.Compile(p.PolicySpec())
 	if err != nil {
 		return PolicyResult{}, err
@@ -117,19 +166,38 @@ func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicyS
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	tags, err := imagepolicy.ListTags(sctx, repo, imagepolicy.ScanOptions{Client: client})
+	specDigest := SpecDigest(p)
+	if last != nil && (last.SpecDigest != specDigest || last.Image.Name != ir.Image) {
+		last = nil
+	}
+	sopts := imagepolicy.ScanOptions{Client: client}
+	if last != nil {
+		sopts.ETags = last.ETags
+	}
+	listing, err := imagepolicy.Scan(sctx, repo, sopts)
 	if err != nil {
 		return PolicyResult{}, err
 	}
-	latest, err := pol.Latest(tags)
-	if err != nil {
-		if errors.Is(err, imagepolicy.ErrNoMatch) {
-			return PolicyResult{}, fmt.Errorf("none of the %d tags of %s matches the policy", len(tags), ir.Image)
+	res := PolicyResult{ETags: listing.ETags, TagsDigest: listing.Digest, SpecDigest: specDigest, Tags: len(listing.Tags)}
+	var latest string
+	switch {
+	case listing.NotModified:
+		latest, res.Tags, res.TagsDigest, res.Reused = last.Image.Tag, last.Tags, last.TagsDigest, ReusedNotModified
+	case last != nil && last.TagsDigest == listing.Digest:
+		latest, res.Reused = last.Image.Tag, ReusedSameTags
+	default:
+		latest, err = pol.Latest(listing.Tags)
+		if err != nil {
+			if errors.Is(err, imagepolicy.ErrNoMatch) {
+				return PolicyResult{}, fmt.Errorf("none of the %d tags of %s matches the policy", len(listing.Tags), ir.Image)
+			}
+			return PolicyResult{}, err
 		}
-		return PolicyResult{}, err
 	}
 	img := setters.Image{Name: ir.Image, Tag: latest}
 	if p.ReflectsDigest() {
+		// Looked up at every run: a tag may move to another manifest
+		// without the tag list changing.
 		ro, err := client.Options(sctx, repo)
 		if err != nil {
 			return PolicyResult{}, err
@@ -140,5 +208,6 @@ func resolvePolicy(ctx context.Context, secretField string, p *spec.ImagePolicyS
 		}
 		img.Digest = desc.Digest.String()
 	}
-	return PolicyResult{Image: img, Tags: len(tags), Duration: time.Since(start)}, nil
+	res.Image, res.Duration = img, time.Since(start)
+	return res, nil
 }

@@ -54,9 +54,13 @@ func ManagedVerbs() []string {
 // cannot be restricted by name), Events on the spec ConfigMap, its Lease
 // (created, then read, renewed and released by name) and the Secrets the
 // spec names (none if it names none: a rule without resourceNames would
-// grant every Secret).
-func ownRules(sync string, secrets []string) []rbacv1.PolicyRule {
+// grant every Secret). It also reads its own Namespace, for the lockdown
+// annotations (pkg/lockdown): the API server authorizes a get of Namespace
+// ns as a request in ns, so a Role there grants it, for that one
+// Namespace.
+func ownRules(ns, sync string, secrets []string) []rbacv1.PolicyRule {
 	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, ResourceNames: []string{ns}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "update", "patch", "delete"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
@@ -110,7 +114,7 @@ func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 	own := meta(ns, sync, ns, names.OwnRole(sync))
 	applier := meta(ns, sync, target, names.Applier(ns, sync))
 	roles := []*rbacv1.Role{
-		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(sync, s.SecretNames())},
+		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(ns, sync, s.SecretNames())},
 		{TypeMeta: roleType, ObjectMeta: applier, Rules: managedRules(extra)},
 	}
 	bindings := []*rbacv1.RoleBinding{binding(meta(ns, sync, ns, names.OwnRole(sync))), binding(meta(ns, sync, target, names.Applier(ns, sync)))}

@@ -39,7 +39,7 @@ func delegatedRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 		return nil, nil, fmt.Errorf("extra RBAC rules: the sync's objects are written as %s; grant rights to that identity instead", delegate(s))
 	}
 	ns, sync := s.Namespace, s.Name
-	rules := ownRules(sync, s.SecretNames())
+	rules := ownRules(ns, sync, s.SecretNames())
 	if sa := s.Spec.ServiceAccountName; sa != "" && s.Spec.KubeConfig == nil {
 		rules = append(rules, impersonateRule(sa))
 	}

@@ -58,6 +58,8 @@ type Record struct {
 	// Units lists the units of the sync (units.go), in the order the last
 	// run found them; empty for a sync whose render holds no Flux objects.
 	Units []UnitRecord `json:"units,omitempty"`
+	// Images lists the image policies the last runs resolved (images.go).
+	Images []ImageRecord `json:"images,omitempty"`
 }
 
 // Run describes one run of the sync job.

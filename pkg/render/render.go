@@ -52,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,8 +118,12 @@ type Options struct {
 	// or when its strategy says always; a caller that wants Flux's default
 	// passes nil when it gathered no variables). Newlines in values are
 	// removed, as Flux does. Undefined variables without a default are an
-	// error (Flux's strict mode).
+	// error (Flux's strict mode) unless LenientSubstitution is set.
 	Substitute map[string]string
+	// LenientSubstitution makes an undefined variable without a default
+	// "", as Flux does without its StrictPostBuildSubstitutions feature
+	// gate; Result.UndefinedVariables names them.
+	LenientSubstitution bool
 
 	// Decryption holds the keys SOPS-encrypted files are decrypted with as
 	// they are read (Flux's decryption with provider sops). nil means
@@ -175,6 +180,9 @@ type Result struct {
 	// Inputs are the directories of Root the render looked into, relative
 	// to Root, sorted; see InputsDigest.
 	Inputs []string
+	// UndefinedVariables are the variables a lenient substitution
+	// (Options.LenientSubstitution) made "", sorted.
+	UndefinedVariables []string
 }
 
 // Render builds opts.Path inside opts.Root and returns the validated objects.
@@ -480,16 +488,20 @@ func (c *confinedFS) readDirect(ctx context.Context, files []string) (objs []obj
 // (substitution, then commonMetadata), rejects duplicates, sorts and
 // digests.
 func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) {
+	var undefined map[string]bool
 	if opts.Substitute != nil {
 		vars := make(map[string]string, len(opts.Substitute))
 		for k, v := range opts.Substitute {
 			vars[k] = strings.ReplaceAll(v, "\n", "")
 		}
+		if opts.LenientSubstitution {
+			undefined = map[string]bool{}
+		}
 		for i := range objs {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if err := substitute(&objs[i], vars); err != nil {
+			if err := substitute(&objs[i], vars, undefined); err != nil {
 				return nil, err
 			}
 		}
@@ -515,8 +527,9 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 	}
 	slices.SortStableFunc(ks, func(a, b keyed) int { return slices.Compare(a.key[:], b.key[:]) })
 	res := &Result{
-		Objects: make([]*unstructured.Unstructured, len(ks)),
-		Sources: make([]string, len(ks)),
+		Objects:            make([]*unstructured.Unstructured, len(ks)),
+		Sources:            make([]string, len(ks)),
+		UndefinedVariables: slices.Sorted(maps.Keys(undefined)),
 	}
 	for i, k := range ks {
 		if i > 0 && k.key == ks[i-1].key {
@@ -560,7 +573,7 @@ func whereFile(o *object) string {
 
 // substitute runs postBuild substitution over the YAML form of one object,
 // as Flux does, so a variable may change a value's type (replicas: ${n}).
-func substitute(o *object, vars map[string]string) error {
+func substitute(o *object, vars map[string]string, undefined map[string]bool) error {
 	md, _ := o.obj["metadata"].(map[string]any)
 	for _, field := range []string{"labels", "annotations"} {
 		m, _ := md[field].(map[string]any)
@@ -575,7 +588,7 @@ func substitute(o *object, vars map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.where(), err)
 	}
-	out, err := expand(string(y), vars)
+	out, err := expandWith(string(y), vars, undefined)
 	if err != nil {
 		return fmt.Errorf("%s: substitution: %w", o.where(), err)
 	}

@@ -59,9 +59,11 @@ var varNameRE = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 //	                 here. ${var-word}, ${var+word} and ${var?word} fail
 //	                 to parse, in Flux too.
 //
-// One choice is gitsync's: strict always, as Flux with its
-// StrictPostBuildSubstitutions feature gate: an undefined variable without
-// a default is an error, not "".
+// An undefined variable without a default is an error in strict mode (a
+// Sync's own postBuild, and Flux units under spec.flux.strictSubstitution,
+// as Flux with its StrictPostBuildSubstitutions feature gate); otherwise it
+// is "", as in Flux by default, and its name is collected so that the run
+// can say which variables it substituted empty.
 //
 // The library reads every character through a closure, which made it ten
 // times slower than gitsync's former hand-written evaluator on 4,000
@@ -77,8 +79,14 @@ var varNameRE = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 // itself (only deeply nested or malformed expressions get there).
 const maxExtentTries = 16
 
-// expand returns s with every ${...} expression replaced.
+// expand returns s with every ${...} expression replaced, strictly.
 func expand(s string, vars map[string]string) (string, error) {
+	return expandWith(s, vars, nil)
+}
+
+// expandWith is expand; with undefined non-nil it is lenient: an undefined
+// variable without a default is "" and its name is added to undefined.
+func expandWith(s string, vars map[string]string, undefined map[string]bool) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
@@ -86,6 +94,10 @@ func expand(s string, vars map[string]string) (string, error) {
 	lookup := func(name string) (string, bool) {
 		v, ok := vars[name]
 		if !ok {
+			if undefined != nil {
+				undefined[name] = true
+				return "", true
+			}
 			// The library stops at the first undefined variable that
 			// has no default, right after asking for it, so the last
 			// name asked for in vain is the one to report.
@@ -106,6 +118,10 @@ func expand(s string, vars map[string]string) (string, error) {
 		switch {
 		case strings.HasPrefix(s[pos:], "${"):
 			v, n, ok, err := expandSimple(s[pos:], vars)
+			if undefined != nil && errors.Is(err, ErrUndefinedVariable) {
+				// Lenient: the library's lookup says "" for it.
+				ok, err = false, nil
+			}
 			if !ok {
 				v, n, err = expandOne(s[pos:], lookup, &missing)
 			}

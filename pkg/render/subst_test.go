@@ -402,3 +402,37 @@ func BenchmarkExpand4000(b *testing.B) {
 		}
 	}
 }
+
+// TestExpandLenient: without strict mode an undefined variable is "", as
+// Flux's library evaluates it when kustomize-controller runs without its
+// StrictPostBuildSubstitutions feature gate (its mapping then reports every
+// name as set), and the names are collected for the run to report.
+func TestExpandLenient(t *testing.T) {
+	for _, tc := range substCases {
+		t.Run(tc.in, func(t *testing.T) {
+			undefined := map[string]bool{}
+			got, err := expandWith(tc.in, substVars, undefined)
+			want, fluxErr := envsubst.Eval(tc.in, func(name string) (string, bool) { return substVars[name], true })
+			switch {
+			case (err == nil) != (fluxErr == nil):
+				t.Fatalf("expandWith(%q) = %q, %v; Flux gives %q, %v", tc.in, got, err, want, fluxErr)
+			case err == nil && got != want:
+				t.Fatalf("expandWith(%q) = %q; Flux gives %q", tc.in, got, want)
+			}
+		})
+	}
+	undefined := map[string]bool{}
+	got, err := expandWith("a: ${gone}\nb: ${#also}\nc: ${name}\nd: ${dflt:=x}\ne: ${gone}\n", substVars, undefined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a: \nb: 0\nc: web\nd: x\ne: \n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if diff := cmp.Diff(map[string]bool{"gone": true, "also": true}, undefined); diff != "" {
+		t.Errorf("undefined (-want +got):\n%s", diff)
+	}
+	if _, err := expand("a: ${gone}\n", substVars); !errors.Is(err, ErrUndefinedVariable) {
+		t.Errorf("strict expand of an undefined variable: %v", err)
+	}
+}

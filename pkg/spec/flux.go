@@ -46,6 +46,12 @@ type FluxSpec struct {
 	// controllers do with --no-cross-namespace-refs. Default false: such
 	// references are allowed, as in Flux by default.
 	NoCrossNamespaceRefs bool `json:"noCrossNamespaceRefs,omitempty"`
+	// StrictSubstitution makes a Flux Kustomization's postBuild variable
+	// that is undefined and has no default an error, as Flux's
+	// StrictPostBuildSubstitutions feature gate does. Default false: it is
+	// substituted "", as Flux does by default, and the unit's result
+	// names it. (A Sync's own postBuild is always strict.)
+	StrictSubstitution bool `json:"strictSubstitution,omitempty"`
 }
 
 // ApplyInstallation reports whether Flux's own installation is applied
@@ -67,6 +73,11 @@ func (f *FluxSpec) UnitConcurrency() int {
 // be nil.
 func (f *FluxSpec) CrossNamespaceRefsRefused() bool {
 	return f != nil && f.NoCrossNamespaceRefs
+}
+
+// SubstitutionStrict reports spec.flux.strictSubstitution. f may be nil.
+func (f *FluxSpec) SubstitutionStrict() bool {
+	return f != nil && f.StrictSubstitution
 }
 
 func (f *FluxSpec) validate(p *field.Path) field.ErrorList {

@@ -155,6 +155,10 @@ type SyncSpec struct {
 	// HealthChecks are objects that must become ready after apply when Wait
 	// is false.
 	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
+	// HealthCheckExprs, as Flux's field, judge the objects of an
+	// apiVersion and kind by CEL expressions instead of kstatus, wherever
+	// the run waits for them (wait, healthChecks). See docs/health.md.
+	HealthCheckExprs []CustomHealthCheck `json:"healthCheckExprs,omitempty"`
 
 	// ServiceAccountName, as in Flux, names a ServiceAccount of the sync's
 	// namespace that every request for the sync's objects (apply, prune,
@@ -355,6 +359,25 @@ type SubstituteReference struct {
 	Name string `json:"name"`
 	// Optional tolerates a missing object, read as empty.
 	Optional bool `json:"optional,omitempty"`
+}
+
+// CustomHealthCheck judges the objects of one apiVersion and kind by CEL
+// expressions on the live object, as Flux's CustomHealthCheck: the first of
+// inProgress, failed and current that is true gives the status, and none
+// means in progress.
+type CustomHealthCheck struct {
+	// APIVersion of the objects (group/version); as in Flux, objects of
+	// any version of the group are judged.
+	APIVersion string `json:"apiVersion"`
+	// Kind of the objects.
+	Kind string `json:"kind"`
+	// Current is true when the object has reached its desired state.
+	Current string `json:"current"`
+	// InProgress, optional, is true while it has not yet.
+	InProgress string `json:"inProgress,omitempty"`
+	// Failed, optional, is true when it has failed to; the run then
+	// fails at once instead of at its timeout.
+	Failed string `json:"failed,omitempty"`
 }
 
 // HealthCheck names an object that must become ready after apply.

@@ -140,6 +140,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	for i, hc := range s.HealthChecks {
 		errs = append(errs, hc.validate(p.Child("healthChecks").Index(i))...)
 	}
+	errs = append(errs, validateHealthCheckExprs(p.Child("healthCheckExprs"), s.HealthCheckExprs)...)
 	if s.ServiceAccountName != "" {
 		errs = append(errs, dns1123Subdomain(p.Child("serviceAccountName"), s.ServiceAccountName)...)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/setters"
@@ -45,6 +46,57 @@ type fluxImages struct {
 	own *source.Resolved
 	// results are the automations' results.
 	results map[flux.ID]*Result
+	// last are the image records of the sync's last run (setLast);
+	// records what each automation that succeeded chose now.
+	last    []inventory.ImageRecord
+	records map[flux.ID][]inventory.ImageRecord
+}
+
+// setLast keeps the image records of the sync's last run.
+func (fi *fluxImages) setLast(recs []inventory.ImageRecord) {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	fi.last = append([]inventory.ImageRecord(nil), recs...)
+}
+
+// lastOf returns what automation id chose in the last run.
+func (fi *fluxImages) lastOf(id flux.ID) imageupdate.Last {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	return lastImages(fi.last, id.String())
+}
+
+// setRecords keeps what automation id chose in this run.
+func (fi *fluxImages) setRecords(id flux.ID, recs []inventory.ImageRecord) {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	if fi.records == nil {
+		fi.records = map[flux.ID][]inventory.ImageRecord{}
+	}
+	fi.records[id] = recs
+}
+
+// imageRecords returns the sync's image records after the run: those of
+// spec.imageUpdate as recs holds them, those of each automation that
+// succeeded now, and the last run's for an automation that did not (it
+// failed, or was skipped) but is still among the units; the records of
+// automations that left are dropped.
+func (fi *fluxImages) imageRecords(recs []inventory.ImageRecord, units []inventory.UnitRecord) []inventory.ImageRecord {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	out := inventory.ImagesOf(recs, "")
+	for _, u := range units {
+		if u.Kind != flux.KindImageUpdateAutomation {
+			continue
+		}
+		id := flux.ID{Kind: u.Kind, Namespace: u.Namespace, Name: u.Name}
+		if now, ok := fi.records[id]; ok {
+			out = append(out, now...)
+		} else {
+			out = append(out, inventory.ImagesOf(recs, id.String())...)
+		}
+	}
+	return out
 }
 
 func (fi *fluxImages) pushedTo(id flux.ID) source.Revision {
@@ -100,6 +152,8 @@ func runImageAutomation(ctx context.Context, r *runner, fu flux.Unit, sources []
 		return "", "", fmt.Errorf("sourceRef %s: not a GitRepository", sources[0].Metadata().ID)
 	}
 	images := map[string]setters.Image{}
+	var chosen []imageupdate.PolicyResult
+	last := r.tree.images.lastOf(a.ID)
 	for i := 1; i+1 < len(sources); i += 2 {
 		p, ok1 := sources[i].(*flux.ImagePolicy)
 		ir, ok2 := sources[i+1].(*flux.ImageRepository)
@@ -110,13 +164,13 @@ func runImageAutomation(ctx context.Context, r *runner, fu flux.Unit, sources []
 			continue
 		}
 		key := p.ID.Namespace + ":" + p.ID.Name
-		chosen, err := r.resolveImagePolicy(ctx, key, p, ir)
+		c, err := r.resolveImagePolicy(ctx, key, p, ir, last)
 		if err != nil {
 			return "", "", fmt.Errorf("%s: %w", p.ID, err)
 		}
-		r.log.Info("image policy", "policy", p.ID.String(), "image", chosen.Image.Name, "tags", chosen.Tags,
-			"latest", chosen.Image.Tag, "duration", chosen.Duration.String())
-		images[key] = chosen.Image
+		logPolicy(r.log, p.ID.String(), c)
+		images[key] = c.Image
+		chosen = append(chosen, c)
 	}
 	gopts, follows, err := r.automationGit(ctx, g)
 	if err != nil {
@@ -151,6 +205,7 @@ func runImageAutomation(ctx context.Context, r *runner, fu flux.Unit, sources []
 	if err != nil {
 		return "", "", redact.Error(err)
 	}
+	r.tree.images.setRecords(a.ID, imageRecords(a.ID.String(), chosen, res, branch))
 	base := branch + "@sha1:" + res.Base
 	if res.Commit == "" {
 		return base, fmt.Sprintf("no change: %d %s, branch %s", len(images), plural(len(images), "policy"), branch), nil
@@ -178,7 +233,7 @@ func runImageAutomation(ctx context.Context, r *runner, fu flux.Unit, sources []
 // resolveImagePolicy maps an ImagePolicy and its ImageRepository onto the
 // policy spec pkg/imageupdate resolves, with the repository's Secrets
 // (secretRef, then certSecretRef, whose TLS keys win) of its namespace.
-func (r *runner) resolveImagePolicy(ctx context.Context, key string, p *flux.ImagePolicy, ir *flux.ImageRepository) (imageupdate.PolicyResult, error) {
+func (r *runner) resolveImagePolicy(ctx context.Context, key string, p *flux.ImagePolicy, ir *flux.ImageRepository, last imageupdate.Last) (imageupdate.PolicyResult, error) {
 	ps := spec.ImagePolicySpec{
 		Name: p.ID.Name, Namespace: p.ID.Namespace,
 		ImageRepository: spec.ImageRepositorySpec{Image: ir.Image, Insecure: ir.Insecure, ExclusionList: ir.ExclusionList,
@@ -202,7 +257,7 @@ func (r *runner) resolveImagePolicy(ctx context.Context, key string, p *flux.Ima
 		}
 		return data, nil
 	}
-	return imageupdate.ResolveSpec(ctx, key, &ps, "", read)
+	return imageupdate.ResolveSpec(ctx, key, &ps, "", read, last)
 }
 
 // automationGit returns how an automation reaches GitRepository g, and

@@ -1,7 +1,9 @@
 package syncrun
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -129,9 +132,17 @@ func TestFluxImageAutomation(t *testing.T) {
 		t.Errorf("commit message %q lacks the template's .Values", msg)
 	}
 
+	autoID := "ImageUpdateAutomation/" + f.ns + "/auto"
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Automation: autoID, Image: f.image,
+		Latest: "1.1.0", Tags: 2, Markers: []string{"apps/app.yaml:12"}})
+
 	pushes := f.git.Stats().HTTPReceivePacks
-	second := f.run()
+	var logs bytes.Buffer
+	second := f.runWith(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	f.mustSucceed(second)
+	if !strings.Contains(logs.String(), `"reused":"same tags"`) {
+		t.Errorf("the second run did not reuse the ImagePolicy's choice on the same tags:\n%s", logs.String())
+	}
 	if again, _ := f.repo.Head(t.Context()); again != head || f.git.Stats().HTTPReceivePacks != pushes {
 		t.Errorf("a run without a new tag pushed (head %s -> %s)", head, again)
 	}
@@ -147,6 +158,8 @@ func TestFluxImageAutomation(t *testing.T) {
 	if got, want := f.deployedImage(), f.image+":1.2.0"; got != want {
 		t.Errorf("after a new tag: Deployment image %s, want %s", got, want)
 	}
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Automation: autoID, Image: f.image,
+		Latest: "1.2.0", Tags: 3, Markers: []string{"apps/app.yaml:12"}})
 }
 
 // A refused field of an ImageRepository fails it naming the field; the

@@ -613,8 +613,9 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		wait:         k.Wait,
 		waitForJobs:  true,
 		healthChecks: k.HealthChecks,
+		healthExprs:  k.HealthCheckExprs,
 		timeout:      k.Timeout,
-		dest:         fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
+		dest:         r.fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
 }
 
@@ -664,6 +665,8 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		Substitute:      in.vars,
 		Decryption:      in.keys,
 		Logger:          ku.r.log,
+
+		LenientSubstitution: !ku.r.sync.Spec.Flux.SubstitutionStrict(),
 	}
 	if k.IgnoreMissingComponents {
 		opts.Components = existingComponents(art.Dir, opts.Path, k.Components)
@@ -674,7 +677,12 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		return nil, err
 	}
 	ku.r.log.Info("rendered", "unit", k.ID.String(), "objects", len(out.Objects), "duration", time.Since(start).String())
-	return withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs), nil
+	if len(out.UndefinedVariables) > 0 {
+		ku.r.log.Warn("undefined postBuild variables substituted empty, as Flux does (spec.flux.strictSubstitution: true refuses them)",
+			"unit", k.ID.String(), "variables", out.UndefinedVariables)
+	}
+	rnd := &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest, undefinedVars: out.UndefinedVariables}
+	return withInputs(rnd, art.Dir, out.Inputs), nil
 }
 
 func (ku *kustomizationUnit) specDigest(inputsDigest string) string {
@@ -756,7 +764,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	if err != nil {
 		return nil, unitSettings{}, err
 	}
-	hu.dest = fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
+	hu.dest = r.fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
 	return hu, unitSettings{
 		dest:        hu.dest,
 		namespace:   h.ReleaseNamespace,
@@ -764,6 +772,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		adopt:       r.sync.Spec.Adopt,
 		wait:        hu.action.Wait,
 		waitForJobs: hu.action.WaitForJobs,
+		healthExprs: h.HealthCheckExprs,
 		timeout:     hu.action.Timeout,
 		hooks:       !hu.action.DisableHooks,
 	}, nil

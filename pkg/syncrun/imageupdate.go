@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/setters"
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -20,18 +23,30 @@ import (
 // branch the sync follows, the run is pinned to it, so that it applies
 // exactly that commit. A failure fails the run before anything is
 // applied. A rollback (Options.Revision) updates nothing.
-func (r *runner) imageUpdate(ctx context.Context) error {
+//
+// rec is the sync's record: the choices of its last run are reused when a
+// repository's tag list did not change, and this run's choices and
+// markers replace them (rec.Images), when the update succeeded.
+func (r *runner) imageUpdate(ctx context.Context, rec *inventory.Record) error {
+	if r.imageUpdated {
+		return nil
+	}
+	r.tree.images.setLast(rec.Images)
 	u := r.sync.Spec.ImageUpdate
-	if u == nil || r.opts.Revision != "" || r.imageUpdated {
+	if u == nil {
+		rec.Images = inventory.ReplaceImages(rec.Images, "", nil)
+		return nil
+	}
+	if r.opts.Revision != "" {
 		return nil
 	}
 	r.imageUpdated = true
-	chosen, err := imageupdate.ResolvePolicies(ctx, r.opts.Namespace, u, r.secretData)
+	chosen, err := imageupdate.ResolvePolicies(ctx, r.opts.Namespace, u, r.secretData, lastImages(rec.Images, ""))
 	if err != nil {
 		return err
 	}
 	for _, c := range chosen {
-		r.log.Info("image policy", "policy", c.Key, "image", c.Image.Name, "tags", c.Tags, "latest", c.Image.Tag, "duration", c.Duration.String())
+		logPolicy(r.log, c.Key, c)
 	}
 	g := r.sync.Spec.Source.Git
 	var creds source.Credentials
@@ -76,6 +91,7 @@ func (r *runner) imageUpdate(ctx context.Context) error {
 	if err != nil {
 		return redact.Error(err)
 	}
+	rec.Images = inventory.ReplaceImages(rec.Images, "", imageRecords("", chosen, res, branch))
 	if res.Commit == "" {
 		r.log.Info("image update: no change", "revision", branch+"@sha1:"+res.Base)
 		return nil
@@ -131,4 +147,55 @@ func signingKeyFrom(data map[string][]byte, id object.ID, field string) (*openpg
 		}
 	}
 	return e, nil
+}
+
+// logPolicy logs what a policy chose; id names it.
+func logPolicy(log *slog.Logger, id string, c imageupdate.PolicyResult) {
+	args := []any{"policy", id, "image", c.Image.Name, "tags", c.Tags, "latest", c.Image.Tag, "duration", c.Duration.String()}
+	if c.Reused != "" {
+		args = append(args, "reused", c.Reused)
+	}
+	log.Info("image policy", args...)
+}
+
+// imageRecords returns what the run records of the choices of automation
+// ("" for spec.imageUpdate), with their markers as res found them; branch
+// is the branch checked out.
+func imageRecords(automation string, chosen []imageupdate.PolicyResult, res *imageupdate.Result, branch string) []inventory.ImageRecord {
+	markers := map[string][]string{}
+	for _, m := range res.Markers {
+		loc := m.Location()
+		if m.Field != setters.FieldImage {
+			loc += ":" + m.Field
+		}
+		markers[m.Policy] = append(markers[m.Policy], loc)
+	}
+	pending := res.Commit != "" && !res.Applies(branch)
+	out := make([]inventory.ImageRecord, 0, len(chosen))
+	for _, c := range chosen {
+		m := markers[c.Key]
+		rec := inventory.ImageRecord{
+			Policy: c.Key, Automation: automation, Image: c.Image.Name, Latest: c.Image.Tag, Tags: c.Tags,
+			Markers: m, Pending: pending && len(m) > 0,
+			ETags: c.ETags, TagsDigest: c.TagsDigest, SpecDigest: c.SpecDigest,
+		}
+		if len(m) > inventory.MaxImageMarkers {
+			rec.Markers, rec.MoreMarkers = m[:inventory.MaxImageMarkers], len(m)-inventory.MaxImageMarkers
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// lastImages returns the choices of automation recorded in recs, for
+// reuse.
+func lastImages(recs []inventory.ImageRecord, automation string) imageupdate.Last {
+	last := imageupdate.Last{}
+	for _, rec := range inventory.ImagesOf(recs, automation) {
+		last[rec.Policy] = imageupdate.PolicyResult{
+			Key: rec.Policy, Image: setters.Image{Name: rec.Image, Tag: rec.Latest}, Tags: rec.Tags,
+			ETags: rec.ETags, TagsDigest: rec.TagsDigest, SpecDigest: rec.SpecDigest,
+		}
+	}
+	return last
 }

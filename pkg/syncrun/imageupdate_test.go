@@ -3,6 +3,7 @@ package syncrun
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,10 +12,14 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/pkg/imageupdate"
+	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/setters"
 	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
@@ -29,8 +34,15 @@ type imageFixture struct {
 }
 
 func newImageFixture(t *testing.T, gopts gitserver.Options, commitExtra ...string) *imageFixture {
+	return newImageFixtureWith(t, gopts, helmrepo.RegistryOptions{}, commitExtra...)
+}
+
+// newImageFixtureWith is newImageFixture with the registry's options
+// (its credentials are set here).
+func newImageFixtureWith(t *testing.T, gopts gitserver.Options, ropts helmrepo.RegistryOptions, commitExtra ...string) *imageFixture {
 	f := &imageFixture{fixture: newFixture(t, gopts)}
-	reg, err := helmrepo.StartRegistry(t.Context(), helmrepo.RegistryOptions{Username: "reg", Password: "regpass"})
+	ropts.Username, ropts.Password = "reg", "regpass"
+	reg, err := helmrepo.StartRegistry(t.Context(), ropts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +123,16 @@ func TestImageUpdateCommitsPushesAndApplies(t *testing.T) {
 		t.Errorf("commit message %q lacks %q", msg, want)
 	}
 
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.1.0",
+		Tags: 3, Markers: []string{"deploy/app.yaml:12"}})
+
 	pushes := f.git.Stats().HTTPReceivePacks
-	second := f.run()
+	var logs bytes.Buffer
+	second := f.runWith(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	f.mustSucceed(second)
+	if !strings.Contains(logs.String(), `"reused":"same tags"`) {
+		t.Errorf("the second run did not reuse the policy's choice on the same tags:\n%s", logs.String())
+	}
 	if second.Rendered {
 		t.Errorf("a run without a new tag rendered again (revision %s after %s)", second.Revision, res.Revision)
 	}
@@ -125,6 +144,25 @@ func TestImageUpdateCommitsPushesAndApplies(t *testing.T) {
 	f.mustSucceed(f.run())
 	if got, want := f.deployedImage(), f.image+":1.2.0"; got != want {
 		t.Errorf("after a new tag: Deployment image %s, want %s", got, want)
+	}
+	wantImages(t, f.inventory().Record.Images, inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.2.0",
+		Tags: 4, Markers: []string{"deploy/app.yaml:12"}})
+}
+
+// wantImages compares the image records with want, leaving out the
+// digests (only checked to be set) and ETags.
+func wantImages(t *testing.T, got []inventory.ImageRecord, want ...inventory.ImageRecord) {
+	t.Helper()
+	var cut []inventory.ImageRecord
+	for _, r := range got {
+		if r.TagsDigest == "" || r.SpecDigest == "" {
+			t.Errorf("image record %s without its digests: %+v", r.Policy, r)
+		}
+		r.TagsDigest, r.SpecDigest, r.ETags = "", "", nil
+		cut = append(cut, r)
+	}
+	if diff := cmp.Diff(want, cut); diff != "" {
+		t.Errorf("record's images (-want +got):\n%s", diff)
 	}
 }
 
@@ -229,5 +267,87 @@ func TestImageUpdateRenderDoesNotPush(t *testing.T) {
 	}
 	if !strings.HasSuffix(out.Revision, head) || f.git.Stats().HTTPReceivePacks != 0 {
 		t.Errorf("Render rendered %s and pushed %d times; want %s and no push", out.Revision, f.git.Stats().HTTPReceivePacks, head)
+	}
+}
+
+// A change pushed to a push.branch for review is recorded as pending (the
+// branch applied keeps the old value); a run whose scan fails keeps the
+// last run's records; a spec without imageUpdate drops them.
+func TestImageUpdateRecordsPendingAndKeepsOnFailure(t *testing.T) {
+	f := newImageFixture(t, gitserver.Options{}, "      push: {branch: review}\n")
+	f.mustSucceed(f.run())
+	if got, want := f.deployedImage(), f.image+":1.0.0"; got != want {
+		t.Errorf("Deployment image %s, want %s: a review branch is not applied", got, want)
+	}
+	want := inventory.ImageRecord{Policy: f.ns + ":app", Image: f.image, Latest: "1.1.0", Tags: 3,
+		Markers: []string{"deploy/app.yaml:12"}, Pending: true}
+	wantImages(t, f.inventory().Record.Images, want)
+
+	s, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "regcred", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data["password"] = []byte("wrong")
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Update(t.Context(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.tag("1.2.0")
+	if res := f.run(); res.Outcome != Failed {
+		t.Fatalf("run with a wrong registry password: %s", res.Outcome)
+	}
+	wantImages(t, f.inventory().Record.Images, want)
+
+	f.install(f.git.HTTPURL("app"), "", "")
+	f.mustSucceed(f.run())
+	wantImages(t, f.inventory().Record.Images)
+}
+
+// imageRecords lists each policy's markers (FILE:LINE[:FIELD]), at most
+// inventory.MaxImageMarkers with the rest counted, and marks them pending
+// only when the commit went to another branch than the one checked out.
+func TestImageRecordsOfAResult(t *testing.T) {
+	res := &imageupdate.Result{Commit: "c0ffee", Branch: "review"}
+	for i := range 25 {
+		res.Markers = append(res.Markers, setters.Marker{File: "a.yaml", Line: i + 1, Policy: "ns:many"})
+	}
+	res.Markers = append(res.Markers, setters.Marker{File: "b.yaml", Line: 3, Policy: "ns:one", Field: setters.FieldTag})
+	chosen := []imageupdate.PolicyResult{
+		{Key: "ns:many", Image: setters.Image{Name: "r/many", Tag: "1.0.0"}, Tags: 9},
+		{Key: "ns:one", Image: setters.Image{Name: "r/one", Tag: "2.0.0"}, Tags: 2, ETags: []string{`"e"`}},
+		{Key: "ns:none", Image: setters.Image{Name: "r/none", Tag: "3.0.0"}},
+	}
+	got := imageRecords("ImageUpdateAutomation/ns/auto", chosen, res, "main")
+	if len(got) != 3 || len(got[0].Markers) != inventory.MaxImageMarkers || got[0].MoreMarkers != 5 || got[0].Markers[19] != "a.yaml:20" {
+		t.Fatalf("many: %+v", got)
+	}
+	if diff := cmp.Diff(inventory.ImageRecord{Policy: "ns:one", Automation: "ImageUpdateAutomation/ns/auto", Image: "r/one", Latest: "2.0.0",
+		Tags: 2, Markers: []string{"b.yaml:3:tag"}, Pending: true, ETags: []string{`"e"`}}, got[1]); diff != "" {
+		t.Errorf("one (-want +got):\n%s", diff)
+	}
+	if got[2].Pending || got[2].Markers != nil {
+		t.Errorf("a policy without markers is pending or has markers: %+v", got[2])
+	}
+	if got := imageRecords("", chosen, res, "review"); got[1].Pending {
+		t.Errorf("pending although the commit is on the branch checked out: %+v", got[1])
+	}
+}
+
+// With a registry that sends ETags, the run records them and the next run
+// reuses the choice on the registry's 304, listing no tag.
+func TestImageUpdateReusesByETag(t *testing.T) {
+	f := newImageFixtureWith(t, gitserver.Options{}, helmrepo.RegistryOptions{Wrap: helmrepo.TagListETags})
+	f.mustSucceed(f.run())
+	recs := f.inventory().Record.Images
+	if len(recs) != 1 || len(recs[0].ETags) != 1 || recs[0].Latest != "1.1.0" {
+		t.Fatalf("record's images: %+v, want 1.1.0 with the tag list's ETag", recs)
+	}
+	var logs bytes.Buffer
+	f.mustSucceed(f.runWith(Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+	if !strings.Contains(logs.String(), `"reused":"not modified"`) {
+		t.Errorf("the second run did not reuse the choice on a 304:\n%s", logs.String())
+	}
+	if again := f.inventory().Record.Images; len(again) != 1 || again[0].Latest != "1.1.0" || again[0].Tags != 3 ||
+		len(again[0].ETags) != 1 || again[0].ETags[0] != recs[0].ETags[0] {
+		t.Errorf("record after the reuse: %+v, want %+v", again, recs)
 	}
 }

@@ -52,6 +52,9 @@ type rendering struct {
 	chart *helm.Rendered
 	// verifiedBy is the fetched artifact's source.Artifact.VerifiedBy.
 	verifiedBy string
+	// undefinedVars are the postBuild variables a Flux unit's lenient
+	// substitution made "" (render.Result.UndefinedVariables).
+	undefinedVars []string
 }
 
 // resolve finds the revision of the spec's source without fetching it,

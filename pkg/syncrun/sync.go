@@ -24,6 +24,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/lockdown"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/notify"
 	"github.com/gitsync/gitsync/pkg/object"
@@ -205,6 +206,9 @@ type runner struct {
 	// dests are the clusters and identities the units' objects are
 	// written with (target.go).
 	dests destinations
+	// lockdown is the namespace's lockdown the run holds itself and its
+	// units to (lockdown.go).
+	lockdown lockdown.Policy
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -457,6 +461,9 @@ func (r *runner) loadSpec(ctx context.Context) error {
 	s, err := spec.FromConfigMap(cm)
 	if err != nil {
 		return &SpecError{err}
+	}
+	if err := r.lockDown(ctx, s); err != nil {
+		return err
 	}
 	r.sync = s
 	return nil

@@ -9,8 +9,10 @@ import (
 	"sort"
 	"sync"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -114,6 +116,9 @@ func (r *runner) destinationFor(ctx context.Context, ref destinationRef) (*desti
 		// on groups, which the job's RBAC does not grant. The API server
 		// adds the ServiceAccount's groups itself.
 		d.cfg.Impersonate = rest.ImpersonationConfig{UserName: d.user}
+		if err := checkImpersonation(ctx, d.cfg); err != nil {
+			return nil, fmt.Errorf("%s.serviceAccountName: cannot act as %s: %w", ref.field, d.user, err)
+		}
 	}
 	engine, err := apply.New(d.cfg, r.log)
 	if err != nil {
@@ -122,6 +127,20 @@ func (r *runner) destinationFor(ctx context.Context, ref destinationRef) (*desti
 	d.engine = engine
 	r.dests.put(ref.key(), d)
 	return d, nil
+}
+
+// checkImpersonation asks the API server who cfg is (a SelfSubjectReview,
+// which any user may make and which stores nothing), so that a job that
+// may not impersonate the ServiceAccount fails at once with the server's
+// Forbidden, naming the verb and the ServiceAccount, rather than later
+// with whatever its first request (API discovery) makes of it.
+func checkImpersonation(ctx context.Context, cfg *rest.Config) error {
+	c, err := authenticationv1client.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = c.SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	return err
 }
 
 func (ds *destinations) put(key string, d *destination) {
@@ -256,8 +275,10 @@ func serviceAccountUser(ns, name string) string { return "system:serviceaccount:
 
 // fluxDestination is the destinationRef of a Flux unit: its
 // serviceAccountName and kubeConfig are relative to its own namespace, as
-// in Flux.
-func fluxDestination(id flux.ID, serviceAccount string, kc *spec.KubeConfigReference) destinationRef {
+// in Flux, and without either the namespace lockdown's default
+// ServiceAccount applies, as Flux's --default-service-account does.
+func (r *runner) fluxDestination(id flux.ID, serviceAccount string, kc *spec.KubeConfigReference) destinationRef {
+	serviceAccount = r.lockdown.UnitServiceAccount(serviceAccount, kc != nil)
 	return destinationRef{namespace: id.Namespace, serviceAccount: serviceAccount, kubeConfig: kc, field: id.String() + " spec"}
 }
 

@@ -85,6 +85,9 @@ type unitSettings struct {
 	// ones; waitForJobs includes Jobs in wait.
 	wait, waitForJobs bool
 	healthChecks      []spec.HealthCheck
+	// healthExprs judge the kinds they name by CEL instead of kstatus
+	// (health.go).
+	healthExprs []spec.CustomHealthCheck
 	// timeout bounds the unit's pass.
 	timeout time.Duration
 	// hooks runs a chart's hooks around apply.
@@ -149,8 +152,8 @@ type rootKind struct{ r *runner }
 
 func (k rootKind) inputs(ctx context.Context) (*inputs, error) { return k.r.gatherInputs(ctx) }
 
-func (k rootKind) resolve(ctx context.Context, _ *inventory.Record) (*resolvedSource, error) {
-	if err := k.r.imageUpdate(ctx); err != nil {
+func (k rootKind) resolve(ctx context.Context, last *inventory.Record) (*resolvedSource, error) {
+	if err := k.r.imageUpdate(ctx, last); err != nil {
 		return nil, fmt.Errorf("image update: %w", err)
 	}
 	res, err := k.r.resolve(ctx)
@@ -185,6 +188,7 @@ func (r *runner) rootUnit(inv *inventory.Inventory, res *Result) *unit {
 			wait:         s.Wait,
 			waitForJobs:  true,
 			healthChecks: s.HealthChecks,
+			healthExprs:  s.HealthCheckExprs,
 			timeout:      s.Timeout.Duration,
 			hooks:        true,
 			dest: destinationRef{namespace: r.opts.Namespace, serviceAccount: s.ServiceAccountName,
@@ -450,8 +454,18 @@ func (r *runner) unitPass(ctx context.Context, u *unit) {
 		}
 	}
 	res.Outcome = Succeeded
-	res.Message = summary(res)
+	res.Message = summary(res) + undefinedVarsNote(rnd.undefinedVars)
 	res.setDigest = setDigest
+}
+
+// undefinedVarsNote is the part of a unit's message naming the postBuild
+// variables its lenient substitution made ""; "" when none.
+func undefinedVarsNote(vars []string) string {
+	if len(vars) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; undefined postBuild %s substituted empty, as Flux does (spec.flux.strictSubstitution: true refuses them): %s",
+		plural(len(vars), "variable"), listSome(vars, 10))
 }
 
 // name returns the unit's name for logs and messages: Kind/namespace/name,
@@ -555,7 +569,11 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 	if len(want) == 0 {
 		return nil
 	}
-	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels})
+	judge, err := healthJudge(u.healthExprs)
+	if err != nil {
+		return err
+	}
+	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels, Judge: judge})
 }
 
 // runUnitHooks runs a chart's hooks of one event for unit u.

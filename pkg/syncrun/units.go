@@ -107,6 +107,7 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	r.recordUnits(ctx)
 
 	root.inv.Record.Units = records
+	root.inv.Record.Images = r.tree.images.imageRecords(root.inv.Record.Images, records)
 	res.Units = out
 	keep := map[string]*unit{r.opts.Name: root}
 	ran := map[string]*unit{}

@@ -24,7 +24,7 @@ func NewCA() (*CA, error) {
 }
 
 // ServerCertificate returns a server certificate for 127.0.0.1, ::1 and
-// localhost, where the servers of this package listen.
-func (ca *CA) ServerCertificate() (tls.Certificate, error) {
-	return ca.CA.ServerCertificate([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"})
+// localhost, where the servers of this package listen, and for more.
+func (ca *CA) ServerCertificate(more ...net.IP) (tls.Certificate, error) {
+	return ca.CA.ServerCertificate(append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, more...), []string{"localhost"})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,6 +38,10 @@ type RegistryOptions struct {
 	// Wrap, when set, wraps the registry's handler: a test that plays a
 	// man in the middle (a tampered blob) puts itself there.
 	Wrap func(http.Handler) http.Handler
+	// ListenIP is the address to listen on, and the certificate's too.
+	// Default 127.0.0.1. Tests of in-cluster Pods pass the host-side IP of
+	// the test cluster's bridge.
+	ListenIP string
 }
 
 // Registry is a running distribution registry with in-memory storage.
@@ -101,11 +106,24 @@ func StartRegistry(ctx context.Context, opts RegistryOptions) (reg *Registry, er
 		app = opts.Wrap(app)
 	}
 	r.srv = httptest.NewUnstartedServer(r.count(app))
+	var ips []net.IP
+	if opts.ListenIP != "" {
+		ip := net.ParseIP(opts.ListenIP)
+		if ip == nil {
+			return nil, fmt.Errorf("ListenIP %q is not an IP address", opts.ListenIP)
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(opts.ListenIP, "0"))
+		if err != nil {
+			return nil, err
+		}
+		_ = r.srv.Listener.Close()
+		r.srv.Listener, ips = l, []net.IP{ip}
+	}
 	if opts.PlainHTTP {
 		r.srv.Start()
 		return r, nil
 	}
-	cert, err := ca.ServerCertificate()
+	cert, err := ca.ServerCertificate(ips...)
 	if err != nil {
 		return nil, err
 	}
