@@ -179,6 +179,7 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 		taken[name] = id
 		res.Syncs = append(res.Syncs, cs)
 	}
+	convertDependsOn(res, opts, ns)
 	for _, in := range opts.Inputs {
 		u := in.Object
 		if !flux.IsFlux(u) {

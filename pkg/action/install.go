@@ -46,6 +46,9 @@ type InstallResult struct {
 	// CreatedNamespace is install.ClusterNamespace when Install created
 	// it; "" otherwise.
 	CreatedNamespace string
+	// MissingDependencies are the syncs of spec.dependsOn that are not
+	// installed (NAMESPACE/NAME): the sync's runs wait for them.
+	MissingDependencies []string
 }
 
 // Install server-side applies the sync's objects with install.FieldManager,
@@ -57,6 +60,10 @@ type InstallResult struct {
 // outlives the install that granted it.
 func Install(ctx context.Context, cfg *Config, opts InstallOptions) (*InstallResult, error) {
 	res := &InstallResult{}
+	var err error
+	if res.MissingDependencies, err = checkDependsOn(ctx, cfg, opts.Objects.ConfigMap); err != nil {
+		return res, err
+	}
 	dyn, err := dynamic.NewForConfig(cfg.REST)
 	if err != nil {
 		return res, fmt.Errorf("kubeconfig: %w", err)

@@ -32,6 +32,9 @@ type SyncStatus struct {
 	TargetNamespace string `json:"targetNamespace,omitempty"`
 	// Prune is spec.prune with its default applied.
 	Prune bool `json:"prune"`
+	// DependsOn are the syncs (NAMESPACE/NAME) of spec.dependsOn; which of
+	// them the last run waited on is LastRun.WaitingOn.
+	DependsOn []string `json:"dependsOn,omitempty"`
 	// Schedule is the CronJob's schedule.
 	Schedule string `json:"schedule,omitempty"`
 	// Suspended tells whether scheduled runs are off.
@@ -224,6 +227,9 @@ func BuildStatus(s *Sync, now time.Time) SyncStatus {
 		st.Path = sp.Path
 		st.TargetNamespace = sp.TargetNamespace
 		st.Prune = sp.PruneEnabled()
+		for _, d := range s.Spec.DependenciesIn(s.Namespace) {
+			st.DependsOn = append(st.DependsOn, d.String())
+		}
 	}
 	if s.SpecErr != nil {
 		st.Problems = append(st.Problems, "spec: "+s.SpecErr.Error())

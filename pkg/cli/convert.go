@@ -58,8 +58,8 @@ CronJob). Apply the output with kubectl apply --server-side -f.
 This is for those who prefer one CronJob per Flux unit. Without converting anything, a sync of the repository
 that holds the Flux objects runs them as they are, as units of one run (docs/flux.md).
 
-Nothing is dropped silently. Each field that cannot be converted (dependsOn across syncs, a
-deletionPolicy, a refused field) and each field that has no effect in gitsync is a comment above its sync
+Nothing is dropped silently. Each field that cannot be converted (dependsOn on a unit not converted with
+it, a deletionPolicy, a refused field) and each field that has no effect in gitsync is a comment above its sync
 naming the field and why. interval becomes the CronJob's schedule, as install --interval makes it. Objects
 that are not Flux's, and sources that no unit reads, are listed in comments at the top.
 

@@ -58,7 +58,7 @@ func TestConvertGolden(t *testing.T) {
 		for _, want := range []string{
 			"# Sync flux-system/infra-configs from Kustomization/flux-system/infra-configs",
 			"  decryption:\n",
-			"#   not converted: spec.dependsOn: Kustomization/flux-system/infra-controllers: ",
+			"  dependsOn:\n      - name: infra-controllers\n",
 			"  serviceAccountName: ",
 			"#   not converted: spec.deletionPolicy: unknown field in v1beta2",
 			"#   no effect in gitsync: spec.retryInterval: ",

@@ -62,6 +62,9 @@ type installOptions struct {
 	AllowEmpty, Force, Wait bool
 	// Timeout sets spec.timeout; 0 leaves the default.
 	Timeout time.Duration
+	// DependsOn sets spec.dependsOn: [NAMESPACE/]NAME of syncs this one
+	// depends on (install_dependson.go).
+	DependsOn []string
 
 	// Image is the sync-job image. Default install.DefaultImage().
 	Image string
@@ -136,6 +139,7 @@ func specFlags() []struct{ flag, path string } {
 		{"force", "spec.force"},
 		{"wait", "spec.wait"},
 		{"timeout", "spec.timeout"},
+		{"depends-on", "spec.dependsOn"},
 		{"helm-repo", "spec.source.helm.url"},
 		{"chart", "spec.source.helm.chart"},
 		{"chart-version", "spec.source.helm.version"},
@@ -239,6 +243,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "let an empty render prune everything (spec.allowEmpty)")
 	f.BoolVar(&o.Force, "force", false, "recreate objects whose immutable fields changed (spec.force)")
 	f.BoolVar(&o.Wait, "wait", false, "wait for every applied object to become ready (spec.wait)")
+	f.StringArrayVar(&o.DependsOn, "depends-on", nil, dependsOnUsage)
 	f.DurationVar(&o.Timeout, "timeout", 0, "bound on apply, prune and health checks of a run (spec.timeout; default 5m)")
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode: namespace or cluster (see above)")
@@ -490,6 +495,9 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	if o.Timeout > 0 {
 		s.Spec.Timeout = spec.NewDuration(o.Timeout)
 	}
+	if s.Spec.DependsOn, err = parseDependsOn(o.DependsOn); err != nil {
+		return nil, err
+	}
 	if helmSync {
 		s.Spec.Helm = &spec.HelmSpec{ReleaseName: o.ReleaseName, Values: values}
 	}
@@ -637,6 +645,9 @@ func (o *installOptions) Run(ctx context.Context) error {
 	}
 	if len(res.Deleted) > 0 && install.RBACMode(o.RBAC) == install.RBACNamespace {
 		fmt.Fprintln(o.ErrOut, "note: the sync's scope changed: its next run leaves the objects it applied outside the new scope in place and stops tracking them (orphaned, named in its record and an Orphaned Event); to delete them, delete them by hand, or uninstall --prune before installing again")
+	}
+	for _, d := range res.MissingDependencies {
+		fmt.Fprintf(o.ErrOut, "note: sync %s (spec.dependsOn) is not installed: runs of %s/%s apply nothing until it has applied its latest revision\n", d, o.Namespace, o.Name)
 	}
 	if res.Job != nil {
 		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)

@@ -233,6 +233,9 @@ func printStatusTable(out io.Writer, items []action.SyncStatus, now time.Time, a
 		if st.NextRun != nil {
 			next = format.Until(now, *st.NextRun)
 		}
+		if r := st.LastRun; r != nil {
+			result = resultCell(*r) // with the syncs a wait was on
+		}
 		row := []string{st.Name, sourceCell(st.Source), revisionCell(st), lastRun, result,
 			strconv.Itoa(st.Objects), format.OrDash(st.Schedule), next, strconv.FormatBool(st.Suspended)}
 		if allNamespaces {
@@ -297,6 +300,9 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 		field("Target Namespace", st.TargetNamespace)
 	}
 	field("Prune", strconv.FormatBool(st.Prune))
+	if len(st.DependsOn) > 0 {
+		field("Depends On", strings.Join(st.DependsOn, ", "))
+	}
 	schedule := format.OrDash(st.Schedule)
 	switch {
 	case st.Suspended:
@@ -326,6 +332,9 @@ func writeStatusDetail(out io.Writer, st action.SyncStatus, now time.Time) error
 	} else {
 		field("Last Run", "")
 		field("  Result", format.OrDash(string(r.Result)))
+		if len(r.WaitingOn) > 0 {
+			field("  Waiting On", strings.Join(r.WaitingOn, ", "))
+		}
 		field("  Revision", format.OrDash(r.Revision))
 		field("  Started", timeCell(now, r.Start))
 		field("  Duration", format.Duration(r.Duration.Duration))

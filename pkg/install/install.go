@@ -210,6 +210,9 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 	case opts.RBAC == RBACNamespace:
 		o.Roles, o.RoleBindings = namespaceRBAC(parsed, opts.ExtraRules)
 	}
+	dependsOnLabels(o.ConfigMap, parsed)
+	roles, bindings := dependsOnRBAC(parsed, opts.RBAC == RBACCluster && !delegates(parsed))
+	o.Roles, o.RoleBindings = append(o.Roles, roles...), append(o.RoleBindings, bindings...)
 	ids := make([]string, 0, 4)
 	for _, id := range o.RBACIDs() {
 		ids = append(ids, id.String())

@@ -42,7 +42,7 @@ type History struct {
 	Revision string `json:"revision"`
 	// Time is when the run ended.
 	Time time.Time `json:"time"`
-	// Result is Succeeded or Failed.
+	// Result is Succeeded, Failed or DependencyNotReady (wait.go).
 	Result Result `json:"result"`
 	// Message says what happened; truncated to MaxMessage bytes.
 	Message string `json:"message,omitempty"`

@@ -76,7 +76,7 @@ type Run struct {
 	End   time.Time `json:"end,omitzero"`
 	// Duration is End minus Start, kept for readers of the ConfigMap.
 	Duration metav1.Duration `json:"duration,omitzero"`
-	// Result is Succeeded or Failed.
+	// Result is Succeeded, Failed or DependencyNotReady (wait.go).
 	Result Result `json:"result,omitempty"`
 	// Message says what happened, or why the run failed. Store truncates
 	// it to MaxMessage bytes.
@@ -116,6 +116,10 @@ type Run struct {
 	// Target is the API server the run applied to when it is not the
 	// sync's own cluster (spec.kubeConfig); empty otherwise.
 	Target string `json:"target,omitempty"`
+	// WaitingOn names the dependencies (NAMESPACE/NAME, spec.dependsOn)
+	// that kept a run with Result DependencyNotReady from applying
+	// anything; empty otherwise.
+	WaitingOn []string `json:"waitingOn,omitempty"`
 	// ServiceAccount is the user the run's requests for the objects
 	// impersonated (spec.serviceAccountName), such as
 	// system:serviceaccount:NS:NAME; empty for the job's own identity.

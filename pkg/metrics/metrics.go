@@ -60,6 +60,7 @@ const (
 	Revision            = "gitsync_revision_info"
 	Suspended           = "gitsync_suspended"
 	PeakRSS             = "gitsync_run_peak_rss_bytes"
+	DependencyNotReady  = "gitsync_run_dependency_not_ready"
 )
 
 var labels = []string{"namespace", "sync"}
@@ -87,6 +88,8 @@ func registry(syncs []Sync, syncLabels bool) *prometheus.Registry {
 	ended := g(RunTimestamp, "When the sync's last run ended, in seconds since the epoch.")
 	success := g(LastSuccess, "When the sync's last successful run ended, in seconds since the epoch.")
 	failures := g(ConsecutiveFailures, "How many runs of the sync failed in a row, up to the last one.")
+	// Present (1) only while the last run waited on spec.dependsOn.
+	waiting := g(DependencyNotReady, "1 when the sync's last run applied nothing because a sync it depends on was not ready.")
 	objects := g(Objects, "Objects in the sync's inventory.")
 	runObjects := g(RunObjects, "Objects of the sync's last run per apply or prune action (created, configured, unchanged, deleted, skipped, failed).", "action")
 	drifted := g(Drifted, "Objects the sync's last run found drifted (changed or deleted in the cluster).")
@@ -126,6 +129,9 @@ func registry(syncs []Sync, syncLabels bool) *prometheus.Registry {
 		}
 		duration.With(l).Set(run.Duration.Seconds())
 		succeeded.With(l).Set(b2f(run.Result == inventory.ResultSucceeded))
+		if run.Result == inventory.ResultDependencyNotReady {
+			waiting.With(l).Set(1)
+		}
 		ended.With(l).Set(seconds(run.End))
 		failures.With(l).Set(float64(run.ConsecutiveFailures))
 		for _, a := range slices.Sorted(maps.Keys(run.Counts)) {

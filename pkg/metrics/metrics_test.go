@@ -143,3 +143,28 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestDependencyNotReadyMetric checks that a waiting run is exported as
+// such, and a run that did not wait exports no such metric.
+func TestDependencyNotReadyMetric(t *testing.T) {
+	waiting := Sync{Namespace: "apps", Name: "web", Record: inventory.Record{LastRun: inventory.Run{
+		Result: inventory.ResultDependencyNotReady, ConsecutiveFailures: 2}}}
+	done := Sync{Namespace: "apps", Name: "db", Record: inventory.Record{LastRun: inventory.Run{Result: inventory.ResultSucceeded}}}
+	var b strings.Builder
+	if err := WriteText(&b, []Sync{waiting, done}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		`gitsync_run_dependency_not_ready{namespace="apps",sync="web"} 1`,
+		`gitsync_run_succeeded{namespace="apps",sync="web"} 0`,
+		`gitsync_run_consecutive_failures{namespace="apps",sync="web"} 2`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `gitsync_run_dependency_not_ready{namespace="apps",sync="db"}`) {
+		t.Errorf("a run that did not wait exports the wait:\n%s", out)
+	}
+}

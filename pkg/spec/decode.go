@@ -183,7 +183,7 @@ func fluxHint(path string) string {
 		return "use spec.suspend"
 	case "spec.decryption.serviceAccountName":
 		return "cloud key services are not supported: put age (*.agekey) or OpenPGP (*.asc) keys in the Secret spec.decryption.secretRef names"
-	case "spec.dependsOn", "spec.deletionPolicy",
+	case "spec.deletionPolicy",
 		"spec.driftIgnoreRules", "spec.ignoreMissingComponents",
 		"spec.source.git.provider", "spec.source.git.proxySecretRef":
 		return unsupported

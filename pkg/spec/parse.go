@@ -173,6 +173,7 @@ func (s *Sync) Validate() field.ErrorList {
 	errs := validateTypeMeta(s.TypeMeta)
 	errs = append(errs, validateObjectMeta(&s.ObjectMeta, field.NewPath("metadata"))...)
 	errs = append(errs, s.Spec.validate(field.NewPath("spec"))...)
+	errs = append(errs, s.validateDependsOn()...)
 	return errs
 }
 
@@ -215,6 +216,8 @@ func (s *Sync) Digest() string {
 	c.Default()
 	// Who is told and where metrics go do not change what is rendered.
 	c.Spec.Notify, c.Spec.Metrics = nil, nil
+	// Nor does the order of syncs.
+	c.Spec.DependsOn = nil
 	b, err := json.Marshal(c.Spec)
 	if err != nil {
 		panic(fmt.Sprintf("spec: digest of Sync %s: %v", s.Name, err))

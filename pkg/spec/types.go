@@ -191,6 +191,11 @@ type SyncSpec struct {
 	// Metrics says where a run pushes its metrics. Not part of the digest.
 	// See notify.go.
 	Metrics *MetricsSpec `json:"metrics,omitempty"`
+	// DependsOn lists syncs that must have applied their latest revision
+	// and be healthy before a run of this one applies anything (Flux's
+	// dependsOn); a dependency's successful run starts this one's. Not
+	// part of the digest. See dependson.go.
+	DependsOn []DependencyReference `json:"dependsOn,omitempty"`
 	// ImageUpdate commits the tags image policies choose to the Git
 	// source and applies that commit in the same run (Flux's image
 	// automation). See imageupdate.go.

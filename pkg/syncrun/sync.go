@@ -353,6 +353,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		r.releaseLease(fctx)
 		return nil, err
 	}
+	if r.waitOnDependencies(ctx, inv, res) {
+		return res, nil
+	}
 	if root != nil {
 		if r.specVersion == specVersion && inv.ResourceVersion == checked.ResourceVersion && len(checked.Record.Units) == 0 {
 			inv = checked // what the check decided on is still so
@@ -400,6 +403,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	r.releaseLease(fctx)
 	r.pushMetrics(ctx, inv, res)
+	r.startDependents(ctx, res)
 	return res, nil
 }
 
