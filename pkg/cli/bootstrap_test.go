@@ -74,11 +74,7 @@ func lastRunOK(ctx context.Context, t *testing.T, ns, name, commit string) *inve
 // applied; bootstrap with a new --schedule makes exactly one commit.
 func TestBootstrapHTTP(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{Username: "bot", Password: "s3cret"})
-	repo, err := srv.CreateRepo(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{Username: "bot", Password: "s3cret"}, "fleet")
 	ns := env.NewNamespace(t)
 	name := "root"
 	args := []string{"bootstrap", "git", "--url", srv.HTTPURL("fleet"), "--insecure", "--path", "clusters/test",
@@ -180,11 +176,7 @@ func TestBootstrapHTTP(t *testing.T) {
 // bearer-token-free SSH path; the existing files stay.
 func TestBootstrapSSH(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := srv.CreateRepo(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "fleet")
 	first, err := repo.Commit(ctx, "existing", map[string]string{"README.md": "fleet\n", "clusters/other/x.yaml": "# other\n"})
 	if err != nil {
 		t.Fatal(err)
@@ -334,11 +326,7 @@ func TestBootstrapRefused(t *testing.T) {
 // bearer token read from the environment.
 func TestBootstrapHTTPSBearer(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{BearerToken: "t0ken"})
-	repo, err := srv.CreateRepo(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{BearerToken: "t0ken"}, "fleet")
 	ca := filepath.Join(t.TempDir(), "ca.crt")
 	if err := os.WriteFile(ca, srv.CACert(), 0o600); err != nil {
 		t.Fatal(err)
@@ -395,11 +383,7 @@ func TestBootstrapHTTPSBearer(t *testing.T) {
 // stopped by the check before anything reaches Git.
 func TestBootstrapNoRights(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := srv.CreateRepo(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "fleet")
 	ns := env.NewNamespace(t)
 	if _, err := env.Client().CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -423,11 +407,7 @@ func TestBootstrapNoRights(t *testing.T) {
 // ServiceAccount, Roles, spec and CronJob from Git, with no Namespace.
 func TestBootstrapNamespaceMode(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := srv.CreateRepo(ctx, "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "tenant")
 	ns := env.NewNamespace(t)
 	admin := env.Client()
 	if _, err := admin.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tenant"}}, metav1.CreateOptions{}); err != nil {
@@ -491,11 +471,7 @@ func (p *raceProgress) Status(string) {}
 // again and pushes its commit on top of the concurrent one, losing neither.
 func TestBootstrapPushRace(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := srv.CreateRepo(ctx, "race")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "race")
 	if _, err := repo.Commit(ctx, "first", map[string]string{"README.md": "first\n"}); err != nil {
 		t.Fatal(err)
 	}
@@ -568,11 +544,7 @@ func (w *deployKeyWriter) Write(p []byte) (int, error) {
 // given, and the first run reads the repository with them.
 func TestBootstrapGeneratedKey(t *testing.T) {
 	ctx := t.Context()
-	srv := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := srv.CreateRepo(ctx, "keyed")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "keyed")
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(kh, srv.KnownHosts(), 0o600); err != nil {
 		t.Fatal(err)

@@ -39,12 +39,7 @@ type pipelineFixture struct {
 
 func newPipelineFixture(t *testing.T) *pipelineFixture {
 	t.Helper()
-	ctx := t.Context()
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	return &pipelineFixture{t: t, ns: env.NewNamespace(t), name: "app", git: git, repo: repo}
 }
 

@@ -144,11 +144,7 @@ func mustWait(t *testing.T, d *depSync, res *Result, want, why string) {
 func TestDependsOnGate(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	if _, err := repo.Commit(ctx, "v1", map[string]string{"a/config.yaml": cm("a-config", "v1"), "b/config.yaml": cm("b-config", "v1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +213,7 @@ func TestDependsOnGate(t *testing.T) {
 func TestDependsOnCrossNamespace(t *testing.T) {
 	ctx := t.Context()
 	nsA, nsB := env.NewNamespace(t), env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	if _, err := repo.Commit(ctx, "v1", map[string]string{"a/config.yaml": cm("a-config", "v1"), "b/config.yaml": cm("b-config", "v1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -252,11 +244,7 @@ func TestDependsOnCrossNamespace(t *testing.T) {
 func TestDependsOnTrigger(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	files := map[string]string{}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		files[n+"/config.yaml"] = cm(n+"-config", "v1")
@@ -313,11 +301,7 @@ func TestDependsOnTrigger(t *testing.T) {
 func TestDependsOnCycleAtRun(t *testing.T) {
 	ctx := t.Context()
 	ns := env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	if _, err := repo.Commit(ctx, "v1", map[string]string{"a/config.yaml": cm("a-config", "v1"), "b/config.yaml": cm("b-config", "v1"), "c/config.yaml": cm("c-config", "v1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -344,11 +328,7 @@ func TestDependsOnCycleAtRun(t *testing.T) {
 func TestDependsOnTriggerAcrossNamespaces(t *testing.T) {
 	ctx := t.Context()
 	nsA, nsB := env.NewNamespace(t), env.NewNamespace(t)
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	if _, err := repo.Commit(ctx, "v1", map[string]string{"a/config.yaml": cm("a-config", "v1"), "b/config.yaml": cm("b-config", "v1")}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,24 +29,7 @@ func TestFluxReadSecrets(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Client().CoreV1().ServiceAccounts(ns).Create(ctx,
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.ApplyYAML(ctx, ns, `apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: deployer}
-rules:
-- {apiGroups: [""], resources: [configmaps], verbs: [get, list, create, update, patch, delete]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: deployer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
-subjects: [{kind: ServiceAccount, name: deployer, namespace: `+ns+`}]
-`); err != nil {
-		t.Fatal(err)
-	}
+	configMapDeployer(t, ns)
 	doc := strings.Replace(syncDoc(ns, git.HTTPURL("app"), "  serviceAccountName: deployer\n"), "path: ./deploy", "path: ./clusters/test", 1)
 
 	res := runAs(t, ns, installSync(t, env, doc))
@@ -63,5 +46,29 @@ subjects: [{kind: ServiceAccount, name: deployer, namespace: `+ns+`}]
 	cm, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, "vars-cm", metav1.GetOptions{})
 	if err != nil || cm.Data["env"] != "prod" {
 		t.Fatalf("vars-cm: %v %v", cm, err)
+	}
+}
+
+// configMapDeployer creates ServiceAccount deployer in ns with every verb a
+// sync needs on ConfigMaps there, for syncs that impersonate it.
+func configMapDeployer(t *testing.T, ns string) {
+	t.Helper()
+	if _, err := env.Client().CoreV1().ServiceAccounts(ns).Create(t.Context(),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.ApplyYAML(t.Context(), ns, `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer}
+rules:
+- {apiGroups: [""], resources: [configmaps], verbs: [get, list, create, update, patch, delete]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects: [{kind: ServiceAccount, name: deployer, namespace: `+ns+`}]
+`); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,11 +1,9 @@
 package syncrun
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -49,24 +47,7 @@ func TestLockdown(t *testing.T) {
 	if _, err := env.Client().CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Client().CoreV1().ServiceAccounts(ns).Create(ctx,
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "deployer"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.ApplyYAML(ctx, ns, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: deployer}
-rules:
-- {apiGroups: [""], resources: [configmaps], verbs: [get, list, create, update, patch, delete]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: deployer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
-subjects: [{kind: ServiceAccount, name: deployer, namespace: %s}]
-`, ns)); err != nil {
-		t.Fatal(err)
-	}
+	configMapDeployer(t, ns)
 	deployer := "system:serviceaccount:" + ns + ":deployer"
 
 	t.Run("installed before the lockdown", func(t *testing.T) {

@@ -90,11 +90,7 @@ func installSync(t *testing.T, c *cluster.Cluster, doc string) *rest.Config {
 // its main branch, and returns both.
 func appRepo(t *testing.T, files map[string]string) (*gitserver.Server, *gitserver.Repo) {
 	t.Helper()
-	git := gitserver.StartTest(t, gitserver.Options{})
-	repo, err := git.CreateRepo(t.Context(), "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{}, "app")
 	if _, err := repo.Commit(t.Context(), "app", files); err != nil {
 		t.Fatal(err)
 	}

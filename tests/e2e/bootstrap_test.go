@@ -21,11 +21,7 @@ import (
 func TestBootstrapEndToEnd(t *testing.T) {
 	ctx := t.Context()
 	syncJobImageBuilt(t)
-	git := gitserver.StartTest(t, gitserver.Options{ListenIP: env.HostIP(), Username: "bot", Password: "s3cret"})
-	repo, err := git.CreateRepo(ctx, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{ListenIP: env.HostIP(), Username: "bot", Password: "s3cret"}, "fleet")
 	ns := env.NewNamespace(t)
 	bootstrap := []string{"bootstrap", "git", "--url", git.HTTPURL("fleet"), "--insecure", "--path", "clusters/e2e",
 		"--username", "bot", "--password", "s3cret", "--name", "root", "--schedule", "* * * * *", "--image", syncJobImage}

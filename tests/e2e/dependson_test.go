@@ -22,11 +22,7 @@ import (
 func TestDependsOnChain(t *testing.T) {
 	ctx := t.Context()
 	syncJobImageBuilt(t)
-	git := gitserver.StartTest(t, gitserver.Options{ListenIP: env.HostIP()})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{ListenIP: env.HostIP()}, "app")
 	if _, err := repo.Commit(ctx, "a broken", map[string]string{
 		"a/x.yaml": "kind: ConfigMap\n  broken: [\n",
 		"b/x.yaml": manifest("b-x", "1"),

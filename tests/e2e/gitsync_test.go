@@ -94,11 +94,7 @@ func scheduledJobs(t *testing.T, ns string) int {
 func TestGitsyncEndToEnd(t *testing.T) {
 	ctx := t.Context()
 	syncJobImageBuilt(t)
-	git := gitserver.StartTest(t, gitserver.Options{ListenIP: env.HostIP()})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{ListenIP: env.HostIP()}, "app")
 	first, err := repo.Commit(ctx, "first", map[string]string{
 		"deploy/a.yaml": manifest("a", "1"),
 		"deploy/b.yaml": manifest("b", "1"),

@@ -25,11 +25,7 @@ import (
 func TestImageUpdateOnTheNode(t *testing.T) {
 	ctx := t.Context()
 	syncJobImageBuilt(t)
-	git := gitserver.StartTest(t, gitserver.Options{ListenIP: env.HostIP()})
-	repo, err := git.CreateRepo(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{ListenIP: env.HostIP()}, "app")
 	reg, err := helmrepo.StartRegistry(ctx, helmrepo.RegistryOptions{PlainHTTP: true, ListenIP: env.HostIP()})
 	if err != nil {
 		t.Fatal(err)

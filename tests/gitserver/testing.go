@@ -17,3 +17,14 @@ func StartTest(t testing.TB, opts Options) *Server {
 	})
 	return s
 }
+
+// StartTestRepo is StartTest with one repository, name, created empty.
+func StartTestRepo(t testing.TB, opts Options, name string) (*Server, *Repo) {
+	t.Helper()
+	s := StartTest(t, opts)
+	repo, err := s.CreateRepo(t.Context(), name)
+	if err != nil {
+		t.Fatalf("gitserver: CreateRepo %s: %v", name, err)
+	}
+	return s, repo
+}
