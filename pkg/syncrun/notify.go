@@ -121,7 +121,7 @@ func (r *runner) readProviderSecret(ctx context.Context, namespace, name, field 
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s (%s): not found", ref, field)
 	case err != nil:
-		return fmt.Errorf("%s (%s): %w", ref, field, err)
+		return fmt.Errorf("%s (%s): %w%s", ref, field, err, r.secretHint("Secret", namespace, name, err))
 	}
 	if a := strings.TrimSpace(string(s.Data["address"])); a != "" {
 		p.Address = a
