@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +74,16 @@ spec:
   - {kind: Kustomization, name: web}
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: web-errors, namespace: NS}
+spec:
+  providerRef: {name: hook}
+  eventSeverity: error
+  summary: errors
+  eventSources:
+  - {kind: Kustomization, name: '*', matchLabels: {tier: front}}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Provider
 metadata: {name: telegram, namespace: NS}
 spec: {type: telegram, address: 'https://api.telegram.org', channel: '1'}
@@ -98,7 +109,7 @@ func TestFluxAlerts(t *testing.T) {
 	rcv := newFluxReceiver(t, key)
 	f := newFluxSync(t, map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
-		"clusters/test/units.yaml":                 kustomization("web", "./web", "") + kustomization("db", "./db", ""),
+		"clusters/test/units.yaml":                 strings.Replace(kustomization("web", "./web", ""), "  namespace: NS\n", "  namespace: NS\n  labels: {tier: front}\n", 1) + kustomization("db", "./db", ""),
 		"clusters/test/notify.yaml":                fluxNotifyObjects,
 		"web/cm.yaml":                              cm("web", "1"),
 		"db/cm.yaml":                               cm("db", "1"),
@@ -154,7 +165,20 @@ func TestFluxAlerts(t *testing.T) {
 		t.Fatalf("broken web: the run %s (%s)", res.Outcome, res.Message)
 	}
 	events, bad = rcv.take()
-	if len(bad) > 0 || len(events) != 1 || events[0] != "Kustomization/web Failed error prod eu" {
-		t.Errorf("failing unit: the receiver got %q (bad %q), want one Failed event for web", events, bad)
+	slices.Sort(events)
+	if want := []string{"Kustomization/web Failed error errors ", "Kustomization/web Failed error prod eu"}; len(bad) > 0 || !slices.Equal(events, want) {
+		t.Errorf("failing unit: the receiver got %q (bad %q), want %q (both Alerts)", events, bad, want)
+	}
+
+	res = f.run()
+	if events, bad := rcv.take(); res.Outcome != Failed || len(events)+len(bad) > 0 {
+		t.Errorf("failing again at the same revision: %s, the receiver got %q %q, want nothing", res.Outcome, events, bad)
+	}
+
+	f.commit(map[string]string{"web/cm.yaml": cm("web", "2")})
+	f.mustSucceed(f.run())
+	events, bad = rcv.take()
+	if len(bad) > 0 || len(events) != 1 || events[0] != "Kustomization/web Recovered info prod eu" {
+		t.Errorf("recovery: the receiver got %q (bad %q), want one Recovered event (not to the error-only Alert)", events, bad)
 	}
 }
