@@ -117,6 +117,12 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 				"or runs this object as a unit of a Flux tree (docs/image-automation.md)")
 			continue
 		}
+		switch obj.(type) {
+		case *flux.Provider, *flux.Alert:
+			res.Notes = append(res.Notes, what+": not converted: write its Provider and Alert fields as a spec.notify "+
+				"entry of the sync (docs/notifications.md), or run it as part of a Flux tree")
+			continue
+		}
 		if _, ok := obj.(flux.Unit); ok {
 			units = append(units, d)
 		} else {

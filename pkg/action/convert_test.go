@@ -128,7 +128,12 @@ metadata: {name: flux-system}
 spec:
   interval: 1m
   url: https://github.com/example/fleet
-  ref: {tag: v1.0.0}`)})
+  ref: {tag: v1.0.0}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {name: al, namespace: flux-system}
+spec: {providerRef: {name: slack}, eventSources: [{kind: Kustomization, name: '*'}]}`)})
 	must(t, err)
 	if len(res.Syncs) != 1 {
 		t.Fatalf("syncs: %+v\nnotes: %q", res.Syncs, res.Notes)
@@ -145,7 +150,8 @@ spec:
 		t.Errorf("not converted (-want +got):\n%s", diff)
 	}
 	notes := strings.Join(res.Notes, "\n")
-	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required"} {
+	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required",
+		"doc5 Alert/flux-system/al: not converted: write its Provider and Alert fields as a spec.notify entry"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}

@@ -82,7 +82,8 @@ type DecodeOptions struct {
 // otherKinds says why the Flux kinds gitsync does not execute are refused,
 // by group or by kind.group.
 var otherKinds = map[string]string{
-	"notification.toolkit.fluxcd.io":                "yet (notifications: issue 13)",
+	"Receiver.notification.toolkit.fluxcd.io": "(a Receiver needs a resident HTTP server to take the forge's webhooks; " +
+		"run `kubectl gitsync run NAME` from the forge's CI instead, or let the sync's CronJob schedule pick up the push)",
 	"ExternalArtifact.source.toolkit.fluxcd.io":     "(Flux's source-watcher controller produces it, and gitsync has none)",
 	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",
 }
@@ -163,6 +164,10 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 		o = decodeImagePolicy(d, meta, r)
 	case KindImageUpdateAutomation:
 		o = decodeImageUpdateAutomation(d, meta, r)
+	case KindProvider:
+		o = decodeProvider(meta, r)
+	case KindAlert:
+		o = decodeAlert(d, meta, r)
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)

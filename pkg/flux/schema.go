@@ -576,7 +576,7 @@ var schemas = append([]*kindSchema{
 		),
 		healthCheckExprsF("v2"),
 	}},
-}, imageSchemas...)
+}, append(imageSchemas, notificationSchemas...)...)
 
 // helmActionFields are the fields of a HelmRelease's install (or upgrade).
 func helmActionFields(install bool) []field {

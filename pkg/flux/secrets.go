@@ -62,6 +62,8 @@ func Secrets(obj Object) []SecretUse {
 			}
 		}
 		addKubeConfig(add, o.KubeConfig)
+	case *Provider:
+		add(o.SecretRef, "spec.secretRef")
 	}
 	return out
 }

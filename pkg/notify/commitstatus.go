@@ -57,7 +57,12 @@ func (c commitStatus) requests(p *Provider, e *Event) ([]request, error) {
 	if e.Reason != ReasonFailed {
 		desc = "applied " + e.Revision
 	}
-	r, err := c.forge(u, path, sha, p.Token, StatusContext(e.Namespace, e.Sync), cut(desc, 140), e.Reason == ReasonFailed)
+	context := StatusContext(e.Namespace, e.Sync)
+	if e.Involved != nil {
+		// A Flux unit's status is its own check, beside the sync's.
+		context += "/" + strings.ToLower(e.Involved.Kind) + "/" + e.Involved.Name
+	}
+	r, err := c.forge(u, path, sha, p.Token, context, cut(desc, 140), e.Reason == ReasonFailed)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,9 @@ type Event struct {
 	MoreChanged int
 	// Time is when the run ended.
 	Time time.Time
+	// Involved, when set, is the Flux unit the event is about (a Flux
+	// Alert's event): it replaces the sync as the event's object.
+	Involved *ObjectReference
 }
 
 // Severity is error for a failure and info otherwise.
@@ -106,7 +109,12 @@ func (e *Event) Severity() string {
 }
 
 // Object names the sync as gitsync's reporter does: Sync/NAMESPACE/NAME.
-func (e *Event) Object() string { return "Sync/" + e.Namespace + "/" + e.Sync }
+func (e *Event) Object() string {
+	if e.Involved != nil {
+		return e.Involved.Kind + "/" + e.Involved.Namespace + "/" + e.Involved.Name
+	}
+	return "Sync/" + e.Namespace + "/" + e.Sync
+}
 
 // Previous is what the record says about the run before this one.
 type Previous struct {
@@ -214,6 +222,10 @@ type Delivery struct {
 	Attempts int `json:"attempts,omitempty"`
 	// Error says why the delivery failed or was skipped.
 	Error string `json:"error,omitempty"`
+	// Alert and Object, for the event of a Flux unit, name the Flux
+	// Alert that sent it and the unit it is about (Kind/namespace/name).
+	Alert  string `json:"alert,omitempty"`
+	Object string `json:"object,omitempty"`
 }
 
 // Options configure Send.

@@ -55,8 +55,12 @@ func Sign(body []byte, key string) string {
 }
 
 func (g generic) requests(p *Provider, e *Event) ([]request, error) {
+	involved := ObjectReference{APIVersion: "gitsync.io/v1alpha1", Kind: "Sync", Namespace: e.Namespace, Name: e.Sync}
+	if e.Involved != nil {
+		involved = *e.Involved
+	}
 	body, err := json.Marshal(GenericPayload{
-		InvolvedObject:      ObjectReference{APIVersion: "gitsync.io/v1alpha1", Kind: "Sync", Namespace: e.Namespace, Name: e.Sync},
+		InvolvedObject:      involved,
 		Severity:            e.Severity(),
 		Timestamp:           e.Time.UTC(),
 		Message:             e.Message,

@@ -65,7 +65,9 @@ func (r *runner) notify(ctx context.Context, inv *inventory.Inventory, res *Resu
 			r.log.Info("notification", "provider", d.Provider, "type", d.Type, "reason", d.Reason, "result", d.Result)
 		}
 	}
-	res.Notify = out
+	// Appended: the events of Flux Alerts (fluxnotify.go) are there
+	// already.
+	res.Notify = append(res.Notify, out...)
 }
 
 // provider is a spec.notify entry resolved with its Secret.
@@ -107,13 +109,19 @@ func (r *runner) notifyProviders(ctx context.Context, reason string) []provider 
 // headers, as Flux's Provider reads them. Its errors name the Secret and
 // the key, never a value.
 func (r *runner) readNotifySecret(ctx context.Context, name string, p *notify.Provider) error {
-	ref := fmt.Sprintf("Secret/%s/%s", r.opts.Namespace, name)
-	s, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	return r.readProviderSecret(ctx, r.opts.Namespace, name, "spec.notify secretRef", p)
+}
+
+// readProviderSecret reads the Secret namespace/name that field names into
+// p (see readNotifySecret).
+func (r *runner) readProviderSecret(ctx context.Context, namespace, name, field string, p *notify.Provider) error {
+	ref := fmt.Sprintf("Secret/%s/%s", namespace, name)
+	s, err := r.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s (spec.notify secretRef): not found", ref)
+		return fmt.Errorf("%s (%s): not found", ref, field)
 	case err != nil:
-		return fmt.Errorf("%s (spec.notify secretRef): %w", ref, err)
+		return fmt.Errorf("%s (%s): %w%s", ref, field, err, r.secretHint("Secret", namespace, name, err))
 	}
 	if a := strings.TrimSpace(string(s.Data["address"])); a != "" {
 		p.Address = a

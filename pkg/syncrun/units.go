@@ -104,6 +104,7 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	}
 	r.prunePhase(ctx, root)
 	records, out := r.collectUnits(ctx, g, results, prev, rootOK)
+	r.fluxNotify(ctx, g, prev, out, res)
 	r.recordUnits(ctx)
 
 	root.inv.Record.Units = records
