@@ -98,6 +98,11 @@ func (b *bench) fleet(ctx context.Context) (err error) {
 	if err := f.deleteNamespaces(ctx, many); err != nil {
 		return err
 	}
+	// The node tears the Pods down after their API objects are gone: wait,
+	// so that the next figures do not carry that work.
+	if err := waitNoPodCgroups(ctx, 3*time.Minute); err != nil {
+		return err
+	}
 
 	one := []fleetSync{{ns: "fleet-all", name: "all", path: "./fleet"}}
 	workload = fmt.Sprintf("1 sync of the same %d ConfigMaps (%d directories under one path), schedule 1m", syncs*per, syncs)
@@ -254,6 +259,34 @@ func (f *fleetEnv) deleteNamespaces(ctx context.Context, syncs []fleetSync) erro
 		}
 		return true, nil
 	})
+}
+
+// waitNoPodCgroups waits until the node has no Pod left: no pod* cgroup
+// under kubepods (cgroupfs driver, cgroup v1).
+func waitNoPodCgroups(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		left, err := filepath.Glob("/sys/fs/cgroup/cpuacct/kubepods/*/pod*")
+		if err != nil {
+			return err
+		}
+		direct, err := filepath.Glob("/sys/fs/cgroup/cpuacct/kubepods/pod*")
+		if err != nil {
+			return err
+		}
+		left = append(left, direct...)
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the node still has %d Pods %s after their namespaces were deleted", len(left), timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // fleetMeasure is the CPU time spent during a window, by component.
