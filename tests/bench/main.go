@@ -27,8 +27,9 @@
 //     start-up time, exec to the first API request (size.go).
 //
 // -objects chooses the size; -only takes a comma-separated list of steps
-// (sparse, size, render, main, large, kubectl, oci, bucket, flux, crds), all by
-// default.
+// (sparse, size, render, main, large, kubectl, oci, bucket, flux, crds, fleet),
+// all by default. fleet starts its own node-mode cluster (root only) and
+// takes several minutes: 50 syncs on the schedule "* * * * *" (fleet.go).
 package main
 
 import (
@@ -87,7 +88,7 @@ type bench struct {
 }
 
 // allSteps are the steps of a whole bench, in the order they run.
-var allSteps = []string{"sparse", "size", "render", "main", "large", "kubectl", "oci", "bucket", "flux", "crds"}
+var allSteps = []string{"sparse", "size", "render", "main", "large", "kubectl", "oci", "bucket", "flux", "crds", "fleet"}
 
 // steps says which measurements to take, by step name.
 type steps map[string]bool
@@ -111,7 +112,7 @@ func parseSteps(list string) (steps, error) {
 // needsCluster tells whether a step other than sparse and size is asked for.
 func (st steps) needsCluster() bool {
 	for name := range st {
-		if name != "sparse" && name != "size" {
+		if name != "sparse" && name != "size" && name != "fleet" {
 			return true
 		}
 	}
@@ -136,6 +137,11 @@ func run(ctx context.Context, n int, st steps) (err error) {
 	}
 	if st["size"] {
 		if err := b.sizeBench(ctx); err != nil {
+			return err
+		}
+	}
+	if st["fleet"] { // its own node-mode cluster (fleet.go)
+		if err := b.fleet(ctx); err != nil {
 			return err
 		}
 	}
