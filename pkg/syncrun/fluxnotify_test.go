@@ -2,12 +2,8 @@ package syncrun
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,45 +11,6 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/notify"
 )
-
-// fluxReceiver is a real generic-hmac receiver: it keeps "KIND/NAME
-// REASON SEVERITY" of each signed event.
-type fluxReceiver struct {
-	*httptest.Server
-	mu     sync.Mutex
-	events []string
-	bad    []string
-}
-
-func newFluxReceiver(t *testing.T, key string) *fluxReceiver {
-	h := &fluxReceiver{}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var p notify.GenericPayload
-		err := json.Unmarshal(b, &p)
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		switch {
-		case err != nil:
-			h.bad = append(h.bad, "not JSON: "+string(b))
-		case r.Header.Get(notify.SignatureHeader) != notify.Sign(b, key) || r.URL.Path != "/hooks/S3CRETPATH":
-			h.bad = append(h.bad, "bad signature or path "+r.URL.Path)
-		default:
-			h.events = append(h.events, p.InvolvedObject.Kind+"/"+p.InvolvedObject.Name+" "+p.Reason+" "+p.Severity+
-				" "+p.Metadata["summary"]+" "+p.Metadata["cluster"])
-		}
-	}))
-	t.Cleanup(h.Close)
-	return h
-}
-
-func (h *fluxReceiver) take() ([]string, []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	e, b := h.events, h.bad
-	h.events, h.bad = nil, nil
-	return e, b
-}
 
 const fluxNotifyObjects = `---
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
@@ -106,7 +63,7 @@ spec:
 // the key nor the address reaches the record.
 func TestFluxAlerts(t *testing.T) {
 	key := "hmac-KEY-S3CRET"
-	rcv := newFluxReceiver(t, key)
+	rcv := newHookReceiver(t, key)
 	f := newFluxSync(t, map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/units.yaml":                 strings.Replace(kustomization("web", "./web", ""), "  namespace: NS\n", "  namespace: NS\n  labels: {tier: front}\n", 1) + kustomization("db", "./db", ""),

@@ -18,15 +18,16 @@ import (
 )
 
 // hookReceiver is a real webhook receiver: it keeps the generic payloads
-// it gets, checking each one's HMAC signature with key.
+// it gets, checking each one's HMAC signature with key, its secret path
+// and, when given, one header ("Name=value").
 type hookReceiver struct {
 	*httptest.Server
-	mu      sync.Mutex
-	reasons []string
-	bad     []string
+	mu       sync.Mutex
+	payloads []notify.GenericPayload
+	bad      []string
 }
 
-func newHookReceiver(t *testing.T, key string) *hookReceiver {
+func newHookReceiver(t *testing.T, key string, header ...string) *hookReceiver {
 	h := &hookReceiver{}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -39,20 +40,50 @@ func newHookReceiver(t *testing.T, key string) *hookReceiver {
 			h.bad = append(h.bad, "not JSON: "+string(b))
 		case r.Header.Get(notify.SignatureHeader) != notify.Sign(b, key):
 			h.bad = append(h.bad, "bad signature "+r.Header.Get(notify.SignatureHeader))
-		case r.URL.Path != "/hooks/S3CRETPATH" || r.Header.Get("X-Env") != "test":
-			h.bad = append(h.bad, "wrong path or headers: "+r.URL.Path)
+		case r.URL.Path != "/hooks/S3CRETPATH":
+			h.bad = append(h.bad, "wrong path: "+r.URL.Path)
+		case len(header) > 0 && !hasHeader(r, header[0]):
+			h.bad = append(h.bad, "wrong headers: want "+header[0])
 		default:
-			h.reasons = append(h.reasons, p.Reason)
+			h.payloads = append(h.payloads, p)
 		}
 	}))
 	t.Cleanup(h.Close)
 	return h
 }
 
+// hasHeader reports whether r has the header "Name=value".
+func hasHeader(r *http.Request, nameValue string) bool {
+	name, value, _ := strings.Cut(nameValue, "=")
+	return r.Header.Get(name) == value
+}
+
+// got returns the reasons of the payloads received so far, and what was
+// wrong with the other requests.
 func (h *hookReceiver) got() ([]string, []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]string(nil), h.reasons...), append([]string(nil), h.bad...)
+	var reasons []string
+	for _, p := range h.payloads {
+		reasons = append(reasons, p.Reason)
+	}
+	return reasons, append([]string(nil), h.bad...)
+}
+
+// take returns "KIND/NAME REASON SEVERITY SUMMARY CLUSTER" of each payload
+// received since the last take, and what was wrong with the other
+// requests, and forgets them.
+func (h *hookReceiver) take() ([]string, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var events []string
+	for _, p := range h.payloads {
+		events = append(events, p.InvolvedObject.Kind+"/"+p.InvolvedObject.Name+" "+p.Reason+" "+p.Severity+
+			" "+p.Metadata["summary"]+" "+p.Metadata["cluster"])
+	}
+	bad := h.bad
+	h.payloads, h.bad = nil, nil
+	return events, bad
 }
 
 // TestNotifyChangeOnly runs change, no change, failure, failure, recovery
@@ -65,7 +96,7 @@ func (h *hookReceiver) got() ([]string, []string) {
 func TestNotifyChangeOnly(t *testing.T) {
 	f := newFixture(t, gitserver.Options{})
 	key := "hmac-KEY-S3CRET"
-	rcv := newHookReceiver(t, key)
+	rcv := newHookReceiver(t, key, "X-Env=test")
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
