@@ -49,6 +49,11 @@ type InstallResult struct {
 	// MissingDependencies are the syncs of spec.dependsOn that are not
 	// installed (NAMESPACE/NAME): the sync's runs wait for them.
 	MissingDependencies []string
+	// Guard is what became of the job guard (install.Guard), applied
+	// after the sync's objects: nil when it is in place, else why not
+	// (the user may not write admission policies, or the cluster does not
+	// serve them). The install itself does not fail on it.
+	Guard error
 }
 
 // Install server-side applies the sync's objects with install.FieldManager,
@@ -107,6 +112,7 @@ func Install(ctx context.Context, cfg *Config, opts InstallOptions) (*InstallRes
 	if res.UnpinnedRevision, err = clearPinAnnotation(ctx, cfg, res.CronJob); err != nil {
 		return res, err
 	}
+	res.Guard = applyGuard(ctx, dyn)
 
 	meta, err := cfg.metadata()
 	if err != nil {
@@ -156,4 +162,17 @@ func applyObject(ctx context.Context, dyn dynamic.Interface, obj runtime.Object)
 		return nil, fmt.Errorf("%s: apply: %w", id, err)
 	}
 	return live, nil
+}
+
+// applyGuard applies the job guard, the ValidatingAdmissionPolicy that
+// keeps every sync's ServiceAccount off its own install objects
+// (install.Guard), shared by all syncs of the cluster.
+func applyGuard(ctx context.Context, dyn dynamic.Interface) error {
+	policy, binding := install.Guard()
+	for _, obj := range []runtime.Object{policy, binding} {
+		if _, err := applyObject(ctx, dyn, obj); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -652,6 +652,10 @@ func (o *installOptions) Run(ctx context.Context) error {
 	if res.Job != nil {
 		fmt.Fprintf(o.Out, "Job.batch/%s/%s created\n", res.Job.Namespace, res.Job.Name)
 	}
+	if res.Guard != nil && res.CronJob != nil {
+		fmt.Fprintf(o.ErrOut, "note: the job guard (ValidatingAdmissionPolicy %s, which keeps every sync's ServiceAccount off its own spec, CronJob and RBAC) is not in place: %v; a cluster administrator installs it with any kubectl gitsync install (docs/security.md)\n",
+			install.GuardName, res.Guard)
+	}
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ package install
 
 import (
 	"fmt"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"slices"
 	"strings"
 
@@ -33,6 +34,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -218,6 +220,19 @@ func Generate(s *spec.Sync, opts Options) (*Objects, error) {
 		ids = append(ids, id.String())
 	}
 	o.ServiceAccount.Annotations = map[string]string{AnnotationRBAC: strings.Join(ids, ",")}
+	if parsed.Spec.ManageGitsync {
+		// Its runs write these from Git: the job guard lets them (guard.go).
+		for _, obj := range o.List() {
+			if m, err := apimeta.Accessor(obj); err == nil {
+				l := m.GetLabels()
+				if l == nil {
+					l = map[string]string{}
+				}
+				l[LabelSelfManaged] = "true"
+				m.SetLabels(l)
+			}
+		}
+	}
 	return o, nil
 }
 
@@ -305,15 +320,17 @@ func StaleRBAC(previous string, current *Objects) ([]object.ID, error) {
 // and delete them without API discovery. This is the one table of them.
 func Resource(gvk schema.GroupVersionKind) (schema.GroupVersionResource, error) {
 	resources := map[schema.GroupKind]string{
-		{Kind: "ServiceAccount"}:                              "serviceaccounts",
-		{Kind: "ConfigMap"}:                                   "configmaps",
-		{Group: rbacv1.GroupName, Kind: "Role"}:               "roles",
-		{Group: rbacv1.GroupName, Kind: "RoleBinding"}:        "rolebindings",
-		{Group: rbacv1.GroupName, Kind: "ClusterRole"}:        "clusterroles",
-		{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}: "clusterrolebindings",
-		{Group: batchv1.GroupName, Kind: "CronJob"}:           "cronjobs",
-		{Group: batchv1.GroupName, Kind: "Job"}:               "jobs",
-		{Group: coordinationv1.GroupName, Kind: "Lease"}:      "leases",
+		{Kind: "ServiceAccount"}:                                                             "serviceaccounts",
+		{Kind: "ConfigMap"}:                                                                  "configmaps",
+		{Group: rbacv1.GroupName, Kind: "Role"}:                                              "roles",
+		{Group: rbacv1.GroupName, Kind: "RoleBinding"}:                                       "rolebindings",
+		{Group: rbacv1.GroupName, Kind: "ClusterRole"}:                                       "clusterroles",
+		{Group: rbacv1.GroupName, Kind: "ClusterRoleBinding"}:                                "clusterrolebindings",
+		{Group: batchv1.GroupName, Kind: "CronJob"}:                                          "cronjobs",
+		{Group: batchv1.GroupName, Kind: "Job"}:                                              "jobs",
+		{Group: coordinationv1.GroupName, Kind: "Lease"}:                                     "leases",
+		{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicy"}:        "validatingadmissionpolicies",
+		{Group: admissionregistrationv1.GroupName, Kind: "ValidatingAdmissionPolicyBinding"}: "validatingadmissionpolicybindings",
 	}
 	r, ok := resources[gvk.GroupKind()]
 	if !ok {
