@@ -132,8 +132,13 @@ type Verification struct {
 	Provider string
 	// Keys are the trusted public keys by name (the keys of the Secret,
 	// "cosign.pub"), each PEM-encoded. A signature by any of them
-	// verifies.
+	// verifies. Empty for keyless verification.
 	Keys map[string][]byte
+	// Identities, when set, select keyless verification (keyless.go):
+	// a Fulcio certificate for one of them, logged in Rekor, both
+	// trusted by TrustedRoot (Sigstore's trusted_root.json).
+	Identities  []OIDCIdentity
+	TrustedRoot []byte
 }
 
 // Resolved is what Resolve found.
@@ -207,7 +212,11 @@ func (o *Options) check() (name.Repository, error) {
 		if v.Provider != ProviderCosign {
 			return name.Repository{}, o.fail("verification provider %q is not supported (use cosign)", v.Provider)
 		}
-		if _, err := parseKeys(v.Keys); err != nil {
+		if len(v.Identities) > 0 {
+			if _, err := parseKeyless(v.TrustedRoot, v.Identities); err != nil {
+				return name.Repository{}, o.fail("keyless verification: %v", err)
+			}
+		} else if _, err := parseKeys(v.Keys); err != nil {
 			return name.Repository{}, o.fail("verification keys: %v", err)
 		}
 	}
@@ -367,7 +376,15 @@ func Fetch(ctx context.Context, o Options, rev source.Revision, dir string) (art
 		return nil, fmt.Errorf("%s: manifest: %w", where, err)
 	}
 	art = &source.Artifact{Dir: dir, Revision: rev}
-	if o.Verify != nil {
+	if v := o.Verify; v != nil && len(v.Identities) > 0 {
+		t, err := parseKeyless(v.TrustedRoot, v.Identities)
+		if err != nil {
+			return nil, o.fail("keyless verification: %v", err)
+		}
+		if art.VerifiedBy, err = verifyKeyless(ctx, repo, ropts, digest, t, v.Identities); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	} else if o.Verify != nil {
 		keys, err := parseKeys(o.Verify.Keys)
 		if err != nil {
 			return nil, o.fail("verification keys: %v", err)
