@@ -167,8 +167,6 @@ func fluxHint(path string) string {
 		return "use spec.suspend"
 	case "spec.source.oci.certSecretRef":
 		return "put ca.crt, tls.crt and tls.key in the Secret named by spec.source.oci.secretRef"
-	case "spec.source.oci.verify.matchOIDCIdentity", "spec.source.oci.verify.trustedRootSecretRef":
-		return "keyless cosign verification is not supported yet: sign with a key (cosign sign --key) and name the Secret holding cosign.pub in spec.source.oci.verify.secretRef"
 	case "spec.source.oci.serviceAccountName", "spec.source.oci.proxySecretRef":
 		return unsupported
 	case "spec.sourceRef":

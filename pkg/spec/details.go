@@ -2,6 +2,7 @@ package spec
 
 import (
 	"cmp"
+	"fmt"
 	"strings"
 
 	"github.com/gitsync/gitsync/pkg/redact"
@@ -84,6 +85,10 @@ func (o *OCISource) details() []string {
 	var out []string
 	if v := o.Verify; v != nil && v.SecretRef != nil {
 		out = append(out, "verify "+cmp.Or(v.Provider, VerifyCosign)+" signatures, keys from Secret "+v.SecretRef.Name)
+	}
+	if v := o.Verify; v != nil && v.TrustedRootSecretRef != nil {
+		out = append(out, fmt.Sprintf("verify keyless %s signatures of %d identities, trusted root from Secret %s",
+			cmp.Or(v.Provider, VerifyCosign), len(v.MatchOIDCIdentity), v.TrustedRootSecretRef.Name))
 	}
 	if o.Insecure {
 		out = append(out, "plain HTTP (insecure)")

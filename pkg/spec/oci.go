@@ -101,14 +101,29 @@ type OCILayerSelector struct {
 }
 
 // OCIVerification verifies an artifact's signature, as Flux's
-// OCIRepositoryVerification with key-based cosign signatures.
+// OCIRepositoryVerification: key-based cosign signatures (SecretRef) or
+// keyless ones (MatchOIDCIdentity with TrustedRootSecretRef), one of the
+// two.
 type OCIVerification struct {
 	// Provider is VerifyCosign (the default).
 	Provider string `json:"provider,omitempty"`
 	// SecretRef names a Secret in the sync's namespace whose keys ending
-	// in ".pub" are the trusted public keys (PEM). Required: keyless
-	// verification is not supported yet.
+	// in ".pub" are the trusted public keys (PEM).
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+	// MatchOIDCIdentity lists the accepted keyless signers; a signature
+	// by any of them verifies.
+	MatchOIDCIdentity []OIDCIdentityMatch `json:"matchOIDCIdentity,omitempty"`
+	// TrustedRootSecretRef names a Secret in the sync's namespace whose
+	// key trusted_root.json is Sigstore's trusted root (Fulcio CAs, Rekor
+	// keys): keyless signatures are verified offline against it alone.
+	TrustedRootSecretRef *LocalObjectReference `json:"trustedRootSecretRef,omitempty"`
+}
+
+// OIDCIdentityMatch is one accepted keyless signer, as Flux's: regular
+// expressions on the Fulcio certificate's OIDC issuer and subject.
+type OIDCIdentityMatch struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
 }
 
 // Describe returns what the ref selects in words: "tag latest",
@@ -155,12 +170,22 @@ func (o *OCISource) describe() (url, what string) {
 	return o.URL, strings.Join(parts, ", ")
 }
 
-// moreSecrets returns the Secret of the trusted keys.
+// OCITrustedRootField is the SecretUse.Field of the trusted root's Secret.
+const OCITrustedRootField = "spec.source.oci.verify.trustedRootSecretRef"
+
+// moreSecrets returns the Secret of the trusted keys or trusted root.
 func (o *OCISource) moreSecrets() []SecretUse {
-	if o.Verify == nil || o.Verify.SecretRef == nil {
+	if o.Verify == nil {
 		return nil
 	}
-	return []SecretUse{{Name: o.Verify.SecretRef.Name, Field: "spec.source.oci.verify.secretRef"}}
+	var out []SecretUse
+	if o.Verify.SecretRef != nil {
+		out = append(out, SecretUse{Name: o.Verify.SecretRef.Name, Field: "spec.source.oci.verify.secretRef"})
+	}
+	if o.Verify.TrustedRootSecretRef != nil {
+		out = append(out, SecretUse{Name: o.Verify.TrustedRootSecretRef.Name, Field: OCITrustedRootField})
+	}
+	return out
 }
 
 // setOCIDefaults fills in the defaults of spec.source.oci.
@@ -248,12 +273,7 @@ func (o *OCISource) validate(p *field.Path) field.ErrorList {
 		if v.Provider != "" && v.Provider != VerifyCosign {
 			errs = append(errs, field.NotSupported(vp.Child("provider"), v.Provider, []string{VerifyCosign}))
 		}
-		if v.SecretRef == nil {
-			errs = append(errs, field.Required(vp.Child("secretRef"),
-				"a Secret with the trusted public keys (cosign.pub): keyless verification is not supported yet"))
-		} else {
-			errs = append(errs, validateRefName(vp.Child("secretRef", "name"), v.SecretRef.Name)...)
-		}
+		errs = append(errs, v.validateSigners(vp)...)
 	}
 	errs = append(errs, validateDuration(p.Child("timeout"), o.Timeout)...)
 	return errs
@@ -273,6 +293,44 @@ func (s *SyncSpec) validateOCI(p *field.Path) field.ErrorList {
 	}
 	if c, ok := cleanRelative(s.Path); ok && c != "." {
 		errs = append(errs, field.Forbidden(p.Child("path"), "a copied layer is one file, the chart; there is no path inside it"))
+	}
+	return errs
+}
+
+// validateSigners checks that verification names its trust: keys, or
+// identities with a trusted root, never both.
+func (v *OCIVerification) validateSigners(vp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	keyless := len(v.MatchOIDCIdentity) > 0
+	switch {
+	case keyless && v.SecretRef != nil:
+		errs = append(errs, field.Invalid(vp.Child("secretRef"), v.SecretRef.Name,
+			"either secretRef (cosign public keys) or matchOIDCIdentity (keyless), not both"))
+	case !keyless && v.SecretRef == nil:
+		errs = append(errs, field.Required(vp.Child("secretRef"),
+			"a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures"))
+	case !keyless && v.TrustedRootSecretRef != nil:
+		errs = append(errs, field.Required(vp.Child("matchOIDCIdentity"),
+			"trustedRootSecretRef is for keyless signatures: list the accepted {issuer, subject}"))
+	case keyless && v.TrustedRootSecretRef == nil:
+		errs = append(errs, field.Required(vp.Child("trustedRootSecretRef"),
+			"keyless signatures are verified offline: name a Secret holding trusted_root.json (Fulcio CAs and Rekor keys)"))
+	}
+	if v.SecretRef != nil {
+		errs = append(errs, validateRefName(vp.Child("secretRef", "name"), v.SecretRef.Name)...)
+	}
+	if v.TrustedRootSecretRef != nil {
+		errs = append(errs, validateRefName(vp.Child("trustedRootSecretRef", "name"), v.TrustedRootSecretRef.Name)...)
+	}
+	for i, id := range v.MatchOIDCIdentity {
+		ip := vp.Child("matchOIDCIdentity").Index(i)
+		for _, f := range []struct{ name, re string }{{"issuer", id.Issuer}, {"subject", id.Subject}} {
+			if f.re == "" {
+				errs = append(errs, field.Required(ip.Child(f.name), "a regular expression"))
+			} else if _, err := regexp.Compile(f.re); err != nil {
+				errs = append(errs, field.Invalid(ip.Child(f.name), f.re, err.Error()))
+			}
+		}
 	}
 	return errs
 }

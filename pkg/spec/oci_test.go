@@ -52,6 +52,20 @@ path: ./deploy`)))
 		t.Errorf("Describe: %q %q %q", kind, url, what)
 	}
 
+	// Keyless: identities and the trusted root's Secret.
+	s, err = Parse([]byte(syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {provider: cosign, trustedRootSecretRef: {name: sigstore-root}, matchOIDCIdentity: [{issuer: '^https://token\.actions\.githubusercontent\.com$', subject: '^https://github\.com/org/'}]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantV := &OCIVerification{Provider: VerifyCosign, TrustedRootSecretRef: &LocalObjectReference{Name: "sigstore-root"},
+		MatchOIDCIdentity: []OIDCIdentityMatch{{Issuer: `^https://token\.actions\.githubusercontent\.com$`, Subject: `^https://github\.com/org/`}}}
+	if diff := cmp.Diff(wantV, s.Spec.Source.OCI.Verify); diff != "" {
+		t.Errorf("keyless (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]SecretUse{{Name: "sigstore-root", Field: OCITrustedRootField}}, s.Spec.Source.MoreSecrets()); diff != "" {
+		t.Errorf("keyless MoreSecrets (-want +got):\n%s", diff)
+	}
+
 	// Defaults: tag latest, Flux's timeout.
 	s, err = Parse([]byte(syncDoc("source: {oci: {url: 'oci://r.example/app'}}")))
 	if err != nil {
@@ -121,10 +135,18 @@ path: ./deploy`), []string{
 		}},
 		{"verify", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {provider: notation}}}`), []string{
 			`spec.source.oci.verify.provider: Unsupported value: "notation": supported values: "cosign"`,
-			`spec.source.oci.verify.secretRef: Required value: a Secret with the trusted public keys (cosign.pub): keyless verification is not supported yet`,
+			`spec.source.oci.verify.secretRef: Required value: a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures`,
 		}},
-		{"keyless", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {secretRef: {name: k}, matchOIDCIdentity: [{issuer: x, subject: y}]}}}`), []string{
-			`spec.source.oci.verify.matchOIDCIdentity: Forbidden: unknown field (keyless cosign verification is not supported yet: sign with a key (cosign sign --key) and name the Secret holding cosign.pub in spec.source.oci.verify.secretRef)`,
+		{"keyless and a key", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {secretRef: {name: k}, trustedRootSecretRef: {name: r}, matchOIDCIdentity: [{issuer: x, subject: y}]}}}`), []string{
+			`spec.source.oci.verify.secretRef: Invalid value: "k": either secretRef (cosign public keys) or matchOIDCIdentity (keyless), not both`,
+		}},
+		{"keyless without a root", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {matchOIDCIdentity: [{issuer: x, subject: '('}, {subject: y}]}}}`), []string{
+			`spec.source.oci.verify.trustedRootSecretRef: Required value: keyless signatures are verified offline: name a Secret holding trusted_root.json (Fulcio CAs and Rekor keys)`,
+			"spec.source.oci.verify.matchOIDCIdentity[0].subject: Invalid value: \"(\": error parsing regexp: missing closing ): `(`",
+			`spec.source.oci.verify.matchOIDCIdentity[1].issuer: Required value: a regular expression`,
+		}},
+		{"root without identities", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {trustedRootSecretRef: {name: r}}}}`), []string{
+			`spec.source.oci.verify.secretRef: Required value: a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures`,
 		}},
 		{"Flux fields", syncDoc(`source: {oci: {url: 'oci://r.example/app', interval: 5m, certSecretRef: {name: c}}}`), []string{
 			`spec.source.oci.certSecretRef: Forbidden: unknown field (put ca.crt, tls.crt and tls.key in the Secret named by spec.source.oci.secretRef)`,

@@ -212,12 +212,19 @@ func newOCI(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 	}
 	if v := o.Verify; v != nil {
 		a.Verify = &oci.Verification{Provider: v.Provider}
+		for _, id := range v.MatchOIDCIdentity {
+			a.Verify.Identities = append(a.Verify.Identities, oci.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject})
+		}
 		for _, u := range s.MoreSecrets() {
 			keys, err := opts.secret(u)
 			if err != nil {
 				return nil, err
 			}
-			a.Verify.Keys = keys
+			if u.Field == spec.OCITrustedRootField {
+				a.Verify.TrustedRoot = keys[oci.TrustedRootKey]
+			} else {
+				a.Verify.Keys = keys
+			}
 		}
 	}
 	if opts.Pin != "" {

@@ -339,3 +339,18 @@ func TestKeylessVerification(t *testing.T) {
 		}
 	}
 }
+
+// TestContentDigestFollowsTrustedRoot checks that a changed trusted root
+// or identity changes the run's input digest, so that the artifact is
+// verified again.
+func TestContentDigestFollowsTrustedRoot(t *testing.T) {
+	digest := func(root string, ids ...oci.OIDCIdentity) string {
+		src := oci.NewSource(oci.Options{URL: "oci://r.example/app", Verify: &oci.Verification{Provider: oci.ProviderCosign, Identities: ids, TrustedRoot: []byte(root)}})
+		return src.(source.ContentDigester).ContentDigest("latest@sha256:00")
+	}
+	id, other := oci.OIDCIdentity{Issuer: "i", Subject: "s"}, oci.OIDCIdentity{Issuer: "i", Subject: "t"}
+	a := digest("A", id)
+	if a != digest("A", id) || a == digest("B", id) || a == digest("A", other) || a == digest("A", id, other) {
+		t.Errorf("the content digest does not follow the trusted root and identities")
+	}
+}

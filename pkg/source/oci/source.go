@@ -73,5 +73,12 @@ func (s *verifiedSource) ContentDigest(source.Revision) string {
 	for _, n := range names {
 		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(n), n, len(v.Keys[n]), v.Keys[n])
 	}
+	if len(v.Identities) > 0 {
+		// Keyless: the identities and the trusted root.
+		for _, id := range v.Identities {
+			fmt.Fprintf(h, "identity %d:%s %d:%s\n", len(id.Issuer), id.Issuer, len(id.Subject), id.Subject)
+		}
+		fmt.Fprintf(h, "root %d:%s\n", len(v.TrustedRoot), v.TrustedRoot)
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
