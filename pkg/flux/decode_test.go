@@ -122,6 +122,15 @@ spec:
 				Verify: &OCIVerify{Provider: "cosign", SecretRef: "cosign"}, Ignore: new("*.md")},
 		},
 		{
+			name: "OCIRepository keyless verify",
+			doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: o, namespace: ns1}\nspec: {interval: 5m, url: 'oci://h/r', " +
+				"verify: {provider: cosign, trustedRootSecretRef: {name: root}, matchOIDCIdentity: [{issuer: '^https://i$', subject: '^https://s/'}]}}\n",
+			want: &OCIRepository{Meta: meta(KindOCIRepository, "source.toolkit.fluxcd.io/v1", "ns1", "o"),
+				URL: "oci://h/r", Ref: OCIRef{Tag: "latest"}, Timeout: DefaultSourceTimeout,
+				Verify: &OCIVerify{Provider: "cosign", TrustedRootSecretRef: "root",
+					MatchOIDCIdentity: []OIDCIdentityMatch{{Issuer: "^https://i$", Subject: "^https://s/"}}}},
+		},
+		{
 			name: "object without namespace takes the default",
 			doc:  "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: a, labels: {team: x}}\nspec: {interval: 5m, url: 'https://h/r', provider: generic, suspend: true}\n",
 			opts: DecodeOptions{DefaultNamespace: "apps"},
@@ -515,11 +524,14 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "GitRepository provider and submodules", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\nspec: {interval: 1m, url: 'https://h/r', provider: azure, recurseSubmodules: true, ignore: ''}\n",
 			is: ErrUnsupported, want: []string{
 				`GitRepository/ns1/r: spec.provider: provider "azure" is not supported: only generic, with credentials from secretRef`}},
-		{name: "OCIRepository notation and keyless verification", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n" +
-			"spec: {interval: 1m, url: 'oci://h/r', verify: {provider: notation, matchOIDCIdentity: [{issuer: x, subject: y}]}}\n",
+		{name: "OCIRepository notation verification", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n" +
+			"spec: {interval: 1m, url: 'oci://h/r', verify: {provider: notation, secretRef: {name: k}}}\n",
 			is: ErrUnsupported, want: []string{
-				"OCIRepository/ns1/r: spec.verify.matchOIDCIdentity: not supported (keyless (Fulcio/Rekor) verification)",
 				`OCIRepository/ns1/r: spec.verify.provider: "notation" is not supported: only cosign signatures are verified`}},
+		{name: "OCIRepository keyless identity without issuer", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n" +
+			"spec: {interval: 1m, url: 'oci://h/r', verify: {provider: cosign, trustedRootSecretRef: {name: root}, matchOIDCIdentity: [{subject: s}]}}\n",
+			is: ErrInvalid, want: []string{
+				"OCIRepository/ns1/r: spec.verify.matchOIDCIdentity[0].issuer: required"}},
 		{name: "GitRepository verify mode", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\n" +
 			"spec: {interval: 1m, url: 'https://h/r', verify: {mode: Commit, secretRef: {name: keys}}, include: [{fromPath: x}]}\n",
 			is: ErrInvalid, want: []string{

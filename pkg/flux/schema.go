@@ -335,8 +335,15 @@ var schemas = append([]*kindSchema{
 			mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
 				refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
 			secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
-				"required, since keyless verification is not supported"),
-			refF("matchOIDCIdentity", "keyless (Fulcio/Rekor) verification", ""),
+				"or, for keyless signatures, `matchOIDCIdentity` with `trustedRootSecretRef`"),
+			mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
+				"required for keyless verification (Flux accepts any identity without it)").sub(
+				mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
+				mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
+			),
+			secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
+				"read in the OCIRepository's namespace; required for keyless verification, which is offline: "+
+				"the public Sigstore root is never fetched"),
 		),
 		refF("serviceAccountName", noteCloudSA, ""),
 		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),

@@ -39,6 +39,7 @@ func Secrets(obj Object) []SecretUse {
 		add(o.CertSecretRef, "spec.certSecretRef")
 		if o.Verify != nil {
 			add(o.Verify.SecretRef, "spec.verify.secretRef")
+			add(o.Verify.TrustedRootSecretRef, "spec.verify.trustedRootSecretRef")
 		}
 	case *HelmRepository:
 		add(o.SecretRef, "spec.secretRef")

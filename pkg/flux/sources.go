@@ -66,7 +66,11 @@ func decodeOCIRepository(meta Meta, r reader) *OCIRepository {
 	}
 	if r.has("verify") {
 		v := r.obj("verify")
-		o.Verify = &OCIVerify{Provider: orDefault(v.str("provider"), "cosign"), SecretRef: v.obj("secretRef").str("name")}
+		o.Verify = &OCIVerify{Provider: orDefault(v.str("provider"), "cosign"), SecretRef: v.obj("secretRef").str("name"),
+			TrustedRootSecretRef: v.obj("trustedRootSecretRef").str("name")}
+		for _, id := range v.list("matchOIDCIdentity") {
+			o.Verify.MatchOIDCIdentity = append(o.Verify.MatchOIDCIdentity, OIDCIdentityMatch{Issuer: id.str("issuer"), Subject: id.str("subject")})
+		}
 	}
 	if o.Ref == (OCIRef{}) {
 		o.Ref.Tag = DefaultOCITag

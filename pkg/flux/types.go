@@ -218,14 +218,26 @@ type OCIRepository struct {
 	Ignore *string
 }
 
-// OCIVerify is an OCIRepository's spec.verify with key-based cosign
-// signatures.
+// OCIVerify is an OCIRepository's spec.verify: key-based cosign
+// signatures (SecretRef) or keyless ones (MatchOIDCIdentity, verified
+// offline against TrustedRootSecretRef).
 type OCIVerify struct {
 	// Provider is "cosign" (the default).
 	Provider string
 	// SecretRef names the Secret whose *.pub keys are the trusted cosign
 	// public keys, in the OCIRepository's namespace.
 	SecretRef string
+	// MatchOIDCIdentity lists the accepted keyless signers (regular
+	// expressions on the OIDC issuer and subject).
+	MatchOIDCIdentity []OIDCIdentityMatch
+	// TrustedRootSecretRef names the Secret whose trusted_root.json is
+	// Sigstore's trusted root, in the OCIRepository's namespace.
+	TrustedRootSecretRef string
+}
+
+// OIDCIdentityMatch is one entry of spec.verify.matchOIDCIdentity.
+type OIDCIdentityMatch struct {
+	Issuer, Subject string
 }
 
 // OCIRef selects an OCI artifact.

@@ -361,6 +361,15 @@ func (r *runner) ociSource(ctx context.Context, o *flux.OCIRepository) (*fluxSou
 				return nil, nil, err
 			}
 		}
+		for _, id := range v.MatchOIDCIdentity {
+			oc.Verify.MatchOIDCIdentity = append(oc.Verify.MatchOIDCIdentity, spec.OIDCIdentityMatch{Issuer: id.Issuer, Subject: id.Subject})
+		}
+		if v.TrustedRootSecretRef != "" {
+			oc.Verify.TrustedRootSecretRef = &spec.LocalObjectReference{Name: v.TrustedRootSecretRef}
+			if err := r.addSecret(ctx, fs, v.TrustedRootSecretRef, "spec.verify.trustedRootSecretRef"); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	fs.spec = spec.Source{OCI: oc}
 	return fs, oc, nil
