@@ -48,8 +48,13 @@
 // and the payload names the digest. The verification is done here with
 // the standard library, not with cosign's or sigstore-go's packages, which
 // would add megabytes to the sync-job binary for what is a signature
-// check. Keyless signatures (Fulcio certificates, Rekor entries) and
-// cosign v3's bundle format (OCI referrers) are not read yet; a
-// transparency log is not consulted (as Flux, which sets IgnoreTlog for
-// keys).
+// check. A transparency log is not consulted for keys (as Flux, which
+// sets IgnoreTlog for keys).
+//
+// Verification.Identities selects keyless verification (keyless.go):
+// the same signature layers carry a Fulcio certificate and a Rekor entry
+// (annotations dev.sigstore.cosign/certificate and .../bundle), verified
+// offline by sigstore-go against a trusted_root.json and matched against
+// the accepted OIDC issuer and subject. cosign v3's bundle format (OCI
+// referrers) is not read yet.
 package oci
