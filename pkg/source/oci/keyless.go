@@ -222,7 +222,9 @@ func keylessEntity(a map[string]string) (*cosignEntity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: Payload.logID: %w", BundleAnnotation, err)
 	}
-	entry, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil)
+	// cosign v2's bundle is always a Rekor v1 entry, which NewEntry reads
+	// (its replacement wants the protobuf bundle cosign v2 does not write).
+	entry, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil) //nolint:staticcheck // Rekor v1 by definition
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", BundleAnnotation, err)
 	}
