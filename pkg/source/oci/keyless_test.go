@@ -32,6 +32,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/source/oci"
+	"github.com/gitsync/gitsync/pkg/source/registry"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -46,7 +47,7 @@ type virtualSigstore struct {
 	logID    []byte // SHA-256 of the Rekor key's DER
 }
 
-func newVirtualSigstore(t *testing.T) *virtualSigstore {
+func newVirtualSigstore(t testing.TB) *virtualSigstore {
 	t.Helper()
 	s := &virtualSigstore{caKey: ecKey(t), rekorKey: ecKey(t)}
 	tmpl := &x509.Certificate{
@@ -70,7 +71,7 @@ func newVirtualSigstore(t *testing.T) *virtualSigstore {
 	return s
 }
 
-func ecKey(t *testing.T) *ecdsa.PrivateKey {
+func ecKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -80,7 +81,7 @@ func ecKey(t *testing.T) *ecdsa.PrivateKey {
 }
 
 // trustedRoot returns the trusted_root.json that trusts s.
-func (s *virtualSigstore) trustedRoot(t *testing.T) []byte {
+func (s *virtualSigstore) trustedRoot(t testing.TB) []byte {
 	t.Helper()
 	start := time.Now().Add(-time.Hour)
 	ca := &root.FulcioCertificateAuthority{Root: s.ca, ValidityPeriodStart: start, URI: "https://fulcio.test"}
@@ -103,7 +104,7 @@ func (s *virtualSigstore) trustedRoot(t *testing.T) []byte {
 // Fulcio certificate for subject from issuer, a signature, and a Rekor
 // hashedrekord entry with the log's signed entry timestamp. It returns
 // the signature layer's annotations.
-func (s *virtualSigstore) sign(t *testing.T, subject, issuer string, payload []byte) map[string]string {
+func (s *virtualSigstore) sign(t testing.TB, subject, issuer string, payload []byte) map[string]string {
 	t.Helper()
 	key := ecKey(t)
 	issuerExt, err := asn1.Marshal(issuer)
@@ -177,7 +178,7 @@ func (s *virtualSigstore) sign(t *testing.T, subject, issuer string, payload []b
 }
 
 // simpleSigning returns cosign's payload for digest.
-func simpleSigning(t *testing.T, digest string) []byte {
+func simpleSigning(t testing.TB, digest string) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"critical": map[string]any{
 		"identity": map[string]string{"docker-reference": "registry.test/app"},
@@ -192,7 +193,7 @@ func simpleSigning(t *testing.T, digest string) []byte {
 
 // pushSignature stores payload with annotations under digest's ".sig"
 // tag, as cosign v2 stores a keyless signature.
-func pushSignature(t *testing.T, reg *helmrepo.Registry, repo, digest string, payload []byte, annotations map[string]string) {
+func pushSignature(t testing.TB, reg *helmrepo.Registry, repo, digest string, payload []byte, annotations map[string]string) {
 	t.Helper()
 	ref, err := name.NewTag(reg.Host() + "/" + repo + ":" + oci.SignatureTag(digest))
 	if err != nil {
@@ -204,7 +205,12 @@ func pushSignature(t *testing.T, reg *helmrepo.Registry, repo, digest string, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithTransport(transport(t, reg)), remoteAuth()); err != nil {
+	c := registry.Client{Auth: source.Credentials{CAPEM: reg.CA().CertPEM}}
+	rt, err := c.Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(rt), remoteAuth()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -352,5 +358,38 @@ func TestContentDigestFollowsTrustedRoot(t *testing.T) {
 	a := digest("A", id)
 	if a != digest("A", id) || a == digest("B", id) || a == digest("A", other) || a == digest("A", id, other) {
 		t.Errorf("the content digest does not follow the trusted root and identities")
+	}
+}
+
+// BenchmarkKeylessFetch measures a fetch of a small artifact with keyless
+// verification (trusted root parsed, signature manifest, one payload, the
+// certificate chain, the Rekor promise and the identity): compare with
+// BenchmarkFetch/verify=true, the key-based check.
+func BenchmarkKeylessFetch(b *testing.B) {
+	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = reg.Close() })
+	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
+	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := newVirtualSigstore(b)
+	payload := simpleSigning(b, d)
+	pushSignature(b, reg, "app", d, payload, vs.sign(b, "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com", payload))
+	o := oci.Options{URL: reg.URL("app"), Auth: creds, Verify: &oci.Verification{Provider: oci.ProviderCosign,
+		Identities:  []oci.OIDCIdentity{{Issuer: `^https://token\.actions\.githubusercontent\.com$`, Subject: `^https://github\.com/org/`}},
+		TrustedRoot: vs.trustedRoot(b)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		dir := filepath.Join(b.TempDir(), "art")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := oci.Fetch(b.Context(), o, source.Revision("latest@"+d), dir); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
