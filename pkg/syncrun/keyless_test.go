@@ -1,0 +1,74 @@
+package syncrun
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitsync/gitsync/tests/sigstoretest"
+)
+
+// TestOCIKeylessVerification runs a sync whose artifact is signed keyless
+// (Fulcio certificate, Rekor entry), verified offline against the trusted
+// root in a Secret: a good identity is applied and recorded; a signature
+// by another identity, and a root that no longer trusts the signer, fail
+// the run and change nothing.
+func TestOCIKeylessVerification(t *testing.T) {
+	f := newOCIFixture(t, nil)
+	vs := sigstoretest.New(t)
+	const issuer = "https://token.actions.githubusercontent.com"
+	const subject, stranger = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main", "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"
+	sign := func(digest, subject string) {
+		t.Helper()
+		p := sigstoretest.SimpleSigning(t, digest)
+		sigstoretest.PushSignature(t, f.reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
+	}
+	f.secret("registry", map[string]string{"username": regUser, "password": regPassword, "ca.crt": string(f.reg.CA().CertPEM)})
+	f.secret("sigstore-root", map[string]string{"trusted_root.json": string(vs.TrustedRoot(t))})
+	f.installOCI(`      verify:
+        provider: cosign
+        trustedRootSecretRef: {name: sigstore-root}
+        matchOIDCIdentity:
+        - {issuer: '^https://token\.actions\.githubusercontent\.com$', subject: '^https://github\.com/org/app/'}`)
+
+	d1 := f.push(map[string]string{"deploy/a.yaml": cm("a", "1")})
+	sign(d1, subject)
+	res := f.run()
+	f.mustSucceed(res)
+	want := "cosign keyless issuer=" + issuer + " subject=" + subject
+	if res.VerifiedBy != want || f.inventory().Record.LastRun.VerifiedBy != want {
+		t.Errorf("verified %q, recorded %q, want %q", res.VerifiedBy, f.inventory().Record.LastRun.VerifiedBy, want)
+	}
+	if c, _ := f.configMap("a"); c.Data["value"] != "1" {
+		t.Errorf("value %q, want 1", c.Data["value"])
+	}
+	before := f.state("a")
+
+	refused := func(what string, want ...string) {
+		t.Helper()
+		res := f.run()
+		if res.Outcome != Failed {
+			t.Fatalf("%s: outcome %s, want Failed", what, res.Outcome)
+		}
+		for _, w := range want {
+			if !strings.Contains(res.Message, w) {
+				t.Errorf("%s: message %q does not say %q", what, res.Message, w)
+			}
+		}
+		if diff := cmp.Diff(before, f.state("a")); diff != "" {
+			t.Errorf("%s: the refused run changed the state (-before +after):\n%s", what, diff)
+		}
+	}
+
+	// Signed keyless, but by another identity.
+	d2 := f.push(map[string]string{"deploy/a.yaml": cm("a", "2")})
+	sign(d2, stranger)
+	refused("another identity", d2, "expected SAN value to match regex", "evil")
+
+	// The trusted root changes to one that does not trust the signer's
+	// CA or log: the same revision is verified again and refused.
+	sign(d2, subject)
+	f.secret("sigstore-root", map[string]string{"trusted_root.json": string(sigstoretest.New(t).TrustedRoot(t))})
+	refused("untrusted root", d2, "no signature verifies")
+}
