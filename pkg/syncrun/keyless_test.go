@@ -1,6 +1,7 @@
 package syncrun
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,4 +72,62 @@ func TestOCIKeylessVerification(t *testing.T) {
 	sign(d2, subject)
 	f.secret("sigstore-root", map[string]string{"trusted_root.json": string(sigstoretest.New(t).TrustedRoot(t))})
 	refused("untrusted root", d2, "no signature verifies")
+}
+
+// TestFluxOCIRepositoryKeyless: a Kustomization reads an OCIRepository
+// with keyless verification (matchOIDCIdentity, trustedRootSecretRef):
+// a signature by the identity is applied; one by another identity fails
+// the unit, naming the OCIRepository, and applies nothing.
+func TestFluxOCIRepositoryKeyless(t *testing.T) {
+	reg := startRegistry(t)
+	vs := sigstoretest.New(t)
+	const issuer = "https://accounts.google.com"
+	sign := func(digest, subject string) {
+		t.Helper()
+		p := sigstoretest.SimpleSigning(t, digest)
+		sigstoretest.PushSignature(t, reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
+	}
+	d1 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "1")})
+	sign(d1, "release@example.com")
+	ociRepository := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: app, namespace: NS}
+spec:
+  interval: 5m
+  url: %s
+  ref: {tag: latest}
+  secretRef: {name: registry}
+  certSecretRef: {name: registry-tls}
+  verify:
+    provider: cosign
+    trustedRootSecretRef: {name: sigstore-root}
+    matchOIDCIdentity:
+    - {issuer: '^https://accounts\.google\.com$', subject: '^release@example\.com$'}
+`, reg.URL("app"))
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/oci.yaml":                   ociRepository,
+		"clusters/test/units.yaml":                 sourceKustomization("oci-a", "./deploy", "OCIRepository", "app"),
+	})
+	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
+	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
+	f.secret("sigstore-root", map[string][]byte{"trusted_root.json": vs.TrustedRoot(t)})
+
+	res := f.run()
+	mustUnitsSucceed(t, res)
+	if v := f.configValue("a"); v != "1" {
+		t.Errorf("a = %q, want 1", v)
+	}
+
+	d2 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "2")})
+	sign(d2, "intruder@example.com")
+	res = f.run()
+	u := units(res)["Kustomization/"+f.ns+"/oci-a"]
+	if res.Outcome != Failed || u.Outcome != Failed || !strings.Contains(u.Message, "OCIRepository/"+f.ns+"/app") ||
+		!strings.Contains(u.Message, "intruder@example.com") || !strings.Contains(u.Message, d2) {
+		t.Errorf("another identity: %s, unit %s: %s", res.Outcome, u.Outcome, u.Message)
+	}
+	if v := f.configValue("a"); v != "1" {
+		t.Errorf("an artifact signed by another identity was applied: a = %q", v)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,19 +113,25 @@ func (s *VirtualSigstore) Sign(t testing.TB, subject, issuer string, payload []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(subject)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(10 * time.Minute),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		URIs: []*url.URL{u},
 		ExtraExtensions: []pkix.Extension{
 			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(issuer)},
 			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerExt},
 		},
+	}
+	// Fulcio puts an e-mail identity in an e-mail SAN, any other (a
+	// workflow, a SPIFFE ID) in a URI SAN.
+	if strings.Contains(subject, "@") && !strings.Contains(subject, "://") {
+		tmpl.EmailAddresses = []string{subject}
+	} else {
+		u, err := url.Parse(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = []*url.URL{u}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, key.Public(), s.caKey)
 	if err != nil {
