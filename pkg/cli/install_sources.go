@@ -33,6 +33,10 @@ type sourceFlags struct {
 	// VerifyMode (Git), VerifyProvider (OCI) and VerifySecretRef (both)
 	// set the source's verify.
 	VerifyMode, VerifyProvider, VerifySecretRef string
+	// VerifyOIDCIssuer, VerifyOIDCSubject and VerifyTrustedRoot set an
+	// OCI source's keyless verification: one accepted signer
+	// (matchOIDCIdentity) and the Secret holding trusted_root.json.
+	VerifyOIDCIssuer, VerifyOIDCSubject, VerifyTrustedRoot string
 
 	// SparseCheckout, RecurseSubmodules and Include set the Git extras.
 	SparseCheckout    []string
@@ -62,6 +66,9 @@ func (o *sourceFlags) addSourceFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.BucketRegion, "bucket-region", "", "region requests are signed for (spec.source.bucket.region; default us-east-1)")
 	f.StringVar(&o.VerifyMode, "verify-mode", "", "verify Git signatures: HEAD, Tag or TagAndHEAD (spec.source.git.verify.mode); needs --verify-secret-ref")
 	f.StringVar(&o.VerifyProvider, "verify-provider", "", "verify OCI artifact signatures: cosign (spec.source.oci.verify.provider); needs --verify-secret-ref")
+	f.StringVar(&o.VerifyOIDCIssuer, "verify-oidc-issuer", "", "keyless cosign: regular expression the signer's OIDC issuer must match (spec.source.oci.verify.matchOIDCIdentity[0].issuer); with --verify-oidc-subject and --verify-trusted-root-secret-ref")
+	f.StringVar(&o.VerifyOIDCSubject, "verify-oidc-subject", "", "keyless cosign: regular expression the signer's identity must match (spec.source.oci.verify.matchOIDCIdentity[0].subject)")
+	f.StringVar(&o.VerifyTrustedRoot, "verify-trusted-root-secret-ref", "", "keyless cosign: Secret whose key trusted_root.json holds the Fulcio CAs and Rekor keys to verify against, offline (spec.source.oci.verify.trustedRootSecretRef)")
 	f.StringVar(&o.VerifySecretRef, "verify-secret-ref", "", "Secret with the trusted public keys (spec.source.git.verify.secretRef, spec.source.oci.verify.secretRef); alone it turns on verification with the default mode or provider")
 	f.StringSliceVar(&o.SparseCheckout, "sparse-checkout", nil, "directories of the Git repository to fetch, comma-separated or repeated (spec.source.git.sparseCheckout)")
 	f.BoolVar(&o.RecurseSubmodules, "recurse-submodules", false, "fetch Git submodules with the repository's credentials (spec.source.git.recurseSubmodules)")
@@ -97,6 +104,9 @@ func sourceSpecFlags() []struct{ flag, path string } {
 		{"verify-secret-ref", "spec.source.git.verify.secretRef"},
 		{"verify-provider", "spec.source.oci.verify.provider"},
 		{"verify-secret-ref", "spec.source.oci.verify.secretRef"},
+		{"verify-oidc-issuer", "spec.source.oci.verify.matchOIDCIdentity"},
+		{"verify-oidc-subject", "spec.source.oci.verify.matchOIDCIdentity"},
+		{"verify-trusted-root-secret-ref", "spec.source.oci.verify.trustedRootSecretRef"},
 		{"sparse-checkout", "spec.source.git.sparseCheckout"},
 		{"recurse-submodules", "spec.source.git.recurseSubmodules"},
 		{"include", "spec.source.git.include"},
@@ -150,8 +160,9 @@ func (o *installOptions) sourceKindFlag() (string, error) {
 // of source, naming them and the kind.
 func (o *installOptions) checkSourceFlags(kind string) error {
 	belongs := map[string][]string{
-		"url":             {"verify-mode", "sparse-checkout", "recurse-submodules", "include"},
-		"oci-url":         {"oci-tag", "oci-semver", "oci-semver-filter", "oci-digest", "oci-layer-media-type", "oci-layer-operation", "verify-provider"},
+		"url": {"verify-mode", "sparse-checkout", "recurse-submodules", "include"},
+		"oci-url": {"oci-tag", "oci-semver", "oci-semver-filter", "oci-digest", "oci-layer-media-type", "oci-layer-operation", "verify-provider",
+			"verify-oidc-issuer", "verify-oidc-subject", "verify-trusted-root-secret-ref"},
 		"bucket-endpoint": {"bucket-name", "bucket-prefix", "bucket-region"},
 	}
 	set := map[string]bool{
@@ -159,7 +170,9 @@ func (o *installOptions) checkSourceFlags(kind string) error {
 		"oci-digest": o.OCIDigest != "", "oci-layer-media-type": o.OCILayerMediaType != "", "oci-layer-operation": o.OCILayerOperation != "",
 		"bucket-name": o.BucketName != "", "bucket-prefix": o.BucketPrefix != "", "bucket-region": o.BucketRegion != "",
 		"verify-mode": o.VerifyMode != "", "verify-provider": o.VerifyProvider != "",
-		"sparse-checkout": len(o.SparseCheckout) > 0, "recurse-submodules": o.RecurseSubmodules, "include": len(o.Include) > 0,
+		"verify-oidc-issuer": o.VerifyOIDCIssuer != "", "verify-oidc-subject": o.VerifyOIDCSubject != "",
+		"verify-trusted-root-secret-ref": o.VerifyTrustedRoot != "",
+		"sparse-checkout":                len(o.SparseCheckout) > 0, "recurse-submodules": o.RecurseSubmodules, "include": len(o.Include) > 0,
 	}
 	for _, owner := range []string{"url", "oci-url", "bucket-endpoint"} {
 		if owner == kind {
@@ -182,8 +195,12 @@ func (o *installOptions) checkSourceFlags(kind string) error {
 		return errors.New("--bucket-name: required with --bucket-endpoint")
 	case o.VerifySecretRef != "" && kind != "url" && kind != "oci-url":
 		return fmt.Errorf("--verify-secret-ref: only with --url (Git signatures) or --oci-url (cosign signatures), not with --%s", kind)
-	case (o.VerifyMode != "" || o.VerifyProvider != "") && o.VerifySecretRef == "":
-		return errors.New("--verify-secret-ref: required to verify signatures: the Secret with the trusted public keys")
+	case o.keyless() && (o.VerifyOIDCIssuer == "" || o.VerifyOIDCSubject == "" || o.VerifyTrustedRoot == ""):
+		return errors.New("--verify-oidc-issuer, --verify-oidc-subject, --verify-trusted-root-secret-ref: keyless verification needs all three: the accepted signer and the trusted root it is verified against offline")
+	case o.keyless() && o.VerifySecretRef != "":
+		return errors.New("--verify-secret-ref: not with keyless verification (--verify-oidc-*): either public keys or signer identities")
+	case (o.VerifyMode != "" || o.VerifyProvider != "") && o.VerifySecretRef == "" && !o.keyless():
+		return errors.New("--verify-secret-ref: required to verify signatures: the Secret with the trusted public keys (or, for OCI, --verify-oidc-issuer, --verify-oidc-subject and --verify-trusted-root-secret-ref for keyless signatures)")
 	case len(o.Ignore) > 0 && kind == "helm-repo":
 		return errors.New("--ignore: only with --url, --oci-url or --bucket-endpoint: a chart is not filtered")
 	}
@@ -214,10 +231,22 @@ func (o *installOptions) ociSource() *spec.OCISource {
 	if o.OCILayerMediaType != "" || o.OCILayerOperation != "" {
 		s.LayerSelector = &spec.OCILayerSelector{MediaType: o.OCILayerMediaType, Operation: o.OCILayerOperation}
 	}
-	if o.VerifySecretRef != "" {
+	switch {
+	case o.VerifySecretRef != "":
 		s.Verify = &spec.OCIVerification{Provider: o.VerifyProvider, SecretRef: &spec.LocalObjectReference{Name: o.VerifySecretRef}}
+	case o.keyless():
+		s.Verify = &spec.OCIVerification{
+			Provider:             o.VerifyProvider,
+			MatchOIDCIdentity:    []spec.OIDCIdentityMatch{{Issuer: o.VerifyOIDCIssuer, Subject: o.VerifyOIDCSubject}},
+			TrustedRootSecretRef: &spec.LocalObjectReference{Name: o.VerifyTrustedRoot},
+		}
 	}
 	return s
+}
+
+// keyless reports whether a keyless verification flag was given.
+func (o *sourceFlags) keyless() bool {
+	return o.VerifyOIDCIssuer != "" || o.VerifyOIDCSubject != "" || o.VerifyTrustedRoot != ""
 }
 
 // bucketSource returns spec.source.bucket from the flags.
