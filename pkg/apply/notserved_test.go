@@ -90,6 +90,19 @@ func replaceCRD(t *testing.T, group, served string, versions ...any) {
 	if err != nil {
 		t.Fatalf("waiting for %s to serve %q: %v", group, served, err)
 	}
+	if served == "" {
+		return
+	}
+	// Discovery can show a new version a moment before the API server
+	// serves it: wait until a LIST there answers too.
+	gvr := schema.GroupVersionResource{Group: group, Version: served, Resource: "gadgets"}
+	err = env.WaitFor(t.Context(), func(ctx context.Context) (bool, error) {
+		_, err := env.Dynamic().Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for a LIST of %s: %v", gvr, err)
+	}
 }
 
 // TestPruneFollowsServedVersion: the inventory recorded an object at a
