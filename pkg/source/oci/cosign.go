@@ -125,9 +125,32 @@ func verifyCosign(ctx context.Context, repo name.Repository, ropts []remote.Opti
 	for i, k := range keys {
 		names[i] = k.name + " (" + k.id + ")"
 	}
-	tried := strings.Join(names, ", ")
+	return checkSignatures(ctx, repo, ropts, digest, "cosign", "keys tried: "+strings.Join(names, ", "),
+		func(l v1.Descriptor, payload []byte) (string, string) {
+			sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+			if err != nil || len(sig) == 0 {
+				return "", fmt.Sprintf("no base64 %s annotation", SignatureAnnotation)
+			}
+			for _, k := range keys {
+				if k.verify(payload, sig) {
+					return ProviderCosign + " " + k.name + " " + k.id, ""
+				}
+			}
+			return "", "by none of the keys"
+		})
+}
+
+// checkSignatures reads digest's cosign signature manifest and checks its
+// simple-signing layers (at most maxSignatures), each with its payload:
+// check says who signed it, or what is wrong with it; a signature that
+// check accepts must also name digest in its payload (a valid signature
+// of another artifact may have been copied here). It returns the first
+// signer that passes both. Errors wrap source.ErrVerification and end with
+// trust: the keys or identities the signatures were checked against.
+func checkSignatures(ctx context.Context, repo name.Repository, ropts []remote.Option, digest, kind, trust string,
+	check func(l v1.Descriptor, payload []byte) (by, problem string)) (string, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("cosign: %s; keys tried: %s: %w", fmt.Sprintf(format, args...), tried, source.ErrVerification)
+		return fmt.Errorf("%s: %s; %s: %w", kind, fmt.Sprintf(format, args...), trust, source.ErrVerification)
 	}
 	tag := repo.Tag(SignatureTag(digest))
 	desc, err := remote.Get(tag, append(ropts, remote.WithContext(ctx))...)
@@ -150,37 +173,25 @@ func verifyCosign(ctx context.Context, repo name.Repository, ropts []remote.Opti
 		if seen++; seen > maxSignatures {
 			break
 		}
-		sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
-		if err != nil || len(sig) == 0 {
-			problems = append(problems, fmt.Sprintf("signature %s: no base64 %s annotation", l.Digest, SignatureAnnotation))
-			continue
-		}
 		payload, err := readPayload(ctx, repo, ropts, l)
 		if err != nil {
 			return "", fmt.Errorf("cosign: signature %s: %w", l.Digest, err)
 		}
-		var k *publicKey
-		for i := range keys {
-			if keys[i].verify(payload, sig) {
-				k = &keys[i]
-				break
-			}
-		}
-		if k == nil {
-			problems = append(problems, fmt.Sprintf("signature %s: by none of the keys", l.Digest))
+		by, problem := check(l, payload)
+		if problem != "" {
+			problems = append(problems, fmt.Sprintf("signature %s: %s", l.Digest, problem))
 			continue
 		}
 		var ss simpleSigning
 		if err := json.Unmarshal(payload, &ss); err != nil {
-			problems = append(problems, fmt.Sprintf("signature %s by %s: payload: %v", l.Digest, k.name, err))
+			problems = append(problems, fmt.Sprintf("signature %s by %s: payload: %v", l.Digest, by, err))
 			continue
 		}
 		if ss.Critical.Type != simpleSigningType || ss.Critical.Image.Digest != digest {
-			// A valid signature of another artifact, copied here.
-			problems = append(problems, fmt.Sprintf("signature %s by %s signs %q, not this artifact", l.Digest, k.name, ss.Critical.Image.Digest))
+			problems = append(problems, fmt.Sprintf("signature %s by %s signs %q, not this artifact", l.Digest, by, ss.Critical.Image.Digest))
 			continue
 		}
-		return ProviderCosign + " " + k.name + " " + k.id, nil
+		return by, nil
 	}
 	if seen == 0 {
 		return "", fail("artifact %s: signature manifest %s holds no %s layer", digest, tag.TagStr(), SimpleSigningMediaType)

@@ -19,9 +19,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore-go/pkg/verify"
-
-	"github.com/gitsync/gitsync/pkg/source"
-	"github.com/gitsync/gitsync/pkg/source/registry"
 )
 
 // Cosign's annotations on a keyless signature layer (cosign v2's ".sig"
@@ -117,70 +114,28 @@ func verifyKeyless(ctx context.Context, repo name.Repository, ropts []remote.Opt
 	for i, id := range ids {
 		want[i] = fmt.Sprintf("{issuer: %q, subject: %q}", id.Issuer, id.Subject)
 	}
-	wanted := strings.Join(want, ", ")
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("cosign keyless: %s; identities: %s: %w", fmt.Sprintf(format, args...), wanted, source.ErrVerification)
+	opts := make([]verify.PolicyOption, len(t.identities))
+	for i, ci := range t.identities {
+		opts[i] = verify.WithCertificateIdentity(ci)
 	}
-	tag := repo.Tag(SignatureTag(digest))
-	desc, err := remote.Get(tag, append(ropts, remote.WithContext(ctx))...)
-	if err != nil {
-		if registry.IsNotFound(err) {
-			return "", fail("artifact %s is not signed (no signature manifest %s)", digest, tag.TagStr())
-		}
-		return "", fmt.Errorf("cosign: get signature manifest %s: %w", tag.TagStr(), registry.Error(err))
-	}
-	m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
-	if err != nil {
-		return "", fail("signature manifest %s: %v", tag.TagStr(), err)
-	}
-	var problems []string
-	seen := 0
-	for _, l := range m.Layers {
-		if string(l.MediaType) != SimpleSigningMediaType {
-			continue
-		}
-		if seen++; seen > maxSignatures {
-			break
-		}
-		entity, err := keylessEntity(l.Annotations)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("signature %s: %v", l.Digest, err))
-			continue
-		}
-		payload, err := readPayload(ctx, repo, ropts, l)
-		if err != nil {
-			return "", fmt.Errorf("cosign: signature %s: %w", l.Digest, err)
-		}
-		sum := sha256.Sum256(payload)
-		entity.sig = bundle.NewMessageSignature(sum[:], "SHA2_256", entity.rawSig)
-		opts := make([]verify.PolicyOption, len(t.identities))
-		for i, ci := range t.identities {
-			opts[i] = verify.WithCertificateIdentity(ci)
-		}
-		res, err := t.verifier.Verify(entity, verify.NewPolicy(verify.WithArtifactDigest("sha256", sum[:]), opts...))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("signature %s: %v", l.Digest, err))
-			continue
-		}
-		var ss simpleSigning
-		if err := json.Unmarshal(payload, &ss); err != nil {
-			problems = append(problems, fmt.Sprintf("signature %s: payload: %v", l.Digest, err))
-			continue
-		}
-		if ss.Critical.Type != simpleSigningType || ss.Critical.Image.Digest != digest {
-			problems = append(problems, fmt.Sprintf("signature %s signs %q, not this artifact", l.Digest, ss.Critical.Image.Digest))
-			continue
-		}
-		by := ProviderCosign + " keyless"
-		if c := res.Signature.Certificate; c != nil {
-			by += fmt.Sprintf(" issuer=%s subject=%s", c.Extensions.Issuer, c.SubjectAlternativeName)
-		}
-		return by, nil
-	}
-	if seen == 0 {
-		return "", fail("artifact %s: signature manifest %s holds no %s layer", digest, tag.TagStr(), SimpleSigningMediaType)
-	}
-	return "", fail("artifact %s: no signature verifies (%s)", digest, strings.Join(problems, "; "))
+	return checkSignatures(ctx, repo, ropts, digest, "cosign keyless", "identities: "+strings.Join(want, ", "),
+		func(l v1.Descriptor, payload []byte) (string, string) {
+			entity, err := keylessEntity(l.Annotations)
+			if err != nil {
+				return "", err.Error()
+			}
+			sum := sha256.Sum256(payload)
+			entity.sig = bundle.NewMessageSignature(sum[:], "SHA2_256", entity.rawSig)
+			res, err := t.verifier.Verify(entity, verify.NewPolicy(verify.WithArtifactDigest("sha256", sum[:]), opts...))
+			if err != nil {
+				return "", err.Error()
+			}
+			by := ProviderCosign + " keyless"
+			if c := res.Signature.Certificate; c != nil {
+				by += fmt.Sprintf(" issuer=%s subject=%s", c.Extensions.Issuer, c.SubjectAlternativeName)
+			}
+			return by, ""
+		})
 }
 
 // cosignEntity is a keyless cosign signature as sigstore-go verifies it:
