@@ -58,8 +58,12 @@ type GitInclude struct {
 // GitIncludeRepository is an included repository: the fields of GitSource
 // that say where it is and what to take from it.
 type GitIncludeRepository struct {
-	// URL is https://..., ssh://... or scp-like [user@]host:path.
+	// URL is https://..., ssh://..., scp-like [user@]host:path, or
+	// http://... when Insecure is true.
 	URL string `json:"url"`
+	// Insecure permits a plain http:// URL, as GitSource.Insecure: it does
+	// not disable TLS verification and is rejected on any other URL.
+	Insecure bool `json:"insecure,omitempty"`
 	// Ref selects what to include. Default: branch DefaultBranch.
 	Ref GitRef `json:"ref,omitzero"`
 	// SecretRef names a Secret with its credentials, with the keys of
@@ -151,8 +155,12 @@ func (inc *GitInclude) validate(p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(rp.Child("url"), redact.URL(r.URL), problem))
 		}
 	}
-	if scheme == SchemeHTTP {
-		errs = append(errs, field.Invalid(rp.Child("url"), redact.URL(r.URL), "plain http:// is not allowed for an include; use https://"))
+	if scheme == SchemeHTTP && !r.Insecure {
+		errs = append(errs, field.Invalid(rp.Child("url"), redact.URL(r.URL), "plain http:// is allowed only with insecure: true; use https://"))
+	}
+	if r.Insecure && scheme != SchemeHTTP && scheme != "" {
+		errs = append(errs, field.Forbidden(rp.Child("insecure"),
+			"only allowed with an http:// URL: it permits plain HTTP and does not disable TLS verification"))
 	}
 	if scheme == SchemeSSH && r.SecretRef == nil {
 		errs = append(errs, field.Required(rp.Child("secretRef"), "an SSH URL needs a Secret with identity and known_hosts"))

@@ -94,14 +94,16 @@ include:
   fromPath: ../up
   toPath: /abs
 - repository: {url: ''}
-  toPath: .git/x`, []string{
-			`spec.source.git.include[0].repository.url: Invalid value: "http://e.com/base.git": plain http:// is not allowed for an include; use https://`,
+  toPath: .git/x
+- repository: {url: 'https://e.com/x.git', insecure: true}`, []string{
+			`spec.source.git.include[0].repository.url: Invalid value: "http://e.com/base.git": plain http:// is allowed only with insecure: true; use https://`,
 			`spec.source.git.include[1].repository.secretRef: Required value: an SSH URL needs a Secret with identity and known_hosts`,
 			`spec.source.git.include[1].repository.ref: Invalid value`,
 			`spec.source.git.include[1].fromPath: Invalid value: "../up": must be a path inside the included repository`,
 			`spec.source.git.include[1].toPath: Invalid value: "/abs": must be a path inside the checkout`,
 			`spec.source.git.include[2].repository.url: Required value: the included repository's URL`,
 			`spec.source.git.include[2].toPath: Invalid value: ".git/x"`,
+			`spec.source.git.include[3].repository.insecure: Forbidden: only allowed with an http:// URL`,
 		}},
 	}
 	for _, tt := range tests {

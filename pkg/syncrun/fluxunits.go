@@ -250,7 +250,9 @@ func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object, includes
 		if err := includable(ig); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", field, ig.ID, err)
 		}
-		gi := spec.GitInclude{Repository: spec.GitIncludeRepository{URL: ig.URL, Ref: ig.Ref}, FromPath: inc.FromPath, ToPath: inc.ToPath}
+		// Flux takes http:// for a GitRepository as it is.
+		gi := spec.GitInclude{Repository: spec.GitIncludeRepository{URL: ig.URL, Ref: ig.Ref, Insecure: strings.HasPrefix(ig.URL, "http://")},
+			FromPath: inc.FromPath, ToPath: inc.ToPath}
 		if ig.SecretRef != "" {
 			gi.Repository.SecretRef = &spec.LocalObjectReference{Name: ig.SecretRef}
 			if err := r.addSecret(ctx, fs, ig.SecretRef, field+" "+ig.ID.String()+" spec.secretRef"); err != nil {

@@ -274,3 +274,25 @@ func TestIncludeIgnoreSubmodulesRun(t *testing.T) {
 		t.Errorf("nothing changed, and the run rendered again")
 	}
 }
+
+// TestIncludeOverHTTP: an include of a plain http:// repository runs when
+// it says insecure: true (as the sync's own source does), and the run
+// renders what it copied.
+func TestIncludeOverHTTP(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	base, err := f.git.CreateRepo(t.Context(), "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := base.Commit(t.Context(), "b1", map[string]string{"manifests/b.yaml": cm("included", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(map[string]string{"deploy/a.yaml": cm("a", "1")})
+	f.install(f.git.HTTPURL("app"), `branch: main
+      include:
+      - repository: {url: '`+f.git.HTTPURL("base")+`', insecure: true, ref: {branch: main}}
+        fromPath: manifests
+        toPath: deploy/base`, "")
+	f.mustSucceed(f.run())
+	f.mustHave("a", "included")
+}

@@ -162,10 +162,11 @@ func gitExtras(g *spec.GitSource, o *source.GitOptions, opts Options) error {
 			creds = source.CredentialsFromSecret(data)
 		}
 		rep := source.GitOptions{
-			URL:    r.URL,
-			Ref:    source.GitRef{Branch: r.Ref.Branch, Tag: r.Ref.Tag, SemVer: r.Ref.SemVer, Name: r.Ref.Name, Commit: r.Ref.Commit},
-			Auth:   creds,
-			Logger: opts.Logger,
+			URL:      r.URL,
+			Insecure: r.Insecure,
+			Ref:      source.GitRef{Branch: r.Ref.Branch, Tag: r.Ref.Tag, SemVer: r.Ref.SemVer, Name: r.Ref.Name, Commit: r.Ref.Commit},
+			Auth:     creds,
+			Logger:   opts.Logger,
 		}
 		if g.Timeout != nil {
 			rep.Timeout = g.Timeout.Duration
