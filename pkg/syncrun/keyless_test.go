@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/gitsync/gitsync/tests/sigstoretest"
 )
 
@@ -44,23 +42,7 @@ func TestOCIKeylessVerification(t *testing.T) {
 	if c, _ := f.configMap("a"); c.Data["value"] != "1" {
 		t.Errorf("value %q, want 1", c.Data["value"])
 	}
-	before := f.state("a")
-
-	refused := func(what string, want ...string) {
-		t.Helper()
-		res := f.run()
-		if res.Outcome != Failed {
-			t.Fatalf("%s: outcome %s, want Failed", what, res.Outcome)
-		}
-		for _, w := range want {
-			if !strings.Contains(res.Message, w) {
-				t.Errorf("%s: message %q does not say %q", what, res.Message, w)
-			}
-		}
-		if diff := cmp.Diff(before, f.state("a")); diff != "" {
-			t.Errorf("%s: the refused run changed the state (-before +after):\n%s", what, diff)
-		}
-	}
+	refused := f.refusedRun("a")
 
 	// Signed keyless, but by another identity.
 	d2 := f.push(map[string]string{"deploy/a.yaml": cm("a", "2")})

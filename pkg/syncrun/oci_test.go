@@ -131,6 +131,29 @@ type state struct {
 	LastAppliedSpecDigest string
 }
 
+// refusedRun returns a check that the next run fails with a message
+// saying each of want, and leaves the state of ConfigMap cmName as it is
+// now.
+func (f *ociFixture) refusedRun(cmName string) func(what string, want ...string) {
+	t := f.t
+	before := f.state(cmName)
+	return func(what string, want ...string) {
+		t.Helper()
+		res := f.run()
+		if res.Outcome != Failed {
+			t.Fatalf("%s: outcome %s, want Failed", what, res.Outcome)
+		}
+		for _, w := range want {
+			if !strings.Contains(res.Message, w) {
+				t.Errorf("%s: message %q does not say %q", what, res.Message, w)
+			}
+		}
+		if diff := cmp.Diff(before, f.state(cmName)); diff != "" {
+			t.Errorf("%s: the refused run changed the state (-before +after):\n%s", what, diff)
+		}
+	}
+}
+
 func (f *ociFixture) state(cmName string) state {
 	f.t.Helper()
 	c, err := f.configMap(cmName)
@@ -269,23 +292,7 @@ func TestOCIVerification(t *testing.T) {
 	if res.Rendered || f.inventory().Record.LastRun.VerifiedBy != inv.Record.LastRun.VerifiedBy {
 		t.Errorf("unchanged run: rendered %v, recorded key %q", res.Rendered, f.inventory().Record.LastRun.VerifiedBy)
 	}
-	before := f.state("a")
-
-	refused := func(what string, want ...string) {
-		t.Helper()
-		res := f.run()
-		if res.Outcome != Failed {
-			t.Fatalf("%s: outcome %s, want Failed", what, res.Outcome)
-		}
-		for _, w := range want {
-			if !strings.Contains(res.Message, w) {
-				t.Errorf("%s: message %q does not say %q", what, res.Message, w)
-			}
-		}
-		if diff := cmp.Diff(before, f.state("a")); diff != "" {
-			t.Errorf("%s: the refused run changed the state (-before +after):\n%s", what, diff)
-		}
-	}
+	refused := f.refusedRun("a")
 
 	// Unsigned.
 	d2 := f.push(map[string]string{"deploy/a.yaml": cm("a", "unsigned")})
@@ -315,7 +322,7 @@ func TestOCIVerification(t *testing.T) {
 
 	// A changed key set verifies again: the revision did not change, the
 	// run fetches and fails, because the new key did not sign it.
-	before = f.state("a")
+	refused = f.refusedRun("a")
 	f.secret("cosign-keys", map[string]string{"cosign.pub": stranger.pub})
 	refused("revoked key", d3, "by none of the keys")
 }
