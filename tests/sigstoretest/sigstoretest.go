@@ -47,6 +47,7 @@ type VirtualSigstore struct {
 	ca       *x509.Certificate
 	rekorKey *ecdsa.PrivateKey
 	logID    []byte // SHA-256 of the Rekor key's DER
+	ct       *ctLog // nil: no CT log (WithCTLog)
 }
 
 func New(t testing.TB) *VirtualSigstore {
@@ -91,7 +92,7 @@ func (s *VirtualSigstore) TrustedRoot(t testing.TB) []byte {
 		BaseURL: "https://rekor.test", ID: s.logID, ValidityPeriodStart: start,
 		HashFunc: crypto.SHA256, PublicKey: s.rekorKey.Public(), SignatureHashFunc: crypto.SHA256,
 	}}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{ca}, nil, nil, tlogs)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{ca}, s.ctLogs(start), nil, tlogs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +187,7 @@ func (s *VirtualSigstore) certificate(t testing.TB, pub crypto.PublicKey, subjec
 		}
 		tmpl.URIs = []*url.URL{u}
 	}
+	s.embedSCT(t, tmpl, pub)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, pub, s.caKey)
 	if err != nil {
 		t.Fatal(err)
