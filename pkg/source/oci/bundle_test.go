@@ -233,3 +233,35 @@ func TestBundleTamperedLayer(t *testing.T) {
 		t.Errorf("a tampered layer was extracted: %v", got)
 	}
 }
+
+// BenchmarkBundleFetch measures a fetch of a small artifact verified by a
+// keyless cosign v3 bundle found through the referrers tag (the
+// distribution registry): compare with BenchmarkKeylessFetch, the ".sig"
+// layout, which the bundle search precedes.
+func BenchmarkBundleFetch(b *testing.B) {
+	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = reg.Close() })
+	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
+	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := sigstoretest.New(b)
+	sigstoretest.PushBundle(b, registry.Client{Auth: creds}, reg.Host(), "app", d,
+		vs.SignBundle(b, bundleSubject, bundleIssuer, sigstoretest.CosignStatement(b, d, "")))
+	o := oci.Options{URL: reg.URL("app"), Auth: creds, Verify: &oci.Verification{Provider: oci.ProviderCosign,
+		Identities: bundleIdentity, TrustedRoot: vs.TrustedRoot(b)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		dir := filepath.Join(b.TempDir(), "art")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := oci.Fetch(b.Context(), o, source.Revision("latest@"+d), dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
