@@ -139,30 +139,43 @@ func (f fulcio) GetCertificate(_ context.Context, kp sign.Keypair, _ *sign.Certi
 	return f.s.certificate(f.t, kp.GetPublicKey(), f.subject, f.issuer), nil
 }
 
-// rekor logs a bundle's DSSE envelope as a Rekor v1 "dsse" entry, alone in
-// a tree of size one.
+// rekor logs a bundle's DSSE envelope as a Rekor v1 "dsse" entry, or its
+// message signature as a "hashedrekord" entry, alone in a tree of size
+// one.
 type rekor struct{ s *VirtualSigstore }
 
 func (r rekor) GetTransparencyLogEntry(ctx context.Context, certPEM []byte, b *protobundle.Bundle) error {
-	env := b.GetDsseEnvelope()
-	if env == nil || len(env.Signatures) != 1 {
-		return errors.New("sigstoretest logs DSSE envelopes with one signature")
-	}
-	envJSON, err := protojson.Marshal(env)
-	if err != nil {
-		return err
-	}
-	envSum, payloadSum := sha256.Sum256(envJSON), sha256.Sum256(env.Payload)
 	sha := "sha256"
 	apiVersion := "0.0.1"
-	sig := base64.StdEncoding.EncodeToString(env.Signatures[0].Sig)
-	verifier := strfmt.Base64(certPEM)
-	envHex, payloadHex := hex.EncodeToString(envSum[:]), hex.EncodeToString(payloadSum[:])
-	entry := &models.DSSE{APIVersion: &apiVersion, Spec: models.DSSEV001Schema{
-		EnvelopeHash: &models.DSSEV001SchemaEnvelopeHash{Algorithm: &sha, Value: &envHex},
-		PayloadHash:  &models.DSSEV001SchemaPayloadHash{Algorithm: &sha, Value: &payloadHex},
-		Signatures:   []*models.DSSEV001SchemaSignaturesItems0{{Signature: &sig, Verifier: &verifier}},
-	}}
+	var entry any
+	var kind string
+	switch {
+	case b.GetDsseEnvelope() != nil && len(b.GetDsseEnvelope().Signatures) == 1:
+		env := b.GetDsseEnvelope()
+		envJSON, err := protojson.Marshal(env)
+		if err != nil {
+			return err
+		}
+		envSum, payloadSum := sha256.Sum256(envJSON), sha256.Sum256(env.Payload)
+		sig := base64.StdEncoding.EncodeToString(env.Signatures[0].Sig)
+		verifier := strfmt.Base64(certPEM)
+		envHex, payloadHex := hex.EncodeToString(envSum[:]), hex.EncodeToString(payloadSum[:])
+		kind, entry = "dsse", &models.DSSE{APIVersion: &apiVersion, Spec: models.DSSEV001Schema{
+			EnvelopeHash: &models.DSSEV001SchemaEnvelopeHash{Algorithm: &sha, Value: &envHex},
+			PayloadHash:  &models.DSSEV001SchemaPayloadHash{Algorithm: &sha, Value: &payloadHex},
+			Signatures:   []*models.DSSEV001SchemaSignaturesItems0{{Signature: &sig, Verifier: &verifier}},
+		}}
+	case b.GetMessageSignature() != nil:
+		ms := b.GetMessageSignature()
+		digest := hex.EncodeToString(ms.GetMessageDigest().GetDigest())
+		kind, entry = "hashedrekord", &models.Hashedrekord{APIVersion: &apiVersion, Spec: models.HashedrekordV001Schema{
+			Data: &models.HashedrekordV001SchemaData{Hash: &models.HashedrekordV001SchemaDataHash{Algorithm: &sha, Value: &digest}},
+			Signature: &models.HashedrekordV001SchemaSignature{Content: ms.Signature,
+				PublicKey: &models.HashedrekordV001SchemaSignaturePublicKey{Content: certPEM}},
+		}}
+	default:
+		return errors.New("sigstoretest logs DSSE envelopes with one signature and message signatures")
+	}
 	raw, err := json.Marshal(entry)
 	if err != nil {
 		return err
@@ -190,7 +203,7 @@ func (r rekor) GetTransparencyLogEntry(ctx context.Context, certPEM []byte, b *p
 	b.VerificationMaterial.TlogEntries = append(b.VerificationMaterial.TlogEntries, &protorekor.TransparencyLogEntry{
 		LogIndex:          logIndex,
 		LogId:             &protocommon.LogId{KeyId: r.s.logID},
-		KindVersion:       &protorekor.KindVersion{Kind: "dsse", Version: apiVersion},
+		KindVersion:       &protorekor.KindVersion{Kind: kind, Version: apiVersion},
 		IntegratedTime:    now,
 		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: set},
 		InclusionProof:    &protorekor.InclusionProof{LogIndex: 0, RootHash: root, TreeSize: 1, Checkpoint: &protorekor.Checkpoint{Envelope: string(checkpoint)}},
@@ -260,10 +273,15 @@ func PushBundle(t testing.TB, c registry.Client, host, repo, digest string, bund
 		Config: descs[0], Layers: descs[1:],
 		Subject: &v1.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
 		Annotations: map[string]string{
-			"dev.sigstore.bundle.content":       "dsse-envelope",
-			"dev.sigstore.bundle.predicateType": oci.CosignSignPredicateType,
-			"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
+			"dev.sigstore.bundle.content":      "dsse-envelope",
+			"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339),
 		},
+	}
+	var pb protobundle.Bundle
+	if err := protojson.Unmarshal(bundle, &pb); err == nil && pb.GetMessageSignature() != nil {
+		m.Annotations["dev.sigstore.bundle.content"] = "message-signature"
+	} else {
+		m.Annotations["dev.sigstore.bundle.predicateType"] = oci.CosignSignPredicateType
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/gitsync/gitsync/pkg/source"
@@ -262,6 +265,58 @@ func BenchmarkBundleFetch(b *testing.B) {
 		}
 		if _, err := oci.Fetch(b.Context(), o, source.Revision("latest@"+d), dir); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestBundleMessageSignature: a bundle may hold a message signature over
+// the manifest itself instead of a DSSE statement; it verifies, keyless
+// and with a key, when it signs this manifest, and not otherwise.
+func TestBundleMessageSignature(t *testing.T) {
+	reg, creds := startRegistry(t, helmrepo.RegistryOptions{})
+	r := bundleRegistry{"referrers tag", reg.Host(), registry.Client{Auth: creds}, creds}
+	vs := sigstoretest.New(t)
+	kp, pub := sigstoretest.NewKeypair(t)
+	manifest := func(repo, digest string) *sign.PlainData {
+		t.Helper()
+		ref, err := name.NewDigest(r.host + "/" + repo + "@" + digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ropts, err := r.client.Options(t.Context(), ref.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Get(ref, ropts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &sign.PlainData{Data: desc.Manifest}
+	}
+	keyless := oci.Verification{Provider: oci.ProviderCosign, Identities: bundleIdentity, TrustedRoot: vs.TrustedRoot(t)}
+	keyed := oci.Verification{Provider: oci.ProviderCosign, Keys: map[string][]byte{"cosign.pub": pub}}
+
+	d := r.push(t, "app")
+	ref := r.pushBundle(t, "app", d, vs.SignBundle(t, bundleSubject, bundleIssuer, manifest("app", d)))
+	art, _, err := fetch(t, oci.Options{URL: r.url("app"), Auth: creds, Verify: &keyless})
+	if err != nil || !strings.HasSuffix(art.VerifiedBy, "(sigstore bundle "+ref+")") {
+		t.Fatalf("keyless message signature: %v, %v", art, err)
+	}
+	k := r.push(t, "keyed")
+	r.pushBundle(t, "keyed", k, sigstoretest.KeyBundle(t, kp, manifest("keyed", k)))
+	if _, _, err := fetch(t, oci.Options{URL: r.url("keyed"), Auth: creds, Verify: &keyed}); err != nil {
+		t.Fatalf("key message signature: %v", err)
+	}
+
+	// Signatures of another manifest attached here.
+	other := r.push(t, "other")
+	r.pushBundle(t, "other", other, vs.SignBundle(t, bundleSubject, bundleIssuer, manifest("app", d)))
+	r.pushBundle(t, "other", other, sigstoretest.KeyBundle(t, kp, manifest("keyed", k)))
+	for _, v := range []oci.Verification{keyless, keyed} {
+		art, _, err := fetch(t, oci.Options{URL: r.url("other"), Auth: creds, Verify: &v})
+		t.Log(err)
+		if !errors.Is(err, source.ErrVerification) || !strings.Contains(err.Error(), "no sigstore bundle verifies") {
+			t.Errorf("a message signature of another manifest: %v, %v", art, err)
 		}
 	}
 }
