@@ -58,9 +58,8 @@ type signer struct {
 // source.ErrVerification and say where signatures were looked for.
 func verifyArtifact(ctx context.Context, repo name.Repository, ropts []remote.Option, digest string, v *Verification) (string, error) {
 	var (
-		s            signer
-		kind, trust  string
-		legacyVerify func(bundles string) (string, error)
+		s           signer
+		kind, trust string
 	)
 	if len(v.Identities) > 0 {
 		t, err := parseKeyless(v.TrustedRoot, v.Identities)
@@ -68,31 +67,25 @@ func verifyArtifact(ctx context.Context, repo name.Repository, ropts []remote.Op
 			return "", fmt.Errorf("keyless verification: %v: %w", err, source.ErrInvalidOptions)
 		}
 		s, kind, trust = t.signer(v.Identities)
-		legacyVerify = func(bundles string) (string, error) {
-			return checkSignatures(ctx, repo, ropts, digest, kind, trust, bundles, s.legacy)
-		}
 	} else {
 		keys, err := parseKeys(v.Keys)
 		if err != nil {
 			return "", fmt.Errorf("verification keys: %v: %w", err, source.ErrInvalidOptions)
 		}
 		s, kind, trust = keySigner(keys)
-		legacyVerify = func(bundles string) (string, error) {
-			return checkSignatures(ctx, repo, ropts, digest, kind, trust, bundles, s.legacy)
-		}
 	}
 	by, bundles, lookupErr := checkBundles(ctx, repo, ropts, digest, s.bundle)
 	if by != "" {
 		return by, nil
 	}
-	by, err := legacyVerify(bundles)
+	by, err := checkSignatures(ctx, repo, ropts, digest, kind, trust, bundles, s.legacy)
 	if err == nil {
 		return by, nil
 	}
 	if lookupErr != nil && errors.Is(err, source.ErrVerification) {
 		// The registry failed to list the referrers: that, not a missing
 		// signature, is the error.
-		return "", fmt.Errorf("%s: referrers of %s: %w (and %v)", kind, digest, registry.Error(lookupErr), err)
+		return "", fmt.Errorf("%s: referrers of %s: %w (and %v)", kind, digest, lookupErr, err)
 	}
 	return "", err
 }
@@ -118,7 +111,7 @@ func checkBundles(ctx context.Context, repo name.Repository, ropts []remote.Opti
 		if registry.IsNotFound(err) {
 			return "", "no sigstore bundle: " + where + " not found", nil
 		}
-		return "", "could not list " + where, err
+		return "", "could not list " + where, registry.Error(err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
@@ -137,7 +130,7 @@ func checkBundles(ctx context.Context, repo name.Repository, ropts []remote.Opti
 		}
 		b, problem, err := readBundle(ctx, repo, ropts, d, digest)
 		if err != nil {
-			return "", "", fmt.Errorf("bundle %s: %w", d.Digest, err)
+			return "", "could not read referrer " + d.Digest.String(), fmt.Errorf("referrer %s: %w", d.Digest, err)
 		}
 		if b == nil {
 			if problem != "" {

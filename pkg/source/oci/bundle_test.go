@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -318,5 +319,39 @@ func TestBundleMessageSignature(t *testing.T) {
 		if !errors.Is(err, source.ErrVerification) || !strings.Contains(err.Error(), "no sigstore bundle verifies") {
 			t.Errorf("a message signature of another manifest: %v, %v", art, err)
 		}
+	}
+}
+
+// TestBundleLookupFailure: a registry that refuses to list the referrers
+// fails the fetch with its error, not as an unsigned artifact, unless a
+// ".sig" signature verifies.
+func TestBundleLookupFailure(t *testing.T) {
+	deny := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := r.URL.Path
+			if strings.Contains(p, "/referrers/") || strings.Contains(p, "/manifests/sha256-") && !strings.HasSuffix(p, ".sig") {
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"no referrers for you"}]}`, http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg, creds := startRegistry(t, helmrepo.RegistryOptions{Wrap: deny})
+	r := bundleRegistry{"referrers tag", reg.Host(), registry.Client{Auth: creds}, creds}
+	vs := sigstoretest.New(t)
+	v := oci.Verification{Provider: oci.ProviderCosign, Identities: bundleIdentity, TrustedRoot: vs.TrustedRoot(t)}
+
+	unsigned := r.push(t, "unsigned")
+	art, _, err := fetch(t, oci.Options{URL: r.url("unsigned"), Auth: creds, Verify: &v})
+	if err == nil || errors.Is(err, source.ErrVerification) || !strings.Contains(err.Error(), "referrers of "+unsigned) {
+		t.Errorf("referrers denied: %v, %v; want the registry's error naming the referrers", art, err)
+	}
+	t.Log(err)
+
+	signed := r.push(t, "signed")
+	p := sigstoretest.SimpleSigning(t, signed)
+	sigstoretest.PushSignature(t, reg, user, password, "signed", signed, p, vs.Sign(t, bundleSubject, bundleIssuer, p))
+	if _, _, err := fetch(t, oci.Options{URL: r.url("signed"), Auth: creds, Verify: &v}); err != nil {
+		t.Errorf("a good .sig signature with the referrers denied: %v", err)
 	}
 }
