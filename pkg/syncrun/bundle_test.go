@@ -1,7 +1,6 @@
 package syncrun
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -115,55 +114,7 @@ func TestOCIBundleVerification(t *testing.T) {
 // one by another identity fails the unit, naming the OCIRepository, and
 // applies nothing.
 func TestFluxOCIRepositoryBundle(t *testing.T) {
-	reg := startRegistry(t)
-	vs := sigstoretest.New(t)
-	const issuer = "https://accounts.google.com"
-	sign := func(digest, subject string) {
-		t.Helper()
+	fluxOCIKeyless(t, func(t *testing.T, reg *helmrepo.Registry, vs *sigstoretest.VirtualSigstore, digest, subject, issuer string) {
 		pushBundle(t, reg, digest, vs.SignBundle(t, subject, issuer, sigstoretest.CosignStatement(t, digest, "")))
-	}
-	d1 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "1")})
-	sign(d1, "release@example.com")
-	ociRepository := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
-kind: OCIRepository
-metadata: {name: app, namespace: NS}
-spec:
-  interval: 5m
-  url: %s
-  ref: {tag: latest}
-  secretRef: {name: registry}
-  certSecretRef: {name: registry-tls}
-  verify:
-    provider: cosign
-    trustedRootSecretRef: {name: sigstore-root}
-    matchOIDCIdentity:
-    - {issuer: '^https://accounts\.google\.com$', subject: '^release@example\.com$'}
-`, reg.URL("app"))
-	f := newFluxSync(t, map[string]string{
-		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
-		"clusters/test/oci.yaml":                   ociRepository,
-		"clusters/test/units.yaml":                 sourceKustomization("oci-a", "./deploy", "OCIRepository", "app"),
-	})
-	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
-	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
-	f.secret("sigstore-root", map[string][]byte{"trusted_root.json": vs.TrustedRoot(t)})
-
-	res := f.run()
-	mustUnitsSucceed(t, res)
-	if v := f.configValue("a"); v != "1" {
-		t.Errorf("a = %q, want 1", v)
-	}
-
-	d2 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "2")})
-	sign(d2, "intruder@example.com")
-	res = f.run()
-	u := units(res)["Kustomization/"+f.ns+"/oci-a"]
-	if res.Outcome != Failed || u.Outcome != Failed || !strings.Contains(u.Message, "OCIRepository/"+f.ns+"/app") ||
-		!strings.Contains(u.Message, "no sigstore bundle verifies") || !strings.Contains(u.Message, "intruder@example.com") ||
-		!strings.Contains(u.Message, d2) {
-		t.Errorf("another identity: %s, unit %s: %s", res.Outcome, u.Outcome, u.Message)
-	}
-	if v := f.configValue("a"); v != "1" {
-		t.Errorf("an artifact signed by another identity was applied: a = %q", v)
-	}
+	}, "no sigstore bundle verifies")
 }
