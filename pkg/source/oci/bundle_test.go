@@ -243,16 +243,7 @@ func TestBundleTamperedLayer(t *testing.T) {
 // distribution registry): compare with BenchmarkKeylessFetch, the ".sig"
 // layout, which the bundle search precedes.
 func BenchmarkBundleFetch(b *testing.B) {
-	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Close() })
-	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
-	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg, creds, d := benchArtifact(b)
 	vs := sigstoretest.New(b)
 	sigstoretest.PushBundle(b, registry.Client{Auth: creds}, reg.Host(), "app", d,
 		vs.SignBundle(b, bundleSubject, bundleIssuer, sigstoretest.CosignStatement(b, d, "")))
