@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -146,5 +147,18 @@ func TestStageDiff(t *testing.T) {
 		if d := stageDiff(tc.want, tc.wantErr, tc.got, tc.gotEr); (d == "") != tc.same {
 			t.Errorf("%s: diff %q, want same=%v", tc.name, d, tc.same)
 		}
+	}
+}
+
+// TestRenderWithoutRenderer: a binary that set no renderer gets a clear
+// error, never an empty render. Not parallel: it swaps the package's
+// renderer (parallel tests run after the sequential ones).
+func TestRenderWithoutRenderer(t *testing.T) {
+	saved := renderer.Load()
+	renderer.Store(nil)
+	defer renderer.Store(saved)
+	out, err := Render(t.Context(), RenderOptions{ChartPath: packaged(t, simpleChart("none", "0.1.0")), ReleaseName: "rel"})
+	if !errors.Is(err, ErrNoRenderer) || out != nil || !strings.Contains(err.Error(), "none.tgz: no Helm chart renderer") {
+		t.Errorf("Render: %v, %v; want ErrNoRenderer naming the chart", out, err)
 	}
 }
