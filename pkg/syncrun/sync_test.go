@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -27,7 +29,13 @@ import (
 
 var env *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(cluster.Run(m, cluster.Options{}, &env)) }
+// inProcess renders charts in the test process (as the plugin does).
+var inProcess = sdk.Renderer{}
+
+func TestMain(m *testing.M) {
+	helm.UseRenderer(inProcess) // charts render in process; helmrenderer_test.go runs the child
+	os.Exit(cluster.Run(m, cluster.Options{}, &env))
+}
 
 // fixture is one sync in its own namespace, fed by its own Git repository.
 type fixture struct {
