@@ -122,6 +122,7 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return nil, fail("encoding the request: %v", err)
 	}
 	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = childEnv()
 	cmd.Stdin = bytes.NewReader(in)
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: maxStderr, keepTail: true}
@@ -170,6 +171,21 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return resp.Result, nil
 	}
 	return nil, fail("invalid output: a response needs exactly one of result and error")
+}
+
+// childEnvVars are the variables the child inherits: the Go runtime's
+// settings and where temporary files go. Nothing else of sync-job's
+// environment (credentials of cloud SDKs, say) reaches the Helm SDK.
+var childEnvVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "TMPDIR", "HOME"}
+
+func childEnv() []string {
+	var env []string
+	for _, k := range childEnvVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // capped is a buffer that keeps at most max bytes: the first ones, or with

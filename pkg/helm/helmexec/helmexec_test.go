@@ -38,7 +38,13 @@ func TestMain(m *testing.M) {
 // writeChart writes a chart directory and returns its path.
 func writeChart(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "app")
+	return writeChartIn(t, t.TempDir(), files)
+}
+
+// writeChartIn writes a chart directory "app" below parent.
+func writeChartIn(t testing.TB, parent string, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(parent, "app")
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -196,5 +202,24 @@ func TestChildRefusesBadInput(t *testing.T) {
 	_, err = helmexec.Renderer{Path: child}.RenderChart(t.Context(), &chartrender.Request{ChartPath: "/no/such/chart", ReleaseName: "rel"})
 	if !errors.Is(err, chartrender.ErrInvalidChart) || !strings.Contains(err.Error(), "/no/such/chart") {
 		t.Errorf("missing chart: %v", err)
+	}
+}
+
+// TestChildEnvironment: the child sees the Go runtime's settings, and
+// nothing else of the parent's environment.
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "parent-secret")
+	t.Setenv("GOGC", "77")
+	out := filepath.Join(t.TempDir(), "env")
+	p := script(t, "cat >/dev/null; env > "+out+"; echo '{\"error\":{\"message\":\"done\"}}'")
+	if _, err := (helmexec.Renderer{Path: p}).RenderChart(t.Context(), request("/c/app.tgz")); err == nil || err.Error() != "done" {
+		t.Fatalf("err %v", err)
+	}
+	env, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), "parent-secret") || !strings.Contains(string(env), "GOGC=77") {
+		t.Errorf("child environment:\n%s", env)
 	}
 }
