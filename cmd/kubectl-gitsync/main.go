@@ -14,8 +14,6 @@ import (
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec, OIDC and cloud auth plugins for kubeconfigs
 
 	"github.com/gitsync/gitsync/pkg/cli"
-	"github.com/gitsync/gitsync/pkg/helm"
-	"github.com/gitsync/gitsync/pkg/helm/sdk"
 )
 
 func main() {
@@ -23,8 +21,6 @@ func main() {
 	// Ctrl-C: they see the context end.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// build, diff and render charts in this process.
-	helm.UseRenderer(sdk.Renderer{})
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	cmd := cli.NewRootCommand(streams)
 	if err := cmd.ExecuteContext(ctx); err != nil {

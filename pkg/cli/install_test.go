@@ -29,8 +29,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/gitsync/gitsync/pkg/action"
-	"github.com/gitsync/gitsync/pkg/helm"
-	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/install"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/cluster"
@@ -41,10 +39,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // env is the test cluster of this package's integration tests.
 var env *cluster.Cluster
 
-func TestMain(m *testing.M) {
-	helm.UseRenderer(sdk.Renderer{}) // as cmd/kubectl-gitsync
-	os.Exit(cluster.Run(m, cluster.Options{}, &env))
-}
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m, cluster.Options{}, &env)) }
 
 // runCLI runs `kubectl-gitsync args...` in process with stdin.
 func runCLI(ctx context.Context, stdin string, args ...string) (string, error) {
