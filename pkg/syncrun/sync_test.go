@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/helm/chartrender"
+	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
@@ -29,11 +31,18 @@ import (
 
 var env *cluster.Cluster
 
-// inProcess renders charts in the test process (as the plugin does).
-var inProcess = sdk.Renderer{}
+// inProcess is the package's chart renderer: in the test process (as
+// the plugin), or the child with GITSYNC_HELM_RENDERER (see TestMain).
+var inProcess chartrender.Renderer = sdk.Renderer{}
 
 func TestMain(m *testing.M) {
-	helm.UseRenderer(inProcess) // charts render in process; helmrenderer_test.go runs the child
+	// Charts render in process (helmrenderer_test.go runs the child);
+	// with GITSYNC_HELM_RENDERER set, every chart renders in that program,
+	// as in sync-job.
+	if os.Getenv(helmexec.EnvProgram) != "" {
+		inProcess = helmexec.Renderer{}
+	}
+	helm.UseRenderer(inProcess)
 	os.Exit(cluster.Run(m, cluster.Options{}, &env))
 }
 
