@@ -25,6 +25,13 @@ func TestLeanDependencies(t *testing.T) {
 		"k8s.io/kubectl/",
 		"github.com/gitsync/gitsync/pkg/cli",
 		"github.com/gitsync/gitsync/pkg/action",
+		// The Helm SDK renders in a child process (cmd/sync-job-helm);
+		// only helm.sh/helm/v4/pkg/strvals, which has no dependencies, is
+		// linked.
+		"helm.sh/helm/v4/pkg/engine",
+		"helm.sh/helm/v4/pkg/chart/",
+		"helm.sh/helm/v4/pkg/release/",
+		"github.com/gitsync/gitsync/pkg/helm/sdk",
 	}
 	for _, p := range deps {
 		for _, r := range refused {
