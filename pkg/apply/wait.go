@@ -142,8 +142,10 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 					results[i] = fmt.Errorf("%s: not Current: %w", targets[i].ID, s.err)
 				case s.result.Status == status.FailedStatus:
 					results[i] = fmt.Errorf("%s: %s: %s", targets[i].ID, s.result.Status, s.result.Message)
-				case ctx.Err() != nil && !errors.Is(context.Cause(ctx), errWaitTimeout):
-					// The caller's context ended first, for its own reason.
+				case ctx.Err() != nil && !errors.Is(context.Cause(ctx), errWaitTimeout) && context.Cause(ctx) != ctx.Err():
+					// The caller's context ended first, with a reason of
+					// its own (a plain deadline of the caller is the
+					// timeout it gave the wait, and reads as one).
 					results[i] = fmt.Errorf("%s: not Current when the wait ended after %s (%v): %s: %s",
 						targets[i].ID, time.Since(start).Round(time.Second), context.Cause(ctx), s.result.Status, s.result.Message)
 				default:
