@@ -28,7 +28,7 @@ const maxNotifyBudget = 20 * time.Second
 // run still records and releases its Lease within its Pod's grace period.
 func (r *runner) notifyContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if r.notifyBy.IsZero() {
-		r.notifyBy = r.now().Add(maxNotifyBudget)
+		r.notifyBy = time.Now().Add(maxNotifyBudget) // a context's deadline is on the real clock
 	}
 	return context.WithDeadline(context.WithoutCancel(ctx), r.notifyBy)
 }
