@@ -72,7 +72,7 @@ func (s *Store) historyLimit() int {
 // listHistory returns the sync's history ConfigMaps with their numbers,
 // newest first, from one LIST.
 func (s *Store) listHistory(ctx context.Context) ([]corev1.ConfigMap, []int, error) {
-	list, err := s.Client.CoreV1().ConfigMaps(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.historySelector()})
+	list, err := s.Client.ConfigMaps(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.historySelector()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("ConfigMaps/%s -l %s: list: %w", s.Namespace, s.historySelector(), err)
 	}
@@ -141,7 +141,7 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 		}
 	}
 	ref := "ConfigMap/" + s.Namespace + "/" + cm.Name
-	_, err = s.Client.CoreV1().ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+	_, err = s.Client.ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = s.ownWrite(ctx, cm, err)
 	}
@@ -155,7 +155,7 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 	for i := keep; i < len(cms); i++ {
 		old := cms[i]
 		uid := old.UID
-		err := s.Client.CoreV1().ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
+		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
 			Preconditions: &metav1.Preconditions{UID: &uid},
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -205,7 +205,7 @@ func (s *Store) Delete(ctx context.Context) error {
 	}
 	var errs []error
 	for _, name := range names {
-		err := s.Client.CoreV1().ConfigMaps(s.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("ConfigMap/%s/%s: delete: %w", s.Namespace, name, err))
 		}
