@@ -73,10 +73,11 @@ func NewDiscovery(c *rest.Config, hc *http.Client) (*Discovery, error) {
 
 // ServerVersion returns the server's /version.
 func (d *Discovery) ServerVersion(ctx context.Context) (*version.Info, error) {
-	body, err := d.rc.Get().AbsPath("/version").Do(ctx).Raw()
-	if err != nil {
+	res := d.rc.Get().AbsPath("/version").Do(ctx)
+	if err := res.Error(); err != nil {
 		return nil, err
 	}
+	body, _ := res.Raw()
 	var info version.Info
 	if err := json.Unmarshal(body, &info); err != nil {
 		return nil, fmt.Errorf("decoding the server version: %w", err)
@@ -136,8 +137,12 @@ func (d *Discovery) GroupsAndMaybeResources(ctx context.Context) (*Groups, error
 
 // read reads /api or /apis in whichever form the server answers.
 func (d *Discovery) read(ctx context.Context, path string) (*Groups, error) {
+	// Result.Error, unlike Raw, decodes the server's Status: its message
+	// says what failed.
+	res := d.rc.Get().AbsPath(path).SetHeader("Accept", acceptDiscovery).Do(ctx)
+	err := res.Error()
 	var contentType string
-	body, err := d.rc.Get().AbsPath(path).SetHeader("Accept", acceptDiscovery).Do(ctx).ContentType(&contentType).Raw()
+	body, _ := res.ContentType(&contentType).Raw()
 	out := &Groups{List: &metav1.APIGroupList{}, Failed: map[schema.GroupVersion]error{}}
 	switch {
 	case err != nil && path == "/api" && apierrors.IsNotFound(err):
