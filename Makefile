@@ -68,8 +68,8 @@ size: ## Print the binaries' sizes, sync-job's size by module, its init work and
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## Build kubectl-gitsync and sync-job as static binaries into bin/.
-	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/kubectl-gitsync ./cmd/sync-job
+build: ## Build kubectl-gitsync, sync-job and its Helm renderer sync-job-helm as static binaries into bin/.
+	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/kubectl-gitsync ./cmd/sync-job ./cmd/sync-job-helm
 
 deps: ## Install the Debian packages the tests need (apt-get, only what is missing).
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -153,9 +153,9 @@ lint: $(GOLANGCI_LINT) ## gofmt, go mod tidy, go vet and golangci-lint (pinned, 
 $(GOLANGCI_LINT):
 	GOBIN=$(BIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-image: ## Build the sync-job image tarball (reproducible) into bin/sync-job-image.tar.
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build $(GOFLAGS_BUILD) -o $(BIN)/linux_$(GOARCH)/sync-job ./cmd/sync-job
-	go run ./tools/mkimage -binary $(BIN)/linux_$(GOARCH)/sync-job -tag $(IMAGE_REPO):$(IMAGE_TAG) -arch $(GOARCH) -o $(IMAGE_TAR)
+image: ## Build the sync-job image tarball (reproducible, with sync-job-helm next to sync-job) into bin/sync-job-image.tar.
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build $(GOFLAGS_BUILD) -o $(BIN)/linux_$(GOARCH)/ ./cmd/sync-job ./cmd/sync-job-helm
+	go run ./tools/mkimage -binary $(BIN)/linux_$(GOARCH)/sync-job -extra $(BIN)/linux_$(GOARCH)/sync-job-helm -tag $(IMAGE_REPO):$(IMAGE_TAG) -arch $(GOARCH) -o $(IMAGE_TAR)
 
 dist: ## Cross-build the plugin archives for krew into dist/ (UPDATE_MANIFEST=1 also rewrites plugin.yaml).
 	go run ./tools/dist -version $(VERSION) -ldflags '$(LDFLAGS)' -out dist $(if $(UPDATE_MANIFEST),-update-manifest)

@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/jobargs"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 	"github.com/gitsync/gitsync/pkg/version"
@@ -39,6 +41,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	tuneGC()
+	// A chart renders in a child process, sync-job-helm next to this
+	// binary: sync-job does not link the Helm SDK (docs/helm.md).
+	helm.UseRenderer(helmexec.Renderer{})
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -79,6 +79,10 @@ type Options struct {
 	// again and reads Unchanged: a commit that touches a few objects of a
 	// thousand costs a few applies. Default none: every object is sent.
 	Fingerprints map[object.ID]string
+	// Listed is what the drift check that found the objects to apply
+	// listed (DriftOptions.Listed): their resources are not listed again.
+	// Default none.
+	Listed *Listed
 }
 
 func (o Options) withDefaults() Options {
@@ -292,8 +296,11 @@ func (e *Engine) applyStage(ctx context.Context, items []*item, set setInfo, opt
 		targets[i] = it.change.Target
 	}
 	lctx, st := withServerTime(ctx)
-	live := e.listLive(lctx, targets, opts.Labels, opts.PerNamespace, opts.Concurrency)
+	live := e.listLive(lctx, targets, opts.Labels, opts.PerNamespace, opts.Concurrency, opts.Listed)
 	listed := st.get()
+	if at := opts.Listed.time(); !at.IsZero() && (listed.IsZero() || at.Before(listed)) {
+		listed = at
+	}
 	sv := e.surveyUnlisted(ctx, todo, live, opts)
 	forEach(ctx, todo, opts.Concurrency, func(ctx context.Context, it *item) {
 		e.applyOne(ctx, it, live[it.change.ID], sv, listed, opts)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/object"
 )
@@ -27,6 +30,42 @@ type DriftOptions struct {
 	PerNamespace bool
 	// Concurrency bounds the LISTs in flight. Default DefaultConcurrency.
 	Concurrency int
+	// Listed, when set, keeps what the check listed, for an Apply of the
+	// drifted objects that follows (Options.Listed). Default none.
+	Listed *Listed
+}
+
+// Listed is what a drift check listed: the live metadata of the objects
+// carrying the selector labels, per resource, and the server's time of
+// the earliest answer. An Apply given it (Options.Listed) lists only the
+// resources it does not hold, so a drift correction costs no second LIST.
+type Listed struct {
+	mu   sync.Mutex
+	at   time.Time
+	gvrs map[schema.GroupVersionResource]map[object.ID]*metav1.PartialObjectMetadata
+}
+
+func (l *Listed) add(gvr schema.GroupVersionResource, items map[object.ID]*metav1.PartialObjectMetadata, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gvrs == nil {
+		l.gvrs = map[schema.GroupVersionResource]map[object.ID]*metav1.PartialObjectMetadata{}
+	}
+	l.gvrs[gvr] = items
+	if l.at.IsZero() || (!at.IsZero() && at.Before(l.at)) {
+		l.at = at
+	}
+}
+
+// resource returns the listed objects of gvr, and whether it was listed.
+func (l *Listed) resource(gvr schema.GroupVersionResource) (map[object.ID]*metav1.PartialObjectMetadata, bool) {
+	if l == nil {
+		return nil, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	items, ok := l.gvrs[gvr]
+	return items, ok
 }
 
 // Drift compares recorded targets with the live objects and returns the IDs
@@ -55,7 +94,11 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		errs    []error
 	)
 	forEach(ctx, groupByResource(check), opts.Concurrency, func(ctx context.Context, g *resourceGroup) {
-		live, err := e.listGroup(ctx, g, selector, opts.PerNamespace)
+		lctx, st := withServerTime(ctx)
+		live, err := e.listGroup(lctx, g, selector, opts.PerNamespace)
+		if err == nil && opts.Listed != nil {
+			opts.Listed.add(g.gvr, live, st.get())
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil && !apierrors.IsNotFound(err) { // NotFound: the resource itself is gone, so are its objects
@@ -77,4 +120,14 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 	}
 	object.Sort(drifted)
 	return drifted, nil
+}
+
+// time returns the server's time of the earliest LIST; zero for none.
+func (l *Listed) time() time.Time {
+	if l == nil {
+		return time.Time{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.at
 }

@@ -93,12 +93,17 @@ func (e *Engine) listGroup(ctx context.Context, g *resourceGroup, selector strin
 // listLive lists the live objects of targets' resources that carry labels,
 // keyed by ID. A resource whose list fails is logged and left out: callers
 // treat its objects as unknown, which only makes them more careful.
-func (e *Engine) listLive(ctx context.Context, targets []Target, lbls map[string]string, perNamespace bool, concurrency int) map[object.ID]*metav1.PartialObjectMetadata {
+// The resources known already are taken from known instead.
+func (e *Engine) listLive(ctx context.Context, targets []Target, lbls map[string]string, perNamespace bool, concurrency int, known *Listed) map[object.ID]*metav1.PartialObjectMetadata {
 	selector := labels.SelectorFromSet(lbls).String()
 	var mu sync.Mutex
 	live := map[object.ID]*metav1.PartialObjectMetadata{}
 	forEach(ctx, groupByResource(targets), concurrency, func(ctx context.Context, g *resourceGroup) {
-		items, err := e.listGroup(ctx, g, selector, perNamespace)
+		items, ok := known.resource(g.gvr)
+		var err error
+		if !ok {
+			items, err = e.listGroup(ctx, g, selector, perNamespace)
+		}
 		if err != nil {
 			e.log.Warn("listing live objects failed; their actions may read Configured", "error", err.Error())
 			return

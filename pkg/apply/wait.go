@@ -54,6 +54,10 @@ func (o WaitOptions) withDefaults() WaitOptions {
 	return o
 }
 
+// errWaitTimeout is the cause of a wait's context ending at its own
+// timeout (WaitOptions.Timeout).
+var errWaitTimeout = errors.New("wait timeout")
+
 // Wait polls the targets until kstatus (or opts.Judge for the objects it
 // covers) computes Current for all of them. It fails as soon as one is
 // Failed (kstatus' Failed is terminal until the object changes again), and
@@ -69,7 +73,8 @@ func (e *Engine) Wait(ctx context.Context, targets []Target, opts WaitOptions) e
 func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions) []error {
 	opts = opts.withDefaults()
 	results := make([]error, len(targets))
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	start := time.Now()
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, errWaitTimeout)
 	defer cancel()
 	type state struct {
 		result *status.Result
@@ -137,6 +142,10 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 					results[i] = fmt.Errorf("%s: not Current: %w", targets[i].ID, s.err)
 				case s.result.Status == status.FailedStatus:
 					results[i] = fmt.Errorf("%s: %s: %s", targets[i].ID, s.result.Status, s.result.Message)
+				case ctx.Err() != nil && !errors.Is(context.Cause(ctx), errWaitTimeout):
+					// The caller's context ended first, for its own reason.
+					results[i] = fmt.Errorf("%s: not Current when the wait ended after %s (%v): %s: %s",
+						targets[i].ID, time.Since(start).Round(time.Second), context.Cause(ctx), s.result.Status, s.result.Message)
 				default:
 					results[i] = fmt.Errorf("%s: not Current after %s: %s: %s", targets[i].ID, opts.Timeout, s.result.Status, s.result.Message)
 				}

@@ -62,6 +62,8 @@ type installOptions struct {
 	AllowEmpty, Force, Wait bool
 	// Timeout sets spec.timeout; 0 leaves the default.
 	Timeout time.Duration
+	// RunTimeout sets spec.runTimeout; 0 leaves the default.
+	RunTimeout time.Duration
 	// DependsOn sets spec.dependsOn: [NAMESPACE/]NAME of syncs this one
 	// depends on (install_dependson.go).
 	DependsOn []string
@@ -139,6 +141,7 @@ func specFlags() []struct{ flag, path string } {
 		{"force", "spec.force"},
 		{"wait", "spec.wait"},
 		{"timeout", "spec.timeout"},
+		{"run-timeout", "spec.runTimeout"},
 		{"depends-on", "spec.dependsOn"},
 		{"helm-repo", "spec.source.helm.url"},
 		{"chart", "spec.source.helm.chart"},
@@ -245,6 +248,7 @@ contacted. --run starts the first run at once (a Job made from the CronJob, as k
 	f.BoolVar(&o.Wait, "wait", false, "wait for every applied object to become ready (spec.wait)")
 	f.StringArrayVar(&o.DependsOn, "depends-on", nil, dependsOnUsage)
 	f.DurationVar(&o.Timeout, "timeout", 0, "bound on apply, prune and health checks of a run (spec.timeout; default 5m)")
+	f.DurationVar(&o.RunTimeout, "run-timeout", 0, "bound on a whole run, the Flux units of its tree included: the Job's activeDeadlineSeconds (spec.runTimeout; default and minimum: --timeout plus the source's timeouts plus 2m)")
 	f.StringVar(&o.Image, "image", "", "sync-job image (default "+install.DefaultImage()+")")
 	f.StringVar(&o.RBAC, "rbac", string(install.RBACNamespace), "RBAC mode: namespace or cluster (see above)")
 	f.StringArrayVar(&o.FluxSecrets, "flux-secret", nil, "Secret of the sync's namespace that its Flux objects read (a source's secretRef, substituteFrom, valuesFrom): the job may get it (spec.flux.readSecrets; repeatable)")
@@ -433,7 +437,7 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	for _, d := range []struct {
 		flag  string
 		value time.Duration
-	}{{"git-timeout", o.GitTimeout}, {"timeout", o.Timeout}} {
+	}{{"git-timeout", o.GitTimeout}, {"timeout", o.Timeout}, {"run-timeout", o.RunTimeout}} {
 		if slices.Contains(o.changed, d.flag) && d.value <= 0 {
 			return nil, fmt.Errorf("--%s: must be positive, not %s", d.flag, d.value)
 		}
@@ -494,6 +498,9 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	}
 	if o.Timeout > 0 {
 		s.Spec.Timeout = spec.NewDuration(o.Timeout)
+	}
+	if o.RunTimeout > 0 {
+		s.Spec.RunTimeout = spec.NewDuration(o.RunTimeout)
 	}
 	if s.Spec.DependsOn, err = parseDependsOn(o.DependsOn); err != nil {
 		return nil, err

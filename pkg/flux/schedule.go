@@ -132,7 +132,7 @@ func Schedule(ctx context.Context, g *Graph, opts ScheduleOptions) []Result {
 		}
 		if inFlight == 0 {
 			if ctx.Err() != nil {
-				s.cancelPending(ctx.Err())
+				s.cancelPending(context.Cause(ctx))
 				break
 			}
 			// Nothing runs, so nothing can add the missing objects any

@@ -31,6 +31,13 @@
 //
 // # Rendering
 //
+// This package does not link the Helm SDK (only its strvals parser): the
+// chart stage of Render (chart loader, values, schema, template engine) is
+// a chartrender.Renderer the binary sets with UseRenderer — pkg/helm/sdk in
+// process, or pkg/helm/helmexec, which runs cmd/sync-job-helm as a child
+// process (sync-job). The rest (hooks, post-renderers, validation, digest)
+// is here, the same for both.
+//
 // Render is `helm template` with the cluster's capabilities, and nothing
 // else: no cluster or network access (lookup returns nothing, DNS functions
 // are off, values.schema.json may not refer outside itself), dependencies

@@ -1,8 +1,7 @@
 package helm
 
 import (
-	"errors"
-
+	"github.com/gitsync/gitsync/pkg/helm/chartrender"
 	"github.com/gitsync/gitsync/pkg/source"
 )
 
@@ -37,5 +36,5 @@ var (
 	// or mismatched dependency, values that are not a map, values that
 	// fail the chart's schema, a template that does not render or renders
 	// objects that are not valid.
-	ErrInvalidChart = errors.New("invalid chart")
+	ErrInvalidChart = chartrender.ErrInvalidChart
 )

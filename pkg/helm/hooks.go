@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -133,12 +132,25 @@ func hookOf(obj *unstructured.Unstructured, source string) (h Hook, ok bool, err
 	return h, true, nil
 }
 
+// InstallOrder is the order of kinds in which Helm installs objects of
+// equal weight (Helm's releaseutil.InstallOrder; pkg/helm/sdk's tests keep
+// the two equal). Kinds not listed come last.
+var InstallOrder = []string{
+	"PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
+	"PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
+	"PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList",
+	"ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList",
+	"Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
+	"HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+	"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+}
+
 // kindRank ranks kinds the way Helm orders objects of equal weight.
 func kindRank(kind string) int {
-	if r := slices.Index(releaseutil.InstallOrder, kind); r >= 0 {
+	if r := slices.Index(InstallOrder, kind); r >= 0 {
 		return r
 	}
-	return len(releaseutil.InstallOrder)
+	return len(InstallOrder)
 }
 
 // sortHooks orders hooks as Helm runs them: by weight, then by name; ties

@@ -19,16 +19,11 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v4/pkg/chart/common"
-	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
-	chart "helm.sh/helm/v4/pkg/chart/v2"
-	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/helm/chartrender"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
@@ -203,87 +198,34 @@ func Render(ctx context.Context, opts RenderOptions) (res *Rendered, err error) 
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	ch, err := loadChart(opts.Root, opts.ChartPath)
-	if err != nil {
-		return nil, err
-	}
-	where := ch.Name() + " " + ch.Metadata.Version
-	if ch.Metadata.Type == "library" {
-		return nil, fmt.Errorf("%s: a library chart cannot be installed: %w", where, ErrInvalidChart)
-	}
-	if err := checkDependencies(ch); err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
-	if len(opts.ValuesFiles) > 0 {
-		if ch.Values, err = valuesFiles(ch, opts.ValuesFiles, opts.IgnoreMissingValuesFiles, opts.Decryption); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+	if opts.Root != "" {
+		if err := confined(opts.Root, opts.ChartPath); err != nil {
+			return nil, err
 		}
 	}
-	vals, err := normalize(opts.Values)
+	out, err := renderChart(ctx, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: values: %w", where, err)
-	}
-	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
-		return nil, fmt.Errorf("%s: dependencies: %w: %w", where, ErrInvalidChart, err)
-	}
-	caps, err := opts.capabilities()
-	if err != nil {
-		return nil, err
-	}
-	if kv := ch.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, caps.KubeVersion.String()) {
-		return nil, fmt.Errorf("%s: the chart requires Kubernetes %s, the cluster runs %s: %w", where, kv, caps.KubeVersion.Version, ErrInvalidChart)
-	}
-	top, err := commonutil.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{
-		Name:      opts.ReleaseName,
-		Namespace: opts.namespace(),
-		Revision:  cmp.Or(opts.Revision, 1),
-		IsInstall: !opts.IsUpgrade,
-		IsUpgrade: opts.IsUpgrade,
-	}, caps, true)
-	if err != nil {
-		return nil, fmt.Errorf("%s: values: %w: %w", where, ErrInvalidChart, err)
-	}
-	if !opts.DisableSchemaValidation {
-		coalesced, _ := top["Values"].(common.Values)
-		if err := validateSchemas(ch, coalesced); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	files, err := engine.Engine{}.RenderWithContext(ctx, ch, top)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", where, ErrInvalidChart, err)
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res = &Rendered{
-		Chart: ch.Name(), Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion,
+		Chart: out.Chart, Version: out.Version, AppVersion: out.AppVersion, Notes: out.Notes,
 		CRDPolicy: cmp.Or(opts.CRDs, CRDsCreate),
 	}
-	notes := path.Join(ch.Name(), "templates", "NOTES.txt")
-	res.Notes = files[notes]
-	for name := range files {
-		if strings.HasSuffix(name, "NOTES.txt") {
-			delete(files, name)
-		}
-	}
-	if err := assemble(ctx, ch, files, &opts, res); err != nil {
+	if err := assemble(ctx, out, &opts, res); err != nil {
 		return nil, err
 	}
-	log.DebugContext(ctx, "rendered chart", "chart", ch.Name(), "version", ch.Metadata.Version,
+	log.DebugContext(ctx, "rendered chart", "chart", res.Chart, "version", res.Version,
 		"objects", len(res.Objects), "hooks", len(res.Hooks), "crds", len(res.CRDs), "duration", time.Since(start))
 	return res, nil
 }
 
 func (o *RenderOptions) namespace() string { return cmp.Or(o.Namespace, "default") }
 
-// check validates the options that need no chart.
+// check validates the options that need no chart (the release name is
+// the chart stage's, which validates it as Helm does).
 func (o *RenderOptions) check() error {
 	if o.ChartPath == "" {
 		return fmt.Errorf("render: ChartPath is required: %w", ErrInvalidOptions)
-	}
-	if err := chartutil.ValidateReleaseName(o.ReleaseName); err != nil {
-		return fmt.Errorf("release name %q: %v: %w", o.ReleaseName, err, ErrInvalidOptions)
 	}
 	switch o.CRDs {
 	case "", CRDsCreate, CRDsCreateReplace, CRDsSkip:
@@ -301,37 +243,6 @@ func (o *RenderOptions) check() error {
 		}
 	}
 	return nil
-}
-
-// capabilities returns .Capabilities for the options.
-func (o *RenderOptions) capabilities() (*common.Capabilities, error) {
-	caps := common.DefaultCapabilities.Copy()
-	if o.KubeVersion != "" {
-		kv, err := common.ParseKubeVersion(o.KubeVersion)
-		if err != nil {
-			return nil, fmt.Errorf("KubeVersion %q: %v: %w", o.KubeVersion, err, ErrInvalidOptions)
-		}
-		caps.KubeVersion = *kv
-	}
-	if o.APIVersions != nil {
-		caps.APIVersions = common.VersionSet(slices.Clone(o.APIVersions))
-	}
-	return caps, nil
-}
-
-// loadChart loads a packaged chart or a chart directory; with root set,
-// the directory and its symlinks must stay inside root.
-func loadChart(root, chartPath string) (*chart.Chart, error) {
-	if root != "" {
-		if err := confined(root, chartPath); err != nil {
-			return nil, err
-		}
-	}
-	ch, err := chartloader.Load(chartPath)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", chartPath, ErrInvalidChart, err)
-	}
-	return ch, nil
 }
 
 // confined checks that p, and every symlink below it, resolves inside
@@ -383,84 +294,6 @@ func confined(root, p string) error {
 	return walk(realP)
 }
 
-// checkDependencies checks, through every level of subcharts, that each
-// dependency Chart.yaml declares is present in charts/ in a version that
-// satisfies its constraint. Helm would drop a dependency of the wrong
-// version without a word; nothing is fetched here, so a chart must come
-// with its dependencies (helm dependency build before packaging).
-func checkDependencies(c *chart.Chart) error {
-	var errs []error
-	for _, d := range c.Metadata.Dependencies {
-		if d == nil {
-			continue
-		}
-		var versions []string
-		ok := false
-		for _, sub := range c.Dependencies() {
-			if sub.Name() != d.Name {
-				continue
-			}
-			versions = append(versions, sub.Metadata.Version)
-			if d.Version == "" || chartutil.IsCompatibleRange(d.Version, sub.Metadata.Version) {
-				ok = true
-			}
-		}
-		switch {
-		case ok:
-		case len(versions) == 0:
-			errs = append(errs, fmt.Errorf("%s: dependency %s %s is declared in Chart.yaml but missing in charts/ (run helm dependency build): %w",
-				c.ChartFullPath(), d.Name, d.Version, ErrInvalidChart))
-		default:
-			errs = append(errs, fmt.Errorf("%s: dependency %s: charts/ holds version %s, Chart.yaml asks for %s: %w",
-				c.ChartFullPath(), d.Name, strings.Join(versions, ", "), d.Version, ErrInvalidChart))
-		}
-	}
-	for _, sub := range c.Dependencies() {
-		if err := checkDependencies(sub); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// valuesFiles merges the chart's files named by names, in order; with
-// ignoreMissing, names the chart does not have are left out.
-func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool, keys *sops.Keys) (map[string]any, error) {
-	out := map[string]any{}
-	for i, name := range names {
-		clean := path.Clean(filepath.ToSlash(name))
-		var data []byte
-		found := false
-		for _, f := range c.Raw {
-			if f.Name == clean {
-				data, found = f.Data, true
-				break
-			}
-		}
-		if !found && ignoreMissing {
-			continue
-		}
-		if !found {
-			return nil, fmt.Errorf("valuesFiles[%d] %s: no such file in the chart: %w", i, name, ErrInvalidChart)
-		}
-		if sops.IsEncrypted(sops.YAML, data) {
-			if keys == nil {
-				return nil, fmt.Errorf("valuesFiles[%d] %s: %w", i, name, render.ErrDecryptionRequired)
-			}
-			var err error
-			if data, err = sops.Decrypt(sops.YAML, data, keys); err != nil {
-				return nil, fmt.Errorf("valuesFiles[%d] %s: SOPS decryption failed: %w", i, name, err)
-			}
-		}
-		v, err := chartloader.LoadValues(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("valuesFiles[%d] %s: %w: %w", i, name, ErrInvalidChart, err)
-		}
-		out = mergeMaps(out, v)
-	}
-	return out, nil
-}
-
 // group is one set of rendered files written for pkg/render.
 type group struct {
 	name  string              // directory below the work dir
@@ -478,13 +311,17 @@ func (g *group) add(file, doc string) {
 
 // assemble splits the rendered files into objects and hooks, post-renders
 // and validates each set with pkg/render, reads the CRDs, and fills res.
-func assemble(ctx context.Context, ch *chart.Chart, files map[string]string, opts *RenderOptions, res *Rendered) error {
-	names := make([]string, 0, len(files))
-	for name := range files {
-		if strings.HasPrefix(path.Base(name), "_") || strings.TrimSpace(files[name]) == "" {
+func assemble(ctx context.Context, out *chartrender.Result, opts *RenderOptions, res *Rendered) error {
+	files := make(map[string]string, len(out.Files))
+	names := make([]string, 0, len(out.Files))
+	for _, f := range out.Files {
+		if strings.HasPrefix(path.Base(f.Name), "_") || strings.TrimSpace(f.Data) == "" {
 			continue
 		}
-		names = append(names, name)
+		if _, dup := files[f.Name]; !dup {
+			names = append(names, f.Name)
+		}
+		files[f.Name] = f.Data
 	}
 	slices.Sort(names)
 	// The strategy decides what the post-renderers see: everything in one
@@ -571,8 +408,8 @@ func assemble(ctx context.Context, ch *chart.Chart, files map[string]string, opt
 
 	if res.CRDPolicy != CRDsSkip {
 		crds := &group{name: "crds", meta: true}
-		for _, crd := range ch.CRDObjects() {
-			crds.add(filepath.ToSlash(crd.Filename), string(crd.File.Data))
+		for _, crd := range out.CRDs {
+			crds.add(crd.Name, crd.Data)
 		}
 		r, err := postRender(ctx, work, crds, opts)
 		if err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/source"
@@ -188,8 +187,9 @@ func Resolve(ctx context.Context, src ChartSource) (*Resolved, error) {
 
 // Fetch downloads the chart res names (as Resolve returned it for src) into
 // dir, at most src.MaxChartSize bytes, verifies its digest, checks that it
-// is a loadable chart of the expected name and version, and returns the
-// path of the packaged chart (.tgz) for Render.
+// is a packaged chart of the expected name and version (its Chart.yaml;
+// Render loads the rest), and returns the path of the packaged chart
+// (.tgz) for Render.
 func Fetch(ctx context.Context, src ChartSource, res *Resolved, dir string) (path string, err error) {
 	defer func() { err = redact.Error(err) }()
 	if _, err := src.check(); err != nil {
@@ -218,15 +218,15 @@ func Fetch(ctx context.Context, src ChartSource, res *Resolved, dir string) (pat
 		_ = os.Remove(path)
 		return "", err
 	}
-	ch, err := chartloader.LoadFile(path)
+	ch, err := packagedChart(path)
 	if err != nil {
 		_ = os.Remove(path)
-		return "", fmt.Errorf("%s %s: not a loadable chart: %w: %w", src.where(), res.Version, ErrInvalidChart, err)
+		return "", fmt.Errorf("%s %s: not a packaged chart: %w: %w", src.where(), res.Version, ErrInvalidChart, err)
 	}
-	if ch.Metadata.Version != res.Version || (res.Chart != "" && ch.Name() != res.Chart) {
+	if ch.Version != res.Version || (res.Chart != "" && ch.Name != res.Chart) {
 		_ = os.Remove(path)
 		return "", fmt.Errorf("%s %s: the package holds chart %s version %s: %w",
-			src.where(), res.Version, ch.Name(), ch.Metadata.Version, ErrInvalidChart)
+			src.where(), res.Version, ch.Name, ch.Version, ErrInvalidChart)
 	}
 	return path, nil
 }

@@ -96,12 +96,17 @@ func PullPolicy(image string) (corev1.PullPolicy, error) {
 // submodules) plus DeadlineMargin. Past it the Job controller stops the Pod
 // (SIGTERM), which sync-job records as interrupted; within it a slow
 // source fails on its own timeout first, with a message that says so.
+// spec.runTimeout raises it, for a sync whose Flux units need longer.
 func ActiveDeadline(s *spec.Sync) time.Duration {
 	d := spec.DefaultTimeout
 	if s.Spec.Timeout != nil {
 		d = s.Spec.Timeout.Duration
 	}
-	return d + s.Spec.Source.FetchBudget() + DeadlineMargin
+	d += s.Spec.Source.FetchBudget() + DeadlineMargin
+	if s.Spec.RunTimeout != nil {
+		d = max(d, s.Spec.RunTimeout.Duration)
+	}
+	return d
 }
 
 // JobArgs returns the sync-job arguments of the sync named sync in mode.

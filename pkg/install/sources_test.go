@@ -58,6 +58,16 @@ helm: {valuesFrom: [{kind: Secret, name: web-values}, {kind: ConfigMap, name: no
 source:
   bucket: {endpoint: minio.example.com, bucketName: configs}`,
 			nil, spec.DefaultTimeout + 2*spec.DefaultBucketTimeout + DeadlineMargin},
+		{"runTimeout raises the deadline", `
+source:
+  bucket: {endpoint: minio.example.com, bucketName: configs}
+runTimeout: 1h`,
+			nil, time.Hour},
+		{"runTimeout never lowers it", `
+source:
+  bucket: {endpoint: minio.example.com, bucketName: configs}
+runTimeout: 1m`,
+			nil, spec.DefaultTimeout + 2*spec.DefaultBucketTimeout + DeadlineMargin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,9 +70,17 @@ func (s *Store) historyLimit() int {
 }
 
 // listHistory returns the sync's history ConfigMaps with their numbers,
-// newest first, from one LIST.
+// newest first, from one LIST. After the Store wrote the inventory, the
+// LIST is answered by the API server's watch cache as of that write or
+// later: it holds every history entry of earlier runs, which wrote theirs
+// after their inventory, and the cache need not first catch up with etcd
+// (a consistent LIST can wait up to 100 ms for that).
 func (s *Store) listHistory(ctx context.Context) ([]corev1.ConfigMap, []int, error) {
-	list, err := s.Client.ConfigMaps(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: s.historySelector()})
+	opts := metav1.ListOptions{LabelSelector: s.historySelector()}
+	if s.written != "" {
+		opts.ResourceVersion, opts.ResourceVersionMatch = s.written, metav1.ResourceVersionMatchNotOlderThan
+	}
+	list, err := s.Client.ConfigMaps(s.Namespace).List(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ConfigMaps/%s -l %s: list: %w", s.Namespace, s.historySelector(), err)
 	}

@@ -60,6 +60,11 @@ type Record struct {
 	Units []UnitRecord `json:"units,omitempty"`
 	// Images lists the image policies the last runs resolved (images.go).
 	Images []ImageRecord `json:"images,omitempty"`
+	// RunBudget is how long a run of the sync may take when its units run
+	// into their timeouts, as the last run with units found them; zero
+	// without units. A Job's deadline shorter than it stops a slow run
+	// before the units' own timeouts say what was slow.
+	RunBudget metav1.Duration `json:"runBudget,omitzero"`
 }
 
 // Run describes one run of the sync job.

@@ -116,6 +116,12 @@ type Store struct {
 	// Labels are set on every ConfigMap the Store writes, besides its own
 	// (a unit's state carries LabelUnitOf). Default none.
 	Labels map[string]string
+
+	// written is the resourceVersion of the Store's last write of the
+	// inventory: AppendHistory's LIST needs to be no older than that,
+	// which the API server's watch cache answers at once, instead of a
+	// consistent read that may wait for the cache to catch up with etcd.
+	written string
 }
 
 // Inventory is the content of the inventory ConfigMap.
@@ -277,6 +283,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	}
 	inv.ResourceVersion = out.ResourceVersion
 	inv.configMap = out
+	s.written = out.ResourceVersion
 	return nil
 }
 

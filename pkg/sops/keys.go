@@ -27,6 +27,8 @@ const (
 type Keys struct {
 	age []age.Identity
 	pgp openpgp.EntityList
+	// data is what ParseKeys parsed them from (see Data).
+	data map[string][]byte
 }
 
 // ParseKeys reads the keys of a decryption Secret's data: every entry whose
@@ -36,7 +38,7 @@ type Keys struct {
 // services' entries it handles elsewhere. An entry that does not parse is
 // an error naming the entry, never its content.
 func ParseKeys(data map[string][]byte) (*Keys, error) {
-	k := &Keys{}
+	k := &Keys{data: maps.Clone(data)}
 	for _, name := range slices.Sorted(maps.Keys(data)) {
 		switch {
 		case strings.HasSuffix(name, AgeKeySuffix):
@@ -64,6 +66,17 @@ func ParseKeys(data map[string][]byte) (*Keys, error) {
 		}
 	}
 	return k, nil
+}
+
+// Data returns the Secret entries the keys were parsed from (ParseKeys'
+// input), for handing them to a child process that parses them again (the
+// Helm renderer, pkg/helm/helmexec); nil for Keys not made by ParseKeys.
+// They are secret: they go on a pipe, never to a file, log or message.
+func (k *Keys) Data() map[string][]byte {
+	if k == nil {
+		return nil
+	}
+	return k.data
 }
 
 // Empty reports whether k holds no key.

@@ -152,6 +152,12 @@ type SyncSpec struct {
 	// Timeout bounds apply, prune and health checks of one run.
 	// Default DefaultTimeout (Flux derives it from its interval instead).
 	Timeout *Duration `json:"timeout,omitempty"`
+	// RunTimeout bounds a whole run, the units of the Flux objects in its
+	// tree included: the Job's activeDeadlineSeconds, past which the Job
+	// controller stops it. It is never less than Timeout plus the source's
+	// fetch budget plus a margin, which is also its default. A run whose
+	// units' timeouts may need more says so (docs/flux.md, "Run timeout").
+	RunTimeout *Duration `json:"runTimeout,omitempty"`
 	// HealthChecks are objects that must become ready after apply when Wait
 	// is false.
 	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`

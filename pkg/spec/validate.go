@@ -137,6 +137,7 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	}
 	errs = append(errs, s.Decryption.validate(p.Child("decryption"))...)
 	errs = append(errs, validateDuration(p.Child("timeout"), s.Timeout)...)
+	errs = append(errs, validateDuration(p.Child("runTimeout"), s.RunTimeout)...)
 	for i, hc := range s.HealthChecks {
 		errs = append(errs, hc.validate(p.Child("healthChecks").Index(i))...)
 	}

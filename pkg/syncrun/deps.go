@@ -211,11 +211,16 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 	if r.opts.NamespaceScoped {
 		ns = r.opts.Namespace
 	}
-	list, err := r.client.ConfigMaps(ns).List(tctx, metav1.ListOptions{LabelSelector: selector})
+	// From the API server's watch cache as it is (resourceVersion 0): a
+	// consistent LIST may first wait up to 100 ms for the cache to catch up
+	// with etcd, on every changing run, and a dependent installed in that
+	// moment still runs on its own schedule.
+	opts := metav1.ListOptions{LabelSelector: selector, ResourceVersion: "0"}
+	list, err := r.client.ConfigMaps(ns).List(tctx, opts)
 	if apierrors.IsForbidden(err) && ns == metav1.NamespaceAll {
 		// A cluster-scope sync that delegates has rights in its own
 		// namespace only.
-		list, err = r.client.ConfigMaps(r.opts.Namespace).List(tctx, metav1.ListOptions{LabelSelector: selector})
+		list, err = r.client.ConfigMaps(r.opts.Namespace).List(tctx, opts)
 	}
 	if err != nil {
 		r.log.Warn("dependents not started: listing them failed", "error", err)

@@ -37,7 +37,7 @@ func (r *runner) fluxNotify(ctx context.Context, g *flux.Graph, prev []inventory
 	for _, p := range prev {
 		before[flux.ID{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name}] = p
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxNotifyBudget)
+	nctx, cancel := r.notifyContext(ctx)
 	defer cancel()
 	for i := range units {
 		u := &units[i]

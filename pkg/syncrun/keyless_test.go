@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitsync/gitsync/tests/helmrepo"
 	"github.com/gitsync/gitsync/tests/sigstoretest"
 )
 
@@ -61,16 +62,24 @@ func TestOCIKeylessVerification(t *testing.T) {
 // a signature by the identity is applied; one by another identity fails
 // the unit, naming the OCIRepository, and applies nothing.
 func TestFluxOCIRepositoryKeyless(t *testing.T) {
+	fluxOCIKeyless(t, func(t *testing.T, reg *helmrepo.Registry, vs *sigstoretest.VirtualSigstore, digest, subject, issuer string) {
+		p := sigstoretest.SimpleSigning(t, digest)
+		sigstoretest.PushSignature(t, reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
+	}, "")
+}
+
+// fluxOCIKeyless runs a Flux OCIRepository unit with keyless verification
+// over an artifact that sign signs as release@example.com, then over one it
+// signs as another identity: the first is applied, the second fails the unit
+// naming the OCIRepository, the identity, the digest and want, and applies
+// nothing.
+func fluxOCIKeyless(t *testing.T, sign func(t *testing.T, reg *helmrepo.Registry, vs *sigstoretest.VirtualSigstore, digest, subject, issuer string), want string) {
+	t.Helper()
 	reg := startRegistry(t)
 	vs := sigstoretest.New(t)
 	const issuer = "https://accounts.google.com"
-	sign := func(digest, subject string) {
-		t.Helper()
-		p := sigstoretest.SimpleSigning(t, digest)
-		sigstoretest.PushSignature(t, reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
-	}
 	d1 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "1")})
-	sign(d1, "release@example.com")
+	sign(t, reg, vs, d1, "release@example.com", issuer)
 	ociRepository := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
 metadata: {name: app, namespace: NS}
@@ -102,11 +111,11 @@ spec:
 	}
 
 	d2 := pushArtifact(t, reg, "app", map[string]string{"deploy/a.yaml": cm("a", "2")})
-	sign(d2, "intruder@example.com")
+	sign(t, reg, vs, d2, "intruder@example.com", issuer)
 	res = f.run()
 	u := units(res)["Kustomization/"+f.ns+"/oci-a"]
 	if res.Outcome != Failed || u.Outcome != Failed || !strings.Contains(u.Message, "OCIRepository/"+f.ns+"/app") ||
-		!strings.Contains(u.Message, "intruder@example.com") || !strings.Contains(u.Message, d2) {
+		!strings.Contains(u.Message, want) || !strings.Contains(u.Message, "intruder@example.com") || !strings.Contains(u.Message, d2) {
 		t.Errorf("another identity: %s, unit %s: %s", res.Outcome, u.Outcome, u.Message)
 	}
 	if v := f.configValue("a"); v != "1" {

@@ -3,6 +3,7 @@ package syncrun
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,6 +208,29 @@ func TestDriftTakesLeaseBeforeWriting(t *testing.T) {
 	}
 	if lists != 1 {
 		t.Errorf("%d LISTs of Secrets; want the one of the drift check", lists)
+	}
+	// Nor did the apply list again what the drift check had listed, and the
+	// inventory, which gains nothing, is written once, with the record.
+	cmLists := 0
+	for _, r := range got {
+		if r == "GET /api/v1/configmaps" {
+			cmLists++
+		}
+	}
+	if cmLists != 2 {
+		t.Errorf("%d cluster-wide LISTs of ConfigMaps in %v; want 2: the drift check's and the look for dependents", cmLists, got)
+	}
+	inventory := "PUT /api/v1/namespaces/" + f.ns + "/configmaps/gitsync-app-inventory"
+	var writes []string
+	for _, w := range rec.writes() {
+		if !strings.Contains(w, "/events") {
+			writes = append(writes, w)
+		}
+	}
+	want := []string{"POST " + leases, "PATCH /api/v1/namespaces/" + f.ns + "/configmaps/a", inventory,
+		"POST /api/v1/namespaces/" + f.ns + "/configmaps", "DELETE " + leases + "/gitsync-app"}
+	if !slices.Equal(writes, want) {
+		t.Errorf("writes (Events left out) %v; want %v", writes, want)
 	}
 }
 

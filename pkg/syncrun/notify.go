@@ -21,6 +21,18 @@ import (
 // release the Lease (finishBudget).
 const maxNotifyBudget = 20 * time.Second
 
+// notifyContext returns a context detached from ctx, so that a run
+// stopped by SIGTERM or its timeout still notifies, that ends
+// maxNotifyBudget after the run's first notification began: spec.notify's
+// providers and the Flux Alerts of the tree share that one budget, and the
+// run still records and releases its Lease within its Pod's grace period.
+func (r *runner) notifyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.notifyBy.IsZero() {
+		r.notifyBy = r.now().Add(maxNotifyBudget)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), r.notifyBy)
+}
+
 // notify tells spec.notify's providers what the run did, when it is worth
 // telling (notify.Classify against the previous run's record), and keeps
 // what became of each delivery in res.Notify for the record. It runs on a
@@ -40,7 +52,7 @@ func (r *runner) notify(ctx context.Context, inv *inventory.Inventory, res *Resu
 	if reason == "" {
 		return
 	}
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxNotifyBudget)
+	nctx, cancel := r.notifyContext(ctx)
 	defer cancel()
 	providers := r.notifyProviders(nctx, reason)
 	if len(providers) == 0 {

@@ -213,6 +213,8 @@ type runner struct {
 	// read; notified is set once the run's notifications went out.
 	specVersion string
 	notified    bool
+	// notifyBy ends the run's notifications (notifyContext).
+	notifyBy time.Time
 	// check is the check of the units before the Lease (noop.go);
 	// checkedUnits the units of the record as the run read it.
 	check        unitsCheck

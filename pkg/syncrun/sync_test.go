@@ -18,6 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/helm/chartrender"
+	"github.com/gitsync/gitsync/pkg/helm/helmexec"
+	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -27,7 +31,20 @@ import (
 
 var env *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(cluster.Run(m, cluster.Options{}, &env)) }
+// inProcess is the package's chart renderer: in the test process (as
+// the plugin), or the child with GITSYNC_HELM_RENDERER (see TestMain).
+var inProcess chartrender.Renderer = sdk.Renderer{}
+
+func TestMain(m *testing.M) {
+	// Charts render in process (helmrenderer_test.go runs the child);
+	// with GITSYNC_HELM_RENDERER set, every chart renders in that program,
+	// as in sync-job.
+	if os.Getenv(helmexec.EnvProgram) != "" {
+		inProcess = helmexec.Renderer{}
+	}
+	helm.UseRenderer(inProcess)
+	os.Exit(cluster.Run(m, cluster.Options{}, &env))
+}
 
 // fixture is one sync in its own namespace, fed by its own Git repository.
 type fixture struct {

@@ -270,6 +270,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		upToDate = r.restoreChildren(ctx, u)
 	}
 	var only map[object.ID]bool
+	var listed *apply.Listed
 	if upToDate {
 		// The revision was verified when it was fetched and applied, or,
 		// when the source moved without touching what the unit renders,
@@ -280,7 +281,8 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				res.VerifiedBy = art.VerifiedBy
 			}
 		}
-		drifted, err := u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency})
+		listed = &apply.Listed{}
+		drifted, err := u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: listed})
 		if err != nil {
 			fail("drift", err)
 			return
@@ -309,7 +311,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		}
 		r.log.Info("drift found", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
 	}
-	u.check = &decision{in: in, src: src, upToDate: upToDate, only: only}
+	u.check = &decision{in: in, src: src, upToDate: upToDate, only: only, listed: listed}
 }
 
 // decision is what unitCheck (the first half of a unit's pass) decided.
@@ -323,6 +325,9 @@ type decision struct {
 	src      *resolvedSource
 	upToDate bool
 	only     map[object.ID]bool
+	// listed is what the drift check listed, for the apply of the drifted
+	// objects.
+	listed *apply.Listed
 }
 
 // unitWrite is the second half of unitPass: render, apply, prune, health
@@ -391,19 +396,30 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		return
 	}
 	stale := inventory.Diff(inv.Entries, current)
-	inv.Entries = inventory.Union(inv.Entries, current)
+	union := inventory.Union(inv.Entries, current)
+	grows := len(union) != len(inv.Entries)
+	inv.Entries = union
 	if err := r.guard(ctx, "inventory"); err != nil {
 		fail("lease", err)
 		return
 	}
-	if err := u.store.Save(ctx, inv); err != nil {
-		fail("inventory", err)
-		return
+	// An apply that can create nothing untracked (a drift correction, a
+	// commit that changes only objects the inventory holds) needs no
+	// write before it: the record at the end writes the inventory.
+	if grows {
+		if err := u.store.Save(ctx, inv); err != nil {
+			fail("inventory", err)
+			return
+		}
 	}
 
 	toApply := objs
 	var fingerprints map[object.ID]string
+	var listed *apply.Listed
 	if only != nil {
+		// What the drift check listed is as recent as a LIST now would
+		// be for the run holding the Lease since: nothing of ours wrote.
+		listed = u.check.listed
 		toApply = nil
 		for i, o := range objs {
 			if only[resolved[i].ID] {
@@ -443,6 +459,7 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		Labels:       u.labels,
 		Owner:        r.ownerLabels(),
 		Fingerprints: fingerprints,
+		Listed:       listed,
 	})
 	r.nameOwners(applied)
 	res.Applied = applied

@@ -91,6 +91,7 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	}
 
 	rootOK := res.Outcome == Succeeded && root.childrenKnown
+	deadline := ""
 	g := flux.NewGraph(flux.GraphOptions{NoCrossNamespaceRefs: r.sync.Spec.Flux.CrossNamespaceRefsRefused()})
 	var results []flux.Result
 	if rootOK {
@@ -99,15 +100,20 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 			res.Message = res.Err.Error()
 			rootOK = false
 		} else {
-			results = flux.Schedule(ctx, g, flux.ScheduleOptions{Run: r.runFluxUnit, Concurrency: r.sync.Spec.Flux.UnitConcurrency()})
+			uctx, cancel := r.unitsContext(ctx, res.Start)
+			defer cancel()
+			results = flux.Schedule(uctx, g, flux.ScheduleOptions{Run: r.runFluxUnit, Concurrency: r.sync.Spec.Flux.UnitConcurrency()})
+			deadline = r.deadlineNote(uctx, r.runBudget(g))
 		}
 	}
 	r.prunePhase(ctx, root)
+	budget := r.runBudget(g)
 	records, out := r.collectUnits(ctx, g, results, prev, rootOK)
 	r.fluxNotify(ctx, g, prev, out, res)
 	r.recordUnits(ctx)
 
 	root.inv.Record.Units = records
+	root.inv.Record.RunBudget = metav1.Duration{Duration: budget}
 	root.inv.Record.Images = r.tree.images.imageRecords(root.inv.Record.Images, records)
 	res.Units = out
 	keep := map[string]*unit{r.opts.Name: root}
@@ -124,6 +130,9 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	defer cancel()
 	r.saveTree(fctx, keep)
 	r.summarizeUnits(res, out)
+	if deadline != "" {
+		res.Message += "; " + deadline
+	}
 }
 
 // runFluxUnit is the flux.RunFunc of a run: it runs one unit and returns

@@ -149,12 +149,13 @@ func run(ctx context.Context, n int, st steps) (err error) {
 		return nil
 	}
 
-	fmt.Fprintln(os.Stderr, "building sync-job ...")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b.syncJobBin, "./cmd/sync-job")
+	// sync-job-helm next to sync-job, where sync-job looks for it.
+	fmt.Fprintln(os.Stderr, "building sync-job and sync-job-helm ...")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp+string(filepath.Separator), "./cmd/sync-job", "./cmd/sync-job-helm")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/sync-job: %w", err)
+		return fmt.Errorf("go build ./cmd/sync-job ./cmd/sync-job-helm: %w", err)
 	}
 
 	start := time.Now()

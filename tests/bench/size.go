@@ -23,8 +23,9 @@ import (
 
 // The size step (-only size, `make size`) needs no cluster. It prints:
 //
-//   - the stripped size of sync-job and kubectl-gitsync, built as the
-//     release builds them (go build -trimpath -ldflags '-s -w');
+//   - the stripped size of sync-job, its Helm renderer sync-job-helm and
+//     kubectl-gitsync, built as the release builds them (go build
+//     -trimpath -ldflags '-s -w');
 //   - what sync-job's bytes are, by module (top 25): the sizes of the
 //     symbols in the file's sections (code, read-only data, data), from an
 //     unstripped build, each symbol charged to its package's module;
@@ -44,7 +45,7 @@ func (b *bench) sizeBench(ctx context.Context) error {
 		return err
 	}
 	stripped := map[string]string{}
-	for _, cmdName := range []string{"sync-job", "kubectl-gitsync"} {
+	for _, cmdName := range []string{"sync-job", "sync-job-helm", "kubectl-gitsync"} {
 		out := filepath.Join(dir, cmdName)
 		fmt.Fprintf(os.Stderr, "building %s ...\n", cmdName)
 		if err := goBuild(ctx, out, "./cmd/"+cmdName, "-s -w"); err != nil {

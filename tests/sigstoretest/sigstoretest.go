@@ -47,6 +47,7 @@ type VirtualSigstore struct {
 	ca       *x509.Certificate
 	rekorKey *ecdsa.PrivateKey
 	logID    []byte // SHA-256 of the Rekor key's DER
+	ct       *ctLog // nil: no CT log (WithCTLog)
 }
 
 func New(t testing.TB) *VirtualSigstore {
@@ -91,7 +92,7 @@ func (s *VirtualSigstore) TrustedRoot(t testing.TB) []byte {
 		BaseURL: "https://rekor.test", ID: s.logID, ValidityPeriodStart: start,
 		HashFunc: crypto.SHA256, PublicKey: s.rekorKey.Public(), SignatureHashFunc: crypto.SHA256,
 	}}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{ca}, nil, nil, tlogs)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{ca}, s.ctLogs(start), nil, tlogs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,34 +110,7 @@ func (s *VirtualSigstore) TrustedRoot(t testing.TB) []byte {
 func (s *VirtualSigstore) Sign(t testing.TB, subject, issuer string, payload []byte) map[string]string {
 	t.Helper()
 	key := ecKey(t)
-	issuerExt, err := asn1.Marshal(issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(10 * time.Minute),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		ExtraExtensions: []pkix.Extension{
-			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(issuer)},
-			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerExt},
-		},
-	}
-	// Fulcio puts an e-mail identity in an e-mail SAN, any other (a
-	// workflow, a SPIFFE ID) in a URI SAN.
-	if strings.Contains(subject, "@") && !strings.Contains(subject, "://") {
-		tmpl.EmailAddresses = []string{subject}
-	} else {
-		u, err := url.Parse(subject)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = []*url.URL{u}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, key.Public(), s.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der := s.certificate(t, key.Public(), subject, issuer)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	sum := sha256.Sum256(payload)
 	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
@@ -156,7 +130,7 @@ func (s *VirtualSigstore) Sign(t testing.TB, subject, issuer string, payload []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := oci.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: now.Unix(), LogIndex: 42, LogID: hex.EncodeToString(s.logID)}
+	p := oci.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: time.Now().Unix(), LogIndex: 42, LogID: hex.EncodeToString(s.logID)}
 	// The signed entry timestamp signs the canonical JSON of the payload:
 	// keys sorted, no spaces.
 	canonical, err := json.Marshal(struct {
@@ -183,6 +157,42 @@ func (s *VirtualSigstore) Sign(t testing.TB, subject, issuer string, payload []b
 		oci.ChainAnnotation:       string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.Raw})),
 		oci.BundleAnnotation:      string(bundle),
 	}
+}
+
+// certificate returns the DER of a ten-minute Fulcio certificate for pub,
+// issued to subject by the OIDC issuer.
+func (s *VirtualSigstore) certificate(t testing.TB, pub crypto.PublicKey, subject, issuer string) []byte {
+	t.Helper()
+	issuerExt, err := asn1.Marshal(issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(10 * time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		ExtraExtensions: []pkix.Extension{
+			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(issuer)},
+			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerExt},
+		},
+	}
+	// Fulcio puts an e-mail identity in an e-mail SAN, any other (a
+	// workflow, a SPIFFE ID) in a URI SAN.
+	if strings.Contains(subject, "@") && !strings.Contains(subject, "://") {
+		tmpl.EmailAddresses = []string{subject}
+	} else {
+		u, err := url.Parse(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = []*url.URL{u}
+	}
+	s.embedSCT(t, tmpl, pub)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.ca, pub, s.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // SimpleSigning returns cosign's payload for digest.

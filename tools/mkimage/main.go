@@ -23,13 +23,18 @@ func main() {
 	out := flag.String("o", "", "output tarball (required)")
 	caFile := flag.String("ca-bundle", ociimage.DefaultCABundle, "CA bundle to include at /etc/ssl/certs/ca-certificates.crt")
 	arch := flag.String("arch", "amd64", "image architecture")
+	var extra []string
+	flag.Func("extra", "another static binary to put next to the entrypoint, at /<its file name> (repeatable; sync-job's is sync-job-helm)", func(s string) error {
+		extra = append(extra, s)
+		return nil
+	})
 	flag.Parse()
 	if *binary == "" || *tag == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "mkimage: -binary, -tag and -o are required")
 		flag.Usage()
 		os.Exit(2)
 	}
-	digest, err := build(*binary, *tag, *out, *caFile, *arch)
+	digest, err := build(*binary, extra, *tag, *out, *caFile, *arch)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
@@ -37,7 +42,7 @@ func main() {
 	fmt.Printf("%s %s %s\n", *out, *tag, digest)
 }
 
-func build(binary, tag, out, caFile, arch string) (string, error) {
+func build(binary string, extra []string, tag, out, caFile, arch string) (string, error) {
 	bin, err := os.ReadFile(binary)
 	if err != nil {
 		return "", err
@@ -45,6 +50,13 @@ func build(binary, tag, out, caFile, arch string) (string, error) {
 	opts, err := ociimage.BinaryImage(bin, filepath.Base(binary), tag, arch, caFile)
 	if err != nil {
 		return "", err
+	}
+	for _, e := range extra {
+		content, err := os.ReadFile(e)
+		if err != nil {
+			return "", err
+		}
+		opts.Files = append(opts.Files, ociimage.File{Path: "/" + filepath.Base(e), Mode: 0o755, Content: content})
 	}
 	return ociimage.WriteTarball(out, opts)
 }

@@ -116,28 +116,19 @@ type simpleSigning struct {
 	} `json:"critical"`
 }
 
-// verifyCosign verifies that a cosign signature stored with the
-// artifact's repository signs digest with one of keys, and returns what
-// verified it ("cosign <key name> <key id>"). Errors wrap
-// source.ErrVerification and name the digest and the keys tried.
-func verifyCosign(ctx context.Context, repo name.Repository, ropts []remote.Option, digest string, keys []publicKey) (string, error) {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = k.name + " (" + k.id + ")"
+// legacyKeyCheck checks a ".sig" layer's signature of payload with keys
+// and says which key made it ("cosign <key name> <key id>").
+func legacyKeyCheck(keys []publicKey, l v1.Descriptor, payload []byte) (string, string) {
+	sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+	if err != nil || len(sig) == 0 {
+		return "", fmt.Sprintf("no base64 %s annotation", SignatureAnnotation)
 	}
-	return checkSignatures(ctx, repo, ropts, digest, "cosign", "keys tried: "+strings.Join(names, ", "),
-		func(l v1.Descriptor, payload []byte) (string, string) {
-			sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
-			if err != nil || len(sig) == 0 {
-				return "", fmt.Sprintf("no base64 %s annotation", SignatureAnnotation)
-			}
-			for _, k := range keys {
-				if k.verify(payload, sig) {
-					return ProviderCosign + " " + k.name + " " + k.id, ""
-				}
-			}
-			return "", "by none of the keys"
-		})
+	for _, k := range keys {
+		if k.verify(payload, sig) {
+			return ProviderCosign + " " + k.name + " " + k.id, ""
+		}
+	}
+	return "", "by none of the keys"
 }
 
 // checkSignatures reads digest's cosign signature manifest and checks its
@@ -146,11 +137,12 @@ func verifyCosign(ctx context.Context, repo name.Repository, ropts []remote.Opti
 // check accepts must also name digest in its payload (a valid signature
 // of another artifact may have been copied here). It returns the first
 // signer that passes both. Errors wrap source.ErrVerification and end with
-// trust: the keys or identities the signatures were checked against.
-func checkSignatures(ctx context.Context, repo name.Repository, ropts []remote.Option, digest, kind, trust string,
+// bundles (what the search for cosign v3's bundles found) and trust: the
+// keys or identities the signatures were checked against.
+func checkSignatures(ctx context.Context, repo name.Repository, ropts []remote.Option, digest, kind, trust, bundles string,
 	check func(l v1.Descriptor, payload []byte) (by, problem string)) (string, error) {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %s; %s: %w", kind, fmt.Sprintf(format, args...), trust, source.ErrVerification)
+		return fmt.Errorf("%s: %s; %s; %s: %w", kind, fmt.Sprintf(format, args...), bundles, trust, source.ErrVerification)
 	}
 	tag := repo.Tag(SignatureTag(digest))
 	desc, err := remote.Get(tag, append(ropts, remote.WithContext(ctx))...)

@@ -55,6 +55,15 @@
 // the same signature layers carry a Fulcio certificate and a Rekor entry
 // (annotations dev.sigstore.cosign/certificate and .../bundle), verified
 // offline by sigstore-go against a trusted_root.json and matched against
-// the accepted OIDC issuer and subject. cosign v3's bundle format (OCI
-// referrers) is not read yet.
+// the accepted OIDC issuer and subject; when the root lists CT logs, the
+// certificate's embedded SCT must verify too.
+//
+// cosign v3's bundles (bundle.go) are read as well, and first: a Sigstore
+// bundle stored as an OCI 1.1 artifact (BundleMediaType) whose subject is
+// the manifest, found among its referrers (the referrers API, or the
+// referrers tag "sha256-<hex>"). sigstore-go verifies it with the keys or
+// the trusted root and identities; what it signs must name the manifest
+// digest, and a DSSE statement must be `cosign sign`'s
+// (CosignSignPredicateType). A signature that verifies in either layout is
+// enough; Artifact.VerifiedBy names a bundle by its manifest digest.
 package oci

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -12,9 +11,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
@@ -60,7 +57,9 @@ type RekorPayload struct {
 type keylessTrust struct {
 	root       *root.TrustedRoot
 	identities []verify.CertificateIdentity
-	verifier   *verify.Verifier
+	// verifier checks cosign v2's signatures, bundleVerifier cosign v3's
+	// bundles.
+	verifier, bundleVerifier *verify.Verifier
 }
 
 // parseKeyless parses a trusted root (Sigstore's trusted_root.json) and
@@ -94,22 +93,34 @@ func parseKeyless(trustedRoot []byte, ids []OIDCIdentity) (*keylessTrust, error)
 		}
 		t.identities = append(t.identities, ci)
 	}
+	// When the root lists certificate transparency logs, the Fulcio
+	// certificate must carry a signed certificate timestamp of one of
+	// them, as cosign requires; a root without ctlogs (an offline root
+	// made by hand) cannot require it.
+	var sct []verify.VerifierOption
+	if len(tr.CTLogs()) > 0 {
+		sct = append(sct, verify.WithSignedCertificateTimestamps(1))
+	}
 	// The Rekor entry's signed timestamp is the proof that the
 	// certificate was valid when it signed: one entry, its time checked
 	// against the certificate's ten minutes.
-	t.verifier, err = verify.NewVerifier(tr, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+	t.verifier, err = verify.NewVerifier(tr, append(sct, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", TrustedRootKey, err)
+	}
+	// A bundle's time may also come from a timestamp authority the root
+	// lists (Rekor v2 entries carry no integrated time).
+	t.bundleVerifier, err = verify.NewVerifier(tr, append(sct, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", TrustedRootKey, err)
 	}
 	return t, nil
 }
 
-// verifyKeyless verifies that a keyless cosign signature stored with the
-// artifact's repository signs digest, by a Fulcio certificate the trusted
-// root issued to one of the identities, logged in a Rekor log the root
-// trusts. It returns what verified it ("cosign keyless issuer=… subject=…").
-// Errors wrap source.ErrVerification and name the digest and identities.
-func verifyKeyless(ctx context.Context, repo name.Repository, ropts []remote.Option, digest string, t *keylessTrust, ids []OIDCIdentity) (string, error) {
+// signer checks keyless signatures: a Fulcio certificate the trusted root
+// issued to one of ids, logged in a Rekor log the root trusts. Both
+// layouts say who signed: "cosign keyless issuer=… subject=…".
+func (t *keylessTrust) signer(ids []OIDCIdentity) (signer, string, string) {
 	want := make([]string, len(ids))
 	for i, id := range ids {
 		want[i] = fmt.Sprintf("{issuer: %q, subject: %q}", id.Issuer, id.Subject)
@@ -118,8 +129,15 @@ func verifyKeyless(ctx context.Context, repo name.Repository, ropts []remote.Opt
 	for i, ci := range t.identities {
 		opts[i] = verify.WithCertificateIdentity(ci)
 	}
-	return checkSignatures(ctx, repo, ropts, digest, "cosign keyless", "identities: "+strings.Join(want, ", "),
-		func(l v1.Descriptor, payload []byte) (string, string) {
+	signedBy := func(res *verify.VerificationResult) string {
+		by := ProviderCosign + " keyless"
+		if c := res.Signature.Certificate; c != nil {
+			by += fmt.Sprintf(" issuer=%s subject=%s", c.Extensions.Issuer, c.SubjectAlternativeName)
+		}
+		return by
+	}
+	s := signer{
+		legacy: func(l v1.Descriptor, payload []byte) (string, string) {
 			entity, err := keylessEntity(l.Annotations)
 			if err != nil {
 				return "", err.Error()
@@ -130,12 +148,20 @@ func verifyKeyless(ctx context.Context, repo name.Repository, ropts []remote.Opt
 			if err != nil {
 				return "", err.Error()
 			}
-			by := ProviderCosign + " keyless"
-			if c := res.Signature.Certificate; c != nil {
-				by += fmt.Sprintf(" issuer=%s subject=%s", c.Extensions.Issuer, c.SubjectAlternativeName)
+			return signedBy(res), ""
+		},
+		bundle: func(b *bundle.Bundle, digest []byte) (string, string) {
+			res, err := t.bundleVerifier.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), opts...))
+			if err != nil {
+				return "", err.Error()
 			}
-			return by, ""
-		})
+			if p := checkStatement(res); p != "" {
+				return "", p
+			}
+			return signedBy(res), ""
+		},
+	}
+	return s, "cosign keyless", "identities: " + strings.Join(want, ", ")
 }
 
 // cosignEntity is a keyless cosign signature as sigstore-go verifies it:

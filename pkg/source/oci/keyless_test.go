@@ -163,16 +163,7 @@ func TestContentDigestFollowsTrustedRoot(t *testing.T) {
 // certificate chain, the Rekor promise and the identity): compare with
 // BenchmarkFetch/verify=true, the key-based check.
 func BenchmarkKeylessFetch(b *testing.B) {
-	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Close() })
-	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
-	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg, creds, d := benchArtifact(b)
 	vs := sigstoretest.New(b)
 	payload := sigstoretest.SimpleSigning(b, d)
 	sigstoretest.PushSignature(b, reg, user, password, "app", d, payload, vs.Sign(b, "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com", payload))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -376,20 +377,11 @@ func Fetch(ctx context.Context, o Options, rev source.Revision, dir string) (art
 		return nil, fmt.Errorf("%s: manifest: %w", where, err)
 	}
 	art = &source.Artifact{Dir: dir, Revision: rev}
-	if v := o.Verify; v != nil && len(v.Identities) > 0 {
-		t, err := parseKeyless(v.TrustedRoot, v.Identities)
-		if err != nil {
-			return nil, o.fail("keyless verification: %v", err)
-		}
-		if art.VerifiedBy, err = verifyKeyless(ctx, repo, ropts, digest, t, v.Identities); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-	} else if o.Verify != nil {
-		keys, err := parseKeys(o.Verify.Keys)
-		if err != nil {
-			return nil, o.fail("verification keys: %v", err)
-		}
-		if art.VerifiedBy, err = verifyCosign(ctx, repo, ropts, digest, keys); err != nil {
+	if o.Verify != nil {
+		if art.VerifiedBy, err = verifyArtifact(ctx, repo, ropts, digest, o.Verify); err != nil {
+			if errors.Is(err, source.ErrInvalidOptions) {
+				return nil, fmt.Errorf("%s: %w", o.where(), err)
+			}
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}

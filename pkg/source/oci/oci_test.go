@@ -761,16 +761,7 @@ func TestInvalidOptions(t *testing.T) {
 // cosign verification: what the verification costs in time and memory
 // (the signature manifest, one payload, one ECDSA check).
 func BenchmarkFetch(b *testing.B) {
-	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = reg.Close() })
-	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
-	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg, creds, d := benchArtifact(b)
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -801,4 +792,22 @@ func BenchmarkFetch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchArtifact starts a registry for a benchmark and pushes the test
+// files to it as app:latest: the registry, its credentials and the
+// artifact's digest.
+func benchArtifact(b *testing.B) (*helmrepo.Registry, source.Credentials, string) {
+	b.Helper()
+	reg, err := helmrepo.StartRegistry(b.Context(), helmrepo.RegistryOptions{Username: user, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = reg.Close() })
+	creds := source.Credentials{Username: user, Password: password, CAPEM: reg.CA().CertPEM}
+	d, err := reg.PushArtifact("app", "latest", helmrepo.Artifact{Files: files})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return reg, creds, d
 }

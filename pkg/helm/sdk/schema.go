@@ -1,4 +1,4 @@
-package helm
+package sdk
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+
+	"github.com/gitsync/gitsync/pkg/helm/chartrender"
 )
 
 // Helm validates values against each chart's values.schema.json with a
@@ -40,7 +42,7 @@ func validateSchemas(c *chart.Chart, values map[string]any) error {
 	if sb.Len() == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: values do not satisfy the chart's values.schema.json:\n%s", ErrInvalidChart, strings.TrimRight(sb.String(), "\n"))
+	return fmt.Errorf("%w: values do not satisfy the chart's values.schema.json:\n%s", chartrender.ErrInvalidChart, strings.TrimRight(sb.String(), "\n"))
 }
 
 func collectSchemaErrors(c *chart.Chart, values map[string]any, sb *strings.Builder) {
