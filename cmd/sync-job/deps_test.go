@@ -32,14 +32,54 @@ func TestLeanDependencies(t *testing.T) {
 		"helm.sh/helm/v4/pkg/chart/",
 		"helm.sh/helm/v4/pkg/release/",
 		"github.com/gitsync/gitsync/pkg/helm/sdk",
+		// client-go's clientset and discovery register every API group's
+		// types (kubernetes/scheme); sync-job uses pkg/kube instead.
+		"k8s.io/client-go/kubernetes/",
+		"k8s.io/client-go/discovery/",
 	}
 	for _, p := range deps {
-		for _, r := range refused {
-			if p == strings.TrimSuffix(r, "/") || strings.HasPrefix(p, r) || strings.HasPrefix(p, r+"/") {
-				t.Errorf("sync-job links %s (refused: %s)", p, r)
+		if r := matching(p, refused); r != "" {
+			t.Errorf("sync-job links %s (refused: %s)", p, r)
+		}
+	}
+	t.Run("no clientset in gitsync packages", noClientset)
+}
+
+// noClientset names the gitsync package that brings client-go's clientset
+// or discovery back into sync-job, and says what to use instead.
+func noClientset(t *testing.T) {
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	refused := []string{"k8s.io/client-go/kubernetes/", "k8s.io/client-go/discovery/"}
+	ours := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], "github.com/gitsync/gitsync/") {
+			continue
+		}
+		ours++
+		for _, imp := range f[1:] {
+			if r := matching(imp, refused); r != "" {
+				t.Errorf("%s imports %s (refused in sync-job: %s; use pkg/kube)", f[0], imp, r)
 			}
 		}
 	}
+	if ours < 10 {
+		t.Fatalf("go list -deps listed %d gitsync packages:\n%s", ours, out)
+	}
+}
+
+// matching returns the entry of refused that p is or is under, or "". An
+// entry ending in "/" refuses the package and everything under it.
+func matching(p string, refused []string) string {
+	for _, r := range refused {
+		if p == strings.TrimSuffix(r, "/") || strings.HasPrefix(p, r) || strings.HasPrefix(p, r+"/") {
+			return r
+		}
+	}
+	return ""
 }
 
 func TestHelp(t *testing.T) {

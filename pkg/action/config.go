@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/gitsync/gitsync/pkg/kube/kubeclientset"
 	"github.com/gitsync/gitsync/pkg/retry"
 )
 
@@ -16,8 +17,9 @@ type Config struct {
 	// REST reaches the cluster; operations that need more than Client (the
 	// apply engine, a render, a local run) build their clients from it.
 	REST *rest.Config
-	// Client is a clientset for REST.
-	Client kubernetes.Interface
+	// Client is a clientset for REST; gitsync's engine packages take it as
+	// their kube.Interface.
+	Client kubeclientset.Clientset
 	// Now is the clock of ages and next runs. Default time.Now.
 	Now func() time.Time
 
@@ -34,7 +36,7 @@ func NewConfig(rc *rest.Config) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	return &Config{REST: rc, Client: client}, nil
+	return &Config{REST: rc, Client: kubeclientset.FromClientset(client)}, nil
 }
 
 func (c *Config) now() time.Time {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -46,7 +47,7 @@ type Sync struct {
 }
 
 // Store returns the inventory store of the sync.
-func (s *Sync) Store(client kubernetes.Interface) *inventory.Store {
+func (s *Sync) Store(client kube.Interface) *inventory.Store {
 	return &inventory.Store{Client: client, Namespace: s.Namespace, Sync: s.Name}
 }
 
@@ -134,7 +135,7 @@ func (s *Sync) setSpec(cm *corev1.ConfigMap) {
 	s.Spec, s.SpecErr = spec.FromConfigMap(cm)
 }
 
-func (s *Sync) loadInventory(ctx context.Context, client kubernetes.Interface) {
+func (s *Sync) loadInventory(ctx context.Context, client kube.Interface) {
 	inv, err := s.Store(client).Load(ctx)
 	if err != nil {
 		s.InventoryErr = err

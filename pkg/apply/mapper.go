@@ -14,8 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+
+	"github.com/gitsync/gitsync/pkg/kube"
 )
 
 // mapper resolves kinds to resources for one run. It reads discovery only
@@ -35,7 +36,7 @@ import (
 // of that group version is first asked for (one request per group version
 // the objects use, not per group version the cluster serves).
 type mapper struct {
-	dc       discovery.AggregatedDiscoveryInterfaceWithContext
+	dc       *kube.Discovery
 	requests *atomic.Int64 // requests dc sent
 	log      *slog.Logger
 
@@ -65,7 +66,7 @@ func newMapper(c *rest.Config, hc *http.Client, log *slog.Logger) (*mapper, erro
 		n.Add(1)
 		return next.RoundTrip(req)
 	})
-	dc, err := discovery.NewDiscoveryClientForConfigAndClient(c, &counted)
+	dc, err := kube.NewDiscovery(c, &counted)
 	if err != nil {
 		return nil, err
 	}
@@ -127,10 +128,11 @@ func (m *mapper) forget() {
 // resource) and logs what it cost.
 func (m *mapper) readLocked(ctx context.Context, why string) error {
 	start, before := time.Now(), m.requests.Load()
-	list, resources, failed, err := m.dc.GroupsAndMaybeResourcesWithContext(ctx)
+	read, err := m.dc.GroupsAndMaybeResources(ctx)
 	if err != nil {
 		return fmt.Errorf("reading API discovery: %w", err)
 	}
+	list, resources, failed := read.List, read.Resources, read.Failed
 	m.groups = make(map[string][]string, len(list.Groups))
 	for _, g := range list.Groups {
 		versions := make([]string, 0, len(g.Versions))
@@ -176,7 +178,7 @@ func (m *mapper) lookupLocked(ctx context.Context, gk schema.GroupKind, version 
 		list, ok := m.resources[gv]
 		if !ok && !m.aggregate {
 			start, before := time.Now(), m.requests.Load()
-			l, err := m.dc.ServerResourcesForGroupVersionWithContext(ctx, gv.String())
+			l, err := m.dc.ServerResourcesForGroupVersion(ctx, gv)
 			switch {
 			case apierrors.IsNotFound(err):
 				l = &metav1.APIResourceList{}

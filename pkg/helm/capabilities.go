@@ -6,7 +6,7 @@ import (
 	"path"
 	"slices"
 
-	"k8s.io/client-go/discovery"
+	"github.com/gitsync/gitsync/pkg/kube"
 )
 
 // ClusterCapabilities asks the cluster's discovery API for what a real
@@ -16,20 +16,20 @@ import (
 // aggregated API that fails discovery is left out rather than failing the
 // run, as Helm does. It costs the requests of one discovery pass; a caller
 // asks once per run.
-func ClusterCapabilities(ctx context.Context, dc discovery.DiscoveryInterface) (kubeVersion string, apiVersions []string, err error) {
+func ClusterCapabilities(ctx context.Context, dc *kube.Discovery) (kubeVersion string, apiVersions []string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
-	v, err := dc.ServerVersion()
+	v, err := dc.ServerVersion(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("discovery: server version: %w", err)
 	}
-	groups, resources, err := dc.ServerGroupsAndResources()
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+	groups, resources, err := dc.ServerGroupsAndResources(ctx)
+	if err != nil && !kube.IsGroupDiscoveryFailed(err) {
 		return "", nil, fmt.Errorf("discovery: API versions: %w", err)
 	}
 	seen := map[string]bool{}
-	for _, g := range groups {
+	for _, g := range groups.Groups {
 		for _, gv := range g.Versions {
 			seen[gv.GroupVersion] = true
 		}

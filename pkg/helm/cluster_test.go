@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/tests/cluster"
 )
 
@@ -26,12 +27,15 @@ func TestRenderWithClusterCapabilities(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	dc := env.Client().Discovery()
+	dc, err := kube.NewDiscovery(env.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kv, apis, err := ClusterCapabilities(t.Context(), dc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv, err := dc.ServerVersion()
+	sv, err := dc.ServerVersion(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

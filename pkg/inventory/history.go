@@ -80,7 +80,7 @@ func (s *Store) listHistory(ctx context.Context) ([]corev1.ConfigMap, []int, err
 	if s.written != "" {
 		opts.ResourceVersion, opts.ResourceVersionMatch = s.written, metav1.ResourceVersionMatchNotOlderThan
 	}
-	list, err := s.Client.CoreV1().ConfigMaps(s.Namespace).List(ctx, opts)
+	list, err := s.Client.ConfigMaps(s.Namespace).List(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ConfigMaps/%s -l %s: list: %w", s.Namespace, s.historySelector(), err)
 	}
@@ -149,7 +149,7 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 		}
 	}
 	ref := "ConfigMap/" + s.Namespace + "/" + cm.Name
-	_, err = s.Client.CoreV1().ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+	_, err = s.Client.ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = s.ownWrite(ctx, cm, err)
 	}
@@ -163,7 +163,7 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 	for i := keep; i < len(cms); i++ {
 		old := cms[i]
 		uid := old.UID
-		err := s.Client.CoreV1().ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
+		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
 			Preconditions: &metav1.Preconditions{UID: &uid},
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -213,7 +213,7 @@ func (s *Store) Delete(ctx context.Context) error {
 	}
 	var errs []error
 	for _, name := range names {
-		err := s.Client.CoreV1().ConfigMaps(s.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("ConfigMap/%s/%s: delete: %w", s.Namespace, name, err))
 		}

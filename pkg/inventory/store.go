@@ -33,8 +33,8 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/version"
@@ -95,7 +95,7 @@ var ErrForeign = errors.New("ApplySet managed by another tool")
 // optional fields select their defaults.
 type Store struct {
 	// Client talks to the cluster. Required.
-	Client kubernetes.Interface
+	Client kube.Interface
 	// Namespace is the sync's namespace. Required.
 	Namespace string
 	// Sync is the sync's name. Required; it must be a valid label value.
@@ -196,7 +196,7 @@ func (s *Store) Load(ctx context.Context) (*Inventory, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	cm, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, InventoryName(s.Sync), metav1.GetOptions{})
+	cm, err := s.Client.ConfigMaps(s.Namespace).Get(ctx, InventoryName(s.Sync), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return &Inventory{}, nil
 	}
@@ -267,7 +267,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.ref(), err)
 	}
-	cms := s.Client.CoreV1().ConfigMaps(s.Namespace)
+	cms := s.Client.ConfigMaps(s.Namespace)
 	var out *corev1.ConfigMap
 	if inv.ResourceVersion == "" {
 		out, err = cms.Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
@@ -292,7 +292,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 // earlier attempt (pkg/retry sends a write again after a fault that may
 // have let it through), and the write succeeded. Otherwise err stands.
 func (s *Store) ownWrite(ctx context.Context, sent *corev1.ConfigMap, err error) (*corev1.ConfigMap, error) {
-	live, gerr := s.Client.CoreV1().ConfigMaps(sent.Namespace).Get(ctx, sent.Name, metav1.GetOptions{})
+	live, gerr := s.Client.ConfigMaps(sent.Namespace).Get(ctx, sent.Name, metav1.GetOptions{})
 	if gerr != nil || !equality.Semantic.DeepEqual(live.Data, sent.Data) || !equality.Semantic.DeepEqual(live.BinaryData, sent.BinaryData) ||
 		!equality.Semantic.DeepEqual(live.Labels, sent.Labels) || !equality.Semantic.DeepEqual(live.Annotations, sent.Annotations) {
 		return nil, err

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitsync/gitsync/pkg/kube/kubeclientset"
 )
 
 func sampleRecord() Record {
@@ -239,7 +241,7 @@ func TestMessageTruncated(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	client := &kubernetes.Clientset{}
+	client := kubeclientset.FromClientset(&kubernetes.Clientset{})
 	tests := []struct {
 		name    string
 		s       Store

@@ -43,8 +43,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/retry"
@@ -130,7 +130,7 @@ func DefaultHolder() string {
 
 // Lease is a held lease. Its methods are safe for concurrent use.
 type Lease struct {
-	client    kubernetes.Interface
+	client    kube.Interface
 	namespace string
 	name      string
 	holder    string
@@ -160,7 +160,7 @@ type Lease struct {
 // Its writes are safe to replay (see pkg/retry): a create or takeover whose
 // answer was lost, sent again, finds the Lease naming this holder with the
 // acquireTime it wrote, and Acquire knows it holds it.
-func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name string, opts Options) (*Lease, error) {
+func Acquire(ctx context.Context, client kube.Interface, namespace, name string, opts Options) (*Lease, error) {
 	if opts.Holder == "" {
 		opts.Holder = DefaultHolder()
 	}
@@ -176,7 +176,7 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, name s
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ref := namespace + "/" + name
-	leases := client.CoordinationV1().Leases(namespace)
+	leases := client.Leases(namespace)
 
 	var taken *coordinationv1.Lease
 	var sent time.Time // local time just before the write that took it
@@ -355,8 +355,8 @@ func (i *Info) Age(now time.Time) time.Duration { return now.Sub(i.Acquired) }
 
 // Read returns the Lease namespace/name, or nil when there is none. It
 // writes nothing.
-func Read(ctx context.Context, client kubernetes.Interface, namespace, name string) (*Info, error) {
-	l, err := client.CoordinationV1().Leases(namespace).Get(ctx, name, metav1.GetOptions{})
+func Read(ctx context.Context, client kube.Interface, namespace, name string) (*Info, error) {
+	l, err := client.Leases(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -456,10 +456,10 @@ func (l *Lease) Renew(ctx context.Context) error {
 	sent := time.Now()
 	now := metav1.NewMicroTime(sent)
 	next.Spec.RenewTime = &now
-	updated, err := l.client.CoordinationV1().Leases(l.namespace).Update(ctx, next, metav1.UpdateOptions{})
+	updated, err := l.client.Leases(l.namespace).Update(ctx, next, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
 		// Taken over, unless this is our renewal, sent twice.
-		if live, gerr := l.client.CoordinationV1().Leases(l.namespace).Get(ctx, l.name, metav1.GetOptions{}); gerr == nil &&
+		if live, gerr := l.client.Leases(l.namespace).Get(ctx, l.name, metav1.GetOptions{}); gerr == nil &&
 			live.UID == l.current.UID && wrote(live, l.holder, live.Spec.RenewTime, sent) {
 			updated, err = live, nil
 		}
@@ -498,7 +498,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	uid := l.current.UID
 	rv := l.current.ResourceVersion
-	err := l.client.CoordinationV1().Leases(l.namespace).Delete(ctx, l.name, metav1.DeleteOptions{
+	err := l.client.Leases(l.namespace).Delete(ctx, l.name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv},
 	})
 	switch {

@@ -9,8 +9,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/retry"
 )
 
@@ -45,10 +45,10 @@ type Seized struct {
 // (Seized.Until), it may still write. A missing Lease is created. The
 // update carries the resourceVersion read, and Seize reads again after a
 // conflict (a renewal in between), a bounded number of times.
-func Seize(ctx context.Context, client kubernetes.Interface, namespace, name, holder string, duration time.Duration) (*Seized, error) {
+func Seize(ctx context.Context, client kube.Interface, namespace, name, holder string, duration time.Duration) (*Seized, error) {
 	duration = min(max(duration, time.Second), MaxDuration)
 	seconds := int32(math.Ceil(duration.Seconds()))
-	leases := client.CoordinationV1().Leases(namespace)
+	leases := client.Leases(namespace)
 	for attempt := 0; attempt < 5; attempt++ {
 		now := metav1.NewMicroTime(time.Now())
 		existing, err := leases.Get(ctx, name, metav1.GetOptions{})

@@ -24,8 +24,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -109,8 +109,8 @@ func FromNamespace(ns *corev1.Namespace) (Policy, error) {
 // Read returns the policy of namespace. The caller decides what a
 // Forbidden error means: a run fails on it (it cannot tell whether it is
 // locked down), install goes on (the run checks again).
-func Read(ctx context.Context, client kubernetes.Interface, namespace string) (Policy, error) {
-	ns, err := client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+func Read(ctx context.Context, client kube.Interface, namespace string) (Policy, error) {
+	ns, err := client.Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			return Policy{}, fmt.Errorf("%s: cannot read its lockdown annotations: %w", nsID(namespace), err)

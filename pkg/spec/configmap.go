@@ -6,8 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/names"
 )
 
@@ -15,8 +15,8 @@ import (
 // place gitsync reads it from the cluster. The error is the API server's,
 // prefixed with the ConfigMap; apierrors.IsNotFound tells a sync that does
 // not exist.
-func GetConfigMap(ctx context.Context, client kubernetes.Interface, namespace, sync string) (*corev1.ConfigMap, error) {
-	cm, err := client.CoreV1().ConfigMaps(namespace).Get(ctx, names.Spec(sync), metav1.GetOptions{})
+func GetConfigMap(ctx context.Context, client kube.Interface, namespace, sync string) (*corev1.ConfigMap, error) {
+	cm, err := client.ConfigMaps(namespace).Get(ctx, names.Spec(sync), metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("ConfigMap/%s/%s: %w", namespace, names.Spec(sync), err)
 	}

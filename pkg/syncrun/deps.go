@@ -113,7 +113,7 @@ func (r *runner) readDependencySpec(ctx context.Context, d spec.DependencyRefere
 
 // dependencyNotReady returns why sync d is not ready, or "" when it is.
 func (r *runner) dependencyNotReady(ctx context.Context, d spec.DependencyReference) string {
-	cm, err := r.client.CoreV1().ConfigMaps(d.Namespace).Get(ctx, names.Inventory(d.Name), metav1.GetOptions{})
+	cm, err := r.client.ConfigMaps(d.Namespace).Get(ctx, names.Inventory(d.Name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return "has not run yet"
@@ -216,11 +216,11 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 	// with etcd, on every changing run, and a dependent installed in that
 	// moment still runs on its own schedule.
 	opts := metav1.ListOptions{LabelSelector: selector, ResourceVersion: "0"}
-	list, err := r.client.CoreV1().ConfigMaps(ns).List(tctx, opts)
+	list, err := r.client.ConfigMaps(ns).List(tctx, opts)
 	if apierrors.IsForbidden(err) && ns == metav1.NamespaceAll {
 		// A cluster-scope sync that delegates has rights in its own
 		// namespace only.
-		list, err = r.client.CoreV1().ConfigMaps(r.opts.Namespace).List(tctx, opts)
+		list, err = r.client.ConfigMaps(r.opts.Namespace).List(tctx, opts)
 	}
 	if err != nil {
 		r.log.Warn("dependents not started: listing them failed", "error", err)
@@ -260,7 +260,7 @@ func (r *runner) startDependents(ctx context.Context, res *Result) {
 // startDependent creates a Job from the CronJob of sync name in namespace
 // ns and returns its name; "" when its CronJob is suspended.
 func (r *runner) startDependent(ctx context.Context, ns, name string) (string, error) {
-	cj, err := r.client.BatchV1().CronJobs(ns).Get(ctx, names.CronJob(name), metav1.GetOptions{})
+	cj, err := r.client.CronJobs(ns).Get(ctx, names.CronJob(name), metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("CronJob/%s/%s: %w", ns, names.CronJob(name), err)
 	}
@@ -275,7 +275,7 @@ func (r *runner) startDependent(ctx context.Context, ns, name string) (string, e
 		for i := range job.OwnerReferences {
 			job.OwnerReferences[i].BlockOwnerDeletion = nil
 		}
-		created, err := r.client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{FieldManager: "gitsync"})
+		created, err := r.client.Jobs(ns).Create(ctx, job, metav1.CreateOptions{FieldManager: "gitsync"})
 		if apierrors.IsAlreadyExists(err) && attempt < 3 {
 			continue // a name collision: draw another suffix
 		}

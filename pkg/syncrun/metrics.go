@@ -31,7 +31,7 @@ func (r *runner) pushMetrics(ctx context.Context, inv *inventory.Inventory, res 
 	defer cancel()
 	if pg.SecretRef != nil {
 		ref := fmt.Sprintf("Secret/%s/%s", r.opts.Namespace, pg.SecretRef.Name)
-		s, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(pctx, pg.SecretRef.Name, metav1.GetOptions{})
+		s, err := r.client.Secrets(r.opts.Namespace).Get(pctx, pg.SecretRef.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			err = fmt.Errorf("not found")
 		}

@@ -128,7 +128,7 @@ func (r *runner) readNotifySecret(ctx context.Context, name string, p *notify.Pr
 // p (see readNotifySecret).
 func (r *runner) readProviderSecret(ctx context.Context, namespace, name, field string, p *notify.Provider) error {
 	ref := fmt.Sprintf("Secret/%s/%s", namespace, name)
-	s, err := r.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	s, err := r.client.Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s (%s): not found", ref, field)

@@ -7,10 +7,10 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/object"
 )
 
@@ -49,13 +49,13 @@ func (d *destination) preflight(ctx context.Context, resolved []apply.Target, kn
 	if len(order) == 0 {
 		return nil
 	}
-	cs, err := kubernetes.NewForConfig(d.cfg)
+	cs, err := kube.NewForConfig(d.cfg)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, a := range order {
-		review, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		review, err := cs.SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Group: a.group, Resource: a.resource, Namespace: a.namespace, Verb: a.verb,
 			}},

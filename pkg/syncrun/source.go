@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/helm"
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/object"
 	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
@@ -360,7 +360,7 @@ func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, er
 // asks again for every chart: a unit that ran before may have added CRDs
 // that a chart's .Capabilities.APIVersions must see.
 func (r *runner) capabilities(ctx context.Context, cfg *rest.Config) (string, []string, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	dc, err := kube.NewDiscovery(cfg, nil)
 	if err != nil {
 		return "", nil, err
 	}

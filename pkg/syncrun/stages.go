@@ -33,7 +33,7 @@ func (r *runner) readDataIn(ctx context.Context, ns, kind, name, field string, b
 	var getErr error
 	switch kind {
 	case "ConfigMap":
-		cm, err := r.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		cm, err := r.client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			data = make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
 			for k, v := range cm.Data {
@@ -47,7 +47,7 @@ func (r *runner) readDataIn(ctx context.Context, ns, kind, name, field string, b
 		}
 		getErr = err
 	case "Secret":
-		sec, err := r.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		sec, err := r.client.Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			data = sec.Data
 		}

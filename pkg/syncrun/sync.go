@@ -17,12 +17,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/lease"
 	"github.com/gitsync/gitsync/pkg/lockdown"
 	"github.com/gitsync/gitsync/pkg/names"
@@ -177,7 +177,7 @@ type runner struct {
 	lease  *lease.Lease
 	cfg    *rest.Config
 	log    *slog.Logger
-	client kubernetes.Interface
+	client kube.Interface
 	engine *apply.Engine
 	store  *inventory.Store
 	sync   *spec.Sync
@@ -253,7 +253,7 @@ func newRunner(opts Options) (*runner, error) {
 	// the same retries of transient faults.
 	r.retries = retry.Wrap(r.cfg, retry.Options{})
 	var err error
-	if r.client, err = kubernetes.NewForConfig(r.cfg); err != nil {
+	if r.client, err = kube.NewForConfig(r.cfg); err != nil {
 		return nil, err
 	}
 	if r.engine, err = apply.New(r.cfg, r.log); err != nil {
@@ -723,7 +723,7 @@ func (r *runner) emit(ctx context.Context, typ, reason, msg string, at time.Time
 		ReportingController: "gitsync.io/sync-job", ReportingInstance: r.holder(),
 	}
 	// A replayed create makes a duplicate Event at worst.
-	if _, err := r.client.CoreV1().Events(r.opts.Namespace).Create(retry.ReplaySafe(ctx), ev, metav1.CreateOptions{}); err != nil {
+	if _, err := r.client.Events(r.opts.Namespace).Create(retry.ReplaySafe(ctx), ev, metav1.CreateOptions{}); err != nil {
 		r.log.Warn("emitting the event failed", "reason", reason, "error", err)
 	}
 }

@@ -12,13 +12,13 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/flux"
+	"github.com/gitsync/gitsync/pkg/kube"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
@@ -135,7 +135,7 @@ func (r *runner) destinationFor(ctx context.Context, ref destinationRef) (*desti
 // Forbidden, naming the verb and the ServiceAccount, rather than later
 // with whatever its first request (API discovery) makes of it.
 func checkImpersonation(ctx context.Context, cfg *rest.Config) error {
-	c, err := authenticationv1client.NewForConfig(cfg)
+	c, err := kube.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (r *runner) remoteConfig(ctx context.Context, ref destinationRef) (*rest.Co
 	if sr == nil || sr.Name == "" {
 		return nil, fmt.Errorf("%s: the Secret holding the kubeconfig is required", field)
 	}
-	sec, err := r.client.CoreV1().Secrets(ref.namespace).Get(ctx, sr.Name, metav1.GetOptions{})
+	sec, err := r.client.Secrets(ref.namespace).Get(ctx, sr.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("%s: Secret/%s/%s not found", field, ref.namespace, sr.Name)
 	}

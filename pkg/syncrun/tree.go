@@ -196,7 +196,7 @@ func (r *runner) loadTree(ctx context.Context) *storedTree {
 		return t.stored
 	}
 	st := &storedTree{Units: map[string]storedEntry{}}
-	sec, err := r.client.CoreV1().Secrets(r.opts.Namespace).Get(ctx, treeSecretName(r.opts.Name), metav1.GetOptions{})
+	sec, err := r.client.Secrets(r.opts.Namespace).Get(ctx, treeSecretName(r.opts.Name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		t.stored = st
@@ -337,7 +337,7 @@ func (r *runner) saveTree(ctx context.Context, keep map[string]*unit) {
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{treeKey: zipped},
 	}
-	secrets := r.client.CoreV1().Secrets(r.opts.Namespace)
+	secrets := r.client.Secrets(r.opts.Namespace)
 	if old == nil || old.resourceVersion == "" {
 		_, err = secrets.Create(retry.ReplaySafe(ctx), sec, metav1.CreateOptions{FieldManager: "gitsync"})
 		if apierrors.IsAlreadyExists(err) {

@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/gitsync/gitsync/pkg/kube/kubeclientset"
 )
 
 // Options configures Start. The zero value starts a control plane on loopback.
@@ -187,7 +189,7 @@ type Cluster struct {
 	apiURL     string
 	kubeconfig string
 	config     *rest.Config
-	client     kubernetes.Interface
+	client     kubeclientset.Clientset
 	dynamic    dynamic.Interface
 	mapper     meta.ResettableRESTMapper
 
@@ -458,8 +460,9 @@ func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.config) }
 // KubeconfigPath is the admin kubeconfig file.
 func (c *Cluster) KubeconfigPath() string { return c.kubeconfig }
 
-// Client is a clientset with the admin configuration.
-func (c *Cluster) Client() kubernetes.Interface { return c.client }
+// Client is a clientset with the admin configuration; it is also the
+// kube.Interface of gitsync's engine packages.
+func (c *Cluster) Client() kubeclientset.Clientset { return c.client }
 
 // Dynamic is a dynamic client with the admin configuration.
 func (c *Cluster) Dynamic() dynamic.Interface { return c.dynamic }
@@ -527,7 +530,7 @@ func (c *Cluster) initClients(caPEM []byte, admin keyPair) error {
 	if err != nil {
 		return err
 	}
-	c.client = client
+	c.client = kubeclientset.FromClientset(client)
 	c.dynamic = dyn
 	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
 	return nil
