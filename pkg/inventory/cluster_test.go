@@ -252,6 +252,43 @@ func TestHistoryKeepsNewest(t *testing.T) {
 	}
 }
 
+// TestHistoryAppendsAfterSave appends entries right after a Save, as a run
+// and the CLI's seeding do: each append's LIST is served from the watch
+// cache no older than the Store's last write, which must include the
+// entry the previous append wrote, or the next one takes its number.
+func TestHistoryAppendsAfterSave(t *testing.T) {
+	ctx := t.Context()
+	for round := range 10 {
+		s := newStore(t)
+		if err := s.Save(ctx, &Inventory{Record: Record{Revision: "r"}}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 4; i++ {
+			h, err := s.AppendHistory(ctx, History{Revision: fmt.Sprintf("rev-%d", i)})
+			if err != nil {
+				t.Fatalf("round %d, append %d: %v", round, i, err)
+			}
+			if h.Number != i {
+				t.Fatalf("round %d, append %d got number %d", round, i, h.Number)
+			}
+		}
+	}
+
+	// Another writer's entry, made after this Store's Save, is counted.
+	s := newStore(t)
+	if err := s.Save(ctx, &Inventory{Record: Record{Revision: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	other := &Store{Client: env.Client(), Namespace: s.Namespace, Sync: s.Sync}
+	if _, err := other.AppendHistory(ctx, History{Revision: "theirs"}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.AppendHistory(ctx, History{Revision: "ours"})
+	if err != nil || h.Number != 2 {
+		t.Fatalf("append after another writer's = %d, %v; want number 2", h.Number, err)
+	}
+}
+
 // TestMeasureSave10000 reports what encoding and saving 10,000 entries
 // costs against the real API server; TestSaveLoadLarge checks correctness.
 func TestMeasureSave10000(t *testing.T) {

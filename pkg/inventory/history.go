@@ -118,9 +118,40 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 	if err := s.validate(); err != nil {
 		return h, err
 	}
-	cms, numbers, err := s.listHistory(ctx)
+	h, cms, err := s.appendHistory(ctx, h)
+	if errors.Is(err, ErrConflict) && s.written != "" {
+		// The LIST came from the watch cache as of our last write, and a
+		// writer we do not know of took the number since: count again
+		// from a consistent LIST.
+		s.written = ""
+		h, cms, err = s.appendHistory(ctx, h)
+	}
 	if err != nil {
 		return h, err
+	}
+
+	// The new entry is one of the kept ones, so keep limit-1 of the old.
+	var errs []error
+	keep := s.historyLimit() - 1
+	for i := keep; i < len(cms); i++ {
+		old := cms[i]
+		uid := old.UID
+		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &uid},
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("ConfigMap/%s/%s: delete old history: %w", s.Namespace, old.Name, err))
+		}
+	}
+	return h, errors.Join(errs...)
+}
+
+// appendHistory numbers h after the entries listed and creates its
+// ConfigMap. It returns the entries listed, newest first.
+func (s *Store) appendHistory(ctx context.Context, h History) (History, []corev1.ConfigMap, error) {
+	cms, numbers, err := s.listHistory(ctx)
+	if err != nil {
+		return h, nil, err
 	}
 	h.Number = 1
 	if len(numbers) > 0 {
@@ -129,7 +160,7 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 	h.Message = truncate(h.Message, MaxMessage)
 	body, err := json.Marshal(h)
 	if err != nil {
-		return h, fmt.Errorf("%s: %w", HistoryName(s.Sync, h.Number), err)
+		return h, nil, fmt.Errorf("%s: %w", HistoryName(s.Sync, h.Number), err)
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
@@ -149,28 +180,16 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 		}
 	}
 	ref := "ConfigMap/" + s.Namespace + "/" + cm.Name
-	_, err = s.Client.ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
+	out, err := s.Client.ConfigMaps(s.Namespace).Create(retry.ReplaySafe(ctx), cm, metav1.CreateOptions{FieldManager: s.fieldManager()})
 	if apierrors.IsAlreadyExists(err) {
-		_, err = s.ownWrite(ctx, cm, err)
+		out, err = s.ownWrite(ctx, cm, err)
 	}
 	if err != nil {
-		return h, s.writeError(ref, err)
+		return h, nil, s.writeError(ref, err)
 	}
-
-	// The new entry is one of the kept ones, so keep limit-1 of the old.
-	var errs []error
-	keep := s.historyLimit() - 1
-	for i := keep; i < len(cms); i++ {
-		old := cms[i]
-		uid := old.UID
-		err := s.Client.ConfigMaps(s.Namespace).Delete(ctx, old.Name, metav1.DeleteOptions{
-			Preconditions: &metav1.Preconditions{UID: &uid},
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("ConfigMap/%s/%s: delete old history: %w", s.Namespace, old.Name, err))
-		}
-	}
-	return h, errors.Join(errs...)
+	// The next append's LIST must see this entry, not only the inventory.
+	s.written = out.ResourceVersion
+	return h, cms, nil
 }
 
 // ListHistory returns the sync's history, newest first.
