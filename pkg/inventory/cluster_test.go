@@ -260,7 +260,7 @@ func TestHistoryAppendsAfterSave(t *testing.T) {
 	ctx := t.Context()
 	for round := range 10 {
 		s := newStore(t)
-		if err := s.Save(ctx, &Inventory{Record: Record{Revision: "r"}}); err != nil {
+		if err := s.Save(ctx, &Inventory{Record: Record{LastAttemptedRevision: "r"}}); err != nil {
 			t.Fatal(err)
 		}
 		for i := 1; i <= 4; i++ {
@@ -276,7 +276,7 @@ func TestHistoryAppendsAfterSave(t *testing.T) {
 
 	// Another writer's entry, made after this Store's Save, is counted.
 	s := newStore(t)
-	if err := s.Save(ctx, &Inventory{Record: Record{Revision: "r"}}); err != nil {
+	if err := s.Save(ctx, &Inventory{Record: Record{LastAttemptedRevision: "r"}}); err != nil {
 		t.Fatal(err)
 	}
 	other := &Store{Client: env.Client(), Namespace: s.Namespace, Sync: s.Sync}
