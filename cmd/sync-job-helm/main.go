@@ -1,7 +1,10 @@
 // Command sync-job-helm renders a Helm chart for sync-job, in a process of
 // its own: it reads one request (JSON) on stdin, runs the Helm SDK's chart
 // loader, values and template engine over a chart already on disk, writes
-// one response (JSON) on stdout and exits. sync-job starts it only for runs
+// one response (JSON) on stdout and exits. With the argument "verify" it
+// checks one Sigstore signature (a cosign v3 bundle or a keyless cosign
+// v2 signature) with sigstore-go instead, the same way
+// (pkg/source/oci/sigcheck/sigexec): sync-job links neither SDK. sync-job starts it only for runs
 // that render a chart, from the directory sync-job itself is in (or
 // $GITSYNC_HELM_RENDERER); see pkg/helm/helmexec and docs/helm.md. It uses
 // no network and no cluster.
@@ -22,6 +25,8 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/helm/sdk"
+	sigsdk "github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sdk"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sigexec"
 	"github.com/gitsync/gitsync/pkg/version"
 )
 
@@ -44,8 +49,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case len(args) == 1 && args[0] == "version":
 		fmt.Fprintln(stdout, helmexec.Program, version.Get())
 		return 0
+	case len(args) == 1 && args[0] == sigexec.Arg:
+		if err := sigexec.Serve(ctx, stdin, stdout, sigsdk.Checker{}); err != nil {
+			fmt.Fprintf(stderr, "%s %s: %v\n", helmexec.Program, sigexec.Arg, err)
+			return 1
+		}
+		return 0
 	case len(args) > 0:
-		fmt.Fprintf(stderr, "usage: %s [version]\n  reads a render request (JSON) on stdin and writes the response on stdout; sync-job runs it\n", helmexec.Program)
+		fmt.Fprintf(stderr, "usage: %s [version | %s]\n  reads a render request (JSON) on stdin and writes the response on stdout, or with %q a signature check request; sync-job runs it\n", helmexec.Program, sigexec.Arg, sigexec.Arg)
 		return 2
 	}
 	if err := helmexec.Serve(ctx, stdin, stdout, sdk.Renderer{}); err != nil {

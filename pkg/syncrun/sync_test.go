@@ -24,6 +24,10 @@ import (
 	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/source/oci"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck"
+	sigsdk "github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sdk"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sigexec"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/cluster"
 	"github.com/gitsync/gitsync/tests/gitserver"
@@ -39,10 +43,15 @@ func TestMain(m *testing.M) {
 	// Charts render in process (helmrenderer_test.go runs the child);
 	// with GITSYNC_HELM_RENDERER set, every chart renders in that program,
 	// as in sync-job.
+	// Sigstore signatures likewise: in process, or in `sync-job-helm
+	// verify` with GITSYNC_HELM_RENDERER set.
+	var checker sigcheck.Checker = sigsdk.Checker{}
 	if os.Getenv(helmexec.EnvProgram) != "" {
 		inProcess = helmexec.Renderer{}
+		checker = sigexec.Checker{}
 	}
 	helm.UseRenderer(inProcess)
+	oci.UseChecker(checker)
 	os.Exit(cluster.Run(m, cluster.Options{}, &env))
 }
 
