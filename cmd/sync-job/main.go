@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitsync/gitsync/pkg/health"
+	"github.com/gitsync/gitsync/pkg/health/celexec"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/jobargs"
@@ -49,6 +51,10 @@ func main() {
 	// Sigstore bundles and keyless signatures are checked in the same
 	// child, `sync-job-helm verify`: sync-job does not link sigstore-go.
 	oci.UseChecker(sigexec.Checker{})
+	// healthCheckExprs compile and evaluate there too (`sync-job-helm
+	// cel`, one process for the run, started on the first expression):
+	// sync-job does not link cel-go.
+	health.UseEngine(celexec.New(""))
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

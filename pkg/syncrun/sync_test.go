@@ -18,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitsync/gitsync/pkg/health"
+	"github.com/gitsync/gitsync/pkg/health/celeval"
+	"github.com/gitsync/gitsync/pkg/health/celexec"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/helm/chartrender"
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
@@ -45,13 +48,17 @@ func TestMain(m *testing.M) {
 	// as in sync-job.
 	// Sigstore signatures likewise: in process, or in `sync-job-helm
 	// verify` with GITSYNC_HELM_RENDERER set.
+	// And CEL health expressions.
 	var checker sigcheck.Checker = sigsdk.Checker{}
+	var cel health.Engine = celeval.Engine{}
 	if os.Getenv(helmexec.EnvProgram) != "" {
 		inProcess = helmexec.Renderer{}
 		checker = sigexec.Checker{}
+		cel = celexec.New("")
 	}
 	helm.UseRenderer(inProcess)
 	oci.UseChecker(checker)
+	health.UseEngine(cel)
 	os.Exit(cluster.Run(m, cluster.Options{}, &env))
 }
 

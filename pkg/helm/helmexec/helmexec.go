@@ -175,7 +175,7 @@ var ErrOutputTooLarge = errors.New("child output too large")
 // (pkg/source/oci/sigcheck/sigexec) run the same program through it.
 func Exec(ctx context.Context, bin string, args []string, in []byte) (out []byte, stderrQuote string, err error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = childEnv()
+	cmd.Env = ChildEnv()
 	cmd.Stdin = bytes.NewReader(in)
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: maxStderr, keepTail: true}
@@ -197,7 +197,9 @@ func Exec(ctx context.Context, bin string, args []string, in []byte) (out []byte
 // environment (credentials of cloud SDKs, say) reaches the Helm SDK.
 var childEnvVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "TMPDIR", "HOME"}
 
-func childEnv() []string {
+// ChildEnv is the environment of a child of sync-job: the variables of
+// childEnvVars that are set.
+func ChildEnv() []string {
 	var env []string
 	for _, k := range childEnvVars {
 		if v, ok := os.LookupEnv(k); ok {
