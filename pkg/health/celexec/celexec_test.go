@@ -103,3 +103,36 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// BenchmarkChild measures sync-job's cost of CEL in the child: the first
+// compile (the child's start, CEL's environment) and each evaluation of an
+// expression on a Certificate-like object (JSON both ways).
+func BenchmarkChild(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), helmexec.Program)
+	if out, err := exec.CommandContext(b.Context(), "go", "build", "-o", bin, "github.com/gitsync/gitsync/cmd/sync-job-helm").CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", helmexec.Program, err, out)
+	}
+	obj := map[string]any{"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+		"metadata": map[string]any{"name": "c", "namespace": "ns", "generation": int64(2)},
+		"status": map[string]any{"observedGeneration": int64(2), "conditions": []any{
+			map[string]any{"type": "Ready", "status": "True", "reason": "Ready", "message": "ok"}}}}
+	const src = "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')"
+	b.Run("start+compile", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := celexec.New(bin).Compile(src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("eval", func(b *testing.B) {
+		eval, err := celexec.New(bin).Compile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if ok, err := eval(b.Context(), obj); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
