@@ -67,7 +67,7 @@ func New(path string) *Engine { return &Engine{path: path} }
 // Compile compiles src in the child and returns its evaluation there.
 func (e *Engine) Compile(src string) (func(ctx context.Context, obj map[string]any) (bool, error), error) {
 	// A compile is quick and has no context: the spec's decoder calls it.
-	if _, err := e.call(context.Background(), &Request{Op: "compile", Src: src}); err != nil { //nolint:contextcheck // see above
+	if _, err := e.exchange(&Request{Op: "compile", Src: src}, nil, nil); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, obj map[string]any) (bool, error) {
@@ -84,9 +84,16 @@ type evalError struct{ msg string }
 
 func (e *evalError) Error() string { return e.msg }
 
-// call sends req and reads the answer. A child that fails is stopped and
-// forgotten: the next call starts another.
+// call sends req and reads the answer; ctx's end stops the child.
 func (e *Engine) call(ctx context.Context, req *Request) (bool, error) {
+	return e.exchange(req, func(kill func()) func() bool { return context.AfterFunc(ctx, kill) }, ctx.Err)
+}
+
+// exchange sends req and reads the answer. watch, when not nil, arranges
+// for kill to stop the child (a cancelled evaluation) and returns how to
+// undo that; ctxErr says why it was stopped. A child that fails is stopped
+// and forgotten: the next call starts another.
+func (e *Engine) exchange(req *Request, watch func(kill func()) func() bool, ctxErr func() error) (bool, error) {
 	line, err := json.Marshal(req)
 	if err != nil {
 		return false, err
@@ -98,8 +105,11 @@ func (e *Engine) call(ctx context.Context, req *Request) (bool, error) {
 			return false, err
 		}
 	}
-	stop := context.AfterFunc(ctx, func() { _ = e.cmd.Process.Kill() })
-	defer stop()
+	if watch != nil {
+		cmd := e.cmd
+		stop := watch(func() { _ = cmd.Process.Kill() })
+		defer stop()
+	}
 	resp, err := e.roundTrip(append(line, '\n'))
 	if err != nil {
 		bin := e.cmd.Path
@@ -107,8 +117,8 @@ func (e *Engine) call(ctx context.Context, req *Request) (bool, error) {
 		_ = e.cmd.Wait()
 		quote := e.stderr.quote()
 		e.cmd = nil
-		if ctx.Err() != nil {
-			return false, fmt.Errorf("CEL evaluator %s: %w", bin, ctx.Err())
+		if ctxErr != nil && ctxErr() != nil {
+			return false, fmt.Errorf("CEL evaluator %s: %w", bin, ctxErr())
 		}
 		return false, fmt.Errorf("CEL evaluator %s %s: %v%s", bin, Arg, err, quote)
 	}
@@ -146,7 +156,9 @@ func (e *Engine) start() error {
 			return fmt.Errorf("CEL evaluator: %w", err)
 		}
 	}
-	cmd := exec.Command(bin, Arg) //nolint:noctx // lives as long as the process; stopped by closing its stdin
+	// Not CommandContext: the child lives as long as this process and ends
+	// when its stdin closes; a cancelled evaluation kills it (exchange).
+	cmd := exec.Command(bin, Arg)
 	cmd.Env = helmexec.ChildEnv()
 	in, err := cmd.StdinPipe()
 	if err != nil {
