@@ -68,7 +68,7 @@ size: ## Print the binaries' sizes, sync-job's size by module, its init work and
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## Build kubectl-gitsync, sync-job and its Helm renderer sync-job-helm as static binaries into bin/.
+build: ## Build kubectl-gitsync, sync-job and its child sync-job-helm (Helm render, Sigstore checks, CEL) as static binaries into bin/.
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/kubectl-gitsync ./cmd/sync-job ./cmd/sync-job-helm
 
 deps: ## Install the Debian packages the tests need (apt-get, only what is missing).

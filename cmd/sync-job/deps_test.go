@@ -36,6 +36,21 @@ func TestLeanDependencies(t *testing.T) {
 		// types (kubernetes/scheme); sync-job uses pkg/kube instead.
 		"k8s.io/client-go/kubernetes/",
 		"k8s.io/client-go/discovery/",
+		// Sigstore bundles and keyless signatures are checked in the same
+		// child process (`sync-job-helm verify`, pkg/source/oci/sigcheck):
+		// sigstore-go and what it brings (Rekor's OpenAPI client, TUF,
+		// in-toto, gRPC) were 6 MB of the binary and 6 MiB of a run's peak.
+		"github.com/sigstore/",
+		"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sdk",
+		"google.golang.org/grpc",
+		"github.com/go-openapi/runtime",
+		"github.com/go-openapi/strfmt",
+		"github.com/asaskevich/govalidator",
+		// healthCheckExprs compile and evaluate in the child too
+		// (`sync-job-helm cel`, pkg/health/celexec): cel-go was 5.6 MB.
+		"github.com/google/cel-go/",
+		"github.com/antlr4-go/antlr/",
+		"github.com/gitsync/gitsync/pkg/health/celeval",
 	}
 	for _, p := range deps {
 		if r := matching(p, refused); r != "" {

@@ -21,9 +21,13 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitsync/gitsync/pkg/health"
+	"github.com/gitsync/gitsync/pkg/health/celexec"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/jobargs"
+	"github.com/gitsync/gitsync/pkg/source/oci"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sigexec"
 	"github.com/gitsync/gitsync/pkg/syncrun"
 	"github.com/gitsync/gitsync/pkg/version"
 )
@@ -44,6 +48,13 @@ func main() {
 	// A chart renders in a child process, sync-job-helm next to this
 	// binary: sync-job does not link the Helm SDK (docs/helm.md).
 	helm.UseRenderer(helmexec.Renderer{})
+	// Sigstore bundles and keyless signatures are checked in the same
+	// child, `sync-job-helm verify`: sync-job does not link sigstore-go.
+	oci.UseChecker(sigexec.Checker{})
+	// healthCheckExprs compile and evaluate there too (`sync-job-helm
+	// cel`, one process for the run, started on the first expression):
+	// sync-job does not link cel-go.
+	health.UseEngine(celexec.New(""))
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"net"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,10 +39,10 @@ var (
 	// bucketName is S3's rule for bucket names: 3 to 63 lowercase
 	// letters, digits, '.' and '-', starting and ending with a letter or
 	// digit.
-	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	bucketName = lazyRegexp(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// bucketRegion admits the region names S3-compatible servers use
 	// ("us-east-1", "auto", "garage").
-	bucketRegion = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	bucketRegion = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 )
 
 // BucketSource is an S3-compatible bucket, as Flux's Bucket spec. Every
@@ -160,7 +159,7 @@ func (b *BucketSource) validate(p *field.Path) field.ErrorList {
 	switch {
 	case b.BucketName == "":
 		errs = append(errs, field.Required(np, "the bucket's name"))
-	case !bucketName.MatchString(b.BucketName) || strings.Contains(b.BucketName, ".."):
+	case !bucketName().MatchString(b.BucketName) || strings.Contains(b.BucketName, ".."):
 		errs = append(errs, field.Invalid(np, b.BucketName,
 			"a bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit"))
 	}
@@ -170,7 +169,7 @@ func (b *BucketSource) validate(p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("prefix"), b.Prefix, problem))
 		}
 	}
-	if b.Region != "" && !bucketRegion.MatchString(b.Region) {
+	if b.Region != "" && !bucketRegion().MatchString(b.Region) {
 		errs = append(errs, field.Invalid(p.Child("region"), b.Region,
 			"a region name: letters, digits, '-' and '_', at most 64 characters"))
 	}

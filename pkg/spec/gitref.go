@@ -3,7 +3,6 @@ package spec
 import (
 	"errors"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/gitsync/gitsync/pkg/redact"
@@ -57,7 +56,7 @@ func (g *GitSource) Scheme() string {
 // scpLike matches git's scp-like syntax [user@]host:path, where host is a
 // name or a bracketed IPv6 address and path does not start with "//" (which
 // would make it a URL).
-var scpLike = regexp.MustCompile(`^(?:[^@/:\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^@/:\[\]\s]+):(?:[^/\s]|/[^/\s])\S*$`)
+var scpLike = lazyRegexp(`^(?:[^@/:\s]+@)?(?:\[[0-9A-Fa-f:.]+\]|[^@/:\[\]\s]+):(?:[^/\s]|/[^/\s])\S*$`)
 
 // gitURLScheme classifies a Git URL. It returns the scheme, or "" and why
 // the URL is not accepted.
@@ -66,7 +65,7 @@ func gitURLScheme(raw string) (scheme, problem string) {
 		return "", "must not contain white space"
 	}
 	if !strings.Contains(raw, "://") {
-		if scpLike.MatchString(raw) {
+		if scpLike().MatchString(raw) {
 			return SchemeSSH, ""
 		}
 		return "", "must be an https://, ssh://, scp-like ([user@]host:path) or, with insecure: true, http:// URL"

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"regexp"
 	"strings"
 	"time"
 
@@ -56,15 +55,15 @@ const (
 var (
 	// releaseName is Helm's release name rule: a DNS-1123 subdomain
 	// (lowercase alphanumerics, '-' and '.').
-	releaseName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	releaseName = lazyRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	// valuesKey and targetPath are the patterns Flux enforces on
 	// valuesFrom entries. targetPath admits no '=' or ',', which would
 	// otherwise be read as further assignments.
-	valuesKey  = regexp.MustCompile(`^[\-._a-zA-Z0-9]+$`)
-	targetPath = regexp.MustCompile(`^([a-zA-Z0-9_\-.\\/]|\[[0-9]{1,5}\])+$`)
+	valuesKey  = lazyRegexp(`^[\-._a-zA-Z0-9]+$`)
+	targetPath = lazyRegexp(`^([a-zA-Z0-9_\-.\\/]|\[[0-9]{1,5}\])+$`)
 	// chartName admits what chart repositories use in practice; it keeps
 	// out what could change the URL or path built from it.
-	chartName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
+	chartName = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
 )
 
 // HelmSource is a chart in a Helm repository, as Flux's HelmRepository
@@ -287,7 +286,7 @@ func (h *HelmSource) validate(p *field.Path) field.ErrorList {
 				"must be oci://host[:port]/path, a registry repository without tag or digest (the chart is url/chart)"))
 		}
 	}
-	if h.Chart != "" && !chartName.MatchString(h.Chart) {
+	if h.Chart != "" && !chartName().MatchString(h.Chart) {
 		errs = append(errs, field.Invalid(p.Child("chart"), h.Chart,
 			"a chart name: letters, digits, '-', '_', '.' and '+', starting with a letter or digit"))
 	}
@@ -331,7 +330,7 @@ func (h *HelmSpec) validate(p *field.Path) field.ErrorList {
 		switch {
 		case len(h.ReleaseName) > maxReleaseNameLength:
 			errs = append(errs, field.TooLong(rp, h.ReleaseName, maxReleaseNameLength))
-		case !releaseName.MatchString(h.ReleaseName):
+		case !releaseName().MatchString(h.ReleaseName):
 			errs = append(errs, field.Invalid(rp, h.ReleaseName,
 				"a Helm release name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"))
 		}
@@ -340,11 +339,11 @@ func (h *HelmSpec) validate(p *field.Path) field.ErrorList {
 	for i, ref := range h.ValuesFrom {
 		rp := p.Child("valuesFrom").Index(i)
 		errs = append(errs, validateDataRef(rp, ref.Kind, ref.Name)...)
-		if ref.ValuesKey != "" && (len(ref.ValuesKey) > 253 || !valuesKey.MatchString(ref.ValuesKey)) {
+		if ref.ValuesKey != "" && (len(ref.ValuesKey) > 253 || !valuesKey().MatchString(ref.ValuesKey)) {
 			errs = append(errs, field.Invalid(rp.Child("valuesKey"), ref.ValuesKey,
 				"a data key: letters, digits, '-', '_' and '.', at most 253 characters"))
 		}
-		if ref.TargetPath != "" && (len(ref.TargetPath) > 250 || !targetPath.MatchString(ref.TargetPath)) {
+		if ref.TargetPath != "" && (len(ref.TargetPath) > 250 || !targetPath().MatchString(ref.TargetPath)) {
 			errs = append(errs, field.Invalid(rp.Child("targetPath"), ref.TargetPath,
 				"a dotted path such as a.b[0].c: letters, digits, '_', '-', '.', '/', '\\' and [index], at most 250 characters"))
 		}

@@ -33,12 +33,12 @@ const (
 
 var (
 	// ociTag is the grammar of an OCI tag.
-	ociTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	ociTag = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	// ociDigest is a sha256 manifest digest.
-	ociDigest = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	ociDigest = lazyRegexp(`^sha256:[a-f0-9]{64}$`)
 	// mediaType is the grammar of a media type (RFC 6838), with the
 	// suffixes OCI uses.
-	mediaType = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+	mediaType = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
 )
 
 // OCISource is an artifact in an OCI registry, as Flux's OCIRepository
@@ -234,7 +234,7 @@ func (o *OCISource) validate(p *field.Path) field.ErrorList {
 	}
 	rp := p.Child("ref")
 	r := o.Ref
-	if r.Digest != "" && !ociDigest.MatchString(r.Digest) {
+	if r.Digest != "" && !ociDigest().MatchString(r.Digest) {
 		errs = append(errs, field.Invalid(rp.Child("digest"), r.Digest, "must be sha256:<64 lowercase hex>"))
 	}
 	if r.SemVer != "" {
@@ -250,12 +250,12 @@ func (o *OCISource) validate(p *field.Path) field.ErrorList {
 			errs = append(errs, field.Forbidden(rp.Child("semverFilter"), "filters the tags of semver, which is not set"))
 		}
 	}
-	if r.Tag != "" && !ociTag.MatchString(r.Tag) {
+	if r.Tag != "" && !ociTag().MatchString(r.Tag) {
 		errs = append(errs, field.Invalid(rp.Child("tag"), r.Tag, "not a valid tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'"))
 	}
 	if l := o.LayerSelector; l != nil {
 		lp := p.Child("layerSelector")
-		if l.MediaType != "" && !mediaType.MatchString(l.MediaType) {
+		if l.MediaType != "" && !mediaType().MatchString(l.MediaType) {
 			errs = append(errs, field.Invalid(lp.Child("mediaType"), l.MediaType, "not a media type such as application/vnd.cncf.flux.content.v1.tar+gzip"))
 		}
 		if op := l.Operation; op != "" && op != OCILayerExtract && op != OCILayerCopy {

@@ -30,17 +30,17 @@ const maxAffixLength = 200
 var (
 	// commitSHA is a full SHA-1 object name. Abbreviations are refused:
 	// they can become ambiguous as the repository grows.
-	commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	commitSHA = lazyRegexp(`^[0-9a-f]{40}$`)
 	// varName is a substitution variable name, as Flux accepts them.
-	varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
+	varName = lazyRegexp(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 	// namePrefix and nameSuffix allow only what can start or end a DNS-1123
 	// subdomain name, so that prefixed names stay valid object names.
-	namePrefix = regexp.MustCompile(`^[a-z0-9][-a-z0-9.]*$`)
-	nameSuffix = regexp.MustCompile(`^[-a-z0-9.]*[a-z0-9]$`)
+	namePrefix = lazyRegexp(`^[a-z0-9][-a-z0-9.]*$`)
+	nameSuffix = lazyRegexp(`^[-a-z0-9.]*[a-z0-9]$`)
 	// imageTag is the OCI distribution grammar of a tag.
-	imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	imageTag = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	// imageDigest is a sha256 or sha512 digest.
-	imageDigest = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+	imageDigest = lazyRegexp(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
 )
 
 func validateTypeMeta(tm metav1.TypeMeta) field.ErrorList {
@@ -108,9 +108,9 @@ func (s *SyncSpec) validate(p *field.Path) field.ErrorList {
 	if s.TargetNamespace != "" {
 		errs = append(errs, dns1123Label(p.Child("targetNamespace"), s.TargetNamespace)...)
 	}
-	errs = append(errs, validateAffix(p.Child("namePrefix"), s.NamePrefix, namePrefix,
+	errs = append(errs, validateAffix(p.Child("namePrefix"), s.NamePrefix, namePrefix(),
 		"may contain only lowercase letters, digits, '-' and '.', and must start with a letter or digit")...)
-	errs = append(errs, validateAffix(p.Child("nameSuffix"), s.NameSuffix, nameSuffix,
+	errs = append(errs, validateAffix(p.Child("nameSuffix"), s.NameSuffix, nameSuffix(),
 		"may contain only lowercase letters, digits, '-' and '.', and must end with a letter or digit")...)
 	if cm := s.CommonMetadata; cm != nil {
 		errs = append(errs, metav1validation.ValidateLabels(cm.Labels, p.Child("commonMetadata", "labels"))...)
@@ -249,7 +249,7 @@ func (r GitRef) validate(p *field.Path) field.ErrorList {
 				"must be HEAD or a valid full Git reference such as refs/heads/main or refs/pull/1/head"))
 		}
 	}
-	if r.Commit != "" && !commitSHA.MatchString(r.Commit) {
+	if r.Commit != "" && !commitSHA().MatchString(r.Commit) {
 		errs = append(errs, field.Invalid(p.Child("commit"), r.Commit, "must be a full 40-character lowercase hex SHA-1"))
 	}
 	return errs
@@ -394,10 +394,10 @@ func validateImages(p *field.Path, images []Image) field.ErrorList {
 				errs = append(errs, field.Invalid(ip.Child("newName"), img.NewName, "not an image name without tag or digest"))
 			}
 		}
-		if img.NewTag != "" && !imageTag.MatchString(img.NewTag) {
+		if img.NewTag != "" && !imageTag().MatchString(img.NewTag) {
 			errs = append(errs, field.Invalid(ip.Child("newTag"), img.NewTag, "not a valid image tag"))
 		}
-		if img.Digest != "" && !imageDigest.MatchString(img.Digest) {
+		if img.Digest != "" && !imageDigest().MatchString(img.Digest) {
 			errs = append(errs, field.Invalid(ip.Child("digest"), img.Digest, "must be sha256:<64 hex digits> or sha512:<128 hex digits>"))
 		}
 	}
@@ -421,7 +421,7 @@ func validateDataRef(p *field.Path, kind, name string) field.ErrorList {
 func (pb *PostBuild) validate(p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, k := range sortedKeys(pb.Substitute) {
-		if !varName.MatchString(k) {
+		if !varName().MatchString(k) {
 			errs = append(errs, field.Invalid(p.Child("substitute").Key(k), k,
 				"must be a variable name: a letter or _, then letters, digits or _"))
 		}

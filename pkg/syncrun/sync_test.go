@@ -18,12 +18,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitsync/gitsync/pkg/health"
+	"github.com/gitsync/gitsync/pkg/health/celeval"
+	"github.com/gitsync/gitsync/pkg/health/celexec"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/helm/chartrender"
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/helm/sdk"
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/source/oci"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck"
+	sigsdk "github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sdk"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sigexec"
 	"github.com/gitsync/gitsync/pkg/spec"
 	"github.com/gitsync/gitsync/tests/cluster"
 	"github.com/gitsync/gitsync/tests/gitserver"
@@ -39,10 +46,19 @@ func TestMain(m *testing.M) {
 	// Charts render in process (helmrenderer_test.go runs the child);
 	// with GITSYNC_HELM_RENDERER set, every chart renders in that program,
 	// as in sync-job.
+	// Sigstore signatures likewise: in process, or in `sync-job-helm
+	// verify` with GITSYNC_HELM_RENDERER set.
+	// And CEL health expressions.
+	var checker sigcheck.Checker = sigsdk.Checker{}
+	var cel health.Engine = celeval.Engine{}
 	if os.Getenv(helmexec.EnvProgram) != "" {
 		inProcess = helmexec.Renderer{}
+		checker = sigexec.Checker{}
+		cel = celexec.New("")
 	}
 	helm.UseRenderer(inProcess)
+	oci.UseChecker(checker)
+	health.UseEngine(cel)
 	os.Exit(cluster.Run(m, cluster.Options{}, &env))
 }
 

@@ -24,7 +24,7 @@ func main() {
 	caFile := flag.String("ca-bundle", ociimage.DefaultCABundle, "CA bundle to include at /etc/ssl/certs/ca-certificates.crt")
 	arch := flag.String("arch", "amd64", "image architecture")
 	var extra []string
-	flag.Func("extra", "another static binary to put next to the entrypoint, at /<its file name> (repeatable; sync-job's is sync-job-helm)", func(s string) error {
+	flag.Func("extra", "another static binary to put next to the entrypoint, at /<its file name> (repeatable; sync-job's is sync-job-helm, its Helm, Sigstore and CEL child)", func(s string) error {
 		extra = append(extra, s)
 		return nil
 	})

@@ -121,17 +121,8 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		// json names the type it cannot encode, never a value.
 		return nil, fail("encoding the request: %v", err)
 	}
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = childEnv()
-	cmd.Stdin = bytes.NewReader(in)
-	stdout := &capped{max: maxOutput}
-	stderr := &capped{max: maxStderr, keepTail: true}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// After a kill, do not wait for pipes held open by anything the child
-	// started.
-	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
-	err = cmd.Run()
+	out, stderr, err := Exec(ctx, bin, nil, in)
 	clear(in) // the request may hold keys
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("%s: Helm renderer %s stopped after %s: %w", req.ChartPath, bin, time.Since(start).Round(time.Millisecond), ctxErr)
@@ -139,21 +130,21 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
-			return nil, fail("%v%s", exitErr.ProcessState, stderr.quote())
+			return nil, fail("%v%s", exitErr.ProcessState, stderr)
 		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return nil, fail("no such program (build cmd/%s and put it next to sync-job, or set %s)", Program, EnvProgram)
 		}
+		if errors.Is(err, ErrOutputTooLarge) {
+			return nil, fail("more than %d bytes of output", maxOutput)
+		}
 		return nil, fail("%v", err)
 	}
-	if stdout.over {
-		return nil, fail("more than %d bytes of output", maxOutput)
-	}
 	var resp Response
-	dec := json.NewDecoder(bytes.NewReader(stdout.buf.Bytes()))
+	dec := json.NewDecoder(bytes.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&resp); err != nil {
-		return nil, fail("invalid output (%v)%s", err, stderr.quote())
+		return nil, fail("invalid output (%v)%s", err, stderr)
 	}
 	if dec.More() {
 		return nil, fail("invalid output: more than one response")
@@ -173,12 +164,42 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 	return nil, fail("invalid output: a response needs exactly one of result and error")
 }
 
+// ErrOutputTooLarge means a child wrote more than the output cap.
+var ErrOutputTooLarge = errors.New("child output too large")
+
+// Exec runs the child program bin with args and in on its stdin, and
+// returns its stdout (at most 256 MiB, else ErrOutputTooLarge) and the end
+// of its stderr quoted for an error message ("; stderr: ..."; "" when
+// empty). The child gets only the variables of childEnvVars. The caller
+// clears in when it holds secrets. sync-job's other children
+// (pkg/source/oci/sigcheck/sigexec) run the same program through it.
+func Exec(ctx context.Context, bin string, args []string, in []byte) (out []byte, stderrQuote string, err error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = ChildEnv()
+	cmd.Stdin = bytes.NewReader(in)
+	stdout := &capped{max: maxOutput}
+	stderr := &capped{max: maxStderr, keepTail: true}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// After a kill, do not wait for pipes held open by anything the child
+	// started.
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, stderr.quote(), err
+	}
+	if stdout.over {
+		return nil, stderr.quote(), ErrOutputTooLarge
+	}
+	return stdout.buf.Bytes(), stderr.quote(), nil
+}
+
 // childEnvVars are the variables the child inherits: the Go runtime's
 // settings and where temporary files go. Nothing else of sync-job's
 // environment (credentials of cloud SDKs, say) reaches the Helm SDK.
 var childEnvVars = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "TMPDIR", "HOME"}
 
-func childEnv() []string {
+// ChildEnv is the environment of a child of sync-job: the variables of
+// childEnvVars that are set.
+func ChildEnv() []string {
 	var env []string
 	for _, k := range childEnvVars {
 		if v, ok := os.LookupEnv(k); ok {

@@ -2,22 +2,18 @@ package oci
 
 import (
 	"context"
-	"encoding/hex"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck"
 	"github.com/gitsync/gitsync/pkg/source/registry"
 )
 
@@ -34,7 +30,7 @@ const (
 	// CosignSignPredicateType is the predicate type of the in-toto
 	// statement `cosign sign` signs (a DSSE envelope) in a bundle: its
 	// subject is the manifest digest, its predicate empty.
-	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+	CosignSignPredicateType = sigcheck.CosignSignPredicateType
 	// InTotoPayloadType is the DSSE payload type of an in-toto statement.
 	InTotoPayloadType = "application/vnd.in-toto+json"
 	// maxReferrers bounds the referrers examined.
@@ -42,12 +38,13 @@ const (
 )
 
 // signer checks one signature and says who made it, or what is wrong
-// with it.
+// with it; an error means it could not be checked (see sigcheck.Checker).
 type signer struct {
 	// legacy checks a ".sig" layer and its payload (checkSignatures).
-	legacy func(l v1.Descriptor, payload []byte) (by, problem string)
-	// bundle checks a Sigstore bundle against the artifact's digest.
-	bundle func(b *bundle.Bundle, digest []byte) (by, problem string)
+	legacy func(ctx context.Context, l v1.Descriptor, payload []byte) (by, problem string, err error)
+	// bundle checks a Sigstore bundle (its JSON) against the artifact's
+	// digest.
+	bundle func(ctx context.Context, raw []byte) (by, problem string, err error)
 }
 
 // verifyArtifact verifies that a cosign signature of digest, in either
@@ -62,21 +59,23 @@ func verifyArtifact(ctx context.Context, repo name.Repository, ropts []remote.Op
 		kind, trust string
 	)
 	if len(v.Identities) > 0 {
-		t, err := parseKeyless(v.TrustedRoot, v.Identities)
-		if err != nil {
+		if err := checkKeyless(v.TrustedRoot, v.Identities); err != nil {
 			return "", fmt.Errorf("keyless verification: %v: %w", err, source.ErrInvalidOptions)
 		}
-		s, kind, trust = t.signer(v.Identities)
+		s, kind, trust = keylessSigner(v, digest)
 	} else {
 		keys, err := parseKeys(v.Keys)
 		if err != nil {
 			return "", fmt.Errorf("verification keys: %v: %w", err, source.ErrInvalidOptions)
 		}
-		s, kind, trust = keySigner(keys)
+		s, kind, trust = keySigner(keys, digest)
 	}
 	by, bundles, lookupErr := checkBundles(ctx, repo, ropts, digest, s.bundle)
 	if by != "" {
 		return by, nil
+	}
+	if lookupErr != nil && errors.Is(lookupErr, source.ErrInvalidOptions) {
+		return "", fmt.Errorf("%s: %w", kind, lookupErr)
 	}
 	by, err := checkSignatures(ctx, repo, ropts, digest, kind, trust, bundles, s.legacy)
 	if err == nil {
@@ -96,15 +95,7 @@ func verifyArtifact(ctx context.Context, repo name.Repository, ropts []remote.Op
 // that verifies, else what was found, for the error message, and the
 // error of listing the referrers, if any.
 func checkBundles(ctx context.Context, repo name.Repository, ropts []remote.Option, digest string,
-	check func(b *bundle.Bundle, digest []byte) (by, problem string)) (by, found string, err error) {
-	h, err := v1.NewHash(digest)
-	if err != nil {
-		return "", "", err
-	}
-	raw, err := hex.DecodeString(h.Hex)
-	if err != nil {
-		return "", "", err
-	}
+	check func(ctx context.Context, raw []byte) (by, problem string, err error)) (by, found string, err error) {
 	where := "referrers of " + digest + " (referrers API, or tag " + strings.Replace(digest, ":", "-", 1) + ")"
 	idx, err := remote.Referrers(repo.Digest(digest), append(ropts, remote.WithContext(ctx))...)
 	if err != nil {
@@ -138,7 +129,10 @@ func checkBundles(ctx context.Context, repo name.Repository, ropts []remote.Opti
 			}
 			continue
 		}
-		by, problem := check(b, raw)
+		by, problem, err := check(ctx, b)
+		if err != nil {
+			return "", "could not check bundle " + d.Digest.String(), err
+		}
 		if problem != "" {
 			problems = append(problems, fmt.Sprintf("bundle %s: %s", d.Digest, problem))
 			continue
@@ -151,11 +145,11 @@ func checkBundles(ctx context.Context, repo name.Repository, ropts []remote.Opti
 	return "", "no sigstore bundle verifies (" + strings.Join(problems, "; ") + ")", nil
 }
 
-// readBundle reads the referrer d of digest: nil and no problem when it
-// is not a Sigstore bundle; nil and a problem when it is one that cannot
-// be read; an error when the registry fails or a blob has the wrong
-// digest.
-func readBundle(ctx context.Context, repo name.Repository, ropts []remote.Option, d v1.Descriptor, digest string) (*bundle.Bundle, string, error) {
+// readBundle reads the referrer d of digest: the bundle's JSON (the
+// Checker parses it); nil and no problem when it is not a Sigstore
+// bundle; nil and a problem when it is one that cannot be read; an error
+// when the registry fails or a blob has the wrong digest.
+func readBundle(ctx context.Context, repo name.Repository, ropts []remote.Option, d v1.Descriptor, digest string) ([]byte, string, error) {
 	desc, err := remote.Get(repo.Digest(d.Digest.String()), append(ropts, remote.WithContext(ctx))...)
 	if err != nil {
 		if registry.IsNotFound(err) {
@@ -178,62 +172,33 @@ func readBundle(ctx context.Context, repo name.Repository, ropts []remote.Option
 	if err != nil {
 		return nil, "", err
 	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, fmt.Sprintf("not a valid Sigstore bundle: %v", err), nil
-	}
-	return &b, "", nil
+	return data, "", nil
 }
 
-// checkStatement accepts what a bundle signed: a message signature (the
-// verifier checked its digest) or an in-toto statement of `cosign sign`
-// (the verifier checked its subject). Another attestation (a provenance,
-// an SBOM) about the artifact is not a signature of it.
-func checkStatement(res *verify.VerificationResult) string {
-	if res.Statement != nil && res.Statement.GetPredicateType() != CosignSignPredicateType {
-		return fmt.Sprintf("an attestation of %s, not a cosign signature (%s)", res.Statement.GetPredicateType(), CosignSignPredicateType)
-	}
-	return ""
-}
-
-// keySigner checks signatures with public keys. For bundles, a key is the
-// only trust: the transparency log is not consulted, as for the ".sig"
-// layout.
-func keySigner(keys []publicKey) (signer, string, string) {
+// keySigner checks signatures with public keys: cosign v2's here, with
+// the standard library; bundles with the Checker. For bundles, a key is
+// the only trust: the transparency log is not consulted, as for the
+// ".sig" layout.
+func keySigner(keys []publicKey, digest string) (signer, string, string) {
 	names := make([]string, len(keys))
-	verifiers := make([]*verify.Verifier, len(keys))
+	base := sigcheck.Request{Digest: digest}
 	for i, k := range keys {
 		names[i] = k.name + " (" + k.id + ")"
-		sv, err := signature.LoadDefaultVerifier(k.key)
+		der, err := x509.MarshalPKIXPublicKey(k.key)
 		if err != nil {
-			continue // parseKeys admits only keys sigstore loads
+			continue // parseKeys parsed it from this DER
 		}
-		material := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return root.NewExpiringKey(sv, time.Time{}, time.Time{}), nil
-		})
-		verifiers[i], _ = verify.NewVerifier(material, verify.WithNoObserverTimestamps())
+		base.Keys = append(base.Keys, sigcheck.Key{Name: k.name, ID: k.id, PKIX: der})
 	}
 	s := signer{
-		legacy: func(l v1.Descriptor, payload []byte) (string, string) {
-			return legacyKeyCheck(keys, l, payload)
+		legacy: func(_ context.Context, l v1.Descriptor, payload []byte) (string, string, error) {
+			by, problem := legacyKeyCheck(keys, l, payload)
+			return by, problem, nil
 		},
-		bundle: func(b *bundle.Bundle, digest []byte) (string, string) {
-			var problems []string
-			for i, k := range keys {
-				if verifiers[i] == nil {
-					continue
-				}
-				res, err := verifiers[i].Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), verify.WithKey()))
-				if err != nil {
-					problems = append(problems, k.name+": "+err.Error())
-					continue
-				}
-				if p := checkStatement(res); p != "" {
-					return "", p
-				}
-				return ProviderCosign + " " + k.name + " " + k.id, ""
-			}
-			return "", "by none of the keys (" + strings.Join(problems, "; ") + ")"
+		bundle: func(ctx context.Context, raw []byte) (string, string, error) {
+			req := base
+			req.Bundle = raw
+			return check(ctx, &req)
 		},
 	}
 	return s, "cosign", "keys tried: " + strings.Join(names, ", ")

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/gitsync/gitsync/pkg/source"
+	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck"
 	"github.com/gitsync/gitsync/pkg/source/registry"
 )
 
@@ -32,7 +33,7 @@ const (
 	// simple-signing payload.
 	SimpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
 	// SignatureAnnotation holds a layer's signature, base64.
-	SignatureAnnotation = "dev.cosignproject.cosign/signature"
+	SignatureAnnotation = sigcheck.SignatureAnnotation
 	// simpleSigningType is the payload's critical.type.
 	simpleSigningType = "cosign container image signature"
 	// maxSignatures bounds the signature layers read, maxPayload the
@@ -140,7 +141,7 @@ func legacyKeyCheck(keys []publicKey, l v1.Descriptor, payload []byte) (string, 
 // bundles (what the search for cosign v3's bundles found) and trust: the
 // keys or identities the signatures were checked against.
 func checkSignatures(ctx context.Context, repo name.Repository, ropts []remote.Option, digest, kind, trust, bundles string,
-	check func(l v1.Descriptor, payload []byte) (by, problem string)) (string, error) {
+	check func(ctx context.Context, l v1.Descriptor, payload []byte) (by, problem string, err error)) (string, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s; %s; %s: %w", kind, fmt.Sprintf(format, args...), bundles, trust, source.ErrVerification)
 	}
@@ -169,7 +170,10 @@ func checkSignatures(ctx context.Context, repo name.Repository, ropts []remote.O
 		if err != nil {
 			return "", fmt.Errorf("cosign: signature %s: %w", l.Digest, err)
 		}
-		by, problem := check(l, payload)
+		by, problem, err := check(ctx, l, payload)
+		if err != nil {
+			return "", fmt.Errorf("%s: signature %s: %w", kind, l.Digest, err)
+		}
 		if problem != "" {
 			problems = append(problems, fmt.Sprintf("signature %s: %s", l.Digest, problem))
 			continue

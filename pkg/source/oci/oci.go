@@ -214,7 +214,7 @@ func (o *Options) check() (name.Repository, error) {
 			return name.Repository{}, o.fail("verification provider %q is not supported (use cosign)", v.Provider)
 		}
 		if len(v.Identities) > 0 {
-			if _, err := parseKeyless(v.TrustedRoot, v.Identities); err != nil {
+			if err := checkKeyless(v.TrustedRoot, v.Identities); err != nil {
 				return name.Repository{}, o.fail("keyless verification: %v", err)
 			}
 		} else if _, err := parseKeys(v.Keys); err != nil {
