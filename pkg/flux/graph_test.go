@@ -347,6 +347,44 @@ func TestSchedule(t *testing.T) {
 			wantOrder: []string{"Kustomization/ns/sources", "Kustomization/ns/app"},
 		},
 		{
+			// The Flux Operator creates GitRepository flux-system from its
+			// FluxInstance: no file defines it. The fallback stands for it
+			// once nothing could render it, and only for it; a unit that
+			// renders it later conflicts with the fallback.
+			name: "a fallback source, once nothing running could render it",
+			opts: GraphOptions{Fallback: func(ref ID) Object {
+				if ref == (ID{KindGitRepository, "flux-system", "flux-system"}) {
+					return gitRepo("flux-system/flux-system")
+				}
+				return nil
+			}},
+			initial: []Object{ks("flux-system/cluster", "flux-system"), ks("flux-system/lost", "other")},
+			script: map[string]step{
+				"Kustomization/flux-system/cluster": {children: []Object{ks("apps/app", "flux-system/flux-system")}},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/flux-system/cluster", Status: "Succeeded"},
+				{Unit: "Kustomization/flux-system/lost", Status: "Failed", Err: "Kustomization/flux-system/lost: sourceRef GitRepository/flux-system/other: not found in this run"},
+				{Unit: "Kustomization/apps/app", Parent: "Kustomization/flux-system/cluster", Status: "Succeeded"},
+			},
+		},
+		{
+			name: "an ExternalArtifact waits for its generator's sources",
+			initial: []Object{gitRepo("ns/r"), ks("ns/sources", "r"),
+				&Kustomization{Meta: Meta{ID: ID{KindKustomization, "ns", "app"}}, Source: ID{KindExternalArtifact, "ns", "art"}},
+				(&ArtifactGenerator{Meta: Meta{ID: ID{KindArtifactGenerator, "ns", "gen"}},
+					Sources:   []GeneratorSource{{Alias: "a", Ref: ID{KindGitRepository, "ns", "r"}}, {Alias: "b", Ref: ID{KindGitRepository, "ns", "late"}}},
+					Artifacts: []GeneratedArtifact{{Name: "art"}}}).ExternalArtifacts()[0]},
+			script: map[string]step{
+				"Kustomization/ns/sources": {children: []Object{gitRepo("ns/late")}},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/ns/sources", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/app", Status: "Succeeded"},
+			},
+			wantOrder: []string{"Kustomization/ns/sources", "Kustomization/ns/app"},
+		},
+		{
 			name:    "what no unit defines fails once nothing runs",
 			initial: []Object{gitRepo("ns/r"), ks("ns/a", "r", "ghost"), ks("ns/b", "nowhere"), ks("ns/c", "r", "a"), ks("ns/d", "r")},
 			want: []outcome{

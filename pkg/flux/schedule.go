@@ -94,6 +94,9 @@ type completion struct {
 //     by a unit that is running or waiting (app of apps: dependsOn may
 //     name a unit found later). The unit waits until nothing that runs
 //     could add it any more, then Fails naming what is missing.
+//   - A sourceRef or chartRef still missing then is given
+//     GraphOptions.Fallback's object, when it has one, and the units
+//     reading it start.
 //   - Suspended units are run like others: RunFunc decides what suspend
 //     means (leave the objects as they are and succeed, so that
 //     dependents run against what the unit applied before).
@@ -162,6 +165,9 @@ type scheduler struct {
 	// cycles is g.Cycles(), computed again only when units are added,
 	// since nothing else changes it.
 	cycles map[ID]error
+	// fellBack is set when settle added a GraphOptions.Fallback object:
+	// the units waiting for it can start.
+	fellBack bool
 }
 
 // track picks up units added to the graph since the last call.
@@ -206,6 +212,10 @@ func (s *scheduler) settle(final bool) bool {
 			}
 		}
 	}
+	if s.fellBack {
+		s.fellBack = false
+		return true
+	}
 	for _, id := range s.order {
 		if s.state[id] == pending {
 			if final {
@@ -243,6 +253,10 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 		return fmt.Errorf("%s: %w: %s %s: %w", id, ErrDependency, dep, what, r.Err)
 	}
 	if _, err := s.g.Sources(u); err != nil && (final || !errors.Is(err, ErrNotFound)) {
+		if final && errors.Is(err, ErrNotFound) && s.g.AddFallback(u) {
+			s.fellBack = true
+			return nil
+		}
 		return err
 	}
 	return nil
