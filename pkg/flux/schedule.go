@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -90,6 +91,9 @@ type completion struct {
 //     error names that dependency and why.
 //   - A unit on a dependsOn cycle Fails as soon as the cycle is known, and
 //     its error names the whole cycle.
+//   - A dependency on a Kustomization includes what its readiness includes
+//     in Flux: with wait, the units it renders; the units its healthChecks
+//     name (Graph.Dependencies).
 //   - A dependency or source the graph does not hold may still be rendered
 //     by a unit that is running or waiting (app of apps: dependsOn may
 //     name a unit found later). The unit waits until nothing that runs
@@ -219,11 +223,19 @@ func (s *scheduler) settle(final bool) bool {
 	for _, id := range s.order {
 		if s.state[id] == pending {
 			if final {
-				// Unreachable: every pending unit waits for a pending
-				// dependency, so following them ends on a cycle or a
-				// missing object, both failed above. Fail rather than
-				// loop should that ever be wrong.
-				s.end(id, Failed, fmt.Errorf("%s: cannot be scheduled (a gitsync bug)", id))
+				// Every pending unit waits for a pending unit. Through
+				// dependsOn alone that ends on a cycle or a missing
+				// object, both failed above; what is left waits through
+				// the wait or healthChecks of a dependency (Graph.
+				// Dependencies) for a unit that waits for it.
+				var waits []string
+				for _, d := range s.g.Dependencies(s.g.objects[id].(Unit)) {
+					if s.state[d] == pending {
+						waits = append(waits, d.String())
+					}
+				}
+				s.end(id, Failed, fmt.Errorf("%s: %w: it waits for %s, through the wait or healthChecks of its dependencies, "+
+					"and they wait for it", id, ErrCycle, strings.Join(waits, ", ")))
 				continue
 			}
 			return true

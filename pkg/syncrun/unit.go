@@ -617,6 +617,12 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 		}
 		for i, hc := range u.healthChecks {
 			group, _ := splitAPIVersion(hc.APIVersion)
+			if u.id != (flux.ID{}) && flux.IsUnitKind(group, hc.Kind) {
+				// A Kustomization or HelmRelease is a unit of the run, not
+				// an object in the cluster: the units depending on this one
+				// wait for it (flux.Graph.Dependencies).
+				continue
+			}
 			ns := hc.Namespace
 			id := object.ID{Group: group, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
 			e, ok := byID[id]
@@ -624,10 +630,21 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 				id.Namespace = u.namespace
 				e, ok = byID[id]
 			}
-			if !ok {
+			if ok {
+				want = append(want, target(e))
+				continue
+			}
+			if u.id == (flux.ID{}) {
 				return fmt.Errorf("spec.healthChecks[%d]: %s is not in the rendered set", i, id)
 			}
-			want = append(want, target(e))
+			// An object another unit renders, or one made outside the
+			// run: read from the cluster, as Flux does, until it is
+			// healthy or the unit's timeout.
+			t, err := clusterTarget(u, hc)
+			if err != nil {
+				return fmt.Errorf("spec.healthChecks[%d]: %w", i, err)
+			}
+			want = append(want, t)
 		}
 	}
 	if len(want) == 0 {
@@ -638,6 +655,29 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 		return err
 	}
 	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels, Judge: judge})
+}
+
+// clusterTarget resolves a health check's object that unit u did not
+// render, to read it from the cluster.
+func clusterTarget(u *unit, hc spec.HealthCheck) (apply.Target, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(hc.APIVersion)
+	obj.SetKind(hc.Kind)
+	obj.SetName(hc.Name)
+	obj.SetNamespace(hc.Namespace)
+	id := object.IDOf(obj)
+	if hc.APIVersion == "" {
+		return apply.Target{}, fmt.Errorf("%s: apiVersion is required to read an object the unit does not render", id)
+	}
+	ts, err := u.to.engine.Targets([]*unstructured.Unstructured{obj})
+	if err != nil {
+		return apply.Target{}, err
+	}
+	t := ts[0]
+	if t.Namespaced && t.Namespace == "" {
+		t.Namespace = u.namespace
+	}
+	return t, nil
 }
 
 // runUnitHooks runs a chart's hooks of one event for unit u.
