@@ -103,7 +103,7 @@ spec:
   path: ./infrastructure/crds
   prune: true
 `,
-		"infrastructure/crds/crd.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: crds, namespace: NS}\ndata: {from: nested}\n",
+		"infrastructure/crds/crd.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: crds, namespace: NS}\ndata: {from: nested}\n",
 		"infrastructure/configs/kustomization.yaml": "resources: [issuer.yaml]\n",
 		"infrastructure/configs/issuer.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: issuer, namespace: NS}\ndata: {server: staging}\n",
 		"apps/base/podinfo/kustomization.yaml":      "resources: [podinfo.yaml]\n",
