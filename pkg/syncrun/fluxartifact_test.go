@@ -110,7 +110,7 @@ spec:
 		"apps/base/podinfo/podinfo.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: podinfo, namespace: NS}\ndata: {env: base}\n",
 		"apps/production/kustomization.yaml": `resources: [../base/podinfo]
 patches:
-  - patch: '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo"}, "data": {"env": "production"}}'
+  - patch: '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo", "namespace": "NS"}, "data": {"env": "production"}}'
 `,
 		"apps/production/README.md": "not YAML: left out by the generator's exclude\n",
 	}
