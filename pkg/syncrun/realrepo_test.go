@@ -6,17 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/gitsync/gitsync/pkg/flux"
@@ -63,9 +67,9 @@ func TestRealRepository(t *testing.T) {
 }
 
 func runRealRepository(t *testing.T, dir, syncPath string) {
-	files, docs := readTree(t, dir)
+	files, docs, kinds := readTreeKinds(t, dir)
 	if syncPath == "" {
-		syncPath = bootstrapPath(docs)
+		syncPath = bootstrapPath(files, docs)
 		if syncPath == "" {
 			t.Fatalf("%s: no clusters/*/flux-system/gotk-sync.yaml; give the path as DIR=PATH in %s", dir, EnvRealRepos)
 		}
@@ -75,7 +79,7 @@ func runRealRepository(t *testing.T, dir, syncPath string) {
 
 	ctx := t.Context()
 	ns := flux.DefaultFluxNamespace
-	before := namespaces(t)
+	before := namespaces(t, ctx)
 	if _, err := env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
@@ -84,12 +88,26 @@ func runRealRepository(t *testing.T, dir, syncPath string) {
 		ctx := context.WithoutCancel(ctx)
 		// The next tree starts from a cluster without this one's
 		// namespaces (and what is in them).
-		for n := range namespaces(t) {
+		for n := range namespaces(t, ctx) {
 			if !before[n] || n == ns {
 				_ = env.Client().CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{})
 			}
 		}
+		// Deletion ends when the namespace controller emptied them.
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			left := 0
+			for n := range namespaces(t, ctx) {
+				if !before[n] || n == ns {
+					left++
+				}
+			}
+			if left == 0 {
+				return
+			}
+		}
+		t.Logf("namespaces of %s still terminating", dir)
 	})
+	standInCRDs(t, kinds)
 	git := gitserver.StartTest(t, gitserver.Options{})
 	name := "real-" + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(filepath.Base(dir)), "-"), "-")
 	if len(name) > 40 {
@@ -111,6 +129,9 @@ spec:
       insecure: true
       ref: {branch: main}
   path: %s
+  # The cluster a repository was written for has kube-system and default
+  # already; here an earlier tree of the same test may have taken them.
+  adopt: true
 `, name, ns, git.HTTPURL(name), syncPath))
 
 	res := f.run()
@@ -152,6 +173,10 @@ func classify(u UnitResult) string {
 		return "dependency"
 	case errors.Is(u.Err, flux.ErrUnsupported) || strings.Contains(msg, "not supported") || strings.Contains(msg, "is refused"):
 		return "refused"
+	case strings.Contains(msg, "is not served by the cluster"):
+		return "no-crd" // names the object and its kind
+	case fieldNamed.MatchString(msg):
+		return "refused" // a field the user must change, named
 	case errors.Is(u.Err, flux.ErrNotFound) || strings.Contains(msg, "not found"):
 		return "not-found"
 	case unreachable.MatchString(msg):
@@ -161,6 +186,9 @@ func classify(u UnitResult) string {
 	}
 	return "other"
 }
+
+// fieldNamed matches an error naming the field to change and why.
+var fieldNamed = regexp.MustCompile(`spec\.[A-Za-z.\[\]0-9]+: (Required value|Invalid value|Unsupported value)`)
 
 // unreachable matches the errors of a source on the internet, which this
 // machine cannot reach; each names the URL or host it tried.
@@ -201,9 +229,17 @@ type fluxDoc struct {
 // readTree reads the files of an exported tree (path → content), and the
 // Flux objects of its YAML files.
 func readTree(t *testing.T, dir string) (map[string]string, []fluxDoc) {
+	files, docs, _ := readTreeKinds(t, dir)
+	return files, docs
+}
+
+// readTreeKinds is readTree, with every apiVersion and kind of the tree's
+// YAML files and whether some object of it names a namespace.
+func readTreeKinds(t *testing.T, dir string) (map[string]string, []fluxDoc, map[schema.GroupVersionKind]bool) {
 	t.Helper()
 	files := map[string]string{}
 	var docs []fluxDoc
+	kinds := map[schema.GroupVersionKind]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -224,19 +260,19 @@ func readTree(t *testing.T, dir string) (map[string]string, []fluxDoc) {
 		}
 		files[filepath.ToSlash(rel)] = string(b)
 		if ext := filepath.Ext(p); (ext == ".yaml" || ext == ".yml") && !strings.HasPrefix(rel, ".") {
-			docs = append(docs, fluxDocs(filepath.ToSlash(rel), b)...)
+			docs = append(docs, fluxDocs(filepath.ToSlash(rel), b, kinds)...)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files, docs
+	return files, docs, kinds
 }
 
 // fluxDocs returns the Flux objects of one YAML file; a file that is not
 // Kubernetes YAML (a Helm template, a SOPS file) yields what parsed.
-func fluxDocs(file string, b []byte) []fluxDoc {
+func fluxDocs(file string, b []byte, kinds map[schema.GroupVersionKind]bool) []fluxDoc {
 	var out []fluxDoc
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	for {
@@ -245,7 +281,13 @@ func fluxDocs(file string, b []byte) []fluxDoc {
 			return out // io.EOF, or not Kubernetes YAML
 		}
 		u := &unstructured.Unstructured{Object: m}
-		if m == nil || !flux.IsFlux(u) {
+		if m == nil {
+			continue
+		}
+		if gvk := u.GroupVersionKind(); gvk.Kind != "" && gvk.Version != "" && !strings.Contains(u.GetAPIVersion(), "${") {
+			kinds[gvk] = kinds[gvk] || u.GetNamespace() != ""
+		}
+		if !flux.IsFlux(u) {
 			continue
 		}
 		out = append(out, fluxDoc{file: file, obj: u})
@@ -253,12 +295,19 @@ func fluxDocs(file string, b []byte) []fluxDoc {
 }
 
 // bootstrapPath returns the path of the Kustomization of the first
-// gotk-sync.yaml, "" without one.
-func bootstrapPath(docs []fluxDoc) string {
+// gotk-sync.yaml; else, for a gotk-sync.yaml without objects (Flux's
+// example repositories keep one that says flux bootstrap will write it),
+// the directory holding its flux-system directory; "" without one.
+func bootstrapPath(files map[string]string, docs []fluxDoc) string {
 	for _, d := range docs {
 		if filepath.Base(d.file) == flux.SyncFile && d.obj.GetKind() == flux.KindKustomization {
 			p, _, _ := unstructured.NestedString(d.obj.Object, "spec", "path")
 			return p
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		if path.Base(p) == flux.SyncFile && path.Base(path.Dir(p)) == flux.DefaultFluxNamespace {
+			return "./" + path.Dir(path.Dir(p))
 		}
 	}
 	return ""
@@ -310,9 +359,85 @@ func checkStatic(t *testing.T, docs []fluxDoc) {
 	t.Logf("static: kinds %v; refused or invalid: %v", kinds, keys)
 }
 
-func namespaces(t *testing.T) map[string]bool {
+// standInCRDs creates, for each custom kind of the tree that the API
+// server does not serve, a CRD accepting any content, as the cluster the
+// repository was written for has them (installed by a chart the run cannot
+// fetch here, or by the cluster's bootstrap). Flux kinds get none: a run
+// never applies them. They are deleted at the end.
+func standInCRDs(t *testing.T, kinds map[schema.GroupVersionKind]bool) {
 	t.Helper()
-	l, err := env.Client().CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{})
+	ctx := t.Context()
+	crds := env.Dynamic().Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	type crd struct {
+		group, kind string
+		versions    []string
+		namespaced  bool
+	}
+	want := map[schema.GroupKind]*crd{}
+	for gvk, namespaced := range kinds {
+		if !strings.Contains(gvk.Group, ".") || (strings.HasSuffix(gvk.Group, ".k8s.io") && !strings.HasSuffix(gvk.Group, ".x-k8s.io") &&
+			gvk.Group != "gateway.networking.k8s.io") || strings.HasSuffix(gvk.Group, "fluxcd.io") ||
+			strings.Contains(gvk.Group, "kustomize.config") {
+			continue
+		}
+		if _, err := env.Dynamic().Resource(gvk.GroupVersion().WithResource(standInPlural(gvk.Kind))).List(ctx, metav1.ListOptions{Limit: 1}); err == nil {
+			continue // served
+		}
+		c := want[gvk.GroupKind()]
+		if c == nil {
+			c = &crd{group: gvk.Group, kind: gvk.Kind}
+			want[gvk.GroupKind()] = c
+		}
+		c.namespaced = c.namespaced || namespaced || !strings.HasPrefix(gvk.Kind, "Cluster")
+		if !slices.Contains(c.versions, gvk.Version) {
+			c.versions = append(c.versions, gvk.Version)
+		}
+	}
+	for _, c := range want {
+		scope := "Cluster"
+		if c.namespaced {
+			scope = "Namespaced"
+		}
+		var versions []any
+		slices.Sort(c.versions)
+		for i, v := range c.versions {
+			versions = append(versions, map[string]any{"name": v, "served": true, "storage": i == 0,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}})
+		}
+		name := standInPlural(c.kind) + "." + c.group
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+			"metadata": map[string]any{"name": name},
+			"spec": map[string]any{"group": c.group, "scope": scope, "versions": versions,
+				"names": map[string]any{"kind": c.kind, "plural": standInPlural(c.kind), "singular": strings.ToLower(c.kind), "listKind": c.kind + "List"}},
+		}}
+		if _, err := crds.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			t.Logf("stand-in CRD %s: %v", name, err)
+			continue
+		}
+		t.Cleanup(func() { _ = crds.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{}) })
+	}
+	if len(want) > 0 {
+		t.Logf("%d stand-in CRDs", len(want))
+		time.Sleep(3 * time.Second) // established and in discovery
+	}
+}
+
+// standInPlural is the resource name of kind, by English rules most CRDs follow.
+func standInPlural(kind string) string {
+	k := strings.ToLower(kind)
+	switch {
+	case strings.HasSuffix(k, "y") && !strings.HasSuffix(k, "ay") && !strings.HasSuffix(k, "ey"):
+		return k[:len(k)-1] + "ies"
+	case strings.HasSuffix(k, "s"), strings.HasSuffix(k, "x"), strings.HasSuffix(k, "ch"):
+		return k + "es"
+	}
+	return k + "s"
+}
+
+func namespaces(t *testing.T, ctx context.Context) map[string]bool {
+	t.Helper()
+	l, err := env.Client().CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
