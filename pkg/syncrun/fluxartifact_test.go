@@ -231,7 +231,8 @@ func TestArtifactGeneratorErrors(t *testing.T) {
 // TestOwnRepositoryWithoutGotkSync: the Flux Operator creates
 // GitRepository flux-system from its FluxInstance, so no file of the tree
 // defines it; units naming it read the sync's own checkout. A missing
-// source of another name still fails, naming it.
+// source of another name still fails, naming it; an object that cannot be
+// decoded fails naming the field and the file it was read from.
 func TestOwnRepositoryWithoutGotkSync(t *testing.T) {
 	ctx := t.Context()
 	git := gitserver.StartTest(t, gitserver.Options{})
@@ -252,7 +253,17 @@ spec:
   prune: true
   sourceRef: {kind: GitRepository, name: flux-system, namespace: NS}
 `),
-		"kubernetes/apps/kustomization.yaml": "resources: [app.yaml, lost.yaml]\n",
+		"kubernetes/apps/kustomization.yaml": "resources: [app.yaml, lost.yaml, drift.yaml]\n",
+		"kubernetes/apps/drift.yaml": r.Replace(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: drift, namespace: NS}
+spec:
+  interval: 1h
+  chartRef: {kind: OCIRepository, name: chart}
+  driftDetection:
+    mode: enabled
+    ignore: [{paths: [/spec/replicas]}]
+`),
 		"kubernetes/apps/app.yaml":           r.Replace("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: NS}\ndata: {a: b}\n"),
 		"kubernetes/apps/lost.yaml": r.Replace(`apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
@@ -273,6 +284,13 @@ spec:
 	}
 	if _, err := f.configMapIn(ns, "app"); err != nil {
 		t.Errorf("ConfigMap app: %v", err)
+	}
+	// An object that cannot be decoded fails naming the field and the file.
+	drift := got["HelmRelease/"+ns+"/drift"]
+	for _, want := range []string{"spec.driftDetection.ignore: not supported", "read from kubernetes/apps/drift.yaml"} {
+		if drift.Outcome != Failed || !strings.Contains(drift.Message, want) {
+			t.Errorf("drift: %s %q, want Failed with %q", drift.Outcome, drift.Message, want)
+		}
 	}
 	lost := got["Kustomization/"+ns+"/lost"]
 	if want := "sourceRef GitRepository/" + ns + "/other: not found in this run"; lost.Outcome != Failed || !strings.Contains(lost.Message, want) {

@@ -53,6 +53,10 @@ type unit struct {
 	// before rendering).
 	children      []*unstructured.Unstructured
 	childrenKnown bool
+	// childFiles names the file of the source each child was read from,
+	// when the render said (not for children of the stored tree), so that
+	// an object that cannot be decoded is reported with its file.
+	childFiles map[*unstructured.Unstructured]string
 	// installation is Flux's own installation found in the render (of its
 	// gotk-sync.yaml only, when restored); installationSummary says what
 	// it held.
@@ -549,6 +553,12 @@ func (r *runner) lift(u *unit, rnd *rendering) []*unstructured.Unstructured {
 	in, rest := flux.FindInstallation(rnd.objects, rnd.sources)
 	children, rest := flux.Split(rest)
 	u.installation, u.children, u.childrenKnown = in, children, true
+	u.childFiles = map[*unstructured.Unstructured]string{}
+	for i, o := range rnd.objects {
+		if i < len(rnd.sources) && rnd.sources[i] != "" {
+			u.childFiles[o] = rnd.sources[i]
+		}
+	}
 	u.installationSummary = in.Summary()
 	if r.sync.Spec.Flux.ApplyInstallation() && !in.Empty() {
 		rest = append(append(append([]*unstructured.Unstructured(nil), in.Components...), in.Sync...), rest...)

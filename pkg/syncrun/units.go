@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -276,6 +277,9 @@ func (r *runner) decodeChildren(u *unit) []flux.Object {
 		}
 		obj, err := flux.Decode(raw, flux.DecodeOptions{DefaultNamespace: u.namespace})
 		if err != nil {
+			if file := u.childFiles[raw]; file != "" {
+				err = errors.Join(err, fmt.Errorf("%s: read from %s", id, file))
+			}
 			obj = newBroken(id, err)
 		}
 		t := r.tree
