@@ -264,7 +264,7 @@ spec:
     mode: enabled
     ignore: [{paths: [/spec/replicas]}]
 `),
-		"kubernetes/apps/app.yaml":           r.Replace("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: NS}\ndata: {a: b}\n"),
+		"kubernetes/apps/app.yaml": r.Replace("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: NS}\ndata: {a: b}\n"),
 		"kubernetes/apps/lost.yaml": r.Replace(`apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: lost, namespace: NS}
