@@ -118,6 +118,10 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 			continue
 		}
 		switch obj.(type) {
+		case *flux.ArtifactGenerator:
+			res.Notes = append(res.Notes, what+": not converted: a sync reads one source, not an artifact composed from "+
+				"several; run it as part of a Flux tree (docs/flux.md, ArtifactGenerator), and its Kustomizations then read its artifacts")
+			continue
 		case *flux.Provider, *flux.Alert:
 			res.Notes = append(res.Notes, what+": not converted: write its Provider and Alert fields as a spec.notify "+
 				"entry of the sync (docs/notifications.md), or run it as part of a Flux tree")

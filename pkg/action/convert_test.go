@@ -133,7 +133,14 @@ spec:
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Alert
 metadata: {name: al, namespace: flux-system}
-spec: {providerRef: {name: slack}, eventSources: [{kind: Kustomization, name: '*'}]}`)})
+spec: {providerRef: {name: slack}, eventSources: [{kind: Kustomization, name: '*'}]}
+---
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: gen, namespace: flux-system}
+spec:
+  sources: [{alias: repo, kind: GitRepository, name: flux-system}]
+  artifacts: [{name: apps, copy: [{from: "@repo/apps/**", to: "@artifact/"}]}]`)})
 	must(t, err)
 	if len(res.Syncs) != 1 {
 		t.Fatalf("syncs: %+v\nnotes: %q", res.Syncs, res.Notes)
@@ -151,7 +158,8 @@ spec: {providerRef: {name: slack}, eventSources: [{kind: Kustomization, name: '*
 	}
 	notes := strings.Join(res.Notes, "\n")
 	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required",
-		"doc5 Alert/flux-system/al: not converted: write its Provider and Alert fields as a spec.notify entry"} {
+		"doc5 Alert/flux-system/al: not converted: write its Provider and Alert fields as a spec.notify entry",
+		"doc6 ArtifactGenerator/flux-system/gen: not converted: a sync reads one source"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}

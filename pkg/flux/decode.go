@@ -84,8 +84,8 @@ type DecodeOptions struct {
 var otherKinds = map[string]string{
 	"Receiver.notification.toolkit.fluxcd.io": "(a Receiver needs a resident HTTP server to take the forge's webhooks; " +
 		"run `kubectl gitsync run NAME` from the forge's CI instead, or let the sync's CronJob schedule pick up the push)",
-	"ExternalArtifact.source.toolkit.fluxcd.io":     "(Flux's source-watcher controller produces it, and gitsync has none)",
-	"ArtifactGenerator.source.extensions.fluxcd.io": "(it configures Flux's source-watcher controller, which gitsync does not have)",
+	"ExternalArtifact.source.toolkit.fluxcd.io": "(a controller outside Flux produces it and stores its artifact, which a run cannot " +
+		"fetch; an ArtifactGenerator's artifacts are read by gitsync itself)",
 }
 
 // Decode reads one Flux object. Every field is checked against the schema
@@ -168,6 +168,8 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 		o = decodeProvider(meta, r)
 	case KindAlert:
 		o = decodeAlert(d, meta, r)
+	case KindArtifactGenerator:
+		o = decodeArtifactGenerator(d, meta, r)
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)

@@ -485,8 +485,44 @@ func TestDecodeErrors(t *testing.T) {
 			is: ErrInvalid, want: []string{`Kustomization/flux-system/apps: spec.interval: "1d" is not a duration such as 30s, 5m or 1h30m`}},
 		{name: "enum", doc: ks + ksSpec + "  deletionPolicy: Keep\n", is: ErrInvalid,
 			want: []string{`Kustomization/flux-system/apps: spec.deletionPolicy: "Keep" is not one of MirrorPrune, Delete, WaitForTermination, Orphan`}},
-		{name: "ExternalArtifact source", doc: ks + "spec: {interval: 1m, prune: true, sourceRef: {kind: ExternalArtifact, name: r}}\n", is: ErrUnsupported,
-			want: []string{`Kustomization/flux-system/apps: spec.sourceRef.kind: "ExternalArtifact" is not supported: an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have`}},
+		{name: "ExternalArtifact chart", doc: hr + "spec: {interval: 1m, chartRef: {kind: ExternalArtifact, name: r}}\n", is: ErrUnsupported,
+			want: []string{`HelmRelease/apps/app: spec.chartRef.kind: "ExternalArtifact" is not supported: a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)`}},
+		{name: "ArtifactGenerator: pathPattern, Extract, a HelmChart source, unknown aliases", doc: `apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: gen, namespace: apps}
+spec:
+  pathPattern: "@repo/apps/{app}"
+  sources:
+  - {alias: repo, kind: GitRepository, name: repo}
+  - {alias: chart, kind: HelmChart, name: c}
+  artifacts:
+  - name: a
+    revision: "@nope"
+    copy:
+    - {from: "@repo/x.tgz", to: "@artifact/", strategy: Extract}
+    - {from: "@other/x", to: "@artifact/"}
+`, is: ErrUnsupported, want: []string{
+			"ArtifactGenerator/apps/gen: spec.artifacts[0].copy[0].strategy: \"Extract\" is not supported: unpacking tarballs is not supported yet",
+			"ArtifactGenerator/apps/gen: spec.pathPattern: not supported (one artifact per directory matching a pattern)",
+			"ArtifactGenerator/apps/gen: spec.sources[1].kind: \"HelmChart\" is not supported: gitsync copies only from a source's tree of files",
+		}},
+		{name: "ArtifactGenerator: aliases must name sources", doc: `apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: gen, namespace: apps}
+spec:
+  sources:
+  - {alias: repo, kind: GitRepository, name: repo}
+  - {alias: repo, kind: GitRepository, name: other}
+  artifacts:
+  - name: a
+    revision: "@nope"
+    copy:
+    - {from: "@other/x", to: "@artifact/"}
+`, is: ErrInvalid, want: []string{
+			`ArtifactGenerator/apps/gen: spec.sources[1].alias: alias "repo" is used twice`,
+			"ArtifactGenerator/apps/gen: spec.artifacts[0].revision: @nope names no alias of spec.sources",
+			"ArtifactGenerator/apps/gen: spec.artifacts[0].copy[0].from: @other names no alias of spec.sources",
+		}},
 		{name: "healthCheckExprs: kind required", doc: ks + ksSpec + "  healthCheckExprs: [{apiVersion: v1, current: 'true'}]\n", is: ErrInvalid,
 			want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: required"}},
 		{name: "healthCheckExprs: a wrong expression is refused with its path", is: ErrInvalid,
@@ -556,7 +592,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "ImageUpdateAutomation checking out a tag", doc: "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata: {name: a, namespace: ns1}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: g}, git: {checkout: {ref: {tag: v1}}, commit: {author: {name: bot, email: e@x}}, push: {options: {ci.skip: ''}}}}\n",
 			is: ErrUnsupported, want: []string{"ImageUpdateAutomation/ns1/a: spec.git.checkout.ref.tag: not supported (the update is committed on a branch: name it in `branch`)", "ImageUpdateAutomation/ns1/a: spec.git.push.options: not supported (Git push options)"}},
 		{name: "ExternalArtifact", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: ExternalArtifact\nmetadata: {name: a, namespace: ns1}\n",
-			is: ErrUnsupported, want: []string{"ExternalArtifact/ns1/a: kind ExternalArtifact.source.toolkit.fluxcd.io is not supported (Flux's source-watcher controller produces it, and gitsync has none)"}},
+			is: ErrUnsupported, want: []string{"ExternalArtifact/ns1/a: kind ExternalArtifact.source.toolkit.fluxcd.io is not supported (a controller outside Flux produces it and stores its artifact, which a run cannot fetch; an ArtifactGenerator's artifacts are read by gitsync itself)"}},
 		{name: "no namespace and no default", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r}\n",
 			is: ErrInvalid, want: []string{"GitRepository//r: metadata: name and namespace are required"}},
 	}
@@ -601,6 +637,14 @@ func sample(t *testing.T, kind string, f *field, version string) any {
 				v = "https://example.com/r"
 			case f.pattern.MatchString("oci://example.com/r"):
 				v = "oci://example.com/r"
+			case f.pattern.MatchString("x"): // an ArtifactGenerator's alias, then its references
+				v = "x"
+			case f.pattern.MatchString("@x"):
+				v = "@x"
+			case f.pattern.MatchString("@x/a"):
+				v = "@x/a"
+			case f.pattern.MatchString("@artifact/a"):
+				v = "@artifact/a"
 			default:
 				t.Fatalf("%s: no sample for pattern %s", f.name, f.pattern)
 			}

@@ -31,6 +31,14 @@ type GraphOptions struct {
 	// lockdown). Without it such references are allowed, as in Flux by
 	// default.
 	NoCrossNamespaceRefs bool
+	// Fallback, when set, returns the object that stands for a sourceRef
+	// or chartRef no object of the run defines, or nil. It is asked only
+	// once nothing that still runs could render the object (see
+	// Schedule), and what it returns joins the graph as an object of the
+	// sync's own render. A run uses it for the repository the sync came
+	// from: Flux names it GitRepository flux-system/flux-system, and the
+	// Flux Operator creates it from its FluxInstance, not from Git.
+	Fallback func(ref ID) Object
 }
 
 // Graph holds the Flux objects of one run, sources and units, and answers
@@ -117,7 +125,8 @@ func (g *Graph) Units() []Unit {
 // (HelmRepository, GitRepository or Bucket) or its chartRef
 // (OCIRepository, or a HelmChart followed by the HelmChart's own source).
 // When the last of these is a GitRepository with spec.include, the
-// GitRepositories it includes follow, in order.
+// GitRepositories it includes follow, in order. An ExternalArtifact is
+// followed by its ArtifactGenerator's sources, in order.
 // A reference to an object the graph does not hold wraps ErrNotFound; to
 // another namespace under NoCrossNamespaceRefs, ErrCrossNamespace.
 func (g *Graph) Sources(u Unit) ([]Object, error) {
@@ -141,6 +150,22 @@ func (g *Graph) Sources(u Unit) ([]Object, error) {
 		return nil, fmt.Errorf("%s: %s %s: %w in this run", self, field, ref, ErrNotFound)
 	}
 	out := []Object{src}
+	if ea, ok := src.(*ExternalArtifact); ok {
+		// The generator's sources follow, in the order of its
+		// spec.sources.
+		for i, s := range ea.Generator.Sources {
+			gid := ea.Generator.ID
+			if err := g.crossNamespace(gid, fmt.Sprintf("spec.sources[%d]", i), s.Ref); err != nil {
+				return nil, fmt.Errorf("%s: %s %s: %w", self, field, ref, err)
+			}
+			o, ok := g.objects[s.Ref]
+			if !ok {
+				return nil, fmt.Errorf("%s: %s %s: %s spec.sources[%d] %s: %w in this run", self, field, ref, gid, i, s.Ref, ErrNotFound)
+			}
+			out = append(out, o)
+		}
+		return out, nil
+	}
 	if hc, ok := src.(*HelmChart); ok {
 		next, ok := g.objects[hc.SourceRef]
 		if !ok {
@@ -158,6 +183,36 @@ func (g *Graph) Sources(u Unit) ([]Object, error) {
 		}
 	}
 	return out, nil
+}
+
+// AddFallback adds GraphOptions.Fallback's object for u's sourceRef or
+// chartRef when the graph holds none, and reports whether it did.
+// Schedule calls it once nothing could render the object any more; a
+// caller that renders one unit without Schedule (a preview) calls it when
+// Sources says not found.
+func (g *Graph) AddFallback(u Unit) bool {
+	if g.opts.Fallback == nil {
+		return false
+	}
+	refs := []ID{u.SourceRef()}
+	if ea, ok := g.objects[refs[0]].(*ExternalArtifact); ok {
+		refs = refs[:0]
+		for _, s := range ea.Generator.Sources {
+			refs = append(refs, s.Ref)
+		}
+	}
+	added := false
+	for _, ref := range refs {
+		if _, ok := g.objects[ref]; ok {
+			continue
+		}
+		if o := g.opts.Fallback(ref); o != nil && o.Metadata().ID == ref {
+			g.objects[ref] = o
+			g.parents[ref] = ID{}
+			added = true
+		}
+	}
+	return added
 }
 
 func (g *Graph) crossNamespace(self ID, field string, ref ID) error {

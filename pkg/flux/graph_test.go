@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitsync/gitsync/pkg/spec"
 )
 
 // Builders of decoded objects for graph and schedule tests. A reference
@@ -43,6 +45,13 @@ func hr(id string, source ID, deps ...string) *HelmRelease {
 		h.DependsOn = append(h.DependsOn, ref(KindHelmRelease, ns, d))
 	}
 	return h
+}
+
+func withWait(k *Kustomization) *Kustomization { k.Wait = true; return k }
+
+func withHealthChecks(k *Kustomization, hcs ...spec.HealthCheck) *Kustomization {
+	k.HealthChecks = hcs
+	return k
 }
 
 func gitRepo(id string) *GitRepository {
@@ -343,6 +352,87 @@ func TestSchedule(t *testing.T) {
 			want: []outcome{
 				{Unit: "Kustomization/ns/app", Status: "Succeeded"},
 				{Unit: "Kustomization/ns/sources", Status: "Succeeded"},
+			},
+			wantOrder: []string{"Kustomization/ns/sources", "Kustomization/ns/app"},
+		},
+		{
+			name:    "wait: dependents wait for the units a Kustomization renders",
+			initial: []Object{gitRepo("ns/r"), withWait(ks("ns/infra", "r")), ks("ns/configs", "r", "infra"), ks("ns/other", "r")},
+			script: map[string]step{
+				"Kustomization/ns/infra":      {children: []Object{hr("ns/cert-manager", ID{KindHelmRepository, "ns", "charts"}), helmRepo("ns/charts")}},
+				"HelmRelease/ns/cert-manager": {err: boom},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/ns/infra", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/configs", Status: "Skipped", Err: "Kustomization/ns/configs: dependency did not succeed: HelmRelease/ns/cert-manager failed: HelmRelease/ns/cert-manager: apply failed"},
+				{Unit: "Kustomization/ns/other", Status: "Succeeded"},
+				{Unit: "HelmRelease/ns/cert-manager", Parent: "Kustomization/ns/infra", Status: "Failed", Err: "HelmRelease/ns/cert-manager: apply failed"},
+			},
+		},
+		{
+			name: "healthChecks: dependents wait for the units named, not for the others",
+			initial: []Object{gitRepo("ns/r"), helmRepo("ns/charts"),
+				withHealthChecks(ks("ns/infra", "r"), spec.HealthCheck{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: KindHelmRelease, Name: "a", Namespace: "ns"}),
+				ks("ns/configs", "r", "infra")},
+			script: map[string]step{
+				"Kustomization/ns/infra": {children: []Object{hr("ns/a", ID{KindHelmRepository, "ns", "charts"}), hr("ns/b", ID{KindHelmRepository, "ns", "charts"})}},
+				"HelmRelease/ns/b":       {err: boom},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/ns/infra", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/configs", Status: "Succeeded"},
+				{Unit: "HelmRelease/ns/a", Parent: "Kustomization/ns/infra", Status: "Succeeded"},
+				{Unit: "HelmRelease/ns/b", Parent: "Kustomization/ns/infra", Status: "Failed", Err: "HelmRelease/ns/b: apply failed"},
+			},
+			wantOrder: []string{"Kustomization/ns/infra", "HelmRelease/ns/a", "Kustomization/ns/configs", "HelmRelease/ns/b"},
+		},
+		{
+			name:    "wait: a unit does not wait for its own parent's render",
+			initial: []Object{gitRepo("ns/r"), withWait(ks("ns/parent", "r"))},
+			script: map[string]step{
+				"Kustomization/ns/parent": {children: []Object{ks("ns/x", "r", "parent"), ks("ns/y", "r", "parent")}},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/ns/parent", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/x", Parent: "Kustomization/ns/parent", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/y", Parent: "Kustomization/ns/parent", Status: "Succeeded"},
+			},
+		},
+		{
+			// The Flux Operator creates GitRepository flux-system from its
+			// FluxInstance: no file defines it. The fallback stands for it
+			// once nothing could render it, and only for it; a unit that
+			// renders it later conflicts with the fallback.
+			name: "a fallback source, once nothing running could render it",
+			opts: GraphOptions{Fallback: func(ref ID) Object {
+				if ref == (ID{KindGitRepository, "flux-system", "flux-system"}) {
+					return gitRepo("flux-system/flux-system")
+				}
+				return nil
+			}},
+			initial: []Object{ks("flux-system/cluster", "flux-system"), ks("flux-system/lost", "other")},
+			script: map[string]step{
+				"Kustomization/flux-system/cluster": {children: []Object{ks("apps/app", "flux-system/flux-system")}},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/flux-system/cluster", Status: "Succeeded"},
+				{Unit: "Kustomization/flux-system/lost", Status: "Failed", Err: "Kustomization/flux-system/lost: sourceRef GitRepository/flux-system/other: not found in this run"},
+				{Unit: "Kustomization/apps/app", Parent: "Kustomization/flux-system/cluster", Status: "Succeeded"},
+			},
+		},
+		{
+			name: "an ExternalArtifact waits for its generator's sources",
+			initial: []Object{gitRepo("ns/r"), ks("ns/sources", "r"),
+				&Kustomization{Meta: Meta{ID: ID{KindKustomization, "ns", "app"}}, Source: ID{KindExternalArtifact, "ns", "art"}},
+				(&ArtifactGenerator{Meta: Meta{ID: ID{KindArtifactGenerator, "ns", "gen"}},
+					Sources:   []GeneratorSource{{Alias: "a", Ref: ID{KindGitRepository, "ns", "r"}}, {Alias: "b", Ref: ID{KindGitRepository, "ns", "late"}}},
+					Artifacts: []GeneratedArtifact{{Name: "art"}}}).ExternalArtifacts()[0]},
+			script: map[string]step{
+				"Kustomization/ns/sources": {children: []Object{gitRepo("ns/late")}},
+			},
+			want: []outcome{
+				{Unit: "Kustomization/ns/sources", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/app", Status: "Succeeded"},
 			},
 			wantOrder: []string{"Kustomization/ns/sources", "Kustomization/ns/app"},
 		},

@@ -59,9 +59,11 @@ func cmpString(a, b string) int {
 // is one itself, every ImageUpdateAutomation of the graph that writes to
 // a GitRepository u reads (so that u applies the commit the automation
 // pushes in the same run). An automation u rendered itself, directly or
-// through its children, is not waited for: it cannot run before u.
+// through its children, is not waited for: it cannot run before u. Each
+// Kustomization of dependsOn brings the units its readiness includes in
+// Flux (see withAwaited).
 func (g *Graph) Dependencies(u Unit) []ID {
-	deps := u.Dependencies()
+	deps := g.withAwaited(u, u.Dependencies())
 	if _, ok := u.(*ImageUpdateAutomation); ok || len(g.automations) == 0 {
 		return deps
 	}

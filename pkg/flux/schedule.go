@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -90,10 +91,16 @@ type completion struct {
 //     error names that dependency and why.
 //   - A unit on a dependsOn cycle Fails as soon as the cycle is known, and
 //     its error names the whole cycle.
+//   - A dependency on a Kustomization includes what its readiness includes
+//     in Flux: with wait, the units it renders; the units its healthChecks
+//     name (Graph.Dependencies).
 //   - A dependency or source the graph does not hold may still be rendered
 //     by a unit that is running or waiting (app of apps: dependsOn may
 //     name a unit found later). The unit waits until nothing that runs
 //     could add it any more, then Fails naming what is missing.
+//   - A sourceRef or chartRef still missing then is given
+//     GraphOptions.Fallback's object, when it has one, and the units
+//     reading it start.
 //   - Suspended units are run like others: RunFunc decides what suspend
 //     means (leave the objects as they are and succeed, so that
 //     dependents run against what the unit applied before).
@@ -162,6 +169,9 @@ type scheduler struct {
 	// cycles is g.Cycles(), computed again only when units are added,
 	// since nothing else changes it.
 	cycles map[ID]error
+	// fellBack is set when settle added a GraphOptions.Fallback object:
+	// the units waiting for it can start.
+	fellBack bool
 }
 
 // track picks up units added to the graph since the last call.
@@ -206,14 +216,26 @@ func (s *scheduler) settle(final bool) bool {
 			}
 		}
 	}
+	if s.fellBack {
+		s.fellBack = false
+		return true
+	}
 	for _, id := range s.order {
 		if s.state[id] == pending {
 			if final {
-				// Unreachable: every pending unit waits for a pending
-				// dependency, so following them ends on a cycle or a
-				// missing object, both failed above. Fail rather than
-				// loop should that ever be wrong.
-				s.end(id, Failed, fmt.Errorf("%s: cannot be scheduled (a gitsync bug)", id))
+				// Every pending unit waits for a pending unit. Through
+				// dependsOn alone that ends on a cycle or a missing
+				// object, both failed above; what is left waits through
+				// the wait or healthChecks of a dependency (Graph.
+				// Dependencies) for a unit that waits for it.
+				var waits []string
+				for _, d := range s.g.Dependencies(s.g.objects[id].(Unit)) {
+					if s.state[d] == pending {
+						waits = append(waits, d.String())
+					}
+				}
+				s.end(id, Failed, fmt.Errorf("%s: %w: it waits for %s, through the wait or healthChecks of its dependencies, "+
+					"and they wait for it", id, ErrCycle, strings.Join(waits, ", ")))
 				continue
 			}
 			return true
@@ -243,6 +265,10 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 		return fmt.Errorf("%s: %w: %s %s: %w", id, ErrDependency, dep, what, r.Err)
 	}
 	if _, err := s.g.Sources(u); err != nil && (final || !errors.Is(err, ErrNotFound)) {
+		if final && errors.Is(err, ErrNotFound) && s.g.AddFallback(u) {
+			s.fellBack = true
+			return nil
+		}
 		return err
 	}
 	return nil

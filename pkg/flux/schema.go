@@ -449,11 +449,9 @@ var schemas = append([]*kindSchema{
 		mapF("serviceAccountName", tString, noteSAName),
 		mapF("sourceRef", tObject, "the source to render from").req().sub(
 			ignF("apiVersion", tString, noteRefAPIVersion),
-			mapF("kind", tString, "`GitRepository`, `OCIRepository` or `Bucket`").req().
-				oneOf(KindGitRepository, KindOCIRepository, KindBucket, "ExternalArtifact").
-				refusing("`ExternalArtifact` is refused: Flux's source-watcher controller produces it, and gitsync has none",
-					refuseExcept("an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have",
-						KindGitRepository, KindOCIRepository, KindBucket)),
+			mapF("kind", tString, "`GitRepository`, `OCIRepository`, `Bucket`, or `ExternalArtifact`: an artifact of an "+
+				"ArtifactGenerator of the run").req().
+				oneOf(KindGitRepository, KindOCIRepository, KindBucket, KindExternalArtifact),
 			mapF("name", tString, "name").req(),
 			mapF("namespace", tString, "namespace; default the Kustomization's (see `--no-cross-namespace-refs` under [Order](#order))"),
 		),
@@ -500,8 +498,9 @@ var schemas = append([]*kindSchema{
 			ignF("apiVersion", tString, noteRefAPIVersion),
 			mapF("kind", tString, "`OCIRepository` or `HelmChart`").req().
 				oneOf(KindOCIRepository, KindHelmChart, "ExternalArtifact").
-				refusing("`ExternalArtifact` is refused: Flux's source-watcher controller produces it, and gitsync has none",
-					refuseExcept("an ExternalArtifact is produced by Flux's source-watcher controller, which gitsync does not have",
+				refusing("`ExternalArtifact` is refused: a chart composed by an ArtifactGenerator is not supported yet "+
+					"(a Kustomization's `sourceRef` may name one)",
+					refuseExcept("a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)",
 						KindOCIRepository, KindHelmChart)),
 			mapF("name", tString, "name").req(),
 			mapF("namespace", tString, "namespace; default the HelmRelease's"),
@@ -583,7 +582,7 @@ var schemas = append([]*kindSchema{
 		),
 		healthCheckExprsF("v2"),
 	}},
-}, append(imageSchemas, notificationSchemas...)...)
+}, append(append(generatorSchemas, imageSchemas...), notificationSchemas...)...)
 
 // helmActionFields are the fields of a HelmRelease's install (or upgrade).
 func helmActionFields(install bool) []field {

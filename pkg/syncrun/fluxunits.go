@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ type fluxSource struct {
 	own bool
 	// suspended keeps the revision the unit used last.
 	suspended bool
+	// gen is set, and spec empty, for an ArtifactGenerator's artifact
+	// (fluxartifact.go).
+	gen *generated
 	// objects are the Flux objects the source was built from: the source
 	// and the GitRepositories it includes. Their manifests are part of
 	// the unit's spec digest, so that a change of one (ignore rules,
@@ -87,19 +91,24 @@ type fluxSourceKind struct {
 
 // fluxSourceKinds are the Flux source kinds units read. An OCIRepository
 // is a tree for a Kustomization and a packaged chart for a HelmRelease's
-// chartRef.
-var fluxSourceKinds = map[string]fluxSourceKind{
-	flux.KindGitRepository:  {tree: gitRepositoryTree},
-	flux.KindHelmRepository: {chart: helmRepositoryChart},
-	flux.KindOCIRepository:  {tree: ociRepositoryTree, chart: ociRepositoryChart},
-	flux.KindBucket:         {tree: bucketTree},
+// chartRef. (A function, not a variable: an ExternalArtifact's tree reads
+// its generator's sources through treeSource, which looks kinds up here.)
+func fluxSourceKinds() map[string]fluxSourceKind {
+	return map[string]fluxSourceKind{
+		flux.KindGitRepository:  {tree: gitRepositoryTree},
+		flux.KindHelmRepository: {chart: helmRepositoryChart},
+		flux.KindOCIRepository:  {tree: ociRepositoryTree, chart: ociRepositoryChart},
+		flux.KindBucket:         {tree: bucketTree},
+		// An ArtifactGenerator's artifact (fluxartifact.go).
+		flux.KindExternalArtifact: {tree: externalArtifactTree},
+	}
 }
 
 // treeSource returns obj, with the GitRepositories it includes, as a tree
 // of files for unit (field names the reference in errors).
 func (r *runner) treeSource(ctx context.Context, obj flux.Object, includes []flux.Object, unit flux.ID, field string) (*fluxSource, error) {
 	id := obj.Metadata().ID
-	k := fluxSourceKinds[id.Kind]
+	k := fluxSourceKinds()[id.Kind]
 	if k.tree == nil {
 		return nil, fmt.Errorf("%s %s: a %s as a source of files for a %s is not supported yet", field, id, id.Kind, unit.Kind)
 	}
@@ -118,7 +127,7 @@ func (r *runner) treeSource(ctx context.Context, obj flux.Object, includes []flu
 // version (a range) for unit.
 func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID, field, name, version string) (*fluxSource, error) {
 	id := obj.Metadata().ID
-	k := fluxSourceKinds[id.Kind]
+	k := fluxSourceKinds()[id.Kind]
 	if k.chart == nil {
 		return nil, fmt.Errorf("%s %s: charts from a %s are not supported yet", field, id, id.Kind)
 	}
@@ -467,18 +476,71 @@ func (r *runner) isOwnSource(g *flux.GitRepository) bool {
 	return own != nil && sameRepository(own.URL, g.URL) && own.Ref == g.Ref
 }
 
-// sameRepository compares two repository URLs, ignoring a trailing
-// slash or .git and the case of the scheme and host.
+// sameRepository reports whether two URLs name the same repository: the
+// same host and path, whatever the transport. flux bootstrap writes
+// ssh://git@github.com/org/repo while the sync may read
+// https://github.com/org/repo.git or git@github.com:org/repo, so the
+// scheme, the user, a default port (22, 80, 443), a trailing slash or .git
+// and the case of the host do not count.
 func sameRepository(a, b string) bool {
-	norm := func(u string) string {
-		u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
-		if scheme, rest, ok := strings.Cut(u, "://"); ok {
-			host, p, _ := strings.Cut(rest, "/")
-			return strings.ToLower(scheme) + "://" + strings.ToLower(host) + "/" + p
+	na, nb := repositoryKey(a), repositoryKey(b)
+	return na != "" && na == nb
+}
+
+// scpLike matches Git's scp-like syntax, user@host:path.
+var scpLike = regexp.MustCompile(`^(?:[^@/]+@)?([^:/]+):([^/].*)$`)
+
+// repositoryKey returns "host/path" for a repository URL (see
+// sameRepository), or the URL itself when it has no host.
+func repositoryKey(u string) string {
+	u = strings.TrimSpace(u)
+	var host, p string
+	if scheme, rest, ok := strings.Cut(u, "://"); ok && scheme != "" {
+		host, p, _ = strings.Cut(rest, "/")
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			host = host[i+1:]
 		}
-		return u
+		for _, port := range []string{":22", ":80", ":443"} {
+			host = strings.TrimSuffix(host, port)
+		}
+	} else if m := scpLike.FindStringSubmatch(u); m != nil {
+		host, p = m[1], m[2]
+	} else {
+		return strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
 	}
-	return norm(a) == norm(b)
+	p = strings.TrimSuffix(strings.TrimSuffix(strings.Trim(p, "/"), ".git"), "/")
+	return strings.ToLower(host) + "/" + p
+}
+
+// ownRepositoryName is the name Flux gives the GitRepository of the
+// cluster's own repository, in Flux's namespace: flux bootstrap writes it
+// into gotk-sync.yaml, and the Flux Operator's FluxInstance (spec.sync)
+// creates it in the cluster, so that it is often in no file of the tree.
+const ownRepositoryName = "flux-system"
+
+// graphOptions are the options of the run's unit graph.
+func (r *runner) graphOptions() flux.GraphOptions {
+	return flux.GraphOptions{NoCrossNamespaceRefs: r.sync.Spec.Flux.CrossNamespaceRefsRefused(), Fallback: r.ownRepositoryFallback}
+}
+
+// ownRepositoryFallback stands for GitRepository flux-system in namespace
+// flux-system (or the sync's own namespace) when a unit reads it and no
+// object of the run defines it: that is the repository the sync came
+// from, read as the sync's own checkout (same revision, no second fetch,
+// no Secret). Any other missing source stays an error.
+func (r *runner) ownRepositoryFallback(ref flux.ID) flux.Object {
+	own := r.sync.Spec.Source.Git
+	if own == nil || ref.Kind != flux.KindGitRepository || ref.Name != ownRepositoryName ||
+		(ref.Namespace != flux.DefaultFluxNamespace && ref.Namespace != r.opts.Namespace) {
+		return nil
+	}
+	g := &flux.GitRepository{Meta: flux.Meta{ID: ref}, URL: own.URL, Ref: own.Ref}
+	r.tree.mu.Lock()
+	r.tree.own[ref] = true
+	r.tree.mu.Unlock()
+	r.log.Info("no object of the tree defines "+ref.String()+", the name Flux gives the cluster's own repository: "+
+		"the units reading it read the sync's own checkout", "object", ref.String())
+	return g
 }
 
 // resolveFlux resolves a Flux source through the run's cache, once per
@@ -486,6 +548,9 @@ func sameRepository(a, b string) bool {
 // sync's checkout; a suspended source is pinned to last, the revision the
 // unit applied before.
 func (r *runner) resolveFlux(ctx context.Context, fs *fluxSource, last string) (*source.Resolved, error) {
+	if fs.gen != nil {
+		return r.resolveGenerated(ctx, fs)
+	}
 	// An ImageUpdateAutomation of the run pushed to the branch the source
 	// follows: the unit applies that very commit (fluximage.go).
 	pushed := r.tree.images.pushedTo(fs.id)
@@ -764,7 +829,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		}
 	}
 	var err error
-	if k := fluxSourceKinds[from.Metadata().ID.Kind]; k.chart != nil {
+	if k := fluxSourceKinds()[from.Metadata().ID.Kind]; k.chart != nil {
 		hu.packaged = true
 		hu.src, err = r.chartSource(ctx, from, h.ID, field, name, version)
 	} else {

@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -17,7 +18,7 @@ import (
 // describes it instead of the sync. Units that fail to render on the way
 // are passed over: want may be elsewhere.
 func (r *runner) renderUnitOf(ctx context.Context, root *unit, want flux.ID, out *Rendered) (*Rendered, error) {
-	g := flux.NewGraph(flux.GraphOptions{NoCrossNamespaceRefs: r.sync.Spec.Flux.CrossNamespaceRefsRefused()})
+	g := flux.NewGraph(r.graphOptions())
 	if err := g.Add(flux.ID{}, r.decodeChildren(root)...); err != nil {
 		return nil, fmt.Errorf("flux: %w", err)
 	}
@@ -83,6 +84,9 @@ func (r *runner) renderOneUnit(ctx context.Context, fu flux.Unit, g *flux.Graph)
 		return nil, nil, nil, b.err
 	}
 	sources, err := g.Sources(fu)
+	if errors.Is(err, flux.ErrNotFound) && g.AddFallback(fu) {
+		sources, err = g.Sources(fu)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -53,6 +53,10 @@ type unit struct {
 	// before rendering).
 	children      []*unstructured.Unstructured
 	childrenKnown bool
+	// childFiles names the file of the source each child was read from,
+	// when the render said (not for children of the stored tree), so that
+	// an object that cannot be decoded is reported with its file.
+	childFiles map[*unstructured.Unstructured]string
 	// installation is Flux's own installation found in the render (of its
 	// gotk-sync.yaml only, when restored); installationSummary says what
 	// it held.
@@ -549,6 +553,12 @@ func (r *runner) lift(u *unit, rnd *rendering) []*unstructured.Unstructured {
 	in, rest := flux.FindInstallation(rnd.objects, rnd.sources)
 	children, rest := flux.Split(rest)
 	u.installation, u.children, u.childrenKnown = in, children, true
+	u.childFiles = map[*unstructured.Unstructured]string{}
+	for i, o := range rnd.objects {
+		if i < len(rnd.sources) && rnd.sources[i] != "" {
+			u.childFiles[o] = rnd.sources[i]
+		}
+	}
 	u.installationSummary = in.Summary()
 	if r.sync.Spec.Flux.ApplyInstallation() && !in.Empty() {
 		rest = append(append(append([]*unstructured.Unstructured(nil), in.Components...), in.Sync...), rest...)
@@ -617,6 +627,12 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 		}
 		for i, hc := range u.healthChecks {
 			group, _ := splitAPIVersion(hc.APIVersion)
+			if u.id != (flux.ID{}) && flux.IsUnitKind(group, hc.Kind) {
+				// A Kustomization or HelmRelease is a unit of the run, not
+				// an object in the cluster: the units depending on this one
+				// wait for it (flux.Graph.Dependencies).
+				continue
+			}
 			ns := hc.Namespace
 			id := object.ID{Group: group, Kind: hc.Kind, Namespace: ns, Name: hc.Name}
 			e, ok := byID[id]
@@ -624,10 +640,21 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 				id.Namespace = u.namespace
 				e, ok = byID[id]
 			}
-			if !ok {
+			if ok {
+				want = append(want, target(e))
+				continue
+			}
+			if u.id == (flux.ID{}) {
 				return fmt.Errorf("spec.healthChecks[%d]: %s is not in the rendered set", i, id)
 			}
-			want = append(want, target(e))
+			// An object another unit renders, or one made outside the
+			// run: read from the cluster, as Flux does, until it is
+			// healthy or the unit's timeout.
+			t, err := clusterTarget(u, hc)
+			if err != nil {
+				return fmt.Errorf("spec.healthChecks[%d]: %w", i, err)
+			}
+			want = append(want, t)
 		}
 	}
 	if len(want) == 0 {
@@ -638,6 +665,29 @@ func (r *runner) health(ctx context.Context, u *unit, current []inventory.Entry)
 		return err
 	}
 	return u.to.engine.Wait(ctx, want, apply.WaitOptions{Timeout: u.timeout, Selector: u.labels, Judge: judge})
+}
+
+// clusterTarget resolves a health check's object that unit u did not
+// render, to read it from the cluster.
+func clusterTarget(u *unit, hc spec.HealthCheck) (apply.Target, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(hc.APIVersion)
+	obj.SetKind(hc.Kind)
+	obj.SetName(hc.Name)
+	obj.SetNamespace(hc.Namespace)
+	id := object.IDOf(obj)
+	if hc.APIVersion == "" {
+		return apply.Target{}, fmt.Errorf("%s: apiVersion is required to read an object the unit does not render", id)
+	}
+	ts, err := u.to.engine.Targets([]*unstructured.Unstructured{obj})
+	if err != nil {
+		return apply.Target{}, err
+	}
+	t := ts[0]
+	if t.Namespaced && t.Namespace == "" {
+		t.Namespace = u.namespace
+	}
+	return t, nil
 }
 
 // runUnitHooks runs a chart's hooks of one event for unit u.

@@ -2,6 +2,7 @@ package syncrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -92,7 +93,7 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 
 	rootOK := res.Outcome == Succeeded && root.childrenKnown
 	deadline := ""
-	g := flux.NewGraph(flux.GraphOptions{NoCrossNamespaceRefs: r.sync.Spec.Flux.CrossNamespaceRefsRefused()})
+	g := flux.NewGraph(r.graphOptions())
 	var results []flux.Result
 	if rootOK {
 		if err := g.Add(flux.ID{}, r.decodeChildren(root)...); err != nil {
@@ -276,6 +277,9 @@ func (r *runner) decodeChildren(u *unit) []flux.Object {
 		}
 		obj, err := flux.Decode(raw, flux.DecodeOptions{DefaultNamespace: u.namespace})
 		if err != nil {
+			if file := u.childFiles[raw]; file != "" {
+				err = errors.Join(err, fmt.Errorf("%s: read from %s", id, file))
+			}
 			obj = newBroken(id, err)
 		}
 		t := r.tree
@@ -290,8 +294,18 @@ func (r *runner) decodeChildren(u *unit) []flux.Object {
 				t.dependedOn[dep] = true
 			}
 		}
-		t.mu.Unlock()
 		out = append(out, obj)
+		if g, ok := obj.(*flux.ArtifactGenerator); ok {
+			// Its artifacts are sources of the graph; the generator's
+			// manifest is part of the digest of each unit reading one.
+			for _, a := range g.ExternalArtifacts() {
+				aid := a.Metadata().ID
+				t.raw[aid] = raw
+				t.parents[aid] = u.id
+				out = append(out, a)
+			}
+		}
+		t.mu.Unlock()
 	}
 	for _, c := range u.children {
 		add(c, false)
