@@ -37,6 +37,10 @@
 //     ${var:+x} evaluate as ${var:-x}, as Flux's library does (subst.go).
 //   - Output is sorted by group, kind, namespace and name rather than left
 //     in kustomize's order; the apply stage orders by kind itself.
+//   - Every file read is bounded: larger than Options.MaxFileSize (16 MiB)
+//     or with YAML aliases that expand past manifest.MaxAliasNodes added
+//     nodes ("billion laughs") fails the render, naming the file, before
+//     kustomize or the YAML decoder expands it.
 //   - kustomize is asked for origin annotations so errors and
 //     Result.Sources name files; Render removes them again unless the
 //     kustomization asked for them.
@@ -132,6 +136,12 @@ type Options struct {
 	// ErrDecryptionRequired.
 	Decryption *sops.Keys
 
+	// MaxFileSize is the largest file, in bytes, the render reads
+	// (manifests, kustomizations, patches, generator files, a Helm
+	// chart's rendered templates); a larger one fails the render, naming
+	// it. 0 means DefaultMaxFileSize (16 MiB).
+	MaxFileSize int64
+
 	// Logger receives debug records about the chosen build path; nil
 	// discards them.
 	Logger *slog.Logger
@@ -217,7 +227,7 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	c, dir, err := open(opts.Root, opts.Path, opts.Decryption)
+	c, dir, err := open(opts.Root, opts.Path, opts.Decryption, opts.MaxFileSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -348,7 +358,7 @@ func needsKustomize(o *Options) bool {
 
 // open checks Root and Path and returns the confined filesystem and the
 // absolute directory to build.
-func open(root, path string, keys *sops.Keys) (*confinedFS, string, error) {
+func open(root, path string, keys *sops.Keys, maxFileSize int64) (*confinedFS, string, error) {
 	if root == "" {
 		return nil, "", errors.New("render: Root is required")
 	}
@@ -362,6 +372,9 @@ func open(root, path string, keys *sops.Keys) (*confinedFS, string, error) {
 	}
 	c := newConfinedFS(real)
 	c.keys = keys
+	if maxFileSize > 0 {
+		c.maxFileSize = maxFileSize
+	}
 	if filepath.IsAbs(path) {
 		return nil, "", fmt.Errorf("%s: path must be relative to the source root: %w", path, ErrOutsideRoot)
 	}
