@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render/internal/manifest"
 )
 
@@ -130,5 +131,65 @@ func TestRenderAllowsOrdinaryAnchors(t *testing.T) {
 				t.Errorf("data.c = %q", got)
 			}
 		})
+	}
+}
+
+// TestRenderReportsDecryptedValues: Options.Secrets receives what SOPS
+// decryption revealed (a YAML value, a dotenv value), and not the names
+// and kinds of the objects, which messages must keep showing.
+func TestRenderReportsDecryptedValues(t *testing.T) {
+	dir, keys := writeEncrypted(t, true)
+	var secrets redact.Secrets
+	if _, err := Render(t.Context(), Options{Root: dir, Decryption: keys, Secrets: &secrets}); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{
+		`password "hunter2-plaintext" refused`: `password "xxxxx" refused`,
+		"TOKEN is env-plaintext":               "TOKEN is xxxxx",
+		"Secret/db: invalid":                   "Secret/db: invalid",
+	} {
+		if got := secrets.Text(text); got != want {
+			t.Errorf("Text(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// TestRenderRefusesInvalidNames: a name or namespace the API server would
+// refuse fails the render, naming object, file and line, instead of
+// failing its apply after the objects before it were applied.
+func TestRenderRefusesInvalidNames(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"underscore in a ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n", `Bad_Name"`},
+		{"namespace with a dot", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n  namespace: a.b\n", `metadata.namespace "a.b"`},
+		{"Service with a dot", "apiVersion: v1\nkind: Service\nmetadata:\n  name: a.svc\n", `a.svc"`},
+		{"Deployment name too long", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + strings.Repeat("a", 254) + "\n", "metadata.name"},
+		{"custom resource with a slash", "apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: a/b\n", `a/b"`},
+		{"control character", "apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: \"a\\x1bb\"\n", `a\x1bb"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"ok.yaml": cmA, "sub/bad.yaml": "# first\n---\n" + tc.doc})
+			for _, opts := range []Options{{Root: root}, {Root: root, NamePrefix: "p-"}} {
+				if opts.NamePrefix != "" && (strings.Contains(tc.name, "long") || strings.Contains(tc.name, "Service")) {
+					continue
+				}
+				_, err := Render(t.Context(), opts)
+				if !errors.Is(err, ErrInvalidObject) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "sub/bad.yaml") {
+					t.Errorf("prefix %q: %v; want ErrInvalidObject naming sub/bad.yaml and %s", opts.NamePrefix, err, tc.want)
+				}
+			}
+		})
+	}
+	// What the API server accepts passes: RBAC names with colons, dotted
+	// names, custom resources with capitals.
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"ok.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: system:x:y\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a.b-c\n  namespace: x\n" +
+		"---\napiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: Some_Thing\n"})
+	if _, err := Render(t.Context(), Options{Root: root}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"sigs.k8s.io/kustomize/api/konfig"
 
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render/internal/manifest"
 	"github.com/gitsync/gitsync/pkg/sops"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -61,6 +62,8 @@ type confinedFS struct {
 	// decrypted caches decrypted files by absolute path: kustomize may
 	// read a file more than once.
 	decrypted map[string][]byte
+	// secrets receives what decryption reveals (Options.Secrets).
+	secrets *redact.Secrets
 	// maxFileSize is the largest file read (Options.MaxFileSize).
 	maxFileSize int64
 	// violation is the first confinement or remote-reference error. kustomize

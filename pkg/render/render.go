@@ -70,6 +70,7 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
 
@@ -135,6 +136,11 @@ type Options struct {
 	// rendering an object with SOPS metadata, fails with
 	// ErrDecryptionRequired.
 	Decryption *sops.Keys
+
+	// Secrets, when set, receives every value SOPS decryption reveals, as
+	// it is decrypted (also when the render then fails), so that the
+	// caller can mask them in whatever it reports (redact.Secrets).
+	Secrets *redact.Secrets
 
 	// MaxFileSize is the largest file, in bytes, the render reads
 	// (manifests, kustomizations, patches, generator files, a Helm
@@ -228,6 +234,9 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 	}
 	start := time.Now()
 	c, dir, err := open(opts.Root, opts.Path, opts.Decryption, opts.MaxFileSize)
+	if c != nil {
+		c.secrets = opts.Secrets
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -522,6 +531,9 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 	for i := range objs {
 		if err := checkNotEncrypted(objs[i].obj, opts.Decryption); err != nil {
 			return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
+		}
+		if err := checkNames(&objs[i]); err != nil {
+			return nil, err
 		}
 	}
 	if cm := opts.CommonMetadata; cm != nil {

@@ -185,6 +185,7 @@ func (r *runner) remoteConfig(ctx context.Context, ref destinationRef) (*rest.Co
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
+	r.secrets.AddData(sec.Data)
 	where := fmt.Sprintf("%s: Secret/%s/%s", field, ref.namespace, sr.Name)
 	keys := spec.DefaultKubeConfigKeys
 	if sr.Key != "" {
