@@ -438,6 +438,20 @@ func TestRenderChartFromGitDirectory(t *testing.T) {
 			t.Fatalf("Render: %v", err)
 		}
 	})
+	t.Run("huge values file", func(t *testing.T) {
+		// A sparse 1 GiB values.yaml: refused before Helm reads it.
+		dir := filepath.Join(root, "huge")
+		if err := fullChart().WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(filepath.Join(dir, "values.yaml"), 1<<30); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Render(t.Context(), RenderOptions{ChartPath: dir, Root: root, ReleaseName: "x"})
+		if !errors.Is(err, render.ErrFileTooLarge) || !errors.Is(err, ErrInvalidChart) || !strings.Contains(err.Error(), filepath.Join(dir, "values.yaml")) {
+			t.Fatalf("Render: %v", err)
+		}
+	})
 	t.Run("chart outside the source", func(t *testing.T) {
 		other := t.TempDir()
 		if err := fullChart().WriteDir(other); err != nil {

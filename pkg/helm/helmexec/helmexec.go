@@ -11,6 +11,7 @@ package helmexec
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +48,27 @@ const maxStderr = 4 << 10
 // not answer with a Response.
 var ErrRenderer = errors.New("the Helm renderer process failed")
 
+// DefaultMaxMemory is Renderer.MaxMemory's default.
+const DefaultMaxMemory int64 = 1 << 30
+
+// memoryPoll is how often the child's resident memory is read.
+const memoryPoll = 50 * time.Millisecond
+
+// ErrTooMuchMemory is wrapped by the error of a render stopped because the
+// child's memory passed Renderer.MaxMemory: a template that loops or
+// allocates without bound ({{ range until 100000000 }}) would otherwise
+// take the Job's memory, and the Pod with it.
+var ErrTooMuchMemory = errors.New("the chart's render used too much memory")
+
 // Renderer runs the chart stage in a child process.
 type Renderer struct {
 	// Path is the child program; "" means Find's.
 	Path string
+	// MaxMemory is the child's resident memory, in bytes, past which it
+	// is killed and the render fails with ErrTooMuchMemory (read every
+	// 50 ms from /proc; where there is no /proc, not enforced). 0 means
+	// DefaultMaxMemory; sync-job passes a share of its container's limit.
+	MaxMemory int64
 }
 
 var _ chartrender.Renderer = Renderer{}
@@ -131,8 +150,24 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 	// started.
 	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
-	err = cmd.Run()
+	err = cmd.Start()
+	var overMemory int64
+	if err == nil {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			overMemory = watchMemory(cmd.Process, cmp.Or(r.MaxMemory, DefaultMaxMemory), stop)
+		}()
+		err = cmd.Wait()
+		close(stop)
+		<-done
+	}
 	clear(in) // the request may hold keys
+	if overMemory > 0 {
+		return nil, fmt.Errorf("%s: Helm renderer %s: stopped after %s, at %d MiB of memory (the limit is %d MiB; a template that loops or allocates without bound?): %w",
+			req.ChartPath, bin, time.Since(start).Round(time.Millisecond), overMemory>>20, cmp.Or(r.MaxMemory, DefaultMaxMemory)>>20, ErrTooMuchMemory)
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("%s: Helm renderer %s stopped after %s: %w", req.ChartPath, bin, time.Since(start).Round(time.Millisecond), ctxErr)
 	}
@@ -171,6 +206,38 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return resp.Result, nil
 	}
 	return nil, fail("invalid output: a response needs exactly one of result and error")
+}
+
+// watchMemory reads p's resident memory until stop is closed, and kills p
+// when it passes limit; it returns the memory it saw then, or 0.
+func watchMemory(p *os.Process, limit int64, stop <-chan struct{}) int64 {
+	statm := fmt.Sprintf("/proc/%d/statm", p.Pid)
+	page := int64(os.Getpagesize())
+	tick := time.NewTicker(memoryPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return 0
+		case <-tick.C:
+		}
+		data, err := os.ReadFile(statm)
+		if err != nil {
+			return 0 // no /proc, or the child is gone
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) < 2 {
+			return 0
+		}
+		pages, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return 0
+		}
+		if rss := pages * page; rss > limit {
+			_ = p.Kill()
+			return rss
+		}
+	}
 }
 
 // childEnvVars are the variables the child inherits: the Go runtime's
