@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,7 +35,8 @@ const maxLeaves = 10_000
 // by Mask. A value is also masked in the forms messages quote it in: its
 // standard base64 encoding (a Secret's data), Go's quoted form (%q), each
 // long line of a multi-line value (a key or certificate), and each string
-// of a YAML or JSON mapping (a values.yaml held in a Secret).
+// of a YAML or JSON mapping below a key that names a secret (password,
+// token, key, ...: a values.yaml held in a Secret).
 //
 // The zero value is empty and ready to use; it is safe for concurrent use.
 type Secrets struct {
@@ -107,29 +109,39 @@ func appendForms(forms []string, v string, depth int) []string {
 		if yaml.Unmarshal([]byte(v), &doc) == nil {
 			if _, ok := doc.(map[string]any); ok {
 				n := 0
-				forms = appendLeaves(forms, doc, &n)
+				forms = appendLeaves(forms, doc, false, &n)
 			}
 		}
 	}
 	return forms
 }
 
-// appendLeaves appends the forms of the strings in a decoded document.
-func appendLeaves(forms []string, v any, n *int) []string {
+// secretKey matches the keys of a YAML value (a values.yaml held in a
+// Secret) whose strings are masked one by one: the other strings of such
+// a document (an image, a Service type, a kubeconfig's kind) are names
+// messages need. The whole value and its long lines are masked anyway.
+var secretKey = regexp.MustCompile(`(?i)pass|secret|token|key|cred|auth|cert|private|pwd|salt|dsn|conn|session|cookie|signature`)
+
+// appendLeaves appends the forms of the strings in a decoded document
+// below a key secretKey matches (under is set below one).
+func appendLeaves(forms []string, v any, under bool, n *int) []string {
 	if *n >= maxLeaves {
 		return forms
 	}
 	switch t := v.(type) {
 	case string:
+		if !under {
+			return forms
+		}
 		*n++
 		return appendForms(forms, t, 1)
 	case map[string]any:
-		for _, e := range t {
-			forms = appendLeaves(forms, e, n)
+		for k, e := range t {
+			forms = appendLeaves(forms, e, under || secretKey.MatchString(k), n)
 		}
 	case []any:
 		for _, e := range t {
-			forms = appendLeaves(forms, e, n)
+			forms = appendLeaves(forms, e, under, n)
 		}
 	}
 	return forms

@@ -16,7 +16,7 @@ func TestSecretsText(t *testing.T) {
 	var s Secrets
 	s.Add("hunter2-secret", "short", "  padded-value \n")
 	s.AddData(map[string][]byte{
-		"values.yaml": []byte("db:\n  password: Yaml-Pa55word\n  port: 5432\nlist: [\"in-a-list-value\"]\n"),
+		"values.yaml": []byte("db:\n  password: Yaml-Pa55word\n  port: 5432\napiTokens: [\"in-a-list-value\"]\nservice: {type: ClusterIP}\n"),
 		"tls.key":     []byte("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"),
 		"quoted":      []byte("a\"quote\"d-value"),
 	})
@@ -30,6 +30,7 @@ func TestSecretsText(t *testing.T) {
 		{"line MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7 of a key", "line xxxxx of a key"},
 		{fmt.Sprintf("%q", `a"quote"d-value`), `"xxxxx"`},
 		{"5432 is no secret", "5432 is no secret"},
+		{"type ClusterIP is a name", "type ClusterIP is a name"},
 	}
 	for _, tc := range tests {
 		if got := s.Text(tc.in); got != tc.want {

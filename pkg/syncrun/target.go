@@ -185,7 +185,6 @@ func (r *runner) remoteConfig(ctx context.Context, ref destinationRef) (*rest.Co
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	r.secrets.AddData(sec.Data)
 	where := fmt.Sprintf("%s: Secret/%s/%s", field, ref.namespace, sr.Name)
 	keys := spec.DefaultKubeConfigKeys
 	if sr.Key != "" {
@@ -205,6 +204,11 @@ func (r *runner) remoteConfig(ctx context.Context, ref destinationRef) (*rest.Co
 	if err != nil {
 		// The parser's message may quote the Secret's content.
 		return nil, fmt.Errorf("%s: not a valid kubeconfig", where)
+	}
+	// Its credentials are masked; its server, names and kind are what
+	// messages and status name.
+	for _, a := range kc.AuthInfos {
+		r.secrets.Add(a.Token, a.Password, string(a.ClientKeyData))
 	}
 	if err := checkKubeConfig(kc); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
