@@ -24,25 +24,31 @@ const memoryLimitShare = 0.75
 // then v1.
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// tuneGC applies gcPercent and, in a container with a memory limit, a soft
-// memory limit, unless GOGC or GOMEMLIMIT say otherwise.
-func tuneGC() {
+// tuneGC applies gcPercent and, with the container's memory limit
+// (containerMemoryLimit; 0 for none), a soft memory limit, unless GOGC or
+// GOMEMLIMIT say otherwise.
+func tuneGC(limit int64) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	if os.Getenv("GOMEMLIMIT") != "" {
+	if os.Getenv("GOMEMLIMIT") != "" || limit == 0 {
 		return
 	}
+	debug.SetMemoryLimit(int64(float64(limit) * memoryLimitShare))
+}
+
+// containerMemoryLimit returns the container's memory limit in bytes, or
+// 0 when it has none or it cannot be read.
+func containerMemoryLimit() int64 {
 	for _, f := range cgroupMemoryFiles {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		if limit, ok := memoryLimit(string(data)); ok {
-			debug.SetMemoryLimit(int64(float64(limit) * memoryLimitShare))
-		}
-		return
+		limit, _ := memoryLimit(string(data))
+		return limit
 	}
+	return 0
 }
 
 // memoryLimit reads a cgroup memory limit file: a byte count, or "max"

@@ -44,10 +44,14 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	tuneGC()
+	limit := containerMemoryLimit()
+	tuneGC(limit)
 	// A chart renders in a child process, sync-job-helm next to this
-	// binary: sync-job does not link the Helm SDK (docs/helm.md).
-	helm.UseRenderer(helmexec.Renderer{})
+	// binary: sync-job does not link the Helm SDK (docs/helm.md). The
+	// child is stopped at half the container's memory, so that a runaway
+	// template fails the run with a message instead of the Pod being
+	// OOM-killed.
+	helm.UseRenderer(helmexec.Renderer{MaxMemory: limit / 2})
 	// Sigstore bundles and keyless signatures are checked in the same
 	// child, `sync-job-helm verify`: sync-job does not link sigstore-go.
 	oci.UseChecker(sigexec.Checker{})

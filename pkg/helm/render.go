@@ -246,8 +246,11 @@ func (o *RenderOptions) check() error {
 }
 
 // confined checks that p, and every symlink below it, resolves inside
-// root. Helm's directory loader follows symlinks, also to directories, so
-// the walk follows symlinked directories too (each real directory once).
+// root, and that no file is larger than render.DefaultMaxFileSize (Helm
+// reads a chart directory whole, up to 100 MiB, and a values file of that
+// size takes many times that in memory). Helm's directory loader follows
+// symlinks, also to directories, so the walk follows symlinked
+// directories too (each real directory once).
 func confined(root, p string) error {
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -275,6 +278,9 @@ func confined(root, p string) error {
 			if err != nil {
 				return err
 			}
+			if d.Type().IsRegular() {
+				return checkSize(q)
+			}
 			if d.Type()&fs.ModeSymlink == 0 {
 				return nil
 			}
@@ -288,10 +294,22 @@ func confined(root, p string) error {
 			if st, err := os.Stat(t); err == nil && st.IsDir() {
 				return walk(t)
 			}
-			return nil
+			return checkSize(q)
 		})
 	}
 	return walk(realP)
+}
+
+// checkSize refuses a chart file larger than render.DefaultMaxFileSize.
+func checkSize(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if st.Mode().IsRegular() && st.Size() > render.DefaultMaxFileSize {
+		return fmt.Errorf("%s: %d bytes, more than the limit of %d: %w: %w", p, st.Size(), render.DefaultMaxFileSize, ErrInvalidChart, render.ErrFileTooLarge)
+	}
+	return nil
 }
 
 // group is one set of rendered files written for pkg/render.

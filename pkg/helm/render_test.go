@@ -2,10 +2,12 @@ package helm
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -436,6 +438,42 @@ func TestRenderChartFromGitDirectory(t *testing.T) {
 		}
 		if _, err := Render(t.Context(), RenderOptions{ChartPath: dir, Root: root, ReleaseName: "x"}); err == nil || !strings.Contains(err.Error(), "symlink leads outside the source") {
 			t.Fatalf("Render: %v", err)
+		}
+	})
+	t.Run("huge values file", func(t *testing.T) {
+		// A sparse 1 GiB values.yaml: refused before Helm reads it.
+		dir := filepath.Join(root, "huge")
+		if err := fullChart().WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(filepath.Join(dir, "values.yaml"), 1<<30); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Render(t.Context(), RenderOptions{ChartPath: dir, Root: root, ReleaseName: "x"})
+		if !errors.Is(err, render.ErrFileTooLarge) || !errors.Is(err, ErrInvalidChart) || !strings.Contains(err.Error(), filepath.Join(dir, "values.yaml")) {
+			t.Fatalf("Render: %v", err)
+		}
+	})
+	t.Run("alias bomb in values.yaml", func(t *testing.T) {
+		// Nine levels of nine aliases: refused by Helm's YAML reader
+		// before it expands them.
+		bomb := "a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
+		for i := 1; i < 9; i++ {
+			bomb += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), ","))
+		}
+		c := fullChart()
+		c.Values = bomb
+		dir := filepath.Join(root, "bomb")
+		if err := c.WriteDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := Render(t.Context(), RenderOptions{ChartPath: dir, Root: root, ReleaseName: "x"})
+		if !errors.Is(err, ErrInvalidChart) || !strings.Contains(err.Error(), "values.yaml") || !strings.Contains(err.Error(), "excessive aliasing") {
+			t.Fatalf("Render: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v", d)
 		}
 	})
 	t.Run("chart outside the source", func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package redact removes credentials from URLs, and from text and errors
 // that may quote URLs, before they reach an error message, a log line, the
-// run's record, its history or an Event.
+// run's record, its history or an Event; and, with Secrets, the known
+// secret values a run read or decrypted, wherever a message quotes them.
 //
 // Users put tokens into source URLs because several forges document it:
 // https://TOKEN@host/repo.git, https://host/index.yaml?token=TOKEN. The

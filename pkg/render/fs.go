@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"sigs.k8s.io/kustomize/api/konfig"
 
+	"github.com/gitsync/gitsync/pkg/redact"
+	"github.com/gitsync/gitsync/pkg/render/internal/manifest"
 	"github.com/gitsync/gitsync/pkg/sops"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -27,6 +30,15 @@ var ErrOutsideRoot = errors.New("path leads outside the source root")
 // kustomization refers to a URL (remote base, git repository or HTTP file):
 // the render stage only reads the fetched source.
 var ErrRemoteResource = errors.New("remote resources are not allowed")
+
+// ErrFileTooLarge is wrapped by the error Render returns when a file it
+// reads is larger than Options.MaxFileSize.
+var ErrFileTooLarge = errors.New("file too large")
+
+// DefaultMaxFileSize is the largest file Render reads when
+// Options.MaxFileSize is 0: 16 MiB, sixteen times the largest object the
+// API server stores, and a sixteenth of the Job's memory limit.
+const DefaultMaxFileSize int64 = 16 << 20
 
 // errReadOnly is returned by every write operation of confinedFS: kustomize
 // has no business writing into the checkout.
@@ -50,6 +62,10 @@ type confinedFS struct {
 	// decrypted caches decrypted files by absolute path: kustomize may
 	// read a file more than once.
 	decrypted map[string][]byte
+	// secrets receives what decryption reveals (Options.Secrets).
+	secrets *redact.Secrets
+	// maxFileSize is the largest file read (Options.MaxFileSize).
+	maxFileSize int64
 	// violation is the first confinement or remote-reference error. kustomize
 	// turns some filesystem errors into "not found" and tries alternatives,
 	// so Render reports this instead of whatever kustomize made of it.
@@ -65,7 +81,7 @@ func (c *confinedFS) refuse(err error) error {
 }
 
 func newConfinedFS(root string) *confinedFS {
-	return &confinedFS{root: root, disk: filesys.MakeFsOnDisk(), overlay: map[string][]byte{}}
+	return &confinedFS{root: root, disk: filesys.MakeFsOnDisk(), overlay: map[string][]byte{}, maxFileSize: DefaultMaxFileSize}
 }
 
 // within reports whether p is root or below it; both must be clean.
@@ -238,17 +254,63 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	if data, ok := c.overlay[real]; ok {
 		return data, nil
 	}
-	data, err := c.disk.ReadFile(real)
+	kfile := isKustomizationFile(real)
+	// The errors about a file's content are named by the readers of
+	// resources, as decrypt's; a kustomization's are named here.
+	bounded := func(err error) error {
+		named := c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
+		if kfile {
+			return named
+		}
+		return err
+	}
+	data, err := c.readBounded(real)
+	if errors.Is(err, ErrFileTooLarge) {
+		return nil, bounded(err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if isKustomizationFile(real) {
+	if kfile {
 		if err := checkRemote(data); err != nil {
 			return nil, c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
 		}
-		return data, nil
+	} else if data, err = c.decrypt(real, data); err != nil {
+		return nil, err
 	}
-	return c.decrypt(real, data)
+	if err := manifest.CheckAliases(data); err != nil {
+		return nil, bounded(err)
+	}
+	return data, nil
+}
+
+// readBounded reads a file of the checkout, refusing one larger than
+// maxFileSize before reading a byte of it: a render holds what it reads
+// many times over in memory (YAML nodes, objects, kustomize's copies).
+func (c *confinedFS) readBounded(real string) ([]byte, error) {
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	limit := c.maxFileSize
+	if info.Mode().IsRegular() && info.Size() > limit {
+		return nil, fmt.Errorf("%d bytes, more than the limit of %d: %w", info.Size(), limit, ErrFileTooLarge)
+	}
+	// A file that grows while read, or is not regular, is cut at the
+	// limit too.
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("more than the limit of %d bytes: %w", limit, ErrFileTooLarge)
+	}
+	return data, nil
 }
 
 // Walk walks a confined tree, refusing entries that resolve outside root.

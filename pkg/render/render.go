@@ -37,6 +37,10 @@
 //     ${var:+x} evaluate as ${var:-x}, as Flux's library does (subst.go).
 //   - Output is sorted by group, kind, namespace and name rather than left
 //     in kustomize's order; the apply stage orders by kind itself.
+//   - Every file read is bounded: larger than Options.MaxFileSize (16 MiB)
+//     or with YAML aliases that expand past manifest.MaxAliasNodes added
+//     nodes ("billion laughs") fails the render, naming the file, before
+//     kustomize or the YAML decoder expands it.
 //   - kustomize is asked for origin annotations so errors and
 //     Result.Sources name files; Render removes them again unless the
 //     kustomization asked for them.
@@ -66,6 +70,7 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
 
@@ -131,6 +136,17 @@ type Options struct {
 	// rendering an object with SOPS metadata, fails with
 	// ErrDecryptionRequired.
 	Decryption *sops.Keys
+
+	// Secrets, when set, receives every value SOPS decryption reveals, as
+	// it is decrypted (also when the render then fails), so that the
+	// caller can mask them in whatever it reports (redact.Secrets).
+	Secrets *redact.Secrets
+
+	// MaxFileSize is the largest file, in bytes, the render reads
+	// (manifests, kustomizations, patches, generator files, a Helm
+	// chart's rendered templates); a larger one fails the render, naming
+	// it. 0 means DefaultMaxFileSize (16 MiB).
+	MaxFileSize int64
 
 	// Logger receives debug records about the chosen build path; nil
 	// discards them.
@@ -217,7 +233,10 @@ func render(ctx context.Context, opts Options, force buildPath) (res *Result, pa
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	c, dir, err := open(opts.Root, opts.Path, opts.Decryption)
+	c, dir, err := open(opts.Root, opts.Path, opts.Decryption, opts.MaxFileSize)
+	if c != nil {
+		c.secrets = opts.Secrets
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -348,7 +367,7 @@ func needsKustomize(o *Options) bool {
 
 // open checks Root and Path and returns the confined filesystem and the
 // absolute directory to build.
-func open(root, path string, keys *sops.Keys) (*confinedFS, string, error) {
+func open(root, path string, keys *sops.Keys, maxFileSize int64) (*confinedFS, string, error) {
 	if root == "" {
 		return nil, "", errors.New("render: Root is required")
 	}
@@ -362,6 +381,9 @@ func open(root, path string, keys *sops.Keys) (*confinedFS, string, error) {
 	}
 	c := newConfinedFS(real)
 	c.keys = keys
+	if maxFileSize > 0 {
+		c.maxFileSize = maxFileSize
+	}
 	if filepath.IsAbs(path) {
 		return nil, "", fmt.Errorf("%s: path must be relative to the source root: %w", path, ErrOutsideRoot)
 	}
@@ -509,6 +531,9 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 	for i := range objs {
 		if err := checkNotEncrypted(objs[i].obj, opts.Decryption); err != nil {
 			return nil, fmt.Errorf("%s: %w", objs[i].where(), err)
+		}
+		if err := checkNames(&objs[i]); err != nil {
+			return nil, err
 		}
 	}
 	if cm := opts.CommonMetadata; cm != nil {

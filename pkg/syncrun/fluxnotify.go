@@ -61,7 +61,7 @@ func (r *runner) fluxNotify(ctx context.Context, g *flux.Graph, prev []inventory
 		m := o.Metadata()
 		e := notify.Event{
 			Sync: r.opts.Name, Namespace: r.opts.Namespace, Reason: reason, Revision: u.Revision,
-			Message: u.Message, Counts: u.Counts(), Time: u.End,
+			Message: r.secrets.Text(u.Message), Counts: u.Counts(), Time: u.End,
 			Involved: &notify.ObjectReference{APIVersion: m.APIVersion, Kind: u.ID.Kind, Namespace: u.ID.Namespace, Name: u.ID.Name},
 		}
 		e.Changed, e.MoreChanged = notify.ChangedObjects(changed)

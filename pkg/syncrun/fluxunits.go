@@ -741,6 +741,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		Substitute:      in.vars,
 		Decryption:      in.keys,
 		Logger:          ku.r.log,
+		Secrets:         ku.r.secrets,
 
 		LenientSubstitution: !ku.r.sync.Spec.Flux.SubstitutionStrict(),
 	}

@@ -35,6 +35,9 @@ func (r *runner) pushMetrics(ctx context.Context, inv *inventory.Inventory, res 
 		if apierrors.IsNotFound(err) {
 			err = fmt.Errorf("not found")
 		}
+		if err == nil {
+			r.secrets.AddData(s.Data)
+		}
 		if err != nil {
 			r.log.Warn("metrics not pushed", "error", fmt.Sprintf("%s (spec.metrics.pushgateway.secretRef): %v", ref, err))
 			return

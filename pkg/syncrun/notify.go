@@ -42,6 +42,7 @@ func (r *runner) notify(ctx context.Context, inv *inventory.Inventory, res *Resu
 	if len(r.sync.Spec.Notify) == 0 || res.Outcome == Busy {
 		return
 	}
+	r.maskResult(res)
 	prev := notify.Previous{
 		Result:          string(inv.Record.LastRun.Result),
 		Revision:        inv.Record.LastRun.Revision,
@@ -135,6 +136,7 @@ func (r *runner) readProviderSecret(ctx context.Context, namespace, name, field 
 	case err != nil:
 		return fmt.Errorf("%s (%s): %w%s", ref, field, err, r.secretHint("Secret", namespace, name, err))
 	}
+	r.secrets.AddData(s.Data)
 	if a := strings.TrimSpace(string(s.Data["address"])); a != "" {
 		p.Address = a
 	}

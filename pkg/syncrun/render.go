@@ -181,7 +181,7 @@ func Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 			out.Objects, out.Digest, files = rnd.objects, rnd.digest, renderedFiles(rnd)
 		} else {
 			ropts := renderOptions(s, root, path, in.vars)
-			ropts.Logger, ropts.Decryption = r.log, in.keys
+			ropts.Logger, ropts.Decryption, ropts.Secrets = r.log, in.keys, r.secrets
 			res, err := render.Render(ctx, ropts)
 			if err != nil {
 				return nil, fmt.Errorf("render: %w", err)

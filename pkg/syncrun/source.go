@@ -199,7 +199,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 
 	start = time.Now()
 	ropts := renderOptions(s, art.Dir, s.Path, in.vars)
-	ropts.Logger, ropts.Decryption = r.log, in.keys
+	ropts.Logger, ropts.Decryption, ropts.Secrets = r.log, in.keys, r.secrets
 	out, err := render.Render(ctx, ropts)
 	if err != nil {
 		return nil, err

@@ -50,6 +50,7 @@ func (r *runner) readDataIn(ctx context.Context, ns, kind, name, field string, b
 		sec, err := r.client.Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
 			data = sec.Data
+			r.secrets.AddData(data)
 		}
 		getErr = err
 	default:
@@ -140,6 +141,10 @@ func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Resu
 // store: the narrowed inventory and record, and a history entry for runs
 // that rendered or failed.
 func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inventory.Inventory, res *Result) {
+	r.maskResult(res)
+	for i := range inv.Record.Units {
+		inv.Record.Units[i].Message = r.secrets.Text(inv.Record.Units[i].Message)
+	}
 	orphaned := noteResult(inv, res)
 	run := inv.Record.LastRun
 	saveErr := store.Save(ctx, inv)

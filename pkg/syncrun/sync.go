@@ -28,6 +28,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/notify"
 	"github.com/gitsync/gitsync/pkg/object"
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/retry"
 	"github.com/gitsync/gitsync/pkg/source"
 	"github.com/gitsync/gitsync/pkg/spec"
@@ -173,6 +174,10 @@ func (e *SpecError) Unwrap() error { return e.Err }
 
 // runner holds what one run shares between its stages.
 type runner struct {
+	// secrets are the secret values the run read or revealed, masked in
+	// its log, messages, record, history and Events (secrets.go).
+	secrets *redact.Secrets
+
 	opts   Options
 	lease  *lease.Lease
 	cfg    *rest.Config
@@ -234,15 +239,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.close(ctx)
-	return r.run(helm.WithIndexCache(ctx, r.indexes))
+	res, err := r.run(helm.WithIndexCache(ctx, r.indexes))
+	return res, r.secrets.Error(err)
 }
 
 // newRunner builds the clients a run (or a render) needs.
 func newRunner(opts Options) (*runner, error) {
-	r := &runner{opts: opts, log: opts.Logger, now: opts.Now}
+	r := &runner{opts: opts, log: opts.Logger, now: opts.Now, secrets: &redact.Secrets{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	// Every line the run logs, its libraries' included, masks the secret
+	// values the run has read so far (secrets.go).
+	r.log = slog.New(r.secrets.Handler(r.log.Handler()))
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -280,7 +289,10 @@ func (r *runner) close(ctx context.Context) {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	start := r.now()
 	res := &Result{Start: start}
-	defer func() { res.Retries = r.retries.Retries() + r.dests.retried() }()
+	defer func() {
+		res.Retries = r.retries.Retries() + r.dests.retried()
+		r.maskResult(res)
+	}()
 
 	// Until the spec's timeout applies, StartTimeout bounds the run: an
 	// API server that accepts requests and never answers must not keep
@@ -709,6 +721,7 @@ func (r *runner) event(ctx context.Context, res *Result) {
 // emit creates one Event on the spec ConfigMap; a failure is only logged.
 func (r *runner) emit(ctx context.Context, typ, reason, msg string, at time.Time) {
 	now := metav1.NewTime(at)
+	msg = r.secrets.Text(msg) // before it is cut: no half of a value
 	if len(msg) > 1024 {
 		msg = msg[:1021] + "..."
 	}

@@ -205,6 +205,11 @@ func (r *runner) remoteConfig(ctx context.Context, ref destinationRef) (*rest.Co
 		// The parser's message may quote the Secret's content.
 		return nil, fmt.Errorf("%s: not a valid kubeconfig", where)
 	}
+	// Its credentials are masked; its server, names and kind are what
+	// messages and status name.
+	for _, a := range kc.AuthInfos {
+		r.secrets.Add(a.Token, a.Password, string(a.ClientKeyData))
+	}
 	if err := checkKubeConfig(kc); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}

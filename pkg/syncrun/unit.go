@@ -550,6 +550,7 @@ func (u *unit) name() string {
 // Flux objects, which become the unit's children. It returns the objects
 // to apply.
 func (r *runner) lift(u *unit, rnd *rendering) []*unstructured.Unstructured {
+	r.noteRenderedSecrets(rnd)
 	in, rest := flux.FindInstallation(rnd.objects, rnd.sources)
 	children, rest := flux.Split(rest)
 	u.installation, u.children, u.childrenKnown = in, children, true

@@ -11,6 +11,7 @@ package helmexec
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +48,27 @@ const maxStderr = 4 << 10
 // not answer with a Response.
 var ErrRenderer = errors.New("the Helm renderer process failed")
 
+// DefaultMaxMemory is Renderer.MaxMemory's default.
+const DefaultMaxMemory int64 = 1 << 30
+
+// memoryPoll is how often the child's resident memory is read.
+const memoryPoll = 50 * time.Millisecond
+
+// ErrTooMuchMemory is wrapped by the error of a render stopped because the
+// child's memory passed Renderer.MaxMemory: a template that loops or
+// allocates without bound ({{ range until 100000000 }}) would otherwise
+// take the Job's memory, and the Pod with it.
+var ErrTooMuchMemory = errors.New("the chart's render used too much memory")
+
 // Renderer runs the chart stage in a child process.
 type Renderer struct {
 	// Path is the child program; "" means Find's.
 	Path string
+	// MaxMemory is the child's resident memory, in bytes, past which it
+	// is killed and the render fails with ErrTooMuchMemory (read every
+	// 50 ms from /proc; where there is no /proc, not enforced). 0 means
+	// DefaultMaxMemory; sync-job passes a share of its container's limit.
+	MaxMemory int64
 }
 
 var _ chartrender.Renderer = Renderer{}
@@ -122,8 +141,13 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return nil, fail("encoding the request: %v", err)
 	}
 	start := time.Now()
-	out, stderr, err := Exec(ctx, bin, nil, in)
+	limit := cmp.Or(r.MaxMemory, DefaultMaxMemory)
+	out, stderr, err := Exec(ctx, bin, nil, in, limit)
 	clear(in) // the request may hold keys
+	if over := (*OverMemoryError)(nil); errors.As(err, &over) {
+		return nil, fmt.Errorf("%s: Helm renderer %s: stopped after %s, at %d MiB of memory (the limit is %d MiB; a template that loops or allocates without bound?): %w",
+			req.ChartPath, bin, time.Since(start).Round(time.Millisecond), over.Used>>20, limit>>20, ErrTooMuchMemory)
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("%s: Helm renderer %s stopped after %s: %w", req.ChartPath, bin, time.Since(start).Round(time.Millisecond), ctxErr)
 	}
@@ -170,10 +194,11 @@ var ErrOutputTooLarge = errors.New("child output too large")
 // Exec runs the child program bin with args and in on its stdin, and
 // returns its stdout (at most 256 MiB, else ErrOutputTooLarge) and the end
 // of its stderr quoted for an error message ("; stderr: ..."; "" when
-// empty). The child gets only the variables of childEnvVars. The caller
-// clears in when it holds secrets. sync-job's other children
+// empty). A child whose resident memory passes maxMemory bytes is killed,
+// and the error is an *OverMemoryError. The child gets only the variables
+// of childEnvVars. The caller clears in when it holds secrets. sync-job's other children
 // (pkg/source/oci/sigcheck/sigexec) run the same program through it.
-func Exec(ctx context.Context, bin string, args []string, in []byte) (out []byte, stderrQuote string, err error) {
+func Exec(ctx context.Context, bin string, args []string, in []byte, maxMemory int64) (out []byte, stderrQuote string, err error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = ChildEnv()
 	cmd.Stdin = bytes.NewReader(in)
@@ -183,13 +208,71 @@ func Exec(ctx context.Context, bin string, args []string, in []byte) (out []byte
 	// After a kill, do not wait for pipes held open by anything the child
 	// started.
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Run(); err != nil {
+	err = cmd.Start()
+	var overMemory int64
+	if err == nil {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			overMemory = watchMemory(cmd.Process, maxMemory, stop)
+		}()
+		err = cmd.Wait()
+		close(stop)
+		<-done
+	}
+	if overMemory > 0 {
+		return nil, stderr.quote(), &OverMemoryError{Used: overMemory, Limit: maxMemory}
+	}
+	if err != nil {
 		return nil, stderr.quote(), err
 	}
 	if stdout.over {
 		return nil, stderr.quote(), ErrOutputTooLarge
 	}
 	return stdout.buf.Bytes(), stderr.quote(), nil
+}
+
+// OverMemoryError is Exec's error for a child killed past its memory
+// limit. It matches ErrTooMuchMemory.
+type OverMemoryError struct{ Used, Limit int64 }
+
+func (e *OverMemoryError) Error() string {
+	return fmt.Sprintf("stopped at %d MiB of memory (the limit is %d MiB)", e.Used>>20, e.Limit>>20)
+}
+
+func (e *OverMemoryError) Unwrap() error { return ErrTooMuchMemory }
+
+// watchMemory reads p's resident memory until stop is closed, and kills p
+// when it passes limit; it returns the memory it saw then, or 0.
+func watchMemory(p *os.Process, limit int64, stop <-chan struct{}) int64 {
+	statm := fmt.Sprintf("/proc/%d/statm", p.Pid)
+	page := int64(os.Getpagesize())
+	tick := time.NewTicker(memoryPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return 0
+		case <-tick.C:
+		}
+		data, err := os.ReadFile(statm)
+		if err != nil {
+			return 0 // no /proc, or the child is gone
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) < 2 {
+			return 0
+		}
+		pages, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return 0
+		}
+		if rss := pages * page; rss > limit {
+			_ = p.Kill()
+			return rss
+		}
+	}
 }
 
 // childEnvVars are the variables the child inherits: the Go runtime's

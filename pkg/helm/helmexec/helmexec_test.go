@@ -223,3 +223,25 @@ func TestChildEnvironment(t *testing.T) {
 		t.Errorf("child environment:\n%s", env)
 	}
 }
+
+// TestChildMemoryBound: a template that allocates without bound (a range
+// over 100 million numbers: about 3 GiB and a minute and a half of work)
+// is stopped once the child passes MaxMemory, with an error naming the
+// chart and the limit, instead of taking the Job's memory.
+func TestChildMemoryBound(t *testing.T) {
+	chart := writeChart(t, map[string]string{
+		"Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\n" +
+			"data:\n  x: \"{{ range until 100000000 }}x{{ end }}\"\n",
+	})
+	start := time.Now()
+	_, err := helmexec.Renderer{Path: child, MaxMemory: 96 << 20}.RenderChart(t.Context(), request(chart))
+	took := time.Since(start)
+	if !errors.Is(err, helmexec.ErrTooMuchMemory) || !strings.Contains(err.Error(), chart) || !strings.Contains(err.Error(), "the limit is 96 MiB") {
+		t.Fatalf("RenderChart: %v; want ErrTooMuchMemory naming the chart and the limit", err)
+	}
+	if took > 20*time.Second {
+		t.Errorf("stopped after %v", took)
+	}
+	t.Logf("%v", err)
+}

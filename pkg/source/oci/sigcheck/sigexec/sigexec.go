@@ -78,7 +78,7 @@ func (c Checker) Check(ctx context.Context, req *sigcheck.Request) (*sigcheck.Re
 	if err != nil {
 		return nil, fail("encoding the request: %v", err)
 	}
-	out, stderr, err := helmexec.Exec(ctx, bin, []string{Arg}, in)
+	out, stderr, err := helmexec.Exec(ctx, bin, []string{Arg}, in, helmexec.DefaultMaxMemory)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("signature checker %s: %w", bin, ctxErr)
 	}
