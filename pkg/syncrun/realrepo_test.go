@@ -226,15 +226,8 @@ type fluxDoc struct {
 	obj  *unstructured.Unstructured
 }
 
-// readTree reads the files of an exported tree (path → content), and the
-// Flux objects of its YAML files.
-func readTree(t *testing.T, dir string) (map[string]string, []fluxDoc) {
-	files, docs, _ := readTreeKinds(t, dir)
-	return files, docs
-}
-
-// readTreeKinds is readTree, with every apiVersion and kind of the tree's
-// YAML files and whether some object of it names a namespace.
+// readTreeKinds reads the files of an exported tree (path → content), the
+// Flux objects of its YAML files, and every apiVersion and kind in them.
 func readTreeKinds(t *testing.T, dir string) (map[string]string, []fluxDoc, map[schema.GroupVersionKind]bool) {
 	t.Helper()
 	files := map[string]string{}
