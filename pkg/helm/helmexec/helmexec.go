@@ -152,26 +152,11 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return nil, fmt.Errorf("%s: Helm renderer %s stopped after %s: %w", req.ChartPath, bin, time.Since(start).Round(time.Millisecond), ctxErr)
 	}
 	if err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			return nil, fail("%v%s", exitErr.ProcessState, stderr)
-		}
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return nil, fail("no such program (build cmd/%s and put it next to sync-job, or set %s)", Program, EnvProgram)
-		}
-		if errors.Is(err, ErrOutputTooLarge) {
-			return nil, fail("more than %d bytes of output", maxOutput)
-		}
-		return nil, fail("%v", err)
+		return nil, fail("%s", Describe(err, stderr))
 	}
 	var resp Response
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&resp); err != nil {
-		return nil, fail("invalid output (%v)%s", err, stderr)
-	}
-	if dec.More() {
-		return nil, fail("invalid output: more than one response")
+	if err := DecodeResponse(out, stderr, &resp); err != nil {
+		return nil, fail("%v", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Result == nil:
@@ -186,6 +171,36 @@ func (r Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (*c
 		return resp.Result, nil
 	}
 	return nil, fail("invalid output: a response needs exactly one of result and error")
+}
+
+// Describe says why Exec failed, for a caller's error message: the
+// child's exit status and the end of its stderr, a missing program, or
+// too much output.
+func Describe(err error, stderr string) string {
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		return fmt.Sprintf("%v%s", exitErr.ProcessState, stderr)
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("no such program (build cmd/%s and put it next to sync-job, or set %s)", Program, EnvProgram)
+	case errors.Is(err, ErrOutputTooLarge):
+		return fmt.Sprintf("more than %d bytes of output", maxOutput)
+	}
+	return err.Error()
+}
+
+// DecodeResponse decodes a child's output, which must be exactly one JSON
+// value with no unknown fields, into v.
+func DecodeResponse(out []byte, stderr string, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid output (%v)%s", err, stderr)
+	}
+	if dec.More() {
+		return errors.New("invalid output: more than one response")
+	}
+	return nil
 }
 
 // ErrOutputTooLarge means a child wrote more than the output cap.

@@ -11,14 +11,11 @@
 package sigexec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
 	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck"
@@ -83,23 +80,11 @@ func (c Checker) Check(ctx context.Context, req *sigcheck.Request) (*sigcheck.Re
 		return nil, fmt.Errorf("signature checker %s: %w", bin, ctxErr)
 	}
 	if err != nil {
-		var exitErr *exec.ExitError
-		switch {
-		case errors.As(err, &exitErr):
-			return nil, fail("%v%s", exitErr.ProcessState, stderr)
-		case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
-			return nil, fail("no such program (build cmd/%s and put it next to sync-job, or set %s)", helmexec.Program, helmexec.EnvProgram)
-		}
-		return nil, fail("%v", err)
+		return nil, fail("%s", helmexec.Describe(err, stderr))
 	}
 	var resp Response
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&resp); err != nil {
-		return nil, fail("invalid output (%v)%s", err, stderr)
-	}
-	if dec.More() {
-		return nil, fail("invalid output: more than one response")
+	if err := helmexec.DecodeResponse(out, stderr, &resp); err != nil {
+		return nil, fail("%v", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Result == nil:
