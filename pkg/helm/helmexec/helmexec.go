@@ -350,10 +350,8 @@ func (c *capped) quote() string {
 // returned, and the child exits non-zero.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, r chartrender.Renderer) error {
 	var req chartrender.Request
-	dec := json.NewDecoder(in)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("reading the request: %w", err)
+	if err := ReadRequest(in, &req); err != nil {
+		return err
 	}
 	res, err := r.RenderChart(ctx, &req)
 	clear(req.DecryptionKeys)
@@ -369,9 +367,25 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, r chartrender.Rende
 	} else {
 		resp.Result = res
 	}
+	return WriteResponse(out, &resp)
+}
+
+// ReadRequest is a child's reading of its one request from in into v,
+// refusing unknown fields.
+func ReadRequest(in io.Reader, v any) error {
+	dec := json.NewDecoder(in)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("reading the request: %w", err)
+	}
+	return nil
+}
+
+// WriteResponse is a child's writing of its one response v to out.
+func WriteResponse(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&resp); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("writing the response: %w", err)
 	}
 	return nil

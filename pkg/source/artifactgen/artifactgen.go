@@ -21,6 +21,8 @@ import (
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitsync/gitsync/pkg/source"
 )
 
 // DefaultMaxSize caps the bytes Build writes when Options.MaxSize is 0.
@@ -307,7 +309,8 @@ func mergeMaps(base, over map[string]any) map[string]any {
 }
 
 // ErrTooLarge is returned when the artifact would exceed Options.MaxSize.
-var ErrTooLarge = errors.New("the artifact exceeds its size cap")
+// It is a source.ErrTooLarge, as the other sources' caps are.
+var ErrTooLarge = fmt.Errorf("the artifact exceeds its size cap: %w", source.ErrTooLarge)
 
 type limitedReader struct {
 	r io.Reader

@@ -101,10 +101,8 @@ func (c Checker) Check(ctx context.Context, req *sigcheck.Request) (*sigcheck.Re
 // returned, and the child exits non-zero.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, c sigcheck.Checker) error {
 	var req sigcheck.Request
-	dec := json.NewDecoder(in)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("reading the request: %w", err)
+	if err := helmexec.ReadRequest(in, &req); err != nil {
+		return err
 	}
 	var resp Response
 	res, err := c.Check(ctx, &req)
@@ -113,10 +111,5 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, c sigcheck.Checker)
 	} else {
 		resp.Result = res
 	}
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&resp); err != nil {
-		return fmt.Errorf("writing the response: %w", err)
-	}
-	return nil
+	return helmexec.WriteResponse(out, &resp)
 }
