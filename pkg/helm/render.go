@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitsync/gitsync/pkg/helm/chartrender"
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
@@ -109,6 +110,11 @@ type RenderOptions struct {
 	// them encrypted). Default nil: an encrypted values file is an error
 	// wrapping render.ErrDecryptionRequired.
 	Decryption *sops.Keys
+	// Secrets, when set, receives every value the decryption of
+	// ValuesFiles reveals, for the caller to mask in whatever it reports
+	// (as render.Options.Secrets). The chart stage masks them in its own
+	// errors. Default nil.
+	Secrets *redact.Secrets
 	// KubeVersion is .Capabilities.KubeVersion, e.g. "v1.37.2" (see
 	// ClusterCapabilities). Default: Helm's built-in version, which is not
 	// the cluster's.

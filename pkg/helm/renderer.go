@@ -61,6 +61,7 @@ func renderChart(ctx context.Context, opts *RenderOptions) (*chartrender.Result,
 	if err != nil {
 		return nil, stageError{err}
 	}
+	opts.Secrets.Add(out.Revealed...)
 	return out, nil
 }
 

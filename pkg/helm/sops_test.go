@@ -7,6 +7,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/render"
 	"github.com/gitsync/gitsync/pkg/sops"
 	"github.com/gitsync/gitsync/pkg/sops/sopstest"
@@ -68,5 +69,53 @@ func TestRenderSOPSValuesFiles(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), s) {
 			t.Errorf("the error holds secret material: %v", err)
 		}
+	}
+}
+
+// TestRenderSOPSValuesMasked: what SOPS decrypted from a values file is
+// masked in the chart stage's own errors (a template that quotes it) and
+// handed to RenderOptions.Secrets for the caller's messages, in process
+// and through sync-job-helm alike.
+func TestRenderSOPSValuesMasked(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "s3cr3t-value-0815"
+	enc, err := sopstest.YAML([]byte("password: "+secret+"\nport: 8080\n"), sopstest.Options{Age: []*age.X25519Recipient{id.Recipient()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sops.ParseKeys(map[string][]byte{"k.agekey": []byte(id.String() + "\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, template string
+		fails          bool
+	}{
+		{"rendered", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\ndata:\n  password: {{ .Values.password | quote }}\n", false},
+		{"template error quoting the value", "{{ fail (printf \"refused password %q\" .Values.password) }}\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := simpleChart("enc", "0.1.0")
+			c.Files = map[string]string{"secret-values.yaml": string(enc)}
+			c.Templates["s.yaml"] = tc.template
+			var secrets redact.Secrets
+			_, err := Render(t.Context(), RenderOptions{ChartPath: packaged(t, c), ReleaseName: "rel",
+				ValuesFiles: []string{"secret-values.yaml"}, Decryption: keys, Secrets: &secrets})
+			switch {
+			case tc.fails && err == nil:
+				t.Fatal("the render succeeded, want the template's failure")
+			case tc.fails && !strings.Contains(err.Error(), "refused password \""+redact.Mask+"\""):
+				t.Errorf("error %q, want the decrypted value masked", err)
+			case tc.fails && strings.Contains(err.Error(), secret):
+				t.Errorf("the error holds the decrypted value: %v", err)
+			case !tc.fails && err != nil:
+				t.Fatal(err)
+			case !tc.fails && secrets.Text("x "+secret+" y") != "x "+redact.Mask+" y":
+				t.Errorf("RenderOptions.Secrets does not mask the decrypted value: %q", secrets.Text("x "+secret+" y"))
+			}
+		})
 	}
 }

@@ -48,77 +48,12 @@ func (c *confinedFS) decrypt(real string, data []byte) ([]byte, error) {
 		_ = c.refuse(fmt.Errorf("%s: %w", c.rel(real), err))
 		return nil, err
 	}
-	c.secrets.Add(decryptedValues(f, data, out)...)
+	c.secrets.Add(sops.Revealed(f, data, out)...)
 	if c.decrypted == nil {
 		c.decrypted = map[string][]byte{}
 	}
 	c.decrypted[real] = out
 	return out, nil
-}
-
-// decryptedValues returns the values decryption revealed: the scalars of
-// the decrypted YAML or JSON that the encrypted file does not hold as they
-// are (values encrypted_regex left in clear stay out), but for an
-// object's apiVersion, kind and metadata, which name it in every message
-// even when SOPS encrypted them; each value of a dotenv or INI file; a
-// binary file whole.
-func decryptedValues(f sops.Format, encrypted, decrypted []byte) []string {
-	switch f {
-	case sops.YAML, sops.JSON:
-		clear := map[string]bool{}
-		var enc any
-		if yaml.Unmarshal(encrypted, &enc) == nil {
-			scalars(enc, func(s string) { clear[s] = true })
-		}
-		var out []string
-		dec := yaml.NewDecoder(bytes.NewReader(decrypted))
-		for {
-			var doc any
-			if dec.Decode(&doc) != nil {
-				break
-			}
-			if m, ok := doc.(map[string]any); ok {
-				delete(m, "apiVersion")
-				delete(m, "kind")
-				delete(m, "metadata")
-				doc = m
-			}
-			scalars(doc, func(s string) {
-				if !clear[s] {
-					out = append(out, s)
-				}
-			})
-		}
-		return out
-	case sops.Dotenv, sops.INI:
-		var out []string
-		for line := range strings.Lines(string(decrypted)) {
-			if _, v, ok := strings.Cut(line, "="); ok {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
-	return []string{string(decrypted)}
-}
-
-// scalars calls fn with every scalar of a decoded document, as text.
-func scalars(v any, fn func(string)) {
-	switch t := v.(type) {
-	case map[string]any:
-		for _, e := range t {
-			scalars(e, fn)
-		}
-	case []any:
-		for _, e := range t {
-			scalars(e, fn)
-		}
-	case nil:
-	case string:
-		fn(t)
-	default:
-		fn(fmt.Sprint(t))
-	}
 }
 
 // encryptedObjects names the objects of an encrypted YAML or JSON file, as

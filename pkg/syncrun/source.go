@@ -292,6 +292,7 @@ func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, er
 		ValuesFiles:              rel.valuesFiles,
 		IgnoreMissingValuesFiles: rel.ignoreMissingValues,
 		Decryption:               rel.keys,
+		Secrets:                  r.secrets,
 		KubeVersion:              kubeVersion,
 		APIVersions:              apiVersions,
 		IsUpgrade:                rel.isUpgrade,

@@ -63,6 +63,10 @@ type Result struct {
 	// CRDs are the files of the crds/ directories of the chart and its
 	// enabled subcharts, as Helm lists them (none with SkipCRDs).
 	CRDs []File `json:"crds,omitempty"`
+	// Revealed are the values SOPS decryption of ValuesFiles revealed,
+	// for the caller to mask wherever it reports (redact.Secrets). They
+	// are secret: never log a Result.
+	Revealed []string `json:"revealed,omitempty"`
 }
 
 // Renderer runs the chart stage.

@@ -20,6 +20,7 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 
 	"github.com/gitsync/gitsync/pkg/helm/chartrender"
+	"github.com/gitsync/gitsync/pkg/redact"
 	"github.com/gitsync/gitsync/pkg/sops"
 )
 
@@ -34,6 +35,12 @@ var _ chartrender.Renderer = Renderer{}
 // request's capabilities, without cluster or network (lookup returns
 // nothing, DNS functions are off). A panic in Helm is returned as an error.
 func (Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (res *chartrender.Result, err error) {
+	// A values or template error may quote what SOPS decrypted: it is
+	// masked before it leaves the stage (for sync-job, its process), last,
+	// after a panic became an error.
+	var revealed []string
+	var mask redact.Secrets
+	defer func() { err = mask.Error(err) }()
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, fmt.Errorf("%s: render panicked: %v: %w", req.ChartPath, r, chartrender.ErrInvalidChart)
@@ -60,7 +67,9 @@ func (Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (res 
 				return nil, fmt.Errorf("%s: decryption keys: %w", where, err)
 			}
 		}
-		if ch.Values, err = valuesFiles(ch, req.ValuesFiles, req.IgnoreMissingValuesFiles, keys); err != nil {
+		ch.Values, revealed, err = valuesFiles(ch, req.ValuesFiles, req.IgnoreMissingValuesFiles, keys)
+		mask.Add(revealed...)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
@@ -101,7 +110,7 @@ func (Renderer) RenderChart(ctx context.Context, req *chartrender.Request) (res 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res = &chartrender.Result{Chart: ch.Name(), Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion}
+	res = &chartrender.Result{Chart: ch.Name(), Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion, Revealed: revealed}
 	res.Notes = files[path.Join(ch.Name(), "templates", "NOTES.txt")]
 	for name, data := range files {
 		if !strings.HasSuffix(name, "NOTES.txt") {

@@ -58,9 +58,10 @@ func checkDependencies(c *chart.Chart) error {
 }
 
 // valuesFiles merges the chart's files named by names, in order; with
-// ignoreMissing, names the chart does not have are left out.
-func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool, keys *sops.Keys) (map[string]any, error) {
-	out := map[string]any{}
+// ignoreMissing, names the chart does not have are left out. It also
+// returns the values SOPS decryption revealed (sops.Revealed), so far.
+func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool, keys *sops.Keys) (out map[string]any, revealed []string, err error) {
+	out = map[string]any{}
 	for i, name := range names {
 		clean := path.Clean(filepath.ToSlash(name))
 		var data []byte
@@ -75,24 +76,26 @@ func valuesFiles(c *chart.Chart, names []string, ignoreMissing bool, keys *sops.
 			continue
 		}
 		if !found {
-			return nil, fmt.Errorf("valuesFiles[%d] %s: no such file in the chart: %w", i, name, chartrender.ErrInvalidChart)
+			return nil, revealed, fmt.Errorf("valuesFiles[%d] %s: no such file in the chart: %w", i, name, chartrender.ErrInvalidChart)
 		}
 		if sops.IsEncrypted(sops.YAML, data) {
 			if keys == nil {
-				return nil, fmt.Errorf("valuesFiles[%d] %s: %w", i, name, chartrender.ErrDecryptionRequired)
+				return nil, revealed, fmt.Errorf("valuesFiles[%d] %s: %w", i, name, chartrender.ErrDecryptionRequired)
 			}
-			var err error
-			if data, err = sops.Decrypt(sops.YAML, data, keys); err != nil {
-				return nil, fmt.Errorf("valuesFiles[%d] %s: SOPS decryption failed: %w", i, name, err)
+			plain, err := sops.Decrypt(sops.YAML, data, keys)
+			if err != nil {
+				return nil, revealed, fmt.Errorf("valuesFiles[%d] %s: SOPS decryption failed: %w", i, name, err)
 			}
+			revealed = append(revealed, sops.Revealed(sops.YAML, data, plain)...)
+			data = plain
 		}
 		v, err := chartloader.LoadValues(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("valuesFiles[%d] %s: %w: %w", i, name, chartrender.ErrInvalidChart, err)
+			return nil, revealed, fmt.Errorf("valuesFiles[%d] %s: %w: %w", i, name, chartrender.ErrInvalidChart, err)
 		}
 		out = mergeMaps(out, v)
 	}
-	return out, nil
+	return out, revealed, nil
 }
 
 // mergeMaps merges src into dst deeply and returns dst: mappings merge key

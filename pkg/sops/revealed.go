@@ -1,0 +1,75 @@
+package sops
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Revealed returns the values decryption revealed, for masking in
+// whatever reports them (redact.Secrets): the scalars of
+// the decrypted YAML or JSON that the encrypted file does not hold as they
+// are (values encrypted_regex left in clear stay out), but for an
+// object's apiVersion, kind and metadata, which name it in every message
+// even when SOPS encrypted them; each value of a dotenv or INI file; a
+// binary file whole.
+func Revealed(f Format, encrypted, decrypted []byte) []string {
+	switch f {
+	case YAML, JSON:
+		clear := map[string]bool{}
+		var enc any
+		if yaml.Unmarshal(encrypted, &enc) == nil {
+			scalars(enc, func(s string) { clear[s] = true })
+		}
+		var out []string
+		dec := yaml.NewDecoder(bytes.NewReader(decrypted))
+		for {
+			var doc any
+			if dec.Decode(&doc) != nil {
+				break
+			}
+			if m, ok := doc.(map[string]any); ok {
+				delete(m, "apiVersion")
+				delete(m, "kind")
+				delete(m, "metadata")
+				doc = m
+			}
+			scalars(doc, func(s string) {
+				if !clear[s] {
+					out = append(out, s)
+				}
+			})
+		}
+		return out
+	case Dotenv, INI:
+		var out []string
+		for line := range strings.Lines(string(decrypted)) {
+			if _, v, ok := strings.Cut(line, "="); ok {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return []string{string(decrypted)}
+}
+
+// scalars calls fn with every scalar of a decoded document, as text.
+func scalars(v any, fn func(string)) {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			scalars(e, fn)
+		}
+	case []any:
+		for _, e := range t {
+			scalars(e, fn)
+		}
+	case nil:
+	case string:
+		fn(t)
+	default:
+		fn(fmt.Sprint(t))
+	}
+}
