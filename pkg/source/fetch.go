@@ -74,6 +74,22 @@ func (c *client) list(ctx context.Context) (remoteRefs, error) {
 	return rr, nil
 }
 
+// refs returns the remote's ref advertisement, listed at most once per
+// client: a sparse fetch that falls back to the whole commit, and a Fetch
+// right after the Resolve that listed (gitSource), use the listing they
+// have. A ref that moved since is no error: the fetch of a commit checks
+// what it got and tries the next way (see commit).
+func (c *client) refs(ctx context.Context) (remoteRefs, error) {
+	if c.listing != nil {
+		return *c.listing, nil
+	}
+	rr, err := c.list(ctx)
+	if err == nil {
+		c.listing = &rr
+	}
+	return rr, err
+}
+
 // classify makes the errors callers branch on recognisable: authentication
 // and host key failures, empty repositories and missing refs, and the
 // timeout.
@@ -296,7 +312,7 @@ func (f *fetcher) ref(ctx context.Context) (fetched, error) {
 	case refName:
 		t = target{ref: plumbing.ReferenceName(strings.TrimSuffix(ref.Name, peeledSuffix)), revName: ref.Name}
 	default:
-		rr, err := f.c.list(ctx)
+		rr, err := f.c.refs(ctx)
 		if err != nil {
 			return fetched{}, classify(ctx, err)
 		}
@@ -324,7 +340,7 @@ func (f *fetcher) ref(ctx context.Context) (fetched, error) {
 // A ref that moves between the listing and the fetch makes step 1 fall
 // through to the next step.
 func (f *fetcher) commit(ctx context.Context) (fetched, error) {
-	rr, err := f.c.list(ctx)
+	rr, err := f.c.refs(ctx)
 	if err != nil {
 		return fetched{}, classify(ctx, err)
 	}

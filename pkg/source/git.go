@@ -95,6 +95,9 @@ type client struct {
 	// pinnedTag is the tag whose signature a tag mode checks when Ref
 	// selects a commit (GitVerification.Tag); empty otherwise.
 	pinnedTag string
+	// listing is the remote's ref advertisement once read (refs), or the
+	// one the Resolve before the Fetch read; nil before.
+	listing *remoteRefs
 }
 
 // newClient validates opts. Its errors wrap ErrInvalidOptions (and
@@ -169,21 +172,27 @@ func (c *client) withTimeout(ctx context.Context) (context.Context, context.Canc
 // returns the commit as given (the listing checks access, and that
 // Ref.Branch exists when set).
 func Resolve(ctx context.Context, opts GitOptions) (Revision, error) {
+	rev, _, err := resolve(ctx, opts)
+	return rev, err
+}
+
+// resolve is Resolve, also returning the ref listing it read.
+func resolve(ctx context.Context, opts GitOptions) (Revision, *remoteRefs, error) {
 	c, err := newClient(opts)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	rr, err := c.list(ctx)
 	if err != nil {
-		return "", c.wrap(classify(ctx, err))
+		return "", nil, c.wrap(classify(ctx, err))
 	}
 	t, err := selectTarget(opts.Ref, c.constraint, rr)
 	if err != nil {
-		return "", c.wrap(err)
+		return "", nil, c.wrap(err)
 	}
-	return t.revision(t.commit), nil
+	return t.revision(t.commit), &rr, nil
 }
 
 // Fetch fetches the revision opts.Ref names into dir and checks it out.
@@ -193,16 +202,18 @@ func Resolve(ctx context.Context, opts GitOptions) (Revision, error) {
 // size cap and symlink confinement, signature verification, sparse
 // checkout, submodules and includes.
 func Fetch(ctx context.Context, opts GitOptions, dir string) (*Artifact, error) {
-	return fetchInto(ctx, opts, dir, nil)
+	return fetchInto(ctx, opts, dir, nil, nil)
 }
 
 // fetchInto is Fetch, with the bytes it writes counted against parent
-// too when parent is not nil (an include).
-func fetchInto(ctx context.Context, opts GitOptions, dir string, parent *budget) (*Artifact, error) {
+// too when parent is not nil (an include), and the remote's refs taken
+// from listing when it is not nil (what a Resolve just read; see refs).
+func fetchInto(ctx context.Context, opts GitOptions, dir string, parent *budget, listing *remoteRefs) (*Artifact, error) {
 	c, err := newClient(opts)
 	if err != nil {
 		return nil, err
 	}
+	c.listing = listing
 	root, err := checkEmptyDir(dir)
 	if err != nil {
 		return nil, c.wrap(err)

@@ -174,6 +174,42 @@ func TestResolveDoesNotClone(t *testing.T) {
 	}
 }
 
+// TestResolveThenFetchListsOnce: a Git Source's Fetch of the revision its
+// Resolve returned uses the ref listing the Resolve read (one round trip
+// less to the forge), and still fetches that commit when the branch moved
+// in between.
+func TestResolveThenFetchListsOnce(t *testing.T) {
+	s := startServer(t, gitserver.Options{})
+	h := newHistory(t, s, "once")
+	src := source.NewGit(source.GitOptions{URL: s.HTTPURL("once"), Ref: source.GitRef{Branch: "main"}, Insecure: true})
+
+	rev, err := src.Resolve(t.Context())
+	check(t, "Resolve", err)
+	before := s.Stats()
+	art, err := src.Fetch(t.Context(), rev, t.TempDir())
+	check(t, "Fetch", err)
+	after := s.Stats()
+	if art.Commit != h.ids["c5"] {
+		t.Errorf("Fetch got commit %s, want c5 %s", art.Commit, h.ids["c5"])
+	}
+	// go-git's fetch reads the advertisement once more itself, before its
+	// upload-pack; what is saved is the listing commit() would do first.
+	if n := after.HTTPAdvertisements - before.HTTPAdvertisements; n != 1 {
+		t.Errorf("the Fetch after Resolve read %d ref listings, want 1 (its own upload-pack's)", n)
+	}
+
+	// The branch moves after the Resolve: the Fetch of the resolved
+	// revision still gets the resolved commit.
+	rev, err = src.Resolve(t.Context())
+	check(t, "Resolve", err)
+	c6 := commit(t, h.repo, "c6", map[string]string{"rev.txt": "c6"})
+	art, err = src.Fetch(t.Context(), rev, t.TempDir())
+	check(t, "Fetch after the branch moved", err)
+	if art.Commit != h.ids["c5"] || art.Commit == c6 {
+		t.Errorf("Fetch after the branch moved got commit %s, want the resolved c5 %s", art.Commit, h.ids["c5"])
+	}
+}
+
 // TestForcePush checks that a branch moved to unrelated history resolves and
 // fetches at its new head.
 func TestForcePush(t *testing.T) {

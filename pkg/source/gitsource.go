@@ -73,12 +73,16 @@ type gitSource struct {
 	// included are the revisions of opts.Include the last Resolve saw,
 	// in order; nil before.
 	included []Revision
+	// listing is the ref listing the last Resolve read, which the Fetch
+	// of its revision uses instead of listing again: on a forge far away,
+	// one round trip less. nil before.
+	listing *remoteRefs
 }
 
 // Resolve lists the remote's refs and returns the revision of the ref,
 // after listing the refs of every included repository.
 func (g *gitSource) Resolve(ctx context.Context) (Revision, error) {
-	rev, err := Resolve(ctx, g.opts)
+	rev, listing, err := resolve(ctx, g.opts)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +93,7 @@ func (g *gitSource) Resolve(ctx context.Context) (Revision, error) {
 		}
 	}
 	g.mu.Lock()
-	g.included = included
+	g.included, g.listing = included, listing
 	g.mu.Unlock()
 	return rev, nil
 }
@@ -123,7 +127,7 @@ func (g *gitSource) Fetch(ctx context.Context, rev Revision, dir string) (*Artif
 	opts.Verify = withTag(opts.Verify, opts.Ref, rev)
 	opts.Ref = GitRef{Commit: commit, Branch: branch}
 	g.mu.Lock()
-	included := g.included
+	included, listing := g.included, g.listing
 	g.mu.Unlock()
 	if len(included) == len(opts.Include) {
 		opts.Include = append([]GitInclude(nil), opts.Include...)
@@ -135,7 +139,7 @@ func (g *gitSource) Fetch(ctx context.Context, rev Revision, dir string) (*Artif
 			opts.Include[i].Repository = pinned
 		}
 	}
-	art, err := Fetch(ctx, opts, dir)
+	art, err := fetchInto(ctx, opts, dir, nil, listing)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func include(ctx context.Context, inc GitInclude, root string, parent *budget) (
 		return "", err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
-	art, err := fetchInto(ctx, opts, tmp, parent)
+	art, err := fetchInto(ctx, opts, tmp, parent, nil)
 	if err != nil {
 		return "", err
 	}

@@ -37,7 +37,7 @@ const gitmodulesFile = ".gitmodules"
 // checkout needs. ok is false when the server cannot do that: the caller
 // fetches the whole commit then.
 func (f *fetcher) partial(ctx context.Context) (res fetched, ok bool, err error) {
-	rr, err := f.c.list(ctx)
+	rr, err := f.c.refs(ctx)
 	if err != nil {
 		return fetched{}, false, classify(ctx, err)
 	}

@@ -306,10 +306,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// spec.suspend is not checked here: it suspends the schedule (the
 	// CronJob), and a run that was started anyway — `kubectl gitsync run`, a
 	// rollback — is one somebody asked for.
-	if err := r.loadSpec(startCtx); err != nil {
-		return nil, err
-	}
-	inv, err := r.store.Load(startCtx)
+	inv, err := r.load(startCtx)
 	if err != nil {
 		return nil, err
 	}
@@ -353,15 +350,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	// state of a sync that is gone); and a run that wrote since the check
 	// changed the inventory.
 	specVersion, checked := r.specVersion, inv
-	if err := r.loadSpec(startCtx); err != nil {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
-		defer cancel()
-		r.releaseLease(fctx)
-		return nil, err
-	}
-
-	inv, err = r.store.Load(startCtx)
-	if err != nil {
+	if inv, err = r.load(startCtx); err != nil {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBudget)
 		defer cancel()
 		r.releaseLease(fctx)
@@ -521,6 +510,25 @@ func (r *runner) checkRendered(objs []*unstructured.Unstructured, resolved []app
 		return checkScope(resolved, []string{r.releaseNamespace()})
 	}
 	return nil
+}
+
+// load reads the spec (loadSpec) and the inventory at the same time:
+// neither read needs the other. A spec error wins: it says why there is
+// nothing to run.
+func (r *runner) load(ctx context.Context) (*inventory.Inventory, error) {
+	var inv *inventory.Inventory
+	var invErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		inv, invErr = r.store.Load(ctx)
+	}()
+	err := r.loadSpec(ctx)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	return inv, invErr
 }
 
 func (r *runner) loadSpec(ctx context.Context) error {

@@ -251,6 +251,16 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		res.Target = to.server
 	}
 	res.ServiceAccount = to.user
+	// A unit whose last run succeeded needs the drift check's LISTs
+	// whatever its source says: to find drift when the revision is the
+	// same, for the apply's live metadata when it is not. They read only
+	// the cluster, so they run while the inputs and the source are read
+	// (a round trip to the forge at least).
+	var drift *driftCheck
+	if rec := &inv.Record; rec.SelfSucceeded() && len(inv.Entries) > 0 {
+		drift = r.startDrift(ctx, u)
+		defer drift.wait()
+	}
 	in, err := u.kind.inputs(ctx)
 	if err != nil {
 		fail("inputs", err)
@@ -285,8 +295,11 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				res.VerifiedBy = art.VerifiedBy
 			}
 		}
-		listed = &apply.Listed{}
-		drifted, err := u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: listed})
+		if drift == nil {
+			drift = r.startDrift(ctx, u)
+		}
+		drifted, err := drift.wait()
+		listed = drift.listed
 		if err != nil {
 			fail("drift", err)
 			return
@@ -314,8 +327,43 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 			only[id] = true
 		}
 		r.log.Info("drift found", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
+	} else if drift != nil {
+		// A new revision or spec: the apply takes the live metadata of
+		// the resources listed, as it would list them now (nothing of
+		// ours wrote since). A failed check only costs it those LISTs.
+		if _, err := drift.wait(); err == nil {
+			listed = drift.listed
+		}
 	}
 	u.check = &decision{in: in, src: src, upToDate: upToDate, only: only, listed: listed}
+}
+
+// driftCheck is a unit's drift check (apply.Engine.Drift) running in the
+// background.
+type driftCheck struct {
+	done    chan struct{}
+	drifted []object.ID
+	err     error
+	// listed is what it listed (apply.DriftOptions.Listed).
+	listed *apply.Listed
+}
+
+// startDrift starts the drift check of the objects u's inventory records.
+func (r *runner) startDrift(ctx context.Context, u *unit) *driftCheck {
+	d := &driftCheck{done: make(chan struct{}), listed: &apply.Listed{}}
+	recorded := targets(u.inv.Entries)
+	go func() {
+		defer close(d.done)
+		d.drifted, d.err = u.to.engine.Drift(ctx, recorded, apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: d.listed})
+	}()
+	return d
+}
+
+// wait waits for the check to end and returns what it found. It ends with
+// the context startDrift was given.
+func (d *driftCheck) wait() ([]object.ID, error) {
+	<-d.done
+	return d.drifted, d.err
 }
 
 // decision is what unitCheck (the first half of a unit's pass) decided.
@@ -330,7 +378,7 @@ type decision struct {
 	upToDate bool
 	only     map[object.ID]bool
 	// listed is what the drift check listed, for the apply of the drifted
-	// objects.
+	// objects, or of a new revision or spec.
 	listed *apply.Listed
 }
 
@@ -419,11 +467,10 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 
 	toApply := objs
 	var fingerprints map[object.ID]string
-	var listed *apply.Listed
+	// What the drift check listed is as recent as a LIST now would be for
+	// the run holding the Lease since: nothing of ours wrote.
+	listed := u.check.listed
 	if only != nil {
-		// What the drift check listed is as recent as a LIST now would
-		// be for the run holding the Lease since: nothing of ours wrote.
-		listed = u.check.listed
 		toApply = nil
 		for i, o := range objs {
 			if only[resolved[i].ID] {
