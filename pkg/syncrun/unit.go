@@ -106,6 +106,18 @@ type unitSettings struct {
 	// healthWhenUnchanged checks health also when the unit only checked
 	// drift: other units depend on it being ready.
 	healthWhenUnchanged bool
+	// ignore names fields of existing objects that apply leaves to other
+	// writers once gitsync no longer owns them (apply.IgnoreRule): a
+	// Kustomization's spec.ignore, at every apply; with ignoreOnlyDrift
+	// (a HelmRelease's driftDetection.ignore) only when the apply corrects
+	// drift, an upgrade applying every field as helm-controller does.
+	ignore          []apply.IgnoreRule
+	ignoreOnlyDrift bool
+	// driftMode is what a run where nothing of the unit changed does about
+	// drift: flux.DriftEnabled ("" too) corrects it, flux.DriftWarn
+	// reports it and leaves it, flux.DriftDisabled does not look for it
+	// (a HelmRelease's driftDetection.mode).
+	driftMode string
 	// dest says which cluster and identity the unit's objects are read
 	// and written with: serviceAccountName and kubeConfig (target.go).
 	dest destinationRef
@@ -285,14 +297,17 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				res.VerifiedBy = art.VerifiedBy
 			}
 		}
-		listed = &apply.Listed{}
-		drifted, err := u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: listed})
-		if err != nil {
-			fail("drift", err)
-			return
-		}
 		res.Objects = len(inv.Entries)
-		if len(drifted) == 0 {
+		var drifted []object.ID
+		if u.driftMode != flux.DriftDisabled {
+			listed = &apply.Listed{}
+			drifted, err = u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: listed})
+			if err != nil {
+				fail("drift", err)
+				return
+			}
+		}
+		if len(drifted) == 0 || u.driftMode == flux.DriftWarn {
 			u.current = inv.Entries
 			if err := r.claim(u, inv.Entries); err != nil {
 				fail("render", err)
@@ -305,7 +320,17 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				}
 			}
 			res.Outcome = Succeeded
-			res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
+			switch {
+			case u.driftMode == flux.DriftDisabled:
+				res.Message = fmt.Sprintf("revision %s is applied; drift detection is disabled", res.Revision)
+			case len(drifted) > 0:
+				res.Drifted = drifted
+				res.Message = fmt.Sprintf("revision %s is applied; drift in %d of %d objects left as it is (driftDetection.mode: warn): %s",
+					res.Revision, len(drifted), len(inv.Entries), listSome(idStrings(drifted), 10))
+				r.log.Warn("drift found and left (driftDetection.mode: warn)", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
+			default:
+				res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
+			}
 			return
 		}
 		res.Drifted = drifted
@@ -456,7 +481,12 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		fail("lease", err)
 		return
 	}
+	var ignore []apply.IgnoreRule
+	if only != nil || !u.ignoreOnlyDrift {
+		ignore = u.ignore
+	}
 	applied, err := u.to.engine.Apply(ctx, toApply, apply.Options{
+		Ignore:       ignore,
 		Concurrency:  r.opts.Concurrency,
 		Force:        u.force,
 		Adopt:        u.adopt,
@@ -694,4 +724,13 @@ func clusterTarget(u *unit, hc spec.HealthCheck) (apply.Target, error) {
 // runUnitHooks runs a chart's hooks of one event for unit u.
 func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
 	return r.runHooksIn(ctx, u.to, chart, event, u.namespace, u.adopt)
+}
+
+// idStrings returns the IDs as strings, for messages.
+func idStrings(ids []object.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
