@@ -85,8 +85,14 @@ type Options struct {
 	Listed *Listed
 	// Ignore are rules naming fields of existing objects that are left to
 	// whoever else writes them once gitsync no longer owns them; see
-	// IgnoreRule. Default none: every rendered field is applied.
+	// IgnoreRule. The fingerprints leave them out. Default none: every
+	// rendered field is applied.
 	Ignore []IgnoreRule
+	// ApplyIgnored sends the fields Ignore names too, taking them back,
+	// while the fingerprints still leave them out: a HelmRelease's upgrade
+	// applies its whole manifest, as helm-controller's does. Default
+	// false.
+	ApplyIgnored bool
 
 	// ignore is Ignore compiled, by Apply.
 	ignore []ignoreRule
@@ -432,8 +438,9 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		return
 	}
 	data := full
-	if existing != nil && existing.DeletionTimestamp == nil && it.policy.SSA != SSAIfNotPresent {
-		if ptrs := ignoredPointers(opts.ignore, it.obj, c.Namespace); len(ptrs) > 0 {
+	gvk := it.obj.GroupVersionKind()
+	if existing != nil && existing.DeletionTimestamp == nil && it.policy.SSA != SSAIfNotPresent && !opts.ApplyIgnored {
+		if ptrs := ignoredPointers(opts.ignore, gvk, it.obj, c.Namespace); len(ptrs) > 0 {
 			if data, err = leaveIgnored(full, existing.ManagedFields, opts.FieldManager, ptrs, opts.Labels); err != nil {
 				fail("applying ignore rules", err)
 				return
@@ -447,7 +454,8 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 	digest := digestOf(data)
 	if fp := opts.Fingerprints[c.ID]; pre != nil && pre.DeletionTimestamp == nil && fp != "" &&
 		(it.policy.SSA == SSAMerge || !needsMigration(pre.ManagedFields, opts.FieldManager)) &&
-		fp == fingerprint(stateOfFingerprint(fp), digest) && stateMatches(pre, opts.FieldManager, stateOfFingerprint(fp)) {
+		fp == fingerprint(stateOfFingerprint(fp), digest) &&
+		stateMatchesIgnoring(pre, opts.FieldManager, stateOfFingerprint(fp), ignoredPointers(opts.ignore, gvk, pre, c.Namespace)) {
 		c.Action, c.Fingerprint = Unchanged, opts.Fingerprints[c.ID]
 		return
 	}
@@ -506,7 +514,7 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 	default:
 		c.Action = classify(created, pre, post, listed, opts.FieldManager)
 	}
-	c.Fingerprint = fingerprint(stateOf(post, opts.FieldManager), digest)
+	c.Fingerprint = fingerprint(stateOfIgnoring(post, opts.FieldManager, ignoredPointers(opts.ignore, gvk, post, c.Namespace)), digest)
 }
 
 // classify decides Created, Unchanged or Configured; see Apply.
@@ -730,8 +738,8 @@ func (e *Engine) dryRunOne(ctx context.Context, it *item, set setInfo, opts Opti
 		c.Action, c.Err = Failed, fmt.Errorf("%s: encoding: %w", c.ID, err)
 		return
 	}
-	if live != nil && it.policy.SSA != SSAIfNotPresent {
-		if ptrs := ignoredPointers(opts.ignore, it.obj, c.Namespace); len(ptrs) > 0 {
+	if live != nil && it.policy.SSA != SSAIfNotPresent && !opts.ApplyIgnored {
+		if ptrs := ignoredPointers(opts.ignore, it.obj.GroupVersionKind(), it.obj, c.Namespace); len(ptrs) > 0 {
 			if data, err = leaveIgnored(data, live.GetManagedFields(), opts.FieldManager, ptrs, opts.Labels); err != nil {
 				c.Action, c.Err = Failed, fmt.Errorf("%s: applying ignore rules: %w", c.ID, err)
 				return

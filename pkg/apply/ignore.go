@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
@@ -165,36 +165,116 @@ func ParsePointer(p string) ([]string, error) {
 	return tokens, nil
 }
 
-// selects tells whether the rule applies to u, whose namespace (as
-// resolved: none for a cluster-scoped object) is namespace.
-func (r *ignoreRule) selects(u *unstructured.Unstructured, namespace string) bool {
-	gvk := u.GroupVersionKind()
-	for _, m := range []struct {
+// selects tells whether the rule applies to the object of kind gvk with
+// m's name, labels and annotations, whose namespace (as resolved: none for
+// a cluster-scoped object) is namespace.
+func (r *ignoreRule) selects(gvk schema.GroupVersionKind, m metav1.Object, namespace string) bool {
+	for _, x := range []struct {
 		re *regexp.Regexp
 		s  string
-	}{{r.group, gvk.Group}, {r.version, gvk.Version}, {r.kind, gvk.Kind}, {r.name, u.GetName()}, {r.namespace, namespace}} {
-		if m.re != nil && !m.re.MatchString(m.s) {
+	}{{r.group, gvk.Group}, {r.version, gvk.Version}, {r.kind, gvk.Kind}, {r.name, m.GetName()}, {r.namespace, namespace}} {
+		if x.re != nil && !x.re.MatchString(x.s) {
 			return false
 		}
 	}
-	if r.labels != nil && !r.labels.Matches(labels.Set(u.GetLabels())) {
+	if r.labels != nil && !r.labels.Matches(labels.Set(m.GetLabels())) {
 		return false
 	}
-	if r.annotations != nil && !r.annotations.Matches(labels.Set(u.GetAnnotations())) {
+	if r.annotations != nil && !r.annotations.Matches(labels.Set(m.GetAnnotations())) {
 		return false
 	}
 	return true
 }
 
-// ignoredPointers returns the pointers of the rules that select u.
-func ignoredPointers(rules []ignoreRule, u *unstructured.Unstructured, namespace string) [][]string {
+// ignoredPointers returns the pointers of the rules that select the
+// object (see selects).
+func ignoredPointers(rules []ignoreRule, gvk schema.GroupVersionKind, m metav1.Object, namespace string) [][]string {
 	var out [][]string
 	for i := range rules {
-		if rules[i].selects(u, namespace) {
+		if rules[i].selects(gvk, m, namespace) {
 			out = append(out, rules[i].pointers...)
 		}
 	}
 	return out
+}
+
+// fieldsWithout returns the canonical JSON of the FieldsV1 set raw without
+// the paths under pointers, for the fingerprint (stateOfIgnoring). A
+// pointer's map keys are field names; an index names a list element only
+// in a list the set keys by index: an element of a list keyed by its
+// fields (containers by name) cannot be told from the set alone, so such a
+// pointer leaves nothing out, and a change of its field counts as drift
+// (once: the apply that corrects it leaves the field out when another
+// writer took it). Raw bytes that do not parse are returned as they are.
+func fieldsWithout(raw []byte, pointers [][]string) []byte {
+	var set fieldpath.Set
+	if err := set.FromJSON(bytes.NewReader(raw)); err != nil {
+		return raw
+	}
+	var prefixes []fieldpath.Path
+	for _, p := range pointers {
+		if prefix, ok := setPath(&set, p); ok {
+			prefixes = append(prefixes, prefix)
+		}
+	}
+	out := set.Copy()
+	if len(prefixes) > 0 {
+		out = &fieldpath.Set{}
+		set.Iterate(func(p fieldpath.Path) {
+			for _, prefix := range prefixes {
+				if hasPrefix(p, prefix) {
+					return
+				}
+			}
+			out.Insert(p.Copy())
+		})
+	}
+	b, err := out.ToJSON()
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+// setPath returns the path of set that pointer names, or false when an
+// index in it cannot be mapped (see fieldsWithout).
+func setPath(set *fieldpath.Set, pointer []string) (fieldpath.Path, bool) {
+	var path fieldpath.Path
+	node := set
+	for _, tok := range pointer {
+		pe := fieldpath.FieldNameElement(tok)
+		if i, err := strconv.Atoi(tok); err == nil && strconv.Itoa(i) == tok && !hasChild(node, pe) {
+			pe = fieldpath.IndexElement(i)
+			if !hasChild(node, pe) {
+				return nil, false
+			}
+		}
+		path = append(path, pe)
+		if sub, ok := node.Children.Get(pe); ok {
+			node = sub
+		} else {
+			node = &fieldpath.Set{}
+		}
+	}
+	return path, true
+}
+
+func hasChild(s *fieldpath.Set, pe fieldpath.PathElement) bool {
+	_, ok := s.Children.Get(pe)
+	return ok || s.Members.Has(pe)
+}
+
+// hasPrefix tells whether p starts with prefix.
+func hasPrefix(p, prefix fieldpath.Path) bool {
+	if len(p) < len(prefix) {
+		return false
+	}
+	for i := range prefix {
+		if !p[i].Equals(prefix[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // leaveIgnored returns body (the JSON the engine would send) without the

@@ -88,7 +88,7 @@ func TestIgnoreRuleSelects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := rules[0].selects(u, "ns"); got != tc.want {
+		if got := rules[0].selects(u.GroupVersionKind(), u, "ns"); got != tc.want {
 			t.Errorf("target %+v selects: %v, want %v", tc.target, got, tc.want)
 		}
 	}
@@ -145,6 +145,35 @@ func TestLeaveIgnored(t *testing.T) {
 				t.Errorf("removed fields (-want +got):\n%s\nbody: %s", diff, out)
 			}
 		})
+	}
+}
+
+func TestFieldsWithout(t *testing.T) {
+	const fields = `{"f:metadata":{"f:annotations":{"f:a":{},"f:b":{}}},"f:spec":{"f:replicas":{},"f:args":{},` +
+		`"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{},"f:name":{}}},"f:ports":{"i:0":{"f:port":{}}}}}`
+	for _, tc := range []struct {
+		pointers []string
+		want     string
+	}{
+		{nil, fields},
+		{[]string{"/spec/replicas"}, strings.Replace(fields, `"f:replicas":{},`, "", 1)},
+		{[]string{"/metadata/annotations"}, strings.Replace(fields, `"f:metadata":{"f:annotations":{"f:a":{},"f:b":{}}},`, "", 1)},
+		{[]string{"/metadata/annotations/a", "/spec/missing"}, strings.Replace(fields, `"f:a":{},`, "", 1)},
+		{[]string{"/spec/ports/0/port"}, strings.Replace(fields, `,"f:ports":{"i:0":{"f:port":{}}}`, "", 1)},
+		// An element keyed by its fields cannot be told by index: kept.
+		{[]string{"/spec/containers/0/image"}, fields},
+	} {
+		var ptrs [][]string
+		for _, p := range tc.pointers {
+			tokens, err := ParsePointer(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ptrs = append(ptrs, tokens)
+		}
+		if diff := cmp.Diff(string(canonicalFields([]byte(tc.want))), string(fieldsWithout([]byte(fields), ptrs))); diff != "" {
+			t.Errorf("without %v (-want +got):\n%s", tc.pointers, diff)
+		}
 	}
 }
 
@@ -271,20 +300,28 @@ func TestIgnoreRules(t *testing.T) {
 	}
 	drift := func(recorded []Target) []object.ID {
 		t.Helper()
-		got, err := e.Drift(t.Context(), recorded, DriftOptions{Selector: labels})
+		got, err := e.Drift(t.Context(), recorded, DriftOptions{Selector: labels, Ignore: rules})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
 
-	scale(t, ns, "web", 5)
-	scale(t, ns, "other", 5)
 	webID := object.ID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web"}
 	otherID := object.ID{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "other"}
-	// The first check sees both: the fingerprints were taken while
-	// gitsync owned spec.replicas.
-	if diff := cmp.Diff([]object.ID{otherID, webID}, drift(cs.Targets())); diff != "" {
+	// The fingerprint of web leaves spec.replicas out although gitsync
+	// owns it: the check must leave it out as well.
+	if got := drift(cs.Targets()); len(got) != 0 {
+		t.Errorf("drift right after the first apply: %v", got)
+	}
+	if got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels}); err != nil || !slices.Equal(got, []object.ID{webID}) {
+		t.Errorf("drift without the rules: %v %v, want web (its fingerprint leaves out what gitsync owns)", got, err)
+	}
+	scale(t, ns, "web", 5)
+	scale(t, ns, "other", 5)
+	// Only the Deployment the rule does not select drifted: the
+	// fingerprints leave the ignored field out.
+	if diff := cmp.Diff([]object.ID{otherID}, drift(cs.Targets())); diff != "" {
 		t.Fatalf("drift after scaling (-want +got):\n%s", diff)
 	}
 	cs = mustApply(t, e, objs(t, ns, manifests), opts)
@@ -320,13 +357,30 @@ func TestIgnoreRules(t *testing.T) {
 		t.Errorf("web: replicas %d, want the autoscaler's 7", got)
 	}
 
-	// Without the rule, gitsync takes the field back.
+	// Without the rule (a new spec, so an apply), gitsync takes the field
+	// back.
 	cs = mustApply(t, e, objs(t, ns, manifests), Options{Labels: labels})
 	if got := replicasOf(t, ns, "web"); got != 2 {
 		t.Errorf("web: replicas %d once the rule is gone, want 2", got)
 	}
+	if got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels}); err != nil || len(got) != 0 {
+		t.Errorf("drift after the rule is gone: %v %v", got, err)
+	}
+
+	// ApplyIgnored (a HelmRelease's upgrade) sends the ignored fields
+	// too, and the fingerprint still leaves them out.
+	cs = mustApply(t, e, objs(t, ns, manifests), opts)
+	scale(t, ns, "web", 9)
 	if got := drift(cs.Targets()); len(got) != 0 {
-		t.Errorf("drift after the rule is gone: %v", got)
+		t.Errorf("drift after scaling web again: %v", got)
+	}
+	cs = mustApply(t, e, objs(t, ns, manifests), Options{Labels: labels, Ignore: rules, ApplyIgnored: true})
+	if got := replicasOf(t, ns, "web"); got != 2 {
+		t.Errorf("web: replicas %d after an apply with ApplyIgnored, want 2", got)
+	}
+	scale(t, ns, "web", 4)
+	if got := drift(cs.Targets()); len(got) != 0 {
+		t.Errorf("drift after scaling web once more: %v", got)
 	}
 }
 
@@ -370,7 +424,7 @@ func TestIgnoreRulesKeepOwnedFields(t *testing.T) {
 	if got := replicasOf(t, ns, "web"); got != 4 {
 		t.Errorf("replicas %d after the correction, want 4", got)
 	}
-	got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels})
+	got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels, Ignore: rules})
 	if err != nil || len(got) != 0 {
 		t.Errorf("drift after the correction: %v %v", got, err)
 	}
@@ -390,9 +444,9 @@ func TestIgnoreRulesAnnotation(t *testing.T) {
 	if err := update(t.Context(), cmGVR, live, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels})
+	got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels, Ignore: rules})
 	if err != nil || len(got) != 1 {
-		t.Fatalf("drift after the operator's write: %v %v", got, err)
+		t.Fatalf("drift after the operator's write (team): %v %v", got, err)
 	}
 	cs = mustApply(t, e, objs(t, ns, cm), Options{Labels: labels, Ignore: rules})
 	if diff := cmp.Diff(map[string]string{"hash": "operator", "team": "a"}, getCM(t, ns, "cm").GetAnnotations()); diff != "" {
@@ -403,7 +457,7 @@ func TestIgnoreRulesAnnotation(t *testing.T) {
 	if err := update(t.Context(), cmGVR, live, "operator"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels}); err != nil || len(got) != 0 {
+	if got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels, Ignore: rules}); err != nil || len(got) != 0 {
 		t.Errorf("drift after the operator wrote hash again: %v %v", got, err)
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 )
 
 // TestFluxDriftIgnore runs a tree whose Kustomization has spec.ignore and
@@ -103,35 +104,59 @@ spec:
 		return out
 	}
 	check("created", map[string]int32{"web": 2, "other": 2, "chart-web": 2, "warned-web": 2})
-
-	// The autoscaler scales everything. The first check finds all of it
-	// (the fingerprints were taken while gitsync owned spec.replicas);
-	// the correction leaves what the rules name.
-	scale(5, "web", "other", "chart-web", "warned-web")
+	// Nothing changed: no drift, although gitsync owns the ignored fields
+	// (the fingerprints leave them out, and the drift check as well).
 	res := f.run()
 	mustUnitsSucceed(t, res)
+	for _, u := range res.Units {
+		if len(u.Drifted) != 0 || u.Rendered {
+			t.Errorf("%s with nothing changed: drifted %v, rendered %v", u.ID, u.Drifted, u.Rendered)
+		}
+	}
+
+	// The autoscaler scales everything: what the rules name is no drift,
+	// the Deployment no rule selects is corrected, the warned one left.
+	scale(5, "web", "other", "chart-web", "warned-web")
+	res = f.run()
+	mustUnitsSucceed(t, res)
 	check("after the correction", map[string]int32{"web": 5, "other": 2, "chart-web": 5, "warned-web": 5})
-	if got := drifted(unit(res, "Kustomization", "apps")); !slices.Equal(got, []string{"other", "web"}) {
+	if got := drifted(unit(res, "Kustomization", "apps")); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("apps drifted: %v", got)
 	}
-	if got := drifted(unit(res, "HelmRelease", "chart")); !slices.Equal(got, []string{"chart-web"}) {
-		t.Errorf("chart drifted: %v", got)
+	if u := unit(res, "HelmRelease", "chart"); len(u.Drifted) != 0 || u.Rendered {
+		t.Errorf("chart: drifted %v, rendered %v", u.Drifted, u.Rendered)
 	}
 	if u := unit(res, "HelmRelease", "warned"); !slices.Equal(drifted(u), []string{"warned-web"}) ||
 		!strings.Contains(u.Message, "left as it is (driftDetection.mode: warn): Deployment.apps/"+f.ns+"/warned-web") || u.Rendered {
 		t.Errorf("warned: %+v", u)
 	}
 
-	// The autoscaler goes on: no drift any more where the rules apply.
+	// The autoscaler goes on; an edit of a field no rule names is
+	// corrected and leaves the ignored one alone.
 	scale(7, "web", "chart-web")
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := deploys.Get(t.Context(), "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = "example.invalid/app:edited"
+		_, err = deploys.Update(t.Context(), d, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	res = f.run()
 	mustUnitsSucceed(t, res)
-	for _, u := range []UnitResult{unit(res, "Kustomization", "apps"), unit(res, "HelmRelease", "chart")} {
-		if len(u.Drifted) != 0 || u.Rendered {
-			t.Errorf("%s after the autoscaler scaled again: drifted %v, rendered %v", u.ID, u.Drifted, u.Rendered)
-		}
+	if got := drifted(unit(res, "Kustomization", "apps")); !slices.Equal(got, []string{"web"}) {
+		t.Errorf("apps drifted after the image edit: %v", got)
+	}
+	if u := unit(res, "HelmRelease", "chart"); len(u.Drifted) != 0 || u.Rendered {
+		t.Errorf("chart after the autoscaler scaled again: drifted %v, rendered %v", u.Drifted, u.Rendered)
 	}
 	check("scaled again", map[string]int32{"web": 7, "chart-web": 7})
+	if d, err := deploys.Get(t.Context(), "web", metav1.GetOptions{}); err != nil || d.Spec.Template.Spec.Containers[0].Image != "example.invalid/app:1" {
+		t.Errorf("web's image after the correction: %v", err)
+	}
 
 	// A commit: the Kustomization's rule holds at every apply, even
 	// against a new value in Git; the HelmRelease's upgrade applies every

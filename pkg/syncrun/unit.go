@@ -107,10 +107,11 @@ type unitSettings struct {
 	// drift: other units depend on it being ready.
 	healthWhenUnchanged bool
 	// ignore names fields of existing objects that apply leaves to other
-	// writers once gitsync no longer owns them (apply.IgnoreRule): a
-	// Kustomization's spec.ignore, at every apply; with ignoreOnlyDrift
-	// (a HelmRelease's driftDetection.ignore) only when the apply corrects
-	// drift, an upgrade applying every field as helm-controller does.
+	// writers once gitsync no longer owns them, and that the drift check
+	// does not compare (apply.IgnoreRule): a Kustomization's spec.ignore;
+	// a HelmRelease's driftDetection.ignore with ignoreOnlyDrift, whose
+	// upgrade applies every field as helm-controller's does
+	// (apply.Options.ApplyIgnored).
 	ignore          []apply.IgnoreRule
 	ignoreOnlyDrift bool
 	// driftMode is what a run where nothing of the unit changed does about
@@ -301,7 +302,8 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		var drifted []object.ID
 		if u.driftMode != flux.DriftDisabled {
 			listed = &apply.Listed{}
-			drifted, err = u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: listed})
+			drifted, err = u.to.engine.Drift(ctx, targets(inv.Entries), apply.DriftOptions{Selector: u.labels,
+				Concurrency: r.opts.Concurrency, Listed: listed, Ignore: u.ignore})
 			if err != nil {
 				fail("drift", err)
 				return
@@ -481,12 +483,9 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		fail("lease", err)
 		return
 	}
-	var ignore []apply.IgnoreRule
-	if only != nil || !u.ignoreOnlyDrift {
-		ignore = u.ignore
-	}
 	applied, err := u.to.engine.Apply(ctx, toApply, apply.Options{
-		Ignore:       ignore,
+		Ignore:       u.ignore,
+		ApplyIgnored: u.ignoreOnlyDrift && only == nil,
 		Concurrency:  r.opts.Concurrency,
 		Force:        u.force,
 		Adopt:        u.adopt,
