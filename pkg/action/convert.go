@@ -363,6 +363,9 @@ func kustomizationSpec(s *spec.SyncSpec, k *flux.Kustomization, src flux.Object,
 	if k.IgnoreMissingComponents {
 		notes = append(notes, flux.FieldNote{Path: "spec.ignoreMissingComponents", Note: "a sync fails on a missing component; not converted"})
 	}
+	if len(k.Ignore) > 0 {
+		notes = append(notes, flux.FieldNote{Path: "spec.ignore", Note: noteNoIgnoreRules})
+	}
 	return notes, nil
 }
 
@@ -445,8 +448,17 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 	if len(h.DependsOn) > 0 {
 		notes = append(notes, dependsOnNote(h.DependsOn))
 	}
+	if h.DriftMode == flux.DriftWarn || h.DriftMode == flux.DriftDisabled {
+		notes = append(notes, flux.FieldNote{Path: "spec.driftDetection.mode", Note: h.DriftMode + ": a sync corrects drift; not converted"})
+	}
+	if len(h.DriftIgnore) > 0 {
+		notes = append(notes, flux.FieldNote{Path: "spec.driftDetection.ignore", Note: noteNoIgnoreRules})
+	}
 	return notes, nil
 }
+
+// noteNoIgnoreRules says why ignore rules are not converted.
+const noteNoIgnoreRules = "a sync has no ignore rules: it takes back every field it applies; not converted"
 
 // dependsOnNote explains why dependsOn does not carry over to separate
 // syncs.

@@ -61,7 +61,8 @@ spec:
   interval: 10m
   chartRef: {kind: OCIRepository, name: charts}
   targetNamespace: web
-  values: {replicaCount: 3}`)})
+  values: {replicaCount: 3}
+  driftDetection: {mode: warn, ignore: [{paths: [/spec/replicas]}]}`)})
 	must(t, err)
 	if len(res.Syncs) != 2 || len(res.Notes) != 0 {
 		t.Fatalf("syncs %d, notes %q", len(res.Syncs), res.Notes)
@@ -96,6 +97,13 @@ spec:
 		h.TargetNamespace != "web" || h.Helm == nil || h.Helm.ReleaseName != "web-podinfo" || h.Helm.Values["replicaCount"] != float64(3) {
 		t.Errorf("HelmRelease's sync: %+v, helm %+v", h, h.Helm)
 	}
+	var notConverted []string
+	for _, n := range hr.NotConverted {
+		notConverted = append(notConverted, n.Path)
+	}
+	if diff := cmp.Diff([]string{"spec.driftDetection.mode", "spec.driftDetection.ignore"}, notConverted); diff != "" {
+		t.Errorf("HelmRelease not converted (-want +got):\n%s", diff)
+	}
 	if hr.Objects == nil || hr.Objects.CronJob == nil {
 		t.Errorf("no objects generated for %s", hr.From)
 	}
@@ -121,6 +129,7 @@ spec:
   prune: true
   dependsOn: [{name: infra}]
   deletionPolicy: Orphan
+  ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]
 ---
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -153,7 +162,7 @@ spec:
 	for _, n := range s.NotConverted {
 		paths = append(paths, n.Path)
 	}
-	if diff := cmp.Diff([]string{"spec.interval", "spec.dependsOn", "spec.deletionPolicy"}, paths); diff != "" {
+	if diff := cmp.Diff([]string{"spec.interval", "spec.dependsOn", "spec.deletionPolicy", "spec.ignore"}, paths); diff != "" {
 		t.Errorf("not converted (-want +got):\n%s", diff)
 	}
 	notes := strings.Join(res.Notes, "\n")

@@ -83,6 +83,19 @@ type Options struct {
 	// listed (DriftOptions.Listed): their resources are not listed again.
 	// Default none.
 	Listed *Listed
+	// Ignore are rules naming fields of existing objects that are left to
+	// whoever else writes them once gitsync no longer owns them; see
+	// IgnoreRule. The fingerprints leave them out. Default none: every
+	// rendered field is applied.
+	Ignore []IgnoreRule
+	// ApplyIgnored sends the fields Ignore names too, taking them back,
+	// while the fingerprints still leave them out: a HelmRelease's upgrade
+	// applies its whole manifest, as helm-controller's does. Default
+	// false.
+	ApplyIgnored bool
+
+	// ignore is Ignore compiled, by Apply.
+	ignore []ignoreRule
 }
 
 func (o Options) withDefaults() Options {
@@ -158,6 +171,8 @@ type item struct {
 func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*ChangeSet, error) {
 	opts = opts.withDefaults()
 	cs := &ChangeSet{Changes: make([]Change, len(objs))}
+	rules, rerr := compileIgnore(opts.Ignore)
+	opts.ignore = rules
 	var stages [numStages][]*item
 	count := make(map[object.ID]int, len(objs))
 	for _, u := range objs {
@@ -171,6 +186,8 @@ func (e *Engine) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		c.Version = u.GroupVersionKind().Version
 		p, err := PolicyOf(u.GetAnnotations())
 		switch {
+		case rerr != nil:
+			err = rerr
 		case validate(u) != nil:
 			err = validate(u)
 		case count[c.ID] > 1:
@@ -386,6 +403,7 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 		return
 	}
 	absent := false // known not to exist from the survey
+	existing := pre // the live object's metadata, when known to exist
 	if pre == nil && len(opts.Labels) > 0 && it.policy.SSA != SSAIfNotPresent {
 		// Not among the objects listed with our labels: new, or someone
 		// else's. Only here is the object read before it is applied (or
@@ -411,12 +429,23 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 				c.Action, c.Err = Failed, fmt.Errorf("%s: %w", c.ID, err)
 				return
 			}
+			existing = live
 		}
 	}
-	data, err := body(it.obj, c, opts.Labels)
+	full, err := body(it.obj, c, opts.Labels)
 	if err != nil {
 		fail("encoding", err)
 		return
+	}
+	data := full
+	gvk := it.obj.GroupVersionKind()
+	if existing != nil && existing.DeletionTimestamp == nil && it.policy.SSA != SSAIfNotPresent && !opts.ApplyIgnored {
+		if ptrs := ignoredPointers(opts.ignore, gvk, it.obj, c.Namespace); len(ptrs) > 0 {
+			if data, err = leaveIgnored(full, existing.ManagedFields, opts.FieldManager, ptrs, opts.Labels); err != nil {
+				fail("applying ignore rules", err)
+				return
+			}
+		}
 	}
 	if it.policy.SSA == SSAIfNotPresent {
 		e.createIfNotPresent(ctx, c, data, pre, opts)
@@ -425,7 +454,8 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 	digest := digestOf(data)
 	if fp := opts.Fingerprints[c.ID]; pre != nil && pre.DeletionTimestamp == nil && fp != "" &&
 		(it.policy.SSA == SSAMerge || !needsMigration(pre.ManagedFields, opts.FieldManager)) &&
-		fp == fingerprint(stateOfFingerprint(fp), digest) && stateMatches(pre, opts.FieldManager, stateOfFingerprint(fp)) {
+		fp == fingerprint(stateOfFingerprint(fp), digest) &&
+		stateMatchesIgnoring(pre, opts.FieldManager, stateOfFingerprint(fp), ignoredPointers(opts.ignore, gvk, pre, c.Namespace)) {
 		c.Action, c.Fingerprint = Unchanged, opts.Fingerprints[c.ID]
 		return
 	}
@@ -445,6 +475,8 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 			fail("recreating after an immutable field change", err)
 			return
 		}
+		// A new object gets all of its fields, ignored ones included.
+		data, digest = full, digestOf(full)
 		post, created, err = e.patchApply(ctx, c.Target, data, opts.FieldManager)
 		replaced = true
 	}
@@ -482,7 +514,7 @@ func (e *Engine) applyOne(ctx context.Context, it *item, pre *metav1.PartialObje
 	default:
 		c.Action = classify(created, pre, post, listed, opts.FieldManager)
 	}
-	c.Fingerprint = fingerprint(stateOf(post, opts.FieldManager), digest)
+	c.Fingerprint = fingerprint(stateOfIgnoring(post, opts.FieldManager, ignoredPointers(opts.ignore, gvk, post, c.Namespace)), digest)
 }
 
 // classify decides Created, Unchanged or Configured; see Apply.
@@ -705,6 +737,14 @@ func (e *Engine) dryRunOne(ctx context.Context, it *item, set setInfo, opts Opti
 	if err != nil {
 		c.Action, c.Err = Failed, fmt.Errorf("%s: encoding: %w", c.ID, err)
 		return
+	}
+	if live != nil && it.policy.SSA != SSAIfNotPresent && !opts.ApplyIgnored {
+		if ptrs := ignoredPointers(opts.ignore, it.obj.GroupVersionKind(), it.obj, c.Namespace); len(ptrs) > 0 {
+			if data, err = leaveIgnored(data, live.GetManagedFields(), opts.FieldManager, ptrs, opts.Labels); err != nil {
+				c.Action, c.Err = Failed, fmt.Errorf("%s: applying ignore rules: %w", c.ID, err)
+				return
+			}
+		}
 	}
 	desired := &unstructured.Unstructured{}
 	if err := json.Unmarshal(data, &desired.Object); err != nil {

@@ -33,6 +33,10 @@ type DriftOptions struct {
 	// Listed, when set, keeps what the check listed, for an Apply of the
 	// drifted objects that follows (Options.Listed). Default none.
 	Listed *Listed
+	// Ignore are the ignore rules the objects were applied with
+	// (Options.Ignore): the fields they name are left out of the
+	// comparison, as of the fingerprints. Default none.
+	Ignore []IgnoreRule
 }
 
 // Listed is what a drift check listed: the live metadata of the objects
@@ -81,6 +85,10 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 	if opts.FieldManager == "" {
 		opts.FieldManager = DefaultFieldManager
 	}
+	rules, err := compileIgnore(opts.Ignore)
+	if err != nil {
+		return nil, fmt.Errorf("drift check: %w", err)
+	}
 	var check []Target
 	for _, t := range recorded {
 		if t.Fingerprint != "" {
@@ -107,7 +115,8 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		}
 		for _, t := range g.targets {
 			m := live[t.ID]
-			if m == nil || !stateMatches(m, opts.FieldManager, stateOfFingerprint(t.Fingerprint)) {
+			if m == nil || !stateMatchesIgnoring(m, opts.FieldManager, stateOfFingerprint(t.Fingerprint),
+				ignoredPointers(rules, schema.GroupVersionKind{Group: t.Group, Version: t.Version, Kind: t.Kind}, m, t.Namespace)) {
 				drifted = append(drifted, t.ID)
 			}
 		}

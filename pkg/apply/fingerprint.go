@@ -35,7 +35,23 @@ const fingerprintSep = "."
 // existence (UID) matters. It reads only ObjectMeta, so it works on the
 // metadata-only objects a metadata LIST returns.
 func stateOf(m metav1.Object, manager string) string {
-	return stateHash(m, manager, true)
+	return stateHash(m, manager, true, nil)
+}
+
+// stateOfIgnoring is stateOf with the paths under ignored (the pointers of
+// the ignore rules that select the object) left out of the field set:
+// whether gitsync still owns an ignored field does not count, so another
+// writer taking it is no drift. Without pointers it is stateOf.
+func stateOfIgnoring(m metav1.Object, manager string, ignored [][]string) string {
+	return stateHash(m, manager, true, ignored)
+}
+
+// stateMatchesIgnoring is stateMatches for a state from stateOfIgnoring.
+func stateMatchesIgnoring(m metav1.Object, manager, state string, ignored [][]string) bool {
+	if len(ignored) == 0 {
+		return stateMatches(m, manager, state)
+	}
+	return stateHash(m, manager, true, ignored) == state
 }
 
 // stateMatches tells whether m's STATE is state. It first hashes the field
@@ -44,11 +60,12 @@ func stateOf(m metav1.Object, manager string) string {
 // when that differs: a drift check of 1,000 objects parses no field set
 // unless something changed.
 func stateMatches(m metav1.Object, manager, state string) bool {
-	return stateHash(m, manager, false) == state || stateHash(m, manager, true) == state
+	return stateHash(m, manager, false, nil) == state || stateHash(m, manager, true, nil) == state
 }
 
-// stateHash computes stateOf, with the field set canonicalized or as sent.
-func stateHash(m metav1.Object, manager string, canonical bool) string {
+// stateHash computes stateOf, with the field set canonicalized or as sent,
+// and without the paths under ignored (always canonical then).
+func stateHash(m metav1.Object, manager string, canonical bool, ignored [][]string) string {
 	h := sha256.New()
 	h.Write([]byte("gitsync-state-v1\x00"))
 	h.Write([]byte(m.GetUID()))
@@ -56,7 +73,9 @@ func stateHash(m metav1.Object, manager string, canonical bool) string {
 	if _, v, ok := lookup(m.GetAnnotations(), AnnotationSSA); ok && strings.EqualFold(v, string(SSAIfNotPresent)) {
 		h.Write([]byte("if-not-present"))
 	} else if e := applyEntry(m.GetManagedFields(), manager); e != nil && e.FieldsV1 != nil {
-		if canonical {
+		if len(ignored) > 0 {
+			h.Write(fieldsWithout(e.FieldsV1.GetRawBytes(), ignored))
+		} else if canonical {
 			h.Write(canonicalFields(e.FieldsV1.GetRawBytes()))
 		} else {
 			h.Write(e.FieldsV1.GetRawBytes())

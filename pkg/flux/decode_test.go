@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -251,6 +252,10 @@ spec:
     substitute: {cluster: staging}
     substituteFrom: [{kind: ConfigMap, name: vars}, {kind: Secret, name: secrets, optional: true}]
   decryption: {provider: sops, secretRef: {name: sops-age}}
+  ignore:
+  - paths: [/spec/replicas]
+    target: {group: apps, version: v1, kind: Deployment, name: web-.*, namespace: apps, labelSelector: app=web, annotationSelector: hpa=on}
+  - paths: ["/metadata/annotations/example.com~1hash"]
 `,
 			want: &Kustomization{Meta: meta(KindKustomization, "kustomize.toolkit.fluxcd.io/v1", "flux-system", "apps"),
 				Source: ID{KindGitRepository, "flux-system", "repo"}, Path: "apps", Prune: true, DeletionPolicy: DeletionPolicyOrphan,
@@ -264,7 +269,12 @@ spec:
 				PostBuild: &PostBuild{Strategy: SubstituteAlways, Substitute: map[string]string{"cluster": "staging"},
 					SubstituteFrom: []spec.SubstituteReference{{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secrets", Optional: true}}},
 				Decryption: &spec.Decryption{Provider: "sops", SecretRef: &spec.LocalObjectReference{Name: "sops-age"}},
-				Force:      true, Wait: true, Suspend: true},
+				Ignore: []apply.IgnoreRule{
+					{Paths: []string{"/spec/replicas"}, Target: &apply.IgnoreTarget{Group: "apps", Version: "v1", Kind: "Deployment",
+						Name: "web-.*", Namespace: "apps", LabelSelector: "app=web", AnnotationSelector: "hpa=on"}},
+					{Paths: []string{"/metadata/annotations/example.com~1hash"}},
+				},
+				Force: true, Wait: true, Suspend: true},
 		},
 		{
 			name: "Kustomization v1beta2: deprecated patches become patches, validation is ignored",
@@ -357,7 +367,11 @@ spec:
     disableHooks: true
     remediation: {retries: -1, strategy: rollback}
     cleanupOnFail: true
-  driftDetection: {mode: enabled}
+  driftDetection:
+    mode: warn
+    ignore:
+    - paths: [/metadata/annotations/prometheus-operator-validated]
+      target: {kind: PrometheusRule}
   commonMetadata: {labels: {team: a}}
   postRenderStrategy: separate
   postRenderers:
@@ -377,7 +391,10 @@ spec:
 					Patches: []spec.Patch{{Patch: "- {op: add, path: /metadata/labels/x, value: y}", Target: &spec.Selector{Kind: "Service"}}},
 					Images:  []spec.Image{{Name: "app", NewName: "mirror/app"}},
 				}}},
-				PostRenderStrategy: spec.PostRenderSeparate},
+				PostRenderStrategy: spec.PostRenderSeparate,
+				DriftMode:          DriftWarn,
+				DriftIgnore: []apply.IgnoreRule{{Paths: []string{"/metadata/annotations/prometheus-operator-validated"},
+					Target: &apply.IgnoreTarget{Kind: "PrometheusRule"}}}},
 		},
 		{
 			name: "HelmRelease v2beta1: valuesFile and deprecated post-renderer patches",
@@ -536,6 +553,23 @@ spec:
 				"Kustomization/flux-system/apps: spec.healthCheckExprs[2].current: the result is int, not a bool"}},
 		{name: "healthCheckExprs is v1 only", doc: strings.Replace(ks, "/v1\n", "/v1beta2\n", 1) + ksSpec + "  healthCheckExprs: [{apiVersion: v1, kind: ConfigMap, current: 'true'}]\n",
 			is: ErrInvalid, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs: unknown field in v1beta2 (it exists in v1)"}},
+		{name: "ignore rules: paths, expressions and fields are checked with their path", is: ErrInvalid,
+			doc: ks + ksSpec + "  ignore:\n  - paths: [/spec/replicas, spec/replicas]\n    target: {kind: 'Deploy(', labelSelector: 'a in (b'}\n" +
+				"  - paths: [/metadata/annotations/a~2]\n    target: {kinds: Deployment}\n  - target: {kind: Deployment}\n",
+			want: []string{
+				"Kustomization/flux-system/apps: spec.ignore[1].target.kinds: unknown field",
+				"Kustomization/flux-system/apps: spec.ignore[2].paths: required",
+			}},
+		{name: "ignore rules: values are checked once the fields are", is: ErrInvalid,
+			doc: hr + hrSpec + "  driftDetection:\n    mode: warn\n    ignore:\n    - paths: [/spec/replicas, spec/replicas]\n      target: {kind: 'Deploy(', labelSelector: 'a in (b'}\n    - paths: ['']\n",
+			want: []string{
+				`HelmRelease/apps/app: spec.driftDetection.ignore[0].paths[1]: "spec/replicas" is not a JSON pointer: it must start with /`,
+				"HelmRelease/apps/app: spec.driftDetection.ignore[0].target.kind: not a regular expression: error parsing regexp: missing closing ): `^(?:Deploy()$`",
+				"HelmRelease/apps/app: spec.driftDetection.ignore[0].target.labelSelector: unable to parse requirement: found '', expected: ',' or ')'",
+				`HelmRelease/apps/app: spec.driftDetection.ignore[1].paths[0]: "": the empty pointer names the whole object`,
+			}},
+		{name: "Kustomization ignore is v1 only", doc: strings.Replace(ks, "/v1\n", "/v1beta2\n", 1) + ksSpec + "  ignore: [{paths: [/spec/replicas]}]\n",
+			is: ErrInvalid, want: []string{"Kustomization/flux-system/apps: spec.ignore: unknown field in v1beta2 (it exists in v1)"}},
 		{name: "HelmRelease needs chart or chartRef", doc: hr + "spec: {interval: 1m}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
 		{name: "HelmRelease healthCheckExprs are compiled at decode", doc: hr + hrSpec + "  healthCheckExprs: [{apiVersion: a.io/v1, kind: W, current: \"status.phase == 'Ready'\", inProgress: 'status.phase.size()'}]\n",
@@ -544,9 +578,8 @@ spec:
 			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: Secrets are not judged by expressions: an evaluation error could quote their data"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
-		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  driftDetection: {mode: warn}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",
+		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",
 			is: ErrUnsupported, want: []string{
-				`HelmRelease/apps/app: spec.driftDetection.mode: "warn" is not supported: gitsync always corrects drift (mode: enabled)`,
 				"HelmRelease/apps/app: spec.install.serverSideApply: gitsync always applies server-side",
 				"HelmRelease/apps/app: spec.test.enable: Helm tests are not supported",
 				"HelmRelease/apps/app: spec.upgrade.preserveValues: not supported (re-using the last release's values is not declarative)",
@@ -704,6 +737,14 @@ func everyField(t *testing.T, s *kindSchema, version, drop string) *unstructured
 		delete(pol, "numerical")
 	case KindImageUpdateAutomation:
 		specMap["git"].(map[string]any)["push"].(map[string]any)["refspec"] = "refs/heads/a:refs/heads/b"
+	case KindKustomization:
+		if rules, ok := specMap["ignore"].([]any); ok {
+			rules[0].(map[string]any)["paths"] = []any{"/spec/replicas"}
+		}
+	case KindHelmRelease:
+		if dd, ok := specMap["driftDetection"].(map[string]any); ok {
+			dd["ignore"].([]any)[0].(map[string]any)["paths"] = []any{"/spec/replicas"}
+		}
 	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": s.group + "/" + version,

@@ -20,9 +20,13 @@ import (
 //   - kustomization.yaml listing both.
 const (
 	// LabelPartOf and PartOfFlux are the label flux install puts on every
-	// object of gotk-components.yaml.
-	LabelPartOf = "app.kubernetes.io/part-of"
-	PartOfFlux  = "flux"
+	// object of gotk-components.yaml, beside LabelInstance (the namespace).
+	// Users label their own objects part-of: flux too (a PodMonitor of
+	// Flux's controllers, Grafana dashboards: fluxcd/flux2-monitoring-example),
+	// so the label alone does not make an object Flux's.
+	LabelPartOf   = "app.kubernetes.io/part-of"
+	PartOfFlux    = "flux"
+	LabelInstance = "app.kubernetes.io/instance"
 	// ComponentsFile and SyncFile are the files flux bootstrap writes.
 	ComponentsFile = "gotk-components.yaml"
 	SyncFile       = "gotk-sync.yaml"
@@ -96,8 +100,10 @@ func (in *Installation) Summary() string {
 // FindInstallation separates Flux's own installation from the rest of a
 // rendered set. sources[i], when given, is the file objs[i] was read from
 // (render.Result.Sources). An object belongs to the installation when:
-//   - it carries app.kubernetes.io/part-of: flux (every object flux install
-//     writes does, the flux-system Namespace included);
+//   - it carries app.kubernetes.io/part-of: flux and an
+//     app.kubernetes.io/instance label (every object flux install writes
+//     does, the flux-system Namespace included; part-of alone is also on
+//     users' objects about Flux, such as its monitoring);
 //   - it is a CustomResourceDefinition of a *.fluxcd.io group, however it
 //     was installed (gitsync needs none of them);
 //   - it was read from a file named gotk-components.yaml; or
@@ -119,7 +125,8 @@ func FindInstallation(objs []*unstructured.Unstructured, sources []string) (Inst
 	isComponent := make([]bool, len(objs))
 	fluxNS := ""
 	for i, o := range objs {
-		if o.GetLabels()[LabelPartOf] == PartOfFlux || isFluxCRD(o) || file(i) == ComponentsFile {
+		l := o.GetLabels()
+		if (l[LabelPartOf] == PartOfFlux && l[LabelInstance] != "") || isFluxCRD(o) || file(i) == ComponentsFile {
 			isComponent[i] = true
 			if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" && fluxNS == "" {
 				fluxNS = o.GetName()

@@ -65,6 +65,13 @@ apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.com}
 spec: {group: example.com}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: flux-dashboards
+  namespace: monitoring
+  labels: {app.kubernetes.io/part-of: flux, app.kubernetes.io/component: monitoring}
 `
 
 func docs(t *testing.T, yamls ...string) []*unstructured.Unstructured {
@@ -104,7 +111,7 @@ func TestFindInstallation(t *testing.T) {
 			wantComponents: []string{"Namespace//flux-system", "CustomResourceDefinition//kustomizations.kustomize.toolkit.fluxcd.io",
 				"Deployment/flux-system/kustomize-controller", "ClusterRoleBinding//cluster-reconciler-flux-system"},
 			wantSync: []string{"GitRepository/flux-system/flux-system", "Kustomization/flux-system/flux-system"},
-			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com"},
+			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com", "ConfigMap/monitoring/flux-dashboards"},
 			wantSummary: "Flux's own installation is not applied: 4 objects of gotk-components.yaml (namespace flux-system) and " +
 				"gotk-sync.yaml's GitRepository/flux-system/flux-system, Kustomization/flux-system/flux-system",
 		},
@@ -112,7 +119,7 @@ func TestFindInstallation(t *testing.T) {
 			name:     "only the sync pair, recognised without its file name",
 			objs:     docs(t, gotkSync, userTree),
 			wantSync: []string{"GitRepository/flux-system/flux-system", "Kustomization/flux-system/flux-system"},
-			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com"},
+			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com", "ConfigMap/monitoring/flux-dashboards"},
 			wantSummary: "Flux's own installation is not applied: gotk-sync.yaml's GitRepository/flux-system/flux-system, " +
 				"Kustomization/flux-system/flux-system",
 		},
@@ -151,7 +158,7 @@ func TestFindInstallation(t *testing.T) {
 		{
 			name:     "nothing of Flux",
 			objs:     docs(t, userTree),
-			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com"},
+			wantRest: []string{"Kustomization/flux-system/apps", "ConfigMap/flux-system/settings", "CustomResourceDefinition//widgets.example.com", "ConfigMap/monitoring/flux-dashboards"},
 		},
 	}
 	for _, tc := range tests {

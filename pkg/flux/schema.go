@@ -244,6 +244,24 @@ func patchesJSONF() field {
 	)
 }
 
+// ignoreRulesF is a Kustomization's spec.ignore and a HelmRelease's
+// spec.driftDetection.ignore: apply.IgnoreRule.
+func ignoreRulesF(note string) field {
+	return mapF("ignore", tObjects, note).sub(
+		mapF("paths", tStrings, "JSON pointers (RFC 6901) to the fields, such as `/spec/replicas`; a list element "+
+			"by its index in the rendered list").req(),
+		mapF("target", tObject, "the objects the rule applies to; all set fields must match. Not set: every object of the unit").sub(
+			mapF("group", tString, "API group (a regular expression matching the whole group, as all below)"),
+			mapF("version", tString, "API version"),
+			mapF("kind", tString, "kind"),
+			mapF("name", tString, "name"),
+			mapF("namespace", tString, "namespace"),
+			mapF("labelSelector", tString, "label selector expression"),
+			mapF("annotationSelector", tString, "selector expression over annotations"),
+		),
+	)
+}
+
 func commonMetadataF() field {
 	return mapF("commonMetadata", tObject, "labels and annotations set on every object").sub(
 		mapF("labels", tStringMap, "labels"),
@@ -464,7 +482,8 @@ var schemas = append([]*kindSchema{
 		mapF("components", tStrings, "kustomize Components, relative to `path`").only("v1", "v1beta2"),
 		mapF("ignoreMissingComponents", tBool, "drop components that do not exist").only("v1"),
 		healthCheckExprsF("v1"),
-		refF("ignore", "rules that exclude fields from drift correction", "").only("v1"),
+		ignoreRulesF("fields of existing objects that gitsync leaves to other writers once it no longer owns them, " +
+			"at every apply (see [Ignore rules](#ignore-rules))").only("v1"),
 		ignF("validation", tString, "gitsync applies server-side, so the API server validates every object; "+
 			"Flux ignores the field since v1beta2").only("v1beta2", "v1beta1").oneOf("none", "client", "server"),
 	}},
@@ -518,12 +537,13 @@ var schemas = append([]*kindSchema{
 		ignF("maxHistory", tInt, "gitsync keeps the unit's own history (the last 10 runs) and writes no Helm releases"),
 		mapF("serviceAccountName", tString, noteSAName),
 		ignF("persistentClient", tBool, "a detail of helm-controller's Kubernetes client"),
-		ignF("driftDetection", tObject, "gitsync corrects drift of every object it applied at every run, "+
-			"which is `mode: enabled`").sub(
-			ignF("mode", tString, "").oneOf("enabled", "warn", "disabled").
-				refusing("`warn` and `disabled` are refused: gitsync always corrects drift",
-					refuseExcept("gitsync always corrects drift (mode: enabled)", "enabled")),
-			refF("ignore", "rules that exclude fields from drift correction", ""),
+		mapF("driftDetection", tObject, "what a run does about drift when nothing of the unit changed").sub(
+			mapF("mode", tString, "`enabled`: drift is corrected; `warn`: drift is reported (log, the unit's message) "+
+				"and left; `disabled`: drift is not looked for. Not set: `enabled`, gitsync's behaviour for every unit "+
+				"(helm-controller's default is `disabled`)").oneOf(DriftEnabled, DriftWarn, DriftDisabled),
+			ignoreRulesF("fields of existing objects that a drift correction leaves to other writers once gitsync "+
+				"no longer owns them; an upgrade (a new chart, values or spec) applies every field, as helm-controller "+
+				"does (see [Ignore rules](#ignore-rules))"),
 		),
 		mapF("install", tObject, "the first run of the unit").sub(helmActionFields(true)...),
 		mapF("upgrade", tObject, "every later run").sub(helmActionFields(false)...),

@@ -3,6 +3,7 @@ package flux
 import (
 	"time"
 
+	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -65,6 +66,14 @@ const (
 	DeletionPolicyWaitForTermination = "WaitForTermination"
 	// DeletionPolicyOrphan leaves them in the cluster.
 	DeletionPolicyOrphan = "Orphan"
+
+	// DriftEnabled corrects the drift of a HelmRelease's objects on runs
+	// where nothing of it changed (gitsync's default for every unit).
+	DriftEnabled = "enabled"
+	// DriftWarn reports the drift and leaves it.
+	DriftWarn = "warn"
+	// DriftDisabled does not look for drift (helm-controller's default).
+	DriftDisabled = "disabled"
 
 	// SubstituteWithVariables substitutes only when at least one variable
 	// is defined (the default).
@@ -381,6 +390,9 @@ type Kustomization struct {
 	HealthCheckExprs []spec.CustomHealthCheck
 	// Force recreates objects whose update hits an immutable field.
 	Force bool
+	// Ignore are spec.ignore: fields of existing objects left to other
+	// writers at every apply (apply.IgnoreRule).
+	Ignore []apply.IgnoreRule
 	// Wait waits for every applied object to become ready.
 	Wait bool
 	// Suspend: the unit is not run; its objects stay as they are.
@@ -457,6 +469,14 @@ type HelmRelease struct {
 	// PostRenderStrategy is spec.PostRenderCombined (default),
 	// PostRenderSeparate or PostRenderNoHooks.
 	PostRenderStrategy string
+	// DriftMode is spec.driftDetection.mode: DriftEnabled, DriftWarn or
+	// DriftDisabled; "" when not set, which gitsync runs as DriftEnabled
+	// (helm-controller's default is DriftDisabled).
+	DriftMode string
+	// DriftIgnore are spec.driftDetection.ignore: fields of existing
+	// objects that a drift correction leaves to other writers; an upgrade
+	// applies every field, as helm-controller does.
+	DriftIgnore []apply.IgnoreRule
 	// Suspend: the unit is not run.
 	Suspend bool
 	// ServiceAccountName and KubeConfig as in Kustomization.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -38,6 +39,7 @@ func decodeKustomization(d *decoder, meta Meta, r reader) *Kustomization {
 		HealthChecks:            healthChecks(r),
 		HealthCheckExprs:        healthCheckExprs(d, r),
 		Force:                   r.boolean("force"),
+		Ignore:                  ignoreRules(d, r),
 		Wait:                    r.boolean("wait"),
 		Suspend:                 r.boolean("suspend"),
 		ServiceAccountName:      r.str("serviceAccountName"),
@@ -94,6 +96,26 @@ func commonMetadata(r reader) *spec.CommonMetadata {
 	}
 	cm := r.obj("commonMetadata")
 	return &spec.CommonMetadata{Labels: cm.strMap("labels"), Annotations: cm.strMap("annotations")}
+}
+
+// ignoreRules reads the ignore rules at r.ignore, checking each path and
+// expression so that a wrong one fails the decode with its field path.
+func ignoreRules(d *decoder, r reader) []apply.IgnoreRule {
+	var out []apply.IgnoreRule
+	for _, ir := range r.list("ignore") {
+		rule := apply.IgnoreRule{Paths: ir.strs("paths")}
+		if t := ir.obj("target"); t.m != nil {
+			rule.Target = &apply.IgnoreTarget{
+				Group: t.str("group"), Version: t.str("version"), Kind: t.str("kind"), Name: t.str("name"),
+				Namespace: t.str("namespace"), LabelSelector: t.str("labelSelector"), AnnotationSelector: t.str("annotationSelector"),
+			}
+		}
+		for _, e := range rule.Check() {
+			d.errorf(ir.path+"."+e.Field, ErrInvalid, "%s", e.Msg)
+		}
+		out = append(out, rule)
+	}
+	return out
 }
 
 func selector(r reader) *spec.Selector {
@@ -186,6 +208,8 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		Values:             r.free("values"),
 		CommonMetadata:     commonMetadata(r),
 		PostRenderStrategy: orDefault(r.str("postRenderStrategy"), spec.PostRenderCombined),
+		DriftMode:          r.obj("driftDetection").str("mode"),
+		DriftIgnore:        ignoreRules(d, r.obj("driftDetection")),
 		Suspend:            r.boolean("suspend"),
 		ServiceAccountName: r.str("serviceAccountName"),
 		KubeConfig:         kubeConfig(r),

@@ -691,6 +691,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 		healthChecks: k.HealthChecks,
 		healthExprs:  k.HealthCheckExprs,
 		timeout:      k.Timeout,
+		ignore:       k.Ignore,
 		dest:         r.fluxDestination(k.ID, k.ServiceAccountName, k.KubeConfig),
 	}, nil
 }
@@ -852,6 +853,11 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		healthExprs: h.HealthCheckExprs,
 		timeout:     hu.action.Timeout,
 		hooks:       !hu.action.DisableHooks,
+		// helm-controller corrects drift skipping the ignored paths, and
+		// an upgrade applies the whole manifest.
+		ignore:          h.DriftIgnore,
+		ignoreOnlyDrift: true,
+		driftMode:       h.DriftMode,
 	}, nil
 }
 

@@ -106,6 +106,19 @@ type unitSettings struct {
 	// healthWhenUnchanged checks health also when the unit only checked
 	// drift: other units depend on it being ready.
 	healthWhenUnchanged bool
+	// ignore names fields of existing objects that apply leaves to other
+	// writers once gitsync no longer owns them, and that the drift check
+	// does not compare (apply.IgnoreRule): a Kustomization's spec.ignore;
+	// a HelmRelease's driftDetection.ignore with ignoreOnlyDrift, whose
+	// upgrade applies every field as helm-controller's does
+	// (apply.Options.ApplyIgnored).
+	ignore          []apply.IgnoreRule
+	ignoreOnlyDrift bool
+	// driftMode is what a run where nothing of the unit changed does about
+	// drift: flux.DriftEnabled ("" too) corrects it, flux.DriftWarn
+	// reports it and leaves it, flux.DriftDisabled does not look for it
+	// (a HelmRelease's driftDetection.mode).
+	driftMode string
 	// dest says which cluster and identity the unit's objects are read
 	// and written with: serviceAccountName and kubeConfig (target.go).
 	dest destinationRef
@@ -257,7 +270,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 	// the cluster, so they run while the inputs and the source are read
 	// (a round trip to the forge at least).
 	var drift *driftCheck
-	if rec := &inv.Record; rec.SelfSucceeded() && len(inv.Entries) > 0 {
+	if rec := &inv.Record; rec.SelfSucceeded() && len(inv.Entries) > 0 && u.driftMode != flux.DriftDisabled {
 		drift = r.startDrift(ctx, u)
 		defer drift.wait()
 	}
@@ -295,17 +308,20 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				res.VerifiedBy = art.VerifiedBy
 			}
 		}
-		if drift == nil {
-			drift = r.startDrift(ctx, u)
-		}
-		drifted, err := drift.wait()
-		listed = drift.listed
-		if err != nil {
-			fail("drift", err)
-			return
-		}
 		res.Objects = len(inv.Entries)
-		if len(drifted) == 0 {
+		var drifted []object.ID
+		if u.driftMode != flux.DriftDisabled {
+			if drift == nil {
+				drift = r.startDrift(ctx, u)
+			}
+			drifted, err = drift.wait()
+			listed = drift.listed
+			if err != nil {
+				fail("drift", err)
+				return
+			}
+		}
+		if len(drifted) == 0 || u.driftMode == flux.DriftWarn {
 			u.current = inv.Entries
 			if err := r.claim(u, inv.Entries); err != nil {
 				fail("render", err)
@@ -318,7 +334,17 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 				}
 			}
 			res.Outcome = Succeeded
-			res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
+			switch {
+			case u.driftMode == flux.DriftDisabled:
+				res.Message = fmt.Sprintf("revision %s is applied; drift detection is disabled", res.Revision)
+			case len(drifted) > 0:
+				res.Drifted = drifted
+				res.Message = fmt.Sprintf("revision %s is applied; drift in %d of %d objects left as it is (driftDetection.mode: warn): %s",
+					res.Revision, len(drifted), len(inv.Entries), listSome(idStrings(drifted), 10))
+				r.log.Warn("drift found and left (driftDetection.mode: warn)", "unit", u.name(), "revision", res.Revision, "objects", len(drifted))
+			default:
+				res.Message = fmt.Sprintf("revision %s is applied; no drift in %d objects", res.Revision, len(inv.Entries))
+			}
 			return
 		}
 		res.Drifted = drifted
@@ -354,7 +380,8 @@ func (r *runner) startDrift(ctx context.Context, u *unit) *driftCheck {
 	recorded := targets(u.inv.Entries)
 	go func() {
 		defer close(d.done)
-		d.drifted, d.err = u.to.engine.Drift(ctx, recorded, apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: d.listed})
+		d.drifted, d.err = u.to.engine.Drift(ctx, recorded, apply.DriftOptions{Selector: u.labels,
+			Concurrency: r.opts.Concurrency, Listed: d.listed, Ignore: u.ignore})
 	}()
 	return d
 }
@@ -504,6 +531,8 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		return
 	}
 	applied, err := u.to.engine.Apply(ctx, toApply, apply.Options{
+		Ignore:       u.ignore,
+		ApplyIgnored: u.ignoreOnlyDrift && only == nil,
 		Concurrency:  r.opts.Concurrency,
 		Force:        u.force,
 		Adopt:        u.adopt,
@@ -741,4 +770,13 @@ func clusterTarget(u *unit, hc spec.HealthCheck) (apply.Target, error) {
 // runUnitHooks runs a chart's hooks of one event for unit u.
 func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
 	return r.runHooksIn(ctx, u.to, chart, event, u.namespace, u.adopt)
+}
+
+// idStrings returns the IDs as strings, for messages.
+func idStrings(ids []object.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
