@@ -55,6 +55,7 @@ spec:
 		"apps/other.yaml":                  deployment("other", "2"),
 		"clusters/test/chart.yaml":         release("chart", "2", ignoreReplicas),
 		"clusters/test/warned.yaml":        release("warned", "2", "    mode: warn\n"),
+		"clusters/test/unwatched.yaml":     release("unwatched", "2", "    mode: disabled\n"),
 		"charts/app/Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
 		"charts/app/templates/deploy.yaml": strings.Replace(deployment("{{ .Release.Name }}-web", "{{ .Values.replicas }}"), "namespace: NS", "namespace: {{ .Release.Namespace }}", 1),
 	}
@@ -103,7 +104,7 @@ spec:
 		slices.Sort(out)
 		return out
 	}
-	check("created", map[string]int32{"web": 2, "other": 2, "chart-web": 2, "warned-web": 2})
+	check("created", map[string]int32{"web": 2, "other": 2, "chart-web": 2, "warned-web": 2, "unwatched-web": 2})
 	// Nothing changed: no drift, although gitsync owns the ignored fields
 	// (the fingerprints leave them out, and the drift check as well).
 	res := f.run()
@@ -116,10 +117,14 @@ spec:
 
 	// The autoscaler scales everything: what the rules name is no drift,
 	// the Deployment no rule selects is corrected, the warned one left.
-	scale(5, "web", "other", "chart-web", "warned-web")
+	scale(5, "web", "other", "chart-web", "warned-web", "unwatched-web")
 	res = f.run()
 	mustUnitsSucceed(t, res)
-	check("after the correction", map[string]int32{"web": 5, "other": 2, "chart-web": 5, "warned-web": 5})
+	check("after the correction", map[string]int32{"web": 5, "other": 2, "chart-web": 5, "warned-web": 5, "unwatched-web": 5})
+	if u := unit(res, "HelmRelease", "unwatched"); len(u.Drifted) != 0 || u.Rendered ||
+		!strings.Contains(u.Message, "drift detection is disabled") {
+		t.Errorf("unwatched (driftDetection.mode: disabled): %+v", u)
+	}
 	if got := drifted(unit(res, "Kustomization", "apps")); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("apps drifted: %v", got)
 	}
