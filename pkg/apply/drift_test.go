@@ -103,32 +103,14 @@ func TestDrift(t *testing.T) {
 func TestWait(t *testing.T) {
 	ns := env.NewNamespace(t)
 	e, _ := newEngine(t, nil)
-	deployment := func(name string, replicas int) string {
-		return fmt.Sprintf(`apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: %s
-spec:
-  replicas: %d
-  selector:
-    matchLabels: {app: %s}
-  template:
-    metadata:
-      labels: {app: %s}
-    spec:
-      containers:
-      - name: c
-        image: example.invalid/x:1
-`, name, replicas, name, name)
-	}
 	opts := Options{Labels: testLabels(ns)}
-	cs := mustApply(t, e, objs(t, ns, deployment("idle", 0)+"---\n"+configMaps(ns, 2, "x")), opts)
+	cs := mustApply(t, e, objs(t, ns, deploymentYAML("idle", 0, "example.invalid/x:1")+"---\n"+configMaps(ns, 2, "x")), opts)
 	if err := e.Wait(t.Context(), cs.Targets(), WaitOptions{Timeout: 30 * time.Second, Selector: testLabels(ns)}); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
 
 	// Without a node, one replica never becomes available.
-	cs = mustApply(t, e, objs(t, ns, deployment("stuck", 1)), opts)
+	cs = mustApply(t, e, objs(t, ns, deploymentYAML("stuck", 1, "example.invalid/x:1")), opts)
 	begin := time.Now()
 	err := e.Wait(t.Context(), append(cs.Targets(), Target{ID: cmID(ns, "cm-00"), Version: "v1", Resource: "configmaps", Namespaced: true}),
 		WaitOptions{Timeout: 2 * time.Second})

@@ -129,15 +129,7 @@ func TestLeaveIgnored(t *testing.T) {
 			if tc.fields != "" {
 				live = entry(tc.fields)
 			}
-			var ptrs [][]string
-			for _, p := range tc.pointers {
-				tokens, err := ParsePointer(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ptrs = append(ptrs, tokens)
-			}
-			out, err := leaveIgnored([]byte(body), live, "gitsync", ptrs, map[string]string{"own": "x"})
+			out, err := leaveIgnored([]byte(body), live, "gitsync", parsePointers(t, tc.pointers), map[string]string{"own": "x"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,15 +155,7 @@ func TestFieldsWithout(t *testing.T) {
 		// An element keyed by its fields cannot be told by index: kept.
 		{[]string{"/spec/containers/0/image"}, fields},
 	} {
-		var ptrs [][]string
-		for _, p := range tc.pointers {
-			tokens, err := ParsePointer(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ptrs = append(ptrs, tokens)
-		}
-		if diff := cmp.Diff(string(canonicalFields([]byte(tc.want))), string(fieldsWithout([]byte(fields), ptrs))); diff != "" {
+		if diff := cmp.Diff(string(canonicalFields([]byte(tc.want))), string(fieldsWithout([]byte(fields), parsePointers(t, tc.pointers)))); diff != "" {
 			t.Errorf("without %v (-want +got):\n%s", tc.pointers, diff)
 		}
 	}
@@ -220,6 +204,21 @@ func removed(t *testing.T, before, after string) string {
 	return strings.Join(out, " ")
 }
 
+// parsePointers parses JSON pointers, failing the test on an invalid one.
+func parsePointers(t *testing.T, pointers []string) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, p := range pointers {
+		tokens, err := ParsePointer(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tokens)
+	}
+	return out
+}
+
+// deploymentYAML is a Deployment (with an annotation) of one container.
 func deploymentYAML(name string, replicas int, image string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment

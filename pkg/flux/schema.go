@@ -201,14 +201,21 @@ func secretRefF(name, note string) field {
 
 func selectorF(name string) field {
 	return mapF(name, tObject, "the objects to patch; all set fields must match").sub(
-		mapF("group", tString, "API group"),
+		selectorFields("API group", "name (a regular expression, as in kustomize)")...)
+}
+
+// selectorFields are the fields of a kustomize selector (a patch's and an
+// ignore rule's target), the group's and the name's notes as given.
+func selectorFields(group, name string) []field {
+	return []field{
+		mapF("group", tString, group),
 		mapF("version", tString, "API version"),
 		mapF("kind", tString, "kind"),
-		mapF("name", tString, "name (a regular expression, as in kustomize)"),
+		mapF("name", tString, name),
 		mapF("namespace", tString, "namespace"),
 		mapF("labelSelector", tString, "label selector expression"),
 		mapF("annotationSelector", tString, "selector expression over annotations"),
-	)
+	}
 }
 
 func patchesF() field {
@@ -251,14 +258,7 @@ func ignoreRulesF(note string) field {
 		mapF("paths", tStrings, "JSON pointers (RFC 6901) to the fields, such as `/spec/replicas`; a list element "+
 			"by its index in the rendered list").req(),
 		mapF("target", tObject, "the objects the rule applies to; all set fields must match. Not set: every object of the unit").sub(
-			mapF("group", tString, "API group (a regular expression matching the whole group, as all below)"),
-			mapF("version", tString, "API version"),
-			mapF("kind", tString, "kind"),
-			mapF("name", tString, "name"),
-			mapF("namespace", tString, "namespace"),
-			mapF("labelSelector", tString, "label selector expression"),
-			mapF("annotationSelector", tString, "selector expression over annotations"),
-		),
+			selectorFields("API group (a regular expression matching the whole group, as all below)", "name")...),
 	)
 }
 
