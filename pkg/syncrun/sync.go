@@ -532,7 +532,16 @@ func (r *runner) load(ctx context.Context) (*inventory.Inventory, error) {
 }
 
 func (r *runner) loadSpec(ctx context.Context) error {
+	// The Namespace's lockdown does not depend on the spec: read together.
+	var policy lockdown.Policy
+	var policyErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		policy, policyErr = lockdown.Read(ctx, r.client, r.opts.Namespace)
+	}()
 	cm, err := spec.GetConfigMap(ctx, r.client, r.opts.Namespace, r.opts.Name)
+	<-read
 	if apierrors.IsNotFound(err) {
 		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: no such sync (install it with kubectl gitsync install)", r.opts.Namespace, names.Spec(r.opts.Name))}
 	}
@@ -543,7 +552,7 @@ func (r *runner) loadSpec(ctx context.Context) error {
 	if err != nil {
 		return &SpecError{err}
 	}
-	if err := r.lockDown(ctx, s); err != nil {
+	if err := r.lockDown(s, policy, policyErr); err != nil {
 		return err
 	}
 	r.sync, r.specVersion = s, cm.ResourceVersion
