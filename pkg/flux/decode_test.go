@@ -759,7 +759,7 @@ func everyField(t *testing.T, s *kindSchema, version, drop string) *unstructured
 // the result), then each refused field alone and each field in a version
 // that does not have it.
 func TestEveryField(t *testing.T) {
-	for _, s := range schemas {
+	for _, s := range schemas() {
 		for _, v := range s.versions {
 			drops := []string{""}
 			if s.kind == KindHelmRelease {

@@ -19,7 +19,7 @@ const (
 // fieldTables renders the schema as the Markdown tables of docs/flux.md.
 func fieldTables() string {
 	var b strings.Builder
-	for _, s := range schemas {
+	for _, s := range schemas() {
 		fmt.Fprintf(&b, "### %s\n\n`%s` %s\n\n", s.kind, s.group, strings.Join(s.versions, ", "))
 		b.WriteString("| Field | Versions | gitsync | What gitsync does |\n|---|---|---|---|\n")
 		row := func(path, versions, how, note string) {

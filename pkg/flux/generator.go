@@ -110,43 +110,45 @@ func (g *ArtifactGenerator) ExternalArtifacts() []Object {
 }
 
 // generatorSchemas is the schema of the ArtifactGenerator.
-var generatorSchemas = []*kindSchema{
-	{group: ExtensionsGroup, kind: KindArtifactGenerator, versions: []string{"v1beta1"}, spec: []field{
-		mapF("sources", tObjects, "the Flux sources copied from, each resolved and fetched once per run as a unit's "+
-			"source is; an alias names each in `copy`").req().sub(
-			mapF("alias", tString, "the name `@alias` in `copy`; letters, digits, `-` and `_`, unique").req().
-				match(`^[A-Za-z0-9_-]+$`, "letters, digits, - and _"),
-			mapF("kind", tString, "`GitRepository`, `OCIRepository` or `Bucket`").req().
-				oneOf(KindGitRepository, KindOCIRepository, KindBucket, KindHelmChart, KindExternalArtifact).
-				refusing("`HelmChart` and `ExternalArtifact` are refused: gitsync keeps no packaged chart or other "+
-					"artifact to copy from", refuseExcept("gitsync copies only from a source's tree of files",
-					KindGitRepository, KindOCIRepository, KindBucket)),
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace; default the generator's (see `--no-cross-namespace-refs` under [Order](#order))"),
-		),
-		mapF("artifacts", tObjects, "the ExternalArtifacts generated, in the generator's namespace; a Kustomization's "+
-			"`sourceRef` of kind `ExternalArtifact` reads one").req().sub(
-			mapF("name", tString, "the ExternalArtifact's name").req(),
-			mapF("revision", tString, "`@alias`: the artifact's revision is that source's; default "+
-				"`latest@sha256:` and a digest of the sources' revisions and the copy rules (Flux digests the "+
-				"copied content, which a run knows only after fetching)").match(`^@[A-Za-z0-9_-]+$`, "@alias"),
-			mapF("originRevision", tString, "`@alias`: the source whose revision is the origin of the content; "+
-				"checked to name a source").match(`^@[A-Za-z0-9_-]+$`, "@alias"),
-			mapF("copy", tObjects, "copy operations, in order, with `cp`'s rules, as source-watcher").req().sub(
-				mapF("from", tString, "`@alias/path` or `@alias/glob` (`dir/**` copies the contents of dir)").req().
-					match(`^@[A-Za-z0-9_-]+/`, "@alias/path"),
-				mapF("to", tString, "`@artifact/path`; a directory when it ends with `/`").req().
-					match(`^@artifact/`, "@artifact/path"),
-				mapF("exclude", tStrings, "glob patterns of files left out, relative to the source or to the "+
-					"literal prefix of `from`; a pattern without `/` matches the file name at any depth"),
-				mapF("strategy", tString, "`Overwrite` (default) or `Merge` (YAML, as Helm merges values files)").
-					oneOf(CopyOverwrite, CopyMerge, "Extract").
-					refusing("`Extract` (unpacking tarballs) is refused: not supported yet",
-						refuseExcept("unpacking tarballs is not supported yet", CopyOverwrite, CopyMerge)),
+func generatorSchemas() []*kindSchema {
+	return []*kindSchema{
+		{group: ExtensionsGroup, kind: KindArtifactGenerator, versions: []string{"v1beta1"}, spec: []field{
+			mapF("sources", tObjects, "the Flux sources copied from, each resolved and fetched once per run as a unit's "+
+				"source is; an alias names each in `copy`").req().sub(
+				mapF("alias", tString, "the name `@alias` in `copy`; letters, digits, `-` and `_`, unique").req().
+					match(`^[A-Za-z0-9_-]+$`, "letters, digits, - and _"),
+				mapF("kind", tString, "`GitRepository`, `OCIRepository` or `Bucket`").req().
+					oneOf(KindGitRepository, KindOCIRepository, KindBucket, KindHelmChart, KindExternalArtifact).
+					refusing("`HelmChart` and `ExternalArtifact` are refused: gitsync keeps no packaged chart or other "+
+						"artifact to copy from", refuseExcept("gitsync copies only from a source's tree of files",
+						KindGitRepository, KindOCIRepository, KindBucket)),
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace; default the generator's (see `--no-cross-namespace-refs` under [Order](#order))"),
 			),
-		),
-		refF("pathPattern", "one artifact per directory matching a pattern", ""),
-	}},
+			mapF("artifacts", tObjects, "the ExternalArtifacts generated, in the generator's namespace; a Kustomization's "+
+				"`sourceRef` of kind `ExternalArtifact` reads one").req().sub(
+				mapF("name", tString, "the ExternalArtifact's name").req(),
+				mapF("revision", tString, "`@alias`: the artifact's revision is that source's; default "+
+					"`latest@sha256:` and a digest of the sources' revisions and the copy rules (Flux digests the "+
+					"copied content, which a run knows only after fetching)").match(`^@[A-Za-z0-9_-]+$`, "@alias"),
+				mapF("originRevision", tString, "`@alias`: the source whose revision is the origin of the content; "+
+					"checked to name a source").match(`^@[A-Za-z0-9_-]+$`, "@alias"),
+				mapF("copy", tObjects, "copy operations, in order, with `cp`'s rules, as source-watcher").req().sub(
+					mapF("from", tString, "`@alias/path` or `@alias/glob` (`dir/**` copies the contents of dir)").req().
+						match(`^@[A-Za-z0-9_-]+/`, "@alias/path"),
+					mapF("to", tString, "`@artifact/path`; a directory when it ends with `/`").req().
+						match(`^@artifact/`, "@artifact/path"),
+					mapF("exclude", tStrings, "glob patterns of files left out, relative to the source or to the "+
+						"literal prefix of `from`; a pattern without `/` matches the file name at any depth"),
+					mapF("strategy", tString, "`Overwrite` (default) or `Merge` (YAML, as Helm merges values files)").
+						oneOf(CopyOverwrite, CopyMerge, "Extract").
+						refusing("`Extract` (unpacking tarballs) is refused: not supported yet",
+							refuseExcept("unpacking tarballs is not supported yet", CopyOverwrite, CopyMerge)),
+				),
+			),
+			refF("pathPattern", "one artifact per directory matching a pattern", ""),
+		}},
+	}
 }
 
 func decodeArtifactGenerator(d *decoder, meta Meta, r reader) *ArtifactGenerator {

@@ -129,96 +129,98 @@ const (
 var imageVersions = []string{"v1", "v1beta2"}
 
 // imageSchemas are the schemas of the image automation kinds.
-var imageSchemas = []*kindSchema{
-	{group: ImageGroup, kind: KindImageRepository, versions: imageVersions, spec: []field{
-		mapF("image", tString, "the repository without tag or digest; `nginx` is Docker Hub's `library/nginx`").req(),
-		ignF("interval", tDuration, noteInterval+"; the repository is scanned at every run of an automation using it").req(),
-		mapF("timeout", tDuration, "bounds the scan; default `interval`, at least 1s, as Flux"),
-		secretRefF("secretRef", "registry credentials: `.dockerconfigjson`, or `username`/`password`"),
-		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
-		refF("proxySecretRef", noteProxy, ""),
-		refF("serviceAccountName", noteImageSA, ""),
-		ignF("suspend", tBool, "false is what gitsync does").refusing(noteImageSuspend,
-			refuseTrue("a run keeps no scan result to fall back on: suspend the ImagePolicy or the ImageUpdateAutomation instead")),
-		ignF("accessFrom", tAny, "the objects of one sync come from one repository; cross-namespace references "+
-			"are refused with `--no-cross-namespace-refs` (see [Order](#order))"),
-		mapF("exclusionList", tStrings, "regular expressions of tags never considered; default `^.*\\.sig$`; at most 25"),
-		ignF("provider", tString, "`generic` is what gitsync does").
-			oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
-		mapF("insecure", tBool, "plain HTTP to the registry"),
-	}},
-	{group: ImageGroup, kind: KindImagePolicy, versions: imageVersions, spec: []field{
-		mapF("imageRepositoryRef", tObject, "the ImageRepository").req().sub(
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace; default the ImagePolicy's"),
-		),
-		mapF("policy", tObject, "exactly one of `semver`, `alphabetical`, `numerical`").req().sub(
-			mapF("semver", tObject, "the highest version in a range").sub(mapF("range", tString, "a semver range").req()),
-			mapF("alphabetical", tObject, "the last tag in order").sub(
-				mapF("order", tString, "`asc` (default) or `desc`").oneOf("asc", "desc")),
-			mapF("numerical", tObject, "the last number in order").sub(
-				mapF("order", tString, "`asc` (default) or `desc`").oneOf("asc", "desc")),
-		),
-		mapF("filterTags", tObject, "select tags, and the value the policy compares").sub(
-			mapF("pattern", tString, "a Go regular expression tags must match"),
-			mapF("extract", tString, "`$name`/`$1` expansion of the match: the value compared"),
-		),
-		mapF("digestReflectionPolicy", tString, "`Never` (default); `IfNotPresent` and `Always` look the digest up at "+
-			"every run").oneOf("Always", "IfNotPresent", "Never"),
-		ignF("interval", tDuration, "the digest is looked up at every run"),
-		mapF("suspend", tBool, "the policy is not resolved: markers naming it are left as they are"),
-	}},
-	{group: ImageGroup, kind: KindImageUpdateAutomation, versions: imageVersions, spec: []field{
-		mapF("sourceRef", tObject, "the GitRepository updated and pushed to, with its credentials").req().sub(
-			ignF("apiVersion", tString, noteRefAPIVersion),
-			mapF("kind", tString, "`GitRepository`").req().oneOf(KindGitRepository),
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace; default the automation's"),
-		),
-		mapF("git", tObject, "how to check out, commit and push (required in practice, as in Flux)").req().sub(
-			mapF("checkout", tObject, "the branch updated; default the GitRepository's").sub(
-				mapF("ref", tObject, "the reference").req().sub(
-					mapF("branch", tString, "a branch"),
-					refF("tag", noteCheckoutRef, ""),
-					refF("semver", noteCheckoutRef, ""),
-					refF("name", noteCheckoutRef, ""),
-					refF("commit", noteCheckoutRef, ""),
+func imageSchemas() []*kindSchema {
+	return []*kindSchema{
+		{group: ImageGroup, kind: KindImageRepository, versions: imageVersions, spec: []field{
+			mapF("image", tString, "the repository without tag or digest; `nginx` is Docker Hub's `library/nginx`").req(),
+			ignF("interval", tDuration, noteInterval+"; the repository is scanned at every run of an automation using it").req(),
+			mapF("timeout", tDuration, "bounds the scan; default `interval`, at least 1s, as Flux"),
+			secretRefF("secretRef", "registry credentials: `.dockerconfigjson`, or `username`/`password`"),
+			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
+			refF("proxySecretRef", noteProxy, ""),
+			refF("serviceAccountName", noteImageSA, ""),
+			ignF("suspend", tBool, "false is what gitsync does").refusing(noteImageSuspend,
+				refuseTrue("a run keeps no scan result to fall back on: suspend the ImagePolicy or the ImageUpdateAutomation instead")),
+			ignF("accessFrom", tAny, "the objects of one sync come from one repository; cross-namespace references "+
+				"are refused with `--no-cross-namespace-refs` (see [Order](#order))"),
+			mapF("exclusionList", tStrings, "regular expressions of tags never considered; default `^.*\\.sig$`; at most 25"),
+			ignF("provider", tString, "`generic` is what gitsync does").
+				oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
+			mapF("insecure", tBool, "plain HTTP to the registry"),
+		}},
+		{group: ImageGroup, kind: KindImagePolicy, versions: imageVersions, spec: []field{
+			mapF("imageRepositoryRef", tObject, "the ImageRepository").req().sub(
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace; default the ImagePolicy's"),
+			),
+			mapF("policy", tObject, "exactly one of `semver`, `alphabetical`, `numerical`").req().sub(
+				mapF("semver", tObject, "the highest version in a range").sub(mapF("range", tString, "a semver range").req()),
+				mapF("alphabetical", tObject, "the last tag in order").sub(
+					mapF("order", tString, "`asc` (default) or `desc`").oneOf("asc", "desc")),
+				mapF("numerical", tObject, "the last number in order").sub(
+					mapF("order", tString, "`asc` (default) or `desc`").oneOf("asc", "desc")),
+			),
+			mapF("filterTags", tObject, "select tags, and the value the policy compares").sub(
+				mapF("pattern", tString, "a Go regular expression tags must match"),
+				mapF("extract", tString, "`$name`/`$1` expansion of the match: the value compared"),
+			),
+			mapF("digestReflectionPolicy", tString, "`Never` (default); `IfNotPresent` and `Always` look the digest up at "+
+				"every run").oneOf("Always", "IfNotPresent", "Never"),
+			ignF("interval", tDuration, "the digest is looked up at every run"),
+			mapF("suspend", tBool, "the policy is not resolved: markers naming it are left as they are"),
+		}},
+		{group: ImageGroup, kind: KindImageUpdateAutomation, versions: imageVersions, spec: []field{
+			mapF("sourceRef", tObject, "the GitRepository updated and pushed to, with its credentials").req().sub(
+				ignF("apiVersion", tString, noteRefAPIVersion),
+				mapF("kind", tString, "`GitRepository`").req().oneOf(KindGitRepository),
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace; default the automation's"),
+			),
+			mapF("git", tObject, "how to check out, commit and push (required in practice, as in Flux)").req().sub(
+				mapF("checkout", tObject, "the branch updated; default the GitRepository's").sub(
+					mapF("ref", tObject, "the reference").req().sub(
+						mapF("branch", tString, "a branch"),
+						refF("tag", noteCheckoutRef, ""),
+						refF("semver", noteCheckoutRef, ""),
+						refF("name", noteCheckoutRef, ""),
+						refF("commit", noteCheckoutRef, ""),
+					),
+				),
+				mapF("commit", tObject, "the commit").req().sub(
+					mapF("author", tObject, "author and committer").req().sub(
+						mapF("name", tString, "name; gitsync requires it"),
+						mapF("email", tString, "email").req(),
+					),
+					mapF("signingKey", tObject, "an OpenPGP key signing the commit").sub(
+						secretRefF("secretRef", "`git.asc` (and `passphrase`), in the automation's namespace").req(),
+						ignF("type", tString, "`gpg` is what gitsync does").only("v1").oneOf("gpg", "ssh").
+							refusing("`ssh` is refused: only OpenPGP signing", refuseExcept("only OpenPGP (gpg) signing is supported", "gpg")),
+					),
+					mapF("messageTemplate", tString, "a Go template over `.Changed.Changes` and `.Values`"),
+					mapF("messageTemplateValues", tStringMap, "`.Values` of the template"),
+				),
+				mapF("push", tObject, "where to push; default the checkout branch").sub(
+					mapF("branch", tString, "push here instead, for review: that commit is not applied by the run"),
+					mapF("refspec", tString, "pushed too, `SRC:DST`"),
+					refF("options", "Git push options", ""),
 				),
 			),
-			mapF("commit", tObject, "the commit").req().sub(
-				mapF("author", tObject, "author and committer").req().sub(
-					mapF("name", tString, "name; gitsync requires it"),
-					mapF("email", tString, "email").req(),
+			ignF("interval", tDuration, noteInterval+"; the automation runs at every run of the sync").req(),
+			mapF("policySelector", tObject, "the ImagePolicies of the namespace used; default all").sub(
+				mapF("matchLabels", tStringMap, "labels"),
+				mapF("matchExpressions", tObjects, "label expressions").sub(
+					mapF("key", tString, "label").req(),
+					mapF("operator", tString, "operator").req().oneOf("In", "NotIn", "Exists", "DoesNotExist"),
+					mapF("values", tStrings, "values"),
 				),
-				mapF("signingKey", tObject, "an OpenPGP key signing the commit").sub(
-					secretRefF("secretRef", "`git.asc` (and `passphrase`), in the automation's namespace").req(),
-					ignF("type", tString, "`gpg` is what gitsync does").only("v1").oneOf("gpg", "ssh").
-						refusing("`ssh` is refused: only OpenPGP signing", refuseExcept("only OpenPGP (gpg) signing is supported", "gpg")),
-				),
-				mapF("messageTemplate", tString, "a Go template over `.Changed.Changes` and `.Values`"),
-				mapF("messageTemplateValues", tStringMap, "`.Values` of the template"),
 			),
-			mapF("push", tObject, "where to push; default the checkout branch").sub(
-				mapF("branch", tString, "push here instead, for review: that commit is not applied by the run"),
-				mapF("refspec", tString, "pushed too, `SRC:DST`"),
-				refF("options", "Git push options", ""),
+			mapF("update", tObject, "which files").sub(
+				mapF("strategy", tString, "`Setters`, the only strategy").oneOf("Setters"),
+				mapF("path", tString, "directory whose YAML files' markers are updated; default the repository root"),
 			),
-		),
-		ignF("interval", tDuration, noteInterval+"; the automation runs at every run of the sync").req(),
-		mapF("policySelector", tObject, "the ImagePolicies of the namespace used; default all").sub(
-			mapF("matchLabels", tStringMap, "labels"),
-			mapF("matchExpressions", tObjects, "label expressions").sub(
-				mapF("key", tString, "label").req(),
-				mapF("operator", tString, "operator").req().oneOf("In", "NotIn", "Exists", "DoesNotExist"),
-				mapF("values", tStrings, "values"),
-			),
-		),
-		mapF("update", tObject, "which files").sub(
-			mapF("strategy", tString, "`Setters`, the only strategy").oneOf("Setters"),
-			mapF("path", tString, "directory whose YAML files' markers are updated; default the repository root"),
-		),
-		mapF("suspend", tBool, "the automation does not run; units reading the repository apply it as it is"),
-	}},
+			mapF("suspend", tBool, "the automation does not run; units reading the repository apply it as it is"),
+		}},
+	}
 }
 
 func decodeImageRepository(d *decoder, meta Meta, r reader) *ImageRepository {

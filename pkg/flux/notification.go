@@ -131,42 +131,44 @@ const (
 )
 
 // notificationSchemas are the schemas of Provider and Alert.
-var notificationSchemas = []*kindSchema{
-	{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
-		mapF("type", tString, "the sender: generic, generic-hmac, slack, msteams, discord, googlechat, alertmanager, "+
-			"github, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),
-		ignF("interval", tDuration, "deprecated in Flux; events are sent at the end of the run"),
-		mapF("channel", tString, "as `spec.notify[].channel`"),
-		mapF("username", tString, "as `spec.notify[].username`"),
-		mapF("address", tString, "the receiver's URL; the Secret's `address` key wins over it"),
-		mapF("timeout", tDuration, "bounds one delivery, retries included; default 15s"),
-		refF("proxy", noteNotifyProxy, ""),
-		refF("proxySecretRef", noteNotifyProxy, "").only("v1beta3"),
-		secretRefF("secretRef", "a Secret in the Provider's namespace with keys `address`, `token`, `headers`"),
-		refF("certSecretRef", noteNotifyTLS, ""),
-		refF("commitStatusExpr", "the commit status context is `gitsync/NAMESPACE/SYNC`", "").only("v1beta3"),
-		refF("serviceAccountName", "workload identity for cloud providers; gitsync has no sender that uses it", "").only("v1beta3"),
-		mapF("suspend", tBool, "nothing is sent through the Provider"),
-	}},
-	{group: NotificationGroup, kind: KindAlert, versions: notificationVersions, spec: []field{
-		{name: "providerRef", typ: tObject, how: mapped, fields: []field{
-			mapF("name", tString, "a Provider of the Alert's namespace").req(),
-		}, required: true},
-		{name: "eventSources", typ: tObjects, how: mapped, required: true, fields: []field{
-			ignF("apiVersion", tString, "the kind identifies the objects"),
-			mapF("kind", tString, "Kustomization and HelmRelease units send events; other kinds never do in gitsync "+
-				"(a source's failure is its units' failure)").req().oneOf(eventSourceKinds...),
-			mapF("name", tString, "a name, or `*` for every object of the kind in the namespace").req(),
-			mapF("namespace", tString, "default: the Alert's namespace"),
-			mapF("matchLabels", tStringMap, "with name `*`: only the objects with these labels"),
+func notificationSchemas() []*kindSchema {
+	return []*kindSchema{
+		{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
+			mapF("type", tString, "the sender: generic, generic-hmac, slack, msteams, discord, googlechat, alertmanager, "+
+				"github, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),
+			ignF("interval", tDuration, "deprecated in Flux; events are sent at the end of the run"),
+			mapF("channel", tString, "as `spec.notify[].channel`"),
+			mapF("username", tString, "as `spec.notify[].username`"),
+			mapF("address", tString, "the receiver's URL; the Secret's `address` key wins over it"),
+			mapF("timeout", tDuration, "bounds one delivery, retries included; default 15s"),
+			refF("proxy", noteNotifyProxy, ""),
+			refF("proxySecretRef", noteNotifyProxy, "").only("v1beta3"),
+			secretRefF("secretRef", "a Secret in the Provider's namespace with keys `address`, `token`, `headers`"),
+			refF("certSecretRef", noteNotifyTLS, ""),
+			refF("commitStatusExpr", "the commit status context is `gitsync/NAMESPACE/SYNC`", "").only("v1beta3"),
+			refF("serviceAccountName", "workload identity for cloud providers; gitsync has no sender that uses it", "").only("v1beta3"),
+			mapF("suspend", tBool, "nothing is sent through the Provider"),
 		}},
-		mapF("eventSeverity", tString, "`info` (default): changes, failures and recoveries; `error`: failures only").oneOf("info", "error"),
-		mapF("inclusionList", tStrings, "regular expressions: only events whose message matches one are sent").only("v1beta3", "v1beta2"),
-		mapF("exclusionList", tStrings, "regular expressions: events whose message matches one are not sent"),
-		mapF("eventMetadata", tStringMap, "added to each event's metadata").only("v1beta3", "v1beta2"),
-		mapF("summary", tString, "added to each event's metadata as `summary`"),
-		mapF("suspend", tBool, "the Alert sends nothing"),
-	}},
+		{group: NotificationGroup, kind: KindAlert, versions: notificationVersions, spec: []field{
+			{name: "providerRef", typ: tObject, how: mapped, fields: []field{
+				mapF("name", tString, "a Provider of the Alert's namespace").req(),
+			}, required: true},
+			{name: "eventSources", typ: tObjects, how: mapped, required: true, fields: []field{
+				ignF("apiVersion", tString, "the kind identifies the objects"),
+				mapF("kind", tString, "Kustomization and HelmRelease units send events; other kinds never do in gitsync "+
+					"(a source's failure is its units' failure)").req().oneOf(eventSourceKinds...),
+				mapF("name", tString, "a name, or `*` for every object of the kind in the namespace").req(),
+				mapF("namespace", tString, "default: the Alert's namespace"),
+				mapF("matchLabels", tStringMap, "with name `*`: only the objects with these labels"),
+			}},
+			mapF("eventSeverity", tString, "`info` (default): changes, failures and recoveries; `error`: failures only").oneOf("info", "error"),
+			mapF("inclusionList", tStrings, "regular expressions: only events whose message matches one are sent").only("v1beta3", "v1beta2"),
+			mapF("exclusionList", tStrings, "regular expressions: events whose message matches one are not sent"),
+			mapF("eventMetadata", tStringMap, "added to each event's metadata").only("v1beta3", "v1beta2"),
+			mapF("summary", tString, "added to each event's metadata as `summary`"),
+			mapF("suspend", tBool, "the Alert sends nothing"),
+		}},
+	}
 }
 
 func decodeProvider(meta Meta, r reader) *Provider {

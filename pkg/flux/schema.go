@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 )
 
 // The schema below is the one place that says, for every field of every
@@ -291,318 +292,321 @@ func healthCheckExprsF(versions ...string) field {
 	)
 }
 
-// schemas lists every kind Decode reads.
-var schemas = append([]*kindSchema{
-	{group: SourceGroup, kind: KindGitRepository, versions: sourceVersions, spec: []field{
-		mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`, "an http://, https:// or ssh:// URL"),
-		secretRefF("secretRef", "credentials: `username`/`password` or `bearerToken`, `identity`/`known_hosts`, `ca.crt`"),
-		ignF("provider", tString, "`generic` is what gitsync does").only("v1").
-			oneOf("generic", "aws", "azure", "github").refusing(noteProvider, refuseUnlessGeneric),
-		refF("serviceAccountName", noteCloudSA, "").only("v1"),
-		ignF("interval", tDuration, noteInterval).req(),
-		mapF("timeout", tDuration, noteTimeout),
-		mapF("ref", tObject, "what to check out; with nothing set the branch `master`, as Flux. "+
-			"When several are set, Flux's checkout order decides: commit (with branch), name, tag, semver, branch").sub(
-			mapF("branch", tString, "a branch"),
-			mapF("tag", tString, "a tag"),
-			mapF("semver", tString, "the highest tag in a semver range"),
-			mapF("name", tString, "a full reference such as `refs/pull/1/head`").only("v1", "v1beta2"),
-			mapF("commit", tString, "a commit SHA"),
-		),
-		mapF("verify", tObject, "check the signature of the commit or tag before anything of it is applied: "+
-			"an unsigned commit or tag, or one signed by a key the Secret does not hold, fails every unit "+
-			"reading the repository, naming the commit or tag").sub(
-			mapF("mode", tString, "`HEAD` (default; `head` is accepted), `Tag` or `TagAndHEAD`; the tag modes need "+
-				"`ref.tag`, `ref.semver` or a `ref.name` under `refs/tags/`").oneOf("HEAD", "head", "Tag", "TagAndHEAD"),
-			secretRefF("secretRef", "armored OpenPGP public keys (any key, as in Flux; `*.asc` by convention) and SSH "+
-				"public keys (`*.sshpub`), read in the GitRepository's namespace").req(),
-		),
-		refF("proxySecretRef", noteProxy, "").only("v1"),
-		mapF("ignore", tString, noteIgnoreMapped),
-		mapF("suspend", tBool, noteSuspend),
-		mapF("recurseSubmodules", tBool, "check out submodules with the repository's credentials"),
-		mapF("include", tObjects, "copy a path of another GitRepository of the same namespace into the checkout "+
-			"before render, in order; the included one's URL, `ref` and `secretRef` are used, and its `verify`, "+
-			"`include`, `sparseCheckout`, `recurseSubmodules` and `ignore` are refused there").sub(
-			mapF("repository", tObject, "the GitRepository").req().sub(mapF("name", tString, "its name").req()),
-			mapF("fromPath", tString, "path in the included repository; default its root"),
-			mapF("toPath", tString, "path in the checkout; default the included GitRepository's name"),
-		),
-		mapF("sparseCheckout", tStrings, "fetch and check out only these directories").only("v1"),
-		ignF("gitImplementation", tString, noteGitImpl).only("v1beta2", "v1beta1"),
-		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
-	}},
-	{group: SourceGroup, kind: KindOCIRepository, versions: []string{"v1", "v1beta2"}, spec: []field{
-		mapF("url", tString, "`oci://host/repository`").req().match(`^oci://`, "an oci:// URL"),
-		mapF("ref", tObject, "which artifact: digest, else the highest tag in semver (filtered by semverFilter), "+
-			"else tag; default tag `latest`").sub(
-			mapF("digest", tString, "a digest"),
-			mapF("semver", tString, "a semver range"),
-			mapF("semverFilter", tString, "a regular expression tags must match"),
-			mapF("tag", tString, "a tag"),
-		),
-		mapF("layerSelector", tObject, "which layer to use").sub(
-			mapF("mediaType", tString, "media type of the layer; default the first layer"),
-			mapF("operation", tString, "`extract` (default) or `copy`").oneOf(OCILayerExtract, OCILayerCopy),
-		),
-		ignF("provider", tString, "`generic` is what gitsync does").
-			oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
-		secretRefF("secretRef", "registry credentials (`.dockerconfigjson`)"),
-		mapF("verify", tObject, "check the artifact's cosign signature before anything of it is applied; a "+
-			"layer whose digest does not match is always refused").sub(
-			mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
-				refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
-			secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
-				"or, for keyless signatures, `matchOIDCIdentity` with `trustedRootSecretRef`"),
-			mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
-				"required for keyless verification (Flux accepts any identity without it)").sub(
-				mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
-				mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
-			),
-			secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
-				"read in the OCIRepository's namespace; required for keyless verification, which is offline: "+
-				"the public Sigstore root is never fetched"),
-		),
-		refF("serviceAccountName", noteCloudSA, ""),
-		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
-		refF("proxySecretRef", noteProxy, ""),
-		ignF("interval", tDuration, noteInterval).req(),
-		mapF("timeout", tDuration, noteTimeout),
-		mapF("ignore", tString, noteIgnoreMapped),
-		mapF("insecure", tBool, "plain HTTP to the registry"),
-		mapF("suspend", tBool, noteSuspend),
-	}},
-	{group: SourceGroup, kind: KindHelmRepository, versions: sourceVersions, spec: []field{
-		mapF("url", tString, "`http(s)://` (a repository with an `index.yaml`) or `oci://`").req().match(`^(http|https|oci)://`, "an http://, https:// or oci:// URL"),
-		secretRefF("secretRef", "`username`/`password`; for OCI also `.dockerconfigjson`"),
-		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`; wins over TLS keys in `secretRef`").only("v1", "v1beta2"),
-		mapF("passCredentials", tBool, "send the credentials to chart URLs on other hosts"),
-		ignF("interval", tDuration, noteInterval),
-		mapF("insecure", tBool, "plain HTTP to an OCI registry").only("v1", "v1beta2"),
-		mapF("timeout", tDuration, "bounds one index download or registry operation; default 60s"),
-		mapF("suspend", tBool, noteSuspend),
-		ignF("accessFrom", tAny, noteAccessFrom),
-		mapF("type", tString, "`default` or `oci`; must agree with the URL").only("v1", "v1beta2").
-			oneOf(HelmRepositoryDefault, HelmRepositoryOCI),
-		ignF("provider", tString, "`generic` is what gitsync does").only("v1", "v1beta2").
-			oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
-	}},
-	{group: SourceGroup, kind: KindHelmChart, versions: sourceVersions, spec: []field{
-		mapF("chart", tString, "chart name, or path in a Git or bucket source").req(),
-		mapF("version", tString, "semver range; default `*`"),
-		mapF("sourceRef", tObject, "the HelmRepository, GitRepository or Bucket, in the HelmChart's namespace").req().sub(
-			ignF("apiVersion", tString, noteRefAPIVersion),
-			mapF("kind", tString, "kind").req().oneOf(KindHelmRepository, KindGitRepository, KindBucket),
-			mapF("name", tString, "name").req(),
-		),
-		ignF("interval", tDuration, noteInterval).req(),
-		mapF("reconcileStrategy", tString, "`ChartVersion` (default): a chart from Git or a bucket is "+
-			"rendered again only when its version changes; `Revision`: at every new revision").
-			oneOf(ReconcileStrategyChartVersion, ReconcileStrategyRevision),
-		mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
-		mapF("valuesFile", tString, "put in front of `valuesFiles`, as Flux merges it first").only("v1beta2", "v1beta1"),
-		mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v1", "v1beta2"),
-		mapF("suspend", tBool, noteSuspend),
-		refF("verify", noteChartVerify, ""),
-		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
-	}},
-	{group: SourceGroup, kind: KindBucket, versions: sourceVersions, spec: []field{
-		ignF("provider", tString, "`generic` (S3 API) is what gitsync does").
-			oneOf("generic", "aws", "gcp", "azure").refusing(noteProvider, refuseUnlessGeneric),
-		mapF("bucketName", tString, "the bucket").req(),
-		mapF("endpoint", tString, "the server, `host[:port]`").req(),
-		refF("sts", "temporary credentials from a security token service", "").only("v1", "v1beta2"),
-		mapF("insecure", tBool, "plain HTTP"),
-		mapF("region", tString, "region of the bucket"),
-		mapF("prefix", tString, "only keys with this prefix").only("v1", "v1beta2"),
-		secretRefF("secretRef", "`accesskey` and `secretkey`"),
-		refF("serviceAccountName", noteCloudSA, "").only("v1"),
-		secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`").only("v1", "v1beta2"),
-		refF("proxySecretRef", noteProxy, "").only("v1", "v1beta2"),
-		ignF("interval", tDuration, noteInterval).req(),
-		mapF("timeout", tDuration, noteTimeout),
-		mapF("ignore", tString, noteIgnoreMapped),
-		mapF("suspend", tBool, noteSuspend),
-		ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
-	}},
-	{group: KustomizeGroup, kind: KindKustomization, versions: kustomizeVersions, spec: []field{
-		commonMetadataF().only("v1", "v1beta2"),
-		dependsOnF("Kustomization", "v1"),
-		mapF("decryption", tObject, noteDecryption).sub(
-			mapF("provider", tString, "`sops`, the only provider").req().oneOf("sops"),
-			secretRefF("secretRef", "age identities (`*.agekey`) and OpenPGP private keys (`*.asc`), in the "+
-				"Kustomization's namespace (Flux may leave it out for a cloud KMS; gitsync reaches none)").req(),
+// schemas lists every kind Decode reads, built on first use: a run with no
+// Flux object in its tree (and every run's start) does not pay for it.
+var schemas = sync.OnceValue(func() []*kindSchema {
+	return append([]*kindSchema{
+		{group: SourceGroup, kind: KindGitRepository, versions: sourceVersions, spec: []field{
+			mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`, "an http://, https:// or ssh:// URL"),
+			secretRefF("secretRef", "credentials: `username`/`password` or `bearerToken`, `identity`/`known_hosts`, `ca.crt`"),
+			ignF("provider", tString, "`generic` is what gitsync does").only("v1").
+				oneOf("generic", "aws", "azure", "github").refusing(noteProvider, refuseUnlessGeneric),
 			refF("serviceAccountName", noteCloudSA, "").only("v1"),
-		),
-		ignF("interval", tDuration, noteIntervalTimeout).req(),
-		ignF("retryInterval", tDuration, noteRetryInterval),
-		kubeConfigF(),
-		mapF("path", tString, "directory in the source; default the root"),
-		mapF("postBuild", tObject, "variable substitution, with Flux's own library").sub(
-			mapF("substituteStrategy", tString, "`WithVariables` (default): substitute when a variable is defined; "+
-				"`Always`").only("v1").oneOf(SubstituteWithVariables, SubstituteAlways),
-			mapF("substitute", tStringMap, "inline variables; they win over `substituteFrom`"),
-			mapF("substituteFrom", tObjects, "ConfigMaps and Secrets in the Kustomization's namespace").sub(
+			ignF("interval", tDuration, noteInterval).req(),
+			mapF("timeout", tDuration, noteTimeout),
+			mapF("ref", tObject, "what to check out; with nothing set the branch `master`, as Flux. "+
+				"When several are set, Flux's checkout order decides: commit (with branch), name, tag, semver, branch").sub(
+				mapF("branch", tString, "a branch"),
+				mapF("tag", tString, "a tag"),
+				mapF("semver", tString, "the highest tag in a semver range"),
+				mapF("name", tString, "a full reference such as `refs/pull/1/head`").only("v1", "v1beta2"),
+				mapF("commit", tString, "a commit SHA"),
+			),
+			mapF("verify", tObject, "check the signature of the commit or tag before anything of it is applied: "+
+				"an unsigned commit or tag, or one signed by a key the Secret does not hold, fails every unit "+
+				"reading the repository, naming the commit or tag").sub(
+				mapF("mode", tString, "`HEAD` (default; `head` is accepted), `Tag` or `TagAndHEAD`; the tag modes need "+
+					"`ref.tag`, `ref.semver` or a `ref.name` under `refs/tags/`").oneOf("HEAD", "head", "Tag", "TagAndHEAD"),
+				secretRefF("secretRef", "armored OpenPGP public keys (any key, as in Flux; `*.asc` by convention) and SSH "+
+					"public keys (`*.sshpub`), read in the GitRepository's namespace").req(),
+			),
+			refF("proxySecretRef", noteProxy, "").only("v1"),
+			mapF("ignore", tString, noteIgnoreMapped),
+			mapF("suspend", tBool, noteSuspend),
+			mapF("recurseSubmodules", tBool, "check out submodules with the repository's credentials"),
+			mapF("include", tObjects, "copy a path of another GitRepository of the same namespace into the checkout "+
+				"before render, in order; the included one's URL, `ref` and `secretRef` are used, and its `verify`, "+
+				"`include`, `sparseCheckout`, `recurseSubmodules` and `ignore` are refused there").sub(
+				mapF("repository", tObject, "the GitRepository").req().sub(mapF("name", tString, "its name").req()),
+				mapF("fromPath", tString, "path in the included repository; default its root"),
+				mapF("toPath", tString, "path in the checkout; default the included GitRepository's name"),
+			),
+			mapF("sparseCheckout", tStrings, "fetch and check out only these directories").only("v1"),
+			ignF("gitImplementation", tString, noteGitImpl).only("v1beta2", "v1beta1"),
+			ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
+		}},
+		{group: SourceGroup, kind: KindOCIRepository, versions: []string{"v1", "v1beta2"}, spec: []field{
+			mapF("url", tString, "`oci://host/repository`").req().match(`^oci://`, "an oci:// URL"),
+			mapF("ref", tObject, "which artifact: digest, else the highest tag in semver (filtered by semverFilter), "+
+				"else tag; default tag `latest`").sub(
+				mapF("digest", tString, "a digest"),
+				mapF("semver", tString, "a semver range"),
+				mapF("semverFilter", tString, "a regular expression tags must match"),
+				mapF("tag", tString, "a tag"),
+			),
+			mapF("layerSelector", tObject, "which layer to use").sub(
+				mapF("mediaType", tString, "media type of the layer; default the first layer"),
+				mapF("operation", tString, "`extract` (default) or `copy`").oneOf(OCILayerExtract, OCILayerCopy),
+			),
+			ignF("provider", tString, "`generic` is what gitsync does").
+				oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
+			secretRefF("secretRef", "registry credentials (`.dockerconfigjson`)"),
+			mapF("verify", tObject, "check the artifact's cosign signature before anything of it is applied; a "+
+				"layer whose digest does not match is always refused").sub(
+				mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
+					refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
+				secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
+					"or, for keyless signatures, `matchOIDCIdentity` with `trustedRootSecretRef`"),
+				mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
+					"required for keyless verification (Flux accepts any identity without it)").sub(
+					mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
+					mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
+				),
+				secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
+					"read in the OCIRepository's namespace; required for keyless verification, which is offline: "+
+					"the public Sigstore root is never fetched"),
+			),
+			refF("serviceAccountName", noteCloudSA, ""),
+			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
+			refF("proxySecretRef", noteProxy, ""),
+			ignF("interval", tDuration, noteInterval).req(),
+			mapF("timeout", tDuration, noteTimeout),
+			mapF("ignore", tString, noteIgnoreMapped),
+			mapF("insecure", tBool, "plain HTTP to the registry"),
+			mapF("suspend", tBool, noteSuspend),
+		}},
+		{group: SourceGroup, kind: KindHelmRepository, versions: sourceVersions, spec: []field{
+			mapF("url", tString, "`http(s)://` (a repository with an `index.yaml`) or `oci://`").req().match(`^(http|https|oci)://`, "an http://, https:// or oci:// URL"),
+			secretRefF("secretRef", "`username`/`password`; for OCI also `.dockerconfigjson`"),
+			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`; wins over TLS keys in `secretRef`").only("v1", "v1beta2"),
+			mapF("passCredentials", tBool, "send the credentials to chart URLs on other hosts"),
+			ignF("interval", tDuration, noteInterval),
+			mapF("insecure", tBool, "plain HTTP to an OCI registry").only("v1", "v1beta2"),
+			mapF("timeout", tDuration, "bounds one index download or registry operation; default 60s"),
+			mapF("suspend", tBool, noteSuspend),
+			ignF("accessFrom", tAny, noteAccessFrom),
+			mapF("type", tString, "`default` or `oci`; must agree with the URL").only("v1", "v1beta2").
+				oneOf(HelmRepositoryDefault, HelmRepositoryOCI),
+			ignF("provider", tString, "`generic` is what gitsync does").only("v1", "v1beta2").
+				oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
+		}},
+		{group: SourceGroup, kind: KindHelmChart, versions: sourceVersions, spec: []field{
+			mapF("chart", tString, "chart name, or path in a Git or bucket source").req(),
+			mapF("version", tString, "semver range; default `*`"),
+			mapF("sourceRef", tObject, "the HelmRepository, GitRepository or Bucket, in the HelmChart's namespace").req().sub(
+				ignF("apiVersion", tString, noteRefAPIVersion),
+				mapF("kind", tString, "kind").req().oneOf(KindHelmRepository, KindGitRepository, KindBucket),
+				mapF("name", tString, "name").req(),
+			),
+			ignF("interval", tDuration, noteInterval).req(),
+			mapF("reconcileStrategy", tString, "`ChartVersion` (default): a chart from Git or a bucket is "+
+				"rendered again only when its version changes; `Revision`: at every new revision").
+				oneOf(ReconcileStrategyChartVersion, ReconcileStrategyRevision),
+			mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
+			mapF("valuesFile", tString, "put in front of `valuesFiles`, as Flux merges it first").only("v1beta2", "v1beta1"),
+			mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v1", "v1beta2"),
+			mapF("suspend", tBool, noteSuspend),
+			refF("verify", noteChartVerify, ""),
+			ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
+		}},
+		{group: SourceGroup, kind: KindBucket, versions: sourceVersions, spec: []field{
+			ignF("provider", tString, "`generic` (S3 API) is what gitsync does").
+				oneOf("generic", "aws", "gcp", "azure").refusing(noteProvider, refuseUnlessGeneric),
+			mapF("bucketName", tString, "the bucket").req(),
+			mapF("endpoint", tString, "the server, `host[:port]`").req(),
+			refF("sts", "temporary credentials from a security token service", "").only("v1", "v1beta2"),
+			mapF("insecure", tBool, "plain HTTP"),
+			mapF("region", tString, "region of the bucket"),
+			mapF("prefix", tString, "only keys with this prefix").only("v1", "v1beta2"),
+			secretRefF("secretRef", "`accesskey` and `secretkey`"),
+			refF("serviceAccountName", noteCloudSA, "").only("v1"),
+			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`").only("v1", "v1beta2"),
+			refF("proxySecretRef", noteProxy, "").only("v1", "v1beta2"),
+			ignF("interval", tDuration, noteInterval).req(),
+			mapF("timeout", tDuration, noteTimeout),
+			mapF("ignore", tString, noteIgnoreMapped),
+			mapF("suspend", tBool, noteSuspend),
+			ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
+		}},
+		{group: KustomizeGroup, kind: KindKustomization, versions: kustomizeVersions, spec: []field{
+			commonMetadataF().only("v1", "v1beta2"),
+			dependsOnF("Kustomization", "v1"),
+			mapF("decryption", tObject, noteDecryption).sub(
+				mapF("provider", tString, "`sops`, the only provider").req().oneOf("sops"),
+				secretRefF("secretRef", "age identities (`*.agekey`) and OpenPGP private keys (`*.asc`), in the "+
+					"Kustomization's namespace (Flux may leave it out for a cloud KMS; gitsync reaches none)").req(),
+				refF("serviceAccountName", noteCloudSA, "").only("v1"),
+			),
+			ignF("interval", tDuration, noteIntervalTimeout).req(),
+			ignF("retryInterval", tDuration, noteRetryInterval),
+			kubeConfigF(),
+			mapF("path", tString, "directory in the source; default the root"),
+			mapF("postBuild", tObject, "variable substitution, with Flux's own library").sub(
+				mapF("substituteStrategy", tString, "`WithVariables` (default): substitute when a variable is defined; "+
+					"`Always`").only("v1").oneOf(SubstituteWithVariables, SubstituteAlways),
+				mapF("substitute", tStringMap, "inline variables; they win over `substituteFrom`"),
+				mapF("substituteFrom", tObjects, "ConfigMaps and Secrets in the Kustomization's namespace").sub(
+					mapF("kind", tString, "`ConfigMap` or `Secret`").req().oneOf("ConfigMap", "Secret"),
+					mapF("name", tString, "name").req(),
+					mapF("optional", tBool, "a missing object counts as empty").only("v1", "v1beta2"),
+				),
+			),
+			mapF("prune", tBool, "delete what an earlier run applied and the render no longer has (no default, as in Flux)").req(),
+			mapF("deletionPolicy", tString, "what removing the Kustomization does to its objects: `MirrorPrune` "+
+				"(default: delete them when `prune` is true), `Delete`, `WaitForTermination`, `Orphan`").only("v1").
+				oneOf(DeletionPolicyMirrorPrune, DeletionPolicyDelete, DeletionPolicyWaitForTermination, DeletionPolicyOrphan),
+			mapF("healthChecks", tObjects, "objects that must become ready when `wait` is false").sub(
+				mapF("apiVersion", tString, "API version; default the server's preferred one"),
+				mapF("kind", tString, "kind").req(),
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace"),
+			),
+			mapF("namePrefix", tString, "prefix of every object's name").only("v1"),
+			mapF("nameSuffix", tString, "suffix of every object's name").only("v1"),
+			patchesF(),
+			patchesSMF().only("v1beta2", "v1beta1"),
+			patchesJSONF().only("v1beta2", "v1beta1"),
+			imagesF(),
+			mapF("serviceAccountName", tString, noteSAName),
+			mapF("sourceRef", tObject, "the source to render from").req().sub(
+				ignF("apiVersion", tString, noteRefAPIVersion),
+				mapF("kind", tString, "`GitRepository`, `OCIRepository`, `Bucket`, or `ExternalArtifact`: an artifact of an "+
+					"ArtifactGenerator of the run").req().
+					oneOf(KindGitRepository, KindOCIRepository, KindBucket, KindExternalArtifact),
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace; default the Kustomization's (see `--no-cross-namespace-refs` under [Order](#order))"),
+			),
+			mapF("suspend", tBool, "the unit is not run; what it applied stays as it is"),
+			mapF("targetNamespace", tString, "namespace of every namespaced object"),
+			mapF("timeout", tDuration, "bounds apply, health checks and prune; default `interval` minus 30s, at least 30s, as Flux"),
+			mapF("force", tBool, "recreate objects whose update hits an immutable field"),
+			mapF("wait", tBool, "wait for every applied object to become ready").only("v1", "v1beta2"),
+			refF("buildMetadata", "kustomize build metadata annotations", "").only("v1"),
+			mapF("components", tStrings, "kustomize Components, relative to `path`").only("v1", "v1beta2"),
+			mapF("ignoreMissingComponents", tBool, "drop components that do not exist").only("v1"),
+			healthCheckExprsF("v1"),
+			ignoreRulesF("fields of existing objects that gitsync leaves to other writers once it no longer owns them, " +
+				"at every apply (see [Ignore rules](#ignore-rules))").only("v1"),
+			ignF("validation", tString, "gitsync applies server-side, so the API server validates every object; "+
+				"Flux ignores the field since v1beta2").only("v1beta2", "v1beta1").oneOf("none", "client", "server"),
+		}},
+		{group: HelmGroup, kind: KindHelmRelease, versions: helmVersions, spec: []field{
+			mapF("chart", tObject, "a chart from a HelmRepository, GitRepository or Bucket; exactly one of `chart` and `chartRef`").sub(
+				ignF("metadata", tObject, "labels and annotations of the HelmChart helm-controller would create; "+
+					"gitsync creates none").sub(
+					ignF("labels", tStringMap, ""),
+					ignF("annotations", tStringMap, ""),
+				),
+				mapF("spec", tObject, "the chart").req().sub(
+					mapF("chart", tString, "chart name, or path in a Git or bucket source").req(),
+					mapF("version", tString, "semver range; default `*`"),
+					mapF("sourceRef", tObject, "where the chart comes from").req().sub(
+						ignF("apiVersion", tString, noteRefAPIVersion),
+						mapF("kind", tString, "`HelmRepository`, `GitRepository` or `Bucket`").req().
+							oneOf(KindHelmRepository, KindGitRepository, KindBucket),
+						mapF("name", tString, "name").req(),
+						mapF("namespace", tString, "namespace; default the HelmRelease's"),
+					),
+					ignF("interval", tDuration, noteInterval),
+					mapF("reconcileStrategy", tString, "`ChartVersion` (default) or `Revision`, as HelmChart's").
+						oneOf(ReconcileStrategyChartVersion, ReconcileStrategyRevision),
+					mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
+					mapF("valuesFile", tString, "put in front of `valuesFiles`").only("v2beta2", "v2beta1"),
+					mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v2"),
+					refF("verify", noteChartVerify, ""),
+				),
+			),
+			mapF("chartRef", tObject, "an OCIRepository or HelmChart holding the chart").sub(
+				ignF("apiVersion", tString, noteRefAPIVersion),
+				mapF("kind", tString, "`OCIRepository` or `HelmChart`").req().
+					oneOf(KindOCIRepository, KindHelmChart, "ExternalArtifact").
+					refusing("`ExternalArtifact` is refused: a chart composed by an ArtifactGenerator is not supported yet "+
+						"(a Kustomization's `sourceRef` may name one)",
+						refuseExcept("a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)",
+							KindOCIRepository, KindHelmChart)),
+				mapF("name", tString, "name").req(),
+				mapF("namespace", tString, "namespace; default the HelmRelease's"),
+			),
+			ignF("interval", tDuration, noteInterval).req(),
+			kubeConfigF(),
+			mapF("suspend", tBool, "the unit is not run; what it applied stays as it is"),
+			mapF("releaseName", tString, "`.Release.Name`; default `[targetNamespace-]name`, shortened to 53 characters "+
+				"with a hash as helm-controller does"),
+			mapF("targetNamespace", tString, "the release namespace; default the HelmRelease's"),
+			mapF("storageNamespace", tString, "kept with its default (the HelmRelease's namespace) for `convert`; "+
+				"gitsync writes no Helm release Secrets: the unit's inventory and history are the record"),
+			dependsOnF("HelmRelease", "v2"),
+			mapF("timeout", tDuration, "bounds each wait and hook of an action; default 5m"),
+			ignF("maxHistory", tInt, "gitsync keeps the unit's own history (the last 10 runs) and writes no Helm releases"),
+			mapF("serviceAccountName", tString, noteSAName),
+			ignF("persistentClient", tBool, "a detail of helm-controller's Kubernetes client"),
+			mapF("driftDetection", tObject, "what a run does about drift when nothing of the unit changed").sub(
+				mapF("mode", tString, "`enabled`: drift is corrected; `warn`: drift is reported (log, the unit's message) "+
+					"and left; `disabled`: drift is not looked for. Not set: `enabled`, gitsync's behaviour for every unit "+
+					"(helm-controller's default is `disabled`)").oneOf(DriftEnabled, DriftWarn, DriftDisabled),
+				ignoreRulesF("fields of existing objects that a drift correction leaves to other writers once gitsync "+
+					"no longer owns them; an upgrade (a new chart, values or spec) applies every field, as helm-controller "+
+					"does (see [Ignore rules](#ignore-rules))"),
+			),
+			mapF("install", tObject, "the first run of the unit").sub(helmActionFields(true)...),
+			mapF("upgrade", tObject, "every later run").sub(helmActionFields(false)...),
+			ignF("test", tObject, "Helm tests are not run").sub(
+				ignF("enable", tBool, "").refusing("`true` is refused: Helm tests are not run", refuseTrue("Helm tests are not supported")),
+				ignF("timeout", tDuration, ""),
+				ignF("ignoreFailures", tBool, ""),
+				ignF("filters", tObjects, "").only("v2", "v2beta2").sub(
+					ignF("name", tString, "").req(),
+					ignF("exclude", tBool, ""),
+				),
+			),
+			ignF("rollback", tObject, "gitsync does not roll back by itself: a failed run leaves the objects as "+
+				"applied and the next run tries again; `kubectl gitsync rollback` pins a recorded revision").sub(
+				ignF("timeout", tDuration, ""),
+				ignF("disableWait", tBool, ""),
+				ignF("disableWaitForJobs", tBool, ""),
+				ignF("disableHooks", tBool, ""),
+				ignF("recreate", tBool, ""),
+				ignF("force", tBool, ""),
+				ignF("cleanupOnFail", tBool, ""),
+				ignF("serverSideApply", tString, "").only("v2").oneOf("enabled", "disabled", "auto"),
+			),
+			ignF("uninstall", tObject, "removing a HelmRelease from Git prunes its objects like any unit, "+
+				"with background propagation and without Helm's uninstall hooks").sub(
+				ignF("timeout", tDuration, ""),
+				ignF("disableHooks", tBool, ""),
+				ignF("keepHistory", tBool, ""),
+				ignF("disableWait", tBool, ""),
+				ignF("deletionPropagation", tString, "").oneOf("background", "foreground", "orphan").
+					refusing("`foreground` and `orphan` are refused: prune deletes with background propagation", refuseExcept("prune deletes with background propagation", "background")),
+			),
+			mapF("valuesFrom", tObjects, "values from ConfigMaps and Secrets in the HelmRelease's namespace, merged in order").sub(
 				mapF("kind", tString, "`ConfigMap` or `Secret`").req().oneOf("ConfigMap", "Secret"),
 				mapF("name", tString, "name").req(),
-				mapF("optional", tBool, "a missing object counts as empty").only("v1", "v1beta2"),
+				mapF("valuesKey", tString, "data key; default `values.yaml`"),
+				mapF("targetPath", tString, "put the key's content at this path instead of merging it"),
+				mapF("optional", tBool, "tolerate a missing object or key"),
+				ignF("literal", tBool, "false is what gitsync does").only("v2").
+					refusing("`true` is refused: not supported yet", refuseTrue("literal values are not supported yet")),
 			),
-		),
-		mapF("prune", tBool, "delete what an earlier run applied and the render no longer has (no default, as in Flux)").req(),
-		mapF("deletionPolicy", tString, "what removing the Kustomization does to its objects: `MirrorPrune` "+
-			"(default: delete them when `prune` is true), `Delete`, `WaitForTermination`, `Orphan`").only("v1").
-			oneOf(DeletionPolicyMirrorPrune, DeletionPolicyDelete, DeletionPolicyWaitForTermination, DeletionPolicyOrphan),
-		mapF("healthChecks", tObjects, "objects that must become ready when `wait` is false").sub(
-			mapF("apiVersion", tString, "API version; default the server's preferred one"),
-			mapF("kind", tString, "kind").req(),
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace"),
-		),
-		mapF("namePrefix", tString, "prefix of every object's name").only("v1"),
-		mapF("nameSuffix", tString, "suffix of every object's name").only("v1"),
-		patchesF(),
-		patchesSMF().only("v1beta2", "v1beta1"),
-		patchesJSONF().only("v1beta2", "v1beta1"),
-		imagesF(),
-		mapF("serviceAccountName", tString, noteSAName),
-		mapF("sourceRef", tObject, "the source to render from").req().sub(
-			ignF("apiVersion", tString, noteRefAPIVersion),
-			mapF("kind", tString, "`GitRepository`, `OCIRepository`, `Bucket`, or `ExternalArtifact`: an artifact of an "+
-				"ArtifactGenerator of the run").req().
-				oneOf(KindGitRepository, KindOCIRepository, KindBucket, KindExternalArtifact),
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace; default the Kustomization's (see `--no-cross-namespace-refs` under [Order](#order))"),
-		),
-		mapF("suspend", tBool, "the unit is not run; what it applied stays as it is"),
-		mapF("targetNamespace", tString, "namespace of every namespaced object"),
-		mapF("timeout", tDuration, "bounds apply, health checks and prune; default `interval` minus 30s, at least 30s, as Flux"),
-		mapF("force", tBool, "recreate objects whose update hits an immutable field"),
-		mapF("wait", tBool, "wait for every applied object to become ready").only("v1", "v1beta2"),
-		refF("buildMetadata", "kustomize build metadata annotations", "").only("v1"),
-		mapF("components", tStrings, "kustomize Components, relative to `path`").only("v1", "v1beta2"),
-		mapF("ignoreMissingComponents", tBool, "drop components that do not exist").only("v1"),
-		healthCheckExprsF("v1"),
-		ignoreRulesF("fields of existing objects that gitsync leaves to other writers once it no longer owns them, " +
-			"at every apply (see [Ignore rules](#ignore-rules))").only("v1"),
-		ignF("validation", tString, "gitsync applies server-side, so the API server validates every object; "+
-			"Flux ignores the field since v1beta2").only("v1beta2", "v1beta1").oneOf("none", "client", "server"),
-	}},
-	{group: HelmGroup, kind: KindHelmRelease, versions: helmVersions, spec: []field{
-		mapF("chart", tObject, "a chart from a HelmRepository, GitRepository or Bucket; exactly one of `chart` and `chartRef`").sub(
-			ignF("metadata", tObject, "labels and annotations of the HelmChart helm-controller would create; "+
-				"gitsync creates none").sub(
-				ignF("labels", tStringMap, ""),
-				ignF("annotations", tStringMap, ""),
-			),
-			mapF("spec", tObject, "the chart").req().sub(
-				mapF("chart", tString, "chart name, or path in a Git or bucket source").req(),
-				mapF("version", tString, "semver range; default `*`"),
-				mapF("sourceRef", tObject, "where the chart comes from").req().sub(
-					ignF("apiVersion", tString, noteRefAPIVersion),
-					mapF("kind", tString, "`HelmRepository`, `GitRepository` or `Bucket`").req().
-						oneOf(KindHelmRepository, KindGitRepository, KindBucket),
-					mapF("name", tString, "name").req(),
-					mapF("namespace", tString, "namespace; default the HelmRelease's"),
+			mapF("values", tFree, "values merged over `valuesFrom`"),
+			commonMetadataF().only("v2"),
+			mapF("postRenderers", tObjects, "kustomize patches and images applied to the rendered chart, in order").sub(
+				mapF("kustomize", tObject, "a kustomize post-renderer").sub(
+					patchesF(),
+					patchesSMF().only("v2beta2", "v2beta1"),
+					patchesJSONF().only("v2beta2", "v2beta1"),
+					imagesF(),
 				),
-				ignF("interval", tDuration, noteInterval),
-				mapF("reconcileStrategy", tString, "`ChartVersion` (default) or `Revision`, as HelmChart's").
-					oneOf(ReconcileStrategyChartVersion, ReconcileStrategyRevision),
-				mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
-				mapF("valuesFile", tString, "put in front of `valuesFiles`").only("v2beta2", "v2beta1"),
-				mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v2"),
-				refF("verify", noteChartVerify, ""),
 			),
-		),
-		mapF("chartRef", tObject, "an OCIRepository or HelmChart holding the chart").sub(
-			ignF("apiVersion", tString, noteRefAPIVersion),
-			mapF("kind", tString, "`OCIRepository` or `HelmChart`").req().
-				oneOf(KindOCIRepository, KindHelmChart, "ExternalArtifact").
-				refusing("`ExternalArtifact` is refused: a chart composed by an ArtifactGenerator is not supported yet "+
-					"(a Kustomization's `sourceRef` may name one)",
-					refuseExcept("a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)",
-						KindOCIRepository, KindHelmChart)),
-			mapF("name", tString, "name").req(),
-			mapF("namespace", tString, "namespace; default the HelmRelease's"),
-		),
-		ignF("interval", tDuration, noteInterval).req(),
-		kubeConfigF(),
-		mapF("suspend", tBool, "the unit is not run; what it applied stays as it is"),
-		mapF("releaseName", tString, "`.Release.Name`; default `[targetNamespace-]name`, shortened to 53 characters "+
-			"with a hash as helm-controller does"),
-		mapF("targetNamespace", tString, "the release namespace; default the HelmRelease's"),
-		mapF("storageNamespace", tString, "kept with its default (the HelmRelease's namespace) for `convert`; "+
-			"gitsync writes no Helm release Secrets: the unit's inventory and history are the record"),
-		dependsOnF("HelmRelease", "v2"),
-		mapF("timeout", tDuration, "bounds each wait and hook of an action; default 5m"),
-		ignF("maxHistory", tInt, "gitsync keeps the unit's own history (the last 10 runs) and writes no Helm releases"),
-		mapF("serviceAccountName", tString, noteSAName),
-		ignF("persistentClient", tBool, "a detail of helm-controller's Kubernetes client"),
-		mapF("driftDetection", tObject, "what a run does about drift when nothing of the unit changed").sub(
-			mapF("mode", tString, "`enabled`: drift is corrected; `warn`: drift is reported (log, the unit's message) "+
-				"and left; `disabled`: drift is not looked for. Not set: `enabled`, gitsync's behaviour for every unit "+
-				"(helm-controller's default is `disabled`)").oneOf(DriftEnabled, DriftWarn, DriftDisabled),
-			ignoreRulesF("fields of existing objects that a drift correction leaves to other writers once gitsync "+
-				"no longer owns them; an upgrade (a new chart, values or spec) applies every field, as helm-controller "+
-				"does (see [Ignore rules](#ignore-rules))"),
-		),
-		mapF("install", tObject, "the first run of the unit").sub(helmActionFields(true)...),
-		mapF("upgrade", tObject, "every later run").sub(helmActionFields(false)...),
-		ignF("test", tObject, "Helm tests are not run").sub(
-			ignF("enable", tBool, "").refusing("`true` is refused: Helm tests are not run", refuseTrue("Helm tests are not supported")),
-			ignF("timeout", tDuration, ""),
-			ignF("ignoreFailures", tBool, ""),
-			ignF("filters", tObjects, "").only("v2", "v2beta2").sub(
-				ignF("name", tString, "").req(),
-				ignF("exclude", tBool, ""),
+			mapF("postRenderStrategy", tString, "`combined` (default), `separate` or `nohooks`").only("v2").
+				oneOf("nohooks", "combined", "separate"),
+			ignF("waitStrategy", tObject, "gitsync waits with kstatus, which is Flux's `poller`").only("v2").sub(
+				ignF("name", tString, "").req().oneOf("poller", "legacy"),
 			),
-		),
-		ignF("rollback", tObject, "gitsync does not roll back by itself: a failed run leaves the objects as "+
-			"applied and the next run tries again; `kubectl gitsync rollback` pins a recorded revision").sub(
-			ignF("timeout", tDuration, ""),
-			ignF("disableWait", tBool, ""),
-			ignF("disableWaitForJobs", tBool, ""),
-			ignF("disableHooks", tBool, ""),
-			ignF("recreate", tBool, ""),
-			ignF("force", tBool, ""),
-			ignF("cleanupOnFail", tBool, ""),
-			ignF("serverSideApply", tString, "").only("v2").oneOf("enabled", "disabled", "auto"),
-		),
-		ignF("uninstall", tObject, "removing a HelmRelease from Git prunes its objects like any unit, "+
-			"with background propagation and without Helm's uninstall hooks").sub(
-			ignF("timeout", tDuration, ""),
-			ignF("disableHooks", tBool, ""),
-			ignF("keepHistory", tBool, ""),
-			ignF("disableWait", tBool, ""),
-			ignF("deletionPropagation", tString, "").oneOf("background", "foreground", "orphan").
-				refusing("`foreground` and `orphan` are refused: prune deletes with background propagation", refuseExcept("prune deletes with background propagation", "background")),
-		),
-		mapF("valuesFrom", tObjects, "values from ConfigMaps and Secrets in the HelmRelease's namespace, merged in order").sub(
-			mapF("kind", tString, "`ConfigMap` or `Secret`").req().oneOf("ConfigMap", "Secret"),
-			mapF("name", tString, "name").req(),
-			mapF("valuesKey", tString, "data key; default `values.yaml`"),
-			mapF("targetPath", tString, "put the key's content at this path instead of merging it"),
-			mapF("optional", tBool, "tolerate a missing object or key"),
-			ignF("literal", tBool, "false is what gitsync does").only("v2").
-				refusing("`true` is refused: not supported yet", refuseTrue("literal values are not supported yet")),
-		),
-		mapF("values", tFree, "values merged over `valuesFrom`"),
-		commonMetadataF().only("v2"),
-		mapF("postRenderers", tObjects, "kustomize patches and images applied to the rendered chart, in order").sub(
-			mapF("kustomize", tObject, "a kustomize post-renderer").sub(
-				patchesF(),
-				patchesSMF().only("v2beta2", "v2beta1"),
-				patchesJSONF().only("v2beta2", "v2beta1"),
-				imagesF(),
-			),
-		),
-		mapF("postRenderStrategy", tString, "`combined` (default), `separate` or `nohooks`").only("v2").
-			oneOf("nohooks", "combined", "separate"),
-		ignF("waitStrategy", tObject, "gitsync waits with kstatus, which is Flux's `poller`").only("v2").sub(
-			ignF("name", tString, "").req().oneOf("poller", "legacy"),
-		),
-		healthCheckExprsF("v2"),
-	}},
-}, append(append(generatorSchemas, imageSchemas...), notificationSchemas...)...)
+			healthCheckExprsF("v2"),
+		}},
+	}, append(append(generatorSchemas(), imageSchemas()...), notificationSchemas()...)...)
+})
 
 // helmActionFields are the fields of a HelmRelease's install (or upgrade).
 func helmActionFields(install bool) []field {
@@ -674,7 +678,7 @@ func remediationFields(install bool) []field {
 
 // schemaFor returns the schema of kind in group, or nil.
 func schemaFor(group, kind string) *kindSchema {
-	for _, s := range schemas {
+	for _, s := range schemas() {
 		if s.group == group && s.kind == kind {
 			return s
 		}
