@@ -102,7 +102,7 @@ func TestLeaveIgnored(t *testing.T) {
 		`{"name":"c","image":"i:1","args":["x"]},{"name":"d","image":"j:1"}]}}}}`
 	entry := func(fields string) []metav1.ManagedFieldsEntry {
 		return []metav1.ManagedFieldsEntry{{Manager: "gitsync", Operation: metav1.ManagedFieldsOperationApply,
-			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}}
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields)}}
 	}
 	const all = `{"f:metadata":{"f:labels":{"f:own":{}},"f:annotations":{"f:a":{},"f:b":{}}},"f:spec":{"f:replicas":{},` +
 		`"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:name":{},"f:image":{},"f:args":{}},` +
@@ -347,7 +347,7 @@ func TestIgnoreRules(t *testing.T) {
 	if diff := cmp.Diff([]object.ID{webID}, drift(cs.Targets())); diff != "" {
 		t.Errorf("drift after editing another field (-want +got):\n%s", diff)
 	}
-	cs = mustApply(t, e, objs(t, ns, manifests), opts)
+	mustApply(t, e, objs(t, ns, manifests), opts)
 	web := liveDeployment(t, ns, "web")
 	if got, _, _ := unstructured.NestedString(web.Object, "metadata", "annotations", "keep"); got != "1" {
 		t.Errorf("annotation keep = %q after the correction, want 1", got)
@@ -399,7 +399,7 @@ func TestIgnoreRulesKeepOwnedFields(t *testing.T) {
 	if got := replicasOf(t, ns, "web"); got != 2 {
 		t.Fatalf("replicas %d after adding the rule, want 2", got)
 	}
-	cs = mustApply(t, e, objs(t, ns, deploymentYAML("web", 3, "example.invalid/x:2")), Options{Labels: labels, Ignore: rules})
+	mustApply(t, e, objs(t, ns, deploymentYAML("web", 3, "example.invalid/x:2")), Options{Labels: labels, Ignore: rules})
 	if got := replicasOf(t, ns, "web"); got != 3 {
 		t.Errorf("replicas %d after Git changed it to 3, want 3 (nobody else owns it)", got)
 	}

@@ -272,7 +272,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 	var drift *driftCheck
 	if rec := &inv.Record; rec.SelfSucceeded() && len(inv.Entries) > 0 && u.driftMode != flux.DriftDisabled {
 		drift = r.startDrift(ctx, u)
-		defer drift.wait()
+		defer func() { _, _ = drift.wait() }() // not left running past the check
 	}
 	in, err := u.kind.inputs(ctx)
 	if err != nil {
