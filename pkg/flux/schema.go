@@ -542,8 +542,8 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 			ignF("persistentClient", tBool, "a detail of helm-controller's Kubernetes client"),
 			mapF("driftDetection", tObject, "what a run does about drift when nothing of the unit changed").sub(
 				mapF("mode", tString, "`enabled`: drift is corrected; `warn`: drift is reported (log, the unit's message) "+
-					"and left; `disabled`: drift is not looked for. Not set: `enabled`, gitsync's behaviour for every unit "+
-					"(helm-controller's default is `disabled`)").oneOf(DriftEnabled, DriftWarn, DriftDisabled),
+					"and left; `disabled`: drift is not looked for. Not set: `disabled`, helm-controller's default (a Kustomization "+
+					"always corrects drift, as kustomize-controller does)").oneOf(DriftEnabled, DriftWarn, DriftDisabled),
 				ignoreRulesF("fields of existing objects that a drift correction leaves to other writers once gitsync "+
 					"no longer owns them; an upgrade (a new chart, values or spec) applies every field, as helm-controller "+
 					"does (see [Ignore rules](#ignore-rules))"),

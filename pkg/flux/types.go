@@ -470,8 +470,8 @@ type HelmRelease struct {
 	// PostRenderSeparate or PostRenderNoHooks.
 	PostRenderStrategy string
 	// DriftMode is spec.driftDetection.mode: DriftEnabled, DriftWarn or
-	// DriftDisabled; "" when not set, which gitsync runs as DriftEnabled
-	// (helm-controller's default is DriftDisabled).
+	// DriftDisabled; "" when not set, which gitsync runs as DriftDisabled,
+	// helm-controller's default.
 	DriftMode string
 	// DriftIgnore are spec.driftDetection.ignore: fields of existing
 	// objects that a drift correction leaves to other writers; an upgrade

@@ -3,6 +3,7 @@ package sops
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -14,8 +15,16 @@ import (
 // are (values encrypted_regex left in clear stay out), but for an
 // object's apiVersion, kind and metadata, which name it in every message
 // even when SOPS encrypted them; each value of a dotenv or INI file; a
-// binary file whole.
+// binary file whole. They are sorted and each is there once, so that the
+// same files reveal the same list (what a chart's render returns is
+// compared across processes).
 func Revealed(f Format, encrypted, decrypted []byte) []string {
+	out := revealed(f, encrypted, decrypted)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func revealed(f Format, encrypted, decrypted []byte) []string {
 	switch f {
 	case YAML, JSON:
 		clear := map[string]bool{}

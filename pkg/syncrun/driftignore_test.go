@@ -12,11 +12,12 @@ import (
 )
 
 // TestFluxDriftIgnore runs a tree whose Kustomization has spec.ignore and
-// whose HelmReleases have driftDetection (ignore rules; mode warn) while
-// an autoscaler scales their Deployments: the ignored replicas stay the
-// autoscaler's and are no drift once corrected, the Deployment no rule
-// selects is corrected, the warned one is reported and left, and an
-// upgrade of the HelmRelease applies every field, as helm-controller does.
+// whose HelmReleases have driftDetection (ignore rules; mode warn,
+// disabled, not set) while an autoscaler scales their Deployments: the
+// ignored replicas stay the autoscaler's and are no drift once corrected,
+// the Deployment no rule selects is corrected, the warned one is reported
+// and left, the disabled and unset ones are not looked at, and an upgrade
+// of the HelmRelease applies every field, as helm-controller does.
 func TestFluxDriftIgnore(t *testing.T) {
 	deployment := func(name string, replicas string) string {
 		return fmt.Sprintf(`apiVersion: apps/v1
@@ -43,10 +44,9 @@ spec:
   install: {disableWait: true}
   upgrade: {disableWait: true}
   values: {replicas: %s}
-  driftDetection:
-%s`, name, replicas, drift)
+`, name, replicas) + drift
 	}
-	const ignoreReplicas = "    mode: enabled\n    ignore:\n    - paths: [/spec/replicas]\n      target: {kind: Deployment}\n"
+	const ignoreReplicas = "  driftDetection:\n    mode: enabled\n    ignore:\n    - paths: [/spec/replicas]\n      target: {kind: Deployment}\n"
 	files := map[string]string{
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/apps.yaml": kustomization("apps", "./apps",
@@ -54,8 +54,9 @@ spec:
 		"apps/web.yaml":                    deployment("web", "2"),
 		"apps/other.yaml":                  deployment("other", "2"),
 		"clusters/test/chart.yaml":         release("chart", "2", ignoreReplicas),
-		"clusters/test/warned.yaml":        release("warned", "2", "    mode: warn\n"),
-		"clusters/test/unwatched.yaml":     release("unwatched", "2", "    mode: disabled\n"),
+		"clusters/test/warned.yaml":        release("warned", "2", "  driftDetection:\n    mode: warn\n"),
+		"clusters/test/unwatched.yaml":     release("unwatched", "2", "  driftDetection:\n    mode: disabled\n"),
+		"clusters/test/unset.yaml":         release("unset", "2", ""),
 		"charts/app/Chart.yaml":            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
 		"charts/app/templates/deploy.yaml": strings.Replace(deployment("{{ .Release.Name }}-web", "{{ .Values.replicas }}"), "namespace: NS", "namespace: {{ .Release.Namespace }}", 1),
 	}
@@ -104,7 +105,7 @@ spec:
 		slices.Sort(out)
 		return out
 	}
-	check("created", map[string]int32{"web": 2, "other": 2, "chart-web": 2, "warned-web": 2, "unwatched-web": 2})
+	check("created", map[string]int32{"web": 2, "other": 2, "chart-web": 2, "warned-web": 2, "unwatched-web": 2, "unset-web": 2})
 	// Nothing changed: no drift, although gitsync owns the ignored fields
 	// (the fingerprints leave them out, and the drift check as well).
 	res := f.run()
@@ -117,13 +118,16 @@ spec:
 
 	// The autoscaler scales everything: what the rules name is no drift,
 	// the Deployment no rule selects is corrected, the warned one left.
-	scale(5, "web", "other", "chart-web", "warned-web", "unwatched-web")
+	scale(5, "web", "other", "chart-web", "warned-web", "unwatched-web", "unset-web")
 	res = f.run()
 	mustUnitsSucceed(t, res)
-	check("after the correction", map[string]int32{"web": 5, "other": 2, "chart-web": 5, "warned-web": 5, "unwatched-web": 5})
-	if u := unit(res, "HelmRelease", "unwatched"); len(u.Drifted) != 0 || u.Rendered ||
-		!strings.Contains(u.Message, "drift detection is disabled") {
-		t.Errorf("unwatched (driftDetection.mode: disabled): %+v", u)
+	check("after the correction", map[string]int32{"web": 5, "other": 2, "chart-web": 5, "warned-web": 5, "unwatched-web": 5, "unset-web": 5})
+	// Disabled, and not set (helm-controller's default): not looked for.
+	for _, name := range []string{"unwatched", "unset"} {
+		if u := unit(res, "HelmRelease", name); len(u.Drifted) != 0 || u.Rendered ||
+			!strings.Contains(u.Message, "drift detection is disabled") {
+			t.Errorf("%s: %+v; want drift detection disabled", name, u)
+		}
 	}
 	if got := drifted(unit(res, "Kustomization", "apps")); !slices.Equal(got, []string{"other"}) {
 		t.Errorf("apps drifted: %v", got)

@@ -1,6 +1,7 @@
 package syncrun
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -857,7 +858,10 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		// an upgrade applies the whole manifest.
 		ignore:          h.DriftIgnore,
 		ignoreOnlyDrift: true,
-		driftMode:       h.DriftMode,
+		// Not set, helm-controller does not look for drift: a chart's
+		// Deployment scaled by an autoscaler stays scaled until the next
+		// upgrade, and so it does here.
+		driftMode: cmp.Or(h.DriftMode, flux.DriftDisabled),
 	}, nil
 }
 

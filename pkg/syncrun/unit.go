@@ -115,9 +115,10 @@ type unitSettings struct {
 	ignore          []apply.IgnoreRule
 	ignoreOnlyDrift bool
 	// driftMode is what a run where nothing of the unit changed does about
-	// drift: flux.DriftEnabled ("" too) corrects it, flux.DriftWarn
-	// reports it and leaves it, flux.DriftDisabled does not look for it
-	// (a HelmRelease's driftDetection.mode).
+	// drift: flux.DriftEnabled and "" (a sync's own unit, a Kustomization)
+	// correct it, flux.DriftWarn reports it and leaves it,
+	// flux.DriftDisabled does not look for it (a HelmRelease's
+	// driftDetection.mode, disabled when not set, as in helm-controller).
 	driftMode string
 	// dest says which cluster and identity the unit's objects are read
 	// and written with: serviceAccountName and kubeConfig (target.go).
