@@ -43,7 +43,13 @@ func (c *Cluster) stopNode() []error {
 	}
 	if ids := strings.Fields(out); len(ids) > 0 {
 		if _, err := c.ctr(ctx, append([]string{"tasks", "delete", "--force"}, ids...)...); err != nil {
-			errs = append(errs, fmt.Errorf("deleting containers: %w", err))
+			// A task that ended and went away between the listing and the
+			// delete fails it ("cannot delete a deleted process"); ctr still
+			// deletes the others. Only a task that is still there is an
+			// error.
+			if left, lerr := c.ctr(ctx, "tasks", "ls", "-q"); lerr != nil || strings.TrimSpace(left) != "" {
+				errs = append(errs, fmt.Errorf("deleting containers: %w", err))
+			}
 		}
 	}
 	return errs
