@@ -438,6 +438,19 @@ func (s samples) spread() string {
 	return fmt.Sprintf("median of %d runs, %.2f–%.2f s", len(s), sorted[0].Seconds(), sorted[len(sorted)-1].Seconds())
 }
 
+// medianMS and spreadMS are median and spread in milliseconds, for the
+// floors, which are a few hundredths of a second.
+func (s samples) medianMS() string {
+	sorted := slices.Sorted(slices.Values(s))
+	return fmt.Sprintf("%.1f ms", float64(sorted[len(sorted)/2].Microseconds())/1000)
+}
+
+func (s samples) spreadMS() string {
+	sorted := slices.Sorted(slices.Values(s))
+	return fmt.Sprintf("median of %d runs, %.1f–%.1f ms", len(s),
+		float64(sorted[0].Microseconds())/1000, float64(sorted[len(sorted)-1].Microseconds())/1000)
+}
+
 // floors measures what a process start and exit costs on this machine,
 // and, in process, what the local Git server itself takes for what every
 // run asks of it (the listing) and what a drift correction adds (the fetch
@@ -473,10 +486,10 @@ func (b *bench) floors(ctx context.Context, f *syncFixture) error {
 		}
 		exits = append(exits, time.Since(start))
 	}
-	b.rows = append(b.rows, row{"floor: sync-job start and exit", exits.median(), "", "`sync-job version`, exec to exit; " + exits.spread()})
+	b.rows = append(b.rows, row{"floor: sync-job start and exit", exits.medianMS(), "", "`sync-job version`, exec to exit; " + exits.spreadMS()})
 	where := "the local Git server (git http-backend, a CGI process per request), in process"
-	b.rows = append(b.rows, row{"floor: ls-remote of the sync's repository", list.median(), "", where + "; " + list.spread()})
-	b.rows = append(b.rows, row{"floor: fetch of its revision", fetch.median(), "", where + ", listing included; " + fetch.spread()})
+	b.rows = append(b.rows, row{"floor: ls-remote of the sync's repository", list.medianMS(), "", where + "; " + list.spreadMS()})
+	b.rows = append(b.rows, row{"floor: fetch of its revision", fetch.medianMS(), "", where + ", listing included; " + fetch.spreadMS()})
 	return nil
 }
 
