@@ -2,26 +2,28 @@
 // to a Pushgateway at the end of each run (spec.metrics.pushgateway), and
 // printed by `kubectl gitsync status -o prometheus` from the records, for a
 // node exporter's textfile collector or a cluster without a Pushgateway.
-// Both read the same values through Collect, so they agree.
+// Both write the same families (gather) in the same text format, so they
+// agree.
 //
 // Every metric is a gauge labelled namespace and sync; see docs/monitoring.md.
 package metrics
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/push"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/gitsync/gitsync/pkg/inventory"
 	"github.com/gitsync/gitsync/pkg/notify"
@@ -65,23 +67,39 @@ const (
 
 var labels = []string{"namespace", "sync"}
 
-// Registry returns a registry holding the metrics of syncs, labelled
-// namespace and sync.
-func Registry(syncs []Sync) *prometheus.Registry { return registry(syncs, true) }
+// family is one metric family: gauges of one name.
+type family struct {
+	name, help string
+	// labels are the label names of every sample, in the order of values.
+	labels  []string
+	samples []sample
+}
 
-// registry builds the metrics; without syncLabels the namespace and sync
+type sample struct {
+	values []string
+	value  float64
+}
+
+// set adds a sample with the label values given, in f.labels' order.
+func (f *family) set(value float64, values ...string) {
+	f.samples = append(f.samples, sample{values: values, value: value})
+}
+
+// gather builds the metrics; without syncLabels the namespace and sync
 // labels are left out, for a push whose grouping key adds them (the
 // Pushgateway refuses metrics that carry a grouping label themselves).
-func registry(syncs []Sync, syncLabels bool) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+// A family without samples is left out, as client_golang's registry
+// leaves it out.
+func gather(syncs []Sync, syncLabels bool) []*family {
 	var base []string
 	if syncLabels {
 		base = labels
 	}
-	g := func(name, help string, extra ...string) *prometheus.GaugeVec {
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, append(slices.Clone(base), extra...))
-		reg.MustRegister(v)
-		return v
+	var all []*family
+	g := func(name, help string, extra ...string) *family {
+		f := &family{name: name, help: help, labels: append(slices.Clone(base), extra...)}
+		all = append(all, f)
+		return f
 	}
 	duration := g(RunDuration, "Duration of the sync's last run.")
 	succeeded := g(RunSucceeded, "1 when the sync's last run succeeded, 0 when it failed.")
@@ -96,66 +114,52 @@ func registry(syncs []Sync, syncLabels bool) *prometheus.Registry {
 	retries := g(Retries, "API requests of the sync's last run sent again after a transient fault.")
 	notifyFailures := g(NotifyFailures, "Notifications of the sync's last run that could not be delivered.")
 	revision := g(Revision, "The revisions of the sync: the last applied and the last attempted (value 1).", "revision", "attempted_revision")
-	var suspended, rss *prometheus.GaugeVec
+	suspended := g(Suspended, "1 when the sync's scheduled runs are suspended.")
+	rss := g(PeakRSS, "Peak resident memory of the sync's last run.")
 	for _, s := range syncs {
-		if s.Suspended != nil && suspended == nil {
-			suspended = g(Suspended, "1 when the sync's scheduled runs are suspended.")
-		}
-		if s.PeakRSS > 0 && rss == nil {
-			rss = g(PeakRSS, "Peak resident memory of the sync's last run.")
-		}
-	}
-	for _, s := range syncs {
-		l := prometheus.Labels{}
+		var l []string
 		if syncLabels {
-			l = prometheus.Labels{"namespace": s.Namespace, "sync": s.Name}
+			l = []string{s.Namespace, s.Name}
 		}
+		with := func(extra ...string) []string { return append(slices.Clone(l), extra...) }
 		rec, run := s.Record, s.Record.LastRun
-		objects.With(l).Set(float64(s.Objects))
+		objects.set(float64(s.Objects), l...)
 		if rec.LastAppliedRevision != "" || rec.LastAttemptedRevision != "" {
-			revision.With(merge(l, "revision", rec.LastAppliedRevision, "attempted_revision", rec.LastAttemptedRevision)).Set(1)
+			revision.set(1, with(rec.LastAppliedRevision, rec.LastAttemptedRevision)...)
 		}
 		if !rec.LastAppliedTime.IsZero() {
-			success.With(l).Set(seconds(rec.LastAppliedTime))
+			success.set(seconds(rec.LastAppliedTime), l...)
 		}
 		if s.Suspended != nil {
-			suspended.With(l).Set(b2f(*s.Suspended))
+			suspended.set(b2f(*s.Suspended), l...)
 		}
 		if s.PeakRSS > 0 {
-			rss.With(l).Set(float64(s.PeakRSS))
+			rss.set(float64(s.PeakRSS), l...)
 		}
 		if run.Result == "" {
 			continue // never ran: no run metrics
 		}
-		duration.With(l).Set(run.Duration.Seconds())
-		succeeded.With(l).Set(b2f(run.Result == inventory.ResultSucceeded))
+		duration.set(run.Duration.Seconds(), l...)
+		succeeded.set(b2f(run.Result == inventory.ResultSucceeded), l...)
 		if run.Result == inventory.ResultDependencyNotReady {
-			waiting.With(l).Set(1)
+			waiting.set(1, l...)
 		}
-		ended.With(l).Set(seconds(run.End))
-		failures.With(l).Set(float64(run.ConsecutiveFailures))
+		ended.set(seconds(run.End), l...)
+		failures.set(float64(run.ConsecutiveFailures), l...)
 		for _, a := range slices.Sorted(maps.Keys(run.Counts)) {
-			runObjects.With(merge(l, "action", a)).Set(float64(run.Counts[a]))
+			runObjects.set(float64(run.Counts[a]), with(a)...)
 		}
-		drifted.With(l).Set(float64(run.Drifted))
-		retries.With(l).Set(float64(run.Retries))
+		drifted.set(float64(run.Drifted), l...)
+		retries.set(float64(run.Retries), l...)
 		n := 0
 		for _, d := range run.Notify {
 			if d.Result == notify.Failed {
 				n++
 			}
 		}
-		notifyFailures.With(l).Set(float64(n))
+		notifyFailures.set(float64(n), l...)
 	}
-	return reg
-}
-
-func merge(l prometheus.Labels, kv ...string) prometheus.Labels {
-	out := maps.Clone(l)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
-	}
-	return out
+	return slices.DeleteFunc(all, func(f *family) bool { return len(f.samples) == 0 })
 }
 
 func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -170,17 +174,70 @@ func b2f(b bool) float64 {
 // WriteText writes the metrics of syncs in Prometheus' text format, as a
 // textfile collector reads it.
 func WriteText(w io.Writer, syncs []Sync) error {
-	families, err := Registry(syncs).Gather()
-	if err != nil {
-		return err
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	_, err := w.Write(text(gather(syncs, true)))
+	return err
+}
+
+// text is families in Prometheus' text exposition format (version 0.0.4)
+// as client_golang's expfmt writes it: families by name, each sample's
+// labels by name, samples by their sorted label values, a family's HELP
+// and TYPE first. (sync-job does not link client_golang: its init alone
+// cost every run more than the metrics do.)
+func text(families []*family) []byte {
+	slices.SortFunc(families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+	var b bytes.Buffer
 	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			return err
+		order := make([]int, len(f.labels)) // f.labels' indexes, by name
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(i, j int) int { return strings.Compare(f.labels[i], f.labels[j]) })
+		samples := slices.Clone(f.samples)
+		slices.SortStableFunc(samples, func(x, y sample) int {
+			for _, i := range order {
+				if c := strings.Compare(x.values[i], y.values[i]); c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", f.name, helpEscaper.Replace(f.help), f.name)
+		for _, s := range samples {
+			b.WriteString(f.name)
+			if len(order) > 0 {
+				b.WriteByte('{')
+				for k, i := range order {
+					if k > 0 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, "%s=\"%s\"", f.labels[i], valueEscaper.Replace(s.values[i]))
+				}
+				b.WriteByte('}')
+			}
+			b.WriteByte(' ')
+			b.WriteString(formatFloat(s.value))
+			b.WriteByte('\n')
 		}
 	}
-	return nil
+	return b.Bytes()
+}
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// formatFloat writes a sample's value as the text format does.
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // PushOptions say where Push sends the metrics.
@@ -197,14 +254,14 @@ type PushOptions struct {
 }
 
 // Push replaces the metrics of s on the Pushgateway, in the group job
-// gitsync, namespace, sync: each run's push replaces the last. Its error
-// names neither the URL's credentials nor the token.
+// gitsync, namespace, sync: each run's push replaces the last (a PUT of
+// the group, in the text format). Its error names neither the URL's
+// credentials nor the token.
 func Push(ctx context.Context, opts PushOptions, s Sync) error {
 	u, err := url.Parse(opts.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("pushgateway: the URL is not an http(s) URL")
 	}
-	reg := registry([]Sync{s}, false)
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -215,15 +272,7 @@ func Push(ctx context.Context, opts PushOptions, s Sync) error {
 	if c == nil {
 		c = &http.Client{Transport: http.DefaultTransport}
 	}
-	p := push.New(opts.URL, Job).Gatherer(reg).Client(c).
-		Grouping("namespace", s.Namespace).Grouping("sync", s.Name)
-	if opts.Username != "" || opts.Password != "" {
-		p = p.BasicAuth(opts.Username, opts.Password)
-	}
-	if opts.BearerToken != "" {
-		p = p.Header(http.Header{"Authorization": {"Bearer " + opts.BearerToken}})
-	}
-	if err := p.PushContext(ctx); err != nil {
+	if err := push(ctx, c, u, opts, s); err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
@@ -237,6 +286,50 @@ func Push(ctx context.Context, opts PushOptions, s Sync) error {
 		return fmt.Errorf("pushgateway: %s", msg)
 	}
 	return nil
+}
+
+// push sends the PUT of s's group to the Pushgateway at u.
+func push(ctx context.Context, c *http.Client, u *url.URL, opts PushOptions, s Sync) error {
+	target := *u
+	target.User = nil
+	target.Path = strings.TrimSuffix(target.Path, "/") + "/metrics/job/" + Job +
+		"/" + groupingPath("namespace", s.Namespace) + "/" + groupingPath("sync", s.Name)
+	target.RawPath = ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target.String(), bytes.NewReader(text(gather([]Sync{s}, false))))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	switch {
+	case opts.Username != "" || opts.Password != "":
+		req.SetBasicAuth(opts.Username, opts.Password)
+	case u.User != nil:
+		password, _ := u.User.Password()
+		req.SetBasicAuth(u.User.Username(), password)
+	}
+	if opts.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+opts.BearerToken)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("PUT %s: %s: %s", target.Redacted(), resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// groupingPath is one label of a Pushgateway grouping key as a path:
+// name/value, or name@base64/value (URL-safe base64) when the value has a
+// slash or is empty, as the Pushgateway's API asks.
+func groupingPath(name, value string) string {
+	if value == "" || strings.Contains(value, "/") {
+		return name + "@base64/" + cmp.Or(base64.RawURLEncoding.EncodeToString([]byte(value)), "=")
+	}
+	return name + "/" + url.PathEscape(value)
 }
 
 func replaceAll(s, secret string) string { return strings.ReplaceAll(s, secret, "xxxxx") }
