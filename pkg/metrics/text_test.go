@@ -34,43 +34,43 @@ func TestTextAsClientGolang(t *testing.T) {
 				continue // a push has one sync
 			}
 			fams := gather(syncs, syncLabels)
-			reg := prometheus.NewRegistry()
-			for _, fam := range fams {
-				v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: fam.name, Help: fam.help}, fam.labels)
-				reg.MustRegister(v)
-				for _, s := range fam.samples {
-					v.WithLabelValues(s.values...).Set(s.value)
-				}
-			}
-			gathered, err := reg.Gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want bytes.Buffer
-			enc := expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain))
-			for _, mf := range gathered {
-				if err := enc.Encode(mf); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if diff := cmp.Diff(want.String(), string(text(fams))); diff != "" {
+			if diff := cmp.Diff(clientGolangText(t, fams), string(text(fams))); diff != "" {
 				t.Errorf("%s (sync labels %v): text differs from client_golang's (-want +got):\n%s", name, syncLabels, diff)
 			}
 		}
 	}
 	for _, v := range []float64{0, 1, -1, 2.5, 1.796472e+09, 5.24288e+07, 1e21, 1e-7, math.Inf(1), math.Inf(-1), math.NaN(), 123456789} {
-		fam := &family{name: "x", help: "h", samples: []sample{{value: v}}}
-		reg := prometheus.NewRegistry()
-		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x", Help: "h"})
-		g.Set(v)
-		reg.MustRegister(g)
-		gathered, _ := reg.Gather()
-		var want bytes.Buffer
-		_ = expfmt.NewEncoder(&want, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(gathered[0])
-		if got := string(text([]*family{fam})); got != want.String() {
-			t.Errorf("value %v: %q, client_golang %q", v, got, want.String())
+		fams := []*family{{name: "x", help: "h", samples: []sample{{value: v}}}}
+		if got, want := string(text(fams)), clientGolangText(t, fams); got != want {
+			t.Errorf("value %v: %q, client_golang %q", v, got, want)
 		}
 	}
+}
+
+// clientGolangText is fams as client_golang's registry gathers them and
+// expfmt's text encoder writes them.
+func clientGolangText(t *testing.T, fams []*family) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	for _, fam := range fams {
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: fam.name, Help: fam.help}, fam.labels)
+		reg.MustRegister(v)
+		for _, s := range fam.samples {
+			v.WithLabelValues(s.values...).Set(s.value)
+		}
+	}
+	gathered, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	enc := expfmt.NewEncoder(&out, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range gathered {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out.String()
 }
 
 // TestGroupingPath: a grouping label's value goes in the path as it is,
