@@ -133,6 +133,12 @@ func (s *Store) AppendHistory(ctx context.Context, h History) (History, error) {
 	// The new entry is one of the kept ones, so keep limit-1 of the old.
 	var errs []error
 	keep := s.historyLimit() - 1
+	if len(cms) > keep {
+		// A delete returns no resourceVersion to read after: this Store's
+		// next LIST is a consistent one, so that it does not list an entry
+		// it deleted.
+		s.written = ""
+	}
 	for i := keep; i < len(cms); i++ {
 		old := cms[i]
 		uid := old.UID
