@@ -217,7 +217,7 @@ func fieldsWithout(raw []byte, pointers [][]string) []byte {
 			prefixes = append(prefixes, prefix)
 		}
 	}
-	out := set.Copy()
+	out := &set
 	if len(prefixes) > 0 {
 		out = &fieldpath.Set{}
 		set.Iterate(func(p fieldpath.Path) {

@@ -516,15 +516,9 @@ func (r *runner) checkRendered(objs []*unstructured.Unstructured, resolved []app
 // neither read needs the other. A spec error wins: it says why there is
 // nothing to run.
 func (r *runner) load(ctx context.Context) (*inventory.Inventory, error) {
-	var inv *inventory.Inventory
-	var invErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		inv, invErr = r.store.Load(ctx)
-	}()
+	loaded := async(func() (*inventory.Inventory, error) { return r.store.Load(ctx) })
 	err := r.loadSpec(ctx)
-	<-done
+	inv, invErr := loaded()
 	if err != nil {
 		return nil, err
 	}
@@ -533,15 +527,9 @@ func (r *runner) load(ctx context.Context) (*inventory.Inventory, error) {
 
 func (r *runner) loadSpec(ctx context.Context) error {
 	// The Namespace's lockdown does not depend on the spec: read together.
-	var policy lockdown.Policy
-	var policyErr error
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		policy, policyErr = lockdown.Read(ctx, r.client, r.opts.Namespace)
-	}()
+	lockdownRead := async(func() (lockdown.Policy, error) { return lockdown.Read(ctx, r.client, r.opts.Namespace) })
 	cm, err := spec.GetConfigMap(ctx, r.client, r.opts.Namespace, r.opts.Name)
-	<-read
+	policy, policyErr := lockdownRead()
 	if apierrors.IsNotFound(err) {
 		return &SpecError{fmt.Errorf("ConfigMap/%s/%s: no such sync (install it with kubectl gitsync install)", r.opts.Namespace, names.Spec(r.opts.Name))}
 	}

@@ -368,30 +368,21 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 // driftCheck is a unit's drift check (apply.Engine.Drift) running in the
 // background.
 type driftCheck struct {
-	done    chan struct{}
-	drifted []object.ID
-	err     error
-	// listed is what it listed (apply.DriftOptions.Listed).
+	// wait waits for the check to end and returns what it found. It ends
+	// with the context startDrift was given.
+	wait func() ([]object.ID, error)
+	// listed is what it listed (apply.DriftOptions.Listed), once wait
+	// returned.
 	listed *apply.Listed
 }
 
 // startDrift starts the drift check of the objects u's inventory records.
 func (r *runner) startDrift(ctx context.Context, u *unit) *driftCheck {
-	d := &driftCheck{done: make(chan struct{}), listed: &apply.Listed{}}
+	d := &driftCheck{listed: &apply.Listed{}}
+	opts := apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: d.listed, Ignore: u.ignore}
 	recorded := targets(u.inv.Entries)
-	go func() {
-		defer close(d.done)
-		d.drifted, d.err = u.to.engine.Drift(ctx, recorded, apply.DriftOptions{Selector: u.labels,
-			Concurrency: r.opts.Concurrency, Listed: d.listed, Ignore: u.ignore})
-	}()
+	d.wait = async(func() ([]object.ID, error) { return u.to.engine.Drift(ctx, recorded, opts) })
 	return d
-}
-
-// wait waits for the check to end and returns what it found. It ends with
-// the context startDrift was given.
-func (d *driftCheck) wait() ([]object.ID, error) {
-	<-d.done
-	return d.drifted, d.err
 }
 
 // decision is what unitCheck (the first half of a unit's pass) decided.
