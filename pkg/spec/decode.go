@@ -183,8 +183,10 @@ func fluxHint(path string) string {
 		return "use spec.suspend"
 	case "spec.decryption.serviceAccountName":
 		return "cloud key services are not supported: put age (*.agekey) or OpenPGP (*.asc) keys in the Secret spec.decryption.secretRef names"
-	case "spec.deletionPolicy",
-		"spec.driftIgnoreRules", "spec.ignoreMissingComponents",
+	case "spec.ignore", "spec.driftIgnoreRules", "spec.driftDetection":
+		return "a Sync corrects drift in every field it applies; ignore rules and driftDetection are read from " +
+			"the Flux Kustomizations and HelmReleases of its tree (docs/flux.md, Ignore rules); file exclusions are spec.source.*.ignore"
+	case "spec.deletionPolicy", "spec.ignoreMissingComponents",
 		"spec.source.git.provider", "spec.source.git.proxySecretRef":
 		return unsupported
 	}

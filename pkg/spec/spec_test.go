@@ -222,6 +222,12 @@ patches:
 		{"flux interval", syncDoc(okSource + "interval: 5m"), []string{
 			`spec.interval: Forbidden: unknown field (gitsync runs on a cron schedule: use spec.schedule)`,
 		}},
+		{"flux ignore rules", syncDoc(okSource + "ignore: [{paths: [/spec/replicas]}]"), []string{
+			`spec.ignore: Forbidden: unknown field (a Sync corrects drift in every field it applies; ignore rules and driftDetection are read from the Flux Kustomizations and HelmReleases of its tree (docs/flux.md, Ignore rules); file exclusions are spec.source.*.ignore)`,
+		}},
+		{"flux driftDetection", syncDoc(okSource + "driftDetection: {mode: warn}"), []string{
+			`spec.driftDetection: Forbidden: unknown field (a Sync corrects drift in every field it applies; ignore rules and driftDetection are read from the Flux Kustomizations and HelmReleases of its tree (docs/flux.md, Ignore rules); file exclusions are spec.source.*.ignore)`,
+		}},
 		{"flux git field", gitSpec("url: https://example.com/r.git\nproxySecretRef: {name: proxy}"), []string{
 			`spec.source.git.proxySecretRef: Forbidden: unknown field (not supported by this version of gitsync)`,
 		}},
