@@ -426,29 +426,26 @@ const shortRuns = 5
 // samples are the wall times of the same figure taken several times.
 type samples []time.Duration
 
-// median is the middle sample, formatted as a figure.
-func (s samples) median() string {
-	sorted := slices.Sorted(slices.Values(s))
-	return fmt.Sprintf("%.2f s", sorted[len(sorted)/2].Seconds())
-}
+// median is the middle sample, formatted as a figure; spread says how
+// many samples it is of, and their range. In seconds, or, for the floors
+// (a few hundredths of a second), in milliseconds.
+func (s samples) median() string   { return s.format(false, true) }
+func (s samples) spread() string   { return s.format(false, false) }
+func (s samples) medianMS() string { return s.format(true, true) }
+func (s samples) spreadMS() string { return s.format(true, false) }
 
-// spread says how many samples the median is of, and their range.
-func (s samples) spread() string {
+func (s samples) format(ms, median bool) string {
 	sorted := slices.Sorted(slices.Values(s))
-	return fmt.Sprintf("median of %d runs, %.2f–%.2f s", len(s), sorted[0].Seconds(), sorted[len(sorted)-1].Seconds())
-}
-
-// medianMS and spreadMS are median and spread in milliseconds, for the
-// floors, which are a few hundredths of a second.
-func (s samples) medianMS() string {
-	sorted := slices.Sorted(slices.Values(s))
-	return fmt.Sprintf("%.1f ms", float64(sorted[len(sorted)/2].Microseconds())/1000)
-}
-
-func (s samples) spreadMS() string {
-	sorted := slices.Sorted(slices.Values(s))
-	return fmt.Sprintf("median of %d runs, %.1f–%.1f ms", len(s),
-		float64(sorted[0].Microseconds())/1000, float64(sorted[len(sorted)-1].Microseconds())/1000)
+	f := func(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+	unit := "s"
+	if ms {
+		f = func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microseconds())/1000) }
+		unit = "ms"
+	}
+	if median {
+		return f(sorted[len(sorted)/2]) + " " + unit
+	}
+	return fmt.Sprintf("median of %d runs, %s–%s %s", len(s), f(sorted[0]), f(sorted[len(sorted)-1]), unit)
 }
 
 // floors measures what a process start and exit costs on this machine,
