@@ -744,6 +744,7 @@ func TestInvalidOptions(t *testing.T) {
 		"bad semver":     {URL: "oci://r.example/app", Ref: oci.Ref{SemVer: "not a range"}},
 		"bad filter":     {URL: "oci://r.example/app", Ref: oci.Ref{SemVer: "*", SemverFilter: "("}},
 		"bad tag":        {URL: "oci://r.example/app", Ref: oci.Ref{Tag: "-x"}},
+		"long tag":       {URL: "oci://r.example/app", Ref: oci.Ref{Tag: strings.Repeat("t", 129)}},
 		"bad operation":  {URL: "oci://r.example/app", Layer: oci.LayerSelector{Operation: "unpack"}},
 		"other provider": {URL: "oci://r.example/app", Verify: &oci.Verification{Provider: "notation"}},
 	} {

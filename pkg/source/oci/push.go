@@ -294,7 +294,7 @@ func Tag(ctx context.Context, o TagOptions) (ref, digest string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("%s: %v: %w", where, err, source.ErrInvalidOptions)
 	}
-	if !validTag(o.Tag) {
+	if !ociTag().MatchString(o.Tag) {
 		return "", "", fmt.Errorf("tag %q is not a valid tag: %w", o.Tag, source.ErrInvalidOptions)
 	}
 	ropts, err := o.Client.Options(ctx, src.Context())
