@@ -108,6 +108,19 @@ func (m *mapper) mapping(ctx context.Context, gk schema.GroupKind, version strin
 	return r, nil
 }
 
+// read reads discovery now unless it was read: a caller that knows it is
+// about to resolve kinds (a run that is to apply) reads it beside other
+// work, and the lookups then wait for this read instead of making their
+// own. A failed read is not remembered: the next lookup tries again.
+func (m *mapper) read(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups != nil {
+		return nil
+	}
+	return m.readLocked(ctx, "read ahead")
+}
+
 // rearm lets the next miss read discovery again: kinds were just added
 // (CRDs applied). What was resolved stays resolved.
 func (m *mapper) rearm() {

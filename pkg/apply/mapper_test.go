@@ -227,3 +227,39 @@ func TestDiscoveryCRDAppliedInRun(t *testing.T) {
 		t.Errorf("Apply: %d discovery requests, want 2 (one more read), at most 6 if discovery lagged: %v", len(got), got)
 	}
 }
+
+// TestDiscoverAhead: Discover reads discovery once (2 requests with
+// aggregated discovery), concurrent calls included; a later Targets needs
+// no request, and Discover again none.
+func TestDiscoverAhead(t *testing.T) {
+	ns := env.NewNamespace(t)
+	e, c := newEngine(t, nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { errs[i] = e.Discover(t.Context()) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := discoveryRequests(c.requests()); len(got) != 2 {
+		t.Fatalf("3 concurrent Discovers: %d discovery requests %v; want 2", len(got), got)
+	}
+	c.reset()
+	targets, err := e.Targets(objs(t, ns, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || targets[0].Resource != "deployments" {
+		t.Errorf("targets %v; want the Deployment's resource", targets)
+	}
+	if err := e.Discover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.requests(); len(got) != 0 {
+		t.Errorf("Targets and Discover after Discover sent %v; want nothing", got)
+	}
+}

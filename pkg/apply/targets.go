@@ -12,6 +12,12 @@ import (
 	"github.com/gitsync/gitsync/pkg/object"
 )
 
+// Discover reads the cluster's API discovery now, unless the Engine read
+// it already, so that Targets and Apply need not wait for it: a run starts
+// it beside the fetch and render of what it is to apply. Without it, the
+// first lookup reads discovery.
+func (e *Engine) Discover(ctx context.Context) error { return e.mapper.read(ctx) }
+
 // Targets resolves rendered objects to Targets without writing anything, so
 // a caller can record them (the inventory union) before Apply runs. A kind
 // the server serves is resolved through discovery (read once for the

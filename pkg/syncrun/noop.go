@@ -59,6 +59,9 @@ func (r *runner) checkFirst(ctx context.Context, inv *inventory.Inventory, res *
 	cctx, cancel := context.WithTimeout(ctx, root.timeout)
 	r.unitCheck(cctx, root)
 	cancel()
+	if len(rec.Units) == 0 && !root.check.over {
+		r.readAhead(ctx, root)
+	}
 	if len(rec.Units) == 0 || !root.check.over || res.Outcome != Succeeded {
 		return root
 	}
@@ -79,6 +82,25 @@ func (r *runner) checkFirst(ctx context.Context, inv *inventory.Inventory, res *
 		}
 	}
 	return root
+}
+
+// readAhead starts, in the background, the first reads of the write the
+// check of the sync's own unit u decided on: the fetch of the revision it
+// is to apply and the cluster's API discovery. Neither writes, so they need
+// no Lease, and the run takes its Lease and reads its state again
+// meanwhile; the write then finds them in the source cache and the Engine.
+// Should the run start over (another run wrote in between), close stops
+// them and forgets what they read.
+func (r *runner) readAhead(ctx context.Context, u *unit) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	src, engine := u.check.src.res, u.to.engine
+	fetched := async(func() (*source.Artifact, error) { return r.sources.Fetch(ctx, src) })
+	discovered := async(func() (struct{}, error) { return struct{}{}, engine.Discover(ctx) })
+	r.stopReadAhead = func() {
+		cancel()
+		_, _ = fetched()
+		_, _ = discovered()
+	}
 }
 
 // unitsCheck is the state of the check of a sync's units before the run

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -133,14 +134,16 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 // The caller gives it a context detached from the run's, with a short
 // deadline, so a terminated run still says why it stopped.
 func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Result) {
-	r.saveState(ctx, r.store, inv, res)
-	r.event(ctx, res)
+	// The Event says what the record says (a record that cannot be saved
+	// fails the run), so it waits for the save, not for the history entry.
+	r.saveState(ctx, r.store, inv, res, func() { r.event(ctx, res) })
 }
 
 // saveState writes one unit's result (the sync's own, or a unit's) into its
 // store: the narrowed inventory and record, and a history entry for runs
-// that rendered or failed.
-func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inventory.Inventory, res *Result) {
+// that rendered or failed. alongside, when not nil, runs once the record
+// is saved (or failed to be), beside the history entry's write.
+func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inventory.Inventory, res *Result, alongside func()) {
 	r.maskResult(res)
 	for i := range inv.Record.Units {
 		inv.Record.Units[i].Message = r.secrets.Text(inv.Record.Units[i].Message)
@@ -156,6 +159,11 @@ func (r *runner) saveState(ctx context.Context, store *inventory.Store, inv *inv
 	}
 	if saveErr == nil {
 		r.emitOrphaned(ctx, store.Sync, orphaned, res)
+	}
+	if alongside != nil {
+		var wg sync.WaitGroup
+		wg.Go(alongside)
+		defer wg.Wait()
 	}
 	// A record refused by the inventory's precondition (written by another
 	// run, or deleted by uninstall) gets no history either.

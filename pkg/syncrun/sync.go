@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -224,6 +225,9 @@ type runner struct {
 	// checkedUnits the units of the record as the run read it.
 	check        unitsCheck
 	checkedUnits []inventory.UnitRecord
+	// stopReadAhead ends the reads started before the Lease for the write
+	// the check decided on, and waits for them (readAhead); nil when none.
+	stopReadAhead func()
 }
 
 // Run performs one run of the sync named in opts. It returns an error only
@@ -278,6 +282,10 @@ func newRunner(opts Options) (*runner, error) {
 // close removes what the run fetched. Failing to does not change the
 // run's outcome (the Pod's filesystem goes with it), so it is logged.
 func (r *runner) close(ctx context.Context) {
+	if r.stopReadAhead != nil {
+		r.stopReadAhead()
+		r.stopReadAhead = nil
+	}
 	if err := r.sources.Close(); err != nil {
 		r.log.WarnContext(ctx, "removing the fetched sources failed", "error", err)
 	}
@@ -404,9 +412,14 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		res.Retries = r.retries.Retries()
 		r.record(fctx, inv, res)
 	}
-	r.releaseLease(fctx)
-	r.pushMetrics(ctx, inv, res)
+	// With the record written the Lease guards nothing more: it is
+	// released beside the metrics push and the start of dependents, which
+	// only read the record.
+	var wg sync.WaitGroup
+	wg.Go(func() { r.releaseLease(fctx) })
+	wg.Go(func() { r.pushMetrics(ctx, inv, res) })
 	r.startDependents(ctx, res)
+	wg.Wait()
 	return res, nil
 }
 

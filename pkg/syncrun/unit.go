@@ -412,6 +412,11 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 	in, src, upToDate, only := u.check.in, u.check.src, u.check.upToDate, u.check.only
 	rec := inv.Record
 
+	// The objects' kinds are resolved right after the render: discovery
+	// is read meanwhile (at once when the Engine read it already).
+	discovered := async(func() (struct{}, error) { return struct{}{}, u.to.engine.Discover(ctx) })
+	defer func() { _, _ = discovered() }()
+
 	// A chart renders as an upgrade once a previous apply succeeded.
 	isUpgrade := rec.LastAppliedRevision != ""
 	rnd, err := u.kind.render(ctx, src, in, isUpgrade)

@@ -393,7 +393,7 @@ func (r *runner) recordUnits(ctx context.Context) {
 			return
 		}
 		u.res.Retries = 0
-		r.saveState(ctx, u.store, u.inv, u.res)
+		r.saveState(ctx, u.store, u.inv, u.res, nil)
 	})
 }
 
