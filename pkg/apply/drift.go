@@ -72,6 +72,11 @@ func (l *Listed) resource(gvr schema.GroupVersionResource) (map[object.ID]*metav
 	return items, ok
 }
 
+// confirmByGet is how many objects of one resource a drift check found
+// drifted in the watch cache that it reads again one by one; with more, it
+// lists the resource again, consistently.
+const confirmByGet = 8
+
 // Drift compares recorded targets with the live objects and returns the IDs
 // of those that drifted: missing, not carrying the selector labels any more,
 // or whose Fingerprint differs from the recorded one (someone changed a
@@ -79,8 +84,16 @@ func (l *Listed) resource(gvr schema.GroupVersionResource) (map[object.ID]*metav
 // Fingerprint are not checked. The result is sorted.
 //
 // It costs one metadata-only LIST per resource (per resource and namespace
-// with PerNamespace) and no GET per object. An error means the check could
-// not be completed; the caller should then apply everything.
+// with PerNamespace) and no GET per object when nothing drifted. The LISTs
+// are answered by the API server's watch cache as it is (resourceVersion
+// 0): a consistent LIST waits for the cache to catch up with etcd, up to
+// 100 ms when nothing of its resource changed lately, which was most of a
+// run with nothing to do. The cache may lag etcd by moments, so what it
+// shows drifted is read again consistently before it counts: each object
+// by a GET (from etcd), or, past confirmByGet objects of one resource, the
+// resource by a consistent LIST. A change the cache has not seen yet is
+// found by the next run. An error means the check could not be completed;
+// the caller should then apply everything.
 func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions) ([]object.ID, error) {
 	if opts.FieldManager == "" {
 		opts.FieldManager = DefaultFieldManager
@@ -101,9 +114,25 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		drifted []object.ID
 		errs    []error
 	)
+	differs := func(t Target, live map[object.ID]*metav1.PartialObjectMetadata) bool {
+		m := live[t.ID]
+		return m == nil || !stateMatchesIgnoring(m, opts.FieldManager, stateOfFingerprint(t.Fingerprint),
+			ignoredPointers(rules, schema.GroupVersionKind{Group: t.Group, Version: t.Version, Kind: t.Kind}, m, t.Namespace))
+	}
 	forEach(ctx, groupByResource(check), opts.Concurrency, func(ctx context.Context, g *resourceGroup) {
 		lctx, st := withServerTime(ctx)
-		live, err := e.listGroup(lctx, g, selector, opts.PerNamespace)
+		live, err := e.listGroupAt(lctx, g, selector, opts.PerNamespace, "0")
+		if err == nil {
+			var suspects []Target
+			for _, t := range g.targets {
+				if differs(t, live) {
+					suspects = append(suspects, t)
+				}
+			}
+			if len(suspects) > 0 {
+				live, err = e.readAgain(lctx, g, live, suspects, opts)
+			}
+		}
 		if err == nil && opts.Listed != nil {
 			opts.Listed.add(g.gvr, live, st.get())
 		}
@@ -114,9 +143,7 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 			return
 		}
 		for _, t := range g.targets {
-			m := live[t.ID]
-			if m == nil || !stateMatchesIgnoring(m, opts.FieldManager, stateOfFingerprint(t.Fingerprint),
-				ignoredPointers(rules, schema.GroupVersionKind{Group: t.Group, Version: t.Version, Kind: t.Kind}, m, t.Namespace)) {
+			if differs(t, live) {
 				drifted = append(drifted, t.ID)
 			}
 		}
@@ -129,6 +156,38 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 	}
 	object.Sort(drifted)
 	return drifted, nil
+}
+
+// readAgain reads consistently the suspects, objects of g that the watch
+// cache's LIST (live) showed drifted, and returns live with what was read
+// instead: one GET each (an object gone, or without the selector labels any
+// more, is left out), or a consistent LIST of g past confirmByGet objects.
+func (e *Engine) readAgain(ctx context.Context, g *resourceGroup, live map[object.ID]*metav1.PartialObjectMetadata, suspects []Target, opts DriftOptions) (map[object.ID]*metav1.PartialObjectMetadata, error) {
+	selector := labels.SelectorFromSet(opts.Selector)
+	if len(suspects) > confirmByGet {
+		return e.listGroup(ctx, g, selector.String(), opts.PerNamespace)
+	}
+	client := e.meta.Resource(g.gvr)
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	forEach(ctx, suspects, opts.Concurrency, func(ctx context.Context, t Target) {
+		m, err := client.Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case apierrors.IsNotFound(err):
+			delete(live, t.ID)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reading %s again: %w", t.ID, err))
+		case !selector.Matches(labels.Set(m.Labels)):
+			delete(live, t.ID)
+		default:
+			live[t.ID] = m
+		}
+	})
+	return live, errors.Join(errs...)
 }
 
 // time returns the server's time of the earliest LIST; zero for none.

@@ -35,8 +35,28 @@ func TestDrift(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if reqs := requests.requests(); len(reqs) > resources {
-			t.Errorf("%d requests for %d resources: %v", len(reqs), resources, reqs)
+		// One LIST per resource from the watch cache, and one consistent
+		// GET of each object it shows drifted.
+		var lists, gets []string
+		for _, r := range requests.requests() {
+			path, query, _ := strings.Cut(r, "?")
+			switch {
+			case strings.HasSuffix(path, "/configmaps") || strings.HasSuffix(path, "/secrets"):
+				lists = append(lists, r)
+				if !strings.Contains(query, "resourceVersion=0") {
+					t.Errorf("drift LIST %s: want it from the watch cache (resourceVersion=0)", r)
+				}
+			case strings.HasPrefix(r, "GET ") && !strings.Contains(query, "resourceVersion"):
+				gets = append(gets, r)
+			default:
+				t.Errorf("drift check sent %s", r)
+			}
+		}
+		if len(lists) != resources {
+			t.Errorf("%d LISTs for %d resources: %v", len(lists), resources, lists)
+		}
+		if len(gets) != len(got) {
+			t.Errorf("%d GETs for %d drifted objects: %v", len(gets), len(got), gets)
 		}
 		return got
 	}

@@ -57,6 +57,12 @@ func groupByResource(targets []Target) []*resourceGroup {
 // Lists are not paged: they are filtered by our labels, served from the API
 // server's watch cache, and carry metadata only.
 func (e *Engine) listGroup(ctx context.Context, g *resourceGroup, selector string, perNamespace bool) (map[object.ID]*metav1.PartialObjectMetadata, error) {
+	return e.listGroupAt(ctx, g, selector, perNamespace, "")
+}
+
+// listGroupAt is listGroup at resourceVersion rv: "" for a consistent
+// LIST, "0" for the API server's watch cache as it is (see Drift).
+func (e *Engine) listGroupAt(ctx context.Context, g *resourceGroup, selector string, perNamespace bool, rv string) (map[object.ID]*metav1.PartialObjectMetadata, error) {
 	client := e.meta.Resource(g.gvr)
 	out := map[object.ID]*metav1.PartialObjectMetadata{}
 	add := func(l *metav1.PartialObjectMetadataList) {
@@ -69,7 +75,7 @@ func (e *Engine) listGroup(ctx context.Context, g *resourceGroup, selector strin
 			out[object.ID{Group: g.gk.Group, Kind: g.gk.Kind, Namespace: ns, Name: m.Name}] = m
 		}
 	}
-	opts := metav1.ListOptions{LabelSelector: selector}
+	opts := metav1.ListOptions{LabelSelector: selector, ResourceVersion: rv}
 	if !g.namespaced || !perNamespace {
 		l, err := client.List(ctx, opts)
 		if err == nil {
