@@ -348,6 +348,13 @@ func kustomizationSpec(s *spec.SyncSpec, k *flux.Kustomization, src flux.Object,
 		Timeout: spec.NewDuration(k.Timeout), HealthChecks: k.HealthChecks, HealthCheckExprs: k.HealthCheckExprs, Decryption: k.Decryption,
 		ServiceAccountName: k.ServiceAccountName, KubeConfig: k.KubeConfig,
 	}
+	if d := k.Decryption; d != nil && d.SecretRef == nil {
+		// A sync's own decryption names its Secret: the keys of Flux's
+		// controller (--sops-age-secret) are nowhere in the input.
+		s.Decryption = nil
+		notes = append(notes, flux.FieldNote{Path: "spec.decryption", Note: "no secretRef: Flux uses kustomize-controller's keys " +
+			"(--sops-age-secret); set the sync's spec.decryption.secretRef to a Secret holding them; not converted"})
+	}
 	if pb := k.PostBuild; pb != nil {
 		s.PostBuild = &spec.PostBuild{Substitute: pb.Substitute, SubstituteFrom: pb.SubstituteFrom}
 		if pb.Strategy != flux.SubstituteWithVariables {

@@ -127,6 +127,7 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   path: ./apps
   prune: true
+  decryption: {provider: sops}
   dependsOn: [{name: infra}]
   deletionPolicy: Orphan
   ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]
@@ -162,8 +163,11 @@ spec:
 	for _, n := range s.NotConverted {
 		paths = append(paths, n.Path)
 	}
-	if diff := cmp.Diff([]string{"spec.interval", "spec.dependsOn", "spec.deletionPolicy", "spec.ignore"}, paths); diff != "" {
+	if diff := cmp.Diff([]string{"spec.interval", "spec.decryption", "spec.dependsOn", "spec.deletionPolicy", "spec.ignore"}, paths); diff != "" {
 		t.Errorf("not converted (-want +got):\n%s", diff)
+	}
+	if s.Sync.Spec.Decryption != nil {
+		t.Errorf("decryption without secretRef converted: %+v", s.Sync.Spec.Decryption)
 	}
 	notes := strings.Join(res.Notes, "\n")
 	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required",

@@ -196,6 +196,13 @@ spec:
 				Source: ID{KindOCIRepository, "src", "o"}, Path: "./", DeletionPolicy: DeletionPolicyMirrorPrune, Timeout: 30 * time.Second},
 		},
 		{
+			name: "Kustomization: decryption without secretRef, for the sync's keys",
+			doc:  "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: ns1}\nspec: {interval: 10m, prune: true, sourceRef: {kind: GitRepository, name: repo}, decryption: {provider: sops}}\n",
+			want: &Kustomization{Meta: meta(KindKustomization, "kustomize.toolkit.fluxcd.io/v1", "ns1", "k"),
+				Source: ID{KindGitRepository, "ns1", "repo"}, Path: "./", Prune: true, DeletionPolicy: DeletionPolicyMirrorPrune,
+				Timeout: 9*time.Minute + 30*time.Second, Decryption: &spec.Decryption{Provider: "sops"}},
+		},
+		{
 			name: "Kustomization: healthCheckExprs, as Flux's RFC 0009 example",
 			doc: "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: ns1}\n" +
 				"spec:\n  interval: 1h\n  prune: true\n  sourceRef: {kind: Bucket, name: b}\n  wait: true\n  healthCheckExprs:\n" +
@@ -470,8 +477,7 @@ func TestDecodeErrors(t *testing.T) {
 		want []string // each must be one line of the error
 	}{
 		{name: "decryption through a cloud key service is refused", doc: ks + ksSpec + "  decryption: {provider: sops, serviceAccountName: kms}\n",
-			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.decryption.serviceAccountName: not supported (cloud workload identity; use `secretRef`)",
-				"Kustomization/flux-system/apps: spec.decryption.secretRef: required"}},
+			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.decryption.serviceAccountName: not supported (cloud workload identity; use `secretRef`)"}},
 		{name: "kubeConfig without secretRef, and configMapRef", doc: ks + ksSpec + "  kubeConfig: {configMapRef: {name: kc}}\n",
 			is: ErrInvalid, want: []string{
 				"Kustomization/flux-system/apps: spec.kubeConfig.configMapRef: not supported (cloud provider identity for the remote cluster)",

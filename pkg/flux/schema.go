@@ -434,7 +434,10 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 			mapF("decryption", tObject, noteDecryption).sub(
 				mapF("provider", tString, "`sops`, the only provider").req().oneOf("sops"),
 				secretRefF("secretRef", "age identities (`*.agekey`) and OpenPGP private keys (`*.asc`), in the "+
-					"Kustomization's namespace (Flux may leave it out for a cloud KMS; gitsync reaches none)").req(),
+					"Kustomization's namespace. Without it, the keys of the sync's own `spec.decryption` are used, as "+
+					"kustomize-controller uses its controller-level keys (`--sops-age-secret`): none when the sync "+
+					"has no `spec.decryption`; refused for a Kustomization of another namespace than the sync's when "+
+					"the namespace's lockdown refuses cross-namespace references"),
 				refF("serviceAccountName", noteCloudSA, "").only("v1"),
 			),
 			ignF("interval", tDuration, noteIntervalTimeout).req(),

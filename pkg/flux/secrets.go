@@ -48,6 +48,11 @@ func Secrets(obj Object) []SecretUse {
 		add(o.SecretRef, "spec.secretRef")
 		add(o.CertSecretRef, "spec.certSecretRef")
 	case *Kustomization:
+		// Without a secretRef, decryption uses the keys of the sync's own
+		// spec.decryption, which the sync's RBAC covers already.
+		if d := o.Decryption; d != nil && d.SecretRef != nil {
+			add(d.SecretRef.Name, "spec.decryption.secretRef")
+		}
 		if o.PostBuild != nil {
 			for i, ref := range o.PostBuild.SubstituteFrom {
 				if ref.Kind == "Secret" {

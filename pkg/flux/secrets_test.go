@@ -19,7 +19,11 @@ func TestSecrets(t *testing.T) {
 		"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: h, namespace: ns1}\n" +
 			"spec: {url: 'https://charts', secretRef: {name: helm}}\n",
 		"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: ns3}\n" +
-			"spec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: g}, postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}, {kind: Secret, name: vars}]}}\n",
+			"spec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: g}, decryption: {provider: sops, secretRef: {name: sops}}, " +
+			"postBuild: {substituteFrom: [{kind: ConfigMap, name: vars}, {kind: Secret, name: vars}]}}\n",
+		// The sync's keys: no Secret of the Kustomization's namespace.
+		"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k2, namespace: ns3}\n" +
+			"spec: {interval: 1m, prune: true, sourceRef: {kind: GitRepository, name: g}, decryption: {provider: sops}}\n",
 		"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r, namespace: ns3}\n" +
 			"spec: {interval: 1m, chartRef: {kind: OCIRepository, name: o}, valuesFrom: [{kind: Secret, name: values}]}\n",
 		"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: anonymous, namespace: ns1}\nspec: {interval: 1m, url: 'https://h/r'}\n",
@@ -37,7 +41,7 @@ func TestSecrets(t *testing.T) {
 		{"ns2", "reg", "spec.secretRef"}, {"ns2", "tls", "spec.certSecretRef"}, {"ns2", "cosign", "spec.verify.secretRef"},
 		{"ns1", "s3", "spec.secretRef"}, {"ns1", "s3-tls", "spec.certSecretRef"},
 		{"ns1", "helm", "spec.secretRef"},
-		{"ns3", "vars", "spec.postBuild.substituteFrom[1]"},
+		{"ns3", "sops", "spec.decryption.secretRef"}, {"ns3", "vars", "spec.postBuild.substituteFrom[1]"},
 		{"ns3", "values", "spec.valuesFrom[0]"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

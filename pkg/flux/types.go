@@ -381,7 +381,9 @@ type Kustomization struct {
 	IgnoreMissingComponents bool
 	// PostBuild substitutes variables; nil when not set.
 	PostBuild *PostBuild
-	// Decryption decrypts SOPS-encrypted files; nil when not set.
+	// Decryption decrypts SOPS-encrypted files; nil when not set. Its
+	// SecretRef is nil when not set: the run then uses the sync's keys,
+	// as Flux uses kustomize-controller's (pkg/syncrun decrypt.go).
 	Decryption *spec.Decryption
 	// HealthChecks are waited for after apply when Wait is false.
 	HealthChecks []spec.HealthCheck

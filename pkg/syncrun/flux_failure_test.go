@@ -19,9 +19,14 @@ func newFluxSync(t *testing.T, files map[string]string) *fixture {
 	f := newFixture(t, gitserver.Options{})
 	f.name = "tree"
 	f.commit(expandNS(files, f.ns))
-	f.writeSpec(fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: tree, namespace: %s}\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref: {branch: main}\n  path: ./clusters/test\n",
-		f.ns, f.git.HTTPURL("app")))
+	f.writeSpec(fluxSyncDoc(f, ""))
 	return f
+}
+
+// fluxSyncDoc is the spec newFluxSync writes, with extra spec lines.
+func fluxSyncDoc(f *fixture, extra string) string {
+	return fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: tree, namespace: %s}\nspec:\n  source:\n    git:\n      url: %s\n      insecure: true\n      ref: {branch: main}\n  path: ./clusters/test\n%s",
+		f.ns, f.git.HTTPURL("app"), extra)
 }
 
 func expandNS(files map[string]string, ns string) map[string]string {

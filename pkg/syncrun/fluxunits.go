@@ -698,7 +698,7 @@ func newKustomizationUnit(ctx context.Context, r *runner, u flux.Unit, sources [
 }
 
 func (ku *kustomizationUnit) inputs(ctx context.Context) (*inputs, error) {
-	keys, keysDigest, err := ku.r.decryptionKeys(ctx, ku.k.ID.Namespace, ku.k.Decryption, "spec.decryption")
+	keys, keysDigest, err := ku.r.kustomizationKeys(ctx, ku.k.ID, ku.k.Decryption)
 	if err != nil {
 		return nil, err
 	}
@@ -753,7 +753,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 	setTransformers(&opts, k.CommonMetadata, k.Patches, k.Images)
 	out, err := render.Render(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, ku.r.decryptionHint(err, k.ID, k.Decryption)
 	}
 	ku.r.log.Info("rendered", "unit", k.ID.String(), "objects", len(out.Objects), "duration", time.Since(start).String())
 	if len(out.UndefinedVariables) > 0 {

@@ -13,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/gitsync/gitsync/pkg/lockdown"
 	"github.com/gitsync/gitsync/pkg/sops/sopstest"
 	"github.com/gitsync/gitsync/tests/gitserver"
 )
@@ -318,4 +320,174 @@ func TestSOPSFluxKustomization(t *testing.T) {
 	}
 	f.mustNotHave("nokeys")
 	checkNoPlaintext(t, writings(t, f, log, res))
+}
+
+// unitSyncKeys is a unit's decryption without a secretRef: Flux's
+// controller-level keys, which gitsync takes from the sync.
+const unitSyncKeys = "  decryption:\n    provider: sops\n"
+
+// syncKeysHint is what a unit falling back to a sync without decryption
+// says to configure.
+const syncKeysHint = "give the Kustomization a decryption.secretRef, or the sync a spec.decryption"
+
+// TestSOPSFluxKustomizationSyncKeys: a Flux Kustomization whose decryption
+// has no secretRef decrypts with the keys of the sync's spec.decryption,
+// as kustomize-controller does with its controller-level keys, and new
+// keys make it render again.
+func TestSOPSFluxKustomizationSyncKeys(t *testing.T) {
+	k := newSOPSKeys(t)
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml":                 kustomization("fallback", "./fallback", unitSyncKeys),
+	})
+	f.commit(map[string]string{"fallback/secret.yaml": encYAML(t,
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: unit-secret}\nstringData:\n  password: "+sopsPlaintexts[0]+"\n", k.ageOpts())})
+	createSecret(t, f.ns, "sops-keys", k.data)
+	f.writeSpec(fluxSyncDoc(f, sopsDecryption))
+	unit := "Kustomization/" + f.ns + "/fallback"
+
+	res, log := f.runLogged()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[unit]; u.Outcome != Succeeded || !u.Rendered {
+		t.Fatalf("fallback: %s, rendered %t (%s)", u.Outcome, u.Rendered, u.Message)
+	}
+	s, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "unit-secret", metav1.GetOptions{})
+	if err != nil || string(s.Data["password"]) != sopsPlaintexts[0] {
+		t.Fatalf("unit-secret: %v, %v; want it applied decrypted", s, err)
+	}
+	checkNoPlaintext(t, writings(t, f, log, res))
+
+	if u := units(f.run())[unit]; u.Outcome != Succeeded || u.Rendered {
+		t.Errorf("nothing changed: %s, rendered %t (%s); want it up to date", u.Outcome, u.Rendered, u.Message)
+	}
+	// Another key in the sync's Secret: the unit's inputs changed.
+	more := newSOPSKeys(t)
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Patch(t.Context(), "sops-keys", types.MergePatchType,
+		[]byte(fmt.Sprintf(`{"stringData":{"more.agekey":%q}}`, more.id.String())), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if u := units(f.run())[unit]; u.Outcome != Succeeded || !u.Rendered {
+		t.Errorf("new keys: %s, rendered %t (%s); want it rendered again", u.Outcome, u.Rendered, u.Message)
+	}
+}
+
+// TestSOPSFluxKustomizationNoSyncKeys: a Kustomization whose decryption
+// has no secretRef, in a sync without decryption, has no keys: its
+// encrypted file fails the render, naming the file and what to configure;
+// a unit without decryption at all fails as it always did.
+func TestSOPSFluxKustomizationNoSyncKeys(t *testing.T) {
+	k := newSOPSKeys(t)
+	secret := encYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: unit-secret}\nstringData:\n  password: "+sopsPlaintexts[0]+"\n", k.ageOpts())
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml": kustomization("fallback", "./fallback", unitSyncKeys) +
+			kustomization("nodecryption", "./nodecryption", ""),
+	})
+	f.commit(map[string]string{"fallback/secret.yaml": secret, "nodecryption/secret.yaml": secret})
+	res, log := f.runLogged()
+	if res.Outcome != Failed {
+		t.Fatalf("run %s, want Failed", res.Outcome)
+	}
+	got := units(res)
+	u := got["Kustomization/"+f.ns+"/fallback"]
+	for _, w := range []string{"fallback/secret.yaml: decryption required", "no secretRef", syncKeysHint} {
+		if u.Outcome != Failed || !strings.Contains(u.Message, w) {
+			t.Errorf("fallback: %s %q; want Failed, saying %q", u.Outcome, u.Message, w)
+		}
+	}
+	t.Logf("the unit said: %s", u.Message)
+	u = got["Kustomization/"+f.ns+"/nodecryption"]
+	if u.Outcome != Failed || !strings.Contains(u.Message, "nodecryption/secret.yaml: decryption required") ||
+		strings.Contains(u.Message, "secretRef") {
+		t.Errorf("nodecryption: %s %q; want Failed, naming the file and no secretRef", u.Outcome, u.Message)
+	}
+	if _, err := env.Client().CoreV1().Secrets(f.ns).Get(t.Context(), "unit-secret", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Secret unit-secret: %v, want NotFound", err)
+	}
+	checkNoPlaintext(t, writings(t, f, log, res))
+}
+
+// TestSOPSFluxKustomizationSyncKeysLockdown: in a namespace locked down
+// against cross-namespace references, a Kustomization of another
+// namespace may not fall back to the sync's keys (they would decrypt for
+// that namespace); one of the sync's namespace still does. Without the
+// lockdown both decrypt.
+func TestSOPSFluxKustomizationSyncKeysLockdown(t *testing.T) {
+	k := newSOPSKeys(t)
+	other := env.NewNamespace(t)
+	secret := func(name string) string {
+		return encYAML(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: "+name+"}\nstringData:\n  password: "+sopsPlaintexts[0]+"\n", k.ageOpts())
+	}
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/units.yaml":                 kustomization("local", "./local", unitSyncKeys),
+	})
+	// The other namespace's unit reads a GitRepository of its own
+	// namespace, so that only its decryption crosses namespaces.
+	f.commit(map[string]string{
+		"local/secret.yaml":  secret("local-secret"),
+		"remote/secret.yaml": secret("remote-secret"),
+		"clusters/test/remote.yaml": fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: %[1]s}
+spec:
+  interval: 1m
+  url: %[2]s
+  ref: {branch: main}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: remote, namespace: %[1]s}
+spec:
+  interval: 10m
+  path: ./remote
+  prune: true
+  targetNamespace: %[1]s
+  sourceRef: {kind: GitRepository, name: fleet}
+%[3]s`, other, f.git.HTTPURL("app"), unitSyncKeys),
+	})
+	createSecret(t, f.ns, "sops-keys", k.data)
+	f.writeSpec(fluxSyncDoc(f, sopsDecryption))
+	lock := func(p lockdown.Policy) {
+		t.Helper()
+		patch, err := p.MergePatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.Client().CoreV1().Namespaces().Patch(t.Context(), f.ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local, remote := "Kustomization/"+f.ns+"/local", "Kustomization/"+other+"/remote"
+
+	lock(lockdown.Policy{NoCrossNamespaceRefs: true})
+	res, log := f.runLogged()
+	got := units(res)
+	if u := got[local]; u.Outcome != Succeeded {
+		t.Errorf("local: %s (%s); want Succeeded", u.Outcome, u.Message)
+	}
+	u := got[remote]
+	for _, w := range []string{remote, "spec.decryption (no secretRef: the sync's spec.decryption): refused",
+		"namespace " + other, lockdown.AnnotationNoCrossNamespaceRefs, "decryption.secretRef"} {
+		if u.Outcome != Failed || !strings.Contains(u.Message, w) {
+			t.Errorf("remote: %s %q; want Failed, saying %q", u.Outcome, u.Message, w)
+		}
+	}
+	t.Logf("the unit said: %s", u.Message)
+	if _, err := env.Client().CoreV1().Secrets(other).Get(t.Context(), "remote-secret", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Secret remote-secret: %v, want NotFound", err)
+	}
+	checkNoPlaintext(t, writings(t, f, log, res, "local-secret"))
+
+	lock(lockdown.Policy{})
+	got = units(f.run())
+	for _, id := range []string{local, remote} {
+		if u := got[id]; u.Outcome != Succeeded {
+			t.Errorf("without the lockdown, %s: %s (%s); want Succeeded", id, u.Outcome, u.Message)
+		}
+	}
+	s, err := env.Client().CoreV1().Secrets(other).Get(t.Context(), "remote-secret", metav1.GetOptions{})
+	if err != nil || string(s.Data["password"]) != sopsPlaintexts[0] {
+		t.Errorf("without the lockdown, remote-secret: %v, %v; want it applied decrypted", s, err)
+	}
 }
