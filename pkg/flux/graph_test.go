@@ -585,3 +585,54 @@ func TestScheduleCancel(t *testing.T) {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
 }
+
+// TestScheduleUnordered: with Unordered a unit starts without waiting for
+// the units it depends on, so that a check that only reads runs a chain
+// of dependsOn at once; it still waits for its source, and a dependency
+// that failed still skips the units that have not started.
+func TestScheduleUnordered(t *testing.T) {
+	g := NewGraph(GraphOptions{})
+	if err := g.Add(ID{}, gitRepo("ns/r"), ks("ns/a", "r"), ks("ns/b", "r", "a"), ks("ns/c", "r", "b")); err != nil {
+		t.Fatal(err)
+	}
+	// a returns only once b and c have started: ordered, that never happens.
+	var started sync.WaitGroup
+	started.Add(2)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	got := Schedule(ctx, g, ScheduleOptions{Concurrency: 3, Unordered: true, Run: func(ctx context.Context, u Unit, _ []Object) ([]Object, error) {
+		if u.Metadata().ID.Name == "a" {
+			waited := make(chan struct{})
+			go func() { started.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-ctx.Done():
+				return nil, errors.New("b and c did not start while a ran")
+			}
+			return nil, nil
+		}
+		started.Done()
+		return nil, nil
+	}})
+	for _, r := range got {
+		if r.Status != Succeeded {
+			t.Errorf("%s: %s %v", r.Unit, r.Status, r.Err)
+		}
+	}
+
+	// A failed dependency skips what has not started yet.
+	g = NewGraph(GraphOptions{})
+	if err := g.Add(ID{}, gitRepo("ns/r"), ks("ns/a", "r"), ks("ns/b", "r", "a")); err != nil {
+		t.Fatal(err)
+	}
+	got = Schedule(t.Context(), g, ScheduleOptions{Concurrency: 1, Unordered: true, Run: func(ctx context.Context, u Unit, _ []Object) ([]Object, error) {
+		return nil, errors.New("broken")
+	}})
+	want := []outcome{
+		{Unit: "Kustomization/ns/a", Status: "Failed", Err: "Kustomization/ns/a: broken"},
+		{Unit: "Kustomization/ns/b", Status: "Skipped", Err: "Kustomization/ns/b: dependency did not succeed: Kustomization/ns/a failed: Kustomization/ns/a: broken"},
+	}
+	if diff := cmp.Diff(want, outcomes(got)); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}

@@ -60,6 +60,13 @@ type ScheduleOptions struct {
 	// Concurrency is how many units run at once. Default
 	// DefaultConcurrency.
 	Concurrency int
+	// Unordered starts a unit without waiting for the units it depends on
+	// (its sources it still waits for). For runs that only read, such as
+	// the check of a tree before its run takes the Lease: every unit
+	// found idle would have run in the same state in any order, and the
+	// first that is not ends the check. A dependency that failed still
+	// skips the units that have not started. Default false.
+	Unordered bool
 }
 
 // unitState is a unit's place in the schedule.
@@ -111,7 +118,7 @@ func Schedule(ctx context.Context, g *Graph, opts ScheduleOptions) []Result {
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
-	s := &scheduler{g: g, state: map[ID]unitState{}, results: map[ID]*Result{}}
+	s := &scheduler{g: g, state: map[ID]unitState{}, results: map[ID]*Result{}, unordered: opts.Unordered}
 	completions := make(chan completion)
 	inFlight := 0
 	for {
@@ -172,6 +179,8 @@ type scheduler struct {
 	// fellBack is set when settle added a GraphOptions.Fallback object:
 	// the units waiting for it can start.
 	fellBack bool
+	// unordered is ScheduleOptions.Unordered.
+	unordered bool
 }
 
 // track picks up units added to the graph since the last call.
@@ -276,14 +285,23 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 
 // ready returns u's sources when u can start now.
 func (s *scheduler) ready(u Unit) ([]Object, bool) {
-	for _, dep := range s.g.Dependencies(u) {
-		r, ok := s.results[dep]
-		if !ok || s.state[dep] != done || r.Status != Succeeded {
-			return nil, false
-		}
+	if !s.unordered && !s.dependenciesSucceeded(u) {
+		return nil, false
 	}
 	sources, err := s.g.Sources(u)
 	return sources, err == nil
+}
+
+// dependenciesSucceeded reports whether every unit u depends on ran and
+// succeeded.
+func (s *scheduler) dependenciesSucceeded(u Unit) bool {
+	for _, dep := range s.g.Dependencies(u) {
+		r, ok := s.results[dep]
+		if !ok || s.state[dep] != done || r.Status != Succeeded {
+			return false
+		}
+	}
+	return true
 }
 
 // finish records a completed run and adds what it rendered.

@@ -43,7 +43,9 @@ import (
 // to run and the stored unit tree is unchanged, the run writes nothing;
 // the first unit that needs a write stops the check, and the run takes the
 // Lease and starts over (a unit's check is not reused: the tree is checked
-// again under the Lease). Syncs with spec.imageUpdate (which pushes to Git
+// again under the Lease). The check does not wait for dependsOn
+// (flux.ScheduleOptions.Unordered): a unit found idle would be idle in any
+// order, and the first unit that is not ends the check anyway. Syncs with spec.imageUpdate (which pushes to Git
 // while it resolves) take the Lease first, as before.
 
 // checkFirst checks the sync's own unit without the Lease when the sync

@@ -103,7 +103,10 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 		} else {
 			uctx, cancel := r.unitsContext(ctx, res.Start)
 			defer cancel()
-			results = flux.Schedule(uctx, g, flux.ScheduleOptions{Run: r.runFluxUnit, Concurrency: r.sync.Spec.Flux.UnitConcurrency()})
+			// The check before the Lease only reads: its units need not
+			// wait for their dependencies (noop.go).
+			results = flux.Schedule(uctx, g, flux.ScheduleOptions{Run: r.runFluxUnit, Concurrency: r.sync.Spec.Flux.UnitConcurrency(),
+				Unordered: r.checking()})
 			deadline = r.deadlineNote(uctx, r.runBudget(g))
 		}
 	}
