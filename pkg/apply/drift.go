@@ -37,6 +37,10 @@ type DriftOptions struct {
 	// (Options.Ignore): the fields they name are left out of the
 	// comparison, as of the fingerprints. Default none.
 	Ignore []IgnoreRule
+	// Shared, when set, answers the LISTs from LISTs shared with other
+	// checks (SharedLists); what it cannot answer is listed as without
+	// it. Not with PerNamespace. Default none.
+	Shared *SharedLists
 }
 
 // Listed is what a drift check listed: the live metadata of the objects
@@ -108,7 +112,8 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 			check = append(check, t)
 		}
 	}
-	selector := labels.SelectorFromSet(opts.Selector).String()
+	parsed := labels.SelectorFromSet(opts.Selector)
+	selector := parsed.String()
 	var (
 		mu      sync.Mutex
 		drifted []object.ID
@@ -121,7 +126,15 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 	}
 	forEach(ctx, groupByResource(check), opts.Concurrency, func(ctx context.Context, g *resourceGroup) {
 		lctx, st := withServerTime(ctx)
-		live, err := e.listGroupAt(lctx, g, selector, opts.PerNamespace, "0")
+		var live map[object.ID]*metav1.PartialObjectMetadata
+		var err error
+		at, shared := time.Time{}, false
+		if !opts.PerNamespace {
+			live, at, shared = opts.Shared.get(ctx, e, g, parsed)
+		}
+		if !shared {
+			live, err = e.listGroupAt(lctx, g, selector, opts.PerNamespace, "0")
+		}
 		if err == nil {
 			var suspects []Target
 			for _, t := range g.targets {
@@ -134,7 +147,10 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 			}
 		}
 		if err == nil && opts.Listed != nil {
-			opts.Listed.add(g.gvr, live, st.get())
+			if t := st.get(); at.IsZero() || (!t.IsZero() && t.Before(at)) {
+				at = t
+			}
+			opts.Listed.add(g.gvr, live, at)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -505,6 +505,22 @@ func TestFluxRepository(t *testing.T) {
 	if w := recorded.writes(); len(w) != 0 {
 		t.Errorf("a run with nothing changed wrote %d times: %v", len(w), w)
 	}
+	// The units' drift checks share one LIST per resource (apply.SharedLists).
+	lists := map[string]int{}
+	for _, r := range recorded.all() {
+		if path := strings.TrimPrefix(r, "GET "); path != r && !strings.Contains(path, "/namespaces/") && strings.Count(path, "/") <= 4 &&
+			path != "/api" && path != "/apis" {
+			lists[path]++
+		}
+	}
+	for path, n := range lists {
+		if n > 1 {
+			t.Errorf("%d LISTs of %s with nothing changed; want the units to share one", n, path)
+		}
+	}
+	if len(lists) == 0 {
+		t.Errorf("no drift LIST in %v", recorded.all())
+	}
 	if res.Rendered {
 		t.Error("the sync rendered again with nothing changed")
 	}

@@ -7,9 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gitsync/gitsync/pkg/apply"
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/pkg/source"
 )
 
@@ -55,6 +57,14 @@ func (r *runner) checkFirst(ctx context.Context, inv *inventory.Inventory, res *
 	rec := &inv.Record
 	if rec.LastRun.Result != inventory.ResultSucceeded || r.sync.Spec.ImageUpdate != nil {
 		return nil
+	}
+	// The sync's objects and its units' all carry the sync's labels: the
+	// drift checks of the sync and of its units share one LIST per
+	// resource (apply.SharedLists), which nothing writes meanwhile. Not
+	// for a namespaced install, whose cluster-wide LISTs are refused.
+	if len(rec.Units) > 0 && !r.opts.NamespaceScoped {
+		r.shared = apply.NewSharedLists(r.engine, map[string]string{inventory.LabelSync: r.opts.Name, names.LabelSyncNamespace: r.opts.Namespace})
+		defer func() { r.shared = nil }()
 	}
 	root := r.rootUnit(inv, res)
 	root.deferPrune = len(rec.Units) > 0

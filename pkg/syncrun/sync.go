@@ -225,6 +225,9 @@ type runner struct {
 	// checkedUnits the units of the record as the run read it.
 	check        unitsCheck
 	checkedUnits []inventory.UnitRecord
+	// shared are the drift checks' shared LISTs while the run checks
+	// before its Lease (noop.go); nil otherwise.
+	shared *apply.SharedLists
 	// stopReadAhead ends the reads started before the Lease for the write
 	// the check decided on, and waits for them (readAhead); nil when none.
 	stopReadAhead func()

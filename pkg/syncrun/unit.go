@@ -379,7 +379,7 @@ type driftCheck struct {
 // startDrift starts the drift check of the objects u's inventory records.
 func (r *runner) startDrift(ctx context.Context, u *unit) *driftCheck {
 	d := &driftCheck{listed: &apply.Listed{}}
-	opts := apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: d.listed, Ignore: u.ignore}
+	opts := apply.DriftOptions{Selector: u.labels, Concurrency: r.opts.Concurrency, Listed: d.listed, Ignore: u.ignore, Shared: r.shared}
 	recorded := targets(u.inv.Entries)
 	d.wait = async(func() ([]object.ID, error) { return u.to.engine.Drift(ctx, recorded, opts) })
 	return d
