@@ -58,18 +58,26 @@ func exercise[T metav1.Object, L any](t *testing.T, c kube.ObjectClient[T, L], o
 		t.Errorf("second create: %v, want AlreadyExists (409)", err)
 	}
 
-	got, err := c.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get %s: %v", name, err)
-	}
-	if got.GetUID() != created.GetUID() {
-		t.Errorf("get answered uid %q, created %q", got.GetUID(), created.GetUID())
-	}
-
-	got.SetLabels(map[string]string{"kube-test": label, "step": "updated"})
-	updated, err := c.Update(ctx, got, metav1.UpdateOptions{})
-	if err != nil {
-		t.Fatalf("update %s: %v", name, err)
+	// A controller may write the object between the get and the update
+	// (the Job controller, its status): the update is then refused as
+	// stale, and made again on what a new get returns.
+	var updated T
+	for attempt := 1; ; attempt++ {
+		got, err := c.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("get %s: %v", name, err)
+		}
+		if got.GetUID() != created.GetUID() {
+			t.Errorf("get answered uid %q, created %q", got.GetUID(), created.GetUID())
+		}
+		got.SetLabels(map[string]string{"kube-test": label, "step": "updated"})
+		updated, err = c.Update(ctx, got, metav1.UpdateOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) || attempt == 5 {
+			t.Fatalf("update %s (attempt %d): %v", name, attempt, err)
+		}
 	}
 	if updated.GetLabels()["step"] != "updated" || updated.GetResourceVersion() == created.GetResourceVersion() {
 		t.Errorf("update answered labels %v, resourceVersion %q (created at %q)", updated.GetLabels(), updated.GetResourceVersion(), created.GetResourceVersion())
