@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -271,6 +272,27 @@ func replicasOf(t *testing.T, ns, name string) int64 {
 	return n
 }
 
+// settled waits until the Deployment's controller stopped writing its
+// status (the resourceVersion stays the same for 300 ms): an apply whose
+// action is asserted right after creation could otherwise see the object
+// changed under it, within a second of its own last apply, and report
+// Configured (classify).
+func settled(t *testing.T, ns, name string) {
+	t.Helper()
+	last, still := "", 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rv := liveDeployment(t, ns, name).GetResourceVersion()
+		if rv == last {
+			if still++; still == 3 {
+				return
+			}
+			continue
+		}
+		last, still = rv, 0
+	}
+	t.Fatalf("Deployment %s/%s: still written after 10 s", ns, name)
+}
+
 // scale sets replicas through the scale subresource, as an autoscaler does.
 func scale(t *testing.T, ns, name string, replicas int32) {
 	t.Helper()
@@ -391,6 +413,7 @@ func TestIgnoreRulesKeepOwnedFields(t *testing.T) {
 	e, _ := newEngine(t, nil)
 	labels := testLabels(ns)
 	mustApply(t, e, objs(t, ns, deploymentYAML("web", 2, "example.invalid/x:1")), Options{Labels: labels})
+	settled(t, ns, "web")
 	rules := []IgnoreRule{{Paths: []string{"/spec/replicas", "/spec/template/spec/containers/0/image"}}}
 	cs := mustApply(t, e, objs(t, ns, deploymentYAML("web", 2, "example.invalid/x:1")), Options{Labels: labels, Ignore: rules})
 	if got := actions(cs)["Deployment.apps/"+ns+"/web"]; got != Unchanged {
