@@ -70,6 +70,17 @@ func noopFixture(t *testing.T) *fixture {
 	})
 	f.install(f.git.HTTPURL("app"), "", "")
 	f.mustSucceed(f.run())
+	// The next run's drift check lists from the API server's watch cache,
+	// which holds a run's writes moments after it; runs minutes apart
+	// never see it behind. The tests' next run starts at once, and counts
+	// requests: wait until the cache holds the first run's record.
+	opts := metav1.ListOptions{ResourceVersion: f.inventory().ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}
+	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).List(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client().CoreV1().Secrets(f.ns).List(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
