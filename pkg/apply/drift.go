@@ -135,16 +135,21 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		if !shared {
 			live, err = e.listGroupAt(lctx, g, selector, opts.PerNamespace, "0")
 		}
-		if err == nil {
-			var suspects []Target
+		// Only the suspects can differ once they were read again: the
+		// comparison is not made twice for the others.
+		var suspects []Target
+		switch {
+		case err == nil:
 			for _, t := range g.targets {
 				if differs(t, live) {
 					suspects = append(suspects, t)
 				}
 			}
 			if len(suspects) > 0 {
-				live, err = e.readAgain(lctx, g, live, suspects, opts)
+				live, err = e.readAgain(lctx, g, live, suspects, parsed, opts)
 			}
+		case apierrors.IsNotFound(err):
+			suspects = g.targets // the resource itself is gone, so are its objects
 		}
 		if err == nil && opts.Listed != nil {
 			if t := st.get(); at.IsZero() || (!t.IsZero() && t.Before(at)) {
@@ -154,11 +159,11 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil && !apierrors.IsNotFound(err) { // NotFound: the resource itself is gone, so are its objects
+		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 			return
 		}
-		for _, t := range g.targets {
+		for _, t := range suspects {
 			if differs(t, live) {
 				drifted = append(drifted, t.ID)
 			}
@@ -176,10 +181,9 @@ func (e *Engine) Drift(ctx context.Context, recorded []Target, opts DriftOptions
 
 // readAgain reads consistently the suspects, objects of g that the watch
 // cache's LIST (live) showed drifted, and returns live with what was read
-// instead: one GET each (an object gone, or without the selector labels any
+// instead: one GET each (an object gone, or without selector's labels any
 // more, is left out), or a consistent LIST of g past confirmByGet objects.
-func (e *Engine) readAgain(ctx context.Context, g *resourceGroup, live map[object.ID]*metav1.PartialObjectMetadata, suspects []Target, opts DriftOptions) (map[object.ID]*metav1.PartialObjectMetadata, error) {
-	selector := labels.SelectorFromSet(opts.Selector)
+func (e *Engine) readAgain(ctx context.Context, g *resourceGroup, live map[object.ID]*metav1.PartialObjectMetadata, suspects []Target, selector labels.Selector, opts DriftOptions) (map[object.ID]*metav1.PartialObjectMetadata, error) {
 	if len(suspects) > confirmByGet {
 		return e.listGroup(ctx, g, selector.String(), opts.PerNamespace)
 	}

@@ -17,8 +17,8 @@ import (
 // of the sync's) make one LIST per resource between them instead of one
 // each: the first check that needs a resource lists it with the shared
 // labels, cluster-wide and from the watch cache, and every check takes
-// its own objects from that answer. With 25 units of 7 kinds that is 7
-// LISTs instead of 175, and the API server filters each resource once.
+// its own objects from that answer: one LIST per resource for all of
+// them, and the API server filters each resource once.
 //
 // Use it only while nothing writes the objects (a check before a run
 // takes its Lease): later checks see the answer as it was when listed. A

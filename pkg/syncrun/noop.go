@@ -47,8 +47,9 @@ import (
 // Lease and starts over (a unit's check is not reused: the tree is checked
 // again under the Lease). The check does not wait for dependsOn
 // (flux.ScheduleOptions.Unordered): a unit found idle would be idle in any
-// order, and the first unit that is not ends the check anyway. Syncs with spec.imageUpdate (which pushes to Git
-// while it resolves) take the Lease first, as before.
+// order, and the first unit that is not ends the check anyway. Syncs with
+// spec.imageUpdate (which pushes to Git while it resolves) take the Lease
+// first, as before.
 
 // checkFirst checks the sync's own unit without the Lease when the sync
 // may be found unchanged, and returns it; nil when the run is to take the
@@ -107,12 +108,20 @@ func (r *runner) readAhead(ctx context.Context, u *unit) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	src, engine := u.check.src.res, u.to.engine
 	fetched := async(func() (*source.Artifact, error) { return r.sources.Fetch(ctx, src) })
-	discovered := async(func() (struct{}, error) { return struct{}{}, engine.Discover(ctx) })
+	discovered := discoverAsync(ctx, engine)
 	r.stopReadAhead = func() {
 		cancel()
 		_, _ = fetched()
-		_, _ = discovered()
+		discovered()
 	}
+}
+
+// discoverAsync reads e's API discovery in the background (Engine.Discover)
+// and returns a function that waits for the read. A failed read is not
+// kept: the first lookup reads again and reports it.
+func discoverAsync(ctx context.Context, e *apply.Engine) (wait func()) {
+	done := async(func() (struct{}, error) { return struct{}{}, e.Discover(ctx) })
+	return func() { _, _ = done() }
 }
 
 // unitsCheck is the state of the check of a sync's units before the run

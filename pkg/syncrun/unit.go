@@ -414,8 +414,7 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 
 	// The objects' kinds are resolved right after the render: discovery
 	// is read meanwhile (at once when the Engine read it already).
-	discovered := async(func() (struct{}, error) { return struct{}{}, u.to.engine.Discover(ctx) })
-	defer func() { _, _ = discovered() }()
+	defer discoverAsync(ctx, u.to.engine)()
 
 	// A chart renders as an upgrade once a previous apply succeeded.
 	isUpgrade := rec.LastAppliedRevision != ""
