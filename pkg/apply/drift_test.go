@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -149,5 +151,16 @@ func TestWait(t *testing.T) {
 	missing := Target{ID: cmID(ns, "missing"), Version: "v1", Resource: "configmaps", Namespaced: true}
 	if err := e.Wait(t.Context(), []Target{missing}, WaitOptions{Timeout: time.Second}); err == nil || !strings.Contains(err.Error(), "NotFound") {
 		t.Errorf("Wait for a missing object: %v", err)
+	}
+
+	// A wait whose context has ended may read nothing; it fails with the
+	// context's error for each target it did not read (once it panicked).
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 20 {
+		err := e.Wait(ended, cs.Targets(), WaitOptions{Timeout: time.Second, Selector: testLabels(ns)})
+		if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "canceled") {
+			t.Fatalf("Wait with an ended context: %v", err)
+		}
 	}
 }

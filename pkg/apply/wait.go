@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,9 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 		for _, i := range pending {
 			s := states[i]
 			switch {
+			case s.err == nil && s.result == nil:
+				// Not polled: the wait ended before its read started.
+				still = append(still, i)
 			case s.err == nil && s.result.Status == status.CurrentStatus:
 			case s.err == nil && s.result.Status == status.FailedStatus:
 				failed = true
@@ -136,8 +140,8 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 			for _, i := range pending {
 				s := states[i]
 				switch {
-				case ctx.Err() != nil && s.result == nil && s.err == nil:
-					results[i] = fmt.Errorf("%s: not Current: %w", targets[i].ID, ctx.Err())
+				case s.result == nil && s.err == nil:
+					results[i] = fmt.Errorf("%s: not Current: %w", targets[i].ID, cmp.Or(ctx.Err(), errors.New("not read")))
 				case s.err != nil:
 					results[i] = fmt.Errorf("%s: not Current: %w", targets[i].ID, s.err)
 				case s.result.Status == status.FailedStatus:
@@ -162,6 +166,9 @@ func (e *Engine) waitAll(ctx context.Context, targets []Target, opts WaitOptions
 func judge(ctx context.Context, j StatusJudge, u *unstructured.Unstructured) (*status.Result, error) {
 	if j != nil {
 		if res, ok, err := j.Judge(ctx, u); ok {
+			if res == nil && err == nil {
+				res = &status.Result{Status: status.UnknownStatus, Message: "no status computed"}
+			}
 			return res, err
 		}
 	}
