@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/object"
 )
@@ -33,6 +34,7 @@ func TestDrift(t *testing.T) {
 	drift := func(t *testing.T) []object.ID {
 		t.Helper()
 		requests.reset()
+		cacheCaughtUp(t, recorded)
 		got, err := e.Drift(t.Context(), recorded, DriftOptions{Selector: labels})
 		if err != nil {
 			t.Fatal(err)
@@ -119,6 +121,36 @@ func TestDrift(t *testing.T) {
 	got, err := e.Drift(t.Context(), append(recorded, unchecked), DriftOptions{Selector: labels})
 	if err != nil || len(got) != 0 {
 		t.Errorf("Drift with an unfingerprinted target: %v %v", got, err)
+	}
+}
+
+// cacheCaughtUp waits until the API server's watch cache of every resource
+// and namespace of targets holds all writes made so far. The drift check
+// lists from that cache, which may lag by moments: what it does not show
+// yet is found by the next run, so a test expecting drift right after a
+// write waits for it first.
+func cacheCaughtUp(t *testing.T, targets []Target) {
+	t.Helper()
+	type key struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	seen := map[key]bool{}
+	for _, tg := range targets {
+		k := key{tg.GroupVersionResource(), tg.Namespace}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		res := env.Dynamic().Resource(k.gvr).Namespace(k.ns)
+		now, err := res.List(t.Context(), metav1.ListOptions{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := res.List(t.Context(), metav1.ListOptions{Limit: 1, ResourceVersion: now.GetResourceVersion(),
+			ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

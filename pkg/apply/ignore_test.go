@@ -321,6 +321,7 @@ func TestIgnoreRules(t *testing.T) {
 	}
 	drift := func(recorded []Target) []object.ID {
 		t.Helper()
+		cacheCaughtUp(t, recorded)
 		got, err := e.Drift(t.Context(), recorded, DriftOptions{Selector: labels, Ignore: rules})
 		if err != nil {
 			t.Fatal(err)
@@ -466,6 +467,7 @@ func TestIgnoreRulesAnnotation(t *testing.T) {
 	if err := update(t.Context(), cmGVR, live, "operator"); err != nil {
 		t.Fatal(err)
 	}
+	cacheCaughtUp(t, cs.Targets())
 	got, err := e.Drift(t.Context(), cs.Targets(), DriftOptions{Selector: labels, Ignore: rules})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("drift after the operator's write (team): %v %v", got, err)

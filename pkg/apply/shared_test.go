@@ -35,6 +35,7 @@ func TestSharedLists(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	cacheCaughtUp(t, recorded["b"])
 	requests.reset()
 	shared := NewSharedLists(e, common)
 	got := map[string][]object.ID{}
