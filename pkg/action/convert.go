@@ -449,6 +449,17 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 	} else {
 		s.Helm.CRDs = h.Upgrade.CRDs
 	}
+	if h.Test.Enable {
+		s.Helm.Test = &spec.HelmTest{Enable: true, IgnoreFailures: h.IgnoresTestFailures(h.Upgrade), Filters: h.Test.Filters}
+		if h.Test.Timeout != h.Timeout {
+			s.Helm.Test.Timeout = spec.NewDuration(h.Test.Timeout)
+		}
+		if h.IgnoresTestFailures(h.Install) != h.IgnoresTestFailures(h.Upgrade) {
+			notes = append(notes, flux.FieldNote{Path: "spec.install.remediation.ignoreTestFailures, spec.upgrade.remediation.ignoreTestFailures",
+				Note: fmt.Sprintf("%t on install, %t on upgrade: a sync has one setting (spec.helm.test.ignoreFailures), the upgrade's",
+					h.IgnoresTestFailures(h.Install), h.IgnoresTestFailures(h.Upgrade))})
+		}
+	}
 	if h.StorageNamespace != h.ID.Namespace {
 		notes = append(notes, flux.FieldNote{Path: "spec.storageNamespace", Note: "gitsync writes no Helm release storage: not converted"})
 	}

@@ -3,8 +3,10 @@ package action
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -62,6 +64,8 @@ spec:
   chartRef: {kind: OCIRepository, name: charts}
   targetNamespace: web
   values: {replicaCount: 3}
+  test: {enable: true, timeout: 3m, filters: [{name: slow, exclude: true}]}
+  install: {remediation: {ignoreTestFailures: true}}
   driftDetection: {mode: warn, ignore: [{paths: [/spec/replicas]}]}`)})
 	must(t, err)
 	if len(res.Syncs) != 2 || len(res.Notes) != 0 {
@@ -97,11 +101,16 @@ spec:
 		h.TargetNamespace != "web" || h.Helm == nil || h.Helm.ReleaseName != "web-podinfo" || h.Helm.Values["replicaCount"] != float64(3) {
 		t.Errorf("HelmRelease's sync: %+v, helm %+v", h, h.Helm)
 	}
+	wantTest := &spec.HelmTest{Enable: true, Timeout: spec.NewDuration(3 * time.Minute), Filters: spec.HelmTestFilters{{Name: "slow", Exclude: true}}}
+	if diff := cmp.Diff(wantTest, h.Helm.Test, cmpopts.IgnoreUnexported(spec.Duration{})); diff != "" {
+		t.Errorf("HelmRelease's tests (-want +got):\n%s", diff)
+	}
 	var notConverted []string
 	for _, n := range hr.NotConverted {
 		notConverted = append(notConverted, n.Path)
 	}
-	if diff := cmp.Diff([]string{"spec.driftDetection.mode", "spec.driftDetection.ignore"}, notConverted); diff != "" {
+	if diff := cmp.Diff([]string{"spec.install.remediation.ignoreTestFailures, spec.upgrade.remediation.ignoreTestFailures",
+		"spec.driftDetection.mode", "spec.driftDetection.ignore"}, notConverted); diff != "" {
 		t.Errorf("HelmRelease not converted (-want +got):\n%s", diff)
 	}
 	if hr.Objects == nil || hr.Objects.CronJob == nil {

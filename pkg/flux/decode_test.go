@@ -441,6 +441,21 @@ spec:
 				PostRenderStrategy: spec.PostRenderCombined},
 		},
 		{
+			name: "HelmRelease: tests, their filters and whether an action ignores their failures",
+			doc: "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app, namespace: apps}\n" +
+				"spec:\n  interval: 1m\n  timeout: 2m\n  chartRef: {kind: OCIRepository, name: o}\n" +
+				"  test: {enable: true, ignoreFailures: true, filters: [{name: smoke}, {name: slow, exclude: true}]}\n" +
+				"  upgrade: {remediation: {ignoreTestFailures: false, retries: 3}}\n",
+			want: &HelmRelease{Meta: meta(KindHelmRelease, "helm.toolkit.fluxcd.io/v2", "apps", "app"),
+				ChartRef:    ID{KindOCIRepository, "apps", "o"},
+				ReleaseName: "app", ReleaseNamespace: "apps", StorageNamespace: "apps", Timeout: 2 * time.Minute,
+				Install: HelmAction{Timeout: 2 * time.Minute, CRDs: spec.CRDsCreate, Wait: true, WaitForJobs: true},
+				Upgrade: HelmAction{Timeout: 2 * time.Minute, CRDs: spec.CRDsCreate, Wait: true, WaitForJobs: true, IgnoreTestFailures: new(false)},
+				Test: HelmTest{Enable: true, Timeout: 2 * time.Minute, IgnoreFailures: true,
+					Filters: spec.HelmTestFilters{{Name: "smoke"}, {Name: "slow", Exclude: true}}},
+				PostRenderStrategy: spec.PostRenderCombined},
+		},
+		{
 			name: "HelmRelease: a long default release name is shortened as helm-controller does",
 			doc:  "apiVersion: helm.toolkit.fluxcd.io/v2beta2\nkind: HelmRelease\nmetadata: {name: release-name-with-very-long-name-which-is, namespace: ns1}\nspec: {interval: 1m, targetNamespace: longer-than-53-characters, chartRef: {kind: HelmChart, name: c}}\n",
 			want: &HelmRelease{Meta: meta(KindHelmRelease, "helm.toolkit.fluxcd.io/v2beta2", "ns1", "release-name-with-very-long-name-which-is"),
@@ -584,10 +599,9 @@ spec:
 			is: ErrUnsupported, want: []string{"Kustomization/flux-system/apps: spec.healthCheckExprs[0].kind: Secrets are not judged by expressions: an evaluation error could quote their data"}},
 		{name: "HelmRelease with both", doc: hr + hrSpec + "  chartRef: {kind: OCIRepository, name: o}\n", is: ErrInvalid,
 			want: []string{"HelmRelease/apps/app: spec: exactly one of chart and chartRef must be set"}},
-		{name: "HelmRelease refusals", doc: hr + hrSpec + "  test: {enable: true}\n  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",
+		{name: "HelmRelease refusals", doc: hr + hrSpec + "  upgrade: {preserveValues: true, serverSideApply: disabled}\n  install: {serverSideApply: false}\n",
 			is: ErrUnsupported, want: []string{
 				"HelmRelease/apps/app: spec.install.serverSideApply: gitsync always applies server-side",
-				"HelmRelease/apps/app: spec.test.enable: Helm tests are not supported",
 				"HelmRelease/apps/app: spec.upgrade.preserveValues: not supported (re-using the last release's values is not declarative)",
 				`HelmRelease/apps/app: spec.upgrade.serverSideApply: "disabled" is not supported: gitsync always applies server-side`}},
 		{name: "ignored fields are still checked", doc: hr + hrSpec + "  install: {remediation: {retires: 3}}\n", is: ErrInvalid,

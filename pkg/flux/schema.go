@@ -553,13 +553,14 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 			),
 			mapF("install", tObject, "the first run of the unit").sub(helmActionFields(true)...),
 			mapF("upgrade", tObject, "every later run").sub(helmActionFields(false)...),
-			ignF("test", tObject, "Helm tests are not run").sub(
-				ignF("enable", tBool, "").refusing("`true` is refused: Helm tests are not run", refuseTrue("Helm tests are not supported")),
-				ignF("timeout", tDuration, ""),
-				ignF("ignoreFailures", tBool, ""),
-				ignF("filters", tObjects, "").only("v2", "v2beta2").sub(
-					ignF("name", tString, "").req(),
-					ignF("exclude", tBool, ""),
+			mapF("test", tObject, "the chart's tests (hooks of the `test` event) after each install or upgrade; not "+
+				"after a run that only corrects drift, as helm-controller runs them after its actions only").sub(
+				mapF("enable", tBool, "run the tests"),
+				mapF("timeout", tDuration, "bounds the tests together; default `spec.timeout`"),
+				mapF("ignoreFailures", tBool, "a failed test is named in the unit's message and does not fail the unit"),
+				mapF("filters", tObjects, "choose tests by their object's name").only("v2", "v2beta2").sub(
+					mapF("name", tString, "a test's `metadata.name`").req(),
+					mapF("exclude", tBool, "skip the test so named; when every entry excludes, all other tests run"),
 				),
 			),
 			ignF("rollback", tObject, "gitsync does not roll back by itself: a failed run leaves the objects as "+
@@ -627,8 +628,7 @@ func helmActionFields(install bool) []field {
 			ignF("name", tString, "").req().oneOf("RemediateOnFailure", "RetryOnFailure"),
 			ignF("retryInterval", tDuration, ""),
 		),
-		ignF("remediation", tObject, "gitsync neither retries within a run nor rolls back or uninstalls by "+
-			"itself: the next run tries again").sub(remediationFields(install)...),
+		mapF("remediation", tObject, "only `ignoreTestFailures` has an effect").sub(remediationFields(install)...),
 		ignF("disableTakeOwnership", tBool, "false is what gitsync does").
 			only("v2").refusing("`true` is refused: server-side apply takes over what gitsync applies",
 			refuseTrue("gitsync takes ownership of existing objects (server-side apply)")),
@@ -668,13 +668,14 @@ func helmActionFields(install bool) []field {
 }
 
 func remediationFields(install bool) []field {
+	const noRemediation = "gitsync neither retries within a run nor rolls back or uninstalls by itself: the next run tries again"
 	fs := []field{
-		ignF("retries", tInt, ""),
-		ignF("ignoreTestFailures", tBool, ""),
-		ignF("remediateLastFailure", tBool, ""),
+		ignF("retries", tInt, noRemediation),
+		mapF("ignoreTestFailures", tBool, "failed tests after this action do not fail the unit; default `spec.test.ignoreFailures`"),
+		ignF("remediateLastFailure", tBool, noRemediation),
 	}
 	if !install {
-		fs = append(fs, ignF("strategy", tString, "").oneOf("rollback", "uninstall"))
+		fs = append(fs, ignF("strategy", tString, noRemediation).oneOf("rollback", "uninstall"))
 	}
 	return fs
 }

@@ -459,6 +459,8 @@ type HelmRelease struct {
 	// following ones.
 	Install HelmAction
 	Upgrade HelmAction
+	// Test is spec.test.
+	Test HelmTest
 	// Values are merged over ValuesFrom.
 	Values map[string]any
 	// ValuesFrom read values from ConfigMaps and Secrets in the
@@ -505,6 +507,17 @@ type ChartTemplate struct {
 	IgnoreMissingValuesFiles bool
 }
 
+// HelmTest is a HelmRelease's spec.test: the chart's tests after each
+// install or upgrade.
+type HelmTest struct {
+	Enable bool
+	// Timeout bounds the tests together. Default: the HelmRelease's
+	// Timeout.
+	Timeout        time.Duration
+	IgnoreFailures bool
+	Filters        spec.HelmTestFilters
+}
+
 // HelmAction is how a HelmRelease installs (first run) or upgrades.
 type HelmAction struct {
 	// Timeout of the action. Default: the HelmRelease's Timeout.
@@ -524,6 +537,20 @@ type HelmAction struct {
 	DisableSchemaValidation bool
 	// CreateNamespace creates the release namespace (install only).
 	CreateNamespace bool
+	// IgnoreTestFailures is remediation.ignoreTestFailures: whether failed
+	// tests after this action leave the unit succeeded; nil when not set
+	// (then Test.IgnoreFailures says).
+	IgnoreTestFailures *bool
+}
+
+// IgnoresTestFailures reports whether failed tests after action a leave
+// the unit succeeded: a's remediation.ignoreTestFailures, else
+// spec.test.ignoreFailures, as in helm-controller.
+func (h *HelmRelease) IgnoresTestFailures(a HelmAction) bool {
+	if a.IgnoreTestFailures != nil {
+		return *a.IgnoreTestFailures
+	}
+	return h.Test.IgnoreFailures
 }
 
 // Dependencies implements Unit.

@@ -241,6 +241,17 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 	}
 	h.Install = helmAction(d, r, "install", h.Timeout)
 	h.Upgrade = helmAction(d, r, "upgrade", h.Timeout)
+	if r.has("test") {
+		t := r.obj("test")
+		h.Test = HelmTest{
+			Enable:         t.boolean("enable"),
+			Timeout:        t.duration("timeout", h.Timeout),
+			IgnoreFailures: t.boolean("ignoreFailures"),
+		}
+		for _, f := range t.list("filters") {
+			h.Test.Filters = append(h.Test.Filters, spec.HelmTestFilter{Name: f.str("name"), Exclude: f.boolean("exclude")})
+		}
+	}
 	for _, v := range r.list("valuesFrom") {
 		h.ValuesFrom = append(h.ValuesFrom, spec.ValuesReference{
 			Kind:       v.str("kind"),
@@ -275,6 +286,10 @@ func helmAction(d *decoder, r reader, name string, timeout time.Duration) HelmAc
 		DisableHooks:            a.boolean("disableHooks"),
 		DisableSchemaValidation: a.boolean("disableSchemaValidation"),
 		CreateNamespace:         a.boolean("createNamespace"),
+	}
+	if rem := a.obj("remediation"); rem.has("ignoreTestFailures") {
+		b := rem.boolean("ignoreTestFailures")
+		act.IgnoreTestFailures = &b
 	}
 	if b, _ := a.m["skipCRDs"].(bool); b && !a.has("crds") {
 		d.errorf("spec."+name+".skipCRDs", ErrUnsupported, "deprecated, and helm-controller no longer reads it "+

@@ -90,8 +90,9 @@ func PullPolicy(image string) (corev1.PullPolicy, error) {
 	return corev1.PullIfNotPresent, nil
 }
 
-// ActiveDeadline returns how long one run's Job may take: spec.timeout plus
-// the source's fetch budget (spec.Source.FetchBudget: its timeout for each
+// ActiveDeadline returns how long one run's Job may take: spec.timeout
+// (and the chart's tests' timeout, spec.HelmTestTimeout) plus the source's
+// fetch budget (spec.Source.FetchBudget: its timeout for each
 // of Resolve and Fetch, of every kind, with a Git source's includes and
 // submodules) plus DeadlineMargin. Past it the Job controller stops the Pod
 // (SIGTERM), which sync-job records as interrupted; within it a slow
@@ -102,7 +103,7 @@ func ActiveDeadline(s *spec.Sync) time.Duration {
 	if s.Spec.Timeout != nil {
 		d = s.Spec.Timeout.Duration
 	}
-	d += s.Spec.Source.FetchBudget() + DeadlineMargin
+	d += s.Spec.HelmTestTimeout() + s.Spec.Source.FetchBudget() + DeadlineMargin
 	if s.Spec.RunTimeout != nil {
 		d = max(d, s.Spec.RunTimeout.Duration)
 	}

@@ -125,6 +125,72 @@ type HelmSpec struct {
 	// DisableSchemaValidation skips validating the values against the
 	// chart's values.schema.json.
 	DisableSchemaValidation bool `json:"disableSchemaValidation,omitempty"`
+	// Test runs the chart's tests after an install or upgrade, as Flux's
+	// HelmRelease spec.test.
+	Test *HelmTest `json:"test,omitempty"`
+}
+
+// HelmTest says whether and how a chart's tests (its hooks of the test
+// event) run after each install or upgrade: not on a run that only
+// corrects drift or finds nothing to do, as helm-controller runs them
+// after its actions only.
+type HelmTest struct {
+	// Enable runs the tests.
+	Enable bool `json:"enable,omitempty"`
+	// Timeout bounds the tests together. Default: spec.timeout.
+	Timeout *Duration `json:"timeout,omitempty"`
+	// IgnoreFailures records failed tests in the run's message and
+	// does not fail the run.
+	IgnoreFailures bool `json:"ignoreFailures,omitempty"`
+	// Filters choose tests by name (their object's metadata.name): with
+	// any entry that does not exclude, only the tests so named run; an
+	// entry with exclude skips the test so named.
+	Filters HelmTestFilters `json:"filters,omitempty"`
+}
+
+// HelmTestFilter names a test to run, or with Exclude one to skip.
+type HelmTestFilter struct {
+	Name    string `json:"name"`
+	Exclude bool   `json:"exclude,omitempty"`
+}
+
+// HelmTestTimeout returns how long the chart's tests may take after an
+// install or upgrade: spec.helm.test.timeout, else spec.timeout; 0 when
+// no test runs.
+func (s *SyncSpec) HelmTestTimeout() time.Duration {
+	if s.Helm == nil || !s.Helm.Test.Enabled() {
+		return 0
+	}
+	if t := s.Helm.Test.Timeout; t != nil {
+		return t.Duration
+	}
+	if s.Timeout != nil {
+		return s.Timeout.Duration
+	}
+	return DefaultTimeout
+}
+
+// Enabled reports whether t runs tests; t may be nil.
+func (t *HelmTest) Enabled() bool { return t != nil && t.Enable }
+
+// HelmTestFilters choose a chart's tests by name.
+type HelmTestFilters []HelmTestFilter
+
+// Runs reports whether the filters let the test named name run: a name
+// an exclude entry names never does; with include entries only the
+// names they list do (Helm's --filter name=... and !name=...).
+func (fs HelmTestFilters) Runs(name string) bool {
+	included, anyInclude := false, false
+	for _, f := range fs {
+		switch {
+		case f.Exclude && f.Name == name:
+			return false
+		case !f.Exclude:
+			anyInclude = true
+			included = included || f.Name == name
+		}
+	}
+	return included || !anyInclude
 }
 
 // ValuesReference names a ConfigMap or Secret holding Helm values, as
@@ -361,6 +427,15 @@ func (h *HelmSpec) validate(p *field.Path) field.ErrorList {
 		fp := p.Child("valuesFiles").Index(i)
 		if c, ok := cleanRelative(f); f == "" || !ok || c == "." {
 			errs = append(errs, field.Invalid(fp, f, "must be a file path relative to the chart directory that stays inside it"))
+		}
+	}
+	if t := h.Test; t != nil {
+		tp := p.Child("test")
+		errs = append(errs, validateDuration(tp.Child("timeout"), t.Timeout)...)
+		for i, f := range t.Filters {
+			if f.Name == "" || len(f.Name) > 253 {
+				errs = append(errs, field.Invalid(tp.Child("filters").Index(i).Child("name"), f.Name, "a test's name: 1 to 253 characters"))
+			}
 		}
 	}
 	switch h.CRDs {

@@ -254,6 +254,10 @@ func TestParseHelmErrors(t *testing.T) {
 		{"values that are not a map", doc(helmSrc + "  helm:\n    values: [a, b]"), []string{
 			`spec.helm.values: Invalid value: a list: must be an object`,
 		}},
+		{"helm tests", doc(helmSrc + "  helm:\n    test: {enable: true, timeout: 0s, filters: [{name: ''}, {name: a, exclude: true}]}"), []string{
+			`spec.helm.test.timeout: Invalid value: "0s": must be greater than 0`,
+			`spec.helm.test.filters[0].name: Invalid value: "": a test's name: 1 to 253 characters`,
+		}},
 		{"unknown helm field", doc(helmSrc + "  helm:\n    chart: app"), []string{
 			`spec.helm.chart: Forbidden: unknown field`,
 		}},
@@ -264,6 +268,45 @@ func TestParseHelmErrors(t *testing.T) {
 				t.Errorf("errors (-want +got):\n%s\n%s", d, tc.doc)
 			}
 		})
+	}
+}
+
+func TestHelmTestFilters(t *testing.T) {
+	for _, tc := range []struct {
+		filters HelmTestFilters
+		runs    []string // of a, b, c
+	}{
+		{nil, []string{"a", "b", "c"}},
+		{HelmTestFilters{{Name: "b"}}, []string{"b"}},
+		{HelmTestFilters{{Name: "b", Exclude: true}}, []string{"a", "c"}},
+		{HelmTestFilters{{Name: "a"}, {Name: "b"}, {Name: "a", Exclude: true}}, []string{"b"}},
+		{HelmTestFilters{{Name: "x"}}, nil},
+	} {
+		var got []string
+		for _, n := range []string{"a", "b", "c"} {
+			if tc.filters.Runs(n) {
+				got = append(got, n)
+			}
+		}
+		if d := cmp.Diff(tc.runs, got); d != "" {
+			t.Errorf("filters %+v (-want +got):\n%s", tc.filters, d)
+		}
+	}
+	s := &SyncSpec{Helm: &HelmSpec{Test: &HelmTest{Enable: true}}}
+	if got := s.HelmTestTimeout(); got != DefaultTimeout {
+		t.Errorf("test timeout without spec.timeout: %s", got)
+	}
+	s.Timeout = NewDuration(time.Minute)
+	if got := s.HelmTestTimeout(); got != time.Minute {
+		t.Errorf("test timeout with spec.timeout 1m: %s", got)
+	}
+	s.Helm.Test.Timeout = NewDuration(2 * time.Minute)
+	if got := s.HelmTestTimeout(); got != 2*time.Minute {
+		t.Errorf("test timeout 2m: %s", got)
+	}
+	s.Helm.Test.Enable = false
+	if got := s.HelmTestTimeout(); got != 0 {
+		t.Errorf("test timeout when disabled: %s", got)
 	}
 }
 

@@ -62,13 +62,17 @@ func (r *runner) runBudget(g *flux.Graph) time.Duration {
 
 // fluxUnitTimeout is how long one pass of unit u may take: the timeout its
 // unit runs under (a Kustomization's spec.timeout, a HelmRelease's install
-// or upgrade timeout), else the sync's own.
+// or upgrade timeout and its tests' timeout), else the sync's own.
 func (r *runner) fluxUnitTimeout(u flux.Unit) time.Duration {
 	switch u := u.(type) {
 	case *flux.Kustomization:
 		return u.Timeout
 	case *flux.HelmRelease:
-		return max(u.Install.Timeout, u.Upgrade.Timeout)
+		d := max(u.Install.Timeout, u.Upgrade.Timeout)
+		if u.Test.Enable {
+			d += u.Test.Timeout
+		}
+		return d
 	}
 	return r.sync.Spec.Timeout.Duration
 }

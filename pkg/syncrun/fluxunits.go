@@ -844,6 +844,10 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		return nil, unitSettings{}, err
 	}
 	hu.dest = r.fluxDestination(h.ID, h.ServiceAccountName, h.KubeConfig)
+	var test *unitTest
+	if h.Test.Enable {
+		test = &unitTest{timeout: h.Test.Timeout, ignoreFailures: h.IgnoresTestFailures(hu.action), filters: h.Test.Filters}
+	}
 	return hu, unitSettings{
 		dest:        hu.dest,
 		namespace:   h.ReleaseNamespace,
@@ -854,6 +858,7 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		healthExprs: h.HealthCheckExprs,
 		timeout:     hu.action.Timeout,
 		hooks:       !hu.action.DisableHooks,
+		test:        test,
 		// helm-controller corrects drift skipping the ignored paths, and
 		// an upgrade applies the whole manifest.
 		ignore:          h.DriftIgnore,
@@ -966,6 +971,7 @@ func (hu *helmReleaseUnit) render(ctx context.Context, src *resolvedSource, in *
 		postRenderStrategy:      h.PostRenderStrategy,
 		disableSchemaValidation: hu.action.DisableSchemaValidation,
 		commonMetadata:          h.CommonMetadata,
+		tests:                   h.Test.Enable,
 		workDir:                 work,
 	}
 	if hu.packaged {

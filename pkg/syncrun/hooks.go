@@ -20,8 +20,9 @@ import (
 // hookPollInterval is how often a running hook is checked.
 const hookPollInterval = 500 * time.Millisecond
 
-// runHooksIn runs a chart's hooks of one event, as Helm does, in order
-// (weight, then name):
+// runHooksIn runs hooks, a chart's hooks of one event (sorted as
+// Rendered.HooksFor returns them), as Helm does, in order (weight, then
+// name):
 //
 //   - a hook never touches an object that does not carry this sync's
 //     labels: a live object of the hook's name that is not this sync's
@@ -42,8 +43,7 @@ const hookPollInterval = 500 * time.Millisecond
 // still finds them.
 //
 // to is where the unit's objects go; namespace is the release namespace; adopt is the unit's adopt setting.
-func (r *runner) runHooksIn(ctx context.Context, to *destination, chart *helm.Rendered, event helm.HookEvent, namespace string, adopt bool) error {
-	hooks := chart.HooksFor(event)
+func (r *runner) runHooksIn(ctx context.Context, to *destination, hooks []helm.Hook, event helm.HookEvent, namespace string, adopt bool) error {
 	if len(hooks) == 0 {
 		return nil
 	}

@@ -249,6 +249,7 @@ func (r *runner) renderChart(ctx context.Context, chartPath, root string, in *in
 		postRenderStrategy:      h.PostRenderStrategy,
 		disableSchemaValidation: h.DisableSchemaValidation,
 		commonMetadata:          s.CommonMetadata,
+		tests:                   h.Test.Enabled(),
 		workDir:                 workDir,
 	})
 }
@@ -268,7 +269,10 @@ type release struct {
 	postRenderStrategy      string
 	disableSchemaValidation bool
 	commonMetadata          *spec.CommonMetadata
-	workDir                 string
+	// tests keeps the chart's test hooks, to run after the install or
+	// upgrade.
+	tests   bool
+	workDir string
 	// to is the cluster the release goes to: its capabilities are the
 	// chart's.
 	to *destination
@@ -299,6 +303,7 @@ func (r *runner) renderRelease(ctx context.Context, rel release) (*rendering, er
 		CRDs:                     helm.CRDPolicy(rel.crds),
 		PostRenderStrategy:       helm.PostRenderStrategy(rel.postRenderStrategy),
 		DisableSchemaValidation:  rel.disableSchemaValidation,
+		IncludeTestHooks:         rel.tests,
 		WorkDir:                  rel.workDir,
 		Logger:                   r.log,
 	}

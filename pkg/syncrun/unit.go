@@ -99,6 +99,9 @@ type unitSettings struct {
 	timeout time.Duration
 	// hooks runs a chart's hooks around apply.
 	hooks bool
+	// test runs the chart's tests after an install or upgrade; nil when
+	// its spec.test does not enable them.
+	test *unitTest
 	// deferPrune leaves the stale objects to the run's prune phase,
 	// after every unit applied (units.go); false for a sync without
 	// units, which prunes right after apply, as it always did.
@@ -123,6 +126,16 @@ type unitSettings struct {
 	// dest says which cluster and identity the unit's objects are read
 	// and written with: serviceAccountName and kubeConfig (target.go).
 	dest destinationRef
+}
+
+// unitTest says how a unit's chart tests run: spec.helm.test of a Sync, a
+// HelmRelease's spec.test.
+type unitTest struct {
+	// timeout bounds the tests together, beyond the unit's timeout.
+	timeout time.Duration
+	// ignoreFailures leaves the unit succeeded when a test fails.
+	ignoreFailures bool
+	filters        spec.HelmTestFilters
 }
 
 // unitKind is what one kind of unit (the sync itself, a Kustomization, a
@@ -212,10 +225,20 @@ func (r *runner) rootUnit(inv *inventory.Inventory, res *Result) *unit {
 			healthExprs:  s.HealthCheckExprs,
 			timeout:      s.Timeout.Duration,
 			hooks:        true,
+			test:         syncTest(s),
 			dest: destinationRef{namespace: r.opts.Namespace, serviceAccount: s.ServiceAccountName,
 				kubeConfig: s.KubeConfig, field: "spec"},
 		},
 	}
+}
+
+// syncTest is how a Sync's chart tests run: spec.helm.test; nil when it
+// enables none.
+func syncTest(s *spec.SyncSpec) *unitTest {
+	if !s.IsHelm() || s.Helm == nil || !s.Helm.Test.Enabled() {
+		return nil
+	}
+	return &unitTest{timeout: s.HelmTestTimeout(), ignoreFailures: s.Helm.Test.IgnoreFailures, filters: s.Helm.Test.Filters}
 }
 
 // ownerLabels are the labels every object of the sync carries, whichever
@@ -232,7 +255,11 @@ func (r *runner) ownerLabels() map[string]string {
 // already (the sync's own, checked before the run took its Lease, see
 // noop.go) goes on with the second half, unless its check ended the pass.
 func (r *runner) unitPass(ctx context.Context, u *unit) {
-	ctx, cancel := context.WithTimeout(ctx, u.timeout)
+	timeout := u.timeout
+	if u.test != nil {
+		timeout += u.test.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if u.check == nil {
 		r.unitCheck(ctx, u)
@@ -459,8 +486,15 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 		pre, post = helm.HookPreUpgrade, helm.HookPostUpgrade
 	}
 	runHooks := rnd.chart != nil && u.hooks
-	if runHooks {
-		if err := r.checkUnitHooks(u, rnd.chart, pre, post); err != nil {
+	if runHooks || rnd.chart != nil && u.test != nil {
+		var events []helm.HookEvent
+		if runHooks {
+			events = append(events, pre, post)
+		}
+		if u.test != nil {
+			events = append(events, helm.HookTest)
+		}
+		if err := r.checkUnitHooks(u, rnd.chart, events...); err != nil {
 			fail("render", err)
 			return
 		}
@@ -593,8 +627,21 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 			return
 		}
 	}
+	var tested string
+	if rnd.chart != nil && u.test != nil && only == nil {
+		// After an install or upgrade, not after a drift correction.
+		if err := r.guard(ctx, "Helm tests"); err != nil {
+			fail("lease", err)
+			return
+		}
+		var err error
+		if tested, err = r.runUnitTests(ctx, u, rnd.chart); err != nil {
+			fail("test", err)
+			return
+		}
+	}
 	res.Outcome = Succeeded
-	res.Message = summary(res) + undefinedVarsNote(rnd.undefinedVars)
+	res.Message = summary(res) + tested + undefinedVarsNote(rnd.undefinedVars)
 	res.setDigest = setDigest
 }
 
@@ -765,7 +812,37 @@ func clusterTarget(u *unit, hc spec.HealthCheck) (apply.Target, error) {
 
 // runUnitHooks runs a chart's hooks of one event for unit u.
 func (r *runner) runUnitHooks(ctx context.Context, u *unit, chart *helm.Rendered, event helm.HookEvent) error {
-	return r.runHooksIn(ctx, u.to, chart, event, u.namespace, u.adopt)
+	return r.runHooksIn(ctx, u.to, chart.HooksFor(event), event, u.namespace, u.adopt)
+}
+
+// runUnitTests runs the chart's tests after an install or upgrade of unit
+// u, as `helm test` does: the test hooks u.test's filters let through, one
+// after the other (a Pod must succeed, a Job complete), each with its
+// delete policies, within u.test.timeout; the first that fails ends them.
+// It returns what the unit's message says of them: failures u.test
+// ignores are said there instead of failing the unit.
+func (r *runner) runUnitTests(ctx context.Context, u *unit, chart *helm.Rendered) (string, error) {
+	var tests []helm.Hook
+	for _, h := range chart.HooksFor(helm.HookTest) {
+		if u.test.filters.Runs(h.Object.GetName()) {
+			tests = append(tests, h)
+		}
+	}
+	if len(tests) == 0 {
+		return "; no Helm tests to run", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.test.timeout)
+	defer cancel()
+	err := r.runHooksIn(ctx, u.to, tests, helm.HookTest, u.namespace, u.adopt)
+	switch {
+	case err == nil:
+		r.log.Info("Helm tests passed", "unit", u.name(), "tests", len(tests))
+		return fmt.Sprintf("; %d %s passed", len(tests), plural(len(tests), "Helm test")), nil
+	case u.test.ignoreFailures:
+		r.log.Warn("Helm tests failed; the failure is ignored", "unit", u.name(), "error", err)
+		return "; Helm tests failed, ignored (test.ignoreFailures): " + err.Error(), nil
+	}
+	return "", err
 }
 
 // idStrings returns the IDs as strings, for messages.
