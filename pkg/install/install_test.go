@@ -120,6 +120,26 @@ func TestGenerateNamespaceMode(t *testing.T) {
 		}
 	}
 
+	// A chart whose tests run (Pods) gets what they need on Pods, and no
+	// more.
+	tested := sample()
+	tested.Spec.Helm = &spec.HelmSpec{Test: &spec.HelmTest{Enable: true}}
+	tested.Spec.PostBuild = nil
+	if testedObjs, err := Generate(tested, Options{Image: "registry.example.com/sync-job:v1"}); err != nil {
+		t.Errorf("a sync with Helm tests: %v", err)
+	} else {
+		var podRules []rbacv1.PolicyRule
+		for _, rule := range testedObjs.Roles[1].Rules {
+			if slices.Contains(rule.Resources, "pods") {
+				podRules = append(podRules, rule)
+			}
+		}
+		want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "patch", "delete"}}}
+		if diff := cmp.Diff(want, podRules); diff != "" {
+			t.Errorf("applying Role's Pod rules with Helm tests (-want +got):\n%s", diff)
+		}
+	}
+
 	args := objs.CronJob.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
 	if diff := cmp.Diff([]string{"--sync", "web", "--scope", "namespace", "--work-dir", "/tmp"}, args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)

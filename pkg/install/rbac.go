@@ -85,6 +85,17 @@ func managedRules(extra []rbacv1.PolicyRule) []rbacv1.PolicyRule {
 	return rules
 }
 
+// testRules are what a sync whose chart tests run (spec.helm.test) needs
+// beyond DefaultManagedResources: Helm tests are Pods, which the sync
+// creates (server-side apply), reads until they end and deletes (their
+// delete policies, or before they run again). Without tests, none.
+func testRules(s *spec.Sync) []rbacv1.PolicyRule {
+	if s.Spec.HelmTestTimeout() == 0 {
+		return nil
+	}
+	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "patch", "delete"}}}
+}
+
 // TargetNamespace returns the namespace the sync applies to:
 // spec.targetNamespace, else the sync's own namespace.
 func TargetNamespace(s *spec.Sync) string {
@@ -115,7 +126,7 @@ func namespaceRBAC(s *spec.Sync, extra []rbacv1.PolicyRule) ([]*rbacv1.Role, []*
 	applier := meta(ns, sync, target, names.Applier(ns, sync))
 	roles := []*rbacv1.Role{
 		{TypeMeta: roleType, ObjectMeta: own, Rules: ownRules(ns, sync, s.SecretNames())},
-		{TypeMeta: roleType, ObjectMeta: applier, Rules: managedRules(extra)},
+		{TypeMeta: roleType, ObjectMeta: applier, Rules: append(managedRules(extra), testRules(s)...)},
 	}
 	bindings := []*rbacv1.RoleBinding{binding(meta(ns, sync, ns, names.OwnRole(sync))), binding(meta(ns, sync, target, names.Applier(ns, sync)))}
 	return roles, bindings

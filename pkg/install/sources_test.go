@@ -63,6 +63,13 @@ source:
   bucket: {endpoint: minio.example.com, bucketName: configs}
 runTimeout: 1h`,
 			nil, time.Hour},
+		{"a chart's tests add their timeout", `
+source:
+  helm: {url: https://charts.example.com, chart: app}
+timeout: 2m
+helm:
+  test: {enable: true, timeout: 3m}`,
+			nil, 5*time.Minute + 2*spec.DefaultHelmTimeout + DeadlineMargin},
 		{"runTimeout never lowers it", `
 source:
   bucket: {endpoint: minio.example.com, bucketName: configs}

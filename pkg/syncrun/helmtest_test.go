@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gitsync/gitsync/tests/gitserver"
 )
 
 // testPod is a chart template: a Pod hook of the test event.
@@ -191,5 +193,63 @@ spec:
 	}
 	if n := judge.endedCount("app-skipped"); n != 1 {
 		t.Errorf("app-skipped ended %d times, want 1", n)
+	}
+}
+
+// TestSyncHelmTests: spec.helm.test of a Sync runs the chart's tests after
+// the install; a run that only corrects drift runs none.
+func TestSyncHelmTests(t *testing.T) {
+	f := newFixture(t, gitserver.Options{})
+	f.commit(map[string]string{
+		"chart/Chart.yaml":             "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"chart/templates/config.yaml":  cm("app-config", "1"),
+		"chart/templates/tests/t.yaml": testPod("app-test", "0"),
+	})
+	f.writeSpec(fmt.Sprintf(`apiVersion: gitsync.io/v1alpha1
+kind: Sync
+metadata: {name: app, namespace: %s}
+spec:
+  source:
+    git: {url: %s, insecure: true, ref: {branch: main}}
+  path: ./chart
+  timeout: 20s
+  helm:
+    test: {enable: true, timeout: 20s}
+`, f.ns, f.git.HTTPURL("app")))
+	judge := startPodJudge(t, f.ns, map[string]corev1.PodPhase{"app-test": corev1.PodSucceeded})
+	res := f.run()
+	f.mustSucceed(res)
+	if !strings.Contains(res.Message, "1 Helm test passed") || judge.endedCount("app-test") != 1 {
+		t.Errorf("install: message %q, test ended %d times", res.Message, judge.endedCount("app-test"))
+	}
+
+	// Drift corrected: no test.
+	if err := env.Client().CoreV1().ConfigMaps(f.ns).Delete(t.Context(), "app-config", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitCacheSeesDelete(t, f.ns)
+	res = f.run()
+	f.mustSucceed(res)
+	if _, err := f.configMap("app-config"); err != nil {
+		t.Fatalf("drift not corrected: %v", err)
+	}
+	if n := judge.endedCount("app-test"); n != 1 || strings.Contains(res.Message, "Helm test") {
+		t.Errorf("a drift correction ran the tests: ended %d times, message %q", n, res.Message)
+	}
+}
+
+// waitCacheSeesDelete waits until the API server's watch cache of the
+// namespace's ConfigMaps holds every write so far: the drift check lists
+// from it.
+func waitCacheSeesDelete(t *testing.T, ns string) {
+	t.Helper()
+	cms := env.Client().CoreV1().ConfigMaps(ns)
+	now, err := cms.List(t.Context(), metav1.ListOptions{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.List(t.Context(), metav1.ListOptions{Limit: 1, ResourceVersion: now.ResourceVersion,
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}); err != nil {
+		t.Fatal(err)
 	}
 }

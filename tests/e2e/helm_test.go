@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/helmrepo"
 )
 
@@ -109,4 +110,61 @@ func writeFile(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestHelmTestsRunOnTheNode installs a chart directory of a Git repository with two tests (Pods of the
+// sync-job image: one that exits 0, one that fails) and spec.helm.test,
+// and runs the sync's CronJob: both tests run on the node, in weight order,
+// under the sync's own namespace-mode RBAC; the failed one fails the run,
+// naming it, and the chart's objects stay applied.
+func TestHelmTestsRunOnTheNode(t *testing.T) {
+	ctx := t.Context()
+	syncJobImageBuilt(t)
+	git, repo := gitserver.StartTestRepo(t, gitserver.Options{ListenIP: env.HostIP()}, "app")
+	pod := func(name, weight, arg string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  annotations:
+    helm.sh/hook: test
+    helm.sh/hook-weight: %q
+spec:
+  restartPolicy: Never
+  containers:
+  - name: test
+    image: %s
+    imagePullPolicy: Never
+    args: [%s]
+`, name, weight, syncJobImage, arg)
+	}
+	if _, err := repo.Commit(ctx, "a chart with tests", map[string]string{
+		"chart/Chart.yaml":                "apiVersion: v2\nname: tested\nversion: 1.0.0\n",
+		"chart/templates/config.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tested\ndata:\n  value: \"1\"\n",
+		"chart/templates/tests/pass.yaml": pod("tested-passes", "-1", "version"),
+		"chart/templates/tests/fail.yaml": pod("tested-fails", "1", "--no-such-flag"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.NewNamespace(t)
+	doc := fmt.Sprintf("apiVersion: gitsync.io/v1alpha1\nkind: Sync\nmetadata: {name: tested, namespace: %s}\nspec:\n  source:\n    git: {url: %s, insecure: true, ref: {branch: main}}\n  path: ./chart\n  schedule: 0 0 1 1 *\n  helm:\n    test: {enable: true, timeout: 3m}\n", ns, git.HTTPURL("app"))
+	mustGitsync(t, ns, "install", "-f", writeFile(t, doc), "--image", syncJobImage)
+	out, code := kubectlGitsync(t, ns, "run", "tested")
+	if code == 0 || !strings.Contains(out, "test hook Pod/"+ns+"/tested-fails") {
+		t.Fatalf("run with a failing test: exit %d\n%s", code, out)
+	}
+	passed, err := env.Client().CoreV1().Pods(ns).Get(ctx, "tested-passes", metav1.GetOptions{})
+	if err != nil || passed.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("test tested-passes: %v %v", passed.Status.Phase, err)
+	}
+	failed, err := env.Client().CoreV1().Pods(ns).Get(ctx, "tested-fails", metav1.GetOptions{})
+	if err != nil || failed.Status.Phase != corev1.PodFailed {
+		t.Fatalf("test tested-fails: %v %v", failed.Status.Phase, err)
+	}
+	if failed.CreationTimestamp.Before(&passed.CreationTimestamp) {
+		t.Errorf("tested-fails (weight 1) created at %s, before tested-passes (weight -1) at %s", failed.CreationTimestamp, passed.CreationTimestamp)
+	}
+	if _, err := configMapValue(ctx, ns, "tested"); err != nil {
+		t.Errorf("the chart's objects: %v", err)
+	}
 }
