@@ -126,6 +126,9 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 			res.Notes = append(res.Notes, what+": not converted: write its Provider and Alert fields as a spec.notify "+
 				"entry of the sync (docs/notifications.md), or run it as part of a Flux tree")
 			continue
+		case *flux.Receiver:
+			res.Notes = append(res.Notes, what+": not converted: "+flux.NoteReceiver)
+			continue
 		}
 		if _, ok := obj.(flux.Unit); ok {
 			units = append(units, d)

@@ -82,8 +82,6 @@ type DecodeOptions struct {
 // otherKinds says why the Flux kinds gitsync does not execute are refused,
 // by group or by kind.group.
 var otherKinds = map[string]string{
-	"Receiver.notification.toolkit.fluxcd.io": "(a Receiver needs a resident HTTP server to take the forge's webhooks; " +
-		"run `kubectl gitsync run NAME` from the forge's CI instead, or let the sync's CronJob schedule pick up the push)",
 	"ExternalArtifact.source.toolkit.fluxcd.io": "(a controller outside Flux produces it and stores its artifact, which a run cannot " +
 		"fetch; an ArtifactGenerator's artifacts are read by gitsync itself)",
 }
@@ -168,6 +166,8 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 		o = decodeProvider(meta, r)
 	case KindAlert:
 		o = decodeAlert(d, meta, r)
+	case KindReceiver:
+		o = &Receiver{Meta: meta}
 	case KindArtifactGenerator:
 		o = decodeArtifactGenerator(d, meta, r)
 	}

@@ -23,6 +23,7 @@ const NotificationGroup = "notification.toolkit.fluxcd.io"
 const (
 	KindProvider = "Provider"
 	KindAlert    = "Alert"
+	KindReceiver = "Receiver"
 )
 
 // SeverityError is the Alert eventSeverity that keeps failures only.
@@ -130,9 +131,38 @@ const (
 	noteNotifyProxy = "set HTTPS_PROXY in the sync's Job environment instead"
 )
 
-// notificationSchemas are the schemas of Provider and Alert.
+// Receiver is a notification.toolkit.fluxcd.io Receiver: a webhook
+// endpoint that makes Flux reconcile at once on a forge's or registry's
+// push. gitsync runs no resident server to take webhooks: a Receiver is
+// read (so that a mistake in it is still named) and never run; each run
+// says so (NoteReceiver).
+type Receiver struct {
+	Meta
+}
+
+// NoteReceiver says what gitsync does instead of running a Receiver.
+const NoteReceiver = "not run: gitsync runs no resident server to take webhooks; the sync's schedule picks the push up, " +
+	"or call `kubectl gitsync run NAME` from the forge's CI"
+
+// notificationSchemas are the schemas of Provider, Alert and Receiver.
 func notificationSchemas() []*kindSchema {
 	return []*kindSchema{
+		{group: NotificationGroup, kind: KindReceiver, versions: []string{"v1", "v1beta2", "v1beta1"}, spec: []field{
+			ignF("type", tString, NoteReceiver).req().oneOf("generic", "generic-hmac", "github", "gitlab", "bitbucket",
+				"harbor", "dockerhub", "quay", "gcr", "nexus", "acr", "cdevents"),
+			ignF("interval", tDuration, NoteReceiver).only("v1", "v1beta2"),
+			ignF("events", tStrings, NoteReceiver),
+			ignF("resources", tObjects, NoteReceiver).sub(
+				ignF("apiVersion", tString, ""),
+				ignF("kind", tString, "").req(),
+				ignF("name", tString, "").req(),
+				ignF("namespace", tString, ""),
+				ignF("matchLabels", tStringMap, ""),
+			),
+			ignF("resourceFilter", tString, NoteReceiver).only("v1"),
+			ignF("secretRef", tObject, NoteReceiver).req().sub(ignF("name", tString, "").req()),
+			ignF("suspend", tBool, NoteReceiver),
+		}},
 		{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
 			mapF("type", tString, "the sender: generic, generic-hmac, slack, msteams, discord, googlechat, alertmanager, "+
 				"github, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),

@@ -81,18 +81,54 @@ spec:
 	}
 }
 
+// TestDecodeReceiver: a Receiver decodes (it is never run: the run says
+// so), and its fields are those IgnoredFields reports with the reason.
+func TestDecodeReceiver(t *testing.T) {
+	for _, doc := range []string{`
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {name: gh, namespace: apps}
+spec:
+  type: github
+  interval: 1h
+  events: [ping, push]
+  resources: [{apiVersion: source.toolkit.fluxcd.io/v1, kind: GitRepository, name: app}]
+  resourceFilter: 'true'
+  secretRef: {name: token}
+`, `
+apiVersion: notification.toolkit.fluxcd.io/v1beta1
+kind: Receiver
+metadata: {name: gh, namespace: apps}
+spec: {type: generic, resources: [{kind: Kustomization, name: '*', matchLabels: {a: b}}], secretRef: {name: token}}
+`} {
+		u := obj(t, doc)
+		o, err := Decode(u, DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := o.(*Receiver); !ok || r.ID != (ID{Kind: KindReceiver, Namespace: "apps", Name: "gh"}) {
+			t.Errorf("decoded %#v", o)
+		}
+		notes := IgnoredFields(u)
+		if len(notes) == 0 || notes[0].Note != NoteReceiver {
+			t.Errorf("ignored fields %+v", notes)
+		}
+	}
+}
+
 func TestDecodeNotificationErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, doc string
 		want      []string
 		kind      error
 	}{
-		{"Receiver is refused with what to do instead", `
+		{"a Receiver is read against its schema", `
 apiVersion: notification.toolkit.fluxcd.io/v1
 kind: Receiver
 metadata: {name: gh, namespace: apps}
-spec: {type: github, resources: [{kind: GitRepository, name: app}], secretRef: {name: token}}
-`, []string{"Receiver/apps/gh", "resident HTTP server", "kubectl gitsync run"}, ErrUnsupported},
+spec: {type: githib, resources: [{kind: GitRepository}], secretRef: {}, evnts: [push]}
+`, []string{"Receiver/apps/gh: spec.type: \"githib\" is not one of", "Receiver/apps/gh: spec.resources[0].name: required",
+			"Receiver/apps/gh: spec.secretRef.name: required", "Receiver/apps/gh: spec.evnts: unknown field"}, ErrInvalid},
 		{"certSecretRef and proxy are refused by field", `
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Provider

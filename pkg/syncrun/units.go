@@ -134,6 +134,10 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 	defer cancel()
 	r.saveTree(fctx, keep)
 	r.summarizeUnits(res, out)
+	if note := receiversNote(g); note != "" {
+		r.log.Info(note)
+		res.Message += "; " + note
+	}
 	if deadline != "" {
 		res.Message += "; " + deadline
 	}
@@ -756,6 +760,21 @@ func (r *runner) summarizeUnits(res *Result, units []UnitResult) {
 		res.Err = fmt.Errorf("units: %d of %d did not succeed: %s", failed, len(units), strings.Join(problems, "; "))
 	}
 	res.Message += "; " + strings.Join(problems, "; ")
+}
+
+// receiversNote says which Receivers of the tree are not run, and why;
+// "" when it has none. They are read (a mistake in one fails it, named) but
+// never fail the run: the schedule does what they would.
+func receiversNote(g *flux.Graph) string {
+	rs := g.Objects(flux.KindReceiver)
+	if len(rs) == 0 {
+		return ""
+	}
+	ids := make([]string, len(rs))
+	for i, o := range rs {
+		ids[i] = o.Metadata().ID.String()
+	}
+	return listSome(ids, 10) + ": " + flux.NoteReceiver
 }
 
 func firstLine(s string) string {
