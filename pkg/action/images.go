@@ -193,7 +193,7 @@ func pushAccess(ctx context.Context, cfg *Config, s *Sync) PushAccess {
 	if pa.Branch == "" {
 		pa.Branch = g.Ref.Branch
 	}
-	opts := source.GitOptions{URL: g.URL, Insecure: g.Insecure}
+	opts := source.GitOptions{URL: g.URL, Insecure: g.Insecure, Provider: g.Provider}
 	if ref, field := s.Spec.Spec.Source.SecretRef(); ref != nil {
 		sec, err := cfg.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		if err != nil {

@@ -612,7 +612,7 @@ spec:
 			want: []string{"HelmRelease/apps/app: spec.releaseName: at most 53 characters"}},
 		{name: "GitRepository provider and submodules", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: r, namespace: ns1}\nspec: {interval: 1m, url: 'https://h/r', provider: azure, recurseSubmodules: true, ignore: ''}\n",
 			is: ErrUnsupported, want: []string{
-				`GitRepository/ns1/r: spec.provider: provider "azure" is not supported: only generic, with credentials from secretRef`}},
+				`GitRepository/ns1/r: spec.provider: "azure" is not supported: cloud workload identity is not supported; credentials come from secretRef (or a GitHub App, provider github)`}},
 		{name: "OCIRepository notation verification", doc: "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: r, namespace: ns1}\n" +
 			"spec: {interval: 1m, url: 'oci://h/r', verify: {provider: notation, secretRef: {name: k}}}\n",
 			is: ErrUnsupported, want: []string{

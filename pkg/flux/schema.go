@@ -299,8 +299,12 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 		{group: SourceGroup, kind: KindGitRepository, versions: sourceVersions, spec: []field{
 			mapF("url", tString, "the repository: `http://`, `https://` or `ssh://`").req().match(`^(http|https|ssh)://`, "an http://, https:// or ssh:// URL"),
 			secretRefF("secretRef", "credentials: `username`/`password` or `bearerToken`, `identity`/`known_hosts`, `ca.crt`"),
-			ignF("provider", tString, "`generic` is what gitsync does").only("v1").
-				oneOf("generic", "aws", "azure", "github").refusing(noteProvider, refuseUnlessGeneric),
+			mapF("provider", tString, "`generic` (default): the Secret's credentials as they are; `github`: a GitHub App "+
+				"installation, from the Secret's `githubAppID`, `githubAppInstallationID` (or `githubAppInstallationOwner`), "+
+				"`githubAppPrivateKey` and `githubAppBaseURL` (GitHub Enterprise Server), over HTTPS").only("v1").
+				oneOf("generic", "aws", "azure", "github").
+				refusing("`azure` and `aws` are refused: cloud workload identity is not supported", refuseExcept(
+					"cloud workload identity is not supported; credentials come from secretRef (or a GitHub App, provider github)", "generic", "github")),
 			refF("serviceAccountName", noteCloudSA, "").only("v1"),
 			ignF("interval", tDuration, noteInterval).req(),
 			mapF("timeout", tDuration, noteTimeout),

@@ -9,12 +9,16 @@ func decodeGitRepository(meta Meta, r reader) *GitRepository {
 		Meta:      meta,
 		URL:       r.str("url"),
 		SecretRef: r.obj("secretRef").str("name"),
+		Provider:  r.str("provider"),
 		Timeout:   r.duration("timeout", DefaultSourceTimeout),
 		Suspend:   r.boolean("suspend"),
 		Ignore:    r.optStr("ignore"),
 		// Flux's sparseCheckout is a list of directories.
 		SparseCheckout:    r.strs("sparseCheckout"),
 		RecurseSubmodules: r.boolean("recurseSubmodules"),
+	}
+	if g.Provider == "generic" {
+		g.Provider = "" // the default
 	}
 	if r.has("verify") {
 		v := r.obj("verify")

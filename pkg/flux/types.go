@@ -153,6 +153,9 @@ type GitRepository struct {
 	// SecretRef names a Secret in the object's namespace holding
 	// credentials; "" for none.
 	SecretRef string
+	// Provider is spec.provider: "" or spec.GitProviderGeneric, or
+	// spec.GitProviderGitHub (a GitHub App; others are refused).
+	Provider string
 	// Timeout bounds one Git operation. Default DefaultSourceTimeout.
 	Timeout time.Duration
 	// Suspend keeps the revision the last run used instead of resolving

@@ -49,6 +49,10 @@ type Credentials struct {
 	// AccessKey and SecretKey are the access key pair of an S3-compatible
 	// bucket.
 	AccessKey, SecretKey string
+
+	// GitHubApp is a GitHub App's credentials, used by a Git source whose
+	// provider is GitProviderGitHub.
+	GitHubApp GitHubApp
 }
 
 // Keys of a credentials Secret, as Flux names them. certFile, keyFile and
@@ -68,6 +72,12 @@ const (
 	secretDockerJSON  = ".dockerconfigjson"
 	secretAccessKey   = "accesskey"
 	secretSecretKey   = "secretkey"
+
+	secretGitHubAppID                = "githubAppID"
+	secretGitHubAppInstallationID    = "githubAppInstallationID"
+	secretGitHubAppInstallationOwner = "githubAppInstallationOwner"
+	secretGitHubAppPrivateKey        = "githubAppPrivateKey"
+	secretGitHubAppBaseURL           = "githubAppBaseURL"
 )
 
 // CredentialsFromSecret maps a Secret's data onto Credentials, with Flux's
@@ -82,6 +92,8 @@ const (
 //	tls.crt, tls.key     TLS client certificate (certFile, keyFile)
 //	.dockerconfigjson    OCI registry logins by host
 //	accesskey, secretkey S3 access key pair
+//	githubAppID, githubAppInstallationID (or githubAppInstallationOwner),
+//	githubAppPrivateKey, githubAppBaseURL   a GitHub App (Git provider github)
 //
 // Other keys are ignored.
 func CredentialsFromSecret(data map[string][]byte) Credentials {
@@ -105,6 +117,13 @@ func CredentialsFromSecret(data map[string][]byte) Credentials {
 		DockerConfigJSON: data[secretDockerJSON],
 		AccessKey:        string(data[secretAccessKey]),
 		SecretKey:        string(data[secretSecretKey]),
+		GitHubApp: GitHubApp{
+			AppID:             strings.TrimSpace(string(data[secretGitHubAppID])),
+			InstallationID:    strings.TrimSpace(string(data[secretGitHubAppInstallationID])),
+			InstallationOwner: strings.TrimSpace(string(data[secretGitHubAppInstallationOwner])),
+			PrivateKey:        data[secretGitHubAppPrivateKey],
+			BaseURL:           strings.TrimSpace(string(data[secretGitHubAppBaseURL])),
+		},
 	}
 	if len(c.Identity) > 0 {
 		c.IdentityPassphrase = data[secretPassword]

@@ -38,6 +38,10 @@ type GitOptions struct {
 	// Insecure allows plain http:// URLs. It never turns off TLS
 	// verification of https:// URLs. Default: false.
 	Insecure bool
+	// Provider is how the source authenticates: GitProviderGeneric (""
+	// too) with Auth as it is, or GitProviderGitHub, a GitHub App's
+	// installation token from Auth.GitHubApp (HTTPS only).
+	Provider string
 	// Timeout bounds one Resolve or one Fetch as a whole, on top of ctx.
 	// Default (0): DefaultTimeout. Negative: ctx alone bounds the call.
 	Timeout time.Duration
@@ -102,7 +106,7 @@ type client struct {
 
 // newClient validates opts. Its errors wrap ErrInvalidOptions (and
 // ErrHostKey when known_hosts has no entry for the host) and name the URL.
-func newClient(opts GitOptions) (*client, error) {
+func newClient(ctx context.Context, opts GitOptions) (*client, error) {
 	c := &client{opts: opts, timeout: opts.Timeout, maxSize: opts.MaxSize, log: opts.Logger}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -124,7 +128,13 @@ func newClient(opts GitOptions) (*client, error) {
 	if dialTimeout < 0 {
 		dialTimeout = 0
 	}
-	if c.auth, err = opts.Auth.transportAuth(c.remote, dialTimeout); err != nil {
+	if c.opts.Auth, err = withProvider(ctx, opts, c.remote, dialTimeout); err != nil {
+		if errors.Is(err, ErrInvalidOptions) || errors.Is(err, ErrAuthentication) {
+			return nil, c.wrap(err)
+		}
+		return nil, c.wrap(classify(ctx, err))
+	}
+	if c.auth, err = c.opts.Auth.transportAuth(c.remote, dialTimeout); err != nil {
 		if errors.Is(err, ErrHostKey) {
 			return nil, c.wrap(err)
 		}
@@ -178,7 +188,7 @@ func Resolve(ctx context.Context, opts GitOptions) (Revision, error) {
 
 // resolve is Resolve, also returning the ref listing it read.
 func resolve(ctx context.Context, opts GitOptions) (Revision, *remoteRefs, error) {
-	c, err := newClient(opts)
+	c, err := newClient(ctx, opts)
 	if err != nil {
 		return "", nil, err
 	}
@@ -209,7 +219,7 @@ func Fetch(ctx context.Context, opts GitOptions, dir string) (*Artifact, error) 
 // too when parent is not nil (an include), and the remote's refs taken
 // from listing when it is not nil (what a Resolve just read; see refs).
 func fetchInto(ctx context.Context, opts GitOptions, dir string, parent *budget, listing *remoteRefs) (*Artifact, error) {
-	c, err := newClient(opts)
+	c, err := newClient(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ var ErrPushRejected = errors.New("push rejected")
 // the fetch is an ErrPushRejected. Read-only credentials are an
 // ErrAuthentication. Errors name the URL, redacted.
 func Push(ctx context.Context, opts GitOptions, dir string, refspecs []string) error {
-	c, err := newClient(opts)
+	c, err := newClient(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func Push(ctx context.Context, opts GitOptions, dir string, refspecs []string) e
 // would be allowed without pushing anything. A server may still refuse
 // the push itself (a protected branch).
 func CheckPush(ctx context.Context, opts GitOptions) error {
-	c, err := newClient(opts)
+	c, err := newClient(ctx, opts)
 	if err != nil {
 		return err
 	}

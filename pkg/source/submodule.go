@@ -196,7 +196,7 @@ func (f *fetcher) submodule(ctx context.Context, l gitlink, modules *config.Modu
 		Logger:            f.c.log,
 		RecurseSubmodules: true,
 	}
-	sc, err := newClient(opts)
+	sc, err := newClient(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -186,8 +186,7 @@ func fluxHint(path string) string {
 	case "spec.ignore", "spec.driftIgnoreRules", "spec.driftDetection":
 		return "a Sync corrects drift in every field it applies; ignore rules and driftDetection are read from " +
 			"the Flux Kustomizations and HelmReleases of its tree (docs/flux.md, Ignore rules); file exclusions are spec.source.*.ignore"
-	case "spec.deletionPolicy", "spec.ignoreMissingComponents",
-		"spec.source.git.provider", "spec.source.git.proxySecretRef":
+	case "spec.deletionPolicy", "spec.ignoreMissingComponents", "spec.source.git.proxySecretRef":
 		return unsupported
 	}
 	return ""

@@ -35,6 +35,14 @@ func (r GitRef) Describe() string {
 	}
 }
 
+// How a Git source authenticates: GitSource.Provider.
+const (
+	// GitProviderGeneric uses the Secret's credentials as they are.
+	GitProviderGeneric = "generic"
+	// GitProviderGitHub authenticates as a GitHub App installation.
+	GitProviderGitHub = "github"
+)
+
 // The ways of reaching a Git repository that GitSource.Scheme reports.
 const (
 	// SchemeHTTPS is HTTP over TLS.

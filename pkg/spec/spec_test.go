@@ -291,6 +291,15 @@ components: ./c`), []string{
 		{"scp-like without secretRef", gitSpec("url: git@example.com:org/r.git"), []string{
 			`spec.source.git.secretRef: Required value: an SSH URL needs a Secret with identity and known_hosts`,
 		}},
+		{"provider github without a Secret", gitSpec("url: https://github.com/org/r.git\nprovider: github"), []string{
+			`spec.source.git.secretRef: Required value: provider github needs a Secret with githubAppID, githubAppInstallationID (or githubAppInstallationOwner) and githubAppPrivateKey`,
+		}},
+		{"provider github over SSH", gitSpec("url: ssh://git@github.com/org/r.git\nprovider: github\nsecretRef: {name: app}"), []string{
+			`spec.source.git.provider: Invalid value: "github": a GitHub App authenticates over HTTPS only: use an https:// URL`,
+		}},
+		{"cloud provider", gitSpec("url: https://dev.azure.com/org/r\nprovider: azure"), []string{
+			`spec.source.git.provider: Unsupported value: "azure": supported values: "generic", "github"`,
+		}},
 		{"unsupported scheme", gitSpec("url: git://example.com/r.git"), []string{
 			`spec.source.git.url: Invalid value: "git://example.com/r.git": scheme git is not supported: use https://, ssh:// or scp-like [user@]host:path`,
 		}},

@@ -252,6 +252,11 @@ type GitSource struct {
 	// password) and known_hosts for SSH; ca.crt for a private CA. Required
 	// for SSH URLs, because host keys must be pinned.
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+	// Provider is how the source authenticates (Flux's provider):
+	// GitProviderGeneric (default) with the Secret's credentials as they
+	// are, or GitProviderGitHub as a GitHub App installation (the Secret's
+	// githubApp* keys; HTTPS only).
+	Provider string `json:"provider,omitempty"`
 	// Timeout bounds one Git operation. Default DefaultGitTimeout.
 	Timeout *Duration `json:"timeout,omitempty"`
 	// Verify checks commit or tag signatures before anything is applied

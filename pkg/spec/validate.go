@@ -210,6 +210,19 @@ func (g *GitSource) validate(p *field.Path) field.ErrorList {
 	if g.SecretRef != nil {
 		errs = append(errs, validateRefName(p.Child("secretRef", "name"), g.SecretRef.Name)...)
 	}
+	switch g.Provider {
+	case "", GitProviderGeneric:
+	case GitProviderGitHub:
+		if g.SecretRef == nil {
+			errs = append(errs, field.Required(p.Child("secretRef"),
+				"provider github needs a Secret with githubAppID, githubAppInstallationID (or githubAppInstallationOwner) and githubAppPrivateKey"))
+		}
+		if scheme != "" && scheme != SchemeHTTPS {
+			errs = append(errs, field.Invalid(p.Child("provider"), g.Provider, "a GitHub App authenticates over HTTPS only: use an https:// URL"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("provider"), g.Provider, []string{GitProviderGeneric, GitProviderGitHub}))
+	}
 	errs = append(errs, g.Ref.validate(p.Child("ref"))...)
 	errs = append(errs, validateDuration(p.Child("timeout"), g.Timeout)...)
 	errs = append(errs, g.validateExtras(p)...)

@@ -269,7 +269,7 @@ func (r *runner) automationGit(ctx context.Context, g *flux.GitRepository) (sour
 		if sg == nil {
 			return source.GitOptions{}, "", fmt.Errorf("the sync's own source is not a Git repository")
 		}
-		gopts := source.GitOptions{URL: sg.URL, Insecure: sg.Insecure, Logger: r.log, RecurseSubmodules: sg.RecurseSubmodules}
+		gopts := source.GitOptions{URL: sg.URL, Insecure: sg.Insecure, Provider: sg.Provider, Logger: r.log, RecurseSubmodules: sg.RecurseSubmodules}
 		if ref, field := r.sync.Spec.Source.SecretRef(); ref != nil {
 			data, err := r.secretData(ctx, ref.Name, field)
 			if err != nil {
@@ -290,7 +290,7 @@ func (r *runner) automationGit(ctx context.Context, g *flux.GitRepository) (sour
 	if err != nil {
 		return source.GitOptions{}, "", err
 	}
-	gopts := source.GitOptions{URL: g.URL, Insecure: strings.HasPrefix(g.URL, "http://"), Auth: creds, Logger: r.log, Timeout: g.Timeout}
+	gopts := source.GitOptions{URL: g.URL, Insecure: strings.HasPrefix(g.URL, "http://"), Provider: g.Provider, Auth: creds, Logger: r.log, Timeout: g.Timeout}
 	follows := ""
 	if g.Ref.Commit == "" {
 		follows = g.Ref.Branch

@@ -236,6 +236,7 @@ func gitRepositoryTree(ctx context.Context, r *runner, obj flux.Object, includes
 		// unit, since the object is Flux's.
 		Insecure:          strings.HasPrefix(g.URL, "http://"),
 		Ref:               g.Ref,
+		Provider:          g.Provider,
 		Timeout:           spec.NewDuration(g.Timeout),
 		Ignore:            g.Ignore,
 		SparseCheckout:    g.SparseCheckout,
@@ -295,6 +296,9 @@ func includable(g *flux.GitRepository) error {
 	}
 	if g.RecurseSubmodules {
 		set = append(set, "spec.recurseSubmodules")
+	}
+	if g.Provider != "" && g.Provider != spec.GitProviderGeneric {
+		set = append(set, "spec.provider")
 	}
 	if g.Ignore != nil {
 		set = append(set, "spec.ignore")

@@ -57,7 +57,7 @@ func (r *runner) imageUpdate(ctx context.Context, rec *inventory.Record) error {
 		}
 		creds = source.CredentialsFromSecret(data)
 	}
-	gopts := source.GitOptions{URL: g.URL, Insecure: g.Insecure, Auth: creds, Logger: r.log, RecurseSubmodules: g.RecurseSubmodules}
+	gopts := source.GitOptions{URL: g.URL, Insecure: g.Insecure, Provider: g.Provider, Auth: creds, Logger: r.log, RecurseSubmodules: g.RecurseSubmodules}
 	if g.Timeout != nil {
 		gopts.Timeout = g.Timeout.Duration
 	}
