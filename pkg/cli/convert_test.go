@@ -62,7 +62,7 @@ func TestConvertGolden(t *testing.T) {
 			"  serviceAccountName: ",
 			"#   not converted: spec.deletionPolicy: unknown field in v1beta2",
 			"#   no effect in gitsync: spec.retryInterval: ",
-			"#   no effect in gitsync: spec.install.remediation: ",
+			"#   no effect in gitsync: spec.install.remediation.retries: ",
 			"# left out: " + dir + "/apps/podinfo.yaml#3 Namespace//podinfo: not a Flux object",
 			"its source HelmRepository/podinfo/missing is not among the input",
 			"GitRepository/flux-system/unused: read by no Kustomization or HelmRelease",
