@@ -636,3 +636,60 @@ func TestScheduleUnordered(t *testing.T) {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
 }
+
+// TestScheduleReadyExpr: a dependsOn entry with a readyExpr makes the
+// dependency ready when the expression says so, whatever its result: the
+// dependent runs after a failed dependency the expression accepts, and is
+// skipped after a successful one it refuses; an expression that cannot be
+// evaluated fails the dependent. Each is asked once per dependency.
+func TestScheduleReadyExpr(t *testing.T) {
+	g := NewGraph(GraphOptions{})
+	withExpr := func(k *Kustomization, dep, expr string) *Kustomization {
+		k.ReadyExprs = map[ID]string{{Kind: KindKustomization, Namespace: "ns", Name: dep}: expr}
+		return k
+	}
+	if err := g.Add(ID{}, gitRepo("ns/r"), ks("ns/broken", "r"), ks("ns/fine", "r"),
+		withExpr(ks("ns/lenient", "r", "broken"), "broken", "accept"),
+		withExpr(ks("ns/strict", "r", "fine"), "fine", "refuse"),
+		withExpr(ks("ns/typo", "r", "fine"), "fine", "error"),
+		ks("ns/plain", "r", "broken")); err != nil {
+		t.Fatal(err)
+	}
+	asked := map[string]int{}
+	got := Schedule(t.Context(), g, ScheduleOptions{Concurrency: 1,
+		Run: func(ctx context.Context, u Unit, _ []Object) ([]Object, error) {
+			if u.Metadata().ID.Name == "broken" {
+				return nil, errors.New("broken")
+			}
+			return nil, nil
+		},
+		DependencyReady: func(_ context.Context, u Unit, dep ID, expr string, r Result) (bool, error) {
+			asked[u.Metadata().ID.Name+"→"+dep.Name+":"+string(r.Status)]++
+			switch expr {
+			case "accept":
+				return true, nil
+			case "refuse":
+				return false, nil
+			}
+			return false, errors.New("no such key: stauts")
+		}})
+	want := []outcome{
+		{Unit: "Kustomization/ns/broken", Status: "Failed", Err: "Kustomization/ns/broken: broken"},
+		{Unit: "Kustomization/ns/fine", Status: "Succeeded"},
+		{Unit: "Kustomization/ns/lenient", Status: "Succeeded"},
+		{Unit: "Kustomization/ns/strict", Status: "Skipped", Err: "Kustomization/ns/strict: dependency did not succeed: Kustomization/ns/fine is not ready: its readyExpr is false (it succeeded)"},
+		{Unit: "Kustomization/ns/typo", Status: "Failed", Err: "Kustomization/ns/typo: spec.dependsOn Kustomization/ns/fine: readyExpr: no such key: stauts"},
+		{Unit: "Kustomization/ns/plain", Status: "Skipped", Err: "Kustomization/ns/plain: dependency did not succeed: Kustomization/ns/broken failed: Kustomization/ns/broken: broken"},
+	}
+	if diff := cmp.Diff(want, outcomes(got)); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	for k, n := range asked {
+		if n != 1 {
+			t.Errorf("%s asked %d times", k, n)
+		}
+	}
+	if len(asked) != 3 {
+		t.Errorf("asked %v, want the three entries with a readyExpr", asked)
+	}
+}

@@ -67,7 +67,25 @@ type ScheduleOptions struct {
 	// first that is not ends the check. A dependency that failed still
 	// skips the units that have not started. Default false.
 	Unordered bool
+	// DependencyReady decides whether dependency dep, done with result r,
+	// is ready for unit u when u's dependsOn entry for it has a readyExpr
+	// (expr), instead of r's success, as Flux's readyExpr replaces its
+	// readiness check. An error fails u. Without it, such an entry counts
+	// as any other.
+	DependencyReady func(ctx context.Context, u Unit, dep ID, expr string, r Result) (bool, error)
 }
+
+// ReadyExprs is implemented by units whose dependsOn entries may hold a
+// readyExpr: it returns them by dependency.
+type ReadyExprs interface {
+	DependencyReadyExprs() map[ID]string
+}
+
+// DependencyReadyExprs implements ReadyExprs.
+func (k *Kustomization) DependencyReadyExprs() map[ID]string { return k.ReadyExprs }
+
+// DependencyReadyExprs implements ReadyExprs.
+func (h *HelmRelease) DependencyReadyExprs() map[ID]string { return h.ReadyExprs }
 
 // unitState is a unit's place in the schedule.
 type unitState int
@@ -96,6 +114,10 @@ type completion struct {
 //     the order they were added.
 //   - When a dependency Failed or was Skipped, the unit is Skipped, and its
 //     error names that dependency and why.
+//   - A dependsOn entry with a readyExpr replaces that rule for its
+//     dependency, once it is done: ScheduleOptions.DependencyReady decides
+//     whether it is ready (the unit then starts, even after a failed
+//     dependency), not ready (Skipped) or cannot tell (Failed).
 //   - A unit on a dependsOn cycle Fails as soon as the cycle is known, and
 //     its error names the whole cycle.
 //   - A dependency on a Kustomization includes what its readiness includes
@@ -118,7 +140,8 @@ func Schedule(ctx context.Context, g *Graph, opts ScheduleOptions) []Result {
 	if limit <= 0 {
 		limit = DefaultConcurrency
 	}
-	s := &scheduler{g: g, state: map[ID]unitState{}, results: map[ID]*Result{}, unordered: opts.Unordered}
+	s := &scheduler{ctx: ctx, g: g, state: map[ID]unitState{}, results: map[ID]*Result{}, unordered: opts.Unordered,
+		dependencyReady: opts.DependencyReady, judged: map[[2]ID]judgement{}}
 	completions := make(chan completion)
 	inFlight := 0
 	for {
@@ -169,6 +192,7 @@ func Schedule(ctx context.Context, g *Graph, opts ScheduleOptions) []Result {
 
 // scheduler is Schedule's bookkeeping; only Schedule's goroutine uses it.
 type scheduler struct {
+	ctx     context.Context
 	g       *Graph
 	order   []ID
 	state   map[ID]unitState
@@ -181,6 +205,37 @@ type scheduler struct {
 	fellBack bool
 	// unordered is ScheduleOptions.Unordered.
 	unordered bool
+	// dependencyReady is ScheduleOptions.DependencyReady; judged what it
+	// said, by unit and dependency (a done dependency does not change).
+	dependencyReady func(ctx context.Context, u Unit, dep ID, expr string, r Result) (bool, error)
+	judged          map[[2]ID]judgement
+}
+
+// judgement is a readyExpr's verdict on a done dependency.
+type judgement struct {
+	ready bool
+	err   error
+}
+
+// judge returns what u's readyExpr for dep, done, says, and whether u has
+// one for it.
+func (s *scheduler) judge(u Unit, dep ID) (judgement, bool) {
+	re, ok := u.(ReadyExprs)
+	if !ok || s.dependencyReady == nil {
+		return judgement{}, false
+	}
+	expr := re.DependencyReadyExprs()[dep]
+	if expr == "" {
+		return judgement{}, false
+	}
+	key := [2]ID{u.Metadata().ID, dep}
+	if j, ok := s.judged[key]; ok {
+		return j, true
+	}
+	ready, err := s.dependencyReady(s.ctx, u, dep, expr, *s.results[dep])
+	j := judgement{ready: ready, err: err}
+	s.judged[key] = j
+	return j, true
 }
 
 // track picks up units added to the graph since the last call.
@@ -264,7 +319,19 @@ func (s *scheduler) blocked(u Unit, cycle error, final bool) error {
 	}
 	for _, dep := range s.g.Dependencies(u) {
 		r, ok := s.results[dep]
-		if !ok || s.state[dep] != done || r.Status == Succeeded {
+		if !ok || s.state[dep] != done {
+			continue
+		}
+		if j, has := s.judge(u, dep); has {
+			switch {
+			case j.err != nil:
+				return fmt.Errorf("%s: spec.dependsOn %s: readyExpr: %w", id, dep, j.err)
+			case !j.ready:
+				return fmt.Errorf("%s: %w: %s is not ready: its readyExpr is false (it %s)", id, ErrDependency, dep, strings.ToLower(string(r.Status)))
+			}
+			continue
+		}
+		if r.Status == Succeeded {
 			continue
 		}
 		what := "failed"
@@ -293,11 +360,21 @@ func (s *scheduler) ready(u Unit) ([]Object, bool) {
 }
 
 // dependenciesSucceeded reports whether every unit u depends on ran and
-// succeeded.
+// succeeded, or, for a dependsOn entry with a readyExpr, ran and is ready
+// by it.
 func (s *scheduler) dependenciesSucceeded(u Unit) bool {
 	for _, dep := range s.g.Dependencies(u) {
 		r, ok := s.results[dep]
-		if !ok || s.state[dep] != done || r.Status != Succeeded {
+		if !ok || s.state[dep] != done {
+			return false
+		}
+		if j, has := s.judge(u, dep); has {
+			if j.err != nil || !j.ready {
+				return false
+			}
+			continue
+		}
+		if r.Status != Succeeded {
 			return false
 		}
 	}

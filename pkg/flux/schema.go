@@ -145,13 +145,7 @@ const (
 	noteCloudSA     = "cloud workload identity; use `secretRef`"
 	noteProvider    = "any other provider is refused: cloud workload identity is not supported, credentials come from `secretRef`"
 	noteHealthExprs = "custom health checks in CEL"
-	noteReadyExpr   = "a CEL readiness expression"
 	noteTimeout     = "bounds one operation of the source; default 60s"
-)
-
-const (
-	issueTenancy = "12"
-	issueCEL     = "13"
 )
 
 // durationRE is the pattern Flux's CRDs give durations.
@@ -275,7 +269,8 @@ func dependsOnF(kind string, readyExprIn ...string) field {
 		"see [Order](#order)").sub(
 		mapF("name", tString, "name").req(),
 		mapF("namespace", tString, "namespace; default the dependent's"),
-		refF("readyExpr", noteReadyExpr, issueCEL).only(readyExprIn...),
+		mapF("readyExpr", tString, "a CEL expression that decides, instead of the dependency's success in this run, "+
+			"whether it is ready: `dep` is the dependency's object, `self` the dependent's; see [readyExpr](#readyexpr)").only(readyExprIn...),
 	)
 }
 

@@ -364,8 +364,10 @@ type Kustomization struct {
 	// interval minus 30 s, and never less than MinKustomizationTimeout,
 	// as kustomize-controller computes it.
 	Timeout time.Duration
-	// DependsOn are the Kustomizations that must succeed first.
-	DependsOn []ID
+	// DependsOn are the Kustomizations that must succeed first;
+	// ReadyExprs the dependsOn entries' readyExpr, by dependency.
+	DependsOn  []ID
+	ReadyExprs map[ID]string
 	// TargetNamespace, NamePrefix and NameSuffix as in a Sync spec.
 	TargetNamespace string
 	NamePrefix      string
@@ -450,8 +452,10 @@ type HelmRelease struct {
 	// HelmRelease's namespace. gitsync writes no Helm storage; it is kept
 	// for conversion and for adopting releases Flux made.
 	StorageNamespace string
-	// DependsOn are the HelmReleases that must succeed first.
-	DependsOn []ID
+	// DependsOn are the HelmReleases that must succeed first;
+	// ReadyExprs the dependsOn entries' readyExpr, by dependency.
+	DependsOn  []ID
+	ReadyExprs map[ID]string
 	// Timeout bounds each Kubernetes operation of an action (hooks,
 	// waits). Default DefaultHelmTimeout.
 	Timeout time.Duration

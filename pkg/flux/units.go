@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/gitsync/gitsync/pkg/apply"
+	"github.com/gitsync/gitsync/pkg/health"
 	"github.com/gitsync/gitsync/pkg/spec"
 )
 
@@ -27,7 +29,6 @@ func decodeKustomization(d *decoder, meta Meta, r reader) *Kustomization {
 		Prune:                   r.boolean("prune"),
 		DeletionPolicy:          orDefault(r.str("deletionPolicy"), DeletionPolicyMirrorPrune),
 		Timeout:                 kustomizationTimeout(r),
-		DependsOn:               dependsOn(r, KindKustomization, ns),
 		TargetNamespace:         r.str("targetNamespace"),
 		NamePrefix:              r.str("namePrefix"),
 		NameSuffix:              r.str("nameSuffix"),
@@ -45,6 +46,7 @@ func decodeKustomization(d *decoder, meta Meta, r reader) *Kustomization {
 		ServiceAccountName:      r.str("serviceAccountName"),
 		KubeConfig:              kubeConfig(r),
 	}
+	k.DependsOn, k.ReadyExprs = dependsOn(d, r, KindKustomization, ns)
 	if r.has("decryption") {
 		d := r.obj("decryption")
 		k.Decryption = &spec.Decryption{Provider: d.str("provider")}
@@ -81,13 +83,28 @@ func kustomizationTimeout(r reader) time.Duration {
 }
 
 // dependsOn reads spec.dependsOn: units of the same kind, namespace
-// defaulted to the dependent's.
-func dependsOn(r reader, kind, ns string) []ID {
+// defaulted to the dependent's, and the entries' readyExpr, compiled (nil
+// when none has one).
+func dependsOn(d *decoder, r reader, kind, ns string) ([]ID, map[ID]string) {
 	var ids []ID
-	for _, dep := range r.list("dependsOn") {
-		ids = append(ids, ID{Kind: kind, Namespace: orDefault(dep.str("namespace"), ns), Name: dep.str("name")})
+	var exprs map[ID]string
+	for i, dep := range r.list("dependsOn") {
+		id := ID{Kind: kind, Namespace: orDefault(dep.str("namespace"), ns), Name: dep.str("name")}
+		ids = append(ids, id)
+		src := dep.str("readyExpr")
+		if src == "" {
+			continue
+		}
+		if _, err := health.Compile(src); err != nil {
+			d.errorf(fmt.Sprintf("%s[%d].readyExpr", r.at("dependsOn"), i), ErrInvalid, "%s", err)
+			continue
+		}
+		if exprs == nil {
+			exprs = map[ID]string{}
+		}
+		exprs[id] = src
 	}
-	return ids
+	return ids, exprs
 }
 
 func commonMetadata(r reader) *spec.CommonMetadata {
@@ -202,7 +219,6 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		Meta:               meta,
 		ReleaseNamespace:   orDefault(r.str("targetNamespace"), ns),
 		StorageNamespace:   orDefault(r.str("storageNamespace"), ns),
-		DependsOn:          dependsOn(r, KindHelmRelease, ns),
 		Timeout:            r.duration("timeout", DefaultHelmTimeout),
 		HealthCheckExprs:   healthCheckExprs(d, r),
 		Values:             r.free("values"),
@@ -214,6 +230,7 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 		ServiceAccountName: r.str("serviceAccountName"),
 		KubeConfig:         kubeConfig(r),
 	}
+	h.DependsOn, h.ReadyExprs = dependsOn(d, r, KindHelmRelease, ns)
 	switch {
 	case r.has("chart") == r.has("chartRef"):
 		d.errorf("spec", ErrInvalid, "exactly one of chart and chartRef must be set")

@@ -106,7 +106,7 @@ func (r *runner) runUnits(ctx context.Context, root *unit) {
 			// The check before the Lease only reads: its units need not
 			// wait for their dependencies (noop.go).
 			results = flux.Schedule(uctx, g, flux.ScheduleOptions{Run: r.runFluxUnit, Concurrency: r.sync.Spec.Flux.UnitConcurrency(),
-				Unordered: r.checking()})
+				Unordered: r.checking(), DependencyReady: r.dependencyReady})
 			deadline = r.deadlineNote(uctx, r.runBudget(g))
 		}
 	}
