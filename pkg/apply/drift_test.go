@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +195,44 @@ func TestWait(t *testing.T) {
 		if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "canceled") {
 			t.Fatalf("Wait with an ended context: %v", err)
 		}
+	}
+}
+
+// TestApplyEndedContext: an apply whose context ends while it applies
+// reports every object it did not apply as failed; none is left without a
+// result, as if it had nothing to report.
+func TestApplyEndedContext(t *testing.T) {
+	ns := env.NewNamespace(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cfg := env.Config()
+	// The first apply request ends the context.
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodPatch {
+				cancel()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	e, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := e.Apply(ctx, objs(t, ns, configMaps(ns, 12, "v")), Options{Labels: testLabels(ns), Concurrency: 1})
+	if cs == nil {
+		t.Fatalf("Apply: no changes (%v)", err)
+	}
+	failed := 0
+	for _, c := range cs.Changes {
+		if c.Err == nil && c.Action != Created {
+			t.Errorf("%s: %q without an error after the context ended", c.ID, c.Action)
+		}
+		if c.Err != nil {
+			failed++
+		}
+	}
+	if failed < 11 {
+		t.Errorf("%d of 12 objects failed after the first apply request ended the context", failed)
 	}
 }
