@@ -355,15 +355,16 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 				mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
 					refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
 				secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
-					"or, for keyless signatures, `matchOIDCIdentity` with `trustedRootSecretRef`"),
+					"without it, signatures are keyless, as in Flux"),
 				mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
-					"required for keyless verification (Flux accepts any identity without it)").sub(
+					"without it, as in Flux, a cosign v2 signature by any identity verifies and a cosign v3 bundle does not").sub(
 					mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
 					mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
 				),
 				secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
-					"read in the OCIRepository's namespace; required for keyless verification, which is offline: "+
-					"the public Sigstore root is never fetched"),
+					"read in the OCIRepository's namespace, the only trust, offline (a private Sigstore, no network); "+
+					"without it, as in Flux, the trusted root of Sigstore's public-good instance, fetched through TUF "+
+					"(`GITSYNC_SIGSTORE_TUF_URL` and `GITSYNC_SIGSTORE_TUF_ROOT` name a mirror)"),
 			),
 			refF("serviceAccountName", noteCloudSA, ""),
 			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),

@@ -101,21 +101,25 @@ type OCILayerSelector struct {
 }
 
 // OCIVerification verifies an artifact's signature, as Flux's
-// OCIRepositoryVerification: key-based cosign signatures (SecretRef) or
-// keyless ones (MatchOIDCIdentity with TrustedRootSecretRef), one of the
-// two.
+// OCIRepositoryVerification: key-based cosign signatures (SecretRef) or,
+// without SecretRef, keyless ones (MatchOIDCIdentity, TrustedRootSecretRef).
 type OCIVerification struct {
 	// Provider is VerifyCosign (the default).
 	Provider string `json:"provider,omitempty"`
 	// SecretRef names a Secret in the sync's namespace whose keys ending
-	// in ".pub" are the trusted public keys (PEM).
+	// in ".pub" are the trusted public keys (PEM). Default: keyless
+	// verification.
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 	// MatchOIDCIdentity lists the accepted keyless signers; a signature
-	// by any of them verifies.
+	// by any of them verifies. Default, as in Flux: a cosign v2 signature
+	// by any identity verifies, a cosign v3 bundle does not.
 	MatchOIDCIdentity []OIDCIdentityMatch `json:"matchOIDCIdentity,omitempty"`
 	// TrustedRootSecretRef names a Secret in the sync's namespace whose
 	// key trusted_root.json is Sigstore's trusted root (Fulcio CAs, Rekor
-	// keys): keyless signatures are verified offline against it alone.
+	// keys): keyless signatures are verified offline against it alone
+	// (a private Sigstore instance, or no network). Default: the trusted
+	// root of Sigstore's public-good instance, fetched through TUF when a
+	// keyless signature is checked.
 	TrustedRootSecretRef *LocalObjectReference `json:"trustedRootSecretRef,omitempty"`
 }
 
@@ -297,24 +301,18 @@ func (s *SyncSpec) validateOCI(p *field.Path) field.ErrorList {
 	return errs
 }
 
-// validateSigners checks that verification names its trust: keys, or
-// identities with a trusted root, never both.
+// validateSigners checks that verification names one kind of trust: keys
+// (secretRef), or keyless signers (matchOIDCIdentity, trustedRootSecretRef,
+// both optional as in Flux), never both.
 func (v *OCIVerification) validateSigners(vp *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	keyless := len(v.MatchOIDCIdentity) > 0
 	switch {
-	case keyless && v.SecretRef != nil:
+	case len(v.MatchOIDCIdentity) > 0 && v.SecretRef != nil:
 		errs = append(errs, field.Invalid(vp.Child("secretRef"), v.SecretRef.Name,
 			"either secretRef (cosign public keys) or matchOIDCIdentity (keyless), not both"))
-	case !keyless && v.SecretRef == nil:
-		errs = append(errs, field.Required(vp.Child("secretRef"),
-			"a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures"))
-	case !keyless && v.TrustedRootSecretRef != nil:
-		errs = append(errs, field.Required(vp.Child("matchOIDCIdentity"),
-			"trustedRootSecretRef is for keyless signatures: list the accepted {issuer, subject}"))
-	case keyless && v.TrustedRootSecretRef == nil:
-		errs = append(errs, field.Required(vp.Child("trustedRootSecretRef"),
-			"keyless signatures are verified offline: name a Secret holding trusted_root.json (Fulcio CAs and Rekor keys)"))
+	case v.TrustedRootSecretRef != nil && v.SecretRef != nil:
+		errs = append(errs, field.Invalid(vp.Child("secretRef"), v.SecretRef.Name,
+			"either secretRef (cosign public keys) or trustedRootSecretRef (keyless), not both"))
 	}
 	if v.SecretRef != nil {
 		errs = append(errs, validateRefName(vp.Child("secretRef", "name"), v.SecretRef.Name)...)

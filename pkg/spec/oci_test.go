@@ -65,6 +65,27 @@ path: ./deploy`)))
 	if diff := cmp.Diff([]SecretUse{{Name: "sigstore-root", Field: OCITrustedRootField}}, s.Spec.Source.MoreSecrets()); diff != "" {
 		t.Errorf("keyless MoreSecrets (-want +got):\n%s", diff)
 	}
+	// Keyless as Flux reads it: without a trusted root (the public-good
+	// one, through TUF), without identities (any signer), or with
+	// neither; no Secret is read.
+	for _, v := range []string{
+		`{provider: cosign, matchOIDCIdentity: [{issuer: '^https://token\.actions\.githubusercontent\.com$', subject: '^https://github\.com/org/'}]}`,
+		`{provider: cosign, trustedRootSecretRef: {name: sigstore-root}}`,
+		`{provider: cosign}`,
+		`{}`,
+	} {
+		s, err := Parse([]byte(syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: ` + v + `}}`)))
+		if err != nil {
+			t.Errorf("keyless %s: %v", v, err)
+			continue
+		}
+		if got := s.Spec.Source.OCI.Verify; got.SecretRef != nil || got.Provider != VerifyCosign {
+			t.Errorf("keyless %s: %+v", v, got)
+		}
+		if v != `{provider: cosign, trustedRootSecretRef: {name: sigstore-root}}` && len(s.Spec.Source.MoreSecrets()) != 0 {
+			t.Errorf("keyless %s reads Secrets: %v", v, s.Spec.Source.MoreSecrets())
+		}
+	}
 
 	// Defaults: tag latest, Flux's timeout.
 	s, err = Parse([]byte(syncDoc("source: {oci: {url: 'oci://r.example/app'}}")))
@@ -135,18 +156,16 @@ path: ./deploy`), []string{
 		}},
 		{"verify", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {provider: notation}}}`), []string{
 			`spec.source.oci.verify.provider: Unsupported value: "notation": supported values: "cosign"`,
-			`spec.source.oci.verify.secretRef: Required value: a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures`,
 		}},
 		{"keyless and a key", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {secretRef: {name: k}, trustedRootSecretRef: {name: r}, matchOIDCIdentity: [{issuer: x, subject: y}]}}}`), []string{
 			`spec.source.oci.verify.secretRef: Invalid value: "k": either secretRef (cosign public keys) or matchOIDCIdentity (keyless), not both`,
 		}},
-		{"keyless without a root", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {matchOIDCIdentity: [{issuer: x, subject: '('}, {subject: y}]}}}`), []string{
-			`spec.source.oci.verify.trustedRootSecretRef: Required value: keyless signatures are verified offline: name a Secret holding trusted_root.json (Fulcio CAs and Rekor keys)`,
+		{"a root and a key", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {secretRef: {name: k}, trustedRootSecretRef: {name: r}}}}`), []string{
+			`spec.source.oci.verify.secretRef: Invalid value: "k": either secretRef (cosign public keys) or trustedRootSecretRef (keyless), not both`,
+		}},
+		{"bad identities", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {matchOIDCIdentity: [{issuer: x, subject: '('}, {subject: y}]}}}`), []string{
 			"spec.source.oci.verify.matchOIDCIdentity[0].subject: Invalid value: \"(\": error parsing regexp: missing closing ): `(`",
 			`spec.source.oci.verify.matchOIDCIdentity[1].issuer: Required value: a regular expression`,
-		}},
-		{"root without identities", syncDoc(`source: {oci: {url: 'oci://r.example/app', verify: {trustedRootSecretRef: {name: r}}}}`), []string{
-			`spec.source.oci.verify.secretRef: Required value: a Secret with the trusted public keys (cosign.pub), or matchOIDCIdentity with trustedRootSecretRef for keyless signatures`,
 		}},
 		{"Flux fields", syncDoc(`source: {oci: {url: 'oci://r.example/app', interval: 5m, certSecretRef: {name: c}}}`), []string{
 			`spec.source.oci.certSecretRef: Forbidden: unknown field (put ca.crt, tls.crt and tls.key in the Secret named by spec.source.oci.secretRef)`,

@@ -213,7 +213,9 @@ func newOCI(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 		a.Timeout = o.Timeout.Duration
 	}
 	if v := o.Verify; v != nil {
-		a.Verify = &oci.Verification{Provider: v.Provider}
+		// Without public keys the signatures are keyless, as in Flux; without
+		// a trusted root, Sigstore's public-good one is fetched.
+		a.Verify = &oci.Verification{Provider: v.Provider, Keyless: v.SecretRef == nil}
 		for _, id := range v.MatchOIDCIdentity {
 			a.Verify.Identities = append(a.Verify.Identities, oci.OIDCIdentity{Issuer: id.Issuer, Subject: id.Subject})
 		}
@@ -223,7 +225,12 @@ func newOCI(s *spec.Source, creds source.Credentials, opts Options) (source.Sour
 				return nil, err
 			}
 			if u.Field == spec.OCITrustedRootField {
-				a.Verify.TrustedRoot = keys[oci.TrustedRootKey]
+				// An empty root is refused: nil would mean the public one.
+				root := keys[oci.TrustedRootKey]
+				if len(root) == 0 {
+					return nil, fmt.Errorf("%s: Secret %s holds no %s: %w", u.Field, u.Name, oci.TrustedRootKey, source.ErrInvalidOptions)
+				}
+				a.Verify.TrustedRoot = root
 			} else {
 				a.Verify.Keys = keys
 			}

@@ -58,7 +58,7 @@ func verifyArtifact(ctx context.Context, repo name.Repository, ropts []remote.Op
 		s           signer
 		kind, trust string
 	)
-	if len(v.Identities) > 0 {
+	if v.keyless() {
 		if err := checkKeyless(v.TrustedRoot, v.Identities); err != nil {
 			return "", fmt.Errorf("keyless verification: %v: %w", err, source.ErrInvalidOptions)
 		}

@@ -51,12 +51,14 @@
 // check. A transparency log is not consulted for keys (as Flux, which
 // sets IgnoreTlog for keys).
 //
-// Verification.Identities selects keyless verification (keyless.go):
-// the same signature layers carry a Fulcio certificate and a Rekor entry
-// (annotations dev.sigstore.cosign/certificate and .../bundle), verified
-// offline by sigstore-go against a trusted_root.json and matched against
-// the accepted OIDC issuer and subject; when the root lists CT logs, the
-// certificate's embedded SCT must verify too.
+// Verification.Keyless or Identities selects keyless verification
+// (keyless.go): the same signature layers carry a Fulcio certificate and
+// a Rekor entry (annotations dev.sigstore.cosign/certificate and
+// .../bundle), verified by sigstore-go against a trusted_root.json — the
+// one given, offline, or else the public-good instance's, which the
+// checker fetches through TUF — and matched against the accepted OIDC
+// issuer and subject (any, when none is given, as Flux); when the root
+// lists CT logs, the certificate's embedded SCT must verify too.
 //
 // cosign v3's bundles (bundle.go) are read as well, and first: a Sigstore
 // bundle stored as an OCI 1.1 artifact (BundleMediaType) whose subject is

@@ -3,7 +3,6 @@ package oci
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -38,18 +37,13 @@ type RekorBundle = sigcheck.RekorBundle
 type RekorPayload = sigcheck.RekorPayload
 
 // checkKeyless checks what can be checked of keyless trust without
-// sigstore-go, before anything is fetched: identities that are given and
-// compile, a trusted root that is JSON. The Checker parses the root when
-// a signature is checked (pkg/source/oci/sigcheck/sdk: its Fulcio CAs,
-// Rekor logs and CT logs).
+// sigstore-go, before anything is fetched: identities that are complete
+// and compile, a trusted root that is JSON when one is given. The Checker
+// parses the root when a signature is checked
+// (pkg/source/oci/sigcheck/sdk: its Fulcio CAs, Rekor logs and CT logs),
+// after fetching the public-good one when none is given.
 func checkKeyless(trustedRoot []byte, ids []OIDCIdentity) error {
-	if len(ids) == 0 {
-		return errors.New("matchOIDCIdentity: at least one {issuer, subject} is required")
-	}
-	if len(trustedRoot) == 0 {
-		return fmt.Errorf("no %s in the trusted root Secret", TrustedRootKey)
-	}
-	if !json.Valid(trustedRoot) {
+	if trustedRoot != nil && !json.Valid(trustedRoot) {
 		return fmt.Errorf("%s: not JSON", TrustedRootKey)
 	}
 	for i, id := range ids {
@@ -74,7 +68,14 @@ func keylessSigner(v *Verification, digest string) (signer, string, string) {
 	for i, id := range v.Identities {
 		want[i] = fmt.Sprintf("{issuer: %q, subject: %q}", id.Issuer, id.Subject)
 	}
-	base := sigcheck.Request{TrustedRoot: v.TrustedRoot, Identities: v.Identities, Digest: digest}
+	trust := "identities: " + strings.Join(want, ", ")
+	if len(want) == 0 {
+		trust = "identities: any (no matchOIDCIdentity)"
+	}
+	if v.TrustedRoot == nil {
+		trust += "; trusted root: Sigstore's public-good instance (TUF)"
+	}
+	base := sigcheck.Request{Keyless: true, TrustedRoot: v.TrustedRoot, Identities: v.Identities, Digest: digest}
 	s := signer{
 		legacy: func(ctx context.Context, l v1.Descriptor, payload []byte) (string, string, error) {
 			req := base
@@ -87,5 +88,5 @@ func keylessSigner(v *Verification, digest string) (signer, string, string) {
 			return check(ctx, &req)
 		},
 	}
-	return s, "cosign keyless", "identities: " + strings.Join(want, ", ")
+	return s, "cosign keyless", trust
 }

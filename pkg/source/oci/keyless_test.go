@@ -131,7 +131,7 @@ func TestKeylessVerification(t *testing.T) {
 		ids     []oci.OIDCIdentity
 		want    string
 	}{
-		{"no root", nil, good, "trusted_root.json"},
+		{"empty root", []byte{}, good, "trusted_root.json"},
 		{"garbage root", []byte("{"), good, "trusted_root.json"},
 		{"bad regex", trusted, []oci.OIDCIdentity{{Issuer: "(", Subject: "x"}}, "matchOIDCIdentity[0]"},
 		{"no subject", trusted, []oci.OIDCIdentity{{Issuer: "x"}}, "matchOIDCIdentity[0]"},

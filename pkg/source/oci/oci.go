@@ -136,12 +136,22 @@ type Verification struct {
 	// "cosign.pub"), each PEM-encoded. A signature by any of them
 	// verifies. Empty for keyless verification.
 	Keys map[string][]byte
-	// Identities, when set, select keyless verification (keyless.go):
-	// a Fulcio certificate for one of them, logged in Rekor, both
-	// trusted by TrustedRoot (Sigstore's trusted_root.json).
-	Identities  []OIDCIdentity
+	// Keyless selects keyless verification (keyless.go), which
+	// Identities also select: a Fulcio certificate for one of
+	// Identities, logged in Rekor, both trusted by TrustedRoot. Keyless
+	// without Identities accepts any signer of a cosign v2 signature, as
+	// Flux does without matchOIDCIdentity, and no bundle.
+	Keyless    bool
+	Identities []OIDCIdentity
+	// TrustedRoot is Sigstore's trusted_root.json. Default (nil):
+	// Sigstore's public-good instance's, fetched through TUF by the
+	// signature checker when a signature is checked (see
+	// sigcheck.EnvTUFURL for a mirror).
 	TrustedRoot []byte
 }
+
+// keyless reports whether v verifies keyless signatures.
+func (v *Verification) keyless() bool { return v.Keyless || len(v.Identities) > 0 }
 
 // Resolved is what Resolve found.
 type Resolved struct {
@@ -218,7 +228,7 @@ func (o *Options) check() (name.Repository, error) {
 		if v.Provider != ProviderCosign {
 			return name.Repository{}, o.fail("verification provider %q is not supported (use cosign)", v.Provider)
 		}
-		if len(v.Identities) > 0 {
+		if v.keyless() {
 			if err := checkKeyless(v.TrustedRoot, v.Identities); err != nil {
 				return name.Repository{}, o.fail("keyless verification: %v", err)
 			}

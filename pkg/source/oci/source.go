@@ -73,8 +73,9 @@ func (s *verifiedSource) ContentDigest(source.Revision) string {
 	for _, n := range names {
 		fmt.Fprintf(h, "%d:%s=%d:%s\n", len(n), n, len(v.Keys[n]), v.Keys[n])
 	}
-	if len(v.Identities) > 0 {
-		// Keyless: the identities and the trusted root.
+	if v.keyless() {
+		// Keyless: the identities and the trusted root (none: the
+		// public-good one, whose changes do not verify again).
 		for _, id := range v.Identities {
 			fmt.Fprintf(h, "identity %d:%s %d:%s\n", len(id.Issuer), id.Issuer, len(id.Subject), id.Subject)
 		}

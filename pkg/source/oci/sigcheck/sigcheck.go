@@ -41,6 +41,19 @@ const (
 	ProviderCosign = "cosign"
 )
 
+// The environment of keyless verification without a trusted root of its
+// own: the TUF repository Sigstore's public-good trusted root is fetched
+// from, and the TUF root that repository is trusted by. Both are for an
+// air-gapped mirror, or a test; unset, they are the public-good
+// instance's (sigstore-go's pkg/tuf DefaultMirror and embedded root).
+const (
+	// EnvTUFURL is the TUF repository's base URL.
+	EnvTUFURL = "GITSYNC_SIGSTORE_TUF_URL"
+	// EnvTUFRoot is the path of a TUF root.json trusted instead of the
+	// embedded one (the mirror's first root; later ones are fetched).
+	EnvTUFRoot = "GITSYNC_SIGSTORE_TUF_ROOT"
+)
+
 // Identity is one accepted keyless signer, as Flux's matchOIDCIdentity:
 // regular expressions (unanchored, as cosign matches them) on the
 // certificate's OIDC issuer and its subject (the SAN).
@@ -83,10 +96,17 @@ type Signature struct {
 }
 
 // Request asks for one signature of the artifact Digest to be checked:
-// Signature when it is set, else Bundle. The trust is Keys, or TrustedRoot and
-// Identities (keyless); nothing is fetched.
+// Signature when it is set, else Bundle. The trust is Keys, or, keyless
+// (Keyless, or Identities given), a Fulcio certificate issued to one of
+// Identities, logged in Rekor, both trusted by TrustedRoot. Without a
+// TrustedRoot it is Sigstore's public-good one, fetched through TUF (see
+// EnvTUFURL); nothing else is fetched.
 type Request struct {
-	Keys        []Key      `json:"keys,omitempty"`
+	Keys []Key `json:"keys,omitempty"`
+	// Keyless selects keyless verification when Identities is empty:
+	// a cosign v2 signature layer by any identity verifies (as Flux
+	// accepts it), a bundle does not (as cosign refuses it).
+	Keyless     bool       `json:"keyless,omitempty"`
 	TrustedRoot []byte     `json:"trustedRoot,omitempty"`
 	Identities  []Identity `json:"identities,omitempty"`
 	// Digest is the artifact's manifest digest, "sha256:<hex>".

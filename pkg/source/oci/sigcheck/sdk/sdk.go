@@ -1,8 +1,10 @@
 // Package sdk checks Sigstore signatures in this process with
 // sigstore-go (sigcheck.Checker): kubectl-gitsync and the tests use it;
 // sync-job runs it in its child process (pkg/source/oci/sigcheck/sigexec)
-// so that it does not link sigstore-go. Nothing is fetched: keys, or a
-// trusted root and identities, are the only trust.
+// so that it does not link sigstore-go. Keys, or a trusted root and
+// identities, are the only trust; the one thing fetched is Sigstore's
+// public-good trusted root, through TUF, for keyless verification
+// without a trusted root of its own (tuf.go).
 package sdk
 
 import (
@@ -33,7 +35,7 @@ type Checker struct{}
 var _ sigcheck.Checker = Checker{}
 
 // Check checks req's bundle or keyless signature layer.
-func (Checker) Check(_ context.Context, req *sigcheck.Request) (*sigcheck.Result, error) {
+func (Checker) Check(ctx context.Context, req *sigcheck.Request) (*sigcheck.Result, error) {
 	if req.Signature != nil && len(req.Bundle) > 0 {
 		return nil, errors.New("a signature check takes a bundle or a signature layer, not both")
 	}
@@ -49,9 +51,18 @@ func (Checker) Check(_ context.Context, req *sigcheck.Request) (*sigcheck.Result
 			return result("", fmt.Sprintf("not a valid Sigstore bundle: %v", err)), nil
 		}
 	}
-	if len(req.Identities) > 0 {
-		t, err := ParseKeyless(req.TrustedRoot, req.Identities)
+	if req.Keyless || len(req.Identities) > 0 {
+		trustedRoot, from := req.TrustedRoot, ""
+		if len(trustedRoot) == 0 {
+			if trustedRoot, from, err = fetchTrustedRoot(ctx); err != nil {
+				return nil, fmt.Errorf("keyless verification: %w", err)
+			}
+		}
+		t, err := ParseKeyless(trustedRoot, req.Identities)
 		if err != nil {
+			if from != "" {
+				err = fmt.Errorf("%s: %w", from, err)
+			}
 			return nil, fmt.Errorf("keyless verification: %w: %w", err, sigcheck.ErrInvalidTrust)
 		}
 		if b != nil {
@@ -125,11 +136,10 @@ type KeylessTrust struct {
 
 // ParseKeyless parses a trusted root (Sigstore's trusted_root.json) and
 // the accepted identities. Nothing is fetched: the root is the only
-// source of trust.
+// source of trust. Without identities any signer is accepted in a cosign
+// v2 signature layer, as Flux accepts it, and a bundle is refused, as
+// cosign (and so Flux) refuses it.
 func ParseKeyless(trustedRoot []byte, ids []sigcheck.Identity) (*KeylessTrust, error) {
-	if len(ids) == 0 {
-		return nil, errors.New("matchOIDCIdentity: at least one {issuer, subject} is required")
-	}
 	if len(trustedRoot) == 0 {
 		return nil, fmt.Errorf("no %s in the trusted root Secret", sigcheck.TrustedRootKey)
 	}
@@ -180,6 +190,9 @@ func ParseKeyless(trustedRoot []byte, ids []sigcheck.Identity) (*KeylessTrust, e
 
 // policy is the identities' part of a verification policy.
 func (t *KeylessTrust) policy() []verify.PolicyOption {
+	if len(t.identities) == 0 {
+		return []verify.PolicyOption{verify.WithoutIdentitiesUnsafe()}
+	}
 	opts := make([]verify.PolicyOption, len(t.identities))
 	for i, ci := range t.identities {
 		opts[i] = verify.WithCertificateIdentity(ci)
@@ -216,6 +229,9 @@ func (t *KeylessTrust) checkLegacy(s *sigcheck.Signature) (string, string) {
 
 // checkBundle checks a cosign v3 bundle keyless.
 func (t *KeylessTrust) checkBundle(b *bundle.Bundle, digest []byte) (string, string) {
+	if len(t.identities) == 0 {
+		return "", "a bundle is verified against matchOIDCIdentity, and none is given (cosign, and so Flux, refuses it too)"
+	}
 	res, err := t.bundleVerifier.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), t.policy()...))
 	if err != nil {
 		return "", err.Error()
