@@ -457,6 +457,7 @@ func (o *installOptions) syncFromFlags() (*spec.Sync, error) {
 	git := &spec.GitSource{
 		URL:      o.URL,
 		Insecure: o.Insecure,
+		Provider: o.Provider,
 		Ref:      spec.GitRef{Branch: o.Branch, Tag: o.Tag, SemVer: o.SemVer, Name: o.RefName, Commit: o.Commit},
 	}
 	if o.Secret != "" {

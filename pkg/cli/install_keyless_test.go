@@ -36,7 +36,7 @@ func TestInstallKeylessFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--verify-oidc-issuer", "x"}, "keyless verification needs all three"},
+		{[]string{"--verify-oidc-issuer", "x"}, "--verify-oidc-issuer, --verify-oidc-subject: the accepted signer needs both"},
 		{[]string{"--verify-oidc-issuer", "x", "--verify-oidc-subject", "y", "--verify-trusted-root-secret-ref", "r", "--verify-secret-ref", "k"}, "--verify-secret-ref: not with keyless"},
 		{[]string{"--verify-oidc-issuer", "(", "--verify-oidc-subject", "y", "--verify-trusted-root-secret-ref", "r"}, "--verify-oidc-issuer"},
 	} {
@@ -44,6 +44,15 @@ func TestInstallKeylessFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error containing %q", tc.args, err, tc.want)
 		}
+	}
+	// Flux's `--verify-provider cosign` alone: keyless, any identity,
+	// Sigstore's public root.
+	out, err = runCLI(t.Context(), "", append(base, "--verify-provider", "cosign")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&spec.OCIVerification{Provider: spec.VerifyCosign}, exportedSpec(t, out).Spec.Source.OCI.Verify); diff != "" {
+		t.Errorf("--verify-provider alone (-want +got):\n%s", diff)
 	}
 	url := []string{"install", "web", "-n", "team-a", "--url", "https://git.example.com/web.git", "--verify-oidc-subject", "y",
 		"--export", "--kubeconfig", offline}

@@ -49,6 +49,9 @@ type sourceFlags struct {
 
 	// SecretRef is --secret-ref, Flux's name of --secret.
 	SecretRef string
+
+	// Provider sets spec.source.git.provider (generic or github).
+	Provider string
 }
 
 // addSourceFlags adds the flags of sourceFlags to f.
@@ -65,10 +68,11 @@ func (o *sourceFlags) addSourceFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.BucketPrefix, "bucket-prefix", "", "fetch only keys with this prefix (spec.source.bucket.prefix)")
 	f.StringVar(&o.BucketRegion, "bucket-region", "", "region requests are signed for (spec.source.bucket.region; default us-east-1)")
 	f.StringVar(&o.VerifyMode, "verify-mode", "", "verify Git signatures: HEAD, Tag or TagAndHEAD (spec.source.git.verify.mode); needs --verify-secret-ref")
-	f.StringVar(&o.VerifyProvider, "verify-provider", "", "verify OCI artifact signatures: cosign (spec.source.oci.verify.provider); needs --verify-secret-ref")
-	f.StringVar(&o.VerifyOIDCIssuer, "verify-oidc-issuer", "", "keyless cosign: regular expression the signer's OIDC issuer must match (spec.source.oci.verify.matchOIDCIdentity[0].issuer); with --verify-oidc-subject and --verify-trusted-root-secret-ref")
+	f.StringVar(&o.VerifyProvider, "verify-provider", "", "verify OCI artifact signatures: cosign (spec.source.oci.verify.provider); with --verify-secret-ref the keys, else keyless (--verify-oidc-*)")
+	f.StringVar(&o.VerifyOIDCIssuer, "verify-oidc-issuer", "", "keyless cosign: regular expression the signer's OIDC issuer must match (spec.source.oci.verify.matchOIDCIdentity[0].issuer); with --verify-oidc-subject")
 	f.StringVar(&o.VerifyOIDCSubject, "verify-oidc-subject", "", "keyless cosign: regular expression the signer's identity must match (spec.source.oci.verify.matchOIDCIdentity[0].subject)")
-	f.StringVar(&o.VerifyTrustedRoot, "verify-trusted-root-secret-ref", "", "keyless cosign: Secret whose key trusted_root.json holds the Fulcio CAs and Rekor keys to verify against, offline (spec.source.oci.verify.trustedRootSecretRef)")
+	f.StringVar(&o.VerifyTrustedRoot, "verify-trusted-root-secret-ref", "", "keyless cosign: Secret whose key trusted_root.json holds the Fulcio CAs and Rekor keys to verify against, offline (spec.source.oci.verify.trustedRootSecretRef; default Sigstore's public-good root, through TUF)")
+	f.StringVar(&o.Provider, "provider", "", "how the Git source authenticates: generic (the Secret's credentials) or github (a GitHub App: the Secret's githubApp* keys) (spec.source.git.provider)")
 	f.StringVar(&o.VerifySecretRef, "verify-secret-ref", "", "Secret with the trusted public keys (spec.source.git.verify.secretRef, spec.source.oci.verify.secretRef); alone it turns on verification with the default mode or provider")
 	f.StringSliceVar(&o.SparseCheckout, "sparse-checkout", nil, "directories of the Git repository to fetch, comma-separated or repeated (spec.source.git.sparseCheckout)")
 	f.BoolVar(&o.RecurseSubmodules, "recurse-submodules", false, "fetch Git submodules with the repository's credentials (spec.source.git.recurseSubmodules)")
@@ -100,6 +104,7 @@ func sourceSpecFlags() []struct{ flag, path string } {
 		{"insecure", "spec.source.bucket.insecure"},
 		{"secret", "spec.source.helm.secretRef"},
 		{"insecure", "spec.source.helm.insecure"},
+		{"provider", "spec.source.git.provider"},
 		{"verify-mode", "spec.source.git.verify.mode"},
 		{"verify-secret-ref", "spec.source.git.verify.secretRef"},
 		{"verify-provider", "spec.source.oci.verify.provider"},
@@ -160,7 +165,7 @@ func (o *installOptions) sourceKindFlag() (string, error) {
 // of source, naming them and the kind.
 func (o *installOptions) checkSourceFlags(kind string) error {
 	belongs := map[string][]string{
-		"url": {"verify-mode", "sparse-checkout", "recurse-submodules", "include"},
+		"url": {"verify-mode", "sparse-checkout", "recurse-submodules", "include", "provider"},
 		"oci-url": {"oci-tag", "oci-semver", "oci-semver-filter", "oci-digest", "oci-layer-media-type", "oci-layer-operation", "verify-provider",
 			"verify-oidc-issuer", "verify-oidc-subject", "verify-trusted-root-secret-ref"},
 		"bucket-endpoint": {"bucket-name", "bucket-prefix", "bucket-region"},
@@ -173,6 +178,7 @@ func (o *installOptions) checkSourceFlags(kind string) error {
 		"verify-oidc-issuer": o.VerifyOIDCIssuer != "", "verify-oidc-subject": o.VerifyOIDCSubject != "",
 		"verify-trusted-root-secret-ref": o.VerifyTrustedRoot != "",
 		"sparse-checkout":                len(o.SparseCheckout) > 0, "recurse-submodules": o.RecurseSubmodules, "include": len(o.Include) > 0,
+		"provider":                       o.Provider != "",
 	}
 	for _, owner := range []string{"url", "oci-url", "bucket-endpoint"} {
 		if owner == kind {
@@ -195,12 +201,12 @@ func (o *installOptions) checkSourceFlags(kind string) error {
 		return errors.New("--bucket-name: required with --bucket-endpoint")
 	case o.VerifySecretRef != "" && kind != "url" && kind != "oci-url":
 		return fmt.Errorf("--verify-secret-ref: only with --url (Git signatures) or --oci-url (cosign signatures), not with --%s", kind)
-	case o.keyless() && (o.VerifyOIDCIssuer == "" || o.VerifyOIDCSubject == "" || o.VerifyTrustedRoot == ""):
-		return errors.New("--verify-oidc-issuer, --verify-oidc-subject, --verify-trusted-root-secret-ref: keyless verification needs all three: the accepted signer and the trusted root it is verified against offline")
+	case (o.VerifyOIDCIssuer == "") != (o.VerifyOIDCSubject == ""):
+		return errors.New("--verify-oidc-issuer, --verify-oidc-subject: the accepted signer needs both")
 	case o.keyless() && o.VerifySecretRef != "":
-		return errors.New("--verify-secret-ref: not with keyless verification (--verify-oidc-*): either public keys or signer identities")
-	case (o.VerifyMode != "" || o.VerifyProvider != "") && o.VerifySecretRef == "" && !o.keyless():
-		return errors.New("--verify-secret-ref: required to verify signatures: the Secret with the trusted public keys (or, for OCI, --verify-oidc-issuer, --verify-oidc-subject and --verify-trusted-root-secret-ref for keyless signatures)")
+		return errors.New("--verify-secret-ref: not with keyless verification (--verify-oidc-*, --verify-trusted-root-secret-ref): either public keys or signer identities")
+	case o.VerifyMode != "" && o.VerifySecretRef == "":
+		return errors.New("--verify-secret-ref: required to verify Git signatures: the Secret with the trusted public keys")
 	case len(o.Ignore) > 0 && kind == "helm-repo":
 		return errors.New("--ignore: only with --url, --oci-url or --bucket-endpoint: a chart is not filtered")
 	}
@@ -234,11 +240,15 @@ func (o *installOptions) ociSource() *spec.OCISource {
 	switch {
 	case o.VerifySecretRef != "":
 		s.Verify = &spec.OCIVerification{Provider: o.VerifyProvider, SecretRef: &spec.LocalObjectReference{Name: o.VerifySecretRef}}
-	case o.keyless():
-		s.Verify = &spec.OCIVerification{
-			Provider:             o.VerifyProvider,
-			MatchOIDCIdentity:    []spec.OIDCIdentityMatch{{Issuer: o.VerifyOIDCIssuer, Subject: o.VerifyOIDCSubject}},
-			TrustedRootSecretRef: &spec.LocalObjectReference{Name: o.VerifyTrustedRoot},
+	case o.keyless() || o.VerifyProvider != "":
+		// Keyless, as Flux's `--verify-provider cosign` alone: without a
+		// signer any identity's, without a root Sigstore's public one.
+		s.Verify = &spec.OCIVerification{Provider: o.VerifyProvider}
+		if o.VerifyOIDCIssuer != "" {
+			s.Verify.MatchOIDCIdentity = []spec.OIDCIdentityMatch{{Issuer: o.VerifyOIDCIssuer, Subject: o.VerifyOIDCSubject}}
+		}
+		if o.VerifyTrustedRoot != "" {
+			s.Verify.TrustedRootSecretRef = &spec.LocalObjectReference{Name: o.VerifyTrustedRoot}
 		}
 	}
 	return s

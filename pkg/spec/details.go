@@ -60,6 +60,9 @@ func ignoreSummary(rules string) string {
 // details returns verification, sparse checkout, submodules and includes.
 func (g *GitSource) details() []string {
 	var out []string
+	if g.Provider == GitProviderGitHub {
+		out = append(out, "authenticates as a GitHub App installation")
+	}
 	if v := g.Verify; v != nil {
 		out = append(out, "verify "+cmp.Or(v.Mode, VerifyHEAD)+" signatures, keys from Secret "+v.SecretRef.Name)
 	}
@@ -86,9 +89,16 @@ func (o *OCISource) details() []string {
 	if v := o.Verify; v != nil && v.SecretRef != nil {
 		out = append(out, "verify "+cmp.Or(v.Provider, VerifyCosign)+" signatures, keys from Secret "+v.SecretRef.Name)
 	}
-	if v := o.Verify; v != nil && v.TrustedRootSecretRef != nil {
-		out = append(out, fmt.Sprintf("verify keyless %s signatures of %d identities, trusted root from Secret %s",
-			cmp.Or(v.Provider, VerifyCosign), len(v.MatchOIDCIdentity), v.TrustedRootSecretRef.Name))
+	if v := o.Verify; v != nil && v.SecretRef == nil {
+		ids := fmt.Sprintf("of %d identities", len(v.MatchOIDCIdentity))
+		if len(v.MatchOIDCIdentity) == 0 {
+			ids = "of any identity"
+		}
+		root := "Sigstore's public-good trusted root (TUF)"
+		if v.TrustedRootSecretRef != nil {
+			root = "trusted root from Secret " + v.TrustedRootSecretRef.Name
+		}
+		out = append(out, fmt.Sprintf("verify keyless %s signatures %s, %s", cmp.Or(v.Provider, VerifyCosign), ids, root))
 	}
 	if o.Insecure {
 		out = append(out, "plain HTTP (insecure)")

@@ -65,6 +65,27 @@ oci:
 				"plain HTTP (insecure)",
 				"ignore rules: *.txt",
 			}},
+		{name: "oci, keyless against the public root", source: `
+oci:
+  url: oci://registry.example.com/app
+  verify: {provider: cosign}`,
+			ignore:  true,
+			details: []string{"verify keyless cosign signatures of any identity, Sigstore's public-good trusted root (TUF)"}},
+		{name: "oci, keyless against a root of one's own", source: `
+oci:
+  url: oci://registry.example.com/app
+  verify: {matchOIDCIdentity: [{issuer: '^https://token.actions.githubusercontent.com$', subject: '^https://github.com/org/'}], trustedRootSecretRef: {name: root}}`,
+			secrets: []string{"root"},
+			ignore:  true,
+			details: []string{"verify keyless cosign signatures of 1 identities, trusted root from Secret root"}},
+		{name: "git as a GitHub App", source: `
+git:
+  url: https://github.com/org/fleet
+  provider: github
+  secretRef: {name: app}`,
+			secrets: []string{"app"},
+			ignore:  true,
+			details: []string{"credentials from Secret app", "authenticates as a GitHub App installation"}},
 		{name: "oci chart, copied", source: `
 oci:
   url: oci://registry.example.com/charts/web
