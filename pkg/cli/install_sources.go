@@ -178,7 +178,7 @@ func (o *installOptions) checkSourceFlags(kind string) error {
 		"verify-oidc-issuer": o.VerifyOIDCIssuer != "", "verify-oidc-subject": o.VerifyOIDCSubject != "",
 		"verify-trusted-root-secret-ref": o.VerifyTrustedRoot != "",
 		"sparse-checkout":                len(o.SparseCheckout) > 0, "recurse-submodules": o.RecurseSubmodules, "include": len(o.Include) > 0,
-		"provider":                       o.Provider != "",
+		"provider": o.Provider != "",
 	}
 	for _, owner := range []string{"url", "oci-url", "bucket-endpoint"} {
 		if owner == kind {

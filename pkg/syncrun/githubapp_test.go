@@ -7,8 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gitsync/gitsync/tests/gitserver"
 	"github.com/gitsync/gitsync/tests/githubapi"
+	"github.com/gitsync/gitsync/tests/gitserver"
 )
 
 // TestFluxGitRepositoryGitHubApp: a GitRepository with provider github is
