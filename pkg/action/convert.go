@@ -390,8 +390,16 @@ func helmReleaseSpec(s *spec.SyncSpec, h *flux.HelmRelease, chain []flux.Object,
 		}
 	}
 	from := chain[0]
+	verified := h.Chart != nil && h.Chart.Verify != nil
 	if c, ok := from.(*flux.HelmChart); ok {
 		chart, version, valuesFiles, from = c.Chart, c.Version, c.ValuesFiles, chain[1]
+		verified = c.Verify != nil
+	}
+	if verified {
+		// A sync's Helm source checks no signature: converting would drop
+		// the check.
+		return nil, errors.New("its chart's verify: a sync's spec.source.helm verifies no signature; write spec.source.oci " +
+			"(the chart's repository) with verify and layerSelector {operation: copy}, or run the HelmRelease as a unit of a Flux tree")
 	}
 	if version == flux.DefaultChartVersion {
 		version = ""

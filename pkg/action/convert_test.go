@@ -118,6 +118,30 @@ spec:
 	}
 }
 
+// TestConvertVerifiedChart: a HelmRelease whose chart is verified is not
+// converted (a sync's Helm source would drop the check), saying why.
+func TestConvertVerifiedChart(t *testing.T) {
+	res, err := Convert(ConvertOptions{Inputs: convertInputs(t, `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: apps}
+spec: {interval: 1h, type: oci, url: oci://ghcr.io/example/charts}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web, namespace: apps}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: web
+      sourceRef: {kind: HelmRepository, name: charts}
+      verify: {provider: cosign}`)})
+	must(t, err)
+	if len(res.Syncs) != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "HelmRelease/apps/web: not converted: its chart's verify") {
+		t.Errorf("syncs %d, notes %q", len(res.Syncs), res.Notes)
+	}
+}
+
 func TestConvertNotes(t *testing.T) {
 	res, err := Convert(ConvertOptions{Inputs: convertInputs(t, `apiVersion: v1
 kind: ConfigMap

@@ -137,8 +137,8 @@ const (
 		"auth-provider plugins and file paths are refused"
 	noteDecryption  = "SOPS decryption of manifests and generator files as they are read (docs/sops.md)"
 	noteCEL         = "CEL expressions"
-	noteChartVerify = "verifying a chart of an OCI HelmRepository; use an OCIRepository with `verify` as the " +
-		"HelmRelease's `chartRef`"
+	noteChartVerify = "check the cosign signature of a chart of an OCI HelmRepository (its tag's manifest) before it is " +
+		"rendered; refused for a chart from an HTTP repository, Git or a bucket, as in Flux"
 	noteIgnoreMapped = "exclusion rules in `.gitignore` syntax, replacing Flux's default exclusions; " +
 		"`.sourceignore` files of the tree apply too. Not set: Flux's default exclusions"
 	noteProxy       = "a proxy Secret; set HTTPS_PROXY in the Job's environment instead"
@@ -274,6 +274,27 @@ func dependsOnF(kind string, readyExprIn ...string) field {
 	)
 }
 
+// cosignVerifyF is the verify of an OCIRepository, a HelmChart and a
+// HelmRelease's chart template: cosign signatures of an OCI artifact, by
+// keys or keyless; whose names the object that holds the Secrets.
+func cosignVerifyF(whose, note string) field {
+	return mapF("verify", tObject, note).sub(
+		mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
+			refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
+		secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in "+whose+" namespace; "+
+			"without it, signatures are keyless, as in Flux"),
+		mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
+			"without it, as in Flux, a cosign v2 signature by any identity verifies and a cosign v3 bundle does not").sub(
+			mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
+			mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
+		),
+		secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
+			"read in "+whose+" namespace, the only trust, offline (a private Sigstore, no network); "+
+			"without it, as in Flux, the trusted root of Sigstore's public-good instance, fetched through TUF "+
+			"(`GITSYNC_SIGSTORE_TUF_URL` and `GITSYNC_SIGSTORE_TUF_ROOT` name a mirror)"),
+	)
+}
+
 // healthCheckExprsF is Kustomization's and HelmRelease's healthCheckExprs,
 // read as a Sync's (docs/health.md); the expressions are compiled at decode.
 func healthCheckExprsF(versions ...string) field {
@@ -350,22 +371,8 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 			ignF("provider", tString, "`generic` is what gitsync does").
 				oneOf("generic", "aws", "azure", "gcp").refusing(noteProvider, refuseUnlessGeneric),
 			secretRefF("secretRef", "registry credentials (`.dockerconfigjson`)"),
-			mapF("verify", tObject, "check the artifact's cosign signature before anything of it is applied; a "+
-				"layer whose digest does not match is always refused").sub(
-				mapF("provider", tString, "`cosign` (default)").oneOf("cosign", "notation").
-					refusing("`notation` is refused: only cosign signatures are verified", refuseExcept("only cosign signatures are verified", "cosign")),
-				secretRefF("secretRef", "the trusted cosign public keys (`*.pub`), read in the OCIRepository's namespace; "+
-					"without it, signatures are keyless, as in Flux"),
-				mapF("matchOIDCIdentity", tObjects, "keyless (Fulcio/Rekor) signers accepted, any one of them; "+
-					"without it, as in Flux, a cosign v2 signature by any identity verifies and a cosign v3 bundle does not").sub(
-					mapF("issuer", tString, "regular expression on the certificate's OIDC issuer").req(),
-					mapF("subject", tString, "regular expression on the certificate's subject (SAN)").req(),
-				),
-				secretRefF("trustedRootSecretRef", "`trusted_root.json` (Sigstore's trusted root: Fulcio CAs, Rekor keys), "+
-					"read in the OCIRepository's namespace, the only trust, offline (a private Sigstore, no network); "+
-					"without it, as in Flux, the trusted root of Sigstore's public-good instance, fetched through TUF "+
-					"(`GITSYNC_SIGSTORE_TUF_URL` and `GITSYNC_SIGSTORE_TUF_ROOT` name a mirror)"),
-			),
+			cosignVerifyF("the OCIRepository's", "check the artifact's cosign signature before anything of it is applied; a "+
+				"layer whose digest does not match is always refused"),
 			refF("serviceAccountName", noteCloudSA, ""),
 			secretRefF("certSecretRef", "`tls.crt`, `tls.key`, `ca.crt`"),
 			refF("proxySecretRef", noteProxy, ""),
@@ -406,7 +413,7 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 			mapF("valuesFile", tString, "put in front of `valuesFiles`, as Flux merges it first").only("v1beta2", "v1beta1"),
 			mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v1", "v1beta2"),
 			mapF("suspend", tBool, noteSuspend),
-			refF("verify", noteChartVerify, ""),
+			cosignVerifyF("the HelmChart's", noteChartVerify),
 			ignF("accessFrom", tAny, noteAccessFrom).only("v1beta2", "v1beta1"),
 		}},
 		{group: SourceGroup, kind: KindBucket, versions: sourceVersions, spec: []field{
@@ -516,7 +523,7 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 					mapF("valuesFiles", tStrings, "files replacing the chart's `values.yaml`, merged in order"),
 					mapF("valuesFile", tString, "put in front of `valuesFiles`").only("v2beta2", "v2beta1"),
 					mapF("ignoreMissingValuesFiles", tBool, "skip listed files that do not exist").only("v2"),
-					refF("verify", noteChartVerify, ""),
+					cosignVerifyF("the HelmRepository's", noteChartVerify),
 				),
 			),
 			mapF("chartRef", tObject, "an OCIRepository or HelmChart holding the chart").sub(

@@ -61,7 +61,21 @@ func Secrets(obj Object) []SecretUse {
 			}
 		}
 		addKubeConfig(add, o.KubeConfig)
+	case *HelmChart:
+		if v := o.Verify; v != nil {
+			add(v.SecretRef, "spec.verify.secretRef")
+			add(v.TrustedRootSecretRef, "spec.verify.trustedRootSecretRef")
+		}
 	case *HelmRelease:
+		if c := o.Chart; c != nil && c.Verify != nil {
+			// Read where Flux's HelmChart would be: the source's namespace.
+			for _, u := range []SecretUse{{c.SourceRef.Namespace, c.Verify.SecretRef, "spec.chart.spec.verify.secretRef"},
+				{c.SourceRef.Namespace, c.Verify.TrustedRootSecretRef, "spec.chart.spec.verify.trustedRootSecretRef"}} {
+				if u.Name != "" {
+					out = append(out, u)
+				}
+			}
+		}
 		for i, ref := range o.ValuesFrom {
 			if ref.Kind == "Secret" {
 				add(ref.Name, fmt.Sprintf("spec.valuesFrom[%d]", i))

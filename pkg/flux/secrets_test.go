@@ -27,6 +27,11 @@ func TestSecrets(t *testing.T) {
 		"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r, namespace: ns3}\n" +
 			"spec: {interval: 1m, chartRef: {kind: OCIRepository, name: o}, valuesFrom: [{kind: Secret, name: values}]}\n",
 		"apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: anonymous, namespace: ns1}\nspec: {interval: 1m, url: 'https://h/r'}\n",
+		// A verified chart: its keys are read in the source's namespace.
+		"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: v, namespace: ns3}\n" +
+			"spec: {interval: 1m, chart: {spec: {chart: app, sourceRef: {kind: HelmRepository, name: h, namespace: ns1}, verify: {secretRef: {name: chart-keys}}}}}\n",
+		"apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\nmetadata: {name: c, namespace: ns1}\n" +
+			"spec: {interval: 1m, chart: app, sourceRef: {kind: HelmRepository, name: h}, verify: {trustedRootSecretRef: {name: root}}}\n",
 	}
 	var got []SecretUse
 	for _, d := range docs {
@@ -43,6 +48,8 @@ func TestSecrets(t *testing.T) {
 		{"ns1", "helm", "spec.secretRef"},
 		{"ns3", "sops", "spec.decryption.secretRef"}, {"ns3", "vars", "spec.postBuild.substituteFrom[1]"},
 		{"ns3", "values", "spec.valuesFrom[0]"},
+		{"ns1", "chart-keys", "spec.chart.spec.verify.secretRef"},
+		{"ns1", "root", "spec.verify.trustedRootSecretRef"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Secrets (-want +got):\n%s", diff)

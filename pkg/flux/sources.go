@@ -68,14 +68,7 @@ func decodeOCIRepository(meta Meta, r reader) *OCIRepository {
 		Suspend:       r.boolean("suspend"),
 		Ignore:        r.optStr("ignore"),
 	}
-	if r.has("verify") {
-		v := r.obj("verify")
-		o.Verify = &OCIVerify{Provider: orDefault(v.str("provider"), "cosign"), SecretRef: v.obj("secretRef").str("name"),
-			TrustedRootSecretRef: v.obj("trustedRootSecretRef").str("name")}
-		for _, id := range v.list("matchOIDCIdentity") {
-			o.Verify.MatchOIDCIdentity = append(o.Verify.MatchOIDCIdentity, OIDCIdentityMatch{Issuer: id.str("issuer"), Subject: id.str("subject")})
-		}
-	}
+	o.Verify = ociVerify(r)
 	if o.Ref == (OCIRef{}) {
 		o.Ref.Tag = DefaultOCITag
 	}
@@ -111,9 +104,25 @@ func decodeHelmRepository(d *decoder, meta Meta, r reader) *HelmRepository {
 	return h
 }
 
+// ociVerify reads the cosign verify of r (an OCIRepository, a HelmChart,
+// a HelmRelease's chart template); nil when it has none.
+func ociVerify(r reader) *OCIVerify {
+	if !r.has("verify") {
+		return nil
+	}
+	v := r.obj("verify")
+	out := &OCIVerify{Provider: orDefault(v.str("provider"), "cosign"), SecretRef: v.obj("secretRef").str("name"),
+		TrustedRootSecretRef: v.obj("trustedRootSecretRef").str("name")}
+	for _, id := range v.list("matchOIDCIdentity") {
+		out.MatchOIDCIdentity = append(out.MatchOIDCIdentity, OIDCIdentityMatch{Issuer: id.str("issuer"), Subject: id.str("subject")})
+	}
+	return out
+}
+
 func decodeHelmChart(meta Meta, r reader) *HelmChart {
 	src := r.obj("sourceRef")
 	return &HelmChart{
+		Verify:  ociVerify(r),
 		Meta:    meta,
 		Chart:   r.str("chart"),
 		Version: orDefault(r.str("version"), DefaultChartVersion),

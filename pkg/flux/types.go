@@ -316,6 +316,9 @@ type HelmChart struct {
 	IgnoreMissingValuesFiles bool
 	// Suspend keeps the chart the last run used.
 	Suspend bool
+	// Verify checks the cosign signature of a chart of an OCI
+	// HelmRepository; nil when not set.
+	Verify *OCIVerify
 }
 
 // Bucket is a source.toolkit.fluxcd.io Bucket on an S3-compatible server.
@@ -512,6 +515,9 @@ type ChartTemplate struct {
 	ValuesFiles []string
 	// IgnoreMissingValuesFiles skips listed files that do not exist.
 	IgnoreMissingValuesFiles bool
+	// Verify checks the cosign signature of a chart of an OCI
+	// HelmRepository; nil when not set.
+	Verify *OCIVerify
 }
 
 // HelmTest is a HelmRelease's spec.test: the chart's tests after each

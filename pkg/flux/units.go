@@ -244,6 +244,7 @@ func decodeHelmRelease(d *decoder, meta Meta, r reader) *HelmRelease {
 			ReconcileStrategy:        orDefault(cs.str("reconcileStrategy"), ReconcileStrategyChartVersion),
 			ValuesFiles:              valuesFiles(cs),
 			IgnoreMissingValuesFiles: cs.boolean("ignoreMissingValuesFiles"),
+			Verify:                   ociVerify(cs),
 		}
 	default:
 		ref := r.obj("chartRef")

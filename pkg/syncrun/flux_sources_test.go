@@ -568,3 +568,95 @@ spec:
 	}
 	f.mustNotHave("outside")
 }
+
+// TestFluxHelmRepositoryChartVerify: a HelmRelease's chart template from
+// an OCI HelmRepository with verify is checked as Flux checks its
+// HelmChart: the chart's manifest must carry a cosign signature by a
+// trusted key before it is rendered; an unsigned version fails the unit,
+// naming the digest, and leaves the release as it was; verify on a chart
+// of an HTTP repository is refused, naming it.
+func TestFluxHelmRepositoryChartVerify(t *testing.T) {
+	reg := startRegistry(t)
+	trusted := newSigner(t)
+	push := func(version string, sign bool) string {
+		t.Helper()
+		d, err := reg.Push("charts", valueChart("app", version))
+		if err == nil && sign {
+			err = reg.SignCosign("charts/app", d, trusted.key, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d1 := push("1.0.0", true)
+	release := func(version string) string {
+		return fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {name: charts, namespace: NS}
+spec:
+  type: oci
+  interval: 1h
+  url: %s
+  secretRef: {name: registry}
+  certSecretRef: {name: registry-tls}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: app, namespace: NS}
+spec:
+  interval: 5m
+  chart:
+    spec:
+      chart: app
+      version: %q
+      sourceRef: {kind: HelmRepository, name: charts}
+      verify: {provider: cosign, secretRef: {name: cosign-keys}}
+  values: {value: from-release}
+`, reg.URL("charts"), version)
+	}
+	f := newFluxSync(t, map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/release.yaml":               release("1.0.0"),
+	})
+	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
+	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
+	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+	id := "HelmRelease/" + f.ns + "/app"
+	chart := func() string {
+		t.Helper()
+		c, err := f.configMap("app-config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Data["chart"]
+	}
+	res := f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[id]; !strings.HasSuffix(u.Revision, d1) {
+		t.Errorf("revision %s, want the signed 1.0.0 (%s)", u.Revision, d1)
+	}
+	if c := chart(); c != "app-1.0.0" {
+		t.Errorf("chart %s, want app-1.0.0", c)
+	}
+
+	d2 := push("1.1.0", false)
+	f.commit(expandNS(map[string]string{"clusters/test/release.yaml": release("1.1.0")}, f.ns))
+	res = f.run()
+	u := units(res)[id]
+	if u.Outcome != Failed || !strings.Contains(u.Message, "is not signed") || !strings.Contains(u.Message, d2) {
+		t.Errorf("unsigned chart: %s: %s", u.Outcome, u.Message)
+	}
+	if c := chart(); c != "app-1.0.0" {
+		t.Errorf("chart %s after an unsigned one, want app-1.0.0", c)
+	}
+
+	// An HTTP repository's chart is not verified, as in Flux: refused.
+	other := strings.Replace(reg.URL("charts"), "oci://", "https://", 1)
+	f.commit(expandNS(map[string]string{"clusters/test/release.yaml": strings.Replace(strings.Replace(release("1.0.0"), "  type: oci\n", "", 1), reg.URL("charts"), other, 1)}, f.ns))
+	res = f.run()
+	u = units(res)[id]
+	if u.Outcome != Failed || !strings.Contains(u.Message, "verify: only a chart of an OCI HelmRepository is verified") {
+		t.Errorf("verify of an HTTP repository's chart: %s: %s", u.Outcome, u.Message)
+	}
+}

@@ -87,7 +87,7 @@ type fluxSourceKind struct {
 	// tree is given the GitRepositories obj includes, in order (see
 	// flux.Graph.Sources); nil for other kinds.
 	tree  func(ctx context.Context, r *runner, obj flux.Object, includes []flux.Object) (*fluxSource, error)
-	chart func(ctx context.Context, r *runner, obj flux.Object, name, version string) (*fluxSource, error)
+	chart func(ctx context.Context, r *runner, obj flux.Object, name, version string, verify *flux.OCIVerify) (*fluxSource, error)
 }
 
 // fluxSourceKinds are the Flux source kinds units read. An OCIRepository
@@ -126,13 +126,13 @@ func (r *runner) treeSource(ctx context.Context, obj flux.Object, includes []flu
 
 // chartSource returns obj as the source of the packaged chart name at
 // version (a range) for unit.
-func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID, field, name, version string) (*fluxSource, error) {
+func (r *runner) chartSource(ctx context.Context, obj flux.Object, unit flux.ID, field, name, version string, verify *flux.OCIVerify) (*fluxSource, error) {
 	id := obj.Metadata().ID
 	k := fluxSourceKinds()[id.Kind]
 	if k.chart == nil {
 		return nil, fmt.Errorf("%s %s: charts from a %s are not supported yet", field, id, id.Kind)
 	}
-	fs, err := k.chart(ctx, r, obj, name, version)
+	fs, err := k.chart(ctx, r, obj, name, version, verify)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", field, id, err)
 	}
@@ -369,26 +369,36 @@ func (r *runner) ociSource(ctx context.Context, o *flux.OCIRepository) (*fluxSou
 	if o.SecretRef != "" {
 		oc.SecretRef = &spec.LocalObjectReference{Name: o.SecretRef}
 	}
-	if v := o.Verify; v != nil {
-		oc.Verify = &spec.OCIVerification{Provider: v.Provider}
-		if v.SecretRef != "" {
-			oc.Verify.SecretRef = &spec.LocalObjectReference{Name: v.SecretRef}
-			if err := r.addSecret(ctx, fs, v.SecretRef, "spec.verify.secretRef"); err != nil {
-				return nil, nil, err
-			}
-		}
-		for _, id := range v.MatchOIDCIdentity {
-			oc.Verify.MatchOIDCIdentity = append(oc.Verify.MatchOIDCIdentity, spec.OIDCIdentityMatch{Issuer: id.Issuer, Subject: id.Subject})
-		}
-		if v.TrustedRootSecretRef != "" {
-			oc.Verify.TrustedRootSecretRef = &spec.LocalObjectReference{Name: v.TrustedRootSecretRef}
-			if err := r.addSecret(ctx, fs, v.TrustedRootSecretRef, "spec.verify.trustedRootSecretRef"); err != nil {
-				return nil, nil, err
-			}
-		}
+	if oc.Verify, err = r.ociVerification(ctx, fs, o.Verify); err != nil {
+		return nil, nil, err
 	}
 	fs.spec = spec.Source{OCI: oc}
 	return fs, oc, nil
+}
+
+// ociVerification is the spec of verify v of an OCI artifact, its Secrets
+// read into fs (in fs's namespace); nil when v is.
+func (r *runner) ociVerification(ctx context.Context, fs *fluxSource, v *flux.OCIVerify) (*spec.OCIVerification, error) {
+	if v == nil {
+		return nil, nil
+	}
+	out := &spec.OCIVerification{Provider: v.Provider}
+	if v.SecretRef != "" {
+		out.SecretRef = &spec.LocalObjectReference{Name: v.SecretRef}
+		if err := r.addSecret(ctx, fs, v.SecretRef, "spec.verify.secretRef"); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range v.MatchOIDCIdentity {
+		out.MatchOIDCIdentity = append(out.MatchOIDCIdentity, spec.OIDCIdentityMatch{Issuer: id.Issuer, Subject: id.Subject})
+	}
+	if v.TrustedRootSecretRef != "" {
+		out.TrustedRootSecretRef = &spec.LocalObjectReference{Name: v.TrustedRootSecretRef}
+		if err := r.addSecret(ctx, fs, v.TrustedRootSecretRef, "spec.verify.trustedRootSecretRef"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // bucketTree reads a Bucket's objects as a tree of files.
@@ -418,13 +428,16 @@ func bucketTree(ctx context.Context, r *runner, obj flux.Object, _ []flux.Object
 	return fs, nil
 }
 
-func helmRepositoryChart(ctx context.Context, r *runner, obj flux.Object, name, version string) (*fluxSource, error) {
+func helmRepositoryChart(ctx context.Context, r *runner, obj flux.Object, name, version string, verify *flux.OCIVerify) (*fluxSource, error) {
 	h := obj.(*flux.HelmRepository)
 	fs := &fluxSource{id: h.ID, suspended: h.Suspend}
 	var err error
 	fs.creds, fs.secrets, err = r.readCredentials(ctx, h.ID.Namespace, h.SecretRef, h.CertSecretRef)
 	if err != nil {
 		return nil, err
+	}
+	if verify != nil {
+		return r.verifiedRegistryChart(ctx, fs, h, name, version, verify)
 	}
 	hs := &spec.HelmSource{
 		URL:             h.URL,
@@ -446,6 +459,37 @@ func helmRepositoryChart(ctx context.Context, r *runner, obj flux.Object, name, 
 	return fs, nil
 }
 
+// verifiedRegistryChart reads chart name at version of OCI HelmRepository
+// h as an OCI artifact whose cosign signature verify checks before its
+// chart layer is copied, as Flux verifies a HelmChart of an OCI
+// HelmRepository (the chart's repository is the HelmRepository's URL and
+// the chart's name, its versions the tags). Only an OCI HelmRepository's
+// charts are verified, as in Flux.
+func (r *runner) verifiedRegistryChart(ctx context.Context, fs *fluxSource, h *flux.HelmRepository, name, version string, verify *flux.OCIVerify) (*fluxSource, error) {
+	if !strings.HasPrefix(h.URL, "oci://") {
+		return nil, fmt.Errorf("verify: only a chart of an OCI HelmRepository is verified, as in Flux; %s is not one", redact.URL(h.URL))
+	}
+	oc := &spec.OCISource{
+		URL:           strings.TrimSuffix(h.URL, "/") + "/" + name,
+		Ref:           spec.OCIRef{SemVer: version},
+		Insecure:      h.Insecure,
+		Timeout:       spec.NewDuration(h.Timeout),
+		LayerSelector: &spec.OCILayerSelector{MediaType: helmChartLayer, Operation: spec.OCILayerCopy},
+	}
+	if h.SecretRef != "" {
+		oc.SecretRef = &spec.LocalObjectReference{Name: h.SecretRef}
+	}
+	var err error
+	if oc.Verify, err = r.ociVerification(ctx, fs, verify); err != nil {
+		return nil, err
+	}
+	fs.spec = spec.Source{OCI: oc}
+	if err := checkSource(&fs.spec, map[string]string{"source.oci.ref.semver": "version", "source.oci.": "spec."}); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
 // helmChartLayer is the media type of a Helm chart's layer in an OCI
 // artifact.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -453,7 +497,7 @@ const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 // ociRepositoryChart reads an OCIRepository's artifact as a packaged
 // chart: its Helm chart layer, copied, as Flux's chartRef does. Every ref
 // (digest, semver with semverFilter, tag) and verify apply.
-func ociRepositoryChart(ctx context.Context, r *runner, obj flux.Object, _, _ string) (*fluxSource, error) {
+func ociRepositoryChart(ctx context.Context, r *runner, obj flux.Object, _, _ string, _ *flux.OCIVerify) (*fluxSource, error) {
 	o := obj.(*flux.OCIRepository)
 	if ls := o.LayerSelector; ls != nil && ls.MediaType != "" && ls.MediaType != helmChartLayer {
 		return nil, fmt.Errorf("spec.layerSelector.mediaType: a chart is the layer %s", helmChartLayer)
@@ -819,18 +863,19 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 		name, version, strategy, field string
 		from                           flux.Object
 		includes                       []flux.Object
+		verify                         *flux.OCIVerify
 	)
 	switch c := sources[0].(type) {
 	case *flux.HelmChart:
 		// chartRef to a HelmChart: the HelmChart says which chart, from
 		// its own source.
 		name, version, strategy, field, from, includes = c.Chart, c.Version, c.ReconcileStrategy, "chartRef "+c.ID.String()+" sourceRef", sources[1], sources[2:]
-		hu.valuesFiles, hu.ignoreMissingValuesFiles = c.ValuesFiles, c.IgnoreMissingValuesFiles
+		hu.valuesFiles, hu.ignoreMissingValuesFiles, verify = c.ValuesFiles, c.IgnoreMissingValuesFiles, c.Verify
 	default:
 		from, includes = sources[0], sources[1:]
 		if t := h.Chart; t != nil {
 			name, version, strategy, field = t.Chart, t.Version, t.ReconcileStrategy, "chart.spec.sourceRef"
-			hu.valuesFiles, hu.ignoreMissingValuesFiles = t.ValuesFiles, t.IgnoreMissingValuesFiles
+			hu.valuesFiles, hu.ignoreMissingValuesFiles, verify = t.ValuesFiles, t.IgnoreMissingValuesFiles, t.Verify
 		} else {
 			field = "chartRef"
 		}
@@ -838,8 +883,12 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 	var err error
 	if k := fluxSourceKinds()[from.Metadata().ID.Kind]; k.chart != nil {
 		hu.packaged = true
-		hu.src, err = r.chartSource(ctx, from, h.ID, field, name, version)
+		hu.src, err = r.chartSource(ctx, from, h.ID, field, name, version, verify)
 	} else {
+		if verify != nil {
+			return nil, unitSettings{}, fmt.Errorf("%s %s: verify: only a chart of an OCI HelmRepository is verified, as in Flux; "+
+				"a chart directory of a %s is not", field, from.Metadata().ID, from.Metadata().ID.Kind)
+		}
 		hu.chart = sourcePathIn(name)
 		hu.versionOnly = strategy != flux.ReconcileStrategyRevision
 		hu.src, err = r.treeSource(ctx, from, includes, h.ID, field)
