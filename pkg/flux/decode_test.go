@@ -525,8 +525,8 @@ func TestDecodeErrors(t *testing.T) {
 			is: ErrInvalid, want: []string{`Kustomization/flux-system/apps: spec.interval: "1d" is not a duration such as 30s, 5m or 1h30m`}},
 		{name: "enum", doc: ks + ksSpec + "  deletionPolicy: Keep\n", is: ErrInvalid,
 			want: []string{`Kustomization/flux-system/apps: spec.deletionPolicy: "Keep" is not one of MirrorPrune, Delete, WaitForTermination, Orphan`}},
-		{name: "ExternalArtifact chart", doc: hr + "spec: {interval: 1m, chartRef: {kind: ExternalArtifact, name: r}}\n", is: ErrUnsupported,
-			want: []string{`HelmRelease/apps/app: spec.chartRef.kind: "ExternalArtifact" is not supported: a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)`}},
+		{name: "chartRef kind", doc: hr + "spec: {interval: 1m, chartRef: {kind: GitRepository, name: r}}\n", is: ErrInvalid,
+			want: []string{`HelmRelease/apps/app: spec.chartRef.kind: "GitRepository" is not one of OCIRepository, HelmChart, ExternalArtifact`}},
 		{name: "ArtifactGenerator: pathPattern, Extract, a HelmChart source, unknown aliases", doc: `apiVersion: source.extensions.fluxcd.io/v1beta1
 kind: ArtifactGenerator
 metadata: {name: gen, namespace: apps}

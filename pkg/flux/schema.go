@@ -526,14 +526,11 @@ var schemas = sync.OnceValue(func() []*kindSchema {
 					cosignVerifyF("the HelmRepository's", noteChartVerify),
 				),
 			),
-			mapF("chartRef", tObject, "an OCIRepository or HelmChart holding the chart").sub(
+			mapF("chartRef", tObject, "an OCIRepository, HelmChart or ExternalArtifact holding the chart").sub(
 				ignF("apiVersion", tString, noteRefAPIVersion),
-				mapF("kind", tString, "`OCIRepository` or `HelmChart`").req().
-					oneOf(KindOCIRepository, KindHelmChart, "ExternalArtifact").
-					refusing("`ExternalArtifact` is refused: a chart composed by an ArtifactGenerator is not supported yet "+
-						"(a Kustomization's `sourceRef` may name one)",
-						refuseExcept("a chart composed by an ArtifactGenerator is not supported yet (a Kustomization's sourceRef may name one)",
-							KindOCIRepository, KindHelmChart)),
+				mapF("kind", tString, "`OCIRepository`, `HelmChart`, or `ExternalArtifact` (an ArtifactGenerator's artifact "+
+					"with the chart's directory at its root, rendered again at every new artifact)").req().
+					oneOf(KindOCIRepository, KindHelmChart, KindExternalArtifact),
 				mapF("name", tString, "name").req(),
 				mapF("namespace", tString, "namespace; default the HelmRelease's"),
 			),

@@ -297,3 +297,61 @@ spec:
 		t.Errorf("lost: %s %q, want Failed with %q", lost.Outcome, lost.Message, want)
 	}
 }
+
+// TestArtifactChart: a HelmRelease's chartRef to an ExternalArtifact
+// renders the chart an ArtifactGenerator composed (its directory at the
+// artifact's root, values merged from two files), and renders it again
+// when only the values change, the chart's version staying the same.
+func TestArtifactChart(t *testing.T) {
+	files := map[string]string{
+		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
+		"clusters/test/chart.yaml": `apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: app, namespace: NS}
+spec:
+  sources:
+    - {alias: repo, kind: GitRepository, name: NS}
+  artifacts:
+    - name: app-chart
+      copy:
+        - {from: "@repo/charts/app/**", to: "@artifact/"}
+        - {from: "@repo/env/values.yaml", to: "@artifact/values.yaml", strategy: Merge}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: app, namespace: NS}
+spec:
+  interval: 5m
+  chartRef: {kind: ExternalArtifact, name: app-chart}
+`,
+		"charts/app/Chart.yaml":  "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+		"charts/app/values.yaml": "value: base\nother: kept\n",
+		"charts/app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n" +
+			"  value: {{ .Values.value | quote }}\n  other: {{ .Values.other | quote }}\n",
+		"env/values.yaml": "value: production\n",
+	}
+	f := newFluxSync(t, files)
+	res := f.run()
+	mustUnitsSucceed(t, res)
+	hr := "HelmRelease/" + f.ns + "/app"
+	data := func() map[string]string {
+		t.Helper()
+		c, err := f.configMap("app-config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Data
+	}
+	if d := data(); d["value"] != "production" || d["other"] != "kept" {
+		t.Errorf("values %v, want the merged ones", d)
+	}
+	f.commit(map[string]string{"env/values.yaml": "value: changed\n"})
+	res = f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[hr]; !u.Rendered {
+		t.Errorf("not rendered again after its values changed: %+v", u)
+	}
+	if d := data(); d["value"] != "changed" {
+		t.Errorf("value %q, want changed", d["value"])
+	}
+}

@@ -877,7 +877,11 @@ func newHelmReleaseUnit(ctx context.Context, r *runner, u flux.Unit, sources []f
 			name, version, strategy, field = t.Chart, t.Version, t.ReconcileStrategy, "chart.spec.sourceRef"
 			hu.valuesFiles, hu.ignoreMissingValuesFiles, verify = t.ValuesFiles, t.IgnoreMissingValuesFiles, t.Verify
 		} else {
-			field = "chartRef"
+			// chartRef: an OCIRepository's chart, or an ExternalArtifact
+			// with the chart's directory at its root, rendered again at
+			// every new artifact as helm-controller does (its values
+			// files may change without the chart's version).
+			field, strategy = "chartRef", flux.ReconcileStrategyRevision
 		}
 	}
 	var err error
