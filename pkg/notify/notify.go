@@ -155,8 +155,8 @@ type Provider struct {
 	// repository URL of a commit status provider (the Secret's address
 	// wins over the spec's, as in Flux).
 	Address string
-	// Token is the HMAC key (generic-hmac), the bearer token (slack, the
-	// forges) or user:password (bitbucket).
+	// Token is the HMAC key (generic-hmac), the bearer token (slack,
+	// rocket, matrix, ntfy, the forges) or user:password (bitbucket).
 	Token string
 	// Headers are added to every request (the Secret's headers key).
 	Headers map[string]string
@@ -269,6 +269,9 @@ var senders = map[string]sender{
 	"msteams":      msteams{},
 	"discord":      discord{},
 	"googlechat":   googlechat{},
+	"rocket":       slack{}, // Rocket.Chat's incoming webhooks take Slack's format
+	"matrix":       matrix{},
+	"ntfy":         ntfy{},
 	"alertmanager": alertmanager{},
 	"github":       commitStatus{forge: github},
 	"gitlab":       commitStatus{forge: gitlab},

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // the matrix provider's transaction ID
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -432,4 +433,52 @@ func TestCommit(t *testing.T) {
 			t.Errorf("Commit(%q) = %q, want %q", rev, got, want)
 		}
 	}
+}
+
+// TestSelfHostedChat: rocket posts Slack's format; matrix puts an m.text
+// message into the room with the access token, the transaction ID the
+// message's digest (a retry is the same transaction); ntfy publishes to the
+// topic with the token. matrix and ntfy without a room or topic fail.
+func TestSelfHostedChat(t *testing.T) {
+	rcv := newReceiver(t, http.StatusBadGateway)
+	for _, p := range []Provider{
+		{Type: "rocket", Address: rcv.URL + "/hooks/abc", Channel: "#deploys"},
+		{Type: "matrix", Address: rcv.URL + "/", Channel: "!room:example.org", Token: "syt_secret"},
+		{Type: "ntfy", Address: rcv.URL, Channel: "deploys", Token: "tk_secret"},
+	} {
+		if d := sendOne(t, p, testEvent(ReasonFailed)); d.Result != Sent {
+			t.Fatalf("%s: %+v", p.Type, d)
+		}
+	}
+	got := rcv.requests()
+	if len(got) != 4 {
+		t.Fatalf("receiver got %d requests, want 4 (the first answered 502 and was retried)", len(got))
+	}
+	if s := decode[SlackPayload](t, got[1].Body); got[1].Path != "/hooks/abc" || s.Channel != "#deploys" || s.Text != "gitsync apps/web failed" {
+		t.Errorf("rocket: %s %s", got[1].Path, got[1].Body)
+	}
+	m := got[2]
+	sum := sha1Hex(m.Body)
+	if m.Method != http.MethodPut || m.Path != "/_matrix/client/r0/rooms/%21room:example.org/send/m.room.message/"+sum ||
+		m.Header.Get("Authorization") != "Bearer syt_secret" {
+		t.Errorf("matrix: %s %s %v", m.Method, m.Path, m.Header)
+	}
+	if mp := decode[MatrixPayload](t, m.Body); mp.MsgType != "m.text" || !strings.HasPrefix(mp.Body, "gitsync apps/web failed\n"+testEvent("").Message+"\n- revision: main@sha1:") {
+		t.Errorf("matrix body: %q", mp.Body)
+	}
+	n := decode[NtfyPayload](t, got[3].Body)
+	if n.Topic != "deploys" || n.Title != "gitsync apps/web failed" || !strings.HasPrefix(n.Message, testEvent("").Message) ||
+		len(n.Tags) != 1 || n.Tags[0] != "rotating_light" || got[3].Header.Get("Authorization") != "Bearer tk_secret" {
+		t.Errorf("ntfy: %s %v", got[3].Body, got[3].Header)
+	}
+	for _, p := range []Provider{{Type: "matrix", Address: rcv.URL, Token: "t"}, {Type: "ntfy", Address: rcv.URL}} {
+		if d := sendOne(t, p, testEvent(ReasonFailed)); d.Result != Failed || !strings.Contains(d.Error, "needs channel") {
+			t.Errorf("%s without a channel: %+v", p.Type, d)
+		}
+	}
+}
+
+func sha1Hex(b []byte) string {
+	s := sha1.Sum(b) //nolint:gosec // the matrix provider's transaction ID
+	return hex.EncodeToString(s[:])
 }
