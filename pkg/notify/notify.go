@@ -156,7 +156,8 @@ type Provider struct {
 	// wins over the spec's, as in Flux).
 	Address string
 	// Token is the HMAC key (generic-hmac), the bearer token (slack,
-	// rocket, matrix, ntfy, the forges) or user:password (bitbucket).
+	// rocket, matrix, ntfy, grafana, the forges) or user:password
+	// (bitbucket).
 	Token string
 	// Headers are added to every request (the Secret's headers key).
 	Headers map[string]string
@@ -272,6 +273,7 @@ var senders = map[string]sender{
 	"rocket":       slack{}, // Rocket.Chat's incoming webhooks take Slack's format
 	"matrix":       matrix{},
 	"ntfy":         ntfy{},
+	"grafana":      grafana{},
 	"alertmanager": alertmanager{},
 	"github":       commitStatus{forge: github},
 	"gitlab":       commitStatus{forge: gitlab},

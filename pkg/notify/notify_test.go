@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -474,6 +475,27 @@ func TestSelfHostedChat(t *testing.T) {
 	for _, p := range []Provider{{Type: "matrix", Address: rcv.URL, Token: "t"}, {Type: "ntfy", Address: rcv.URL}} {
 		if d := sendOne(t, p, testEvent(ReasonFailed)); d.Result != Failed || !strings.Contains(d.Error, "needs channel") {
 			t.Errorf("%s without a channel: %+v", p.Type, d)
+		}
+	}
+}
+
+// TestGrafana: an annotation in Grafana's Graphite format, tagged so that
+// a dashboard finds the sync's, with the token as a bearer token.
+func TestGrafana(t *testing.T) {
+	rcv := newReceiver(t)
+	p := Provider{Type: "grafana", Address: rcv.URL + "/api/annotations/graphite", Token: "glsa_secret"}
+	if d := sendOne(t, p, testEvent(ReasonChanged)); d.Result != Sent {
+		t.Fatal(d)
+	}
+	got := rcv.requests()[0]
+	a := decode[GrafanaPayload](t, got.Body)
+	if got.Path != "/api/annotations/graphite" || got.Header.Get("Authorization") != "Bearer glsa_secret" ||
+		a.When != testEvent("").Time.Unix() || !strings.HasPrefix(a.Text, "gitsync apps/web applied changes: revision main@sha1:") {
+		t.Errorf("grafana: %s %v %s", got.Path, got.Header, got.Body)
+	}
+	for _, want := range []string{"gitsync", "changed", "sync: web", "namespace: apps", "revision: main@sha1|" + sha, "env: prod"} {
+		if !slices.Contains(a.Tags, want) {
+			t.Errorf("grafana tags %q lack %q", a.Tags, want)
 		}
 	}
 }

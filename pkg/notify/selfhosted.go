@@ -78,3 +78,32 @@ func (ntfy) requests(p *Provider, e *Event) ([]request, error) {
 	msg := strings.TrimPrefix(text(e), title(e)+"\n")
 	return jsonRequest(p.Address, NtfyPayload{Topic: p.Channel, Title: title(e), Message: msg, Tags: []string{tag}}, h)
 }
+
+// grafana adds an annotation through Grafana's Graphite annotation API:
+// address is https://GRAFANA/api/annotations/graphite; a token is sent as
+// a bearer token. The tags let a dashboard pick the sync's annotations:
+// gitsync, the reason, sync: NAME, namespace: NS and the event's metadata.
+type grafana struct{}
+
+// GrafanaPayload is the JSON body of the grafana provider (Grafana's
+// Graphite annotation format).
+type GrafanaPayload struct {
+	When int64    `json:"when"`
+	Text string   `json:"text"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+func (grafana) requests(p *Provider, e *Event) ([]request, error) {
+	tag := func(k, v string) string {
+		return strings.ReplaceAll(k, ":", "|") + ": " + strings.ReplaceAll(v, ":", "|")
+	}
+	tags := []string{"gitsync", strings.ToLower(e.Reason), tag("sync", e.Sync), tag("namespace", e.Namespace)}
+	for _, f := range fields(e) {
+		tags = append(tags, tag(f[0], f[1]))
+	}
+	var h http.Header
+	if p.Token != "" {
+		h = http.Header{"Authorization": {"Bearer " + p.Token}}
+	}
+	return jsonRequest(p.Address, GrafanaPayload{When: e.Time.Unix(), Text: title(e) + ": " + e.Message, Tags: tags}, h)
+}
