@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -67,6 +68,45 @@ func (c commitStatus) requests(p *Provider, e *Event) ([]request, error) {
 		return nil, err
 	}
 	return []request{r}, nil
+}
+
+// githubDispatch sends a repository_dispatch event to a GitHub
+// repository, as Flux's githubdispatch provider, so that a workflow runs
+// on it: event_type is KIND/NAME.NAMESPACE of the sync or unit, and
+// client_payload the generic provider's JSON. The address is the
+// repository's URL; a token is required.
+type githubDispatch struct{}
+
+// DispatchPayload is the JSON body of the githubdispatch provider.
+type DispatchPayload struct {
+	EventType     string         `json:"event_type"`
+	ClientPayload GenericPayload `json:"client_payload"`
+}
+
+func (githubDispatch) requests(p *Provider, e *Event) ([]request, error) {
+	if p.Token == "" {
+		return nil, errNoToken("a GitHub token")
+	}
+	u, err := url.Parse(p.Address)
+	path := ""
+	if err == nil {
+		path = strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	}
+	if err != nil || strings.Count(path, "/") != 1 {
+		return nil, errors.New("the address must be the repository's URL: https://HOST/OWNER/REPO")
+	}
+	base := apiBase(u) + "/api/v3"
+	if u.Host == "github.com" {
+		base = "https://api.github.com"
+	}
+	payload := genericPayload(e)
+	o := payload.InvolvedObject
+	body, err := json.Marshal(DispatchPayload{EventType: o.Kind + "/" + o.Name + "." + o.Namespace, ClientPayload: payload})
+	if err != nil {
+		return nil, err
+	}
+	return []request{{method: http.MethodPost, url: base + "/repos/" + path + "/dispatches", body: body,
+		header: http.Header{"Authorization": {"Bearer " + p.Token}, "Accept": {"application/vnd.github+json"}}}}, nil
 }
 
 // apiBase is scheme://host of the repository URL.

@@ -500,6 +500,33 @@ func TestGrafana(t *testing.T) {
 	}
 }
 
+// TestGitHubDispatch: a repository_dispatch event on the repository's
+// API (GitHub Enterprise's /api/v3 here), event_type naming the sync or
+// the Flux unit, client_payload the generic JSON; without a token it fails.
+func TestGitHubDispatch(t *testing.T) {
+	rcv := newReceiver(t)
+	p := Provider{Type: "githubdispatch", Address: rcv.URL + "/org/fleet", Token: "ghp_secret"}
+	e := testEvent(ReasonFailed)
+	if d := sendOne(t, p, e); d.Result != Sent {
+		t.Fatal(d)
+	}
+	e.Involved = &ObjectReference{APIVersion: "kustomize.toolkit.fluxcd.io/v1", Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}
+	if d := sendOne(t, p, e); d.Result != Sent {
+		t.Fatal(d)
+	}
+	got := rcv.requests()
+	for i, want := range []string{"Sync/web.apps", "Kustomization/apps.flux-system"} {
+		d := decode[DispatchPayload](t, got[i].Body)
+		if got[i].Method != http.MethodPost || got[i].Path != "/api/v3/repos/org/fleet/dispatches" || got[i].Header.Get("Authorization") != "Bearer ghp_secret" ||
+			d.EventType != want || d.ClientPayload.Reason != ReasonFailed || d.ClientPayload.Message != e.Message {
+			t.Errorf("dispatch %d: %s %s %s", i, got[i].Method, got[i].Path, got[i].Body)
+		}
+	}
+	if d := sendOne(t, Provider{Type: "githubdispatch", Address: rcv.URL + "/org/fleet"}, e); d.Result != Failed {
+		t.Errorf("without a token: %+v", d)
+	}
+}
+
 func sha1Hex(b []byte) string {
 	s := sha1.Sum(b) //nolint:gosec // the matrix provider's transaction ID
 	return hex.EncodeToString(s[:])

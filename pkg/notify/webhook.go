@@ -54,12 +54,13 @@ func Sign(body []byte, key string) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-func (g generic) requests(p *Provider, e *Event) ([]request, error) {
+// genericPayload is e as the generic providers send it.
+func genericPayload(e *Event) GenericPayload {
 	involved := ObjectReference{APIVersion: "gitsync.io/v1alpha1", Kind: "Sync", Namespace: e.Namespace, Name: e.Sync}
 	if e.Involved != nil {
 		involved = *e.Involved
 	}
-	body, err := json.Marshal(GenericPayload{
+	return GenericPayload{
 		InvolvedObject:      involved,
 		Severity:            e.Severity(),
 		Timestamp:           e.Time.UTC(),
@@ -70,7 +71,11 @@ func (g generic) requests(p *Provider, e *Event) ([]request, error) {
 		Counts:              e.Counts,
 		Changed:             e.Changed,
 		MoreChanged:         e.MoreChanged,
-	})
+	}
+}
+
+func (g generic) requests(p *Provider, e *Event) ([]request, error) {
+	body, err := json.Marshal(genericPayload(e))
 	if err != nil {
 		return nil, err
 	}
