@@ -162,7 +162,7 @@ spec:
 	res = f.run()
 	mustUnitsSucceed(t, res)
 	u = units(res)[hr]
-	if !strings.Contains(u.Message, "Helm tests failed, ignored (test.ignoreFailures)") || !strings.Contains(u.Message, "app-fails") {
+	if !strings.Contains(u.Message, "Helm tests failed, ignored as the spec asks (ignoreFailures)") || !strings.Contains(u.Message, "app-fails") {
 		t.Errorf("upgrade with an ignored failing test: message %q", u.Message)
 	}
 	if n := judge.endedCount("app-ok"); n != 2 {

@@ -840,7 +840,7 @@ func (r *runner) runUnitTests(ctx context.Context, u *unit, chart *helm.Rendered
 		return fmt.Sprintf("; %d %s passed", len(tests), plural(len(tests), "Helm test")), nil
 	case u.test.ignoreFailures:
 		r.log.Warn("Helm tests failed; the failure is ignored", "unit", u.name(), "error", err)
-		return "; Helm tests failed, ignored (test.ignoreFailures): " + err.Error(), nil
+		return "; Helm tests failed, ignored as the spec asks (ignoreFailures): " + err.Error(), nil
 	}
 	return "", err
 }
