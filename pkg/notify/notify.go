@@ -156,8 +156,8 @@ type Provider struct {
 	// wins over the spec's, as in Flux).
 	Address string
 	// Token is the HMAC key (generic-hmac), the bearer token (slack,
-	// rocket, matrix, ntfy, grafana, the forges) or user:password
-	// (bitbucket).
+	// rocket, matrix, ntfy, grafana, the forges), the bot's token
+	// (telegram) or user:password (bitbucket).
 	Token string
 	// Headers are added to every request (the Secret's headers key).
 	Headers map[string]string
@@ -274,6 +274,7 @@ var senders = map[string]sender{
 	"matrix":         matrix{},
 	"ntfy":           ntfy{},
 	"grafana":        grafana{},
+	"telegram":       telegram{},
 	"alertmanager":   alertmanager{},
 	"github":         commitStatus{forge: github},
 	"githubdispatch": githubDispatch{},

@@ -527,6 +527,26 @@ func TestGitHubDispatch(t *testing.T) {
 	}
 }
 
+// TestTelegram: the Bot API's sendMessage with the bot's token in the
+// path and the chat ID; a failure names the provider, never the URL, which
+// holds the token.
+func TestTelegram(t *testing.T) {
+	rcv := newReceiver(t, http.StatusUnauthorized)
+	p := Provider{Type: "telegram", Address: rcv.URL, Channel: "-100123", Token: "123456:AAE-secret"}
+	d := sendOne(t, p, testEvent(ReasonFailed))
+	if d.Result != Failed || strings.Contains(d.Error, "AAE-secret") {
+		t.Errorf("a refused token: %+v", d)
+	}
+	if d := sendOne(t, p, testEvent(ReasonFailed)); d.Result != Sent {
+		t.Fatal(d)
+	}
+	got := rcv.requests()[1]
+	m := decode[TelegramPayload](t, got.Body)
+	if got.Path != "/bot123456:AAE-secret/sendMessage" || m.ChatID != "-100123" || !strings.HasPrefix(m.Text, "gitsync apps/web failed\n") {
+		t.Errorf("telegram: %s %s", got.Path, got.Body)
+	}
+}
+
 func sha1Hex(b []byte) string {
 	s := sha1.Sum(b) //nolint:gosec // the matrix provider's transaction ID
 	return hex.EncodeToString(s[:])

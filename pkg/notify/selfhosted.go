@@ -107,3 +107,24 @@ func (grafana) requests(p *Provider, e *Event) ([]request, error) {
 	}
 	return jsonRequest(p.Address, GrafanaPayload{When: e.Time.Unix(), Text: title(e) + ": " + e.Message, Tags: tags}, h)
 }
+
+// telegram sends a message through the Telegram Bot API: address is
+// https://api.telegram.org (or a Bot API server of one's own), channel the
+// chat ID or @channel, token the bot's token. The token is part of the
+// request's path, as the API wants it; errors never name the URL (post).
+type telegram struct{}
+
+// TelegramPayload is the JSON body of the telegram provider: plain text,
+// so that nothing in a message needs escaping.
+type TelegramPayload struct {
+	ChatID string `json:"chat_id"`
+	Text   string `json:"text"`
+}
+
+func (telegram) requests(p *Provider, e *Event) ([]request, error) {
+	if p.Channel == "" || p.Token == "" {
+		return nil, errors.New("telegram needs channel (the chat ID) and a token (the bot's, the Secret's token key)")
+	}
+	u := strings.TrimSuffix(p.Address, "/") + "/bot" + url.PathEscape(p.Token) + "/sendMessage"
+	return jsonRequest(u, TelegramPayload{ChatID: p.Channel, Text: cut(text(e), 4096)}, nil)
+}
