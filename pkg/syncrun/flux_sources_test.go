@@ -403,6 +403,23 @@ spec:
 	}
 }
 
+// chartPusher returns a function that pushes version of the chart app to
+// reg's repository charts/app, as `helm push` does, and signs it with
+// signer when asked; it returns the manifest's digest.
+func chartPusher(t *testing.T, reg *helmrepo.Registry, signer signer) func(version string, sign bool) string {
+	return func(version string, sign bool) string {
+		t.Helper()
+		d, err := reg.Push("charts", valueChart("app", version))
+		if err == nil && sign {
+			err = reg.SignCosign("charts/app", d, signer.key, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+}
+
 // TestFluxChartRefOCIRepository: a HelmRelease's chartRef to an
 // OCIRepository holding charts pushed as `helm push` does, selected by
 // semver with semverFilter and verified with cosign: the chart layer is
@@ -411,17 +428,7 @@ spec:
 func TestFluxChartRefOCIRepository(t *testing.T) {
 	reg := startRegistry(t)
 	trusted := newSigner(t)
-	push := func(version string, sign bool) string {
-		t.Helper()
-		d, err := reg.Push("charts", valueChart("app", version))
-		if err == nil && sign {
-			err = reg.SignCosign("charts/app", d, trusted.key, "")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	push := chartPusher(t, reg, trusted)
 	d1 := push("1.0.0", true)
 	push("1.5.0-rc.1", true) // filtered out by semverFilter
 	f := newFluxSync(t, map[string]string{
@@ -578,17 +585,7 @@ spec:
 func TestFluxHelmRepositoryChartVerify(t *testing.T) {
 	reg := startRegistry(t)
 	trusted := newSigner(t)
-	push := func(version string, sign bool) string {
-		t.Helper()
-		d, err := reg.Push("charts", valueChart("app", version))
-		if err == nil && sign {
-			err = reg.SignCosign("charts/app", d, trusted.key, "")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	push := chartPusher(t, reg, trusted)
 	d1 := push("1.0.0", true)
 	release := func(version string) string {
 		return fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
