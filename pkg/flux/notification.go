@@ -165,9 +165,9 @@ func notificationSchemas() []*kindSchema {
 		}},
 		{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
 			mapF("type", tString, "the sender: generic, generic-hmac, slack, rocket, msteams, discord, googlechat, matrix, ntfy, telegram, "+
-				"grafana, alertmanager, github, githubdispatch, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),
+				"grafana, alertmanager, opsgenie, pagerduty, github, githubdispatch, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),
 			ignF("interval", tDuration, "deprecated in Flux; events are sent at the end of the run"),
-			mapF("channel", tString, "as `spec.notify[].channel` (matrix: the room ID; ntfy: the topic; telegram: the chat ID)"),
+			mapF("channel", tString, "as `spec.notify[].channel` (matrix: the room ID; ntfy: the topic; telegram: the chat ID; pagerduty: the routing key)"),
 			mapF("username", tString, "as `spec.notify[].username`"),
 			mapF("address", tString, "the receiver's URL; the Secret's `address` key wins over it"),
 			mapF("timeout", tDuration, "bounds one delivery, retries included; default 15s"),

@@ -275,6 +275,8 @@ var senders = map[string]sender{
 	"ntfy":           ntfy{},
 	"grafana":        grafana{},
 	"telegram":       telegram{},
+	"opsgenie":       opsgenie{},
+	"pagerduty":      pagerduty{},
 	"alertmanager":   alertmanager{},
 	"github":         commitStatus{forge: github},
 	"githubdispatch": githubDispatch{},

@@ -547,6 +547,45 @@ func TestTelegram(t *testing.T) {
 	}
 }
 
+// TestIncidentTools: opsgenie creates an alert with the API key; a failure
+// triggers a PagerDuty incident deduplicated by the sync, a recovery
+// resolves it and is also a change event.
+func TestIncidentTools(t *testing.T) {
+	rcv := newReceiver(t)
+	og := Provider{Type: "opsgenie", Address: rcv.URL + "/v2/alerts", Token: "og-secret"}
+	pd := Provider{Type: "pagerduty", Address: rcv.URL, Channel: "routing-key"}
+	for _, c := range []struct {
+		p      Provider
+		reason string
+	}{{og, ReasonFailed}, {pd, ReasonFailed}, {pd, ReasonRecovered}} {
+		if d := sendOne(t, c.p, testEvent(c.reason)); d.Result != Sent {
+			t.Fatalf("%s %s: %+v", c.p.Type, c.reason, d)
+		}
+	}
+	got := rcv.requests()
+	if len(got) != 4 {
+		t.Fatalf("receiver got %d requests, want 4", len(got))
+	}
+	o := decode[OpsgeniePayload](t, got[0].Body)
+	if got[0].Header.Get("Authorization") != "GenieKey og-secret" || o.Message != "Sync/apps/web" || o.Details["severity"] != SeverityError || o.Details["env"] != "prod" {
+		t.Errorf("opsgenie: %v %s", got[0].Header, got[0].Body)
+	}
+	trig := decode[PagerDutyEvent](t, got[1].Body)
+	if got[1].Path != "/v2/enqueue" || trig.EventAction != "trigger" || trig.RoutingKey != "routing-key" || trig.DedupKey != "Sync/apps/web" ||
+		trig.Payload == nil || trig.Payload.Severity != "error" {
+		t.Errorf("pagerduty trigger: %s %s", got[1].Path, got[1].Body)
+	}
+	res := decode[PagerDutyEvent](t, got[2].Body)
+	change := decode[PagerDutyChange](t, got[3].Body)
+	if res.EventAction != "resolve" || res.DedupKey != "Sync/apps/web" || res.Payload != nil ||
+		got[3].Path != "/v2/change/enqueue" || change.Payload.Severity != "info" || change.RoutingKey != "routing-key" {
+		t.Errorf("pagerduty recovery: %s %s; %s %s", got[2].Path, got[2].Body, got[3].Path, got[3].Body)
+	}
+	if d := sendOne(t, Provider{Type: "opsgenie", Address: rcv.URL}, testEvent(ReasonFailed)); d.Result != Failed {
+		t.Errorf("opsgenie without a key: %+v", d)
+	}
+}
+
 func sha1Hex(b []byte) string {
 	s := sha1.Sum(b) //nolint:gosec // the matrix provider's transaction ID
 	return hex.EncodeToString(s[:])
