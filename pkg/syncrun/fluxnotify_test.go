@@ -42,14 +42,14 @@ spec:
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Provider
-metadata: {name: telegram, namespace: NS}
-spec: {type: telegram, address: 'https://api.telegram.org', channel: '1'}
+metadata: {name: lark, namespace: NS}
+spec: {type: lark, address: 'https://open.larksuite.com/open-apis/bot/v2/hook/x'}
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta2
 kind: Alert
 metadata: {name: chat, namespace: NS}
 spec:
-  providerRef: {name: telegram}
+  providerRef: {name: lark}
   eventSources:
   - {kind: Kustomization, name: web}
 `
@@ -91,7 +91,7 @@ func TestFluxAlerts(t *testing.T) {
 	if d := got[alertWeb]; d.Result != notify.Sent || d.Object != web || d.Reason != notify.ReasonChanged || d.Provider != "Provider/"+f.ns+"/hook" {
 		t.Errorf("first run: delivery of %s: %+v", alertWeb, d)
 	}
-	if d := got[alertChat]; d.Result != notify.Failed || !strings.Contains(d.Error, `spec.type: "telegram" is not a provider type gitsync sends to`) {
+	if d := got[alertChat]; d.Result != notify.Failed || !strings.Contains(d.Error, `spec.type: "lark" is not a provider type gitsync sends to`) {
 		t.Errorf("first run: delivery of %s: %+v, want Failed naming the type", alertChat, d)
 	}
 	if len(res.Notify) != 2 {
