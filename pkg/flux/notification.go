@@ -165,7 +165,7 @@ func notificationSchemas() []*kindSchema {
 		}},
 		{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
 			mapF("type", tString, "the sender: generic, generic-hmac, slack, rocket, msteams, discord, googlechat, matrix, ntfy, telegram, "+
-				"grafana, alertmanager, opsgenie, pagerduty, github, githubdispatch, gitlab, gitea, bitbucket; any other type fails each Alert using the Provider (not the run)").req(),
+				"grafana, alertmanager, opsgenie, pagerduty, github, githubdispatch, gitlab, gitea, bitbucket, bitbucketserver; any other type fails each Alert using the Provider (not the run)").req(),
 			ignF("interval", tDuration, "deprecated in Flux; events are sent at the end of the run"),
 			mapF("channel", tString, "as `spec.notify[].channel` (matrix: the room ID; ntfy: the topic; telegram: the chat ID; pagerduty: the routing key)"),
 			mapF("username", tString, "as `spec.notify[].username`"),

@@ -167,6 +167,37 @@ func bitbucket(u *url.URL, path, sha, token, context, desc string, failed bool) 
 		http.Header{"Authorization": {"Basic " + basic}})
 }
 
+// bitbucketServer (Server and Data Center): POST
+// CONTEXT/rest/api/latest/projects/PROJECT/repos/REPO/commits/SHA/builds,
+// the address being the repository's HTTP clone URL
+// (https://HOST[/CONTEXT]/scm/PROJECT/REPO.git), as Flux's; the token is
+// an HTTP access token (bearer) or USER:PASSWORD (basic).
+func bitbucketServer(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
+	i := strings.LastIndex("/"+path, "/scm/")
+	if i < 0 {
+		return request{}, errors.New("the address must be the repository's HTTP clone URL: https://HOST/scm/PROJECT/REPO.git")
+	}
+	ctxPath, id := ("/" + path)[:i], ("/" + path)[i+len("/scm/"):]
+	project, repo, ok := strings.Cut(id, "/")
+	if !ok || project == "" || repo == "" || strings.Contains(repo, "/") {
+		return request{}, errors.New("the address must be the repository's HTTP clone URL: https://HOST/scm/PROJECT/REPO.git")
+	}
+	auth := "Bearer " + token
+	if user, pass, ok := strings.Cut(token, ":"); ok {
+		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	key := context
+	if len(key) > 40 {
+		// Build keys have at most 40 characters.
+		sum := sha256.Sum256([]byte(context))
+		key = hex.EncodeToString(sum[:])[:40]
+	}
+	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
+	return statusRequest(apiBase(u)+ctxPath+"/rest/api/latest/projects/"+project+"/repos/"+repo+"/commits/"+sha+"/builds",
+		map[string]string{"state": state, "key": key, "name": context, "description": desc, "url": apiBase(u) + "/" + path},
+		http.Header{"Authorization": {auth}, "X-Atlassian-Token": {"no-check"}})
+}
+
 func statusRequest(address string, body map[string]string, h http.Header) (request, error) {
 	rs, err := jsonRequest(address, body, h)
 	if err != nil {

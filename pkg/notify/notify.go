@@ -264,25 +264,26 @@ type skipError struct{ reason string }
 func (e *skipError) Error() string { return e.reason }
 
 var senders = map[string]sender{
-	"generic":        generic{},
-	"generic-hmac":   generic{hmac: true},
-	"slack":          slack{},
-	"msteams":        msteams{},
-	"discord":        discord{},
-	"googlechat":     googlechat{},
-	"rocket":         slack{}, // Rocket.Chat's incoming webhooks take Slack's format
-	"matrix":         matrix{},
-	"ntfy":           ntfy{},
-	"grafana":        grafana{},
-	"telegram":       telegram{},
-	"opsgenie":       opsgenie{},
-	"pagerduty":      pagerduty{},
-	"alertmanager":   alertmanager{},
-	"github":         commitStatus{forge: github},
-	"githubdispatch": githubDispatch{},
-	"gitlab":         commitStatus{forge: gitlab},
-	"gitea":          commitStatus{forge: gitea},
-	"bitbucket":      commitStatus{forge: bitbucket},
+	"generic":         generic{},
+	"generic-hmac":    generic{hmac: true},
+	"slack":           slack{},
+	"msteams":         msteams{},
+	"discord":         discord{},
+	"googlechat":      googlechat{},
+	"rocket":          slack{}, // Rocket.Chat's incoming webhooks take Slack's format
+	"matrix":          matrix{},
+	"ntfy":            ntfy{},
+	"grafana":         grafana{},
+	"telegram":        telegram{},
+	"opsgenie":        opsgenie{},
+	"pagerduty":       pagerduty{},
+	"alertmanager":    alertmanager{},
+	"github":          commitStatus{forge: github},
+	"githubdispatch":  githubDispatch{},
+	"gitlab":          commitStatus{forge: gitlab},
+	"gitea":           commitStatus{forge: gitea},
+	"bitbucket":       commitStatus{forge: bitbucket},
+	"bitbucketserver": commitStatus{forge: bitbucketServer},
 }
 
 // Types returns the provider types, sorted.

@@ -264,6 +264,25 @@ func TestCommitStatus(t *testing.T) {
 			}
 		})
 	}
+	// Bitbucket Server: the clone URL under a context path, a bearer
+	// token or USER:PASSWORD.
+	for _, tc := range []struct{ token, auth string }{{"bbs_T", "Bearer bbs_T"},
+		{"bob:pw", "Basic " + base64.StdEncoding.EncodeToString([]byte("bob:pw"))}} {
+		n := len(rcv.requests())
+		p := Provider{Type: "bitbucketserver", Address: rcv.URL + "/bitbucket/scm/PROJ/app.git", Token: tc.token}
+		if d := sendOne(t, p, testEvent(ReasonFailed)); d.Result != Sent {
+			t.Fatal(d)
+		}
+		r := rcv.requests()[n]
+		body := decode[map[string]string](t, r.Body)
+		if r.Path != "/bitbucket/rest/api/latest/projects/PROJ/repos/app/commits/"+sha+"/builds" || r.Header.Get("Authorization") != tc.auth ||
+			body["state"] != "FAILED" || body["key"] != "gitsync/apps/web" {
+			t.Errorf("bitbucketserver: %s %v %s", r.Path, r.Header, r.Body)
+		}
+	}
+	if d := sendOne(t, Provider{Type: "bitbucketserver", Address: rcv.URL + "/org/app.git", Token: "T"}, testEvent(ReasonFailed)); d.Result != Failed {
+		t.Errorf("bitbucketserver without /scm/: %+v", d)
+	}
 	// Success on a change; nothing to set for a revision that is no commit.
 	if d := sendOne(t, Provider{Type: "github", Address: rcv.URL + "/org/app", Token: "T"}, testEvent(ReasonChanged)); d.Result != Sent {
 		t.Fatal(d)
