@@ -143,13 +143,7 @@ func cacheCaughtUp(t *testing.T, targets []Target) {
 			continue
 		}
 		seen[k] = true
-		res := env.Dynamic().Resource(k.gvr).Namespace(k.ns)
-		now, err := res.List(t.Context(), metav1.ListOptions{Limit: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := res.List(t.Context(), metav1.ListOptions{Limit: 1, ResourceVersion: now.GetResourceVersion(),
-			ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}); err != nil {
+		if err := env.WatchCacheCaughtUp(t.Context(), k.gvr, k.ns); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -42,6 +42,15 @@ func fields(e *Event) [][2]string {
 	return out
 }
 
+// bearer is the header that sends token as a bearer token; nil without
+// one.
+func bearer(token string) http.Header {
+	if token == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Bearer " + token}}
+}
+
 func jsonRequest(address string, v any, header http.Header) ([]request, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -88,11 +97,7 @@ func (slack) requests(p *Provider, e *Event) ([]request, error) {
 	for _, f := range fields(e) {
 		a.Fields = append(a.Fields, SlackField{Title: f[0], Value: f[1]})
 	}
-	var h http.Header
-	if p.Token != "" {
-		h = http.Header{"Authorization": {"Bearer " + p.Token}}
-	}
-	return jsonRequest(p.Address, SlackPayload{Channel: p.Channel, Username: p.Username, Text: title(e), Attachments: []SlackAttachment{a}}, h)
+	return jsonRequest(p.Address, SlackPayload{Channel: p.Channel, Username: p.Username, Text: title(e), Attachments: []SlackAttachment{a}}, bearer(p.Token))
 }
 
 // discord posts to a Discord webhook in Discord's own format (one embed).

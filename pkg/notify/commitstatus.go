@@ -153,12 +153,7 @@ func bitbucket(u *url.URL, path, sha, token, context, desc string, failed bool) 
 	if u.Host == "bitbucket.org" {
 		base = "https://api.bitbucket.org/2.0"
 	}
-	key := context
-	if len(key) > 40 {
-		// Bitbucket keys have at most 40 characters.
-		sum := sha256.Sum256([]byte(context))
-		key = hex.EncodeToString(sum[:])[:40]
-	}
+	key := bitbucketKey(context)
 	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
 	repoURL := apiBase(u) + "/" + path
 	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
@@ -186,16 +181,21 @@ func bitbucketServer(u *url.URL, path, sha, token, context, desc string, failed 
 	if user, pass, ok := strings.Cut(token, ":"); ok {
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 	}
-	key := context
-	if len(key) > 40 {
-		// Build keys have at most 40 characters.
-		sum := sha256.Sum256([]byte(context))
-		key = hex.EncodeToString(sum[:])[:40]
-	}
+	key := bitbucketKey(context)
 	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
 	return statusRequest(apiBase(u)+ctxPath+"/rest/api/latest/projects/"+project+"/repos/"+repo+"/commits/"+sha+"/builds",
 		map[string]string{"state": state, "key": key, "name": context, "description": desc, "url": apiBase(u) + "/" + path},
 		http.Header{"Authorization": {auth}, "X-Atlassian-Token": {"no-check"}})
+}
+
+// bitbucketKey is context as a Bitbucket status key, which has at most 40
+// characters: longer ones become the first 40 hex digits of their SHA-256.
+func bitbucketKey(context string) string {
+	if len(context) <= 40 {
+		return context
+	}
+	sum := sha256.Sum256([]byte(context))
+	return hex.EncodeToString(sum[:])[:40]
 }
 
 func statusRequest(address string, body map[string]string, h http.Header) (request, error) {

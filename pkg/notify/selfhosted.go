@@ -71,12 +71,8 @@ func (ntfy) requests(p *Provider, e *Event) ([]request, error) {
 	if e.Severity() == SeverityError {
 		tag = "rotating_light"
 	}
-	var h http.Header
-	if p.Token != "" {
-		h = http.Header{"Authorization": {"Bearer " + p.Token}}
-	}
 	msg := strings.TrimPrefix(text(e), title(e)+"\n")
-	return jsonRequest(p.Address, NtfyPayload{Topic: p.Channel, Title: title(e), Message: msg, Tags: []string{tag}}, h)
+	return jsonRequest(p.Address, NtfyPayload{Topic: p.Channel, Title: title(e), Message: msg, Tags: []string{tag}}, bearer(p.Token))
 }
 
 // grafana adds an annotation through Grafana's Graphite annotation API:
@@ -101,11 +97,7 @@ func (grafana) requests(p *Provider, e *Event) ([]request, error) {
 	for _, f := range fields(e) {
 		tags = append(tags, tag(f[0], f[1]))
 	}
-	var h http.Header
-	if p.Token != "" {
-		h = http.Header{"Authorization": {"Bearer " + p.Token}}
-	}
-	return jsonRequest(p.Address, GrafanaPayload{When: e.Time.Unix(), Text: title(e) + ": " + e.Message, Tags: tags}, h)
+	return jsonRequest(p.Address, GrafanaPayload{When: e.Time.Unix(), Text: title(e) + ": " + e.Message, Tags: tags}, bearer(p.Token))
 }
 
 // telegram sends a message through the Telegram Bot API: address is

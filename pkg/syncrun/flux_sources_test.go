@@ -134,9 +134,7 @@ spec:
 		"clusters/test/units.yaml": sourceKustomization("oci-a", "./deploy", "OCIRepository", "app") +
 			sourceKustomization("oci-b", "./other", "OCIRepository", "app"),
 	})
-	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
-	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
-	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+	registrySecrets(f, reg, trusted)
 
 	reg.ResetRequests()
 	res := f.run()
@@ -403,6 +401,16 @@ spec:
 	}
 }
 
+// registrySecrets creates the Secrets the OCI tests' sources name:
+// registry (its login), registry-tls (its CA) and cosign-keys (trusted's
+// public key).
+func registrySecrets(f *fixture, reg *helmrepo.Registry, trusted signer) {
+	f.t.Helper()
+	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(f.t, reg)})
+	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
+	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+}
+
 // chartPusher returns a function that pushes version of the chart app to
 // reg's repository charts/app, as `helm push` does, and signs it with
 // signer when asked; it returns the manifest's digest.
@@ -456,9 +464,7 @@ spec:
   values: {value: from-release}
 `, reg.URL("charts/app")),
 	})
-	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
-	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
-	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+	registrySecrets(f, reg, trusted)
 	id := "HelmRelease/" + f.ns + "/app"
 	chart := func() string {
 		t.Helper()
@@ -616,18 +622,9 @@ spec:
 		"clusters/test/flux-system/gotk-sync.yaml": ownRepository,
 		"clusters/test/release.yaml":               release("1.0.0"),
 	})
-	f.secret("registry", map[string][]byte{".dockerconfigjson": dockerConfigFor(t, reg)})
-	f.secret("registry-tls", map[string][]byte{"ca.crt": reg.CA().CertPEM})
-	f.secret("cosign-keys", map[string][]byte{"cosign.pub": []byte(trusted.pub)})
+	registrySecrets(f, reg, trusted)
 	id := "HelmRelease/" + f.ns + "/app"
-	chart := func() string {
-		t.Helper()
-		c, err := f.configMap("app-config")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.Data["chart"]
-	}
+	chart := func() string { return f.configMapData("app-config")["chart"] }
 	res := f.run()
 	mustUnitsSucceed(t, res)
 	if u := units(res)[id]; !strings.HasSuffix(u.Revision, d1) {

@@ -334,14 +334,7 @@ spec:
 	res := f.run()
 	mustUnitsSucceed(t, res)
 	hr := "HelmRelease/" + f.ns + "/app"
-	data := func() map[string]string {
-		t.Helper()
-		c, err := f.configMap("app-config")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.Data
-	}
+	data := func() map[string]string { return f.configMapData("app-config") }
 	if d := data(); d["value"] != "production" || d["other"] != "kept" {
 		t.Errorf("values %v, want the merged ones", d)
 	}

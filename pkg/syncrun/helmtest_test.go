@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitsync/gitsync/tests/gitserver"
@@ -227,7 +228,9 @@ spec:
 	if err := env.Client().CoreV1().ConfigMaps(f.ns).Delete(t.Context(), "app-config", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitCacheSeesDelete(t, f.ns)
+	if err := env.WatchCacheCaughtUp(t.Context(), schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, f.ns); err != nil {
+		t.Fatal(err)
+	}
 	res = f.run()
 	f.mustSucceed(res)
 	if _, err := f.configMap("app-config"); err != nil {
@@ -235,21 +238,5 @@ spec:
 	}
 	if n := judge.endedCount("app-test"); n != 1 || strings.Contains(res.Message, "Helm test") {
 		t.Errorf("a drift correction ran the tests: ended %d times, message %q", n, res.Message)
-	}
-}
-
-// waitCacheSeesDelete waits until the API server's watch cache of the
-// namespace's ConfigMaps holds every write so far: the drift check lists
-// from it.
-func waitCacheSeesDelete(t *testing.T, ns string) {
-	t.Helper()
-	cms := env.Client().CoreV1().ConfigMaps(ns)
-	now, err := cms.List(t.Context(), metav1.ListOptions{Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cms.List(t.Context(), metav1.ListOptions{Limit: 1, ResourceVersion: now.ResourceVersion,
-		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -176,6 +176,17 @@ func (f *fixture) configMap(name string) (*corev1.ConfigMap, error) {
 	return env.Client().CoreV1().ConfigMaps(f.ns).Get(f.t.Context(), name, metav1.GetOptions{})
 }
 
+// configMapData returns ConfigMap name's data; a missing one fails the
+// test.
+func (f *fixture) configMapData(name string) map[string]string {
+	f.t.Helper()
+	c, err := f.configMap(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c.Data
+}
+
 func (f *fixture) mustHave(names ...string) {
 	f.t.Helper()
 	for _, n := range names {

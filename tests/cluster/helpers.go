@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
@@ -236,4 +237,19 @@ func (c *Cluster) WaitFor(ctx context.Context, cond func(ctx context.Context) (b
 		return err
 	}
 	return nil
+}
+
+// WatchCacheCaughtUp waits until the API server's watch cache of resource
+// gvr in namespace ns holds every write made so far. gitsync's drift
+// check lists from that cache, which may lag by moments; a test that
+// wrote and expects the next check to see it waits here first.
+func (c *Cluster) WatchCacheCaughtUp(ctx context.Context, gvr schema.GroupVersionResource, ns string) error {
+	res := c.dynamic.Resource(gvr).Namespace(ns)
+	now, err := res.List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return err
+	}
+	_, err = res.List(ctx, metav1.ListOptions{Limit: 1, ResourceVersion: now.GetResourceVersion(),
+		ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	return err
 }
