@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -76,8 +77,9 @@ func pruneUnits(ctx context.Context, cfg *Config, s *Sync, units []*inventory.St
 	return nil
 }
 
-// deleteUnitState deletes every unit's inventory and history ConfigMaps and
-// the Secret holding the units' Flux objects.
+// deleteUnitState deletes every unit's inventory and history ConfigMaps,
+// the Secret holding the units' Flux objects and the one holding the
+// stored renders.
 func deleteUnitState(ctx context.Context, cfg *Config, s *Sync, units []*inventory.Store, res *UninstallResult) error {
 	for _, store := range units {
 		hist, err := store.ListHistory(ctx)
@@ -92,7 +94,13 @@ func deleteUnitState(ctx context.Context, cfg *Config, s *Sync, units []*invento
 			res.Deletions = append(res.Deletions, Deletion{ID: object.ID{Kind: "ConfigMap", Namespace: s.Namespace, Name: names.History(store.Sync, h.Number)}, Action: apply.Deleted})
 		}
 	}
-	id := object.ID{Kind: "Secret", Namespace: s.Namespace, Name: names.FluxTree(s.Name)}
+	return errors.Join(deleteStateSecret(ctx, cfg, s, names.FluxTree(s.Name), res), deleteStateSecret(ctx, cfg, s, names.Render(s.Name), res))
+}
+
+// deleteStateSecret deletes one of the sync's own Secrets (the stored Flux
+// tree, the stored render), when it is labelled as the sync's.
+func deleteStateSecret(ctx context.Context, cfg *Config, s *Sync, name string, res *UninstallResult) error {
+	id := object.ID{Kind: "Secret", Namespace: s.Namespace, Name: name}
 	secrets := cfg.Client.CoreV1().Secrets(s.Namespace)
 	sec, err := secrets.Get(ctx, id.Name, metav1.GetOptions{})
 	switch {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/action"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/names"
 )
 
 // install --service-account: the job's Role reads its spec and the named
@@ -70,8 +71,9 @@ func TestInstallServiceAccountGolden(t *testing.T) {
 				t.Errorf("the job's Role grants %v on %s", r.Verbs, res)
 			}
 		}
-		if slices.Contains(r.Resources, "secrets") && !slices.Equal(r.ResourceNames, []string{"git-creds"}) {
-			t.Errorf("Secrets rule not limited to the named Secret: %v", r)
+		if slices.Contains(r.Resources, "secrets") && !slices.Equal(r.ResourceNames, []string{"git-creds"}) &&
+			!slices.Equal(r.ResourceNames, []string{names.Render("web")}) {
+			t.Errorf("Secrets rule not limited to the named Secret and the stored render: %v", r)
 		}
 	}
 	if len(impersonate) != 1 || !slices.Equal(impersonate[0].ResourceNames, []string{"tenant"}) ||

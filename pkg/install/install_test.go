@@ -86,14 +86,18 @@ func TestGenerateNamespaceMode(t *testing.T) {
 		t.Errorf("RoleBindings (-want +got):\n%s", diff)
 	}
 
-	// The own Role reads exactly the Secrets the spec names.
+	// The own Role reads exactly the Secrets the spec names, and reads and
+	// writes its stored render by name only.
 	var secretRules []rbacv1.PolicyRule
 	for _, rule := range objs.Roles[0].Rules {
 		if slices.Contains(rule.Resources, "secrets") {
 			secretRules = append(secretRules, rule)
 		}
 	}
-	wantSecrets := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"git-creds", "vars"}, Verbs: []string{"get"}}}
+	wantSecrets := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"gitsync-web-render"}, Verbs: []string{"get", "create", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"git-creds", "vars"}, Verbs: []string{"get"}},
+	}
 	if diff := cmp.Diff(wantSecrets, secretRules); diff != "" {
 		t.Errorf("own Role's secret rules (-want +got):\n%s", diff)
 	}

@@ -54,7 +54,11 @@ func ManagedVerbs() []string {
 // cannot be restricted by name), Events on the spec ConfigMap, its Lease
 // (created, then read, renewed and released by name) and the Secrets the
 // spec names (none if it names none: a rule without resourceNames would
-// grant every Secret). It also reads its own Namespace, for the lockdown
+// grant every Secret). Its stored render, Secret gitsync-NAME-render, is
+// read by name and written by server-side apply, which the API server
+// authorizes as a create of that name when it does not exist yet: a
+// create with resourceNames, which grants no other Secret (a plain POST
+// names none and is refused). It also reads its own Namespace, for the lockdown
 // annotations (pkg/lockdown): the API server authorizes a get of Namespace
 // ns as a request in ns, so a Role there grants it, for that one
 // Namespace.
@@ -65,6 +69,7 @@ func ownRules(ns, sync string, secrets []string) []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 		{APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, ResourceNames: []string{names.Lease(sync)}, Verbs: []string{"get", "update", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{names.Render(sync)}, Verbs: []string{"get", "create", "patch"}},
 	}
 	if len(secrets) > 0 {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"get"}})

@@ -29,11 +29,11 @@ import (
 // applying Role) is names.Applier's gitsync:NS:NAME.
 var reservedNames = map[schema.GroupKind]struct {
 	prefixes []string
-	suffix   string
+	suffixes []string // "" matches any name
 	what     string
 }{
 	{Kind: "ConfigMap"}:                                   {prefixes: []string{names.Prefix}, what: "a sync's spec, inventory, history or unit state ConfigMap"},
-	{Kind: "Secret"}:                                      {prefixes: []string{names.Prefix}, suffix: "-flux", what: "a sync's stored Flux tree"},
+	{Kind: "Secret"}:                                      {prefixes: []string{names.Prefix}, suffixes: []string{"-flux", "-render"}, what: "a sync's stored Flux tree or render"},
 	{Kind: "ServiceAccount"}:                              {prefixes: []string{names.Prefix}, what: "a sync's ServiceAccount"},
 	{Group: batchv1.GroupName, Kind: "CronJob"}:           {prefixes: []string{names.Prefix}, what: "a sync's CronJob"},
 	{Group: batchv1.GroupName, Kind: "Job"}:               {prefixes: []string{names.Prefix}, what: "a sync's run"},
@@ -52,7 +52,7 @@ var applierPrefix = strings.TrimSuffix(names.Applier("", ""), ":")
 //
 //   - by name: the kinds and name patterns of pkg/names (ConfigMaps,
 //     ServiceAccounts, CronJobs, Jobs, Leases, Roles and RoleBindings named
-//     gitsync-…, Secrets named gitsync-…-flux, RBAC objects named
+//     gitsync-…, Secrets named gitsync-…-flux or gitsync-…-render, RBAC objects named
 //     gitsync:…);
 //   - by label: app.kubernetes.io/managed-by gitsync or kubectl-gitsync,
 //     gitsync.io/kind, gitsync.io/unit-of (what install and sync-job set on
@@ -66,10 +66,16 @@ var applierPrefix = strings.TrimSuffix(names.Applier("", ""), ":")
 func Reserved(obj *unstructured.Unstructured) (reason string, ok bool) {
 	gk := obj.GroupVersionKind().GroupKind()
 	name := obj.GetName()
-	if r, found := reservedNames[gk]; found && strings.HasSuffix(name, r.suffix) {
-		for _, p := range r.prefixes {
-			if strings.HasPrefix(name, p) && len(name) > len(p)+len(r.suffix) {
-				return fmt.Sprintf("the name %s is reserved for %s (%s…)", name, r.what, p), true
+	if r, found := reservedNames[gk]; found {
+		suffixes := r.suffixes
+		if len(suffixes) == 0 {
+			suffixes = []string{""}
+		}
+		for _, suffix := range suffixes {
+			for _, p := range r.prefixes {
+				if strings.HasPrefix(name, p) && strings.HasSuffix(name, suffix) && len(name) > len(p)+len(suffix) {
+					return fmt.Sprintf("the name %s is reserved for %s (%s…%s)", name, r.what, p, suffix), true
+				}
 			}
 		}
 	}

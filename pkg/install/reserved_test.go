@@ -85,6 +85,7 @@ func TestReserved(t *testing.T) {
 		{"cluster role", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", names.Applier("ops", "admin"), nil), "ClusterRole"},
 		{"cluster binding", obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", names.Applier("ops", "admin"), nil), "ClusterRoleBinding"},
 		{"flux tree", obj("v1", "Secret", "x", "gitsync-admin-flux", nil), "Flux tree"},
+		{"stored render", obj("v1", "Secret", "x", names.Render("admin"), nil), "stored Flux tree or render (gitsync-…-render)"},
 		{"managed-by job", obj("v1", "ConfigMap", "x", "state", map[string]string{"app.kubernetes.io/managed-by": "gitsync"}), "managed-by=gitsync"},
 		{"managed-by plugin", obj("v1", "Secret", "x", "s", map[string]string{"app.kubernetes.io/managed-by": "kubectl-gitsync"}), "managed-by=kubectl-gitsync"},
 		{"kind label", obj("v1", "ConfigMap", "x", "renamed", map[string]string{"gitsync.io/kind": "spec"}), "gitsync.io/kind=spec"},

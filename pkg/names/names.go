@@ -79,6 +79,11 @@ func Lease(sync string) string { return Prefix + sync }
 // sync's units (see docs/architecture.md, Units).
 func FluxTree(sync string) string { return Prefix + sync + "-flux" }
 
+// Render returns the name of the Secret holding the last render of sync
+// and of each of its units, from which a drift correction applies (see
+// docs/architecture.md, Drift without a request per object).
+func Render(sync string) string { return Prefix + sync + "-render" }
+
 // SyncOfSpec returns the sync whose spec ConfigMap is named configMap, and
 // false when the name is not a spec ConfigMap's (it does not start with
 // Prefix or names nothing after it). A name that fits is not proof: the

@@ -193,6 +193,10 @@ type Result struct {
 	// Digest is "sha256:" and the hex SHA-256 of the objects' canonical
 	// JSON (sorted keys), each followed by a newline, in the order above.
 	Digest string
+	// Encoded[i] is the JSON of Objects[i] that Digest hashes, newline
+	// included, as the objects were rendered (a caller that changes them
+	// afterwards keeps these bytes).
+	Encoded [][]byte
 	// Inputs are the directories of Root the render looked into, relative
 	// to Root, sorted; see InputsDigest.
 	Inputs []string
@@ -583,6 +587,7 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 		h.Write(b)
 	}
 	res.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	res.Encoded = encoded
 	return res, nil
 }
 

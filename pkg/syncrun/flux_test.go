@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
@@ -529,6 +530,27 @@ func TestFluxRepository(t *testing.T) {
 			t.Errorf("%s rendered again with nothing changed", u.ID)
 		}
 	}
+
+	// Drift in a Kustomization's object (its render substituted from a
+	// ConfigMap) is corrected from the stored render: the unit neither
+	// fetches nor renders (rendercache.go).
+	settings, err := f.configMapIn(ft.cfgNS, "cluster-settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings.Data["region"] = "edited"
+	if _, err := env.Client().CoreV1().ConfigMaps(ft.cfgNS).Update(t.Context(), settings, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.WatchCacheCaughtUp(t.Context(), schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, ft.cfgNS); err != nil {
+		t.Fatal(err)
+	}
+	res = f.run()
+	mustUnitsSucceed(t, res)
+	if u := units(res)[ks("infra-configs")]; len(u.Drifted) != 1 || !u.RenderStored {
+		t.Errorf("infra-configs: drifted %v, from the stored render %v; want cluster-settings, from it", u.Drifted, u.RenderStored)
+	}
+	check(ft.cfgNS, "cluster-settings", "region", "eu-west-1")
 
 	// A commit that changes one app: only the Kustomization that renders
 	// the overlay and the app's HelmRelease render; the others check drift.

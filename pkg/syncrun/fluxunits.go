@@ -808,7 +808,7 @@ func (ku *kustomizationUnit) render(ctx context.Context, src *resolvedSource, in
 		ku.r.log.Warn("undefined postBuild variables substituted empty, as Flux does (spec.flux.strictSubstitution: true refuses them)",
 			"unit", k.ID.String(), "variables", out.UndefinedVariables)
 	}
-	rnd := &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest, undefinedVars: out.UndefinedVariables}
+	rnd := &rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest, encoded: out.Encoded, undefinedVars: out.UndefinedVariables}
 	return withInputs(rnd, art.Dir, out.Inputs), nil
 }
 

@@ -99,7 +99,9 @@ func (r *runner) checkFirst(ctx context.Context, inv *inventory.Inventory, res *
 
 // readAhead starts, in the background, the first reads of the write the
 // check of the sync's own unit u decided on: the fetch of the revision it
-// is to apply and the cluster's API discovery. Neither writes, so they need
+// is to apply (for a drift correction, the stored render, and the fetch
+// only when that does not hold the last render) and the cluster's API
+// discovery. Neither writes, so they need
 // no Lease, and the run takes its Lease and reads its state again
 // meanwhile; the write then finds them in the source cache and the Engine.
 // Should the run start over (another run wrote in between), close stops
@@ -107,7 +109,14 @@ func (r *runner) checkFirst(ctx context.Context, inv *inventory.Inventory, res *
 func (r *runner) readAhead(ctx context.Context, u *unit) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	src, engine := u.check.src.res, u.to.engine
-	fetched := async(func() (*source.Artifact, error) { return r.sources.Fetch(ctx, src) })
+	fetched := async(func() (*source.Artifact, error) {
+		// A drift correction needs no fetch when the stored render holds
+		// the last render.
+		if u.check.only != nil && r.storedRendering(ctx, u) != nil {
+			return nil, nil
+		}
+		return r.sources.Fetch(ctx, src)
+	})
 	discovered := discoverAsync(ctx, engine)
 	r.stopReadAhead = func() {
 		cancel()
@@ -247,6 +256,7 @@ func (r *runner) startOver(ctx context.Context) context.Context {
 	r.sources = source.NewCache(r.opts.WorkDir)
 	r.indexes = helm.NewIndexCache(r.opts.WorkDir)
 	r.tree = newTree()
+	r.renders = renderStore{}
 	r.rootSource = nil
 	r.check = unitsCheck{}
 	return helm.WithIndexCache(ctx, r.indexes)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/lease"
+	"github.com/gitsync/gitsync/pkg/names"
 	"github.com/gitsync/gitsync/tests/gitserver"
 )
 
@@ -189,25 +190,27 @@ func TestDriftTakesLeaseBeforeWriting(t *testing.T) {
 	if first < 0 || got[first] != "POST "+leases {
 		t.Fatalf("first write: %d in %v; want the Lease's create", first, got)
 	}
-	// API discovery is read once, ahead of the render, beside the Lease
-	// and the reads under it (readAhead): it may come anywhere before the
-	// apply.
+	// API discovery and the stored render are read once, ahead of the
+	// apply, beside the Lease and the reads under it (readAhead): they may
+	// come anywhere before the apply.
+	stored := "GET /api/v1/namespaces/" + f.ns + "/secrets/" + names.Render(f.name)
+	readAhead := func(r string) bool { return r == "GET /api" || r == "GET /apis" || r == stored }
 	var underLease []string
-	discovery := 0
+	ahead := 0
 	for _, r := range got[first+1:] {
-		if r == "GET /api" || r == "GET /apis" {
-			discovery++
+		if readAhead(r) {
+			ahead++
 			continue
 		}
 		underLease = append(underLease, r)
 	}
 	for _, r := range got[:first] {
-		if r == "GET /api" || r == "GET /apis" {
-			discovery++
+		if readAhead(r) {
+			ahead++
 		}
 	}
-	if discovery != 2 {
-		t.Errorf("%d discovery reads in %v; want GET /api and GET /apis once each", discovery, got)
+	if ahead != 3 {
+		t.Errorf("%d reads ahead in %v; want GET /api, GET /apis and the stored render once each", ahead, got)
 	}
 	// Under the Lease: the spec (with its Namespace's lockdown) and the
 	// inventory again, read concurrently, before anything else is written.

@@ -43,6 +43,10 @@ type rendering struct {
 	// tells Flux's installation files apart).
 	sources []string
 	digest  string
+	// encoded are the objects' JSON as digest hashes them
+	// (render.Result.Encoded), what the stored render keeps; nil for a
+	// chart, which is not stored.
+	encoded [][]byte
 	// inputs are the directories a kustomize render looked into and
 	// inputsDigest their content's digest (render.InputsDigest); nil for
 	// a chart.
@@ -205,7 +209,7 @@ func (r *runner) fetchAndRender(ctx context.Context, src *source.Resolved, in *i
 		return nil, err
 	}
 	r.log.Info("rendered", "objects", len(out.Objects), "duration", time.Since(start).String())
-	rnd := withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest}, art.Dir, out.Inputs)
+	rnd := withInputs(&rendering{objects: out.Objects, sources: out.Sources, digest: out.Digest, encoded: out.Encoded}, art.Dir, out.Inputs)
 	rnd.verifiedBy = art.VerifiedBy
 	return rnd, nil
 }

@@ -134,6 +134,18 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 // The caller gives it a context detached from the run's, with a short
 // deadline, so a terminated run still says why it stopped.
 func (r *runner) record(ctx context.Context, inv *inventory.Inventory, res *Result) {
+	// The stored render of the units that rendered is written beside the
+	// record: it is trusted only for the render the record says was
+	// applied last.
+	keep := map[string]bool{r.opts.Name: true}
+	for _, u := range inv.Record.Units {
+		if u.State != "" {
+			keep[u.State] = true
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.saveRenders(ctx, keep) })
+	defer wg.Wait()
 	// The Event says what the record says (a record that cannot be saved
 	// fails the run), so it waits for the save, not for the history entry.
 	r.saveState(ctx, r.store, inv, res, func() { r.event(ctx, res) })

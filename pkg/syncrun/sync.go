@@ -117,9 +117,11 @@ type Result struct {
 	Outcome Outcome
 	// Revision is the source revision the run worked on.
 	Revision string
-	// Rendered tells whether the run fetched and rendered the source; false
-	// when the revision and spec were unchanged and only drift was checked.
-	Rendered bool
+	// Rendered tells whether the run fetched and rendered the source, or
+	// took its last render from the stored render (RenderStored) to
+	// correct drift; false when the revision and spec were unchanged and
+	// only drift was checked.
+	Rendered, RenderStored bool
 	// Drifted lists the objects the drift check found changed or missing.
 	Drifted []object.ID
 	// Applied and Pruned are the change sets of apply and prune.
@@ -199,6 +201,8 @@ type runner struct {
 	localArtifact *source.Artifact
 	// tree is the state of the run's units (units.go).
 	tree *tree
+	// renders is the stored render, read and written (rendercache.go).
+	renders renderStore
 	// retries counts the retried requests of all of the run's clients.
 	retries *retry.Counter
 	// indexes holds the Helm repository indexes the run read, so that the

@@ -302,6 +302,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		drift = r.startDrift(ctx, u)
 		defer func() { _, _ = drift.wait() }() // not left running past the check
 	}
+	start := time.Now()
 	in, err := u.kind.inputs(ctx)
 	if err != nil {
 		fail("inputs", err)
@@ -312,6 +313,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 		fail("source", err)
 		return
 	}
+	r.log.Debug("resolved", "unit", u.name(), "revision", src.revision, "duration", time.Since(start).String())
 	res.Revision = src.revision
 	specDigest := u.kind.specDigest(in.digest + src.contentDigest)
 	res.specDigest = specDigest
@@ -344,6 +346,7 @@ func (r *runner) unitCheck(ctx context.Context, u *unit) {
 			}
 			drifted, err = drift.wait()
 			listed = drift.listed
+			r.log.Debug("drift checked", "unit", u.name(), "objects", len(inv.Entries), "drifted", len(drifted), "duration", time.Since(start).String())
 			if err != nil {
 				fail("drift", err)
 				return
@@ -445,12 +448,30 @@ func (r *runner) unitWrite(ctx context.Context, u *unit) {
 
 	// A chart renders as an upgrade once a previous apply succeeded.
 	isUpgrade := rec.LastAppliedRevision != ""
-	rnd, err := u.kind.render(ctx, src, in, isUpgrade)
-	res.Rendered = true
-	if err != nil {
-		fail("render", err)
-		return
+	// A drift correction applies the last render again: from the stored
+	// render when it holds it (rendercache.go), without a fetch.
+	var rnd *rendering
+	if only != nil {
+		if rnd = r.storedRendering(ctx, u); rnd != nil {
+			res.RenderStored = true
+			r.log.Info("correcting drift from the stored render", "unit", u.name(), "objects", len(rnd.objects))
+		}
 	}
+	if rnd == nil {
+		var err error
+		if rnd, err = u.kind.render(ctx, src, in, isUpgrade); err != nil {
+			res.Rendered = true
+			fail("render", err)
+			return
+		}
+		r.keepRender(u, rnd)
+		defer func() {
+			if res.Outcome != Succeeded {
+				r.forgetRender(u)
+			}
+		}()
+	}
+	res.Rendered = true
 	res.VerifiedBy = rnd.verifiedBy
 	objs, setDigest := r.lift(u, rnd), rnd.digest
 	u.inputs, u.inputsDigest = rnd.inputs, rnd.inputsDigest

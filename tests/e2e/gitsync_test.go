@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,15 @@ func TestGitsyncEndToEnd(t *testing.T) {
 		t.Errorf("b not pruned: %v", err)
 	}
 	waitForValue(t, ns, "c", "1", 5*time.Second)
+	// The run stored its render, with the rights install granted (a
+	// namespace-mode Role: create and patch of that one Secret by name).
+	stored, err := env.Client().CoreV1().Secrets(ns).Get(ctx, "gitsync-demo-render", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the run stored no render: %v", err)
+	}
+	if _, ok := stored.Data["demo"]; !ok {
+		t.Errorf("the stored render holds no entry for the sync: keys %v", slices.Sorted(maps.Keys(stored.Data)))
+	}
 
 	// status and history show the revisions.
 	out = mustGitsync(t, ns, "status")
