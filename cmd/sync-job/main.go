@@ -25,6 +25,7 @@ import (
 	"github.com/gitsync/gitsync/pkg/health/celexec"
 	"github.com/gitsync/gitsync/pkg/helm"
 	"github.com/gitsync/gitsync/pkg/helm/helmexec"
+	_ "github.com/gitsync/gitsync/pkg/hugeheap"
 	"github.com/gitsync/gitsync/pkg/jobargs"
 	"github.com/gitsync/gitsync/pkg/source/oci"
 	"github.com/gitsync/gitsync/pkg/source/oci/sigcheck/sigexec"
@@ -160,13 +161,26 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	// requests counts the run's API requests; writes those that are not
 	// reads (GET: get, list, watch).
 	var requests, writes atomic.Int64
+	debug := logger.Enabled(ctx, slog.LevelDebug)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			requests.Add(1)
 			if req.Method != http.MethodGet && req.Method != http.MethodHead {
 				writes.Add(1)
 			}
-			return rt.RoundTrip(req)
+			if !debug {
+				return rt.RoundTrip(req)
+			}
+			// At debug level each request is logged with its status and
+			// latency, as kubectl's -v=6: the path only, never a body.
+			sent := time.Now()
+			resp, err := rt.RoundTrip(req)
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			logger.Debug("API request", "method", req.Method, "path", req.URL.Path, "query", req.URL.RawQuery, "status", status, "latency", time.Since(sent).String())
+			return resp, err
 		})
 	})
 	cfg.UserAgent = "gitsync-sync-job/" + version.Version
@@ -194,7 +208,7 @@ func (o *options) run(ctx context.Context, stderr io.Writer) error {
 	}
 	attrs := []any{
 		"result", string(res.Outcome), "revision", res.Revision, "objects", res.Objects,
-		"rendered", res.Rendered, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "writes", writes.Load(), "retries", res.Retries,
+		"rendered", res.Rendered, "renderStored", res.RenderStored, "drifted", len(res.Drifted), "units", len(res.Units), "requests", requests.Load(), "writes", writes.Load(), "retries", res.Retries,
 		"duration", res.End.Sub(res.Start).String(),
 	}
 	if len(res.Notify) > 0 {
