@@ -474,7 +474,7 @@ func (r *runner) verifiedRegistryChart(ctx context.Context, fs *fluxSource, h *f
 		Ref:           spec.OCIRef{SemVer: version},
 		Insecure:      h.Insecure,
 		Timeout:       spec.NewDuration(h.Timeout),
-		LayerSelector: &spec.OCILayerSelector{MediaType: helmChartLayer, Operation: spec.OCILayerCopy},
+		LayerSelector: chartLayer(),
 	}
 	if h.SecretRef != "" {
 		oc.SecretRef = &spec.LocalObjectReference{Name: h.SecretRef}
@@ -494,6 +494,12 @@ func (r *runner) verifiedRegistryChart(ctx context.Context, fs *fluxSource, h *f
 // artifact.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
+// chartLayer selects an OCI artifact's Helm chart layer, copied: the
+// packaged chart.
+func chartLayer() *spec.OCILayerSelector {
+	return &spec.OCILayerSelector{MediaType: helmChartLayer, Operation: spec.OCILayerCopy}
+}
+
 // ociRepositoryChart reads an OCIRepository's artifact as a packaged
 // chart: its Helm chart layer, copied, as Flux's chartRef does. Every ref
 // (digest, semver with semverFilter, tag) and verify apply.
@@ -506,7 +512,7 @@ func ociRepositoryChart(ctx context.Context, r *runner, obj flux.Object, _, _ st
 	if err != nil {
 		return nil, err
 	}
-	oc.LayerSelector = &spec.OCILayerSelector{MediaType: helmChartLayer, Operation: spec.OCILayerCopy}
+	oc.LayerSelector = chartLayer()
 	if err := checkSource(&fs.spec, map[string]string{"source.oci.": "spec."}); err != nil {
 		return nil, err
 	}

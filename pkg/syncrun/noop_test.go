@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/gitsync/gitsync/pkg/lease"
@@ -75,12 +76,10 @@ func noopFixture(t *testing.T) *fixture {
 	// which holds a run's writes moments after it; runs minutes apart
 	// never see it behind. The tests' next run starts at once, and counts
 	// requests: wait until the cache holds the first run's record.
-	opts := metav1.ListOptions{ResourceVersion: f.inventory().ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan}
-	if _, err := env.Client().CoreV1().ConfigMaps(f.ns).List(t.Context(), opts); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Client().CoreV1().Secrets(f.ns).List(t.Context(), opts); err != nil {
-		t.Fatal(err)
+	for _, r := range []string{"configmaps", "secrets"} {
+		if err := env.WatchCacheCaughtUp(t.Context(), schema.GroupVersionResource{Version: "v1", Resource: r}, f.ns); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return f
 }

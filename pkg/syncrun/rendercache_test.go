@@ -2,9 +2,9 @@ package syncrun
 
 import (
 	"bytes"
-	"log/slog"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 	"testing"
 
