@@ -164,10 +164,10 @@ func notificationSchemas() []*kindSchema {
 			ignF("suspend", tBool, NoteReceiver),
 		}},
 		{group: NotificationGroup, kind: KindProvider, versions: notificationVersions, spec: []field{
-			mapF("type", tString, "the sender: generic, generic-hmac, slack, rocket, msteams, discord, googlechat, matrix, ntfy, telegram, "+
-				"grafana, alertmanager, opsgenie, pagerduty, github, githubdispatch, gitlab, gitea, bitbucket, bitbucketserver; any other type fails each Alert using the Provider (not the run)").req(),
+			mapF("type", tString, "the sender: generic, generic-hmac, slack, rocket, msteams, discord, googlechat, matrix, ntfy, telegram, lark, webex, "+
+				"grafana, alertmanager, opsgenie, pagerduty, datadog, github, githubdispatch, gitlab, gitea, bitbucket, bitbucketserver, azuredevops; any other type fails each Alert using the Provider (not the run)").req(),
 			ignF("interval", tDuration, "deprecated in Flux; events are sent at the end of the run"),
-			mapF("channel", tString, "as `spec.notify[].channel` (matrix: the room ID; ntfy: the topic; telegram: the chat ID; pagerduty: the routing key)"),
+			mapF("channel", tString, "as `spec.notify[].channel` (matrix: the room ID; ntfy: the topic; telegram: the chat ID; webex: the room ID; pagerduty: the routing key)"),
 			mapF("username", tString, "as `spec.notify[].username`"),
 			mapF("address", tString, "the receiver's URL; the Secret's `address` key wins over it"),
 			mapF("timeout", tDuration, "bounds one delivery, retries included; default 15s"),

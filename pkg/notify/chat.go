@@ -2,6 +2,7 @@ package notify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -216,6 +217,95 @@ func (msteams) requests(p *Provider, e *Event) ([]request, error) {
 		ContentType: "application/vnd.microsoft.card.adaptive",
 		Content:     TeamsCard{Schema: "http://adaptivecards.io/schemas/adaptive-card.json", Type: "AdaptiveCard", Version: "1.4", Body: body},
 	}}}, nil)
+}
+
+// lark posts an interactive card to a Lark (Feishu) bot's webhook, as
+// Flux's lark provider: a header with the title, turquoise or red, and one
+// lark_md block with the object, the message and the facts.
+type lark struct{}
+
+// LarkPayload is the JSON body of the lark provider.
+type LarkPayload struct {
+	MsgType string   `json:"msg_type"`
+	Card    LarkCard `json:"card"`
+}
+
+// LarkCard is the card of a Lark message.
+type LarkCard struct {
+	Config struct {
+		WideScreenMode bool `json:"wide_screen_mode"`
+	} `json:"config"`
+	Header   LarkHeader    `json:"header"`
+	Elements []LarkElement `json:"elements"`
+}
+
+// LarkHeader is the title bar of a Lark card; Template is its color.
+type LarkHeader struct {
+	Title    LarkText `json:"title"`
+	Template string   `json:"template"`
+}
+
+// LarkElement is a block of a Lark card.
+type LarkElement struct {
+	Tag  string   `json:"tag"`
+	Text LarkText `json:"text"`
+}
+
+// LarkText is a text of a Lark card: Tag is plain_text or lark_md.
+type LarkText struct {
+	Tag     string `json:"tag"`
+	Content string `json:"content"`
+}
+
+func (lark) requests(p *Provider, e *Event) ([]request, error) {
+	color := "turquoise"
+	if e.Severity() == SeverityError {
+		color = "red"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s**\n%s\n\n", e.Object(), e.Message)
+	for _, f := range fields(e) {
+		fmt.Fprintf(&b, "%s: %s\n", f[0], f[1])
+	}
+	c := LarkCard{
+		Header:   LarkHeader{Title: LarkText{Tag: "plain_text", Content: title(e)}, Template: color},
+		Elements: []LarkElement{{Tag: "div", Text: LarkText{Tag: "lark_md", Content: b.String()}}},
+	}
+	c.Config.WideScreenMode = true
+	return jsonRequest(p.Address, LarkPayload{MsgType: "interactive", Card: c}, nil)
+}
+
+// webex creates a message through the Webex messages API, as Flux's webex
+// provider: channel is the room ID, token the bot's access token (the bot
+// must be a member of the room), the message markdown.
+type webex struct{}
+
+// WebexAPI is the Webex messages API, the webex provider's default
+// address.
+const WebexAPI = "https://webexapis.com/v1/messages"
+
+func (webex) defaultAddress() string { return WebexAPI }
+
+// WebexPayload is the JSON body of the webex provider.
+type WebexPayload struct {
+	RoomID   string `json:"roomId"`
+	Markdown string `json:"markdown"`
+}
+
+func (webex) requests(p *Provider, e *Event) ([]request, error) {
+	if p.Channel == "" {
+		return nil, errors.New("webex needs channel (the room ID)")
+	}
+	if p.Token == "" {
+		return nil, errNoToken("the Webex bot's access token")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** (%s)\n\n%s\n\n", title(e), e.Object(), e.Message)
+	for _, f := range fields(e) {
+		fmt.Fprintf(&b, "- **%s**: %s\n", f[0], f[1])
+	}
+	// A Webex message holds at most 7439 bytes.
+	return jsonRequest(p.Address, WebexPayload{RoomID: p.Channel, Markdown: cut(b.String(), 7000)}, bearer(p.Token))
 }
 
 // cut shortens s to at most n bytes, marking the cut.

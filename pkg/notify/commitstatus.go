@@ -20,10 +20,28 @@ import (
 type commitStatus struct{ forge forge }
 
 // forge builds the request of one forge's commit status API.
-type forge func(repo *url.URL, path, sha, token, context, description string, failed bool) (request, error)
+type forge func(s *status) (request, error)
 
-// StatusContext is the context (GitHub, Gitea), name (GitLab) or key
-// (Bitbucket) of a sync's commit status.
+// status is the commit status a forge's request sets.
+type status struct {
+	// repo is the repository's URL; path its path, without the slashes
+	// around it and without .git.
+	repo *url.URL
+	path string
+	// sha is the commit; token the provider's token.
+	sha, token string
+	// context is StatusContext's, with the Flux unit for a unit's event.
+	context string
+	// description says what the run did, at most 140 bytes.
+	description string
+	// summary is the event's summary (the sync's cluster, say), "" for none.
+	summary string
+	// failed is set for a failed run.
+	failed bool
+}
+
+// StatusContext is the context (GitHub, Gitea), name (GitLab), key
+// (Bitbucket) or genre/name (Azure DevOps) of a sync's commit status.
 func StatusContext(namespace, sync string) string { return "gitsync/" + namespace + "/" + sync }
 
 var commitRE = regexp.MustCompile(`(?:^|[@:])([0-9a-f]{40})$`)
@@ -63,7 +81,8 @@ func (c commitStatus) requests(p *Provider, e *Event) ([]request, error) {
 		// A Flux unit's status is its own check, beside the sync's.
 		context += "/" + strings.ToLower(e.Involved.Kind) + "/" + e.Involved.Name
 	}
-	r, err := c.forge(u, path, sha, p.Token, context, cut(desc, 140), e.Reason == ReasonFailed)
+	r, err := c.forge(&status{repo: u, path: path, sha: sha, token: p.Token, context: context,
+		description: cut(desc, 140), summary: e.Summary, failed: e.Reason == ReasonFailed})
 	if err != nil {
 		return nil, err
 	}
@@ -114,52 +133,51 @@ func apiBase(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 // github: POST /repos/OWNER/REPO/statuses/SHA on api.github.com, or on
 // HOST/api/v3 for GitHub Enterprise Server.
-func github(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
-	base := apiBase(u) + "/api/v3"
-	if u.Host == "github.com" {
+func github(s *status) (request, error) {
+	base := apiBase(s.repo) + "/api/v3"
+	if s.repo.Host == "github.com" {
 		base = "https://api.github.com"
 	}
-	state := map[bool]string{false: "success", true: "failure"}[failed]
-	return statusRequest(base+"/repos/"+path+"/statuses/"+sha,
-		map[string]string{"state": state, "context": context, "description": desc},
-		http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/vnd.github+json"}})
+	state := map[bool]string{false: "success", true: "failure"}[s.failed]
+	return statusRequest(base+"/repos/"+s.path+"/statuses/"+s.sha,
+		map[string]string{"state": state, "context": s.context, "description": s.description},
+		http.Header{"Authorization": {"Bearer " + s.token}, "Accept": {"application/vnd.github+json"}})
 }
 
 // gitlab: POST /api/v4/projects/URL-ENCODED-PATH/statuses/SHA.
-func gitlab(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
-	state := map[bool]string{false: "success", true: "failed"}[failed]
-	return statusRequest(apiBase(u)+"/api/v4/projects/"+url.PathEscape(path)+"/statuses/"+sha,
-		map[string]string{"state": state, "name": context, "description": desc},
-		http.Header{"Private-Token": {token}})
+func gitlab(s *status) (request, error) {
+	state := map[bool]string{false: "success", true: "failed"}[s.failed]
+	return statusRequest(apiBase(s.repo)+"/api/v4/projects/"+url.PathEscape(s.path)+"/statuses/"+s.sha,
+		map[string]string{"state": state, "name": s.context, "description": s.description},
+		http.Header{"Private-Token": {s.token}})
 }
 
 // gitea (and Forgejo): POST /api/v1/repos/OWNER/REPO/statuses/SHA.
-func gitea(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
-	state := map[bool]string{false: "success", true: "failure"}[failed]
-	return statusRequest(apiBase(u)+"/api/v1/repos/"+path+"/statuses/"+sha,
-		map[string]string{"state": state, "context": context, "description": desc},
-		http.Header{"Authorization": {"token " + token}})
+func gitea(s *status) (request, error) {
+	state := map[bool]string{false: "success", true: "failure"}[s.failed]
+	return statusRequest(apiBase(s.repo)+"/api/v1/repos/"+s.path+"/statuses/"+s.sha,
+		map[string]string{"state": state, "context": s.context, "description": s.description},
+		http.Header{"Authorization": {"token " + s.token}})
 }
 
 // bitbucket (Cloud): POST /2.0/repositories/OWNER/REPO/commit/SHA/statuses/build
 // on api.bitbucket.org (on HOST/2.0 for any other host), with the token
 // USER:APP_PASSWORD as basic authentication, as Flux's.
-func bitbucket(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
-	user, pass, ok := strings.Cut(token, ":")
+func bitbucket(s *status) (request, error) {
+	user, pass, ok := strings.Cut(s.token, ":")
 	if !ok {
 		return request{}, errors.New("the bitbucket token must be USERNAME:APP_PASSWORD")
 	}
-	base := apiBase(u) + "/2.0"
-	if u.Host == "bitbucket.org" {
+	base := apiBase(s.repo) + "/2.0"
+	if s.repo.Host == "bitbucket.org" {
 		base = "https://api.bitbucket.org/2.0"
 	}
-	key := bitbucketKey(context)
-	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
-	repoURL := apiBase(u) + "/" + path
-	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	return statusRequest(base+"/repositories/"+path+"/commit/"+sha+"/statuses/build",
-		map[string]string{"state": state, "key": key, "name": context, "description": desc, "url": repoURL},
-		http.Header{"Authorization": {"Basic " + basic}})
+	key := bitbucketKey(s.context)
+	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[s.failed]
+	repoURL := apiBase(s.repo) + "/" + s.path
+	return statusRequest(base+"/repositories/"+s.path+"/commit/"+s.sha+"/statuses/build",
+		map[string]string{"state": state, "key": key, "name": s.context, "description": s.description, "url": repoURL},
+		http.Header{"Authorization": {basicAuth(user, pass)}})
 }
 
 // bitbucketServer (Server and Data Center): POST
@@ -167,25 +185,68 @@ func bitbucket(u *url.URL, path, sha, token, context, desc string, failed bool) 
 // the address being the repository's HTTP clone URL
 // (https://HOST[/CONTEXT]/scm/PROJECT/REPO.git), as Flux's; the token is
 // an HTTP access token (bearer) or USER:PASSWORD (basic).
-func bitbucketServer(u *url.URL, path, sha, token, context, desc string, failed bool) (request, error) {
-	i := strings.LastIndex("/"+path, "/scm/")
+func bitbucketServer(s *status) (request, error) {
+	i := strings.LastIndex("/"+s.path, "/scm/")
 	if i < 0 {
 		return request{}, errors.New("the address must be the repository's HTTP clone URL: https://HOST/scm/PROJECT/REPO.git")
 	}
-	ctxPath, id := ("/" + path)[:i], ("/" + path)[i+len("/scm/"):]
+	ctxPath, id := ("/" + s.path)[:i], ("/" + s.path)[i+len("/scm/"):]
 	project, repo, ok := strings.Cut(id, "/")
 	if !ok || project == "" || repo == "" || strings.Contains(repo, "/") {
 		return request{}, errors.New("the address must be the repository's HTTP clone URL: https://HOST/scm/PROJECT/REPO.git")
 	}
-	auth := "Bearer " + token
-	if user, pass, ok := strings.Cut(token, ":"); ok {
-		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	auth := "Bearer " + s.token
+	if user, pass, ok := strings.Cut(s.token, ":"); ok {
+		auth = basicAuth(user, pass)
 	}
-	key := bitbucketKey(context)
-	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[failed]
-	return statusRequest(apiBase(u)+ctxPath+"/rest/api/latest/projects/"+project+"/repos/"+repo+"/commits/"+sha+"/builds",
-		map[string]string{"state": state, "key": key, "name": context, "description": desc, "url": apiBase(u) + "/" + path},
+	key := bitbucketKey(s.context)
+	state := map[bool]string{false: "SUCCESSFUL", true: "FAILED"}[s.failed]
+	base := apiBase(s.repo)
+	return statusRequest(base+ctxPath+"/rest/api/latest/projects/"+project+"/repos/"+repo+"/commits/"+s.sha+"/builds",
+		map[string]string{"state": state, "key": key, "name": s.context, "description": s.description, "url": base + "/" + s.path},
 		http.Header{"Authorization": {auth}, "X-Atlassian-Token": {"no-check"}})
+}
+
+// azureDevOps: POST
+// COLLECTION/PROJECT/_apis/git/repositories/REPO/commits/SHA/statuses, the
+// address being the repository's URL (https://dev.azure.com/ORG/PROJECT/_git/REPO;
+// Azure DevOps Server: https://HOST/COLLECTION/PROJECT/_git/REPO), the token
+// a personal access token sent as basic authentication with an empty user,
+// as Flux's. The state is succeeded or error, as Flux's. Flux's genre is
+// fluxcd (fluxcd:SUMMARY with a summary); gitsync's is gitsync
+// (gitsync:SUMMARY), and the name is the context after "gitsync/", so that
+// GENRE/NAME reads as the other forges' context: gitsync/NAMESPACE/NAME.
+func azureDevOps(s *status) (request, error) {
+	parts := strings.Split(s.path, "/")
+	n := len(parts)
+	if n < 3 || parts[n-2] != "_git" || parts[n-3] == "" || parts[n-1] == "" {
+		return request{}, errors.New("the address must be the repository's URL: https://dev.azure.com/ORG/PROJECT/_git/REPO")
+	}
+	collection := apiBase(s.repo)
+	for _, p := range parts[:n-3] {
+		collection += "/" + url.PathEscape(p)
+	}
+	project, repo := url.PathEscape(parts[n-3]), url.PathEscape(parts[n-1])
+	genre := "gitsync"
+	if s.summary != "" {
+		genre += ":" + s.summary
+	}
+	state := map[bool]string{false: "succeeded", true: "error"}[s.failed]
+	return statusRequest(collection+"/"+project+"/_apis/git/repositories/"+repo+"/commits/"+s.sha+"/statuses?api-version="+azureDevOpsAPIVersion,
+		map[string]any{"state": state, "description": s.description,
+			"context": map[string]string{"genre": genre, "name": strings.TrimPrefix(s.context, "gitsync/")}},
+		http.Header{"Authorization": {basicAuth("", s.token)}})
+}
+
+// azureDevOpsAPIVersion is the REST API version of azureDevOps' request:
+// 6.0 is taken by Azure DevOps Services and by Azure DevOps Server 2020
+// and later.
+const azureDevOpsAPIVersion = "6.0"
+
+// basicAuth is the value of an Authorization header for basic
+// authentication.
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
 // bitbucketKey is context as a Bitbucket status key, which has at most 40
@@ -198,7 +259,7 @@ func bitbucketKey(context string) string {
 	return hex.EncodeToString(sum[:])[:40]
 }
 
-func statusRequest(address string, body map[string]string, h http.Header) (request, error) {
+func statusRequest(address string, body any, h http.Header) (request, error) {
 	rs, err := jsonRequest(address, body, h)
 	if err != nil {
 		return request{}, err

@@ -1,8 +1,9 @@
 // Package notify tells people what a run did: it sends one event per run to
 // chat and webhook receivers and sets a commit status on the forge, through
 // the providers of Flux's notification-controller (generic, generic-hmac,
-// slack, msteams, discord, googlechat, alertmanager, github, gitlab, gitea,
-// bitbucket) with the same Secret keys (address, token, headers).
+// slack, msteams, discord, googlechat, lark, webex, alertmanager, datadog,
+// github, gitlab, gitea, bitbucket, azuredevops, ...: Types) with the same
+// Secret keys (address, token, headers).
 //
 // A run sends on change only (Classify): a failure after a success, a
 // recovery, a newly applied revision or a corrected drift. A run that
@@ -153,15 +154,19 @@ type Provider struct {
 	Type string
 	// Address is the webhook URL, the Alertmanager API URL or the
 	// repository URL of a commit status provider (the Secret's address
-	// wins over the spec's, as in Flux).
+	// wins over the spec's, as in Flux). Default: the receiver's public
+	// API for the types that have one (webex, datadog), else required.
 	Address string
 	// Token is the HMAC key (generic-hmac), the bearer token (slack,
-	// rocket, matrix, ntfy, grafana, the forges), the bot's token
-	// (telegram) or user:password (bitbucket).
+	// rocket, matrix, ntfy, grafana, webex, the forges), the bot's token
+	// (telegram), the API key (opsgenie, datadog), a personal access token
+	// (azuredevops) or user:password (bitbucket).
 	Token string
 	// Headers are added to every request (the Secret's headers key).
 	Headers map[string]string
-	// Channel and Username override the webhook's defaults (slack).
+	// Channel and Username override the webhook's defaults (slack);
+	// Channel is the room, topic, chat or routing key of the types that
+	// need one (matrix, webex, ntfy, telegram, pagerduty).
 	Channel, Username string
 	// Events lists the reasons to send; default DefaultEvents.
 	Events []string
@@ -250,6 +255,12 @@ type sender interface {
 	requests(p *Provider, e *Event) ([]request, error)
 }
 
+// defaultAddresser is a sender whose receiver has one public API: its
+// address is used when the provider sets none.
+type defaultAddresser interface {
+	defaultAddress() string
+}
+
 // request is one HTTP request of a delivery. Its body is kept to be sent
 // again on retry.
 type request struct {
@@ -270,6 +281,8 @@ var senders = map[string]sender{
 	"msteams":         msteams{},
 	"discord":         discord{},
 	"googlechat":      googlechat{},
+	"lark":            lark{},
+	"webex":           webex{},
 	"rocket":          slack{}, // Rocket.Chat's incoming webhooks take Slack's format
 	"matrix":          matrix{},
 	"ntfy":            ntfy{},
@@ -277,6 +290,7 @@ var senders = map[string]sender{
 	"telegram":        telegram{},
 	"opsgenie":        opsgenie{},
 	"pagerduty":       pagerduty{},
+	"datadog":         datadog{},
 	"alertmanager":    alertmanager{},
 	"github":          commitStatus{forge: github},
 	"githubdispatch":  githubDispatch{},
@@ -284,6 +298,7 @@ var senders = map[string]sender{
 	"gitea":           commitStatus{forge: gitea},
 	"bitbucket":       commitStatus{forge: bitbucket},
 	"bitbucketserver": commitStatus{forge: bitbucketServer},
+	"azuredevops":     commitStatus{forge: azureDevOps},
 }
 
 // Types returns the provider types, sorted.
@@ -353,6 +368,12 @@ func deliver(ctx context.Context, p *Provider, e *Event, opts Options) Delivery 
 	s, ok := senders[p.Type]
 	if !ok {
 		return fail(fmt.Errorf("unknown provider type %q (one of %s)", p.Type, strings.Join(Types(), ", ")))
+	}
+	if da, ok := s.(defaultAddresser); ok && p.Address == "" {
+		// A copy: the caller's provider stays as configured.
+		withDefault := *p
+		withDefault.Address = da.defaultAddress()
+		p = &withDefault
 	}
 	if p.Address == "" {
 		return fail(errors.New("no address: set it in the provider's Secret (key address) or in the spec"))

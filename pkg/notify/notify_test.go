@@ -23,9 +23,9 @@ import (
 
 // received is one request a receiver got.
 type received struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
+	Method, Path, Query string
+	Header              http.Header
+	Body                []byte
 }
 
 // receiver is a real HTTP server that records what it receives and answers
@@ -42,7 +42,7 @@ func newReceiver(t *testing.T, answers ...int) *receiver {
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
-		r.got = append(r.got, received{req.Method, req.URL.EscapedPath(), req.Header.Clone(), b})
+		r.got = append(r.got, received{req.Method, req.URL.EscapedPath(), req.URL.RawQuery, req.Header.Clone(), b})
 		code := http.StatusOK
 		if len(r.answers) > 0 {
 			code, r.answers = r.answers[0], r.answers[1:]
@@ -413,13 +413,22 @@ func TestNoSecretInDeliveries(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	_ = l.Close()
-	failing := newReceiver(t, 500, 500, 500)
+	// Each provider that reaches the receiver gets 500 three times.
+	failing := newReceiver(t, slices.Repeat([]int{500}, 5*3)...)
 	for name, p := range map[string]Provider{
-		"refused":     {Type: "slack", Address: closed + "/services/S3CRETPATH", Token: "xoxb-S3CRET"},
-		"500":         {Type: "github", Address: failing.URL + "/org/S3CRETPATH", Token: "ghp_S3CRET"},
-		"not a URL":   {Type: "generic", Address: "hooks.example.com/S3CRETPATH"},
-		"bad control": {Type: "generic", Address: "http://h/\x7fS3CRET"},
-		"missing":     {Type: "generic", Err: io.ErrUnexpectedEOF},
+		"refused":           {Type: "slack", Address: closed + "/services/S3CRETPATH", Token: "xoxb-S3CRET"},
+		"500":               {Type: "github", Address: failing.URL + "/org/S3CRETPATH", Token: "ghp_S3CRET"},
+		"not a URL":         {Type: "generic", Address: "hooks.example.com/S3CRETPATH"},
+		"bad control":       {Type: "generic", Address: "http://h/\x7fS3CRET"},
+		"missing":           {Type: "generic", Err: io.ErrUnexpectedEOF},
+		"lark refused":      {Type: "lark", Address: closed + "/open-apis/bot/v2/hook/S3CRETPATH"},
+		"lark 500":          {Type: "lark", Address: failing.URL + "/open-apis/bot/v2/hook/S3CRETPATH"},
+		"webex 500":         {Type: "webex", Address: failing.URL + "/v1/messages", Channel: "room", Token: "webex-S3CRET"},
+		"webex no channel":  {Type: "webex", Address: failing.URL, Token: "webex-S3CRET"},
+		"datadog refused":   {Type: "datadog", Address: closed, Token: "dd-S3CRET"},
+		"datadog 500":       {Type: "datadog", Address: failing.URL, Token: "dd-S3CRET"},
+		"azuredevops 500":   {Type: "azuredevops", Address: failing.URL + "/org/proj/_git/S3CRETPATH", Token: "ado-S3CRET"},
+		"azuredevops a URL": {Type: "azuredevops", Address: failing.URL + "/S3CRETPATH", Token: "ado-S3CRET"},
 	} {
 		d := sendOne(t, p, testEvent(ReasonFailed))
 		b, _ := json.Marshal(d)

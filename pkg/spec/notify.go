@@ -22,15 +22,16 @@ type NotifyProvider struct {
 	// Name identifies the provider in the run's record; default Type, and
 	// required when two providers have the same type.
 	Name string `json:"name,omitempty"`
-	// Type is one of notify.Types(): generic, generic-hmac, slack,
-	// msteams, discord, googlechat, alertmanager, github, gitlab, gitea,
-	// bitbucket.
+	// Type is one of notify.Types() (docs/notifications.md lists them):
+	// chat (slack, msteams, discord, ...), incident tools, webhooks and
+	// commit statuses (github, gitlab, gitea, bitbucket, azuredevops, ...).
 	Type string `json:"type"`
 	// Address is the receiver's URL when it holds no secret (an
 	// Alertmanager, a repository URL for a commit status); the Secret's
 	// address key wins over it.
 	Address string `json:"address,omitempty"`
-	// Channel overrides the webhook's channel (slack).
+	// Channel overrides the webhook's channel (slack) or names the room,
+	// topic or chat (matrix, webex, ntfy, telegram).
 	Channel string `json:"channel,omitempty"`
 	// Username overrides the webhook's user name (slack, discord).
 	Username string `json:"username,omitempty"`

@@ -42,14 +42,14 @@ spec:
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta3
 kind: Provider
-metadata: {name: lark, namespace: NS}
-spec: {type: lark, address: 'https://open.larksuite.com/open-apis/bot/v2/hook/x'}
+metadata: {name: nats, namespace: NS}
+spec: {type: nats, address: 'nats://nats.messaging:4222', channel: flux}
 ---
 apiVersion: notification.toolkit.fluxcd.io/v1beta2
 kind: Alert
 metadata: {name: chat, namespace: NS}
 spec:
-  providerRef: {name: lark}
+  providerRef: {name: nats}
   eventSources:
   - {kind: Kustomization, name: web}
 `
@@ -91,7 +91,7 @@ func TestFluxAlerts(t *testing.T) {
 	if d := got[alertWeb]; d.Result != notify.Sent || d.Object != web || d.Reason != notify.ReasonChanged || d.Provider != "Provider/"+f.ns+"/hook" {
 		t.Errorf("first run: delivery of %s: %+v", alertWeb, d)
 	}
-	if d := got[alertChat]; d.Result != notify.Failed || !strings.Contains(d.Error, `spec.type: "lark" is not a provider type gitsync sends to`) {
+	if d := got[alertChat]; d.Result != notify.Failed || !strings.Contains(d.Error, `spec.type: "nats" is not a provider type gitsync sends to`) {
 		t.Errorf("first run: delivery of %s: %+v, want Failed naming the type", alertChat, d)
 	}
 	if len(res.Notify) != 2 {
