@@ -44,11 +44,15 @@ func (e *FieldError) Unwrap() error { return e.Err }
 var fluxGroupSuffixes = []string{".toolkit.fluxcd.io", ".extensions.fluxcd.io"}
 
 // IsFlux reports whether obj is one of Flux's own objects (any kind of a
-// *.toolkit.fluxcd.io or *.extensions.fluxcd.io group). A run lifts these
+// *.toolkit.fluxcd.io or *.extensions.fluxcd.io group), or a Flux
+// Operator ResourceSet or ResourceSetInputProvider (resourceset.go). A run lifts these
 // out of the rendered set instead of applying them; Decode reads the kinds
 // gitsync executes and refuses the others by name.
 func IsFlux(obj *unstructured.Unstructured) bool {
 	group := obj.GroupVersionKind().Group
+	if isOperatorObject(group, obj.GetKind()) {
+		return true
+	}
 	for _, s := range fluxGroupSuffixes {
 		if strings.HasSuffix(group, s) {
 			return true
@@ -170,6 +174,10 @@ func Decode(obj *unstructured.Unstructured, opts DecodeOptions) (Object, error) 
 		o = &Receiver{Meta: meta}
 	case KindArtifactGenerator:
 		o = decodeArtifactGenerator(d, meta, r)
+	case KindResourceSet:
+		o = decodeResourceSet(d, meta, r)
+	case KindResourceSetInputProvider:
+		o = decodeResourceSetInputProvider(meta, r)
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)

@@ -126,12 +126,16 @@ func (g *Graph) Units() []Unit {
 // (OCIRepository, or a HelmChart followed by the HelmChart's own source).
 // When the last of these is a GitRepository with spec.include, the
 // GitRepositories it includes follow, in order. An ExternalArtifact is
-// followed by its ArtifactGenerator's sources, in order.
+// followed by its ArtifactGenerator's sources, in order. A ResourceSet's
+// are the ResourceSetInputProviders of its inputsFrom (resourceset.go).
 // A reference to an object the graph does not hold wraps ErrNotFound; to
 // another namespace under NoCrossNamespaceRefs, ErrCrossNamespace.
 func (g *Graph) Sources(u Unit) ([]Object, error) {
 	if a, ok := u.(*ImageUpdateAutomation); ok {
 		return g.automationSources(a)
+	}
+	if rs, ok := u.(*ResourceSet); ok {
+		return g.resourceSetSources(rs)
 	}
 	self := u.Metadata().ID
 	field := "sourceRef"
@@ -203,7 +207,7 @@ func (g *Graph) AddFallback(u Unit) bool {
 	}
 	added := false
 	for _, ref := range refs {
-		if _, ok := g.objects[ref]; ok {
+		if _, ok := g.objects[ref]; ok || ref == (ID{}) {
 			continue
 		}
 		if o := g.opts.Fallback(ref); o != nil && o.Metadata().ID == ref {

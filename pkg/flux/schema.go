@@ -308,6 +308,10 @@ func healthCheckExprsF(versions ...string) field {
 	)
 }
 
+// operatorSchemas are the Flux Operator's kinds Decode reads
+// (resourceset.go), apart from schemas: docs/flux.md's tables are Flux's.
+var operatorSchemas = sync.OnceValue(resourceSetSchemas)
+
 // schemas lists every kind Decode reads, built on first use: a run with no
 // Flux object in its tree (and every run's start) does not pay for it.
 var schemas = sync.OnceValue(func() []*kindSchema {
@@ -686,9 +690,11 @@ func remediationFields(install bool) []field {
 
 // schemaFor returns the schema of kind in group, or nil.
 func schemaFor(group, kind string) *kindSchema {
-	for _, s := range schemas() {
-		if s.group == group && s.kind == kind {
-			return s
+	for _, list := range [][]*kindSchema{schemas(), operatorSchemas()} {
+		for _, s := range list {
+			if s.group == group && s.kind == kind {
+				return s
+			}
 		}
 	}
 	return nil

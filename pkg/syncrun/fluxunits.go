@@ -43,6 +43,8 @@ type unitBuilder func(ctx context.Context, r *runner, u flux.Unit, sources []flu
 var unitKinds = map[string]unitBuilder{
 	flux.KindKustomization: newKustomizationUnit,
 	flux.KindHelmRelease:   newHelmReleaseUnit,
+	// The Flux Operator's ResourceSet (fluxresourceset.go).
+	flux.KindResourceSet: newResourceSetUnit,
 }
 
 // fluxSource is a Flux source object as a run reads it: a source of the
