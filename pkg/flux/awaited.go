@@ -13,8 +13,9 @@ import (
 // the Kustomizations and HelmReleases a Kustomization renders are units
 // that start after it ends, so its dependents wait for those units too.
 
-// withAwaited returns deps and, for each Kustomization among them, the
-// units its readiness includes: with wait, every unit its render held;
+// withAwaited returns deps and, for each Kustomization (or ResourceSet)
+// among them, the units its readiness includes: with wait, every unit its
+// render held;
 // the Kustomizations and HelmReleases its healthChecks name; and, in turn,
 // what each of those includes. Only units the graph holds count (those of
 // a render are added when the render's unit ends, before anything
@@ -31,11 +32,21 @@ func (g *Graph) withAwaited(u Unit, deps []ID) []ID {
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		k, ok := g.objects[id].(*Kustomization)
-		if !ok || g.descends(self, id) {
+		if g.descends(self, id) {
 			continue
 		}
-		for _, a := range g.awaitedBy(k) {
+		var awaited []ID
+		switch o := g.objects[id].(type) {
+		case *Kustomization:
+			awaited = g.awaitedBy(o)
+		case *ResourceSet:
+			// The Flux Operator's wait covers what the set generated, its
+			// Flux objects' readiness included, as a Kustomization's.
+			if o.Wait {
+				awaited = g.renderedBy(o.ID)
+			}
+		}
+		for _, a := range awaited {
 			if seen[a] {
 				continue
 			}
@@ -53,14 +64,21 @@ func (g *Graph) withAwaited(u Unit, deps []ID) []ID {
 func (g *Graph) awaitedBy(k *Kustomization) []ID {
 	var out []ID
 	if k.Wait {
-		for _, id := range g.units {
-			if g.parents[id] == k.ID {
-				out = append(out, id)
-			}
-		}
+		out = g.renderedBy(k.ID)
 	}
 	for _, id := range HealthCheckUnits(k) {
 		if _, ok := g.objects[id].(Unit); ok && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// renderedBy returns the units of the graph that parent's render held.
+func (g *Graph) renderedBy(parent ID) []ID {
+	var out []ID
+	for _, id := range g.units {
+		if g.parents[id] == parent {
 			out = append(out, id)
 		}
 	}

@@ -49,6 +49,12 @@ func hr(id string, source ID, deps ...string) *HelmRelease {
 
 func withWait(k *Kustomization) *Kustomization { k.Wait = true; return k }
 
+// dependsOnResourceSet makes k depend on ResourceSet name of its namespace.
+func dependsOnResourceSet(k *Kustomization, name string) *Kustomization {
+	k.DependsOn = append(k.DependsOn, ID{KindResourceSet, k.ID.Namespace, name})
+	return k
+}
+
 func withHealthChecks(k *Kustomization, hcs ...spec.HealthCheck) *Kustomization {
 	k.HealthChecks = hcs
 	return k
@@ -370,6 +376,34 @@ func TestSchedule(t *testing.T) {
 			},
 		},
 		{
+			name: "wait: dependents wait for the units a ResourceSet generates",
+			initial: []Object{gitRepo("ns/r"), &ResourceSet{Meta: Meta{ID: ID{KindResourceSet, "ns", "tenants"}}, Wait: true},
+				dependsOnResourceSet(ks("ns/configs", "r"), "tenants")},
+			script: map[string]step{
+				"ResourceSet/ns/tenants":  {children: []Object{ks("ns/team-a", "r")}},
+				"Kustomization/ns/team-a": {err: boom},
+			},
+			want: []outcome{
+				{Unit: "ResourceSet/ns/tenants", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/configs", Status: "Skipped", Err: "Kustomization/ns/configs: dependency did not succeed: Kustomization/ns/team-a failed: Kustomization/ns/team-a: apply failed"},
+				{Unit: "Kustomization/ns/team-a", Parent: "ResourceSet/ns/tenants", Status: "Failed", Err: "Kustomization/ns/team-a: apply failed"},
+			},
+		},
+		{
+			name: "no wait: dependents of a ResourceSet do not wait for what it generates",
+			initial: []Object{gitRepo("ns/r"), &ResourceSet{Meta: Meta{ID: ID{KindResourceSet, "ns", "tenants"}}},
+				dependsOnResourceSet(ks("ns/configs", "r"), "tenants")},
+			script: map[string]step{
+				"ResourceSet/ns/tenants":  {children: []Object{ks("ns/team-a", "r")}},
+				"Kustomization/ns/team-a": {err: boom},
+			},
+			want: []outcome{
+				{Unit: "ResourceSet/ns/tenants", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/configs", Status: "Succeeded"},
+				{Unit: "Kustomization/ns/team-a", Parent: "ResourceSet/ns/tenants", Status: "Failed", Err: "Kustomization/ns/team-a: apply failed"},
+			},
+		},
+		{
 			name: "healthChecks: dependents wait for the units named, not for the others",
 			initial: []Object{gitRepo("ns/r"), helmRepo("ns/charts"),
 				withHealthChecks(ks("ns/infra", "r"), spec.HealthCheck{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: KindHelmRelease, Name: "a", Namespace: "ns"}),
@@ -495,7 +529,9 @@ func TestSchedule(t *testing.T) {
 						}
 					}
 					mu.Unlock()
-					if len(sources) == 0 || sources[0].Metadata().ID != u.SourceRef() {
+					if u.SourceRef() == (ID{}) && len(sources) == 0 {
+						// A ResourceSet without providers reads no source.
+					} else if len(sources) == 0 || sources[0].Metadata().ID != u.SourceRef() {
 						t.Errorf("%s got sources %v", id, ids(sources))
 					}
 					time.Sleep(time.Millisecond)
