@@ -129,6 +129,10 @@ func Convert(opts ConvertOptions) (*ConvertResult, error) {
 		case *flux.Receiver:
 			res.Notes = append(res.Notes, what+": not converted: "+flux.NoteReceiver)
 			continue
+		case *flux.ResourceSet, *flux.ResourceSetInputProvider:
+			res.Notes = append(res.Notes, what+": not converted: a sync does not template; run it as part of a Flux tree, "+
+				"where it is a unit (docs/resourceset.md)")
+			continue
 		}
 		if _, ok := obj.(flux.Unit); ok {
 			units = append(units, d)

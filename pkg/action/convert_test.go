@@ -183,7 +183,14 @@ kind: ArtifactGenerator
 metadata: {name: gen, namespace: flux-system}
 spec:
   sources: [{alias: repo, kind: GitRepository, name: flux-system}]
-  artifacts: [{name: apps, copy: [{from: "@repo/apps/**", to: "@artifact/"}]}]`)})
+  artifacts: [{name: apps, copy: [{from: "@repo/apps/**", to: "@artifact/"}]}]
+---
+apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: tenants, namespace: flux-system}
+spec:
+  inputs: [{name: a}]
+  resources: [{apiVersion: v1, kind: Namespace, metadata: {name: "<< inputs.name >>"}}]`)})
 	must(t, err)
 	if len(res.Syncs) != 1 {
 		t.Fatalf("syncs: %+v\nnotes: %q", res.Syncs, res.Notes)
@@ -205,7 +212,8 @@ spec:
 	notes := strings.Join(res.Notes, "\n")
 	for _, want := range []string{"doc1 ConfigMap//plain: not a Flux object", "doc2: not converted: ImagePolicy/flux-system/p: spec.imageRepositoryRef: required",
 		"doc5 Alert/flux-system/al: not converted: write its Provider and Alert fields as a spec.notify entry",
-		"doc6 ArtifactGenerator/flux-system/gen: not converted: a sync reads one source"} {
+		"doc6 ArtifactGenerator/flux-system/gen: not converted: a sync reads one source",
+		"doc7 ResourceSet/flux-system/tenants: not converted: a sync does not template"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
