@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -220,6 +222,24 @@ type decoder struct {
 	// read those the builder read. Decode checks that they agree.
 	present map[string]bool
 	read    map[string]bool
+}
+
+// labelSelector reads the label selector r (matchLabels and
+// matchExpressions) at path; false, with the error recorded, when it is
+// not a valid one.
+func (d *decoder) labelSelector(r reader, path string) (labels.Selector, bool) {
+	ls := &metav1.LabelSelector{MatchLabels: r.strMap("matchLabels")}
+	for _, e := range r.list("matchExpressions") {
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.str("key"), Operator: metav1.LabelSelectorOperator(e.str("operator")), Values: e.strs("values"),
+		})
+	}
+	s, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil {
+		d.errorf(path, ErrInvalid, "%v", err)
+		return nil, false
+	}
+	return s, true
 }
 
 func (d *decoder) errorf(path string, kind error, format string, args ...any) {

@@ -6,7 +6,6 @@ import (
 	"text/template"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gitsync/gitsync/pkg/imagepolicy"
@@ -311,17 +310,7 @@ func decodeImageUpdateAutomation(d *decoder, meta Meta, r reader) *ImageUpdateAu
 		d.errorf("spec.git.push.refspec", ErrInvalid, "must be SRC:DST, such as refs/heads/main:refs/heads/auto (no force, no delete)")
 	}
 	if r.has("policySelector") {
-		ps := r.obj("policySelector")
-		sel := &metav1.LabelSelector{MatchLabels: ps.strMap("matchLabels")}
-		for _, e := range ps.list("matchExpressions") {
-			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{
-				Key: e.str("key"), Operator: metav1.LabelSelectorOperator(e.str("operator")), Values: e.strs("values"),
-			})
-		}
-		s, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			d.errorf("spec.policySelector", ErrInvalid, "%v", err)
-		} else {
+		if s, ok := d.labelSelector(r.obj("policySelector"), "spec.policySelector"); ok {
 			a.PolicySelector = s
 		}
 	}

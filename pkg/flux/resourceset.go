@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -305,16 +304,8 @@ func decodeResourceSet(d *decoder, meta Meta, r reader) *ResourceSet {
 			continue
 		}
 		if in.has("selector") {
-			sel := in.obj("selector")
-			ls := &metav1.LabelSelector{MatchLabels: sel.strMap("matchLabels")}
-			for _, e := range sel.list("matchExpressions") {
-				ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
-					Key: e.str("key"), Operator: metav1.LabelSelectorOperator(e.str("operator")), Values: e.strs("values"),
-				})
-			}
-			s, err := metav1.LabelSelectorAsSelector(ls)
-			if err != nil {
-				d.errorf(p+".selector", ErrInvalid, "%s", err)
+			s, ok := d.labelSelector(in.obj("selector"), p+".selector")
+			if !ok {
 				continue
 			}
 			ref.Selector = s

@@ -139,20 +139,7 @@ spec:
       tier: << inputs.gold.tier >>
       regionID: << inputs.region_eu.id | quote >>
 `,
-		"clusters/test/providers.yaml": `apiVersion: fluxcd.controlplane.io/v1
-kind: ResourceSetInputProvider
-metadata: {name: region-eu, namespace: NS}
-spec:
-  type: Static
-  defaultValues: {region: eu}
----
-apiVersion: fluxcd.controlplane.io/v1
-kind: ResourceSetInputProvider
-metadata: {name: gold, namespace: NS, labels: {tier: "true"}}
-spec:
-  type: Static
-  defaultValues: {tier: gold}
-`,
+		"clusters/test/providers.yaml": staticProviders("gold"),
 	})
 	f.mustSucceed(f.run())
 	// adler32("matrix=0/gold=0/region_eu=0"), adler32("matrix=1/gold=0/region_eu=0")
@@ -162,20 +149,7 @@ spec:
 	}
 
 	// A provider's defaultValues are part of the ResourceSet's spec.
-	f.commit(map[string]string{"clusters/test/providers.yaml": strings.ReplaceAll(`apiVersion: fluxcd.controlplane.io/v1
-kind: ResourceSetInputProvider
-metadata: {name: region-eu, namespace: NS}
-spec:
-  type: Static
-  defaultValues: {region: eu}
----
-apiVersion: fluxcd.controlplane.io/v1
-kind: ResourceSetInputProvider
-metadata: {name: gold, namespace: NS, labels: {tier: "true"}}
-spec:
-  type: Static
-  defaultValues: {tier: platinum}
-`, "NS", f.ns)})
+	f.commit(map[string]string{"clusters/test/providers.yaml": strings.ReplaceAll(staticProviders("platinum"), "NS", f.ns)})
 	f.mustSucceed(f.run())
 	if d := f.configMapData("web-eu-2306607518"); d["tier"] != "platinum" {
 		t.Errorf("after the provider changed: %v", d)
@@ -406,4 +380,23 @@ subjects: [{kind: ServiceAccount, name: unit-sa, namespace: `+f.ns+`}]
 		t.Errorf("applied as %q", u.ServiceAccount)
 	}
 	f.mustHave("tenant-cm")
+}
+
+// staticProviders are two Static ResourceSetInputProviders in namespace NS:
+// region-eu, and gold (labelled tier: "true") whose tier is tier.
+func staticProviders(tier string) string {
+	return `apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSetInputProvider
+metadata: {name: region-eu, namespace: NS}
+spec:
+  type: Static
+  defaultValues: {region: eu}
+---
+apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSetInputProvider
+metadata: {name: gold, namespace: NS, labels: {tier: "true"}}
+spec:
+  type: Static
+  defaultValues: {tier: ` + tier + `}
+`
 }
