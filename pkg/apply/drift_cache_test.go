@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gitsync/gitsync/pkg/object"
 )
@@ -100,6 +101,12 @@ func TestDriftStaleCache(t *testing.T) {
 			}
 		}
 		return got, s
+	}
+	// The cache is frozen below as it is now: first let it hold the apply
+	// (right after a write it may lag by moments, and the check would read
+	// the objects again).
+	if err := env.WatchCacheCaughtUp(t.Context(), schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, ns); err != nil {
+		t.Fatal(err)
 	}
 	if got, s := drift(t, recorded); len(got) != 0 || s != (sent{cached: 1}) {
 		t.Fatalf("before any change: drift %v, requests %+v; want none and one LIST from the cache", got, s)
