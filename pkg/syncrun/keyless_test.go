@@ -9,22 +9,38 @@ import (
 	"github.com/gitsync/gitsync/tests/sigstoretest"
 )
 
+// The identities of the keyless tests: a release workflow, and a workflow
+// of another repository.
+const (
+	keylessIssuer   = "https://token.actions.githubusercontent.com"
+	keylessSubject  = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main"
+	keylessStranger = "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"
+)
+
+// keylessFixture is an OCI sync with its registry Secret written, a
+// virtual Sigstore, and sign, which signs an artifact's digest keyless as
+// subject (issuer keylessIssuer) and pushes the signature.
+func keylessFixture(t *testing.T) (*ociFixture, *sigstoretest.VirtualSigstore, func(digest, subject string)) {
+	t.Helper()
+	f := newOCIFixture(t, nil)
+	vs := sigstoretest.New(t)
+	sign := func(digest, subject string) {
+		t.Helper()
+		p := sigstoretest.SimpleSigning(t, digest)
+		sigstoretest.PushSignature(t, f.reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, keylessIssuer, p))
+	}
+	f.secret("registry", map[string]string{"username": regUser, "password": regPassword, "ca.crt": string(f.reg.CA().CertPEM)})
+	return f, vs, sign
+}
+
 // TestOCIKeylessVerification runs a sync whose artifact is signed keyless
 // (Fulcio certificate, Rekor entry), verified offline against the trusted
 // root in a Secret: a good identity is applied and recorded; a signature
 // by another identity, and a root that no longer trusts the signer, fail
 // the run and change nothing.
 func TestOCIKeylessVerification(t *testing.T) {
-	f := newOCIFixture(t, nil)
-	vs := sigstoretest.New(t)
-	const issuer = "https://token.actions.githubusercontent.com"
-	const subject, stranger = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main", "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"
-	sign := func(digest, subject string) {
-		t.Helper()
-		p := sigstoretest.SimpleSigning(t, digest)
-		sigstoretest.PushSignature(t, f.reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
-	}
-	f.secret("registry", map[string]string{"username": regUser, "password": regPassword, "ca.crt": string(f.reg.CA().CertPEM)})
+	f, vs, sign := keylessFixture(t)
+	const issuer, subject, stranger = keylessIssuer, keylessSubject, keylessStranger
 	f.secret("sigstore-root", map[string]string{"trusted_root.json": string(vs.TrustedRoot(t))})
 	f.installOCI(`      verify:
         provider: cosign

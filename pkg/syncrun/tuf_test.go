@@ -15,19 +15,11 @@ import (
 // the run; a trustedRootSecretRef whose Secret lacks trusted_root.json
 // fails it too, rather than falling back to the public root.
 func TestOCIKeylessPublicGoodRoot(t *testing.T) {
-	f := newOCIFixture(t, nil)
-	vs := sigstoretest.New(t)
+	f, vs, sign := keylessFixture(t)
 	mirror := sigstoretest.ServeTUF(t, vs.TrustedRoot(t))
 	t.Setenv(sigcheck.EnvTUFURL, mirror.URL)
 	t.Setenv(sigcheck.EnvTUFRoot, mirror.RootPath)
-	const issuer = "https://token.actions.githubusercontent.com"
-	const subject, stranger = "https://github.com/org/app/.github/workflows/release.yml@refs/heads/main", "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"
-	sign := func(digest, subject string) {
-		t.Helper()
-		p := sigstoretest.SimpleSigning(t, digest)
-		sigstoretest.PushSignature(t, f.reg, regUser, regPassword, "app", digest, p, vs.Sign(t, subject, issuer, p))
-	}
-	f.secret("registry", map[string]string{"username": regUser, "password": regPassword, "ca.crt": string(f.reg.CA().CertPEM)})
+	const issuer, subject, stranger = keylessIssuer, keylessSubject, keylessStranger
 	const identity = `
         matchOIDCIdentity:
         - {issuer: '^https://token\.actions\.githubusercontent\.com$', subject: '^https://github\.com/org/app/'}`

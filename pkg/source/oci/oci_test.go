@@ -97,6 +97,25 @@ func writeTree(t *testing.T, files map[string]string) string {
 
 // fetch resolves and fetches o into a new directory below a private
 // parent, as source.Cache does.
+// mustRefuse checks that a fetch with o fails verification, with an error
+// that says each of want, and returns no artifact.
+func mustRefuse(t *testing.T, o oci.Options, want ...string) {
+	t.Helper()
+	art, _, err := fetch(t, o)
+	if !errors.Is(err, source.ErrVerification) {
+		t.Fatalf("err = %v, want ErrVerification", err)
+	}
+	t.Log(err)
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if art != nil {
+		t.Errorf("an artifact was returned: %+v", art)
+	}
+}
+
 func fetch(t *testing.T, o oci.Options) (*source.Artifact, source.Revision, error) {
 	t.Helper()
 	src := oci.NewSource(o)
