@@ -87,7 +87,7 @@ type ResourceSet struct {
 	// CommonMetadata is set on every generated object; nil for none.
 	CommonMetadata *spec.CommonMetadata
 	// DependsOn are the units that must be done first (Kustomizations,
-	// HelmReleases and ResourceSets of the run); ReadyExprs holds "true"
+	// HelmReleases and ResourceSets of the run); ReadyExprs holds ReadyWhenDone
 	// for those named without ready: true, which need only exist.
 	DependsOn  []ID
 	ReadyExprs map[ID]string
@@ -328,7 +328,7 @@ func decodeResourceSet(d *decoder, meta Meta, r reader) *ResourceSet {
 			if rs.ReadyExprs == nil {
 				rs.ReadyExprs = map[ID]string{}
 			}
-			rs.ReadyExprs[id] = "true"
+			rs.ReadyExprs[id] = ReadyWhenDone
 		}
 	}
 	return rs
@@ -337,3 +337,8 @@ func decodeResourceSet(d *decoder, meta Meta, r reader) *ResourceSet {
 func decodeResourceSetInputProvider(meta Meta, r reader) *ResourceSetInputProvider {
 	return &ResourceSetInputProvider{Meta: meta, Type: r.str("type"), DefaultValues: r.free("defaultValues")}
 }
+
+// ReadyWhenDone is the readyExpr of a dependency that need only have run,
+// whatever its outcome: a ResourceSet's dependsOn without ready: true.
+// The run judges it without evaluating CEL.
+const ReadyWhenDone = "true"

@@ -567,28 +567,39 @@ func finish(ctx context.Context, objs []object, opts *Options) (*Result, error) 
 		res.Objects[i] = &unstructured.Unstructured{Object: k.o.obj}
 		res.Sources[i] = k.o.source
 	}
+	var err error
+	res.Encoded, res.Digest, err = EncodeSet(ctx, res.Objects, func(i int) string { return ks[i].o.where() })
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// EncodeSet returns the JSON of each of objs as a set digest hashes it
+// (sorted keys, no HTML escaping, a newline after each) and that digest,
+// "sha256:" and the hex SHA-256 of the encodings in the order of objs.
+// where names object i in an error.
+func EncodeSet(ctx context.Context, objs []*unstructured.Unstructured, where func(i int) string) ([][]byte, string, error) {
 	// Encoding is most of the digest's cost and needs no order.
-	encoded := make([][]byte, len(ks))
-	err := forEach(ctx, len(ks), func(i int) error {
+	encoded := make([][]byte, len(objs))
+	err := forEach(ctx, len(objs), func(i int) error {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(ks[i].o.obj); err != nil {
-			return fmt.Errorf("%s: %w", ks[i].o.where(), err)
+		if err := enc.Encode(objs[i].Object); err != nil {
+			return fmt.Errorf("%s: %w", where(i), err)
 		}
 		encoded[i] = buf.Bytes()
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	h := sha256.New()
 	for _, b := range encoded {
 		h.Write(b)
 	}
-	res.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	res.Encoded = encoded
-	return res, nil
+	return encoded, "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func whereFile(o *object) string {

@@ -1,11 +1,7 @@
 package syncrun
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/gitsync/gitsync/pkg/flux"
 	"github.com/gitsync/gitsync/pkg/inventory"
+	"github.com/gitsync/gitsync/pkg/render"
 )
 
 // The Flux Operator's ResourceSet as a unit (docs/resourceset.md): its
@@ -90,7 +87,7 @@ func (ru *resourceSetUnit) render(ctx context.Context, _ *resolvedSource, _ *inp
 	if err != nil {
 		return nil, err
 	}
-	rnd, err := canonicalRendering(objs)
+	rnd, err := canonicalRendering(ctx, objs)
 	if err != nil {
 		return nil, err
 	}
@@ -105,30 +102,23 @@ func (ru *resourceSetUnit) specDigest(inputsDigest string) string {
 
 // canonicalRendering returns objs as a render.Result would hold them: in
 // canonical order (group, kind, namespace, name), with their JSON and the
-// set digest, so that the stored render and the record treat them as any
-// render's. Two objects of one identity are an error naming it (a
-// ResourceSet keeps the first of each already).
-func canonicalRendering(objs []*unstructured.Unstructured) (*rendering, error) {
+// set digest (render.EncodeSet), so that the stored render and the record
+// treat them as any render's. Two objects of one identity are an error
+// naming it (a ResourceSet keeps the first of each already).
+func canonicalRendering(ctx context.Context, objs []*unstructured.Unstructured) (*rendering, error) {
 	key := func(o *unstructured.Unstructured) []string {
 		return []string{o.GroupVersionKind().Group, o.GetKind(), o.GetNamespace(), o.GetName()}
 	}
 	sorted := slices.Clone(objs)
 	slices.SortStableFunc(sorted, func(a, b *unstructured.Unstructured) int { return slices.Compare(key(a), key(b)) })
-	rnd := &rendering{objects: sorted, encoded: make([][]byte, len(sorted))}
-	h := sha256.New()
-	for i, o := range sorted {
-		if i > 0 && slices.Equal(key(o), key(sorted[i-1])) {
-			return nil, fmt.Errorf("%s: generated twice", strings.Join(key(o), "/"))
+	for i := 1; i < len(sorted); i++ {
+		if slices.Equal(key(sorted[i]), key(sorted[i-1])) {
+			return nil, fmt.Errorf("%s: generated twice", strings.Join(key(sorted[i]), "/"))
 		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(o.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", strings.Join(key(o), "/"), err)
-		}
-		rnd.encoded[i] = buf.Bytes()
-		h.Write(buf.Bytes())
 	}
-	rnd.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return rnd, nil
+	encoded, digest, err := render.EncodeSet(ctx, sorted, func(i int) string { return strings.Join(key(sorted[i]), "/") })
+	if err != nil {
+		return nil, err
+	}
+	return &rendering{objects: sorted, encoded: encoded, digest: digest}, nil
 }

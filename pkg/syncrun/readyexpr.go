@@ -18,11 +18,8 @@ import (
 // (readyStatus). The expression replaces the check that the dependency
 // succeeded.
 func (r *runner) dependencyReady(ctx context.Context, u flux.Unit, dep flux.ID, src string, res flux.Result) (bool, error) {
-	if src == "true" {
-		// A ResourceSet's dependsOn without ready: true (flux.ResourceSet
-		// ReadyExprs) waits for the dependency's pass only: no CEL child
-		// to start for it.
-		return true, nil
+	if src == flux.ReadyWhenDone {
+		return true, nil // no CEL child to start for it
 	}
 	expr, err := health.Compile(src) // compiled at decode: cached
 	if err != nil {
