@@ -60,11 +60,11 @@ func unitStore(cfg *Config, s *Sync, state string) *inventory.Store {
 }
 
 // unitKinds are the kinds --unit accepts: the kinds a run executes as units.
-var unitKinds = []string{flux.KindKustomization, flux.KindHelmRelease}
+var unitKinds = []string{flux.KindKustomization, flux.KindHelmRelease, flux.KindResourceSet}
 
 // ParseUnit parses a --unit value, Kind/namespace/name, where Kind is
-// Kustomization or HelmRelease (case-insensitive, or ks and hr as the flux
-// CLI abbreviates them).
+// Kustomization, HelmRelease or ResourceSet (case-insensitive, or ks, hr
+// and rset as the flux and flux-operator CLIs abbreviate them).
 func ParseUnit(s string) (flux.ID, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
@@ -76,8 +76,10 @@ func ParseUnit(s string) (flux.ID, error) {
 		kind = flux.KindKustomization
 	case "helmrelease", "hr":
 		kind = flux.KindHelmRelease
+	case "resourceset", "rset":
+		kind = flux.KindResourceSet
 	default:
-		return flux.ID{}, fmt.Errorf("%q: kind %s is not run as a unit: only %s are", s, parts[0], strings.Join(unitKinds, " and "))
+		return flux.ID{}, fmt.Errorf("%q: kind %s is not run as a unit: only %s are", s, parts[0], strings.Join(unitKinds, ", "))
 	}
 	return flux.ID{Kind: kind, Namespace: parts[1], Name: parts[2]}, nil
 }
@@ -98,11 +100,11 @@ func findUnit(s *Sync, id flux.ID) (inventory.UnitRecord, error) {
 func unknownUnitError(s *Sync, id flux.ID) error {
 	units := s.Record().Units
 	if len(units) == 0 {
-		return fmt.Errorf("sync %s: unit %s: the sync's last run listed no units (it has not run yet, or its render holds no Kustomization or HelmRelease)", s.Ref, id)
+		return fmt.Errorf("sync %s: unit %s: the sync's last run listed no units (it has not run yet, or its render holds no Kustomization, HelmRelease or ResourceSet)", s.Ref, id)
 	}
 	known := make([]string, 0, len(units))
 	for _, u := range units {
-		if u.Kind == flux.KindKustomization || u.Kind == flux.KindHelmRelease {
+		if slices.Contains(unitKinds, u.Kind) {
 			known = append(known, UnitName(u))
 		}
 	}

@@ -97,6 +97,15 @@ func TestResourceSetInputsAndPrune(t *testing.T) {
 		t.Errorf("unchanged: %s rendered %v: %s", u.Outcome, u.Rendered, u.Message)
 	}
 
+	// build/diff --unit render the ResourceSet alone, as the run does.
+	ru, err := Render(t.Context(), RenderOptions{Name: "tree", Namespace: f.ns, Config: env.Config(), Unit: id})
+	if err != nil {
+		t.Fatalf("Render of the ResourceSet: %v", err)
+	}
+	if len(ru.Objects) != 7 || len(ru.Inventory) != 7 || len(ru.Stale) != 0 {
+		t.Errorf("Render of the ResourceSet: %d objects, inventory %d, stale %v; want the 7 it applied", len(ru.Objects), len(ru.Inventory), ru.Stale)
+	}
+
 	f.commit(expandNS(map[string]string{"clusters/test/rset.yaml": teams("- {team: a, size: 1}")}, f.ns))
 	res = f.run()
 	f.mustSucceed(res)
