@@ -184,6 +184,6 @@ func TestSIGTERM(t *testing.T) {
 	st := &inventory.Store{Client: env.Client(), Namespace: ns, Sync: "big"}
 	inv, err := st.Load(ctx)
 	if err != nil || inv.Record.LastRun.Result != inventory.ResultFailed {
-		t.Errorf("record after SIGTERM: %+v, %v", inv.Record.LastRun, err)
+		t.Errorf("record after SIGTERM: %+v, %v\n%s", inv.Record.LastRun, err, log.String())
 	}
 }
